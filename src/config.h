@@ -1,0 +1,52 @@
+/*
+ * config.h - the daemon's settings, filled once by main.c from the command
+ * line and read-only afterwards (shared by every thread without locking).
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <sys/socket.h>
+
+#define CONFIG_MAX_LISTEN	16
+#define CONFIG_MAX_RESOLVE	64
+#define CONFIG_HOST_MAX		256	/* a DNS name (253) plus NUL, rounded */
+
+struct config_resolve {
+	char			 host[CONFIG_HOST_MAX];	/* lowercased */
+	int			 port;
+	struct sockaddr_storage	 addr;		/* port already set */
+	socklen_t		 addrlen;
+};
+
+struct config_listen {
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+};
+
+struct config {
+	const char		*rules_path;
+	const char		*audit_path;
+	const char		*ca_cert_path;
+	const char		*ca_key_path;
+	const char		*upstream_ca_path;	/* NULL: system store */
+	const char		*keylog_path;		/* NULL: off */
+	const char		*user;			/* NULL: stay */
+
+	struct config_listen	 listen[CONFIG_MAX_LISTEN];	/* transparent */
+	int			 nlisten;
+	struct config_listen	 connect[CONFIG_MAX_LISTEN];	/* CONNECT proxy */
+	int			 nconnect;
+	struct config_resolve	 resolve[CONFIG_MAX_RESOLVE];
+	int			 nresolve;
+
+	int			 default_deny;
+	int			 workers;
+	int			 upstream_timeout;	/* seconds */
+	int			 drain_timeout;		/* seconds */
+	int			 handshake_timeout;	/* seconds */
+	int			 idle_timeout;		/* seconds */
+	int			 max_connections;	/* in all, across workers */
+	int			 verbose;
+};
+
+#endif

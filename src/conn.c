@@ -1,0 +1,1578 @@
+/*
+ * conn.c - the life of one client connection.
+ *
+ * A connection is one struct conn, owned by the worker that accepted it; it
+ * owns its sockets, bufferevents, timer and the request in flight.  Every
+ * libevent callback only records what happened and calls conn_run(), which
+ * advances the state machine as far as the buffers allow (conn_pump), sets
+ * which sides may read (conn_update_events), and frees the connection if it
+ * ended.  Nothing else frees it, so closing from inside a callback is safe.
+ *
+ *  accept --+-- transparent: original destination ---------------+
+ *           +-- --connect: CONNECT_HEAD --> RESOLVING -----------+
+ *                                                                 v
+ *         host-level rule is passthrough <-------------------- PEEK (SNI)
+ *                     |                                           |
+ *                     v                                           v
+ *                  TUNNEL <------------- 101 ---------------- HANDSHAKE
+ *                                         |                       |
+ *                                         |                       v
+ *                              +------> EXCHANGE <----------- REQ_HEAD <--+
+ *                              |          |                               |
+ *                              |          +------- keep-alive ------------+
+ *                              |          |
+ *                any error, close, drain  +--> FLUSH --> DEAD (freed)
+ *
+ * Invariants: in EXCHANGE, req.body frames the client's bytes and req.resp
+ * the upstream's; bytes move only through conn_forward(), which stops at
+ * CONN_HIGH_WATER in the destination (backpressure both ways).  A request
+ * whose head was parsed gets exactly one audit row, in conn_request_end().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <openssl/err.h>
+
+#include "audit.h"
+#include "clienthello.h"
+#include "conn.h"
+#include "http1.h"
+#include "listener.h"
+#include "log.h"
+#include "rules.h"
+#include "tls.h"
+#include "upstream.h"
+#include "util.h"
+#include "worker.h"
+
+#define CONN_HIGH_WATER		(256 * 1024)
+#define CONN_DISCARD_MAX	(1024 * 1024)	/* body we read to keep a connection */
+#define CONN_TUNNEL_IDLE	600		/* seconds */
+#define CONN_FLUSH_SECS		5
+#define CONN_PEEK_RETRY_MS	2
+
+enum conn_state {
+	CONN_CONNECT_HEAD,	/* --connect: reading "CONNECT host:port" */
+	CONN_RESOLVING,		/* --connect: resolving the CONNECT host */
+	CONN_PEEK,		/* waiting for a whole ClientHello */
+	CONN_HANDSHAKE,		/* TLS with the client */
+	CONN_REQ_HEAD,		/* between requests: reading a request head */
+	CONN_EXCHANGE,		/* a request is being forwarded or answered */
+	CONN_TUNNEL,		/* raw relay: passthrough, or after a 101 */
+	CONN_FLUSH,		/* writing what is left, then freed */
+	CONN_DEAD,		/* transient: freed when the callback returns */
+};
+
+enum conn_resp {
+	RESP_WAIT_HEAD = 0,
+	RESP_BODY,
+	RESP_DONE,
+};
+
+struct conn_req {
+	int64_t		 start_ms;
+	double		 start_mono;
+	char		 method[32];
+	char		 host[CONFIG_HOST_MAX];
+	char		*target;		/* as sent, with query */
+	int		 is_head;
+	int		 client_keepalive;
+	int		 upstream_keepalive;
+	int64_t		 rule_id;		/* -1: none */
+	struct rules_snapshot *rules;
+	struct http1_body body;			/* client -> upstream */
+	struct http1_body resp;			/* upstream -> client */
+	enum conn_resp	 resp_state;
+	int		 local;			/* sluice answered itself */
+	int64_t		 local_bytes;		/* body bytes of that answer */
+	int		 resp_started;		/* a byte of a response went out */
+	int		 used_upstream;		/* sent on c->ubev */
+	int		 status;
+	const char	*decision;
+	char		 error[160];
+	struct evbuffer	*retry_head;		/* head, while a retry is possible */
+};
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	struct worker	*w;
+	enum conn_state	 state;
+	int		 fd;			/* until a bufferevent owns it */
+	int		 connect_mode;
+	int		 misdirected;		/* SNI != CONNECT host */
+
+	char		 client_str[64];
+	char		 server_str[64];
+	int		 dst_port;
+	struct sockaddr_storage up_addr;	/* where we dial */
+	socklen_t	 up_len;
+	char		 sni[CONFIG_HOST_MAX];
+	char		 connect_host[CONFIG_HOST_MAX];
+	char		 name[CONFIG_HOST_MAX];	/* SNI, CONNECT host or dst IP */
+
+	struct event	*ev;			/* raw fd reads before TLS */
+	struct event	*timer;
+	double		 deadline;		/* PEEK: monotonic ms */
+	struct evdns_getaddrinfo_request *dnsreq;
+
+	struct bufferevent *cbev;		/* client side */
+	struct bufferevent *ubev;		/* upstream side */
+	int		 ubev_connected;
+	int		 ubev_reused;		/* carried a previous request */
+	int		 ubev_reusable;		/* idle and fit for another */
+	int		 ubev_eof;		/* the upstream closed its side */
+
+	struct conn_req	 req;
+	size_t		 head_scanned;		/* request head bytes without its end */
+	int		 passthrough;		/* audit the tunnel at close */
+	int64_t		 passthrough_rule;
+	int64_t		 start_ms;
+	double		 start_mono;
+	uint64_t	 tunnel_up, tunnel_down;
+};
+
+static void conn_run(struct conn *);
+static void conn_pump(struct conn *);
+static void conn_client_read(struct bufferevent *, void *);
+static void conn_client_write(struct bufferevent *, void *);
+static void conn_client_event(struct bufferevent *, short, void *);
+static void conn_upstream_read(struct bufferevent *, void *);
+static void conn_upstream_event(struct bufferevent *, short, void *);
+static void conn_flush(struct conn *);
+
+static const struct config *
+conn_cfg(struct conn *c)
+{
+	return c->w->sl->cfg;
+}
+
+static void
+conn_arm(struct conn *c, double secs)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - tv.tv_sec) * 1e6);
+	event_add(c->timer, &tv);
+}
+
+static void
+conn_kill(struct conn *c)
+{
+	c->state = CONN_DEAD;
+}
+
+static void
+conn_upstream_drop(struct conn *c)
+{
+	if (c->ubev != NULL)
+		bufferevent_free(c->ubev);
+	c->ubev = NULL;
+	c->ubev_connected = 0;
+	c->ubev_reused = 0;
+	c->ubev_reusable = 0;
+	c->ubev_eof = 0;
+}
+
+static int
+conn_has_room(struct bufferevent *bev)
+{
+	return bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) < CONN_HIGH_WATER;
+}
+
+/* ---- accept, CONNECT, peek ------------------------------------------ */
+
+static void conn_fd_cb(evutil_socket_t, short, void *);
+static void conn_timer_cb(evutil_socket_t, short, void *);
+
+void
+conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
+    socklen_t peerlen, int connect_mode)
+{
+	const struct config *cfg = w->sl->cfg;
+	struct sockaddr_storage dst, local;
+	socklen_t dstlen, locallen = sizeof(local);
+	struct conn *c;
+
+	if (atomic_fetch_add(&w->sl->nconns, 1) >= cfg->max_connections) {
+		atomic_fetch_sub(&w->sl->nconns, 1);
+		log_warnx("conn: limit of %d connections reached, refusing",
+		    cfg->max_connections);
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		atomic_fetch_sub(&w->sl->nconns, 1);
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->fd = fd;
+	c->connect_mode = connect_mode;
+	c->start_ms = util_wall_ms();
+	c->start_mono = util_mono_ms();
+	util_addr_str(peer, c->client_str, sizeof(c->client_str));
+	TAILQ_INSERT_TAIL(&w->conns, c, entry);
+	w->nconns++;
+
+	c->timer = evtimer_new(w->base, conn_timer_cb, c);
+	c->ev = event_new(w->base, fd, EV_READ, conn_fd_cb, c);
+	if (c->timer == NULL || c->ev == NULL)
+		goto fail;
+	c->deadline = c->start_mono + cfg->handshake_timeout * 1000.0;
+	conn_arm(c, cfg->handshake_timeout);
+
+	if (connect_mode) {
+		c->state = CONN_CONNECT_HEAD;
+	} else {
+		if (listener_original_dst(fd, &dst, &dstlen) == -1 ||
+		    getsockname(fd, (struct sockaddr *)&local, &locallen) == -1)
+			goto notredirected;
+		/* A client that dialled us directly would make us dial ourselves. */
+		if (util_addr_port((struct sockaddr *)&dst) ==
+		    util_addr_port((struct sockaddr *)&local) &&
+		    dstlen == locallen && memcmp(&dst, &local, dstlen) == 0)
+			goto notredirected;
+		memcpy(&c->up_addr, &dst, dstlen);
+		c->up_len = dstlen;
+		c->dst_port = util_addr_port((struct sockaddr *)&dst);
+		util_addr_str((struct sockaddr *)&dst, c->server_str,
+		    sizeof(c->server_str));
+		c->state = CONN_PEEK;
+	}
+	event_add(c->ev, NULL);
+	return;
+notredirected:
+	log_warnx("conn: client=%s was not redirected by netfilter; closing",
+	    c->client_str);
+fail:
+	conn_kill(c);
+	conn_run(c);
+}
+
+/* --resolve HOST:PORT:ADDR, else NULL. */
+static const struct config_resolve *
+conn_resolve_override(struct conn *c, const char *host, int port)
+{
+	const struct config *cfg = conn_cfg(c);
+	int i;
+
+	for (i = 0; i < cfg->nresolve; i++)
+		if (cfg->resolve[i].port == port &&
+		    strcmp(cfg->resolve[i].host, host) == 0)
+			return &cfg->resolve[i];
+	return NULL;
+}
+
+/* Send the 200 of a CONNECT, or an error and close.  Raw socket, tiny. */
+static int
+conn_connect_reply(struct conn *c, const char *status_line)
+{
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), "HTTP/1.1 %s\r\n%s\r\n", status_line,
+	    strncmp(status_line, "200", 3) == 0 ? "" : "Content-Length: 0\r\n"
+	    "Connection: close\r\n");
+
+	return send(c->fd, buf, n, MSG_NOSIGNAL) == n ? 0 : -1;
+}
+
+static void
+conn_connect_ready(struct conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	memcpy(&c->up_addr, sa, len);
+	c->up_len = len;
+	util_addr_str(sa, c->server_str, sizeof(c->server_str));
+	if (conn_connect_reply(c, "200 Connection established") == -1) {
+		conn_kill(c);
+		return;
+	}
+	c->state = CONN_PEEK;
+	event_add(c->ev, NULL);
+}
+
+static void
+conn_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
+{
+	struct conn *c = arg;
+
+	if (result == EVUTIL_EAI_CANCEL)
+		return;
+	c->dnsreq = NULL;
+	if (result != 0 || ai == NULL) {
+		log_warnx("conn: client=%s cannot resolve %s: %s", c->client_str,
+		    c->connect_host, evutil_gai_strerror(result));
+		conn_connect_reply(c, "502 Bad Gateway");
+		conn_kill(c);
+	} else
+		conn_connect_ready(c, ai->ai_addr, ai->ai_addrlen);
+	if (ai != NULL)
+		evutil_freeaddrinfo(ai);
+	conn_run(c);
+}
+
+/* Split "host:port" / "[v6]:port" from a CONNECT target. */
+static int
+conn_parse_authority(struct http1_str t, char *host, size_t hostsz, int *port)
+{
+	const char *colon, *end = t.p + t.len;
+	char portbuf[8];
+	char *ep;
+	long p;
+
+	colon = memrchr(t.p, ':', t.len);
+	if (colon == NULL || colon == t.p || end - colon - 1 >= (long)sizeof(portbuf)
+	    || end - colon - 1 == 0)
+		return -1;
+	memcpy(portbuf, colon + 1, end - colon - 1);
+	portbuf[end - colon - 1] = '\0';
+	p = strtol(portbuf, &ep, 10);
+	if (*ep != '\0' || p < 1 || p > 65535)
+		return -1;
+	*port = (int)p;
+	if (t.p[0] == '[') {
+		if (colon[-1] != ']' || colon - t.p - 2 <= 0)
+			return -1;
+		util_lowercase(host, hostsz, t.p + 1, colon - t.p - 2);
+		return (size_t)(colon - t.p - 2) < hostsz ? 0 : -1;
+	}
+	util_lowercase(host, hostsz, t.p, colon - t.p);
+	return (size_t)(colon - t.p) < hostsz ? 0 : -1;
+}
+
+static void
+conn_read_connect(struct conn *c)
+{
+	char buf[8192];
+	struct http1_head h;
+	const struct config_resolve *res;
+	struct sockaddr_storage ss;
+	struct evutil_addrinfo hints;
+	socklen_t len;
+	ssize_t n;
+	const char *why = NULL;
+
+	n = recv(c->fd, buf, sizeof(buf), MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		event_add(c->ev, NULL);
+		return;
+	}
+	if (n <= 0) {
+		conn_kill(c);
+		return;
+	}
+	switch (http1_parse_request(buf, n, &h, &why)) {
+	case HTTP1_INCOMPLETE:
+		if ((size_t)n < sizeof(buf)) {
+			c->state = CONN_CONNECT_HEAD;
+			event_del(c->ev);
+			conn_arm(c, CONN_PEEK_RETRY_MS / 1000.0);
+			return;
+		}
+		/* FALLTHROUGH */
+	case HTTP1_ERR_TOO_LARGE:
+	case HTTP1_ERR_MALFORMED:
+		goto bad;
+	case HTTP1_OK:
+		break;
+	}
+	if (!http1_str_eq(h.method, "CONNECT") ||
+	    conn_parse_authority(h.target, c->connect_host,
+	    sizeof(c->connect_host), &c->dst_port) == -1) {
+		why = "only CONNECT host:port is served here";
+		goto bad;
+	}
+	if (recv(c->fd, buf, h.head_len, 0) != (ssize_t)h.head_len)
+		goto bad;
+	conn_arm(c, conn_cfg(c)->handshake_timeout);
+
+	if ((res = conn_resolve_override(c, c->connect_host, c->dst_port))) {
+		conn_connect_ready(c, (struct sockaddr *)&res->addr,
+		    res->addrlen);
+		return;
+	}
+	if (util_parse_addr(c->connect_host, c->dst_port, &ss, &len) == 0) {
+		conn_connect_ready(c, (struct sockaddr *)&ss, len);
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(buf, sizeof(buf), "%d", c->dst_port);
+	c->state = CONN_RESOLVING;
+	c->dnsreq = evdns_getaddrinfo(c->w->dns, c->connect_host, buf, &hints,
+	    conn_dns_cb, c);
+	return;
+bad:
+	log_warnx("conn: client=%s bad CONNECT request: %s", c->client_str,
+	    why ? why : "malformed");
+	conn_connect_reply(c, "400 Bad Request");
+	conn_kill(c);
+}
+
+static void conn_start_tunnel(struct conn *, int64_t rule_id);
+static void conn_start_tls(struct conn *);
+
+/* The ClientHello is complete: pick passthrough or interception. */
+static void
+conn_hello_done(struct conn *c)
+{
+	const struct config_resolve *res;
+	struct rules_snapshot *snap;
+	const struct rule *rule;
+	char ip[64];
+
+	if (c->sni[0] != '\0')
+		snprintf(c->name, sizeof(c->name), "%s", c->sni);
+	else if (c->connect_mode)
+		snprintf(c->name, sizeof(c->name), "%s", c->connect_host);
+	else {
+		util_addr_ip((struct sockaddr *)&c->up_addr, ip, sizeof(ip));
+		snprintf(c->name, sizeof(c->name), "%s", ip);
+	}
+	if (c->connect_mode && c->sni[0] != '\0' &&
+	    strcmp(c->sni, c->connect_host) != 0)
+		c->misdirected = 1;
+	if (!c->connect_mode && c->sni[0] != '\0' &&
+	    (res = conn_resolve_override(c, c->sni, c->dst_port)) != NULL) {
+		memcpy(&c->up_addr, &res->addr, res->addrlen);
+		c->up_len = res->addrlen;
+	}
+
+	snap = worker_rules(c->w);
+	rule = rules_match_conn(snap, c->name, c->dst_port);
+	if (rule != NULL && rule->action == RULE_PASSTHROUGH && !c->misdirected)
+		conn_start_tunnel(c, rule->id);
+	else
+		conn_start_tls(c);
+}
+
+static void
+conn_peek(struct conn *c)
+{
+	uint8_t buf[CLIENTHELLO_MAX];
+	ssize_t n;
+
+	n = recv(c->fd, buf, sizeof(buf), MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		event_add(c->ev, NULL);
+		return;
+	}
+	if (n <= 0) {
+		conn_kill(c);
+		return;
+	}
+	switch (clienthello_parse(buf, n, c->sni, sizeof(c->sni))) {
+	case CLIENTHELLO_OK:
+		conn_hello_done(c);
+		return;
+	case CLIENTHELLO_MORE:
+		if ((size_t)n < sizeof(buf)) {
+			/*
+			 * The bytes stay in the socket (we only peeked), so
+			 * waiting for readability would spin: poll instead.
+			 */
+			event_del(c->ev);
+			conn_arm(c, CONN_PEEK_RETRY_MS / 1000.0);
+			return;
+		}
+		/* FALLTHROUGH */
+	case CLIENTHELLO_BAD:
+		break;
+	}
+	log_warnx("conn: client=%s server=%s did not start with a TLS "
+	    "ClientHello; closing", c->client_str, c->server_str);
+	conn_kill(c);
+}
+
+static void
+conn_fd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CONNECT_HEAD)
+		conn_read_connect(c);
+	else if (c->state == CONN_PEEK)
+		conn_peek(c);
+	conn_run(c);
+}
+
+static void
+conn_bev_setup(struct conn *c, struct bufferevent *bev, int client)
+{
+	if (client)
+		bufferevent_setcb(bev, conn_client_read, conn_client_write,
+		    conn_client_event, c);
+	else
+		bufferevent_setcb(bev, conn_upstream_read, conn_client_write,
+		    conn_upstream_event, c);
+	bufferevent_setwatermark(bev, EV_READ, 0, CONN_HIGH_WATER);
+	bufferevent_setwatermark(bev, EV_WRITE, CONN_HIGH_WATER / 2, 0);
+}
+
+static void
+conn_start_tls(struct conn *c)
+{
+	SSL *ssl;
+
+	ssl = tls_client_ssl_new(c->w->sl->client_ctx, c->w->sl->certforge,
+	    c->name);
+	if (ssl == NULL) {
+		conn_kill(c);
+		return;
+	}
+	event_free(c->ev);
+	c->ev = NULL;
+	c->cbev = bufferevent_openssl_socket_new(c->w->base, c->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->cbev == NULL) {
+		SSL_free(ssl);
+		conn_kill(c);
+		return;
+	}
+	c->fd = -1;
+	bufferevent_openssl_set_allow_dirty_shutdown(c->cbev, 1);
+	conn_bev_setup(c, c->cbev, 1);
+	c->state = CONN_HANDSHAKE;
+	conn_arm(c, (c->deadline - util_mono_ms()) / 1000.0);
+}
+
+static void
+conn_start_tunnel(struct conn *c, int64_t rule_id)
+{
+	event_free(c->ev);
+	c->ev = NULL;
+	c->passthrough = 1;
+	c->passthrough_rule = rule_id;
+	c->cbev = bufferevent_socket_new(c->w->base, c->fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->cbev == NULL) {
+		conn_kill(c);
+		return;
+	}
+	c->fd = -1;
+	c->ubev = upstream_connect_tcp(c->w, (struct sockaddr *)&c->up_addr,
+	    c->up_len);
+	if (c->ubev == NULL) {
+		log_warn("conn: client=%s passthrough to %s", c->client_str,
+		    c->server_str);
+		conn_kill(c);
+		return;
+	}
+	conn_bev_setup(c, c->cbev, 1);
+	conn_bev_setup(c, c->ubev, 0);
+	c->state = CONN_TUNNEL;
+	conn_arm(c, CONN_TUNNEL_IDLE);
+}
+
+/* ---- local answers ------------------------------------------------- */
+
+static const char *
+conn_reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 408: return "Request Timeout";
+	case 421: return "Misdirected Request";
+	case 431: return "Request Header Fields Too Large";
+	case 502: return "Bad Gateway";
+	case 504: return "Gateway Timeout";
+	default: return "Error";
+	}
+}
+
+/* Write a JSON string literal of s (printable ASCII kept, rest escaped). */
+static void
+conn_json_str(struct evbuffer *out, const char *s)
+{
+	evbuffer_add(out, "\"", 1);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			evbuffer_add_printf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			evbuffer_add_printf(out, "\\u%04x", (unsigned char)*s);
+		else
+			evbuffer_add(out, s, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+/*
+ * Answer the current request ourselves.  body is a JSON document.  keep: the
+ * connection may serve another request afterwards.  The request body, if
+ * any, is then discarded (small, known length) or the connection closes.
+ */
+static void
+conn_respond(struct conn *c, int status, const char *decision,
+    struct evbuffer *body, int keep)
+{
+	struct conn_req *r = &c->req;
+	struct evbuffer *out = bufferevent_get_output(c->cbev);
+	size_t blen = body ? evbuffer_get_length(body) : 0;
+
+	if (r->used_upstream) {
+		conn_upstream_drop(c);
+		r->used_upstream = 0;
+	}
+	if (!r->body.done && (r->resp_started ||
+	    r->body.kind != HTTP1_BODY_LENGTH ||
+	    r->body.remaining > CONN_DISCARD_MAX))
+		keep = 0;
+	if (!keep || c->w->draining) {
+		r->client_keepalive = 0;
+		r->body.done = 1;
+	}
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n%s\r\n", status, conn_reason(status),
+	    blen, r->client_keepalive ? "" : "Connection: close\r\n");
+	if (body != NULL && !r->is_head)
+		evbuffer_add_buffer(out, body);
+	r->local = 1;
+	r->local_bytes = r->is_head ? 0 : (int64_t)blen;
+	r->resp_state = RESP_DONE;
+	r->resp_started = 1;
+	r->status = status;
+	r->decision = decision;
+}
+
+/* An error answer {"error":code,"reason":why}; the connection closes. */
+static void
+conn_respond_error(struct conn *c, int status, const char *code,
+    const char *why)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	snprintf(c->req.error, sizeof(c->req.error), "%s", why);
+	if (body != NULL) {
+		evbuffer_add_printf(body, "{\"error\":\"%s\",\"reason\":", code);
+		conn_json_str(body, why);
+		evbuffer_add_printf(body, "}\n");
+	}
+	conn_respond(c, status, "error", body, 0);
+	if (body != NULL)
+		evbuffer_free(body);
+}
+
+static void
+conn_respond_denied(struct conn *c, int64_t rule_id)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	if (body != NULL) {
+		if (rule_id >= 0)
+			evbuffer_add_printf(body,
+			    "{\"error\":\"denied\",\"rule\":%lld}\n",
+			    (long long)rule_id);
+		else
+			evbuffer_add_printf(body,
+			    "{\"error\":\"denied\",\"rule\":null}\n");
+	}
+	conn_respond(c, 403, "denied", body, 1);
+	if (body != NULL)
+		evbuffer_free(body);
+}
+
+/* ---- requests ------------------------------------------------------ */
+
+/* Host header -> lowercased host without port or trailing dot. */
+static void
+conn_host_from_header(struct http1_str v, char *host, size_t hostsz)
+{
+	const char *end = v.p + v.len, *colon;
+	size_t n;
+
+	if (v.len > 0 && v.p[0] == '[') {
+		colon = memchr(v.p, ']', v.len);
+		n = colon ? (size_t)(colon - v.p - 1) : 0;
+		util_lowercase(host, hostsz, v.p + 1, n);
+		return;
+	}
+	colon = memchr(v.p, ':', v.len);
+	n = (colon ? colon : end) - v.p;
+	if (n > 0 && v.p[n - 1] == '.')
+		n--;
+	util_lowercase(host, hostsz, v.p, n);
+}
+
+/* The path of an origin-form target, without the query. */
+static struct http1_str
+conn_target_path(struct http1_str t)
+{
+	const char *q = memchr(t.p, '?', t.len);
+
+	if (q != NULL)
+		t.len = q - t.p;
+	return t;
+}
+
+static void
+conn_request_begin(struct conn *c, const struct http1_head *h)
+{
+	struct conn_req *r = &c->req;
+
+	memset(r, 0, sizeof(*r));
+	r->start_ms = util_wall_ms();
+	r->start_mono = util_mono_ms();
+	snprintf(r->method, sizeof(r->method), "%.*s", (int)h->method.len,
+	    h->method.p);
+	r->target = h->target.p ? strndup(h->target.p, h->target.len) : NULL;
+	r->is_head = http1_str_eq(h->method, "HEAD");
+	r->client_keepalive = h->keep_alive;
+	r->upstream_keepalive = 1;
+	r->rule_id = -1;
+	r->decision = "forwarded";
+	http1_body_init(&r->body, h->body, h->content_length);
+	if (h->body == HTTP1_BODY_NONE)
+		r->body.done = 1;
+	r->resp_state = RESP_WAIT_HEAD;
+	if (c->sni[0] != '\0')
+		snprintf(r->host, sizeof(r->host), "%s", c->sni);
+	else if (h->host.len > 0)
+		conn_host_from_header(h->host, r->host, sizeof(r->host));
+	else
+		snprintf(r->host, sizeof(r->host), "%s", c->name);
+}
+
+/* Write the request's audit row and forget the request. */
+static void
+conn_request_audit(struct conn *c)
+{
+	struct conn_req *r = &c->req;
+	struct audit_record rec = {
+		.ts_ms = r->start_ms,
+		.client = c->client_str,
+		.server = c->server_str,
+		.sni = c->sni[0] ? c->sni : NULL,
+		.host = r->host[0] ? r->host : NULL,
+		.method = r->method[0] ? r->method : NULL,
+		.path = r->target,
+		.status = r->status,
+		.decision = r->decision,
+		.rule_id = r->rule_id,
+		.injected = NULL,
+		.req_bytes = (int64_t)r->body.payload,
+		.resp_bytes = r->local ? r->local_bytes : (int64_t)r->resp.payload,
+		.duration_ms = util_mono_ms() - r->start_mono,
+		.error = r->error[0] ? r->error : NULL,
+	};
+
+	audit_submit(c->w->sl->audit, &rec);
+	if (r->error[0] != '\0')
+		log_debug("conn: client=%s %s %s status=%d error=%s",
+		    c->client_str, r->method, r->host, r->status, r->error);
+	if (r->rules != NULL)
+		rules_snapshot_unref(r->rules);
+	if (r->retry_head != NULL)
+		evbuffer_free(r->retry_head);
+	free(r->target);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The exchange is complete: keep both sides for the next one, or close. */
+static void
+conn_request_end(struct conn *c)
+{
+	struct conn_req *r = &c->req;
+	int keep;
+
+	if (r->used_upstream) {
+		c->ubev_reusable = c->ubev_connected && !c->ubev_eof &&
+		    !r->local && r->upstream_keepalive && r->body.done &&
+		    r->resp_state == RESP_DONE;
+		if (!c->ubev_reusable)
+			conn_upstream_drop(c);
+		else
+			c->ubev_reused = 1;
+	}
+	keep = r->client_keepalive && r->body.done && !c->w->draining;
+	conn_request_audit(c);
+	if (keep) {
+		c->state = CONN_REQ_HEAD;
+		conn_arm(c, conn_cfg(c)->idle_timeout);
+	} else
+		conn_flush(c);
+}
+
+/* Attach an upstream connection: this connection's, the pool's, or new. */
+static int
+conn_upstream_attach(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	c->req.used_upstream = 1;
+	if (c->ubev != NULL) {
+		c->ubev_reusable = 0;
+		return 0;
+	}
+	c->ubev = upstream_pool_take(w, (struct sockaddr *)&c->up_addr,
+	    c->up_len, c->name);
+	if (c->ubev != NULL) {
+		c->ubev_connected = 1;
+		c->ubev_reused = 1;
+	} else {
+		c->ubev = upstream_connect_tls(w, (struct sockaddr *)&c->up_addr,
+		    c->up_len, c->sni[0] ? c->sni : c->name, c->name);
+		if (c->ubev == NULL)
+			return -1;
+		c->ubev_connected = 0;
+		c->ubev_reused = 0;
+	}
+	conn_bev_setup(c, c->ubev, 0);
+	return 0;
+}
+
+/* Send the head (verbatim: it was validated) and start the exchange. */
+static void
+conn_forward_request(struct conn *c, const struct http1_head *h)
+{
+	struct conn_req *r = &c->req;
+	struct evbuffer *in = bufferevent_get_input(c->cbev);
+
+	if (conn_upstream_attach(c) == -1) {
+		conn_respond_error(c, 502, "bad_gateway",
+		    "cannot connect to upstream");
+		evbuffer_drain(in, h->head_len);
+		return;
+	}
+	if (c->ubev_reused && r->body.done &&
+	    (r->retry_head = evbuffer_new()) != NULL)
+		evbuffer_add(r->retry_head, evbuffer_pullup(in, h->head_len),
+		    h->head_len);
+	evbuffer_remove_buffer(in, bufferevent_get_output(c->ubev),
+	    h->head_len);
+}
+
+/*
+ * Decide what to do with the request whose head h sits at the start of the
+ * client's input.  Returns with the head drained and state EXCHANGE.
+ */
+static void
+conn_dispatch(struct conn *c, const struct http1_head *h)
+{
+	struct conn_req *r = &c->req;
+	struct evbuffer *in = bufferevent_get_input(c->cbev);
+	const struct rule *rule;
+	struct http1_str path;
+	char hosthdr[CONFIG_HOST_MAX];
+
+	conn_request_begin(c, h);
+	c->state = CONN_EXCHANGE;
+	conn_arm(c, conn_cfg(c)->upstream_timeout);
+
+	if (h->host.len > 0 && c->sni[0] != '\0') {
+		conn_host_from_header(h->host, hosthdr, sizeof(hosthdr));
+		if (strcmp(hosthdr, c->sni) != 0) {
+			conn_respond_error(c, 421, "misdirected",
+			    "Host header does not match the TLS server name");
+			goto drain;
+		}
+	}
+	if (c->misdirected) {
+		conn_respond_error(c, 421, "misdirected",
+		    "TLS server name does not match the CONNECT host");
+		goto drain;
+	}
+	if (h->target.p[0] != '/' && !(h->target.len == 1 &&
+	    h->target.p[0] == '*')) {
+		/* absolute-form could name another host than the one verified */
+		conn_respond_error(c, 400, "bad_request",
+		    "only origin-form request targets are accepted");
+		goto drain;
+	}
+
+	r->rules = worker_rules(c->w);
+	rules_snapshot_ref(r->rules);
+	path = conn_target_path(h->target);
+	rule = rules_match_request(r->rules, r->host, c->dst_port, r->method,
+	    path.p, path.len);
+	if (rule != NULL)
+		r->rule_id = rule->id;
+	if (rule == NULL ? conn_cfg(c)->default_deny :
+	    rule->action == RULE_DENY) {
+		conn_respond_denied(c, r->rule_id);
+		goto drain;
+	}
+	conn_forward_request(c, h);
+	return;
+drain:
+	evbuffer_drain(in, h->head_len);
+}
+
+/*
+ * Is there a whole head (or more than the limit) in the buffer?  Remembers
+ * how far it looked, so a head arriving in small pieces costs linear time.
+ */
+static int
+conn_head_complete(struct evbuffer *in, size_t *scanned)
+{
+	size_t len = evbuffer_get_length(in);
+	struct evbuffer_ptr start, found;
+
+	if (len >= HTTP1_MAX_HEAD)
+		return 1;
+	if (evbuffer_ptr_set(in, &start, *scanned > 3 ? *scanned - 3 : 0,
+	    EVBUFFER_PTR_SET) == -1)
+		return 1;
+	found = evbuffer_search(in, "\r\n\r\n", 4, &start);
+	if (found.pos != -1)
+		return 1;
+	*scanned = len;
+	return 0;
+}
+
+static int
+conn_request_head(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->cbev);
+	size_t len = evbuffer_get_length(in);
+	struct http1_head h;
+	const char *why = "malformed request";
+	char *p;
+
+	if (len == 0 || !conn_head_complete(in, &c->head_scanned))
+		return 0;
+	c->head_scanned = 0;
+	if (len > HTTP1_MAX_HEAD)
+		len = HTTP1_MAX_HEAD;
+	p = (char *)evbuffer_pullup(in, len);
+	switch (http1_parse_request(p, len, &h, &why)) {
+	case HTTP1_INCOMPLETE:
+		return 0;
+	case HTTP1_OK:
+		conn_dispatch(c, &h);
+		return 1;
+	case HTTP1_ERR_TOO_LARGE:
+		memset(&h, 0, sizeof(h));
+		conn_request_begin(c, &h);
+		c->state = CONN_EXCHANGE;
+		conn_respond_error(c, 431, "too_large",
+		    "request head larger than 64 KiB");
+		return 1;
+	case HTTP1_ERR_MALFORMED:
+		break;
+	}
+	memset(&h, 0, sizeof(h));
+	conn_request_begin(c, &h);
+	c->state = CONN_EXCHANGE;
+	conn_respond_error(c, 400, "bad_request", why);
+	log_info("conn: client=%s sni=%s malformed request: %s", c->client_str,
+	    c->sni, why);
+	return 1;
+}
+
+/* ---- streaming ----------------------------------------------------- */
+
+/*
+ * Move the bytes of body b from src to dst (NULL: discard), verbatim, until
+ * the message ends, src is empty or dst is full.  1 if anything moved, 0 if
+ * not, -1 on a framing error.
+ */
+static int
+conn_forward(struct evbuffer *src, struct evbuffer *dst, struct http1_body *b)
+{
+	struct evbuffer_iovec v;
+	int moved = 0;
+	ssize_t n;
+
+	while (!b->done && evbuffer_get_length(src) > 0) {
+		if (dst != NULL && evbuffer_get_length(dst) >= CONN_HIGH_WATER)
+			break;
+		if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
+			break;
+		if ((n = http1_body_feed(b, v.iov_base, v.iov_len)) < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (dst != NULL)
+			evbuffer_remove_buffer(src, dst, n);
+		else
+			evbuffer_drain(src, n);
+		moved = 1;
+	}
+	return moved;
+}
+
+/* Copy a response head, leaving out Alt-Svc (no moves to QUIC). */
+static void
+conn_copy_response_head(struct evbuffer *in, struct evbuffer *out,
+    const struct http1_head *h, const char *p)
+{
+	const char *eol;
+	size_t i;
+
+	if (http1_find(h, "alt-svc") == NULL) {
+		evbuffer_remove_buffer(in, out, h->head_len);
+		return;
+	}
+	eol = memchr(p, '\n', h->head_len);
+	evbuffer_add(out, p, eol + 1 - p);
+	for (i = 0; i < h->nheaders; i++) {
+		if (http1_str_eq(h->headers[i].name, "alt-svc"))
+			continue;
+		evbuffer_add(out, h->headers[i].name.p, h->headers[i].name.len);
+		evbuffer_add(out, ": ", 2);
+		evbuffer_add(out, h->headers[i].value.p,
+		    h->headers[i].value.len);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	evbuffer_add(out, "\r\n", 2);
+	evbuffer_drain(in, h->head_len);
+}
+
+static void conn_upgrade(struct conn *);
+static int conn_upstream_eof(struct conn *);
+
+/* 1: a head was handled, 0: need more, -1: the exchange ended badly. */
+static int
+conn_response_head(struct conn *c)
+{
+	struct conn_req *r = &c->req;
+	struct evbuffer *in = bufferevent_get_input(c->ubev);
+	struct evbuffer *out = bufferevent_get_output(c->cbev);
+	size_t len = evbuffer_get_length(in);
+	struct http1_str method = { r->method, strlen(r->method) };
+	struct http1_head h;
+	const char *why = "malformed response";
+	char *p;
+
+	if (len == 0)
+		return 0;
+	if (len > HTTP1_MAX_HEAD)
+		len = HTTP1_MAX_HEAD;
+	p = (char *)evbuffer_pullup(in, len);
+	switch (http1_parse_response(p, len, method, &h, &why)) {
+	case HTTP1_INCOMPLETE:
+		return 0;
+	case HTTP1_OK:
+		break;
+	default:
+		log_warnx("conn: client=%s upstream=%s bad response: %s",
+		    c->client_str, c->server_str, why);
+		conn_respond_error(c, 502, "bad_gateway", why);
+		return -1;
+	}
+	if (r->retry_head != NULL) {
+		evbuffer_free(r->retry_head);
+		r->retry_head = NULL;
+	}
+	r->resp_started = 1;
+	if (h.status == 101) {
+		r->status = 101;
+		evbuffer_remove_buffer(in, out, h.head_len);
+		conn_upgrade(c);
+		return -1;
+	}
+	if (h.status < 200) {
+		evbuffer_remove_buffer(in, out, h.head_len);
+		return 1;
+	}
+	r->status = h.status;
+	conn_copy_response_head(in, out, &h, p);
+	http1_body_init(&r->resp, h.body, h.content_length);
+	r->resp_state = RESP_BODY;
+	if (h.body == HTTP1_BODY_NONE) {
+		r->resp.done = 1;
+		r->resp_state = RESP_DONE;
+	}
+	if (!h.keep_alive) {
+		r->upstream_keepalive = 0;
+		r->client_keepalive = 0;
+	}
+	return 1;
+}
+
+/* A 101: both sides now speak something else; relay it untouched. */
+static void
+conn_upgrade(struct conn *c)
+{
+	/* The request's row is written now; the tunnel gets none of its own. */
+	conn_request_audit(c);
+	c->state = CONN_TUNNEL;
+	conn_arm(c, CONN_TUNNEL_IDLE);
+}
+
+static int
+conn_exchange(struct conn *c)
+{
+	struct conn_req *r = &c->req;
+	struct evbuffer *cin = bufferevent_get_input(c->cbev);
+	struct evbuffer *uout = c->ubev ? bufferevent_get_output(c->ubev) : NULL;
+	int progress = 0, n;
+
+	if (!r->body.done) {
+		n = conn_forward(cin, r->local ? NULL : uout, &r->body);
+		if (n == -1) {
+			snprintf(r->error, sizeof(r->error),
+			    "malformed chunked request body");
+			if (!r->resp_started)
+				conn_respond_error(c, 400, "bad_request",
+				    r->error);
+			else
+				r->body.done = 1;
+			r->client_keepalive = 0;
+			return 1;
+		}
+		progress |= n;
+	}
+	while (r->resp_state == RESP_WAIT_HEAD && c->ubev != NULL) {
+		n = conn_response_head(c);
+		if (n == -1)
+			return 1;
+		if (n == 0)
+			break;
+		progress = 1;
+	}
+	if (r->resp_state == RESP_BODY) {
+		n = conn_forward(bufferevent_get_input(c->ubev),
+		    bufferevent_get_output(c->cbev), &r->resp);
+		if (n == -1) {
+			snprintf(r->error, sizeof(r->error),
+			    "malformed chunked response body");
+			r->resp.done = 1;
+			r->client_keepalive = 0;
+			r->upstream_keepalive = 0;
+		}
+		progress |= n != 0;
+		if (r->resp.done)
+			r->resp_state = RESP_DONE;
+	}
+	if (c->ubev_eof && !r->local && r->resp_state != RESP_DONE &&
+	    evbuffer_get_length(bufferevent_get_input(c->ubev)) == 0 &&
+	    conn_upstream_eof(c) == -1)
+		return 1;
+	if (r->resp_state == RESP_DONE && !r->body.done && !r->local) {
+		/* Answered before the body ended: neither side can be reused. */
+		r->body.done = 1;
+		r->client_keepalive = 0;
+		r->upstream_keepalive = 0;
+	}
+	if (r->resp_state == RESP_DONE && r->body.done) {
+		conn_request_end(c);
+		return 1;
+	}
+	if (progress)
+		conn_arm(c, conn_cfg(c)->upstream_timeout);
+	return progress;
+}
+
+/* Move what src received to dst's output; all of it, or while dst has room. */
+static uint64_t
+conn_relay(struct bufferevent *src, struct bufferevent *dst, int all)
+{
+	struct evbuffer *in = bufferevent_get_input(src);
+	size_t n = evbuffer_get_length(in);
+
+	if (n == 0 || (!all && !conn_has_room(dst)))
+		return 0;
+	evbuffer_add_buffer(bufferevent_get_output(dst), in);
+	return n;
+}
+
+static int
+conn_tunnel(struct conn *c)
+{
+	uint64_t up, down;
+
+	if (c->cbev == NULL || c->ubev == NULL)
+		return 0;
+	up = conn_relay(c->cbev, c->ubev, 0);
+	down = conn_relay(c->ubev, c->cbev, 0);
+	c->tunnel_up += up;
+	c->tunnel_down += down;
+	if (up + down > 0)
+		conn_arm(c, CONN_TUNNEL_IDLE);
+	return 0;
+}
+
+/* One side of a tunnel closed: pass on its last bytes, then close. */
+static void
+conn_tunnel_end(struct conn *c, struct bufferevent **closed)
+{
+	struct bufferevent *other = *closed == c->cbev ? c->ubev : c->cbev;
+	uint64_t n = other ? conn_relay(*closed, other, 1) : 0;
+
+	if (*closed == c->cbev)
+		c->tunnel_up += n;
+	else
+		c->tunnel_down += n;
+	bufferevent_free(*closed);
+	*closed = NULL;
+	conn_flush(c);
+}
+
+/* ---- closing ------------------------------------------------------- */
+
+static int
+conn_output_pending(struct bufferevent *bev)
+{
+	return bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0;
+}
+
+/* Stop reading; free once what is queued has been written. */
+static void
+conn_flush(struct conn *c)
+{
+	if (c->state != CONN_FLUSH) {
+		c->state = CONN_FLUSH;
+		conn_arm(c, CONN_FLUSH_SECS);
+		if (c->ubev != NULL && c->ubev_reusable && !c->passthrough) {
+			upstream_pool_put(c->w, c->ubev,
+			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
+			c->ubev = NULL;
+		}
+	}
+	if (!conn_output_pending(c->cbev) && !conn_output_pending(c->ubev))
+		conn_kill(c);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->req.start_ms != 0) {
+		if (c->req.error[0] == '\0')
+			snprintf(c->req.error, sizeof(c->req.error),
+			    "connection closed before the response ended");
+		if (c->req.status == 0)
+			c->req.decision = "error";
+		conn_request_audit(c);
+	}
+	if (c->passthrough) {
+		struct audit_record rec = {
+			.ts_ms = c->start_ms,
+			.client = c->client_str,
+			.server = c->server_str,
+			.sni = c->sni[0] ? c->sni : NULL,
+			.host = c->name,
+			.decision = "passthrough",
+			.rule_id = c->passthrough_rule,
+			.req_bytes = (int64_t)c->tunnel_up,
+			.resp_bytes = (int64_t)c->tunnel_down,
+			.duration_ms = util_mono_ms() - c->start_mono,
+		};
+		audit_submit(w->sl->audit, &rec);
+	}
+	if (c->dnsreq != NULL)
+		evdns_getaddrinfo_cancel(c->dnsreq);
+	if (c->ubev != NULL)
+		bufferevent_free(c->ubev);
+	if (c->cbev != NULL)
+		bufferevent_free(c->cbev);
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->fd != -1)
+		close(c->fd);
+	TAILQ_REMOVE(&w->conns, c, entry);
+	w->nconns--;
+	atomic_fetch_sub(&w->sl->nconns, 1);
+	free(c);
+	worker_conn_closed(w);
+}
+
+/* ---- events -------------------------------------------------------- */
+
+static void
+conn_set_read(struct bufferevent *bev, int on)
+{
+	if (bev == NULL)
+		return;
+	if (on && !(bufferevent_get_enabled(bev) & EV_READ))
+		bufferevent_enable(bev, EV_READ);
+	else if (!on && (bufferevent_get_enabled(bev) & EV_READ))
+		bufferevent_disable(bev, EV_READ);
+}
+
+/* The one place that decides which side may read. */
+static void
+conn_update_events(struct conn *c)
+{
+	struct conn_req *r = &c->req;
+	int cread = 0, uread = 0;
+
+	switch (c->state) {
+	case CONN_HANDSHAKE:
+	case CONN_REQ_HEAD:
+		cread = 1;
+		break;
+	case CONN_EXCHANGE:
+		cread = !r->body.done && (r->local || conn_has_room(c->ubev));
+		uread = c->ubev != NULL && r->resp_state != RESP_DONE &&
+		    conn_has_room(c->cbev);
+		break;
+	case CONN_TUNNEL:
+		cread = conn_has_room(c->ubev);
+		uread = conn_has_room(c->cbev);
+		break;
+	default:
+		break;
+	}
+	conn_set_read(c->cbev, cread);
+	conn_set_read(c->ubev, uread && !c->ubev_eof);
+}
+
+static void
+conn_pump(struct conn *c)
+{
+	int progress;
+
+	do {
+		switch (c->state) {
+		case CONN_REQ_HEAD:
+			progress = conn_request_head(c);
+			break;
+		case CONN_EXCHANGE:
+			progress = conn_exchange(c);
+			break;
+		case CONN_TUNNEL:
+			progress = conn_tunnel(c);
+			break;
+		case CONN_FLUSH:
+			conn_flush(c);
+			progress = 0;
+			break;
+		default:
+			progress = 0;
+			break;
+		}
+	} while (progress > 0 && c->state != CONN_DEAD);
+}
+
+static void
+conn_run(struct conn *c)
+{
+	if (c->state != CONN_DEAD)
+		conn_pump(c);
+	if (c->state == CONN_DEAD)
+		conn_free(c);
+	else
+		conn_update_events(c);
+}
+
+static void
+conn_client_read(struct bufferevent *bev, void *arg)
+{
+	conn_run(arg);
+}
+
+static void
+conn_client_write(struct bufferevent *bev, void *arg)
+{
+	conn_run(arg);
+}
+
+static void
+conn_upstream_read(struct bufferevent *bev, void *arg)
+{
+	conn_run(arg);
+}
+
+static void
+conn_client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == CONN_HANDSHAKE) {
+			c->state = CONN_REQ_HEAD;
+			conn_arm(c, conn_cfg(c)->idle_timeout);
+		}
+	} else if (c->state == CONN_HANDSHAKE) {
+		log_debug("conn: client=%s sni=%s handshake failed",
+		    c->client_str, c->sni);
+		ERR_clear_error();
+		conn_kill(c);
+	} else if (c->state == CONN_TUNNEL) {
+		conn_tunnel_end(c, &c->cbev);
+	} else {
+		if (c->state == CONN_EXCHANGE && c->req.error[0] == '\0')
+			snprintf(c->req.error, sizeof(c->req.error),
+			    "client closed the connection");
+		ERR_clear_error();
+		bufferevent_free(c->cbev);
+		c->cbev = NULL;
+		conn_kill(c);
+	}
+	conn_run(c);
+}
+
+/* Retry a request on a fresh connection when a pooled one was stale. */
+static int
+conn_retry(struct conn *c)
+{
+	struct conn_req *r = &c->req;
+	struct evbuffer *head = r->retry_head;
+
+	if (!c->ubev_reused || head == NULL || r->resp_started)
+		return -1;
+	r->retry_head = NULL;
+	conn_upstream_drop(c);
+	if (conn_upstream_attach(c) == -1) {
+		evbuffer_free(head);
+		return -1;
+	}
+	evbuffer_add_buffer(bufferevent_get_output(c->ubev), head);
+	evbuffer_free(head);
+	return 0;
+}
+
+static void
+conn_upstream_failed(struct conn *c, short what)
+{
+	struct conn_req *r = &c->req;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->ubev);
+	const char *verr = ssl ? tls_verify_error(ssl) : NULL;
+	int err = EVUTIL_SOCKET_ERROR();
+	char why[160];
+
+	if (!c->ubev_connected && verr != NULL)
+		snprintf(why, sizeof(why),
+		    "upstream certificate verification failed: %s", verr);
+	else if (!c->ubev_connected && (what & BEV_EVENT_ERROR) && err != 0 &&
+	    bufferevent_get_openssl_error(c->ubev) == 0)
+		snprintf(why, sizeof(why), "cannot connect to upstream: %s",
+		    evutil_socket_error_to_string(err));
+	else if (!c->ubev_connected)
+		snprintf(why, sizeof(why), "upstream TLS handshake failed");
+	else
+		snprintf(why, sizeof(why),
+		    "upstream closed the connection before the response ended");
+	ERR_clear_error();
+
+	if (r->resp_state == RESP_WAIT_HEAD && conn_retry(c) == 0)
+		return;
+	if (!r->resp_started) {
+		log_warnx("conn: client=%s sni=%s upstream=%s: %s",
+		    c->client_str, c->sni, c->server_str, why);
+		conn_respond_error(c, 502, "bad_gateway", why);
+		return;
+	}
+	/* Part of the response went out: all we can do is cut it short. */
+	snprintf(r->error, sizeof(r->error), "%s", why);
+	conn_upstream_drop(c);
+	r->client_keepalive = 0;
+	conn_flush(c);
+}
+
+/*
+ * The upstream closed and everything it sent has been forwarded: that ends
+ * a read-until-close body; anything else is a failure.  -1 if it failed.
+ */
+static int
+conn_upstream_eof(struct conn *c)
+{
+	struct conn_req *r = &c->req;
+
+	if (r->resp_state == RESP_BODY && http1_body_eof(&r->resp) == 0) {
+		r->resp_state = RESP_DONE;
+		r->upstream_keepalive = 0;
+		return 0;
+	}
+	conn_upstream_failed(c, BEV_EVENT_EOF);
+	return -1;
+}
+
+static void
+conn_upstream_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->ubev_connected = 1;
+	} else if (c->state == CONN_TUNNEL) {
+		conn_tunnel_end(c, &c->ubev);
+	} else if (c->state == CONN_EXCHANGE && !c->req.local &&
+	    (what & BEV_EVENT_EOF) && c->ubev_connected) {
+		c->ubev_eof = 1;	/* conn_exchange() forwards what is left */
+	} else if (c->state == CONN_EXCHANGE && !c->req.local) {
+		conn_upstream_failed(c, what);
+	} else {
+		conn_upstream_drop(c);
+	}
+	conn_run(c);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct conn_req *r = &c->req;
+
+	switch (c->state) {
+	case CONN_CONNECT_HEAD:
+	case CONN_PEEK:
+		if (util_mono_ms() >= c->deadline)
+			conn_kill(c);
+		else if (c->state == CONN_PEEK)
+			conn_peek(c);
+		else
+			conn_read_connect(c);
+		break;
+	case CONN_EXCHANGE:
+		if (!r->body.done && !r->resp_started) {
+			conn_respond_error(c, 408, "timeout",
+			    "client sent no request body for too long");
+		} else if (!r->resp_started) {
+			log_warnx("conn: client=%s sni=%s upstream=%s timed out",
+			    c->client_str, c->sni, c->server_str);
+			conn_respond_error(c, 504, "gateway_timeout",
+			    "upstream timed out");
+		} else {
+			snprintf(r->error, sizeof(r->error), "timed out");
+			r->client_keepalive = 0;
+			conn_kill(c);
+		}
+		break;
+	default:
+		conn_kill(c);
+		break;
+	}
+	conn_run(c);
+}
+
+/* ---- draining ------------------------------------------------------ */
+
+void
+conn_close_idle(struct worker *w)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state != CONN_EXCHANGE && c->state != CONN_TUNNEL &&
+		    c->state != CONN_FLUSH &&
+		    !(c->state == CONN_REQ_HEAD && c->cbev != NULL &&
+		    evbuffer_get_length(bufferevent_get_input(c->cbev)) > 0)) {
+			conn_kill(c);
+			conn_run(c);
+		}
+	}
+}
+
+void
+conn_close_all(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&w->conns)) != NULL) {
+		if (c->req.error[0] == '\0')
+			snprintf(c->req.error, sizeof(c->req.error),
+			    "shutdown");
+		conn_kill(c);
+		conn_run(c);
+	}
+}

@@ -1,0 +1,112 @@
+/*
+ * log.c - one-line logging to stderr.
+ *
+ * Each line is "sluice: LEVEL message" written with a single fprintf, so lines
+ * from different threads never interleave.  Owns no state but the verbosity.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "log.h"
+
+static int log_verbose;
+
+void
+log_init(int verbose)
+{
+	log_verbose = verbose;
+}
+
+static void
+log_vline(const char *level, const char *fmt, va_list ap, const char *suffix)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (suffix != NULL)
+		fprintf(stderr, "sluice: %s %s: %s\n", level, msg, suffix);
+	else
+		fprintf(stderr, "sluice: %s %s\n", level, msg);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline("info", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	log_vline("debug", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_vline("warn", fmt, ap, strerror(saved));
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline("warn", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_vline("fatal", fmt, ap, strerror(saved));
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline("fatal", fmt, ap, NULL);
+	va_end(ap);
+	exit(1);
+}
+
+void
+log_ssl_errors(const char *what)
+{
+	unsigned long e;
+	char buf[256];
+
+	while ((e = ERR_get_error()) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_warnx("%s: %s", what, buf);
+	}
+}

@@ -1,0 +1,345 @@
+/*
+ * main.c - flags, start-up and shutdown.
+ *
+ * Start-up fails with one line and a non-zero exit on any bad flag or
+ * unreadable file, before a socket is bound.  Signals are blocked in every
+ * thread and taken by sigwait() here: SIGHUP reloads the rules, SIGTERM and
+ * SIGINT drain the workers, flush the audit log and exit 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "certforge.h"
+#include "config.h"
+#include "log.h"
+#include "rules.h"
+#include "tls.h"
+#include "util.h"
+#include "worker.h"
+
+#define MAIN_AUDIT_QUEUE	65536
+#define MAIN_CERT_CACHE		4096
+#define MAIN_RULES_POLL_MS	500
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+main_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sluice: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see sluice --help)\n");
+	exit(2);
+}
+
+static void
+main_usage(void)
+{
+	printf("usage: sluice --rules FILE --audit FILE --ca-cert FILE "
+	    "--ca-key FILE\n"
+	    "              (--listen ADDR:PORT | --connect ADDR:PORT)... "
+	    "[options]\n"
+	    "  --upstream-ca FILE           trust store for upstreams "
+	    "(default: system)\n"
+	    "  --resolve HOST:PORT:ADDR     dial ADDR for HOST:PORT "
+	    "(repeatable)\n"
+	    "  --default-policy allow|deny  when no rule matches (deny)\n"
+	    "  --upstream-timeout SECONDS   connect/response timeout (60)\n"
+	    "  --drain-timeout SECONDS      shutdown grace period (10)\n"
+	    "  --handshake-timeout SECONDS  client TLS handshake (10)\n"
+	    "  --idle-timeout SECONDS       keep-alive idle / request head "
+	    "(60)\n"
+	    "  --max-connections N          client connections in all "
+	    "(4096)\n"
+	    "  --workers N                  event-loop threads (CPUs)\n"
+	    "  --keylog FILE                TLS secrets, SSLKEYLOGFILE format\n"
+	    "  --user NAME                  drop root after binding\n"
+	    "  --verbose                    debug logging\n");
+}
+
+static int
+main_int(const char *flag, const char *s, int min, int max)
+{
+	char *ep;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &ep, 10);
+	if (*s == '\0' || *ep != '\0' || errno != 0 || v < min || v > max) {
+		fprintf(stderr, "sluice: %s wants a number from %d to %d, "
+		    "not '%s'\n", flag, min, max, s);
+		exit(2);
+	}
+	return (int)v;
+}
+
+static void
+main_listen(struct config_listen *l, int *n, const char *flag, const char *s)
+{
+	if (*n >= CONFIG_MAX_LISTEN)
+		main_usage_error("too many %s flags", flag);
+	if (util_parse_addr(s, 0, &l[*n].addr, &l[*n].addrlen) == -1)
+		main_usage_error("bad address '%s': want IP:PORT or [IPv6]:PORT",
+		    s);
+	(*n)++;
+}
+
+/* HOST:PORT:ADDR where ADDR may be IP, IP:PORT, [IPv6] or [IPv6]:PORT. */
+static void
+main_resolve(struct config *cfg, const char *s)
+{
+	struct config_resolve *r;
+	const char *c1, *c2;
+	char port[8];
+
+	if (cfg->nresolve >= CONFIG_MAX_RESOLVE)
+		main_usage_error("too many --resolve flags");
+	r = &cfg->resolve[cfg->nresolve];
+	if ((c1 = strchr(s, ':')) == NULL || (c2 = strchr(c1 + 1, ':')) == NULL
+	    || c1 == s || (size_t)(c1 - s) >= sizeof(r->host) ||
+	    (size_t)(c2 - c1 - 1) >= sizeof(port))
+		main_usage_error("bad --resolve '%s': want HOST:PORT:ADDR", s);
+	util_lowercase(r->host, sizeof(r->host), s, c1 - s);
+	memcpy(port, c1 + 1, c2 - c1 - 1);
+	port[c2 - c1 - 1] = '\0';
+	r->port = main_int("--resolve port", port, 1, 65535);
+	if (util_parse_addr(c2 + 1, r->port, &r->addr, &r->addrlen) == -1)
+		main_usage_error("bad --resolve address in '%s'", s);
+	cfg->nresolve++;
+}
+
+static void
+main_parse(struct config *cfg, int argc, char **argv)
+{
+	enum {
+		OPT_RULES = 256, OPT_AUDIT, OPT_CA_CERT, OPT_CA_KEY, OPT_LISTEN,
+		OPT_CONNECT, OPT_UPSTREAM_CA, OPT_RESOLVE, OPT_POLICY,
+		OPT_UP_TIMEOUT, OPT_DRAIN, OPT_HS_TIMEOUT, OPT_IDLE,
+		OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
+		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP,
+	};
+	static const struct option opts[] = {
+		{ "rules", required_argument, NULL, OPT_RULES },
+		{ "audit", required_argument, NULL, OPT_AUDIT },
+		{ "ca-cert", required_argument, NULL, OPT_CA_CERT },
+		{ "ca-key", required_argument, NULL, OPT_CA_KEY },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "connect", required_argument, NULL, OPT_CONNECT },
+		{ "upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA },
+		{ "resolve", required_argument, NULL, OPT_RESOLVE },
+		{ "default-policy", required_argument, NULL, OPT_POLICY },
+		{ "upstream-timeout", required_argument, NULL, OPT_UP_TIMEOUT },
+		{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
+		{ "handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT },
+		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
+		{ "keylog", required_argument, NULL, OPT_KEYLOG },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "admin", required_argument, NULL, OPT_ADMIN },
+		{ "pcap", required_argument, NULL, OPT_PCAP },
+		{ "nfqueue", required_argument, NULL, OPT_NFQUEUE },
+		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->default_deny = 1;
+	cfg->workers = ncpu > 0 ? (int)ncpu : 1;
+	cfg->upstream_timeout = 60;
+	cfg->drain_timeout = 10;
+	cfg->handshake_timeout = 10;
+	cfg->idle_timeout = 60;
+	cfg->max_connections = 4096;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_RULES: cfg->rules_path = optarg; break;
+		case OPT_AUDIT: cfg->audit_path = optarg; break;
+		case OPT_CA_CERT: cfg->ca_cert_path = optarg; break;
+		case OPT_CA_KEY: cfg->ca_key_path = optarg; break;
+		case OPT_LISTEN:
+			main_listen(cfg->listen, &cfg->nlisten, "--listen",
+			    optarg);
+			break;
+		case OPT_CONNECT:
+			main_listen(cfg->connect, &cfg->nconnect, "--connect",
+			    optarg);
+			break;
+		case OPT_UPSTREAM_CA: cfg->upstream_ca_path = optarg; break;
+		case OPT_RESOLVE: main_resolve(cfg, optarg); break;
+		case OPT_POLICY:
+			if (strcmp(optarg, "allow") == 0)
+				cfg->default_deny = 0;
+			else if (strcmp(optarg, "deny") == 0)
+				cfg->default_deny = 1;
+			else
+				main_usage_error("--default-policy wants allow "
+				    "or deny, not '%s'", optarg);
+			break;
+		case OPT_UP_TIMEOUT:
+			cfg->upstream_timeout = main_int("--upstream-timeout",
+			    optarg, 1, 86400);
+			break;
+		case OPT_DRAIN:
+			cfg->drain_timeout = main_int("--drain-timeout", optarg,
+			    0, 86400);
+			break;
+		case OPT_HS_TIMEOUT:
+			cfg->handshake_timeout = main_int("--handshake-timeout",
+			    optarg, 1, 3600);
+			break;
+		case OPT_IDLE:
+			cfg->idle_timeout = main_int("--idle-timeout", optarg,
+			    1, 86400);
+			break;
+		case OPT_MAXCONN:
+			cfg->max_connections = main_int("--max-connections",
+			    optarg, 1, 1000000);
+			break;
+		case OPT_WORKERS:
+			cfg->workers = main_int("--workers", optarg, 1, 256);
+			break;
+		case OPT_KEYLOG: cfg->keylog_path = optarg; break;
+		case OPT_USER: cfg->user = optarg; break;
+		case OPT_ADMIN:
+		case OPT_PCAP:
+		case OPT_NFQUEUE:
+			main_usage_error("--%s is not implemented in this version",
+			    ch == OPT_ADMIN ? "admin" : ch == OPT_PCAP ? "pcap" :
+			    "nfqueue");
+		case OPT_VERBOSE: cfg->verbose = 1; break;
+		case OPT_HELP:
+			main_usage();
+			exit(0);
+		default:
+			main_usage_error("unknown or incomplete flag '%s'",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		main_usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg->rules_path == NULL)
+		main_usage_error("%s is required", "--rules");
+	if (cfg->audit_path == NULL)
+		main_usage_error("%s is required", "--audit");
+	if (cfg->ca_cert_path == NULL)
+		main_usage_error("%s is required", "--ca-cert");
+	if (cfg->ca_key_path == NULL)
+		main_usage_error("%s is required", "--ca-key");
+	if (cfg->nlisten + cfg->nconnect == 0)
+		main_usage_error("%s", "at least one --listen or --connect is "
+		    "required");
+}
+
+static void
+main_drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("unknown user '%s'", user);
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		fatal("cannot become user '%s'", user);
+}
+
+static int
+main_wait(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: reloading rules");
+			rules_reload();
+			continue;
+		}
+		return sig;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	struct sluice sl;
+	struct worker *ws;
+	sigset_t set;
+	int i, sig;
+
+	main_parse(&cfg, argc, argv);
+	log_init(cfg.verbose);
+
+	/* Every thread inherits this mask; main takes signals with sigwait. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	memset(&sl, 0, sizeof(sl));
+	sl.cfg = &cfg;
+	if ((sl.certforge = certforge_new(cfg.ca_cert_path, cfg.ca_key_path,
+	    MAIN_CERT_CACHE)) == NULL)
+		exit(1);
+	if ((sl.client_ctx = tls_client_ctx_new(sl.certforge,
+	    cfg.keylog_path)) == NULL ||
+	    (sl.upstream_ctx = tls_upstream_ctx_new(cfg.upstream_ca_path,
+	    cfg.keylog_path)) == NULL)
+		exit(1);
+	if (rules_db_init(cfg.rules_path) == -1 ||
+	    rules_start(cfg.rules_path, MAIN_RULES_POLL_MS) == -1)
+		exit(1);
+	if ((sl.audit = audit_open(cfg.audit_path, MAIN_AUDIT_QUEUE)) == NULL)
+		exit(1);
+	if ((ws = worker_create_all(&sl, cfg.workers)) == NULL)
+		exit(1);
+	if (cfg.user != NULL)
+		main_drop_privileges(cfg.user);
+	for (i = 0; i < cfg.workers; i++)
+		if (worker_start(&ws[i]) == -1)
+			fatalx("cannot start worker threads");
+	log_info("ready: %d listeners, %d workers, default policy %s",
+	    cfg.nlisten + cfg.nconnect, cfg.workers,
+	    cfg.default_deny ? "deny" : "allow");
+
+	sig = main_wait();
+	log_info("%s: draining for up to %d s", strsignal(sig),
+	    cfg.drain_timeout);
+	for (i = 0; i < cfg.workers; i++)
+		worker_stop(&ws[i]);
+	worker_join_all(ws, cfg.workers);
+	audit_close(sl.audit);
+	rules_stop();
+	SSL_CTX_free(sl.client_ctx);
+	SSL_CTX_free(sl.upstream_ctx);
+	certforge_free(sl.certforge);
+	tls_keylog_close();
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,84 @@
+/*
+ * rules.h - the rules database: schema, loading, matching, snapshots.
+ *
+ * Rules live in SQLite (rules/schema.sql, embedded at build time).  They are
+ * loaded into an immutable, refcounted snapshot; matching never touches
+ * SQLite.  A loader thread watches the database (PRAGMA data_version) and
+ * publishes a new snapshot when it changes; workers pick it up by comparing
+ * rules_generation() with the generation they hold.
+ */
+#ifndef SLUICE_RULES_H
+#define SLUICE_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum rule_action {
+	RULE_ALLOW = 0,
+	RULE_DENY,
+	RULE_PASSTHROUGH,
+};
+
+struct rule {
+	int64_t		 id;
+	int64_t		 priority;
+	char		*host;		/* lowercased: "*", "*.example.com" or exact */
+	int		 port;		/* 0: any */
+	char		*method;	/* NULL: any; else uppercase as stored */
+	char		*path;		/* NULL: any; else a glob ('*' = any run) */
+	enum rule_action action;
+};
+
+struct rules_snapshot {
+	int		 refcnt;	/* atomic */
+	uint64_t	 generation;
+	struct rule	*rules;		/* enabled rules, sorted by priority, id */
+	size_t		 nrules;
+	size_t		 nskipped;	/* rows logged and skipped at load */
+};
+
+/*
+ * Create the database from the embedded schema if the file does not exist.
+ * Returns 0, or -1 after logging why.
+ */
+int rules_db_init(const char *path);
+
+/* Load a snapshot from the database (opened read-only). NULL on failure. */
+struct rules_snapshot *rules_load(const char *path);
+
+void rules_snapshot_ref(struct rules_snapshot *);
+void rules_snapshot_unref(struct rules_snapshot *);
+
+/*
+ * Connection level: the first rule (any action) whose host and port match,
+ * ignoring its method and path.  NULL when none does.
+ */
+const struct rule *rules_match_conn(const struct rules_snapshot *,
+    const char *host, int port);
+
+/*
+ * Request level: the first non-passthrough rule whose host, port, method and
+ * path all match.  path is the path without the query string.
+ */
+const struct rule *rules_match_request(const struct rules_snapshot *,
+    const char *host, int port, const char *method, const char *path,
+    size_t pathlen);
+
+/* Pure helpers, exposed for tests. host is lowercased, without port/dot. */
+int rules_host_match(const char *pattern, const char *host);
+int rules_glob_match(const char *glob, const char *s, size_t slen);
+
+/*
+ * Publication.  rules_start() loads the first snapshot (failing start-up if
+ * that fails) and starts the loader thread, which polls every interval_ms.
+ * rules_reload() asks the loader to reload now (safe from a signal-waiting
+ * thread, not from a signal handler).  rules_acquire() returns a new
+ * reference to the current snapshot.
+ */
+int rules_start(const char *path, int interval_ms);
+void rules_reload(void);
+void rules_stop(void);
+uint64_t rules_generation(void);
+struct rules_snapshot *rules_acquire(void);
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * upstream.c - connections towards the real servers.
+ *
+ * A TLS upstream is a bufferevent_openssl in the CONNECTING state: libevent
+ * holds anything written to it until the handshake has finished, and the
+ * handshake only finishes if OpenSSL verified the chain and the name
+ * (tls_upstream_ssl_new), so no request byte - and so no secret - ever
+ * reaches a server that failed verification.
+ *
+ * The pool keeps up to UPSTREAM_POOL_MAX idle connections per worker, keyed
+ * by address and SNI (the SNI also fixes the name that was verified).  An
+ * idle connection that becomes readable or closes is dropped: a server may
+ * not send anything unsolicited on an idle HTTP/1.1 connection.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "tls.h"
+#include "upstream.h"
+#include "util.h"
+#include "worker.h"
+
+struct upstream_idle {
+	TAILQ_ENTRY(upstream_idle) entry;
+	struct worker		*w;
+	struct bufferevent	*bev;
+	struct sockaddr_storage	 addr;
+	socklen_t		 len;
+	char			 sni[CONFIG_HOST_MAX];
+};
+
+struct bufferevent *
+upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
+    socklen_t len, const char *sni, const char *verify_name)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	ssl = tls_upstream_ssl_new(w->sl->upstream_ctx, sni, verify_name);
+	if (ssl == NULL)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(w->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		log_warnx("upstream: cannot create bufferevent");
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	if (bufferevent_socket_connect(bev, addr, len) == -1) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	return bev;
+}
+
+struct bufferevent *
+upstream_connect_tcp(struct worker *w, const struct sockaddr *addr,
+    socklen_t len)
+{
+	struct bufferevent *bev;
+
+	bev = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		return NULL;
+	if (bufferevent_socket_connect(bev, addr, len) == -1) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	return bev;
+}
+
+static int
+upstream_same(const struct upstream_idle *u, const struct sockaddr *addr,
+    socklen_t len, const char *sni)
+{
+	return u->len == len && memcmp(&u->addr, addr, len) == 0 &&
+	    strcmp(u->sni, sni) == 0;
+}
+
+static void
+upstream_idle_free(struct upstream_idle *u)
+{
+	TAILQ_REMOVE(&u->w->idle, u, entry);
+	u->w->nidle--;
+	bufferevent_free(u->bev);
+	free(u);
+}
+
+/* Anything on an idle connection (data, close, timeout) retires it. */
+static void
+upstream_idle_read(struct bufferevent *bev, void *arg)
+{
+	upstream_idle_free(arg);
+}
+
+static void
+upstream_idle_event(struct bufferevent *bev, short what, void *arg)
+{
+	upstream_idle_free(arg);
+}
+
+struct bufferevent *
+upstream_pool_take(struct worker *w, const struct sockaddr *addr,
+    socklen_t len, const char *sni)
+{
+	struct upstream_idle *u;
+	struct bufferevent *bev;
+
+	TAILQ_FOREACH(u, &w->idle, entry) {
+		if (!upstream_same(u, addr, len, sni))
+			continue;
+		bev = u->bev;
+		TAILQ_REMOVE(&w->idle, u, entry);
+		w->nidle--;
+		free(u);
+		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		return bev;
+	}
+	return NULL;
+}
+
+void
+upstream_pool_put(struct worker *w, struct bufferevent *bev,
+    const struct sockaddr *addr, socklen_t len, const char *sni)
+{
+	struct timeval idle = { UPSTREAM_IDLE_SECS, 0 };
+	struct upstream_idle *u;
+
+	if (w->draining ||
+	    evbuffer_get_length(bufferevent_get_input(bev)) != 0 ||
+	    (u = calloc(1, sizeof(*u))) == NULL) {
+		bufferevent_free(bev);
+		return;
+	}
+	if (w->nidle >= UPSTREAM_POOL_MAX)
+		upstream_idle_free(TAILQ_FIRST(&w->idle));
+	u->w = w;
+	u->bev = bev;
+	memcpy(&u->addr, addr, len);
+	u->len = len;
+	snprintf(u->sni, sizeof(u->sni), "%s", sni);
+	TAILQ_INSERT_TAIL(&w->idle, u, entry);
+	w->nidle++;
+	bufferevent_setcb(bev, upstream_idle_read, NULL, upstream_idle_event,
+	    u);
+	bufferevent_set_timeouts(bev, &idle, NULL);
+	bufferevent_enable(bev, EV_READ);
+}
+
+void
+upstream_pool_clear(struct worker *w)
+{
+	while (!TAILQ_EMPTY(&w->idle))
+		upstream_idle_free(TAILQ_FIRST(&w->idle));
+}

@@ -1,0 +1,203 @@
+/*
+ * worker.c - event-loop threads.
+ *
+ * Each worker owns one event_base, its own SO_REUSEPORT listening sockets
+ * (bound by main before any thread starts), its connections and its pool of
+ * idle upstream connections.  Draining: worker_stop() activates stop_ev in
+ * the worker's thread, which closes the listeners and idle connections,
+ * lets requests in flight finish for up to --drain-timeout, then leaves the
+ * loop.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "rules.h"
+#include "upstream.h"
+#include "worker.h"
+
+static void
+worker_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct worker *w = arg;
+	int i, connect_mode = 0;
+
+	for (i = 0; i < w->nlisteners; i++)
+		if (w->listeners[i] == l)
+			connect_mode = w->listen_connect[i];
+	conn_accept(w, fd, sa, salen, connect_mode);
+}
+
+static void
+worker_accept_error(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: keep serving what we have, retry later. */
+	log_warn("worker: accept");
+}
+
+static void
+worker_maybe_exit(struct worker *w)
+{
+	if (w->draining && w->nconns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+void
+worker_conn_closed(struct worker *w)
+{
+	worker_maybe_exit(w);
+}
+
+static void
+worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->nconns > 0)
+		log_warnx("worker %d: drain timeout, closing %d connections",
+		    w->id, w->nconns);
+	conn_close_all(w);
+	event_base_loopexit(w->base, NULL);
+}
+
+static void
+worker_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval tv = { w->sl->cfg->drain_timeout, 0 };
+	int i;
+
+	if (w->draining)
+		return;
+	w->draining = 1;
+	for (i = 0; i < w->nlisteners; i++) {
+		evconnlistener_free(w->listeners[i]);
+		w->listeners[i] = NULL;
+	}
+	w->nlisteners = 0;
+	upstream_pool_clear(w);
+	conn_close_idle(w);
+	evtimer_add(w->drain_timer, &tv);
+	worker_maybe_exit(w);
+}
+
+static int
+worker_init(struct worker *w, struct sluice *sl, int id)
+{
+	const struct config *cfg = sl->cfg;
+	int i, n = 0;
+
+	w->id = id;
+	w->sl = sl;
+	TAILQ_INIT(&w->conns);
+	TAILQ_INIT(&w->idle);
+	if ((w->base = event_base_new()) == NULL)
+		return -1;
+	w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (w->dns == NULL)
+		w->dns = evdns_base_new(w->base, 0);
+	w->stop_ev = event_new(w->base, -1, 0, worker_stop_cb, w);
+	w->drain_timer = evtimer_new(w->base, worker_drain_timeout, w);
+	if (w->dns == NULL || w->stop_ev == NULL || w->drain_timer == NULL)
+		return -1;
+
+	for (i = 0; i < cfg->nlisten + cfg->nconnect; i++, n++) {
+		const struct config_listen *l = i < cfg->nlisten ?
+		    &cfg->listen[i] : &cfg->connect[i - cfg->nlisten];
+
+		w->listen_connect[n] = i >= cfg->nlisten;
+		w->listen_fds[n] = listener_bind((struct sockaddr *)&l->addr,
+		    l->addrlen);
+		if (w->listen_fds[n] == -1)
+			return -1;
+		w->listeners[n] = evconnlistener_new(w->base, worker_accept, w,
+		    LEV_OPT_CLOSE_ON_FREE, -1, w->listen_fds[n]);
+		if (w->listeners[n] == NULL)
+			return -1;
+		evconnlistener_set_error_cb(w->listeners[n],
+		    worker_accept_error);
+		w->nlisteners = n + 1;
+	}
+	w->rules = rules_acquire();
+	w->rules_gen = rules_generation();
+	return 0;
+}
+
+struct worker *
+worker_create_all(struct sluice *sl, int n)
+{
+	struct worker *ws;
+	int i;
+
+	if (evthread_use_pthreads() == -1)
+		return NULL;
+	if ((ws = calloc(n, sizeof(*ws))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (worker_init(&ws[i], sl, i) == -1)
+			return NULL;	/* the process exits */
+	return ws;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	conn_close_all(w);
+	upstream_pool_clear(w);
+	return NULL;
+}
+
+int
+worker_start(struct worker *w)
+{
+	return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
+}
+
+void
+worker_stop(struct worker *w)
+{
+	event_active(w->stop_ev, EV_READ, 0);
+}
+
+void
+worker_join_all(struct worker *ws, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		pthread_join(ws[i].thread, NULL);
+		if (ws[i].rules != NULL)
+			rules_snapshot_unref(ws[i].rules);
+		event_free(ws[i].stop_ev);
+		event_free(ws[i].drain_timer);
+		evdns_base_free(ws[i].dns, 0);
+		event_base_free(ws[i].base);
+	}
+	free(ws);
+}
+
+struct rules_snapshot *
+worker_rules(struct worker *w)
+{
+	uint64_t gen = rules_generation();
+
+	if (gen != w->rules_gen) {
+		rules_snapshot_unref(w->rules);
+		w->rules = rules_acquire();
+		w->rules_gen = gen;
+	}
+	return w->rules;
+}

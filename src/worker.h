@@ -1,0 +1,77 @@
+/*
+ * worker.h - the process-wide context and the event-loop threads.
+ *
+ * struct sluice is built by main() before any thread starts and is read-only
+ * afterwards, except for the atomic connection count.  Each struct worker is
+ * owned by its thread: its event base, listeners, connections, idle upstream
+ * pool and rules snapshot are touched by no other thread.  The only way in
+ * from outside is worker_stop(), which activates an event.
+ */
+#ifndef SLUICE_WORKER_H
+#define SLUICE_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+
+struct audit;
+struct certforge;
+struct conn;
+struct rules_snapshot;
+struct upstream_idle;
+
+struct sluice {
+	const struct config	*cfg;
+	struct certforge	*certforge;
+	SSL_CTX			*client_ctx;
+	SSL_CTX			*upstream_ctx;
+	struct audit		*audit;
+	atomic_int		 nconns;	/* open client connections, all workers */
+};
+
+struct worker {
+	int			 id;
+	pthread_t		 thread;
+	struct sluice		*sl;
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct evconnlistener	*listeners[2 * CONFIG_MAX_LISTEN];
+	int			 nlisteners;
+	int			 listen_fds[2 * CONFIG_MAX_LISTEN];
+	int			 listen_connect[2 * CONFIG_MAX_LISTEN];
+
+	TAILQ_HEAD(, conn)	 conns;
+	int			 nconns;
+	TAILQ_HEAD(, upstream_idle) idle;	/* pooled upstream connections */
+	int			 nidle;
+
+	struct rules_snapshot	*rules;
+	uint64_t		 rules_gen;
+
+	struct event		*stop_ev;
+	struct event		*drain_timer;
+	int			 draining;
+};
+
+/*
+ * Bind every listener for n workers (fds[w][i]) and create the workers.
+ * Returns the array, or NULL after logging why.
+ */
+struct worker *worker_create_all(struct sluice *, int n);
+int worker_start(struct worker *);
+/* Ask a worker to drain and exit (thread-safe). */
+void worker_stop(struct worker *);
+void worker_join_all(struct worker *, int n);
+
+/* The current rules snapshot (refreshed if a new one was published). */
+struct rules_snapshot *worker_rules(struct worker *);
+
+/* Called by conn.c when a connection ends (for draining). */
+void worker_conn_closed(struct worker *);
+
+#endif

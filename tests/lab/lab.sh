@@ -1,0 +1,406 @@
+# lab.sh - the network lab that integration tests, tools/demo and
+# tests/bench/run share.  Source it; it runs nothing by itself.
+#
+#   client C ──veth── gateway G ──veth── upstream U
+#   10.77.1.2         10.77.1.1  10.77.2.1   10.77.2.2  trusted upstream.py
+#   fd00:77:1::2      fd00:77:1::1 fd00:77:2::1 fd00:77:2::2
+#                                            10.77.2.3  untrusted upstream.py
+#                                            fd00:77:2::3 (cert from another CA)
+#
+# In G, nat PREROUTING redirects TCP/443 arriving from the LAN side to
+# sluice's transparent listeners ($LAB_PROXY_PORT for IPv4, $LAB_PROXY_PORT6
+# for IPv6); the explicit CONNECT listener is $LAB_GL4:$LAB_CONNECT_PORT.
+# C resolves api.test, other.test, pinned.test, evil.test to U's trusted
+# address and untrusted.test to the untrusted one (/etc/netns/C/hosts).
+#
+# Everything is named with a per-run prefix (sl<pid>) so runs can overlap,
+# lives in three namespaces, and lab_down (run from an EXIT trap that lab_up
+# installs) removes all of it: processes, namespaces (with their veths and
+# iptables rules), /etc/netns/C and the run's temporary directory.
+#
+# Environment: SLUICE (daemon), SLUICE_CA (tools/sluice-ca), SLUICE_SRCDIR
+# (source tree).  LAB_KEEP=1 keeps the temporary directory for a post-mortem.
+
+LAB_SRCDIR=${SLUICE_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SLUICE=${SLUICE:-$LAB_SRCDIR/src/sluice}
+SLUICE_CA=${SLUICE_CA:-$LAB_SRCDIR/tools/sluice-ca}
+if [ -x /usr/bin/python3 ]; then LAB_PY=/usr/bin/python3; else LAB_PY=python3; fi
+
+LAB_ID=sl$$
+LAB_C=${LAB_ID}c
+LAB_G=${LAB_ID}g
+LAB_U=${LAB_ID}u
+LAB_IF_C=${LAB_ID}c0		# in C, towards G
+LAB_IF_GL=${LAB_ID}g0		# in G, LAN side
+LAB_IF_GW=${LAB_ID}g1		# in G, WAN side
+LAB_IF_U=${LAB_ID}u0		# in U, towards G
+
+LAB_C4=10.77.1.2	LAB_C6=fd00:77:1::2
+LAB_GL4=10.77.1.1	LAB_GL6=fd00:77:1::1
+LAB_GW4=10.77.2.1	LAB_GW6=fd00:77:2::1
+LAB_U4=10.77.2.2	LAB_U6=fd00:77:2::2
+LAB_UX4=10.77.2.3	LAB_UX6=fd00:77:2::3
+
+LAB_PROXY_PORT=8443
+LAB_PROXY_PORT6=8444
+LAB_CONNECT_PORT=3128
+LAB_NAMES="api.test other.test pinned.test evil.test"
+
+LAB_DIR=
+LAB_IS_UP=0
+LAB_SLUICE_PID=
+LAB_PIDS=()
+
+# --- messages and assertions -------------------------------------------
+
+lab_log() { printf '%s\n' "$*" >&2; }
+
+# Shows what a failure needs for a diagnosis: the tails of the logs.
+lab_diag() {
+	local f
+	for f in "$LAB_DIR/sluice.log" "$LAB_DIR/upstream.log"; do
+		[ -n "$LAB_DIR" ] && [ -s "$f" ] || continue
+		printf -- '--- last lines of %s\n' "${f##*/}" >&2
+		tail -n 25 "$f" >&2
+	done
+}
+
+fail() {
+	printf 'FAIL: %s\n' "$*" >&2
+	lab_diag
+	exit 1
+}
+
+skip() {
+	printf 'SKIP: %s\n' "$*" >&2
+	exit 77
+}
+
+assert_eq() {	# assert_eq EXPECTED ACTUAL WHAT
+	[ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
+}
+
+assert_contains() {	# assert_contains HAYSTACK NEEDLE WHAT
+	case $1 in
+	*"$2"*) ;;
+	*) fail "$3: '$2' not found in: $(printf '%s' "$1" | head -c 2000)" ;;
+	esac
+}
+
+assert_not_contains() {	# assert_not_contains HAYSTACK NEEDLE WHAT
+	case $1 in
+	*"$2"*) fail "$3: '$2' should not be in: $(printf '%s' "$1" | head -c 2000)" ;;
+	esac
+}
+
+# lab_json JSON EXPR: prints EXPR evaluated with d = the parsed JSON
+# (strings bare, everything else as JSON), e.g. lab_json "$body" 'd["path"]'.
+lab_json() {
+	"$LAB_PY" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+v = eval(sys.argv[2])
+print(v if isinstance(v, str) else json.dumps(v))' "$1" "$2" ||
+		fail "not JSON or no $2 in: $(printf '%s' "$1" | head -c 500)"
+}
+
+# --- namespaces ----------------------------------------------------------
+
+lab_in_c() { ip netns exec "$LAB_C" "$@"; }
+lab_in_g() { ip netns exec "$LAB_G" "$@"; }
+lab_in_u() { ip netns exec "$LAB_U" "$@"; }
+
+lab_require_root() {
+	[ "$(id -u)" = 0 ] || skip "the lab needs root (network namespaces)"
+	command -v ip >/dev/null && command -v iptables >/dev/null &&
+		command -v ip6tables >/dev/null || skip "needs iproute2 and iptables"
+}
+
+lab_require_sluice() {
+	[ -x "$SLUICE" ] || skip "no daemon at $SLUICE (build it first)"
+	[ -x "$SLUICE_CA" ] || skip "no CA tool at $SLUICE_CA (build it first)"
+}
+
+# lab_wait_listen NS PORT [COUNT]: until COUNT (default 1) TCP listeners on
+# PORT exist in NS, for at most 10 s.  Looking at the socket table instead
+# of connecting keeps probe connections out of sluice's audit log.
+lab_wait_listen() {
+	local ns=$1 port=$2 want=${3:-1} i n
+	for ((i = 0; i < 100; i++)); do
+		n=$(ip netns exec "$ns" ss -Hltn "sport = :$port" | wc -l)
+		[ "$n" -ge "$want" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+lab_up() {
+	lab_require_root
+	LAB_DIR=$(mktemp -d /tmp/sluice-lab.XXXXXX) || fail "mktemp"
+	trap lab_down EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	LAB_IS_UP=1
+
+	# A run killed with SIGKILL leaves its namespaces behind; the pid in the
+	# name was that run's, so whatever carries our name now is stale.
+	local ns
+	for ns in "$LAB_C" "$LAB_G" "$LAB_U"; do
+		ip netns del "$ns" 2>/dev/null
+		ip netns add "$ns" || fail "ip netns add $ns"
+		ip netns exec "$ns" ip link set lo up
+	done
+
+	ip link add "$LAB_IF_C" netns "$LAB_C" type veth peer name "$LAB_IF_GL" netns "$LAB_G" &&
+	ip link add "$LAB_IF_GW" netns "$LAB_G" type veth peer name "$LAB_IF_U" netns "$LAB_U" ||
+		fail "creating veth pairs"
+
+	lab_in_c sh -ec "
+		ip addr add $LAB_C4/24 dev $LAB_IF_C
+		ip -6 addr add $LAB_C6/64 dev $LAB_IF_C nodad
+		ip link set $LAB_IF_C up
+		ip route add default via $LAB_GL4
+		ip -6 route add default via $LAB_GL6" || fail "configuring the client namespace"
+	lab_in_g sh -ec "
+		sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+		ip addr add $LAB_GL4/24 dev $LAB_IF_GL
+		ip -6 addr add $LAB_GL6/64 dev $LAB_IF_GL nodad
+		ip addr add $LAB_GW4/24 dev $LAB_IF_GW
+		ip -6 addr add $LAB_GW6/64 dev $LAB_IF_GW nodad
+		ip link set $LAB_IF_GL up
+		ip link set $LAB_IF_GW up" || fail "configuring the gateway namespace"
+	lab_in_u sh -ec "
+		ip addr add $LAB_U4/24 dev $LAB_IF_U
+		ip addr add $LAB_UX4/24 dev $LAB_IF_U
+		ip -6 addr add $LAB_U6/64 dev $LAB_IF_U nodad
+		ip -6 addr add $LAB_UX6/64 dev $LAB_IF_U nodad
+		ip link set $LAB_IF_U up
+		ip route add default via $LAB_GW4
+		ip -6 route add default via $LAB_GW6" || fail "configuring the upstream namespace"
+	lab_redirect_on
+
+	mkdir -p "/etc/netns/$LAB_C" || fail "mkdir /etc/netns/$LAB_C"
+	cat > "/etc/netns/$LAB_C/hosts" <<-EOF
+	127.0.0.1	localhost
+	::1	localhost
+	$LAB_U4	$LAB_NAMES
+	$LAB_U6	$LAB_NAMES
+	$LAB_UX4	untrusted.test
+	$LAB_UX6	untrusted.test
+	EOF
+
+	bash "$LAB_SRCDIR/tests/lab/mkcerts.sh" "$LAB_DIR/certs" \
+		"IP:$LAB_U4" "IP:$LAB_U6" "IP:$LAB_UX4" "IP:$LAB_UX6" ||
+		fail "making the upstream certificates"
+	if [ "${LAB_UPSTREAM:-1}" = 1 ]; then
+		lab_start_upstreams
+	fi
+	if [ -x "$SLUICE_CA" ]; then
+		"$SLUICE_CA" init "$LAB_DIR/ica" >"$LAB_DIR/sluice-ca.log" 2>&1 ||
+			fail "$SLUICE_CA init: $(cat "$LAB_DIR/sluice-ca.log")"
+	fi
+}
+
+lab_redirect_on() {
+	lab_in_g iptables -t nat -A PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
+		-j REDIRECT --to-ports "$LAB_PROXY_PORT" &&
+	lab_in_g ip6tables -t nat -A PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
+		-j REDIRECT --to-ports "$LAB_PROXY_PORT6" || fail "adding the REDIRECT rules"
+}
+
+lab_redirect_off() {
+	lab_in_g iptables -t nat -D PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
+		-j REDIRECT --to-ports "$LAB_PROXY_PORT" &&
+	lab_in_g ip6tables -t nat -D PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
+		-j REDIRECT --to-ports "$LAB_PROXY_PORT6" || fail "removing the REDIRECT rules"
+}
+
+# Background processes are started with "ip netns exec" itself, which execs
+# its command, so $! is the process's own pid; a backgrounded shell function
+# (lab_in_u ... &) would give the pid of a subshell instead.
+lab_start_upstreams() {
+	local py=$LAB_SRCDIR/tests/lab/upstream.py
+	ip netns exec "$LAB_U" "$LAB_PY" "$py" --certdir "$LAB_DIR/certs/trusted" \
+		--listen "$LAB_U4:443" --listen "[$LAB_U6]:443" \
+		>>"$LAB_DIR/upstream.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	ip netns exec "$LAB_U" "$LAB_PY" "$py" --certdir "$LAB_DIR/certs/untrusted" \
+		--listen "$LAB_UX4:443" --listen "[$LAB_UX6]:443" \
+		>>"$LAB_DIR/upstream.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_U" 443 4 || fail "the test upstreams did not start"
+}
+
+lab_down() {
+	[ "$LAB_IS_UP" = 1 ] || return 0
+	LAB_IS_UP=0
+	local pid ns i
+	if [ -n "$LAB_SLUICE_PID" ] && kill -0 "$LAB_SLUICE_PID" 2>/dev/null; then
+		kill -TERM "$LAB_SLUICE_PID" 2>/dev/null
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$LAB_SLUICE_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	for pid in "${LAB_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in $LAB_SLUICE_PID "${LAB_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	# Anything else still inside our namespaces was started by this run.
+	for ns in "$LAB_C" "$LAB_G" "$LAB_U"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	done
+	wait 2>/dev/null
+	for ns in "$LAB_C" "$LAB_G" "$LAB_U"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "/etc/netns/$LAB_C"
+	if [ -n "$LAB_DIR" ]; then
+		if [ "${LAB_KEEP:-0}" = 1 ]; then
+			lab_log "lab: kept $LAB_DIR"
+		else
+			rm -rf "$LAB_DIR"
+		fi
+	fi
+}
+
+# --- sluice ----------------------------------------------------------------
+
+# Creates the rules database from rules/schema.sql so rules can be written
+# before sluice starts (sluice would create the same one itself).
+lab_rules_init() {
+	[ -f "$LAB_DIR/rules.db" ] && return 0
+	local schema=$LAB_SRCDIR/rules/schema.sql
+	[ -f "$schema" ] || fail "no $schema"
+	sqlite3 "$LAB_DIR/rules.db" < "$schema" || fail "loading $schema"
+}
+
+lab_rules_sql() {
+	lab_rules_init
+	sqlite3 -cmd '.timeout 5000' "$LAB_DIR/rules.db" "$@"
+}
+
+lab_audit_sql() {
+	[ -f "$LAB_DIR/audit.db" ] || fail "no audit database at $LAB_DIR/audit.db"
+	sqlite3 -cmd '.timeout 5000' "$LAB_DIR/audit.db" "$@"
+}
+
+# lab_audit_wait N [WHERE]: until the requests table has N rows (matching
+# WHERE), for at most 5 s (the contract says 2); prints the count.
+lab_audit_wait() {
+	local want=$1 where=${2:-1} i n=
+	for ((i = 0; i < 50; i++)); do
+		if [ -f "$LAB_DIR/audit.db" ]; then
+			n=$(sqlite3 -cmd '.timeout 5000' "$LAB_DIR/audit.db" \
+				"SELECT count(*) FROM requests WHERE $where" 2>/dev/null)
+			[ "$n" = "$want" ] && break
+		fi
+		sleep 0.1
+	done
+	printf '%s\n' "$n"
+}
+
+# lab_start_sluice [FLAGS...]: starts sluice in G with the lab's listeners,
+# databases, CAs and FLAGS; returns once every listener accepts.
+lab_start_sluice() {
+	lab_require_sluice
+	[ -f "$LAB_DIR/ica/ca.crt" ] || fail "no interception CA (sluice-ca init failed?)"
+	[ -z "$LAB_SLUICE_PID" ] || fail "lab_start_sluice: sluice already running"
+	lab_rules_init
+	printf '+ sluice %s\n' "$*" >>"$LAB_DIR/sluice.log"
+	ip netns exec "$LAB_G" "$SLUICE" \
+		--listen "0.0.0.0:$LAB_PROXY_PORT" \
+		--listen "[::]:$LAB_PROXY_PORT6" \
+		--connect "0.0.0.0:$LAB_CONNECT_PORT" \
+		--rules "$LAB_DIR/rules.db" --audit "$LAB_DIR/audit.db" \
+		--ca-cert "$LAB_DIR/ica/ca.crt" --ca-key "$LAB_DIR/ica/ca.key" \
+		--upstream-ca "$LAB_DIR/certs/ca.crt" \
+		"$@" >>"$LAB_DIR/sluice.log" 2>&1 &
+	LAB_SLUICE_PID=$!
+	local port i ok
+	for port in "$LAB_PROXY_PORT" "$LAB_PROXY_PORT6" "$LAB_CONNECT_PORT"; do
+		ok=0
+		for ((i = 0; i < 100; i++)); do
+			if ! kill -0 "$LAB_SLUICE_PID" 2>/dev/null; then
+				wait "$LAB_SLUICE_PID"
+				local rc=$?
+				LAB_SLUICE_PID=
+				fail "sluice exited with status $rc while starting"
+			fi
+			if [ "$(lab_in_g ss -Hltn "sport = :$port" | wc -l)" -gt 0 ]; then
+				ok=1
+				break
+			fi
+			sleep 0.1
+		done
+		[ $ok = 1 ] || fail "sluice does not listen on port $port after 10 s"
+	done
+	[ "/proc/$LAB_SLUICE_PID/exe" -ef "$SLUICE" ] || fail "pid $LAB_SLUICE_PID is not $SLUICE"
+}
+
+# lab_stop_sluice [SECONDS]: SIGTERM, then fails unless sluice exits 0
+# within SECONDS (default 15: the default drain timeout plus slack).
+lab_stop_sluice() {
+	local limit=${1:-15} i rc pid=$LAB_SLUICE_PID
+	[ -n "$pid" ] || fail "lab_stop_sluice: sluice is not running"
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < limit * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		LAB_SLUICE_PID=
+		fail "sluice did not exit within ${limit}s of SIGTERM"
+	fi
+	wait "$pid"
+	rc=$?
+	LAB_SLUICE_PID=
+	[ "$rc" = 0 ] || fail "sluice exited with status $rc after SIGTERM"
+}
+
+# Peak resident set of the running sluice, in KiB.
+lab_sluice_hwm_kb() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/$LAB_SLUICE_PID/status"
+}
+
+# --- clients ---------------------------------------------------------------
+
+# lab_curl ARGS: curl in C, trusting the interception CA.  IPv4 unless ARGS
+# say -6, so the audit's addresses are predictable (C knows both families).
+lab_curl() {
+	local fam=-4 a
+	for a in "$@"; do
+		[ "$a" = -6 ] && fam=
+	done
+	lab_in_c curl -sS $fam --cacert "$LAB_DIR/ica/ca.crt" \
+		--max-time "${LAB_CURL_TIMEOUT:-30}" "$@"
+}
+
+# lab_gen N SEED: the bytes /bytes/N?seed=SEED serves, on stdout.
+lab_gen() {
+	"$LAB_PY" "$LAB_SRCDIR/tests/lab/upstream.py" --gen "$1" --seed "$2"
+}
+
+# lab_cert_of PEMFILE CURL_ARGS...: writes the leaf certificate the client
+# was shown to PEMFILE and prints curl's status code.
+lab_cert_of() {
+	local pem=$1 out
+	shift
+	out=$(lab_curl -o /dev/null -w '%{http_code}\n%{certs}' "$@")
+	printf '%s\n' "$out" | awk '/-----BEGIN CERTIFICATE-----/ { p = 1 }
+		p { print } /-----END CERTIFICATE-----/ { exit }' >"$pem"
+	printf '%s\n' "$out" | head -n 1
+}
+
+cert_subject() { openssl x509 -in "$1" -noout -subject -nameopt RFC2253 | sed 's/^subject=//'; }
+cert_issuer() { openssl x509 -in "$1" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//'; }
+# Prints the subjectAltName entries, comma-separated, e.g. DNS:api.test
+cert_san() { openssl x509 -in "$1" -noout -ext subjectAltName | tail -n +2 | tr -d ' \n'; }

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""upstream.py - the lab's HTTPS echo server (standard library only).
+
+    upstream.py --certdir DIR --listen ADDR:PORT [--listen [V6ADDR]:PORT ...]
+    upstream.py --gen N [--seed S]      write /bytes/N?seed=S's body to stdout
+
+The certificate is picked by SNI from DIR/NAME.crt + DIR/NAME.key, falling
+back to DIR/default.crt for no SNI or an unknown name (see mkcerts.sh).
+
+Endpoints (any method; HEAD gets the head only):
+  /echo[?q]          JSON: method, path (with query), headers (list of
+                     [name, value] as received), body_len, body_sha256 and
+                     conn_id.  Bodies are hashed as they stream in, with
+                     Content-Length or chunked framing, never held whole.
+  /bytes/N?seed=S    N deterministic pseudo-random bytes, Content-Length
+  /chunked/N?seed=S  the same bytes, chunked transfer encoding
+  /status/NNN        that status; 204 and 304 carry no body
+  /headers?k=v&...   200, with each k: v added to the response headers
+  /slow/SECONDS      sleeps, then answers like /echo
+  /close             answers like /echo, then closes the connection
+
+Every response carries X-Conn-Id: a number per accepted TCP connection, so a
+test can tell whether two requests shared an upstream connection.
+"""
+
+import argparse
+import hashlib
+import http.server
+import itertools
+import json
+import os
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+
+BLOCK = 65536
+
+
+def gen_blocks(n, seed):
+    """Yield exactly n bytes: SHAKE-256 of "seed:i" in 64 KiB blocks."""
+    i = 0
+    while n > 0:
+        size = min(n, BLOCK)
+        yield hashlib.shake_256(("%s:%d" % (seed, i)).encode()).digest(size)
+        n -= size
+        i += 1
+
+
+_conn_ids = itertools.count(1)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sluice-test-upstream/1"
+    # Keep-alive idles forever otherwise; a test never waits this long.
+    timeout = 120
+
+    def setup(self):
+        super().setup()
+        self.conn_id = next(_conn_ids)
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("upstream conn=%d %s\n" % (self.conn_id, fmt % args))
+
+    # --- request bodies -------------------------------------------------
+
+    def _read_body(self):
+        """Consume the request body; return (length, sha256 hex)."""
+        h = hashlib.sha256()
+        total = 0
+        te = self.headers.get("Transfer-Encoding", "")
+        if "chunked" in te.lower():
+            while True:
+                line = self.rfile.readline(65537)
+                if not line:
+                    raise ConnectionError("eof in chunk size")
+                size = int(line.split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    # trailers until the empty line
+                    while True:
+                        t = self.rfile.readline(65537)
+                        if t in (b"\r\n", b"\n", b""):
+                            break
+                    break
+                left = size
+                while left:
+                    b = self.rfile.read(min(left, BLOCK))
+                    if not b:
+                        raise ConnectionError("eof in chunk")
+                    h.update(b)
+                    total += len(b)
+                    left -= len(b)
+                self.rfile.readline(3)
+        else:
+            left = int(self.headers.get("Content-Length", "0") or 0)
+            while left:
+                b = self.rfile.read(min(left, BLOCK))
+                if not b:
+                    raise ConnectionError("eof in body")
+                h.update(b)
+                total += len(b)
+                left -= len(b)
+        return total, h.hexdigest()
+
+    # --- responses ------------------------------------------------------
+
+    def _head(self, status, headers=(), length=None, chunked=False):
+        self.send_response(status)
+        self.send_header("X-Conn-Id", str(self.conn_id))
+        for k, v in headers:
+            self.send_header(k, v)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        elif length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def _send_json(self, status, obj, extra=()):
+        body = (json.dumps(obj) + "\n").encode()
+        self._head(status, [("Content-Type", "application/json")] + list(extra),
+                   length=len(body))
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _echo(self, body_len, body_sha):
+        return {
+            "method": self.command,
+            "path": self.path,
+            "headers": [[k, v] for k, v in self.headers.items()],
+            "body_len": body_len,
+            "body_sha256": body_sha,
+            "conn_id": self.conn_id,
+        }
+
+    def _handle(self):
+        try:
+            body_len, body_sha = self._read_body()
+        except (ValueError, ConnectionError) as e:
+            self.log_message("bad body: %s", e)
+            self.close_connection = True
+            return
+        url = urllib.parse.urlsplit(self.path)
+        parts = url.path.strip("/").split("/")
+        query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
+        seed = dict(query).get("seed", "0")
+        head_only = self.command == "HEAD"
+        try:
+            if parts[0] == "echo":
+                self._send_json(200, self._echo(body_len, body_sha))
+            elif parts[0] in ("bytes", "chunked") and len(parts) == 2:
+                n = int(parts[1])
+                chunked = parts[0] == "chunked"
+                self._head(200, [("Content-Type", "application/octet-stream")],
+                           length=n, chunked=chunked)
+                if head_only:
+                    return
+                for b in gen_blocks(n, seed):
+                    if chunked:
+                        self.wfile.write(b"%x\r\n" % len(b) + b + b"\r\n")
+                    else:
+                        self.wfile.write(b)
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+            elif parts[0] == "status" and len(parts) == 2:
+                code = int(parts[1])
+                if code in (204, 304) or code < 200:
+                    self._head(code)
+                else:
+                    self._send_json(code, {"status": code})
+            elif parts[0] == "headers":
+                self._send_json(200, {"headers": query}, extra=query)
+            elif parts[0] == "slow" and len(parts) == 2:
+                time.sleep(float(parts[1]))
+                self._send_json(200, self._echo(body_len, body_sha))
+            elif parts[0] == "close":
+                self.close_connection = True
+                self._send_json(200, self._echo(body_len, body_sha),
+                                extra=[("Connection", "close")])
+            else:
+                self._send_json(404, {"error": "no such endpoint"})
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
+    do_HEAD = _handle
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, addr, family, ctx, verbose):
+        self.address_family = family
+        self.ctx = ctx
+        self.verbose = verbose
+        super().__init__(addr, Handler)
+
+    def server_bind(self):
+        if self.address_family == socket.AF_INET6:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(self.server_address)
+        self.server_address = self.socket.getsockname()[:2]
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        return sock, addr
+
+    def finish_request(self, request, client_address):
+        # The handshake runs in the connection's own thread, so a client
+        # that never finishes it cannot stall the accept loop.
+        request.settimeout(30)
+        try:
+            tls = self.ctx.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            if self.verbose:
+                sys.stderr.write("upstream handshake from %s: %s\n" % (client_address, e))
+            return
+        tls.settimeout(Handler.timeout)
+        try:
+            Handler(tls, client_address, self)
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+
+def load_contexts(certdir):
+    def ctx_for(name):
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        c.load_cert_chain(os.path.join(certdir, name + ".crt"),
+                          os.path.join(certdir, name + ".key"))
+        c.set_alpn_protocols(["http/1.1"])
+        return c
+
+    by_name = {}
+    for f in os.listdir(certdir):
+        if f.endswith(".crt") and f != "default.crt":
+            by_name[f[:-4].lower()] = ctx_for(f[:-4])
+    default = ctx_for("default")
+
+    def sni(sslobj, name, _ctx):
+        if name and name.lower() in by_name:
+            sslobj.context = by_name[name.lower()]
+        return None
+
+    default.sni_callback = sni
+    return default
+
+
+def parse_listen(s):
+    host, _, port = s.rpartition(":")
+    if host.startswith("["):
+        return (host[1:-1], int(port)), socket.AF_INET6
+    return (host, int(port)), socket.AF_INET
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--certdir")
+    ap.add_argument("--listen", action="append", default=[])
+    ap.add_argument("--gen", type=int, metavar="N")
+    ap.add_argument("--seed", default="0")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    a = ap.parse_args()
+
+    if a.gen is not None:
+        out = sys.stdout.buffer
+        for b in gen_blocks(a.gen, a.seed):
+            out.write(b)
+        out.flush()
+        return 0
+    if not a.certdir or not a.listen:
+        ap.error("--certdir and at least one --listen are required")
+
+    ctx = load_contexts(a.certdir)
+    servers = [Server(*parse_listen(l), ctx, a.verbose) for l in a.listen]
+    for s in servers[1:]:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    sys.stderr.write("upstream ready on %s\n" % ", ".join(a.listen))
+    sys.stderr.flush()
+    try:
+        servers[0].serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    sys.exit(main())
