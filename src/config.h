@@ -46,6 +46,7 @@ struct config {
 	int			 handshake_timeout;	/* seconds */
 	int			 idle_timeout;		/* seconds */
 	int			 max_connections;	/* in all, across workers */
+	int			 tls_resumption;	/* session cache and tickets */
 	int			 verbose;
 };
 

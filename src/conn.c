@@ -32,7 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -203,6 +206,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 	struct sockaddr_storage dst, local;
 	socklen_t dstlen, locallen = sizeof(local);
 	struct conn *c;
+	int one = 1;
 
 	if (atomic_fetch_add(&w->sl->nconns, 1) >= cfg->max_connections) {
 		atomic_fetch_sub(&w->sl->nconns, 1);
@@ -216,6 +220,8 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 		close(fd);
 		return;
 	}
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_warn("conn: TCP_NODELAY");
 	c->w = w;
 	c->fd = fd;
 	c->connect_mode = connect_mode;
@@ -728,7 +734,8 @@ conn_request_begin(struct conn *c, const struct http1_head *h)
 	    h->method.p);
 	r->target = h->target.p ? strndup(h->target.p, h->target.len) : NULL;
 	r->is_head = http1_str_eq(h->method, "HEAD");
-	r->client_keepalive = h->keep_alive;
+	/* HTTP/1.0 clients are not kept: they would need Connection: keep-alive */
+	r->client_keepalive = h->keep_alive && h->version_minor == 1;
 	r->upstream_keepalive = 1;
 	r->rule_id = -1;
 	r->decision = "forwarded";
@@ -804,6 +811,85 @@ conn_request_end(struct conn *c)
 		conn_flush(c);
 }
 
+/* Does the comma-separated list v name token t (case-insensitively)? */
+static int
+conn_list_has(struct http1_str v, struct http1_str t)
+{
+	const char *p = v.p, *end = v.p + v.len, *e;
+	size_t n;
+
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		for (e = p; e < end && *e != ','; e++)
+			;
+		n = e - p;
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == t.len && strncasecmp(p, t.p, n) == 0)
+			return 1;
+		p = e;
+	}
+	return 0;
+}
+
+/*
+ * Hop-by-hop fields (RFC 9110, 7.6.1) end at sluice, and each side gets
+ * sluice's own: Connection, the fields it names, Keep-Alive,
+ * Proxy-Connection.  Alt-Svc is dropped from responses so that clients do
+ * not move to QUIC around the proxy.
+ */
+static int
+conn_field_dropped(const struct http1_head *h, struct http1_str name,
+    int response)
+{
+	size_t i;
+
+	if (http1_str_eq(name, "connection") ||
+	    http1_str_eq(name, "keep-alive") ||
+	    http1_str_eq(name, "proxy-connection") ||
+	    (response && http1_str_eq(name, "alt-svc")))
+		return 1;
+	if (h->upgrade && http1_str_eq(name, "upgrade"))
+		return 0;
+	for (i = 0; i < h->nheaders; i++)
+		if (http1_str_eq(h->headers[i].name, "connection") &&
+		    conn_list_has(h->headers[i].value, name))
+			return 1;
+	return 0;
+}
+
+/*
+ * Write the start line and the fields of the head at p that are not
+ * dropped, without the blank line.  Runs of kept fields are copied at once.
+ */
+static void
+conn_write_head(struct evbuffer *out, const struct http1_head *h,
+    const char *p, int response)
+{
+	const char *end = p + h->head_len, *run = NULL, *run_end = NULL, *eol;
+	const struct http1_header *f;
+	size_t i;
+
+	eol = memchr(p, '\n', h->head_len);
+	evbuffer_add(out, p, eol + 1 - p);
+	for (i = 0; i < h->nheaders; i++) {
+		f = &h->headers[i];
+		eol = memchr(f->value.p + f->value.len, '\n',
+		    end - (f->value.p + f->value.len));
+		if (!conn_field_dropped(h, f->name, response)) {
+			if (run == NULL)
+				run = f->name.p;
+			run_end = eol + 1;
+		} else if (run != NULL) {
+			evbuffer_add(out, run, run_end - run);
+			run = NULL;
+		}
+	}
+	if (run != NULL)
+		evbuffer_add(out, run, run_end - run);
+}
+
 /* Attach an upstream connection: this connection's, the pool's, or new. */
 static int
 conn_upstream_attach(struct conn *c)
@@ -834,23 +920,28 @@ conn_upstream_attach(struct conn *c)
 
 /* Send the head (verbatim: it was validated) and start the exchange. */
 static void
-conn_forward_request(struct conn *c, const struct http1_head *h)
+conn_forward_request(struct conn *c, const struct http1_head *h,
+    const char *p)
 {
 	struct conn_req *r = &c->req;
-	struct evbuffer *in = bufferevent_get_input(c->cbev);
+	struct evbuffer *out;
+	size_t len;
 
 	if (conn_upstream_attach(c) == -1) {
 		conn_respond_error(c, 502, "bad_gateway",
 		    "cannot connect to upstream");
-		evbuffer_drain(in, h->head_len);
 		return;
 	}
+	out = bufferevent_get_output(c->ubev);
+	conn_write_head(out, h, p, 0);
+	if (h->upgrade)
+		evbuffer_add(out, "Connection: upgrade\r\n", 21);
+	evbuffer_add(out, "\r\n", 2);
+	/* A request without body on a reused connection may be sent again. */
+	len = evbuffer_get_length(out);
 	if (c->ubev_reused && r->body.done &&
 	    (r->retry_head = evbuffer_new()) != NULL)
-		evbuffer_add(r->retry_head, evbuffer_pullup(in, h->head_len),
-		    h->head_len);
-	evbuffer_remove_buffer(in, bufferevent_get_output(c->ubev),
-	    h->head_len);
+		evbuffer_add(r->retry_head, evbuffer_pullup(out, len), len);
 }
 
 /*
@@ -858,7 +949,7 @@ conn_forward_request(struct conn *c, const struct http1_head *h)
  * client's input.  Returns with the head drained and state EXCHANGE.
  */
 static void
-conn_dispatch(struct conn *c, const struct http1_head *h)
+conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 {
 	struct conn_req *r = &c->req;
 	struct evbuffer *in = bufferevent_get_input(c->cbev);
@@ -903,8 +994,7 @@ conn_dispatch(struct conn *c, const struct http1_head *h)
 		conn_respond_denied(c, r->rule_id);
 		goto drain;
 	}
-	conn_forward_request(c, h);
-	return;
+	conn_forward_request(c, h, p);
 drain:
 	evbuffer_drain(in, h->head_len);
 }
@@ -950,7 +1040,7 @@ conn_request_head(struct conn *c)
 	case HTTP1_INCOMPLETE:
 		return 0;
 	case HTTP1_OK:
-		conn_dispatch(c, &h);
+		conn_dispatch(c, &h, p);
 		return 1;
 	case HTTP1_ERR_TOO_LARGE:
 		memset(&h, 0, sizeof(h));
@@ -1003,33 +1093,6 @@ conn_forward(struct evbuffer *src, struct evbuffer *dst, struct http1_body *b)
 	return moved;
 }
 
-/* Copy a response head, leaving out Alt-Svc (no moves to QUIC). */
-static void
-conn_copy_response_head(struct evbuffer *in, struct evbuffer *out,
-    const struct http1_head *h, const char *p)
-{
-	const char *eol;
-	size_t i;
-
-	if (http1_find(h, "alt-svc") == NULL) {
-		evbuffer_remove_buffer(in, out, h->head_len);
-		return;
-	}
-	eol = memchr(p, '\n', h->head_len);
-	evbuffer_add(out, p, eol + 1 - p);
-	for (i = 0; i < h->nheaders; i++) {
-		if (http1_str_eq(h->headers[i].name, "alt-svc"))
-			continue;
-		evbuffer_add(out, h->headers[i].name.p, h->headers[i].name.len);
-		evbuffer_add(out, ": ", 2);
-		evbuffer_add(out, h->headers[i].value.p,
-		    h->headers[i].value.len);
-		evbuffer_add(out, "\r\n", 2);
-	}
-	evbuffer_add(out, "\r\n", 2);
-	evbuffer_drain(in, h->head_len);
-}
-
 static void conn_upgrade(struct conn *);
 static int conn_upstream_eof(struct conn *);
 
@@ -1078,16 +1141,20 @@ conn_response_head(struct conn *c)
 		return 1;
 	}
 	r->status = h.status;
-	conn_copy_response_head(in, out, &h, p);
+	if (!h.keep_alive)
+		r->upstream_keepalive = 0;
+	if (h.body == HTTP1_BODY_UNTIL_CLOSE)
+		r->client_keepalive = 0;
+	conn_write_head(out, &h, p, 1);
+	if (!r->client_keepalive || c->w->draining)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	evbuffer_add(out, "\r\n", 2);
+	evbuffer_drain(in, h.head_len);
 	http1_body_init(&r->resp, h.body, h.content_length);
 	r->resp_state = RESP_BODY;
 	if (h.body == HTTP1_BODY_NONE) {
 		r->resp.done = 1;
 		r->resp_state = RESP_DONE;
-	}
-	if (!h.keep_alive) {
-		r->upstream_keepalive = 0;
-		r->client_keepalive = 0;
 	}
 	return 1;
 }

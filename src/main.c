@@ -64,6 +64,8 @@ main_usage(void)
 	    "  --max-connections N          client connections in all "
 	    "(4096)\n"
 	    "  --workers N                  event-loop threads (CPUs)\n"
+	    "  --no-tls-resumption          full handshake for every client "
+	    "connection\n"
 	    "  --keylog FILE                TLS secrets, SSLKEYLOGFILE format\n"
 	    "  --user NAME                  drop root after binding\n"
 	    "  --verbose                    debug logging\n");
@@ -128,7 +130,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_CONNECT, OPT_UPSTREAM_CA, OPT_RESOLVE, OPT_POLICY,
 		OPT_UP_TIMEOUT, OPT_DRAIN, OPT_HS_TIMEOUT, OPT_IDLE,
 		OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
-		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP,
+		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -152,6 +154,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "pcap", required_argument, NULL, OPT_PCAP },
 		{ "nfqueue", required_argument, NULL, OPT_NFQUEUE },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "no-tls-resumption", no_argument, NULL, OPT_NO_RESUME },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -166,6 +169,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 	cfg->handshake_timeout = 10;
 	cfg->idle_timeout = 60;
 	cfg->max_connections = 4096;
+	cfg->tls_resumption = 1;
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -225,6 +229,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 			    ch == OPT_ADMIN ? "admin" : ch == OPT_PCAP ? "pcap" :
 			    "nfqueue");
 		case OPT_VERBOSE: cfg->verbose = 1; break;
+		case OPT_NO_RESUME: cfg->tls_resumption = 0; break;
 		case OPT_HELP:
 			main_usage();
 			exit(0);
@@ -308,7 +313,7 @@ main(int argc, char **argv)
 	    MAIN_CERT_CACHE)) == NULL)
 		exit(1);
 	if ((sl.client_ctx = tls_client_ctx_new(sl.certforge,
-	    cfg.keylog_path)) == NULL ||
+	    cfg.keylog_path, cfg.tls_resumption)) == NULL ||
 	    (sl.upstream_ctx = tls_upstream_ctx_new(cfg.upstream_ca_path,
 	    cfg.keylog_path)) == NULL)
 		exit(1);

@@ -77,7 +77,8 @@ tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 }
 
 SSL_CTX *
-tls_client_ctx_new(struct certforge *cf, const char *keylog_path)
+tls_client_ctx_new(struct certforge *cf, const char *keylog_path,
+    int resumption)
 {
 	SSL_CTX *ctx;
 
@@ -93,8 +94,15 @@ tls_client_ctx_new(struct certforge *cf, const char *keylog_path)
 	if (SSL_CTX_add1_chain_cert(ctx, certforge_ca_cert(cf)) != 1)
 		ERR_clear_error();
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"sluice", 6);
+	if (resumption) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_set_session_id_context(ctx,
+		    (const unsigned char *)"sluice", 6);
+	} else {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+	}
 	if (tls_keylog_open(ctx, keylog_path) == -1)
 		goto fail;
 	return ctx;

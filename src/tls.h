@@ -14,7 +14,8 @@
 struct certforge;
 
 /* NULL after logging why.  keylog_path may be NULL. */
-SSL_CTX *tls_client_ctx_new(struct certforge *, const char *keylog_path);
+SSL_CTX *tls_client_ctx_new(struct certforge *, const char *keylog_path,
+    int resumption);
 SSL_CTX *tls_upstream_ctx_new(const char *ca_path, const char *keylog_path);
 
 /* A server-side SSL presenting the leaf forged for name. NULL on failure. */

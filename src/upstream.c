@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -37,6 +40,26 @@ struct upstream_idle {
 	char			 sni[CONFIG_HOST_MAX];
 };
 
+/*
+ * A non-blocking socket for addr with TCP_NODELAY: heads and small bodies
+ * must not wait for the peer's delayed ACK.
+ */
+static int
+upstream_socket(const struct sockaddr *addr)
+{
+	int fd, on = 1;
+
+	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		log_warn("upstream: socket");
+		return -1;
+	}
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+		log_warn("upstream: TCP_NODELAY");
+	return fd;
+}
+
 struct bufferevent *
 upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
     socklen_t len, const char *sni, const char *verify_name)
@@ -44,12 +67,19 @@ upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
 	struct bufferevent *bev;
 	SSL *ssl;
 
+	int fd;
+
 	ssl = tls_upstream_ssl_new(w->sl->upstream_ctx, sni, verify_name);
 	if (ssl == NULL)
 		return NULL;
-	bev = bufferevent_openssl_socket_new(w->base, -1, ssl,
+	if ((fd = upstream_socket(addr)) == -1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bev = bufferevent_openssl_socket_new(w->base, fd, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
+		close(fd);
 		SSL_free(ssl);
 		log_warnx("upstream: cannot create bufferevent");
 		return NULL;
@@ -67,10 +97,15 @@ upstream_connect_tcp(struct worker *w, const struct sockaddr *addr,
     socklen_t len)
 {
 	struct bufferevent *bev;
+	int fd;
 
-	bev = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
+	if ((fd = upstream_socket(addr)) == -1)
 		return NULL;
+	bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		close(fd);
+		return NULL;
+	}
 	if (bufferevent_socket_connect(bev, addr, len) == -1) {
 		bufferevent_free(bev);
 		return NULL;
