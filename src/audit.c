@@ -35,7 +35,7 @@
 #include "audit.h"
 #include "log.h"
 
-#define AUDIT_WAIT_MS		250
+#define AUDIT_WAIT_MS		100	/* between batches, unless half full */
 #define AUDIT_BUSY_TIMEOUT_MS	5000
 #define AUDIT_TRIES		3	/* each waits up to the busy timeout */
 #define AUDIT_RETRY_SLEEP_MS	50
@@ -190,8 +190,11 @@ audit_submit(struct audit *a, const struct audit_record *rec)
 		refused = "queue full";
 	else
 		a->pending[a->npending++] = e;
-	/* The writer only sleeps on an empty queue. */
-	if (refused == NULL && a->npending == 1)
+	/*
+	 * The writer takes a batch every AUDIT_WAIT_MS; waking it for every
+	 * record would cost a context switch and a transaction per request.
+	 */
+	if (refused == NULL && a->npending == (a->cap + 1) / 2)
 		pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->mtx);
 	if (refused != NULL) {
@@ -332,7 +335,7 @@ audit_writer_main(void *arg)
 
 	pthread_mutex_lock(&a->mtx);
 	for (;;) {
-		if (a->npending == 0 && !a->stopping) {
+		if (a->npending < (a->cap + 1) / 2 && !a->stopping) {
 			clock_gettime(CLOCK_MONOTONIC, &deadline);
 			deadline.tv_nsec += AUDIT_WAIT_MS * 1000000L;
 			if (deadline.tv_nsec >= 1000000000) {

@@ -897,6 +897,10 @@ conn_upstream_attach(struct conn *c)
 	struct worker *w = c->w;
 
 	c->req.used_upstream = 1;
+	/* A kept connection that spoke out of turn cannot be trusted. */
+	if (c->ubev != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(c->ubev)) > 0)
+		conn_upstream_drop(c);
 	if (c->ubev != NULL) {
 		c->ubev_reusable = 0;
 		return 0;
@@ -1371,15 +1375,22 @@ conn_update_events(struct conn *c)
 	struct conn_req *r = &c->req;
 	int cread = 0, uread = 0;
 
+	/*
+	 * Reading stays on unless the other side's output is full: toggling
+	 * it per request would cost an epoll_ctl each time.  An idle upstream
+	 * keeps reading so that its close is noticed.
+	 */
 	switch (c->state) {
 	case CONN_HANDSHAKE:
-	case CONN_REQ_HEAD:
 		cread = 1;
 		break;
+	case CONN_REQ_HEAD:
+		cread = 1;
+		uread = 1;
+		break;
 	case CONN_EXCHANGE:
-		cread = !r->body.done && (r->local || conn_has_room(c->ubev));
-		uread = c->ubev != NULL && r->resp_state != RESP_DONE &&
-		    conn_has_room(c->cbev);
+		cread = r->local ? !r->body.done : conn_has_room(c->ubev);
+		uread = conn_has_room(c->cbev);
 		break;
 	case CONN_TUNNEL:
 		cread = conn_has_room(c->ubev);
