@@ -87,7 +87,6 @@ tls_client_ctx_new(struct certforge *cf, const char *keylog_path,
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_PrivateKey(ctx, certforge_leaf_key(cf)) != 1)
 		goto fail;
 	/* Clients trust the CA itself; sending it helps those that want a chain. */
@@ -120,7 +119,6 @@ tls_upstream_ctx_new(const char *ca_path, const char *keylog_path)
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (ca_path != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, ca_path, NULL) != 1) {
