@@ -19,6 +19,30 @@ enum rule_action {
 	RULE_PASSTHROUGH,
 };
 
+enum rule_inject_kind {
+	RULE_INJECT_BEARER = 0,		/* Authorization: Bearer <secret> */
+	RULE_INJECT_BASIC,		/* Authorization: Basic base64(<secret>) */
+	RULE_INJECT_HEADER,		/* <name>: <secret> */
+	RULE_INJECT_QUERY,		/* ?<name>=<percent-encoded secret> */
+};
+
+/*
+ * One credential to add to requests that match a rule.  value holds the
+ * secret's bytes (resolved from the literal, env:VAR or file:/path at load);
+ * wire holds exactly what goes on the wire (the header value, or the
+ * percent-encoded parameter value), made by inject_prepare().  Both are
+ * wiped when the snapshot is freed.  Neither is ever logged.
+ */
+struct rule_injection {
+	enum rule_inject_kind kind;
+	char		*name;		/* header/parameter name; NULL for bearer/basic */
+	char		*secret_name;	/* secrets.name: what logs may show */
+	char		*value;
+	size_t		 value_len;
+	char		*wire;
+	size_t		 wire_len;
+};
+
 struct rule {
 	int64_t		 id;
 	int64_t		 priority;
@@ -27,6 +51,8 @@ struct rule {
 	char		*method;	/* NULL: any; else uppercase as stored */
 	char		*path;		/* NULL: any; else a glob ('*' = any run) */
 	enum rule_action action;
+	struct rule_injection *injections;	/* in rowid order */
+	size_t		 ninjections;
 };
 
 struct rules_snapshot {

@@ -1,0 +1,41 @@
+/*
+ * inject.h - credential injection: what a matching rule adds to a request.
+ *
+ * The request head is rewritten on its way to the upstream: headers the
+ * rule injects replace any the client sent (never forwarded alongside), and
+ * query parameters it injects replace the client's.  The audit copy of the
+ * target shows injected parameters' values as "***".
+ */
+#ifndef SLUICE_INJECT_H
+#define SLUICE_INJECT_H
+
+#include <stddef.h>
+
+struct evbuffer;
+struct http1_head;
+struct rule;
+struct rule_injection;
+
+/*
+ * Build inj->wire from inj->value (base64 for basic, "Bearer " prefix,
+ * percent-encoding for query).  Called by the rules loader.  -1 if the
+ * value cannot be sent (a NUL, CR or LF in a header value).
+ */
+int inject_prepare(struct rule_injection *inj);
+
+/* Wipe and free value and wire. */
+void inject_clear(struct rule_injection *inj);
+
+/*
+ * Write the request head at p (parsed as h) to out for rule (NULL: none):
+ * the request line with injected query parameters, then the fields that
+ * are neither hop-by-hop nor replaced, then the injected fields, then the
+ * blank line.  *audit_target (malloc'd) gets the target with injected
+ * values masked; names gets the comma-separated names of what was injected
+ * ("" when nothing).  -1 on allocation failure.
+ */
+int inject_write_request(struct evbuffer *out, const struct http1_head *h,
+    const char *p, const struct rule *rule, char **audit_target,
+    char *names, size_t namesz);
+
+#endif
