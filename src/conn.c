@@ -49,6 +49,7 @@
 #include "clienthello.h"
 #include "conn.h"
 #include "http1.h"
+#include "inject.h"
 #include "listener.h"
 #include "log.h"
 #include "rules.h"
@@ -99,6 +100,7 @@ struct conn_req {
 	int64_t		 local_bytes;		/* body bytes of that answer */
 	int		 resp_started;		/* a byte of a response went out */
 	int		 used_upstream;		/* sent on c->ubev */
+	char		 injected[256];		/* names of injected credentials */
 	int		 status;
 	const char	*decision;
 	char		 error[160];
@@ -743,12 +745,8 @@ conn_request_begin(struct conn *c, const struct http1_head *h)
 	if (h->body == HTTP1_BODY_NONE)
 		r->body.done = 1;
 	r->resp_state = RESP_WAIT_HEAD;
-	if (c->sni[0] != '\0')
-		snprintf(r->host, sizeof(r->host), "%s", c->sni);
-	else if (h->host.len > 0)
-		conn_host_from_header(h->host, r->host, sizeof(r->host));
-	else
-		snprintf(r->host, sizeof(r->host), "%s", c->name);
+	/* The host rules see: the SNI, the CONNECT host or the destination IP. */
+	snprintf(r->host, sizeof(r->host), "%s", c->name);
 }
 
 /* Write the request's audit row and forget the request. */
@@ -767,7 +765,7 @@ conn_request_audit(struct conn *c)
 		.status = r->status,
 		.decision = r->decision,
 		.rule_id = r->rule_id,
-		.injected = NULL,
+		.injected = r->injected[0] ? r->injected : NULL,
 		.req_bytes = (int64_t)r->body.payload,
 		.resp_bytes = r->local ? r->local_bytes : (int64_t)r->resp.payload,
 		.duration_ms = util_mono_ms() - r->start_mono,
@@ -811,83 +809,25 @@ conn_request_end(struct conn *c)
 		conn_flush(c);
 }
 
-/* Does the comma-separated list v name token t (case-insensitively)? */
-static int
-conn_list_has(struct http1_str v, struct http1_str t)
-{
-	const char *p = v.p, *end = v.p + v.len, *e;
-	size_t n;
+/* Response fields that end here: hop-by-hop ones, and Alt-Svc (no QUIC). */
+struct conn_resp_filter {
+	const struct http1_head *h;
+	struct evbuffer	*out;
+};
 
-	while (p < end) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-			p++;
-		for (e = p; e < end && *e != ','; e++)
-			;
-		n = e - p;
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n == t.len && strncasecmp(p, t.p, n) == 0)
-			return 1;
-		p = e;
-	}
-	return 0;
+static int
+conn_keep_response_field(void *arg, const struct http1_header *f)
+{
+	struct conn_resp_filter *rf = arg;
+
+	return !http1_is_hop_field(rf->h, f->name) &&
+	    !http1_str_eq(f->name, "alt-svc");
 }
 
-/*
- * Hop-by-hop fields (RFC 9110, 7.6.1) end at sluice, and each side gets
- * sluice's own: Connection, the fields it names, Keep-Alive,
- * Proxy-Connection.  Alt-Svc is dropped from responses so that clients do
- * not move to QUIC around the proxy.
- */
-static int
-conn_field_dropped(const struct http1_head *h, struct http1_str name,
-    int response)
-{
-	size_t i;
-
-	if (http1_str_eq(name, "connection") ||
-	    http1_str_eq(name, "keep-alive") ||
-	    http1_str_eq(name, "proxy-connection") ||
-	    (response && http1_str_eq(name, "alt-svc")))
-		return 1;
-	if (h->upgrade && http1_str_eq(name, "upgrade"))
-		return 0;
-	for (i = 0; i < h->nheaders; i++)
-		if (http1_str_eq(h->headers[i].name, "connection") &&
-		    conn_list_has(h->headers[i].value, name))
-			return 1;
-	return 0;
-}
-
-/*
- * Write the start line and the fields of the head at p that are not
- * dropped, without the blank line.  Runs of kept fields are copied at once.
- */
 static void
-conn_write_head(struct evbuffer *out, const struct http1_head *h,
-    const char *p, int response)
+conn_emit_response(void *arg, const char *s, size_t len)
 {
-	const char *end = p + h->head_len, *run = NULL, *run_end = NULL, *eol;
-	const struct http1_header *f;
-	size_t i;
-
-	eol = memchr(p, '\n', h->head_len);
-	evbuffer_add(out, p, eol + 1 - p);
-	for (i = 0; i < h->nheaders; i++) {
-		f = &h->headers[i];
-		eol = memchr(f->value.p + f->value.len, '\n',
-		    end - (f->value.p + f->value.len));
-		if (!conn_field_dropped(h, f->name, response)) {
-			if (run == NULL)
-				run = f->name.p;
-			run_end = eol + 1;
-		} else if (run != NULL) {
-			evbuffer_add(out, run, run_end - run);
-			run = NULL;
-		}
-	}
-	if (run != NULL)
-		evbuffer_add(out, run, run_end - run);
+	evbuffer_add(((struct conn_resp_filter *)arg)->out, s, len);
 }
 
 /* Attach an upstream connection: this connection's, the pool's, or new. */
@@ -923,12 +863,20 @@ conn_upstream_attach(struct conn *c)
 }
 
 /* Send the head (verbatim: it was validated) and start the exchange. */
+/*
+ * Send the head, with the rule's credentials, and start the exchange.
+ * Secrets are bound to the destination by construction: rules match on
+ * c->name (the SNI, the CONNECT host or the destination IP, never the Host
+ * header, which must agree with the SNI), and the upstream connection is
+ * verified for c->name before any byte written here leaves.
+ */
 static void
 conn_forward_request(struct conn *c, const struct http1_head *h,
-    const char *p)
+    const char *p, const struct rule *rule)
 {
 	struct conn_req *r = &c->req;
 	struct evbuffer *out;
+	char *audit_target = NULL;
 	size_t len;
 
 	if (conn_upstream_attach(c) == -1) {
@@ -937,10 +885,13 @@ conn_forward_request(struct conn *c, const struct http1_head *h,
 		return;
 	}
 	out = bufferevent_get_output(c->ubev);
-	conn_write_head(out, h, p, 0);
-	if (h->upgrade)
-		evbuffer_add(out, "Connection: upgrade\r\n", 21);
-	evbuffer_add(out, "\r\n", 2);
+	if (inject_write_request(out, h, p, rule, &audit_target, r->injected,
+	    sizeof(r->injected)) == -1) {
+		conn_respond_error(c, 502, "bad_gateway", "out of memory");
+		return;
+	}
+	free(r->target);
+	r->target = audit_target;
 	/* A request without body on a reused connection may be sent again. */
 	len = evbuffer_get_length(out);
 	if (c->ubev_reused && r->body.done &&
@@ -998,7 +949,7 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 		conn_respond_denied(c, r->rule_id);
 		goto drain;
 	}
-	conn_forward_request(c, h, p);
+	conn_forward_request(c, h, p, rule);
 drain:
 	evbuffer_drain(in, h->head_len);
 }
@@ -1109,6 +1060,7 @@ conn_response_head(struct conn *c)
 	struct evbuffer *out = bufferevent_get_output(c->cbev);
 	size_t len = evbuffer_get_length(in);
 	struct http1_str method = { r->method, strlen(r->method) };
+	struct conn_resp_filter rf;
 	struct http1_head h;
 	const char *why = "malformed response";
 	char *p;
@@ -1149,7 +1101,10 @@ conn_response_head(struct conn *c)
 		r->upstream_keepalive = 0;
 	if (h.body == HTTP1_BODY_UNTIL_CLOSE)
 		r->client_keepalive = 0;
-	conn_write_head(out, &h, p, 1);
+	rf.h = &h;
+	rf.out = out;
+	http1_head_spans(&h, p, conn_keep_response_field, conn_emit_response,
+	    &rf);
 	if (!r->client_keepalive || c->w->draining)
 		evbuffer_add(out, "Connection: close\r\n", 19);
 	evbuffer_add(out, "\r\n", 2);

@@ -32,6 +32,7 @@
  */
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http1.h"
 
@@ -895,4 +896,72 @@ http1_body_eof(struct http1_body *b)
 	if (b->kind == HTTP1_BODY_UNTIL_CLOSE)
 		b->done = 1;
 	return b->done ? 0 : -1;
+}
+
+int
+http1_list_has(struct http1_str v, struct http1_str t)
+{
+	const char *p = v.p, *end = v.p + v.len, *e;
+	size_t n;
+
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		for (e = p; e < end && *e != ','; e++)
+			;
+		n = e - p;
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n > 0 && n == t.len && strncasecmp(p, t.p, n) == 0)
+			return 1;
+		p = e;
+	}
+	return 0;
+}
+
+int
+http1_is_hop_field(const struct http1_head *h, struct http1_str name)
+{
+	size_t i;
+
+	if (http1_str_eq(name, "connection") ||
+	    http1_str_eq(name, "keep-alive") ||
+	    http1_str_eq(name, "proxy-connection"))
+		return 1;
+	if (h->upgrade && http1_str_eq(name, "upgrade"))
+		return 0;
+	for (i = 0; i < h->nheaders; i++)
+		if (http1_str_eq(h->headers[i].name, "connection") &&
+		    http1_list_has(h->headers[i].value, name))
+			return 1;
+	return 0;
+}
+
+void
+http1_head_spans(const struct http1_head *h, const char *p,
+    int (*keep)(void *arg, const struct http1_header *f),
+    void (*emit)(void *arg, const char *s, size_t len), void *arg)
+{
+	const char *end = p + h->head_len, *run = NULL, *run_end = NULL, *eol;
+	const struct http1_header *f;
+	size_t i;
+
+	eol = memchr(p, '\n', h->head_len);
+	emit(arg, p, eol + 1 - p);
+	for (i = 0; i < h->nheaders; i++) {
+		f = &h->headers[i];
+		/* the line ends after the value and its trailing whitespace */
+		eol = memchr(f->value.p + f->value.len, '\n',
+		    end - (f->value.p + f->value.len));
+		if (keep(arg, f)) {
+			if (run == NULL)
+				run = f->name.p;
+			run_end = eol + 1;
+		} else if (run != NULL) {
+			emit(arg, run, run_end - run);
+			run = NULL;
+		}
+	}
+	if (run != NULL)
+		emit(arg, run, run_end - run);
 }

@@ -44,7 +44,7 @@ enum http1_body_kind {
 struct http1_head {
 	/* request line (requests only) */
 	struct http1_str method;
-	struct http1_str target;	/* as sent: origin-form or authority-form */
+	struct http1_str target;	/* as sent: origin, absolute, authority form or '*' */
 	/* status line (responses only) */
 	int		 status;
 	struct http1_str reason;
@@ -94,6 +94,26 @@ const struct http1_header *http1_find(const struct http1_head *h,
 
 /* Case-insensitive compare of an http1_str with a NUL-terminated string. */
 int http1_str_eq(struct http1_str s, const char *lit);
+
+/* Does the comma-separated list v contain token t (case-insensitively)? */
+int http1_list_has(struct http1_str v, struct http1_str t);
+
+/*
+ * Is the field hop-by-hop in h (RFC 9110, 7.6.1): Connection, Keep-Alive,
+ * Proxy-Connection, or a field that Connection names?  Upgrade is not, when
+ * h asks for an upgrade.  A proxy drops these and sends its own.
+ */
+int http1_is_hop_field(const struct http1_head *h, struct http1_str name);
+
+/*
+ * Walk the head at p (parsed as h): emit() gets the start line, then each run
+ * of consecutive fields that keep() accepts, as raw bytes with their CRLFs;
+ * the blank line is left out.  A rewriter copies what it keeps in few
+ * pieces and appends its own fields after.
+ */
+void http1_head_spans(const struct http1_head *h, const char *p,
+    int (*keep)(void *arg, const struct http1_header *f),
+    void (*emit)(void *arg, const char *s, size_t len), void *arg);
 
 /* Incremental body framer. */
 struct http1_body {

@@ -47,6 +47,8 @@ LAB_CONNECT_PORT=3128
 LAB_NAMES="api.test other.test pinned.test evil.test"
 
 LAB_DIR=
+LAB_REQLOG=
+LAB_REQLOG_X=
 LAB_IS_UP=0
 LAB_SLUICE_PID=
 LAB_PIDS=()
@@ -102,6 +104,65 @@ d = json.loads(sys.argv[1])
 v = eval(sys.argv[2])
 print(v if isinstance(v, str) else json.dumps(v))' "$1" "$2" ||
 		fail "not JSON or no $2 in: $(printf '%s' "$1" | head -c 500)"
+}
+
+# lab_hdr JSON NAME: the values of every NAME header (any case) in an /echo
+# answer, i.e. what the upstream received, one per line in arrival order.
+lab_hdr() {
+	"$LAB_PY" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+for k, v in d["headers"]:
+    if k.lower() == sys.argv[2].lower():
+        print(v)' "$1" "$2" ||
+		fail "not an /echo answer: $(printf '%s' "$1" | head -c 500)"
+}
+
+# lab_param JSON NAME: the values of every NAME query parameter in the path
+# of an /echo answer, decoded the way the upstream's framework decodes them
+# (parse_qsl: %XX and '+' as space), one per line as Python string literals
+# (repr), so spaces, newlines and empty values are all visible.
+lab_param() {
+	"$LAB_PY" -c '
+import json, sys, urllib.parse
+d = json.loads(sys.argv[1])
+q = urllib.parse.urlsplit(d["path"]).query
+for k, v in urllib.parse.parse_qsl(q, keep_blank_values=True):
+    if k == sys.argv[2]:
+        print(repr(v))' "$1" "$2" ||
+		fail "not an /echo answer: $(printf '%s' "$1" | head -c 500)"
+}
+
+# lab_py_repr STRING: STRING as lab_param prints it.
+lab_py_repr() { "$LAB_PY" -c 'import sys; print(repr(sys.argv[1]))' "$1"; }
+
+# lab_poll MS CMD...: runs CMD until it succeeds, for at most MS
+# milliseconds; prints the milliseconds it took and returns CMD's last status.
+lab_poll() {
+	local limit=$1 start now rc
+	shift
+	start=$(date +%s%N)
+	while :; do
+		"$@"
+		rc=$?
+		now=$(date +%s%N)
+		[ $rc = 0 ] && break
+		[ $(((now - start) / 1000000)) -ge "$limit" ] && break
+		sleep 0.1
+	done
+	printf '%s\n' $(((now - start) / 1000000))
+	return $rc
+}
+
+# lab_log_wait ERE [SECONDS]: until a line of sluice's log matches ERE (grep
+# -E), for at most SECONDS (default 5); prints the first such line.
+lab_log_wait() {
+	local i limit=${2:-5}
+	for ((i = 0; i < limit * 10; i++)); do
+		grep -E -m1 -- "$1" "$LAB_DIR/sluice.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # --- namespaces ----------------------------------------------------------
@@ -218,15 +279,22 @@ lab_redirect_off() {
 # Background processes are started with "ip netns exec" itself, which execs
 # its command, so $! is the process's own pid; a backgrounded shell function
 # (lab_in_u ... &) would give the pid of a subshell instead.
+# Each upstream logs every connection and request head it gets, one JSON
+# object per line (upstream.py --request-log): $LAB_REQLOG for the trusted
+# one, $LAB_REQLOG_X for the untrusted one.
 lab_start_upstreams() {
 	local py=$LAB_SRCDIR/tests/lab/upstream.py
+	LAB_REQLOG=$LAB_DIR/requests.jsonl
+	LAB_REQLOG_X=$LAB_DIR/requests-untrusted.jsonl
+	: >"$LAB_REQLOG"
+	: >"$LAB_REQLOG_X"
 	ip netns exec "$LAB_U" "$LAB_PY" "$py" --certdir "$LAB_DIR/certs/trusted" \
-		--listen "$LAB_U4:443" --listen "[$LAB_U6]:443" \
+		--listen "$LAB_U4:443" --listen "[$LAB_U6]:443" --request-log "$LAB_REQLOG" \
 		>>"$LAB_DIR/upstream.log" 2>&1 &
 	LAB_PIDS+=($!)
 	disown $!
 	ip netns exec "$LAB_U" "$LAB_PY" "$py" --certdir "$LAB_DIR/certs/untrusted" \
-		--listen "$LAB_UX4:443" --listen "[$LAB_UX6]:443" \
+		--listen "$LAB_UX4:443" --listen "[$LAB_UX6]:443" --request-log "$LAB_REQLOG_X" \
 		>>"$LAB_DIR/upstream.log" 2>&1 &
 	LAB_PIDS+=($!)
 	disown $!

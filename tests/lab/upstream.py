@@ -20,7 +20,14 @@ Endpoints (any method; HEAD gets the head only):
   /close             answers like /echo, then closes the connection
 
 Every response carries X-Conn-Id: a number per accepted TCP connection, so a
-test can tell whether two requests shared an upstream connection.
+test can tell whether two requests shared an upstream connection.  The /echo
+JSON also carries "sni": the server name the connection's client sent.
+
+--request-log FILE appends one JSON object per line to FILE: for every
+accepted connection {"event": "conn", "listen", "client", "sni", "tls"
+("ok" or the handshake error)}, and for every request head
+{"event": "request", "listen", "conn_id", "sni", "method", "path",
+"headers"}, so a test can tell what reached this server (and what did not).
 """
 
 import argparse
@@ -52,6 +59,26 @@ def gen_blocks(n, seed):
 
 _conn_ids = itertools.count(1)
 
+# The SNI callback runs in the thread doing the handshake; the connection's
+# thread reads the name from here afterwards.
+_tls_local = threading.local()
+
+
+class RequestLog:
+    """--request-log: one JSON object per line, written whole under a lock."""
+
+    def __init__(self, path):
+        self.f = open(path, "a", encoding="utf-8") if path else None
+        self.lock = threading.Lock()
+
+    def write(self, **obj):
+        if self.f is None:
+            return
+        line = json.dumps(obj) + "\n"
+        with self.lock:
+            self.f.write(line)
+            self.f.flush()
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -62,6 +89,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.conn_id = next(_conn_ids)
+        self.sni = getattr(_tls_local, "sni", None)
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
@@ -135,9 +163,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "body_len": body_len,
             "body_sha256": body_sha,
             "conn_id": self.conn_id,
+            "sni": self.sni,
         }
 
     def _handle(self):
+        self.server.reqlog.write(
+            event="request", listen=self.server.listen_str, conn_id=self.conn_id,
+            sni=self.sni, method=self.command, path=self.path,
+            headers=[[k, v] for k, v in self.headers.items()])
         try:
             body_len, body_sha = self._read_body()
         except (ValueError, ConnectionError) as e:
@@ -194,10 +227,12 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, addr, family, ctx, verbose):
+    def __init__(self, addr, family, ctx, verbose, reqlog, listen_str):
         self.address_family = family
         self.ctx = ctx
         self.verbose = verbose
+        self.reqlog = reqlog
+        self.listen_str = listen_str
         super().__init__(addr, Handler)
 
     def server_bind(self):
@@ -215,12 +250,19 @@ class Server(http.server.ThreadingHTTPServer):
         # The handshake runs in the connection's own thread, so a client
         # that never finishes it cannot stall the accept loop.
         request.settimeout(30)
+        _tls_local.sni = None
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:
+            self.reqlog.write(event="conn", listen=self.listen_str,
+                              client="%s:%s" % client_address[:2],
+                              sni=_tls_local.sni, tls=str(e))
             if self.verbose:
                 sys.stderr.write("upstream handshake from %s: %s\n" % (client_address, e))
             return
+        self.reqlog.write(event="conn", listen=self.listen_str,
+                          client="%s:%s" % client_address[:2],
+                          sni=_tls_local.sni, tls="ok")
         tls.settimeout(Handler.timeout)
         try:
             Handler(tls, client_address, self)
@@ -246,6 +288,7 @@ def load_contexts(certdir):
     default = ctx_for("default")
 
     def sni(sslobj, name, _ctx):
+        _tls_local.sni = name
         if name and name.lower() in by_name:
             sslobj.context = by_name[name.lower()]
         return None
@@ -267,6 +310,7 @@ def main():
     ap.add_argument("--listen", action="append", default=[])
     ap.add_argument("--gen", type=int, metavar="N")
     ap.add_argument("--seed", default="0")
+    ap.add_argument("--request-log", metavar="FILE")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
 
@@ -280,7 +324,8 @@ def main():
         ap.error("--certdir and at least one --listen are required")
 
     ctx = load_contexts(a.certdir)
-    servers = [Server(*parse_listen(l), ctx, a.verbose) for l in a.listen]
+    reqlog = RequestLog(a.request_log)
+    servers = [Server(*parse_listen(l), ctx, a.verbose, reqlog, l) for l in a.listen]
     for s in servers[1:]:
         threading.Thread(target=s.serve_forever, daemon=True).start()
     sys.stderr.write("upstream ready on %s\n" % ", ".join(a.listen))

@@ -1,0 +1,188 @@
+/*
+ * test_inject.c - credential injection: wire forms and head rewriting.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "http1.h"
+#include "inject.h"
+#include "rules.h"
+#include "unit.h"
+
+static struct rule_injection
+mk(enum rule_inject_kind kind, const char *name, const char *value)
+{
+	struct rule_injection inj;
+
+	memset(&inj, 0, sizeof(inj));
+	inj.kind = kind;
+	inj.name = (char *)name;
+	inj.secret_name = "s";
+	inj.value = strdup(value);
+	inj.value_len = strlen(value);
+	return inj;
+}
+
+/* Rewrite req for a rule with injections inj[0..n); the result is malloc'd. */
+static char *
+rewrite(const char *req, struct rule_injection *inj, size_t n, char **audit,
+    char *names, size_t namesz)
+{
+	struct rule rule;
+	struct http1_head h;
+	struct evbuffer *out = evbuffer_new();
+	const char *why;
+	size_t len;
+	char *s;
+
+	memset(&rule, 0, sizeof(rule));
+	rule.injections = inj;
+	rule.ninjections = n;
+	if (http1_parse_request(req, strlen(req), &h, &why) != HTTP1_OK)
+		return NULL;
+	if (inject_write_request(out, &h, req, n ? &rule : NULL, audit, names,
+	    namesz) == -1)
+		return NULL;
+	len = evbuffer_get_length(out);
+	s = malloc(len + 1);
+	evbuffer_remove(out, s, len);
+	s[len] = '\0';
+	evbuffer_free(out);
+	return s;
+}
+
+static int
+starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (; (hay = strstr(hay, needle)) != NULL; hay++)
+		n++;
+	return n;
+}
+
+static void
+test_prepare(void)
+{
+	struct rule_injection b = mk(RULE_INJECT_BEARER, NULL, "tok");
+	struct rule_injection ba = mk(RULE_INJECT_BASIC, NULL, "user:pa:ss");
+	struct rule_injection q = mk(RULE_INJECT_QUERY, "k", "a b&c=d/+~");
+	struct rule_injection bad = mk(RULE_INJECT_HEADER, "X", "a\r\nX: y");
+	struct rule_injection nocolon = mk(RULE_INJECT_BASIC, NULL, "user");
+
+	CHECK(inject_prepare(&b) == 0 && strcmp(b.wire, "Bearer tok") == 0,
+	    "bearer wire form");
+	CHECK(inject_prepare(&ba) == 0 &&
+	    strcmp(ba.wire, "Basic dXNlcjpwYTpzcw==") == 0,
+	    "basic is base64 of user:password");
+	CHECK(inject_prepare(&q) == 0 &&
+	    strcmp(q.wire, "a%20b%26c%3Dd%2F%2B~") == 0,
+	    "query value is percent-encoded");
+	CHECK(inject_prepare(&bad) == -1, "CR/LF in a header secret refused");
+	CHECK(inject_prepare(&nocolon) == -1, "basic secret needs user:password");
+	inject_clear(&b);
+	CHECK(b.value == NULL && b.wire == NULL, "clear frees value and wire");
+	inject_clear(&ba);
+	inject_clear(&q);
+	inject_clear(&bad);
+	inject_clear(&nocolon);
+}
+
+static void
+test_headers(void)
+{
+	struct rule_injection inj[2] = {
+		mk(RULE_INJECT_BEARER, NULL, "SECRET1"),
+		mk(RULE_INJECT_HEADER, "X-Api-Key", "SECRET2"),
+	};
+	char names[128], *audit, *out;
+
+	inject_prepare(&inj[0]);
+	inject_prepare(&inj[1]);
+	out = rewrite("GET /v1/x?a=1 HTTP/1.1\r\nHost: api.test\r\n"
+	    "authorization: Bearer client\r\nx-api-key: client\r\n"
+	    "Accept: */*\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+	    "Keep-Alive: 5\r\n\r\n", inj, 2, &audit, names, sizeof(names));
+	CHECK(out != NULL, "rewrite succeeds");
+	CHECK(starts(out, "GET /v1/x?a=1 HTTP/1.1\r\nHost: api.test\r\n"),
+	    "request line and Host kept");
+	CHECK(strstr(out, "client") == NULL, "client credentials not forwarded");
+	CHECK(count(out, "Authorization: Bearer SECRET1\r\n") == 1,
+	    "one Authorization, ours");
+	CHECK(count(out, "X-Api-Key: SECRET2\r\n") == 1, "one X-Api-Key, ours");
+	CHECK(strstr(out, "Accept: */*\r\n") != NULL, "other fields kept");
+	CHECK(strstr(out, "Connection") == NULL && strstr(out, "X-Hop") == NULL
+	    && strstr(out, "Keep-Alive") == NULL, "hop-by-hop fields dropped");
+	CHECK(strcmp(out + strlen(out) - 4, "\r\n\r\n") == 0, "head ends");
+	CHECK(strcmp(names, "Authorization,X-Api-Key") == 0, "injected names");
+	CHECK(strcmp(audit, "/v1/x?a=1") == 0, "audit target unchanged");
+	CHECK(strstr(audit, "SECRET") == NULL, "no secret in the audit target");
+	free(out);
+	free(audit);
+	inject_clear(&inj[0]);
+	inject_clear(&inj[1]);
+}
+
+static void
+test_query(void)
+{
+	struct rule_injection inj = mk(RULE_INJECT_QUERY, "api_key", "s&=1");
+	char names[128], *audit, *out;
+
+	inject_prepare(&inj);
+	out = rewrite("GET /p?a=1&api_key=client&api%5Fkey=x&b=2&api_key "
+	    "HTTP/1.1\r\nHost: api.test\r\n\r\n", &inj, 1, &audit, names,
+	    sizeof(names));
+	CHECK(out != NULL &&
+	    starts(out, "GET /p?a=1&b=2&api_key=s%26%3D1 HTTP/1.1\r\n"),
+	    "client's parameter (also encoded, also bare) replaced by ours");
+	CHECK(strcmp(audit, "/p?a=1&b=2&api_key=***") == 0,
+	    "audit target masks the injected value");
+	CHECK(strcmp(names, "api_key") == 0, "injected parameter name");
+	free(out);
+	free(audit);
+
+	out = rewrite("GET /p HTTP/1.1\r\nHost: a\r\n\r\n", &inj, 1, &audit,
+	    names, sizeof(names));
+	CHECK(out != NULL && starts(out, "GET /p?api_key=s%26%3D1 HTTP/1.1\r\n"),
+	    "parameter added to a target without query");
+	CHECK(strcmp(audit, "/p?api_key=***") == 0, "masked without query");
+	free(out);
+	free(audit);
+	inject_clear(&inj);
+}
+
+static void
+test_no_rule(void)
+{
+	char names[16], *audit, *out;
+
+	out = rewrite("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+	    "Connection: close\r\n\r\n", NULL, 0, &audit, names,
+	    sizeof(names));
+	CHECK(out != NULL && strcmp(out, "POST /x HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 3\r\n\r\n") == 0,
+	    "without a rule only hop-by-hop fields go");
+	CHECK(names[0] == '\0' && strcmp(audit, "/x") == 0,
+	    "nothing injected, target as sent");
+	free(out);
+	free(audit);
+}
+
+int
+main(void)
+{
+	test_prepare();
+	test_headers();
+	test_query();
+	test_no_rule();
+	return unit_done();
+}
