@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,6 +31,7 @@
 #define MAIN_AUDIT_QUEUE	65536
 #define MAIN_CERT_CACHE		4096
 #define MAIN_RULES_POLL_MS	500
+#define MAIN_MALLOC_TRIM	(64 << 20)
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 main_usage_error(const char *fmt, ...)
@@ -298,6 +300,14 @@ main(int argc, char **argv)
 
 	main_parse(&cfg, argc, argv);
 	log_init(cfg.verbose);
+
+	/*
+	 * Record-sized buffers (evbuffer chains, TLS records) are freed and
+	 * allocated again for every 16 KiB relayed; glibc would hand each
+	 * freed heap top back to the kernel (madvise) and fault it in again.
+	 * Keeping up to this much free memory costs less than that churn.
+	 */
+	mallopt(M_TRIM_THRESHOLD, MAIN_MALLOC_TRIM);
 
 	/* Every thread inherits this mask; main takes signals with sigwait. */
 	signal(SIGPIPE, SIG_IGN);
