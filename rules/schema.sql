@@ -1,16 +1,25 @@
 -- rules/schema.sql - the rules database, version 1.
 --
--- The source of truth: sluice embeds this text and runs it to create a
--- missing database, and people manage the tables with the sqlite3 tool while
--- sluice runs.  The CHECK constraints are the first line of defence (a change
--- they reject never reaches sluice); sluice validates every row again when it
--- loads and skips, with a log line, what it cannot use.  No triggers: what a
--- row means is visible in the row.
+-- sluice embeds this text as the first step of its migrations (see
+-- rules_migrations[] in src/rules.c): it turns an empty database into
+-- version 1, inside the one write transaction that sluice opens for all
+-- pending steps.  A SAVEPOINT rather than BEGIN lets it nest there and still
+-- be one transaction when run by hand (sqlite3 rules.db < rules/schema.sql),
+-- and setting user_version here makes a database made that way version 1
+-- too, so later migrations apply to it.  Later versions are steps of their
+-- own; this file is never edited once released.
+--
+-- People manage the tables with the sqlite3 tool while sluice runs.  The
+-- CHECK constraints are the first line of defence (a change they reject
+-- never reaches sluice); sluice validates every row again when it loads and
+-- skips, with a log line, what it cannot use.  No triggers: what a row means
+-- is visible in the row.
 --
 -- Foreign keys are only enforced on connections that say
--- PRAGMA foreign_keys = ON; the sqlite3 tool does not by default.
+-- PRAGMA foreign_keys = ON; the sqlite3 tool does not by default, so sluice
+-- also skips a rule whose injection names a secret that is not there.
 
-BEGIN;
+SAVEPOINT schema_1;
 
 CREATE TABLE secrets (
   name  TEXT PRIMARY KEY,
@@ -98,4 +107,4 @@ ORDER BY r.priority, r.id;
 
 PRAGMA user_version = 1;
 
-COMMIT;
+RELEASE schema_1;

@@ -52,6 +52,7 @@
 #include "inject.h"
 #include "listener.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "rules.h"
 #include "tls.h"
 #include "upstream.h"
@@ -70,6 +71,7 @@ enum conn_state {
 	CONN_PEEK,		/* waiting for a whole ClientHello */
 	CONN_HANDSHAKE,		/* TLS with the client */
 	CONN_REQ_HEAD,		/* between requests: reading a request head */
+	CONN_HELD,		/* a request waits for its rate-limit token */
 	CONN_EXCHANGE,		/* a request is being forwarded or answered */
 	CONN_TUNNEL,		/* raw relay: passthrough, or after a 101 */
 	CONN_FLUSH,		/* writing what is left, then freed */
@@ -89,6 +91,7 @@ struct conn_req {
 	char		 host[CONFIG_HOST_MAX];
 	char		*target;		/* as sent, with query */
 	int		 is_head;
+	int		 expect_continue;
 	int		 client_keepalive;
 	int		 upstream_keepalive;
 	int64_t		 rule_id;		/* -1: none */
@@ -100,6 +103,8 @@ struct conn_req {
 	int64_t		 local_bytes;		/* body bytes of that answer */
 	int		 resp_started;		/* a byte of a response went out */
 	int		 used_upstream;		/* sent on c->ubev */
+	int		 held;			/* owes ratelimit_held_done() */
+	const struct rule *rule;		/* in rules; set while held */
 	char		 injected[256];		/* names of injected credentials */
 	int		 status;
 	const char	*decision;
@@ -116,6 +121,7 @@ struct conn {
 	int		 misdirected;		/* SNI != CONNECT host */
 
 	char		 client_str[64];
+	char		 client_ip[64];		/* rate-limit key */
 	char		 server_str[64];
 	int		 dst_port;
 	struct sockaddr_storage up_addr;	/* where we dial */
@@ -230,6 +236,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 	c->start_ms = util_wall_ms();
 	c->start_mono = util_mono_ms();
 	util_addr_str(peer, c->client_str, sizeof(c->client_str));
+	util_addr_ip(peer, c->client_ip, sizeof(c->client_ip));
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	w->nconns++;
 
@@ -592,6 +599,7 @@ conn_reason(int status)
 	case 403: return "Forbidden";
 	case 408: return "Request Timeout";
 	case 421: return "Misdirected Request";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 502: return "Bad Gateway";
 	case 504: return "Gateway Timeout";
@@ -622,7 +630,7 @@ conn_json_str(struct evbuffer *out, const char *s)
  */
 static void
 conn_respond(struct conn *c, int status, const char *decision,
-    struct evbuffer *body, int keep)
+    const char *fields, struct evbuffer *body, int keep)
 {
 	struct conn_req *r = &c->req;
 	struct evbuffer *out = bufferevent_get_output(c->cbev);
@@ -632,7 +640,12 @@ conn_respond(struct conn *c, int status, const char *decision,
 		conn_upstream_drop(c);
 		r->used_upstream = 0;
 	}
-	if (!r->body.done && (r->resp_started ||
+	/*
+	 * A body still to come is read and dropped when it is small and
+	 * announced; a client waiting for 100-continue will not send it, so
+	 * that connection cannot be kept.
+	 */
+	if (!r->body.done && (r->resp_started || r->expect_continue ||
 	    r->body.kind != HTTP1_BODY_LENGTH ||
 	    r->body.remaining > CONN_DISCARD_MAX))
 		keep = 0;
@@ -642,8 +655,9 @@ conn_respond(struct conn *c, int status, const char *decision,
 	}
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n%s\r\n", status, conn_reason(status),
-	    blen, r->client_keepalive ? "" : "Connection: close\r\n");
+	    "Cache-Control: no-store\r\n%s%s\r\n", status, conn_reason(status),
+	    blen, fields ? fields : "",
+	    r->client_keepalive ? "" : "Connection: close\r\n");
 	if (body != NULL && !r->is_head)
 		evbuffer_add_buffer(out, body);
 	r->local = 1;
@@ -667,7 +681,7 @@ conn_respond_error(struct conn *c, int status, const char *code,
 		conn_json_str(body, why);
 		evbuffer_add_printf(body, "}\n");
 	}
-	conn_respond(c, status, "error", body, 0);
+	conn_respond(c, status, "error", NULL, body, 0);
 	if (body != NULL)
 		evbuffer_free(body);
 }
@@ -686,7 +700,27 @@ conn_respond_denied(struct conn *c, int64_t rule_id)
 			evbuffer_add_printf(body,
 			    "{\"error\":\"denied\",\"rule\":null}\n");
 	}
-	conn_respond(c, 403, "denied", body, 1);
+	conn_respond(c, 403, "denied", NULL, body, 1);
+	if (body != NULL)
+		evbuffer_free(body);
+}
+
+/* 429, with Retry-After and the IETF draft's RateLimit fields. */
+static void
+conn_respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms)
+{
+	struct evbuffer *body = evbuffer_new();
+	long long secs = (wait_ms + 999) / 1000, id = rule->id;
+	char fields[256];
+
+	snprintf(fields, sizeof(fields), "Retry-After: %lld\r\n"
+	    "RateLimit-Policy: \"rule-%lld\";q=%d;w=%d\r\n"
+	    "RateLimit: \"rule-%lld\";r=0;t=%lld\r\n", secs, id,
+	    rule->limit.requests, rule->limit.per_seconds, id, secs);
+	if (body != NULL)
+		evbuffer_add_printf(body, "{\"error\":\"rate_limited\","
+		    "\"rule\":%lld,\"retry_after\":%lld}\n", id, secs);
+	conn_respond(c, 429, "rate_limited", fields, body, 1);
 	if (body != NULL)
 		evbuffer_free(body);
 }
@@ -736,6 +770,7 @@ conn_request_begin(struct conn *c, const struct http1_head *h)
 	    h->method.p);
 	r->target = h->target.p ? strndup(h->target.p, h->target.len) : NULL;
 	r->is_head = http1_str_eq(h->method, "HEAD");
+	r->expect_continue = h->expect_continue;
 	/* HTTP/1.0 clients are not kept: they would need Connection: keep-alive */
 	r->client_keepalive = h->keep_alive && h->version_minor == 1;
 	r->upstream_keepalive = 1;
@@ -911,6 +946,7 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 	const struct rule *rule;
 	struct http1_str path;
 	char hosthdr[CONFIG_HOST_MAX];
+	int64_t wait;
 
 	conn_request_begin(c, h);
 	c->state = CONN_EXCHANGE;
@@ -949,9 +985,52 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 		conn_respond_denied(c, r->rule_id);
 		goto drain;
 	}
+	if (rule != NULL && rule->has_limit) {
+		wait = ratelimit_take(c->w->sl->ratelimit, &rule->limit,
+		    rule->id, c->client_ip, util_mono_ms());
+		if (wait > 0) {
+			conn_respond_limited(c, rule, wait);
+			goto drain;
+		}
+		if (wait < 0) {
+			/* The head stays in the input until the token is due. */
+			r->held = 1;
+			r->rule = rule;
+			c->state = CONN_HELD;
+			conn_arm(c, -wait / 1000.0);
+			return;
+		}
+	}
 	conn_forward_request(c, h, p, rule);
 drain:
 	evbuffer_drain(in, h->head_len);
+}
+
+/* A request held for its rate-limit token: the token is due, send it. */
+static void
+conn_release_held(struct conn *c)
+{
+	struct conn_req *r = &c->req;
+	struct evbuffer *in = bufferevent_get_input(c->cbev);
+	struct http1_head h;
+	size_t len = evbuffer_get_length(in);
+	const char *why;
+	char *p;
+
+	ratelimit_held_done(c->w->sl->ratelimit);
+	r->held = 0;
+	c->state = CONN_EXCHANGE;
+	conn_arm(c, conn_cfg(c)->upstream_timeout);
+	if (len > HTTP1_MAX_HEAD)
+		len = HTTP1_MAX_HEAD;
+	p = (char *)evbuffer_pullup(in, len);
+	/* It parsed before and the buffer only grew. */
+	if (http1_parse_request(p, len, &h, &why) != HTTP1_OK) {
+		conn_respond_error(c, 400, "bad_request", why);
+		return;
+	}
+	conn_forward_request(c, &h, p, r->rule);
+	evbuffer_drain(in, h.head_len);
 }
 
 /*
@@ -1268,6 +1347,8 @@ conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	if (c->req.held)
+		ratelimit_held_done(w->sl->ratelimit);
 	if (c->req.start_ms != 0) {
 		if (c->req.error[0] == '\0')
 			snprintf(c->req.error, sizeof(c->req.error),
@@ -1341,6 +1422,9 @@ conn_update_events(struct conn *c)
 		break;
 	case CONN_REQ_HEAD:
 		cread = 1;
+		uread = 1;
+		break;
+	case CONN_HELD:
 		uread = 1;
 		break;
 	case CONN_EXCHANGE:
@@ -1555,6 +1639,9 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			conn_read_connect(c);
 		break;
+	case CONN_HELD:
+		conn_release_held(c);
+		break;
 	case CONN_EXCHANGE:
 		if (!r->body.done && !r->resp_started) {
 			conn_respond_error(c, 408, "timeout",
@@ -1587,7 +1674,7 @@ conn_close_idle(struct worker *w)
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state != CONN_EXCHANGE && c->state != CONN_TUNNEL &&
-		    c->state != CONN_FLUSH &&
+		    c->state != CONN_FLUSH && c->state != CONN_HELD &&
 		    !(c->state == CONN_REQ_HEAD && c->cbev != NULL &&
 		    evbuffer_get_length(bufferevent_get_input(c->cbev)) > 0)) {
 			conn_kill(c);

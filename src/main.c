@@ -23,6 +23,7 @@
 #include "certforge.h"
 #include "config.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "rules.h"
 #include "tls.h"
 #include "util.h"
@@ -30,6 +31,7 @@
 
 #define MAIN_AUDIT_QUEUE	65536
 #define MAIN_CERT_CACHE		4096
+#define MAIN_RATE_BUCKETS	65536
 #define MAIN_RULES_POLL_MS	500
 #define MAIN_MALLOC_TRIM	(64 << 20)
 
@@ -332,6 +334,8 @@ main(int argc, char **argv)
 		exit(1);
 	if ((sl.audit = audit_open(cfg.audit_path, MAIN_AUDIT_QUEUE)) == NULL)
 		exit(1);
+	if ((sl.ratelimit = ratelimit_new(MAIN_RATE_BUCKETS)) == NULL)
+		exit(1);
 	if ((ws = worker_create_all(&sl, cfg.workers)) == NULL)
 		exit(1);
 	if (cfg.user != NULL)
@@ -350,6 +354,7 @@ main(int argc, char **argv)
 		worker_stop(&ws[i]);
 	worker_join_all(ws, cfg.workers);
 	audit_close(sl.audit);
+	ratelimit_free(sl.ratelimit);
 	rules_stop();
 	SSL_CTX_free(sl.client_ctx);
 	SSL_CTX_free(sl.upstream_ctx);

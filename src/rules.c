@@ -1,10 +1,13 @@
 /*
- * rules.c - the rules database: creation, loading, matching, publication.
+ * rules.c - the rules database: creation and migration, loading, matching,
+ * publication.
  *
- * Owns: the embedded schema (rules/schema.sql), turning the database into an
- * immutable snapshot, the match functions (the only code that walks a
- * snapshot's rules), and the loader thread that publishes new snapshots.
- * Does not own what a rule does (inject.c, ratelimit.c, cache.c, conn.c).
+ * Owns: the schema (rules/schema.sql is version 1; later versions are steps
+ * in rules_migrations[]), turning the database into an immutable snapshot,
+ * resolving the secrets that rules inject, the match index and the match
+ * functions (the only code that walks a snapshot's rules), and the loader
+ * thread that publishes new snapshots.  Does not own what a rule does
+ * (inject.c, ratelimit.c, cache.c, conn.c).
  *
  * Loading reads all tables in one read transaction, so a snapshot is one
  * consistent state of the database.  Every row is validated again in C: a
@@ -12,7 +15,16 @@
  * express, costs that rule (logged with its id and counted), not the rest.
  * Later tables (injections, rate limits, cache policies) are loaded by one
  * more rules_load_* step each inside rules_load_db(), and attach to rules
- * by id.
+ * by id.  A secret's value is read once, at load (a literal, env:VAR or
+ * file:/path), lives in the snapshot's injections, and is wiped when the
+ * snapshot is freed; no log line ever holds a value or a file's bytes.
+ *
+ * Matching never walks every rule.  Each snapshot carries an index built
+ * at load: exact hosts in one hash table, the names under wildcards
+ * ("example.com" for "*.example.com") in another, the '*' rules in a list.
+ * Every bucket lists its rules by their position in snap->rules, which is
+ * the (priority, id) order, so the answer is the smallest position that
+ * any candidate list offers and whose port, method and path fit.
  *
  * Publication:
  *
@@ -35,25 +47,102 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "inject.h"
 #include "log.h"
 #include "rules.h"
 
-/* The user_version that rules/schema.sql sets; newer databases are refused. */
+/* The newest user_version we know; newer databases are refused. */
 #define RULES_SCHEMA_VERSION	1
 #define RULES_BUSY_TIMEOUT_MS	1000
 #define RULES_ERRLEN		256
+#define RULES_SECRET_FILE_MAX	(64 * 1024)
+#define RULES_LOGNAME_MAX	64
+#define RULES_FNV_BASIS		UINT64_C(14695981039346656037)
+#define RULES_FNV_PRIME		UINT64_C(1099511628211)
 
 static const char rules_schema_sql[] =
 #include "schema_sql.h"
 ;
+
+/*
+ * The schema's history, oldest first.  Entry N's sql takes a database at
+ * user_version N - 1 to version N; version 1 is rules/schema.sql, which
+ * takes an empty database to the first schema.  rules_db_init() runs every
+ * entry above a database's version in one write transaction and sets
+ * user_version after each, so a fresh database and an old one end up with
+ * the same schema through the same statements.
+ *
+ * To change the schema: put the SQL that takes every version N - 1
+ * database to N in rules/migrate-N.sql (no BEGIN or COMMIT: it runs inside
+ * the runner's transaction, which also sets user_version), embed it like
+ * schema.sql, append { N, it } here, set RULES_SCHEMA_VERSION to N, load
+ * the new columns in rules_load_db(), and document them in INTERFACE.md.
+ * A released step is never edited: databases in the field were made by it.
+ */
+static const struct rules_migration {
+	int64_t		 version;	/* user_version after sql */
+	const char	*sql;
+} rules_migrations[] = {
+	{ 1, rules_schema_sql },
+};
+
+/*
+ * Host names to rules, for the match index: open addressing with linear
+ * probing, at most half full, so a probe always ends on a free slot.
+ * Names come from the rules database; the hosts looked up only probe, so
+ * a client cannot lengthen the chains.  The hash is FNV-1a over the
+ * lowercased name read from its last byte to its first, which lets
+ * rules_index_match() hash every parent suffix of a host in one pass.
+ */
+struct rules_slot {
+	const char	*name;		/* in a rule's host; NULL: free */
+	size_t		 len;
+	uint64_t	 hash;
+	size_t		*idx;		/* positions in snap->rules, rising */
+	size_t		 n;
+};
+
+struct rules_names {
+	struct rules_slot *slots;	/* NULL when there are no names */
+	size_t		 mask;		/* slots - 1 */
+	uint64_t	 lens[4];	/* bit n: a name of n bytes */
+};
+
+struct rules_index {
+	struct rules_names exact;	/* "api.example.com" */
+	struct rules_names wild;	/* "example.com" for "*.example.com" */
+	size_t		*star;		/* positions of '*' rules */
+	size_t		 nstar;
+	size_t		*pool;		/* all idx and star point here */
+};
+
+/*
+ * What rules_load() allocates: the public snapshot first, so that a
+ * pointer to it is a pointer to this.
+ */
+struct rules_snap {
+	struct rules_snapshot pub;
+	struct rules_index index;
+};
+
+/* What a match asks of a rule besides its host. */
+struct rules_query {
+	int		 conn;		/* any action, method, path */
+	int		 port;
+	const char	*method;
+	const char	*path;
+	size_t		 pathlen;
+};
 
 /*
  * The loader thread's private state: the read-only connection it keeps, and
@@ -81,18 +170,43 @@ static int			 rules_running;	/* start/stop thread only */
 static pthread_t		 rules_thread;
 static struct rules_loader	 rules_ldr;
 
+/* Free what r owns; inject_clear() wipes the secrets on the way. */
 static void
-rules_snapshot_free(struct rules_snapshot *snap)
+rules_rule_clear(struct rule *r)
 {
 	size_t i;
 
-	for (i = 0; i < snap->nrules; i++) {
-		free(snap->rules[i].host);
-		free(snap->rules[i].method);
-		free(snap->rules[i].path);
+	for (i = 0; i < r->ninjections; i++) {
+		inject_clear(&r->injections[i]);
+		free(r->injections[i].name);
+		free(r->injections[i].secret_name);
 	}
+	free(r->injections);
+	free(r->host);
+	free(r->method);
+	free(r->path);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+rules_index_free(struct rules_index *ix)
+{
+	free(ix->exact.slots);
+	free(ix->wild.slots);
+	free(ix->pool);
+}
+
+static void
+rules_snapshot_free(struct rules_snapshot *snap)
+{
+	struct rules_snap *s = (struct rules_snap *)snap;
+	size_t i;
+
+	for (i = 0; i < snap->nrules; i++)
+		rules_rule_clear(&snap->rules[i]);
 	free(snap->rules);
-	free(snap);
+	rules_index_free(&s->index);
+	free(s);
 }
 
 /*
@@ -157,47 +271,135 @@ rules_db_check_version(sqlite3 *db, const char *path, int64_t *version,
 	return 0;
 }
 
+/*
+ * The version, and whether migrations are due: not for the current
+ * version, and not for a database someone made by hand (version 0 with a
+ * rules table), which is theirs to keep as it is.
+ */
 static int
-rules_db_apply_schema(sqlite3 *db, const char *path)
+rules_db_pending(sqlite3 *db, const char *path, int64_t *version,
+    int *pending, char *err)
 {
-	char *err = NULL;
-	int64_t version;
+	int64_t ntables;
 
-	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL,
-	    &err) != SQLITE_OK)
-		goto fail;
-	if (sqlite3_exec(db, rules_schema_sql, NULL, NULL, &err) != SQLITE_OK) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		goto fail;
-	}
-	if (rules_db_int(db, "PRAGMA user_version", &version) == -1 ||
-	    version != RULES_SCHEMA_VERSION) {
-		log_warnx("rules: %s: embedded schema did not set version %d",
-		    path, RULES_SCHEMA_VERSION);
+	if (rules_db_check_version(db, path, version, err) == -1)
+		return -1;
+	if (rules_db_int(db, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE type = 'table' AND name = 'rules'", &ntables) == -1) {
+		snprintf(err, RULES_ERRLEN, "%s: %s", path, sqlite3_errmsg(db));
 		return -1;
 	}
-	log_info("rules: %s: created schema version %d", path,
-	    RULES_SCHEMA_VERSION);
+	*pending = *version < RULES_SCHEMA_VERSION &&
+	    !(*version == 0 && ntables > 0);
+	return 0;
+}
+
+static void
+rules_db_errmsg(char *err, const char *path, sqlite3 *db)
+{
+	snprintf(err, RULES_ERRLEN, "%s: %s", path,
+	    db != NULL ? sqlite3_errmsg(db) : "out of memory");
+}
+
+static sqlite3 *
+rules_db_open_ro(const char *path, char *err)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		rules_db_errmsg(err, path, db);
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, RULES_BUSY_TIMEOUT_MS);
+	return db;
+}
+
+/*
+ * Run the pending steps in one write transaction.  The version is read
+ * again under the write lock: another process may have migrated since.
+ */
+static int
+rules_db_migrate(const char *path)
+{
+	const struct rules_migration *m;
+	sqlite3 *db = NULL;
+	char err[RULES_ERRLEN], sql[64];
+	int64_t version, from;
+	int pending, intx = 0;
+	size_t i;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		rules_db_errmsg(err, path, db);
+		goto fail;
+	}
+	sqlite3_busy_timeout(db, RULES_BUSY_TIMEOUT_MS);
+	if (rules_db_int(db, "PRAGMA user_version", &version) == -1 ||
+	    (version == 0 && sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL,
+	    NULL, NULL) != SQLITE_OK) ||
+	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		rules_db_errmsg(err, path, db);
+		goto fail;
+	}
+	intx = 1;
+	if (rules_db_pending(db, path, &version, &pending, err) == -1)
+		goto fail;
+	from = version;
+	for (i = 0; pending && i < sizeof(rules_migrations) /
+	    sizeof(rules_migrations[0]); i++) {
+		m = &rules_migrations[i];
+		if (m->version <= version)
+			continue;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld",
+		    (long long)m->version);
+		if (sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			snprintf(err, RULES_ERRLEN, "%s: migrating to version "
+			    "%lld: %s", path, (long long)m->version,
+			    sqlite3_errmsg(db));
+			goto fail;
+		}
+		version = m->version;
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rules_db_errmsg(err, path, db);
+		goto fail;
+	}
+	if (from == 0 && version != from)
+		log_info("rules: %s: created schema version %lld", path,
+		    (long long)version);
+	else if (version != from)
+		log_info("rules: %s: migrated schema from version %lld to %lld",
+		    path, (long long)from, (long long)version);
+	sqlite3_close(db);
 	return 0;
 fail:
-	log_warnx("rules: %s: cannot create schema: %s", path,
-	    err != NULL ? err : sqlite3_errmsg(db));
-	sqlite3_free(err);
+	if (intx)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	log_warnx("rules: %s", err);
+	sqlite3_close(db);
 	return -1;
 }
 
+/*
+ * The daemon's loads are read-only; this looks read-only too, and opens
+ * the database for writing only when a migration is due.
+ */
 int
 rules_db_init(const char *path)
 {
 	sqlite3 *db = NULL;
-	int64_t version, ntables;
 	char err[RULES_ERRLEN];
-	int fd;
+	int64_t version;
+	int fd, pending;
 
 	/*
 	 * Create the file ourselves so its mode is 0640 (or stricter, by the
 	 * umask) from the start; SQLite gives -wal and -shm the same mode and
-	 * treats an empty file as a new database.
+	 * treats an empty file as a new database (version 0, no tables).
 	 */
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd == -1 && errno != EEXIST) {
@@ -207,30 +409,14 @@ rules_db_init(const char *path)
 	if (fd != -1)
 		close(fd);
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
-	    SQLITE_OK) {
-		log_warnx("rules: %s: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
-	sqlite3_busy_timeout(db, RULES_BUSY_TIMEOUT_MS);
-	if (rules_db_check_version(db, path, &version, err) == -1) {
+	if ((db = rules_db_open_ro(path, err)) == NULL ||
+	    rules_db_pending(db, path, &version, &pending, err) == -1) {
 		log_warnx("rules: %s", err);
-		goto fail;
+		sqlite3_close(db);
+		return -1;
 	}
-	if (rules_db_int(db, "SELECT count(*) FROM sqlite_schema "
-	    "WHERE type = 'table' AND name = 'rules'", &ntables) == -1) {
-		log_warnx("rules: %s: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
-	/* A database someone made by hand is theirs: leave it alone. */
-	if (version == 0 && ntables == 0 &&
-	    rules_db_apply_schema(db, path) == -1)
-		goto fail;
 	sqlite3_close(db);
-	return 0;
-fail:
-	sqlite3_close(db);
-	return -1;
+	return pending ? rules_db_migrate(path) : 0;
 }
 
 /*
@@ -411,14 +597,14 @@ rules_load_rules(sqlite3 *db, const char *path, struct rules_snapshot *snap,
 		memset(r, 0, sizeof(*r));
 		r->id = sqlite3_column_int64(st, 0);
 		why = rules_load_row(st, r);
+		if (why == rules_oom) {
+			rules_rule_clear(r);
+			goto nomem;
+		}
 		if (why != NULL) {
-			free(r->host);
-			free(r->method);
-			free(r->path);
-			if (why == rules_oom)
-				goto nomem;
 			log_warnx("rules: skipping rule id=%lld: %s",
 			    (long long)r->id, why);
+			rules_rule_clear(r);
 			snap->nskipped++;
 			continue;
 		}
@@ -438,47 +624,569 @@ fail:
 	return -1;
 }
 
+/*
+ * Secrets.  Each resolver below fills inj->value (malloc'd, NUL-terminated
+ * for convenience, value_len bytes that may include a NUL) and returns
+ * NULL, rules_oom, or why the secret is unusable.  A reason may be written
+ * into buf (RULES_ERRLEN bytes) and never quotes the value, a variable's
+ * name or a path: those are in the secrets row, which the log line names.
+ */
+static const char *
+rules_secret_copy(const char *v, size_t len, struct rule_injection *inj)
+{
+	if ((inj->value = malloc(len + 1)) == NULL)
+		return rules_oom;
+	memcpy(inj->value, v, len);
+	inj->value[len] = '\0';
+	inj->value_len = len;
+	return NULL;
+}
+
+/* sluice's own environment, as it was when the rules were loaded. */
+static const char *
+rules_secret_env(const char *var, size_t len, struct rule_injection *inj)
+{
+	const char *v;
+	char *name;
+
+	if (len == 0 || memchr(var, '\0', len) != NULL ||
+	    memchr(var, '=', len) != NULL)
+		return "env: not a variable name";
+	if ((name = strndup(var, len)) == NULL)
+		return rules_oom;
+	v = getenv(name);
+	free(name);
+	if (v == NULL)
+		return "env: variable is not set";
+	return rules_secret_copy(v, strlen(v), inj);
+}
+
+/*
+ * A file's bytes, less one trailing "\n" or "\r\n" (what editors and echo
+ * leave).  O_NONBLOCK so that a FIFO at the path cannot stall the loader;
+ * it is then refused as not a regular file.  The read buffer is wiped.
+ */
+static const char *
+rules_secret_file(const char *path, size_t len, struct rule_injection *inj,
+    char *buf)
+{
+	char *p = NULL, *data = NULL;
+	const char *why = NULL;
+	struct stat sb;
+	size_t got = 0, n;
+	ssize_t r;
+	int fd;
+
+	if (len == 0 || memchr(path, '\0', len) != NULL)
+		return "file: not a path";
+	if ((p = strndup(path, len)) == NULL)
+		return rules_oom;
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1 || fstat(fd, &sb) == -1) {
+		snprintf(buf, RULES_ERRLEN, "file: %s", strerror(errno));
+		why = buf;
+	} else if (!S_ISREG(sb.st_mode))
+		why = "file: not a regular file";
+	else if ((data = malloc(RULES_SECRET_FILE_MAX + 1)) == NULL)
+		why = rules_oom;
+	/* One byte more than allowed, to tell a full file from a long one. */
+	while (why == NULL && got <= RULES_SECRET_FILE_MAX) {
+		r = read(fd, data + got, RULES_SECRET_FILE_MAX + 1 - got);
+		if (r == -1 && errno != EINTR) {
+			snprintf(buf, RULES_ERRLEN, "file: %s",
+			    strerror(errno));
+			why = buf;
+		} else if (r == 0)
+			break;
+		else if (r > 0)
+			got += r;
+	}
+	if (why == NULL && got > RULES_SECRET_FILE_MAX)
+		why = "file: larger than 64 KiB";
+	else if (why == NULL) {
+		n = got;
+		if (n > 0 && data[n - 1] == '\n' && --n > 0 &&
+		    data[n - 1] == '\r')
+			n--;
+		why = rules_secret_copy(data, n, inj);
+	}
+	if (data != NULL) {
+		explicit_bzero(data, got);
+		free(data);
+	}
+	if (fd != -1)
+		close(fd);
+	free(p);
+	return why;
+}
+
+static const char *
+rules_secret_resolve(const char *v, size_t len, struct rule_injection *inj,
+    char *buf)
+{
+	if (len >= 4 && memcmp(v, "env:", 4) == 0)
+		return rules_secret_env(v + 4, len - 4, inj);
+	if (len >= 5 && memcmp(v, "file:", 5) == 0)
+		return rules_secret_file(v + 5, len - 5, inj, buf);
+	return rules_secret_copy(v, len, inj);
+}
+
+/*
+ * Fields a credential must not set: they frame or route the request, and
+ * replacing the client's copy would make sluice and the upstream disagree
+ * on where it ends or whom it is for.
+ */
+static const char *const rules_fixed_fields[] = {
+	"connection", "content-length", "host", "keep-alive",
+	"proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+};
+
+static const char *
+rules_header_name_check(const char *name)
+{
+	const char *p;
+	size_t i;
+
+	if (*name == '\0')
+		return "header needs a name";
+	for (p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') ||
+		    strchr("!#$%&'*+-.^_`|~", *p) != NULL))
+			return "header name is not an HTTP token";
+	for (i = 0; i < sizeof(rules_fixed_fields) /
+	    sizeof(rules_fixed_fields[0]); i++)
+		if (strcasecmp(name, rules_fixed_fields[i]) == 0)
+			return "header frames or routes the request, "
+			    "it cannot be injected";
+	return NULL;
+}
+
+/*
+ * inject.c writes the name into the request line as it is and recognizes
+ * the client's copy by its decoded name, so a name may only hold what a
+ * query carries literally and what decoding leaves alone: no '%' or '+',
+ * no '&', '=' or '#', no space, control or non-ASCII byte.
+ */
+static const char *
+rules_query_name_check(const char *name)
+{
+	const char *p;
+
+	if (*name == '\0')
+		return "query needs a parameter name";
+	for (p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') ||
+		    strchr("-._~!$'()*,;:@/?", *p) != NULL))
+			return "query parameter name must be letters, digits "
+			    "or -._~!$'()*,;:@/?";
+	return NULL;
+}
+
+/* Header name an injection sets, NULL for a query parameter. */
+static const char *
+rules_injection_field(const struct rule_injection *inj)
+{
+	switch (inj->kind) {
+	case RULE_INJECT_BEARER:
+	case RULE_INJECT_BASIC:
+		return "Authorization";
+	case RULE_INJECT_HEADER:
+		return inj->name;
+	case RULE_INJECT_QUERY:
+		break;
+	}
+	return NULL;
+}
+
+/*
+ * Two credentials of one rule under one name would both be sent (and the
+ * upstream pick either); the rule is ambiguous, so it is refused.
+ */
+static const char *
+rules_injection_dup_check(const struct rule *r,
+    const struct rule_injection *inj)
+{
+	const struct rule_injection *o;
+	const char *f = rules_injection_field(inj), *of;
+
+	for (o = r->injections; o != inj; o++) {
+		of = rules_injection_field(o);
+		if (f != NULL && of != NULL && strcasecmp(f, of) == 0)
+			return "sets the same header as an earlier injection";
+		if (f == NULL && of == NULL && strcmp(inj->name, o->name) == 0)
+			return "sets the same parameter as an earlier "
+			    "injection";
+	}
+	return NULL;
+}
+
+/*
+ * Fill inj, the newest of r's injections, from the current row:
+ * i.rowid, i.rule_id, i.kind, i.name, s.rowid, s.value
+ * (the secret's name, column 6, is the caller's).
+ */
+static const char *
+rules_injection_row(sqlite3_stmt *st, struct rule *r,
+    struct rule_injection *inj, char *buf)
+{
+	const char *kind, *why;
+
+	kind = sqlite3_column_type(st, 2) == SQLITE_TEXT ?
+	    (const char *)sqlite3_column_text(st, 2) : "";
+	if (strcmp(kind, "bearer") == 0)
+		inj->kind = RULE_INJECT_BEARER;
+	else if (strcmp(kind, "basic") == 0)
+		inj->kind = RULE_INJECT_BASIC;
+	else if (strcmp(kind, "header") == 0)
+		inj->kind = RULE_INJECT_HEADER;
+	else if (strcmp(kind, "query") == 0)
+		inj->kind = RULE_INJECT_QUERY;
+	else
+		return "unknown injection kind";
+
+	if (inj->kind == RULE_INJECT_HEADER || inj->kind == RULE_INJECT_QUERY) {
+		if ((why = rules_column_text(st, 3, &inj->name,
+		    "injection needs a name")) != NULL)
+			return why;
+		why = inj->kind == RULE_INJECT_HEADER ?
+		    rules_header_name_check(inj->name) :
+		    rules_query_name_check(inj->name);
+		if (why != NULL)
+			return why;
+	}
+	if ((why = rules_injection_dup_check(r, inj)) != NULL)
+		return why;
+
+	if (sqlite3_column_type(st, 4) == SQLITE_NULL)
+		return "no such secret";
+	if (sqlite3_column_type(st, 5) != SQLITE_TEXT)
+		return "value is not text";
+	if ((why = rules_secret_resolve(
+	    (const char *)sqlite3_column_text(st, 5),
+	    sqlite3_column_bytes(st, 5), inj, buf)) != NULL)
+		return why;
+	if (inject_prepare(inj) == -1)
+		return "value cannot be sent this way (a control character "
+		    "in a header, or basic without ':')";
+	return NULL;
+}
+
+/* A secret's name for a log line: printable ASCII, bounded. */
+static void
+rules_log_name(char *dst, size_t dstsz, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < dstsz && name[i] != '\0'; i++)
+		dst[i] = name[i] >= 0x20 && name[i] < 0x7f && name[i] != '\'' ?
+		    name[i] : '?';
+	dst[i] = '\0';
+}
+
+struct rules_byid {
+	int64_t		 id;
+	size_t		 pos;		/* in snap->rules */
+};
+
+static int
+rules_byid_cmp(const void *a, const void *b)
+{
+	const struct rules_byid *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Attach each enabled rule's injections, in rowid order, with their
+ * secrets resolved.  A rule with any unusable injection is dropped whole
+ * (one line, its first problem): sending some of its credentials and not
+ * others is not what anyone asked for.  A database made by hand before
+ * there were injections has no such table and no injections.
+ */
+static int
+rules_load_injections(sqlite3 *db, const char *path,
+    struct rules_snapshot *snap, char *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct rules_byid *byid = NULL, key, *hit;
+	struct rule_injection *grown, *inj;
+	unsigned char *bad = NULL;
+	char buf[RULES_ERRLEN], name[RULES_LOGNAME_MAX];
+	const unsigned char *secret;
+	const char *why;
+	int64_t ntables, rowid, lastrowid = 0;
+	struct rule *r;
+	size_t i, n;
+	int rc = SQLITE_NOMEM;
+
+	if (rules_db_int(db, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE type = 'table' AND name = 'injections'", &ntables) == -1) {
+		rc = SQLITE_ERROR;
+		goto fail;
+	}
+	if (ntables == 0 || snap->nrules == 0)
+		return 0;
+	if ((byid = reallocarray(NULL, snap->nrules, sizeof(*byid))) == NULL ||
+	    (bad = calloc(snap->nrules, 1)) == NULL)
+		goto fail;
+	for (i = 0; i < snap->nrules; i++) {
+		byid[i].id = snap->rules[i].id;
+		byid[i].pos = i;
+	}
+	qsort(byid, snap->nrules, sizeof(*byid), rules_byid_cmp);
+
+	/* Without a UNIQUE secrets.name one injection can meet two rows. */
+	if ((rc = sqlite3_prepare_v2(db,
+	    "SELECT i.rowid, i.rule_id, i.kind, i.name, s.rowid, s.value, "
+	    "i.secret FROM injections AS i "
+	    "LEFT JOIN secrets AS s ON s.name = i.secret ORDER BY i.rowid",
+	    -1, &st, NULL)) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rowid = sqlite3_column_int64(st, 0);
+		key.id = sqlite3_column_int64(st, 1);
+		hit = bsearch(&key, byid, snap->nrules, sizeof(*byid),
+		    rules_byid_cmp);
+		if (hit == NULL || bad[hit->pos])
+			continue;
+		r = &snap->rules[hit->pos];
+		n = r->ninjections;
+		rc = SQLITE_NOMEM;
+		if ((grown = reallocarray(r->injections, n + 1,
+		    sizeof(*grown))) == NULL)
+			goto fail;
+		r->injections = grown;
+		inj = &r->injections[n];
+		memset(inj, 0, sizeof(*inj));
+		r->ninjections++;
+		secret = sqlite3_column_text(st, 6);
+		if ((inj->secret_name = strdup(secret != NULL ?
+		    (const char *)secret : "")) == NULL)
+			goto fail;
+		if (n > 0 && rowid == lastrowid)
+			why = "more than one secret has this name";
+		else
+			why = rules_injection_row(st, r, inj, buf);
+		lastrowid = rowid;
+		if (why == rules_oom)
+			goto fail;
+		if (why != NULL) {
+			rules_log_name(name, sizeof(name), inj->secret_name);
+			log_warnx("rules: skipping rule id=%lld: secret '%s': "
+			    "%s", (long long)r->id, name, why);
+			bad[hit->pos] = 1;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+
+	/* Drop the bad rules, keeping the others in (priority, id) order. */
+	for (i = n = 0; i < snap->nrules; i++) {
+		if (bad[i]) {
+			rules_rule_clear(&snap->rules[i]);
+			snap->nskipped++;
+		} else
+			snap->rules[n++] = snap->rules[i];
+	}
+	snap->nrules = n;
+	sqlite3_finalize(st);
+	free(byid);
+	free(bad);
+	return 0;
+fail:
+	snprintf(err, RULES_ERRLEN, "%s: %s", path,
+	    rc == SQLITE_NOMEM ? rules_oom : sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	free(byid);
+	free(bad);
+	return -1;
+}
+
+static unsigned char
+rules_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static uint64_t
+rules_hash_step(uint64_t h, unsigned char c)
+{
+	return (h ^ rules_lower(c)) * RULES_FNV_PRIME;
+}
+
+/* FNV-1a of the lowercased name, last byte first. */
+static uint64_t
+rules_hash(const char *s, size_t len)
+{
+	uint64_t h = RULES_FNV_BASIS;
+
+	while (len > 0)
+		h = rules_hash_step(h, s[--len]);
+	return h;
+}
+
+/*
+ * FNV's low bits only depend on the inputs' low bits; fold in the high
+ * half so small tables see every bit of every byte.
+ */
+static size_t
+rules_names_home(const struct rules_names *t, uint64_t h)
+{
+	return (size_t)(h ^ (h >> 32)) & t->mask;
+}
+
+/* The slot of s (len bytes, any case, hash h), or NULL. */
+static const struct rules_slot *
+rules_names_find(const struct rules_names *t, const char *s, size_t len,
+    uint64_t h)
+{
+	const struct rules_slot *sl;
+	size_t i, j;
+
+	/* Most lookups end here, without touching the slots. */
+	if (len >= 256 || (t->lens[len / 64] & UINT64_C(1) << len % 64) == 0)
+		return NULL;
+	for (i = rules_names_home(t, h); (sl = &t->slots[i])->name != NULL;
+	    i = (i + 1) & t->mask) {
+		if (sl->hash != h || sl->len != len)
+			continue;
+		for (j = 0; j < len && rules_lower(s[j]) == sl->name[j]; j++)
+			;
+		if (j == len)
+			return sl;
+	}
+	return NULL;
+}
+
+/* The slot for name (lowercase), claimed if new. */
+static struct rules_slot *
+rules_names_add(struct rules_names *t, const char *name)
+{
+	struct rules_slot *sl;
+	size_t i, len = strlen(name);
+	uint64_t h = rules_hash(name, len);
+
+	for (i = rules_names_home(t, h); (sl = &t->slots[i])->name != NULL;
+	    i = (i + 1) & t->mask)
+		if (sl->hash == h && sl->len == len &&
+		    memcmp(sl->name, name, len) == 0)
+			return sl;
+	sl->name = name;
+	sl->len = len;
+	sl->hash = h;
+	t->lens[len / 64] |= UINT64_C(1) << len % 64;
+	return sl;
+}
+
+/* Room for n names, at most half full. */
+static int
+rules_names_init(struct rules_names *t, size_t n)
+{
+	size_t size = 1;
+
+	if (n == 0)
+		return 0;
+	while (size < 2 * n)
+		size <<= 1;
+	if ((t->slots = calloc(size, sizeof(*t->slots))) == NULL)
+		return -1;
+	t->mask = size - 1;
+	return 0;
+}
+
+/* The table and key a rule's host goes under; NULL for '*'. */
+static struct rules_slot *
+rules_index_slot(struct rules_index *ix, const struct rule *r)
+{
+	if (strcmp(r->host, "*") == 0)
+		return NULL;
+	if (r->host[0] == '*')
+		return rules_names_add(&ix->wild, r->host + 2);
+	return rules_names_add(&ix->exact, r->host);
+}
+
+/*
+ * Two passes over the rules, which are in (priority, id) order: count each
+ * name's rules and give each name its run of the pool, then fill the runs.
+ * Every list is thereby ascending.
+ */
+static int
+rules_index_build(const struct rules_snapshot *snap, struct rules_index *ix)
+{
+	struct rules_names *tables[] = { &ix->exact, &ix->wild };
+	struct rules_slot *sl;
+	size_t i, t, nexact = 0, nwild = 0, off = 0;
+
+	for (i = 0; i < snap->nrules; i++) {
+		if (snap->rules[i].host[0] != '*')
+			nexact++;
+		else if (snap->rules[i].host[1] == '.')
+			nwild++;
+	}
+	/* The pool's spare entry: no rules must not look like no memory. */
+	if (rules_names_init(&ix->exact, nexact) == -1 ||
+	    rules_names_init(&ix->wild, nwild) == -1 ||
+	    (ix->pool = reallocarray(NULL, snap->nrules + 1,
+	    sizeof(*ix->pool))) == NULL)
+		return -1;
+
+	for (i = 0; i < snap->nrules; i++)
+		if ((sl = rules_index_slot(ix, &snap->rules[i])) != NULL)
+			sl->n++;
+	for (t = 0; t < 2; t++) {
+		for (i = 0; tables[t]->slots != NULL &&
+		    i <= tables[t]->mask; i++) {
+			sl = &tables[t]->slots[i];
+			sl->idx = ix->pool + off;
+			off += sl->n;
+			sl->n = 0;
+		}
+	}
+	ix->star = ix->pool + off;
+	for (i = 0; i < snap->nrules; i++) {
+		if ((sl = rules_index_slot(ix, &snap->rules[i])) != NULL)
+			sl->idx[sl->n++] = i;
+		else
+			ix->star[ix->nstar++] = i;
+	}
+	return 0;
+}
+
 /* One consistent read of everything a snapshot holds. */
 static struct rules_snapshot *
 rules_load_db(sqlite3 *db, const char *path, char *err)
 {
+	struct rules_snap *s;
 	struct rules_snapshot *snap;
 	int64_t version;
 
-	if ((snap = calloc(1, sizeof(*snap))) == NULL) {
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, RULES_ERRLEN, "%s: out of memory", path);
 		return NULL;
 	}
+	snap = &s->pub;
 	snap->refcnt = 1;
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, RULES_ERRLEN, "%s: %s", path, sqlite3_errmsg(db));
 		goto fail;
 	}
 	if (rules_db_check_version(db, path, &version, err) == -1 ||
-	    rules_load_rules(db, path, snap, err) == -1)
+	    rules_load_rules(db, path, snap, err) == -1 ||
+	    rules_load_injections(db, path, snap, err) == -1)
 		goto fail;
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rules_index_build(snap, &s->index) == -1) {
+		snprintf(err, RULES_ERRLEN, "%s: out of memory", path);
+		rules_snapshot_free(snap);
+		return NULL;
+	}
 	return snap;
 fail:
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	rules_snapshot_free(snap);
 	return NULL;
-}
-
-static sqlite3 *
-rules_db_open_ro(const char *path, char *err)
-{
-	sqlite3 *db = NULL;
-
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		snprintf(err, RULES_ERRLEN, "%s: %s", path,
-		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, RULES_BUSY_TIMEOUT_MS);
-	return db;
 }
 
 struct rules_snapshot *
@@ -496,6 +1204,11 @@ rules_load(const char *path)
 	return snap;
 }
 
+/*
+ * The definition of host matching that the index implements; the unit
+ * tests hold the two to agreement.  Hosts come without a port: callers
+ * strip one from a Host header before matching.
+ */
 int
 rules_host_match(const char *pattern, const char *host)
 {
@@ -518,10 +1231,11 @@ rules_host_match(const char *pattern, const char *host)
 }
 
 /*
- * '*' matches any run, everything else itself.  On a mismatch after a star,
- * let that star swallow one more character and retry from there: only the
- * last star ever needs revisiting, so the cost is O(len(glob) * slen), never
- * exponential.
+ * '*' matches any run, everything else itself: the path is compared as it
+ * came, so "%2F" is three characters, not a '/'.  On a mismatch after a
+ * star, let that star swallow one more character and retry from there:
+ * only the last star ever needs revisiting, so the cost is
+ * O(len(glob) * slen), never exponential.
  */
 int
 rules_glob_match(const char *glob, const char *s, size_t slen)
@@ -548,45 +1262,92 @@ rules_glob_match(const char *glob, const char *s, size_t slen)
 	return *glob == '\0';
 }
 
+static int
+rules_query_accepts(const struct rule *r, const struct rules_query *q)
+{
+	if (r->port != 0 && r->port != q->port)
+		return 0;
+	if (q->conn)
+		return 1;
+	if (r->action == RULE_PASSTHROUGH)
+		return 0;
+	if (r->method != NULL &&
+	    (q->method == NULL || strcmp(r->method, q->method) != 0))
+		return 0;
+	if (r->path != NULL && (q->path == NULL ||
+	    !rules_glob_match(r->path, q->path, q->pathlen)))
+		return 0;
+	return 1;
+}
+
+/* The first position in list that q accepts, if it comes before best. */
+static size_t
+rules_list_first(const struct rules_snapshot *snap, const size_t *list,
+    size_t n, const struct rules_query *q, size_t best)
+{
+	size_t i;
+
+	for (i = 0; i < n && list[i] < best; i++)
+		if (rules_query_accepts(&snap->rules[list[i]], q))
+			return list[i];
+	return best;
+}
+
+/*
+ * The host's candidate lists are its exact name's, those of the wildcard
+ * names that are its parent suffixes (for a.b.example.com:
+ * "b.example.com", "example.com" and "com"), and the '*' list.  Walking
+ * the host from its end, the running hash at each dot is that of the
+ * suffix after it, so one pass finds every list; a dot at the very start
+ * has no label before it and stands for no wildcard.  The answer is the
+ * smallest position any list accepts, as a walk over all rules would find.
+ */
+static const struct rule *
+rules_index_match(const struct rules_snapshot *snap, const char *host,
+    const struct rules_query *q)
+{
+	const struct rules_snap *s = (const struct rules_snap *)snap;
+	const struct rules_index *ix = &s->index;
+	const struct rules_slot *sl;
+	uint64_t h = RULES_FNV_BASIS;
+	size_t hlen, i, best = snap->nrules;
+
+	hlen = strlen(host);
+	if (hlen > 1 && host[hlen - 1] == '.')
+		hlen--;
+	for (i = hlen; i-- > 0; ) {
+		if (host[i] == '.' && i > 0 && (sl = rules_names_find(&ix->wild,
+		    host + i + 1, hlen - i - 1, h)) != NULL)
+			best = rules_list_first(snap, sl->idx, sl->n, q, best);
+		h = rules_hash_step(h, host[i]);
+	}
+	if ((sl = rules_names_find(&ix->exact, host, hlen, h)) != NULL)
+		best = rules_list_first(snap, sl->idx, sl->n, q, best);
+	best = rules_list_first(snap, ix->star, ix->nstar, q, best);
+	return best < snap->nrules ? &snap->rules[best] : NULL;
+}
+
 const struct rule *
 rules_match_conn(const struct rules_snapshot *snap, const char *host,
     int port)
 {
-	const struct rule *r;
-	size_t i;
+	struct rules_query q = { .conn = 1, .port = port };
 
-	for (i = 0; i < snap->nrules; i++) {
-		r = &snap->rules[i];
-		if ((r->port == 0 || r->port == port) &&
-		    rules_host_match(r->host, host))
-			return r;
-	}
-	return NULL;
+	return rules_index_match(snap, host, &q);
 }
 
 const struct rule *
 rules_match_request(const struct rules_snapshot *snap, const char *host,
     int port, const char *method, const char *path, size_t pathlen)
 {
-	const struct rule *r;
-	size_t i;
+	struct rules_query q = {
+		.port = port,
+		.method = method,
+		.path = path,
+		.pathlen = pathlen,
+	};
 
-	for (i = 0; i < snap->nrules; i++) {
-		r = &snap->rules[i];
-		if (r->action == RULE_PASSTHROUGH)
-			continue;
-		if (r->port != 0 && r->port != port)
-			continue;
-		if (r->method != NULL &&
-		    (method == NULL || strcmp(r->method, method) != 0))
-			continue;
-		if (r->path != NULL &&
-		    (path == NULL || !rules_glob_match(r->path, path, pathlen)))
-			continue;
-		if (rules_host_match(r->host, host))
-			return r;
-	}
-	return NULL;
+	return rules_index_match(snap, host, &q);
 }
 
 /* Hand snap (and our reference to it) over as the current snapshot. */

@@ -43,6 +43,17 @@ struct rule_injection {
 	size_t		 wire_len;
 };
 
+/* A rate_limits row: a token bucket of burst tokens, refilled at
+ * requests/per_seconds. */
+struct rule_limit {
+	int		 requests;
+	int		 per_seconds;
+	int		 burst;		/* NULL in the db: same as requests */
+	int		 per_client;	/* scope 'client': one bucket per client IP */
+	int		 delay;		/* on_limit 'delay': hold instead of 429 */
+	int		 max_delay_ms;	/* NULL in the db: 1000 */
+};
+
 struct rule {
 	int64_t		 id;
 	int64_t		 priority;
@@ -53,6 +64,8 @@ struct rule {
 	enum rule_action action;
 	struct rule_injection *injections;	/* in rowid order */
 	size_t		 ninjections;
+	struct rule_limit limit;		/* valid when has_limit */
+	int		 has_limit;
 };
 
 struct rules_snapshot {

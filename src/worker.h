@@ -20,6 +20,7 @@
 #include "config.h"
 
 struct audit;
+struct ratelimit;
 struct certforge;
 struct conn;
 struct rules_snapshot;
@@ -31,6 +32,7 @@ struct sluice {
 	SSL_CTX			*client_ctx;
 	SSL_CTX			*upstream_ctx;
 	struct audit		*audit;
+	struct ratelimit	*ratelimit;
 	atomic_int		 nconns;	/* open client connections, all workers */
 };
 

@@ -2,7 +2,9 @@
 # Credential injection, each kind as the upstream receives it: bearer,
 # basic (base64 of user:password), header, query (percent-encoded so the
 # upstream decodes the exact bytes), and several at once on one rule; the
-# audit row names what was injected and shows a query secret as ***.
+# audit row names what was injected and shows a query secret as ***.  Only
+# the rule that decides injects: a later matching rule's injections are not
+# added.
 . "$(dirname "$0")/../lab/lab.sh"
 lab_require_root
 lab_require_sluice
@@ -24,6 +26,8 @@ lab_rules_sql "
 		(4, 'api.test', '/echo/query', 'allow'),
 		(5, 'api.test', '/echo/all', 'allow'),
 		(6, 'api.test', '/echo/none', 'allow');
+	INSERT INTO rules (id, priority, host, path, action) VALUES
+		(7, 200, 'api.test', '/echo/*', 'allow');
 	INSERT INTO injections (rule_id, kind, name, secret) VALUES
 		(1, 'bearer', NULL, 'tok'),
 		(2, 'basic', NULL, 'cred'),
@@ -32,7 +36,8 @@ lab_rules_sql "
 		(5, 'bearer', NULL, 'tok'),
 		(5, 'header', 'X-Api-Key', 'hdr'),
 		(5, 'header', 'X-Other', 'other'),
-		(5, 'query', 'api_key', 'qs');" || fail "inserting the rules"
+		(5, 'query', 'api_key', 'qs'),
+		(7, 'header', 'X-Catchall', 'other');" || fail "inserting the rules"
 lab_start_sluice --default-policy deny
 
 get() {	# get PATH: the /echo answer, failing unless 200
@@ -82,8 +87,14 @@ b=$(get /echo/none)
 assert_eq "" "$(lab_hdr "$b" Authorization)$(lab_hdr "$b" X-Api-Key)" "credentials on a rule without injections"
 assert_eq /echo/none "$(lab_json "$b" 'd["path"]')" "path on a rule without injections"
 
+# rule 7 (tried after the others) only where none of them matches
+b=$(get /echo/unlisted)
+assert_eq "other-16c" "$(lab_hdr "$b" X-Catchall)" "X-Catchall from rule 7"
+assert_eq 0 "$(grep '"event": "request"' "$LAB_REQLOG" | grep -v '"/echo/unlisted"' | grep -c X-Catchall)" \
+	"requests decided by rules 1-6 that also got rule 7's X-Catchall"
+
 # The audit: names, never values; the query secret masked.
-assert_eq 7 "$(lab_audit_wait 7)" "audit rows"
+assert_eq 8 "$(lab_audit_wait 8)" "audit rows"
 row() { lab_audit_sql "SELECT rule_id, path, coalesce(injected, '') FROM requests WHERE id = $1"; }
 # sorted names, so the test does not depend on the order they are listed in
 names() {
@@ -99,6 +110,7 @@ assert_eq "5|/echo/all?q=2&api_key=***" "$(lab_audit_sql 'SELECT rule_id, path F
 	"audit row (rule|path), four injections"
 assert_eq "Authorization,X-Api-Key,X-Other,api_key" "$(names 6)" "injected names, four injections"
 assert_eq "6|/echo/none|" "$(row 7)" "audit row, no injections"
-assert_eq 7 "$(lab_audit_sql "SELECT count(*) FROM requests WHERE decision = 'forwarded' AND status = 200")" \
+assert_eq "7|/echo/unlisted|X-Catchall" "$(row 8)" "audit row, rule 7"
+assert_eq 8 "$(lab_audit_sql "SELECT count(*) FROM requests WHERE decision = 'forwarded' AND status = 200")" \
 	"forwarded 200 rows"
 lab_stop_sluice

@@ -1,9 +1,14 @@
 /*
- * test_rules.c - rules.c: matching, the schema's CHECKs, loading and
- * validation, and hot reload through the loader thread.
+ * test_rules.c - rules.c: matching (and the index agreeing with a linear
+ * walk), the schema's CHECKs and migrations, loading and validation,
+ * injections and their secrets, and hot reload through the loader thread.
+ *
+ * Every secret here is a fake holding "FAKE", and the tests that load them
+ * capture stderr and check that "FAKE" never shows in it.
  */
 #include <sys/stat.h>
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +209,7 @@ test_schema(void)
 		"INSERT INTO rules (host, method) VALUES ('a.com', '')",
 		"INSERT INTO rules (host, method) VALUES ('a.com', 'GET ')",
 		"INSERT INTO rules (host, path) VALUES ('a.com', 'v1/*')",
+		"INSERT INTO rules (host, path) VALUES ('a.com', '*/v1')",
 		"INSERT INTO rules (host, enabled) VALUES ('a.com', 2)",
 		"INSERT INTO injections VALUES (1, 'cookie', NULL, 's')",
 		"INSERT INTO rate_limits (rule_id, requests, per_seconds) "
@@ -407,6 +413,601 @@ test_skip(void)
 	rules_snapshot_unref(snap);
 }
 
+/*
+ * How the index answers for hosts of every shape: exact names before
+ * wildcards only by (priority, id), wildcards at any depth, a trailing dot,
+ * case, and paths compared as they came.
+ */
+static void
+test_index_hosts(void)
+{
+	char path[PATH_MAX];
+	struct rules_snapshot *snap;
+	sqlite3 *db;
+
+	test_path(path, sizeof(path), "index.db");
+	CHECK(rules_db_init(path) == 0, "index: db created");
+	db = test_db_open(path);
+	CHECK(test_exec(db,
+	    "INSERT INTO rules (id, priority, host, path) VALUES"
+	    " (1, 10, 'api.example.com', NULL),"
+	    " (2, 20, '*.example.com', NULL),"
+	    " (3, 15, '*.b.example.com', NULL),"
+	    " (4, 40, '*.com', NULL),"
+	    " (5, 50, '*', '/*items'),"
+	    " (6, 45, '*', '/v1/*/items'),"
+	    " (7, 5, 'files.example.org', '/a/b'),"
+	    " (8, 5, 'files.example.org', '/a%2Fb'),"
+	    " (9, 6, 'files.example.org', '/v1/*'),"
+	    " (10, 1, '*.deep.example.net', NULL),"
+	    " (11, 2, 'Upper.Example.NET', NULL)") == SQLITE_OK,
+	    "index: rules inserted");
+	sqlite3_close(db);
+	snap = rules_load(path);
+	CHECK(snap != NULL && snap->nrules == 11, "index: loaded");
+	if (snap == NULL)
+		return;
+
+#define REQ(h, u) \
+	rules_match_request(snap, (h), 443, "GET", (u), strlen(u))
+#define ID(r)		((r) != NULL ? (r)->id : -1)
+	CHECK(ID(REQ("api.example.com", "/")) == 1, "index: exact name");
+	CHECK(ID(REQ("x.example.com", "/")) == 2, "index: wildcard, one label");
+	CHECK(ID(REQ("a.b.c.d.example.com", "/")) == 2,
+	    "index: wildcard, four labels under it");
+	CHECK(ID(REQ("x.b.example.com", "/")) == 3,
+	    "index: deeper wildcard first when its priority says so");
+	CHECK(ID(REQ("q.w.e.r.t.y.b.example.com", "/")) == 3,
+	    "index: deeper wildcard, many labels");
+	CHECK(ID(REQ("b.example.com", "/")) == 2,
+	    "index: '*.b.example.com' does not cover b.example.com");
+	CHECK(ID(REQ("example.com", "/")) == 4,
+	    "index: '*.example.com' does not cover example.com, '*.com' does");
+	CHECK(ID(REQ("com", "/")) == -1, "index: '*.com' does not cover com");
+	CHECK(ID(REQ("x.y.z.deep.example.net", "/")) == 10,
+	    "index: wildcard under a name that has no rule of its own");
+	CHECK(ID(REQ("upper.example.net", "/")) == 11,
+	    "index: rule host stored in upper case");
+
+	CHECK(ID(REQ("api.example.com.", "/")) == 1,
+	    "index: trailing dot, exact");
+	CHECK(ID(REQ("x.b.example.com.", "/")) == 3,
+	    "index: trailing dot, wildcard");
+	CHECK(ID(REQ("example.com.", "/")) == 4,
+	    "index: trailing dot, bare domain");
+	CHECK(ID(REQ("com.", "/")) == -1, "index: trailing dot, 'com.'");
+	CHECK(ID(REQ("api.example.com..", "/")) == -1,
+	    "index: only one trailing dot is dropped");
+	CHECK(ID(REQ(".example.com", "/")) == 4,
+	    "index: an empty first label is no label for '*.example.com'");
+
+	CHECK(ID(REQ("API.EXAMPLE.COM", "/")) == 1, "index: case, exact");
+	CHECK(ID(REQ("X.B.Example.Com", "/")) == 3, "index: case, wildcard");
+
+	/* Callers strip a port from the Host header; here it is part of it. */
+	CHECK(ID(REQ("api.example.com:443", "/")) == -1,
+	    "index: a port in the host is not stripped here");
+
+	/* Paths are compared as they came: nothing is percent-decoded. */
+	CHECK(ID(REQ("files.example.org", "/a/b")) == 7,
+	    "index: path, plain");
+	CHECK(ID(REQ("files.example.org", "/a%2Fb")) == 8,
+	    "index: path, '%2F' is matched literally");
+	CHECK(ID(REQ("files.example.org", "/a%2fb")) == -1,
+	    "index: path, '%2f' is not '%2F'");
+	CHECK(ID(REQ("files.example.org", "/v1/%2e%2e/x")) == 9,
+	    "index: path, '%2e%2e' is not '..'");
+
+	/*
+	 * A glob is '*' or starts with '/' (the schema and the loader both
+	 * say so), so "the start" is right after that slash.
+	 */
+	CHECK(ID(REQ("other.net", "/x/items")) == 5,
+	    "index: '*' at the start of a glob");
+	CHECK(ID(REQ("other.net", "/items")) == 5,
+	    "index: '*' at the start of a glob, empty run");
+	CHECK(ID(REQ("other.net", "/v1/a/b/items")) == 6,
+	    "index: '*' in the middle of a glob");
+	CHECK(ID(REQ("other.net", "/v1/items")) == 5,
+	    "index: middle '*' needs both slashes");
+	CHECK(ID(REQ("other.net", "/v1/a/b/item")) == -1,
+	    "index: no glob fits");
+	CHECK(ID(REQ("", "/items")) == 5, "index: empty host, '*' rules");
+	CHECK(ID(rules_match_conn(snap, "api.example.com", 443)) == 1,
+	    "index: conn, exact");
+	CHECK(ID(rules_match_conn(snap, "other.net", 443)) == 6,
+	    "index: conn ignores paths");
+#undef REQ
+#undef ID
+	rules_snapshot_unref(snap);
+
+	test_path(path, sizeof(path), "empty.db");
+	CHECK(rules_db_init(path) == 0, "index: empty db created");
+	snap = rules_load(path);
+	CHECK(snap != NULL && snap->nrules == 0 &&
+	    rules_match_conn(snap, "a.example", 443) == NULL &&
+	    rules_match_request(snap, "a.example", 443, "GET", "/", 1) ==
+	    NULL, "index: no rules, no match");
+	rules_snapshot_unref(snap);
+}
+
+/* A small deterministic generator, so a failure can be replayed. */
+static uint64_t test_rng = 0x5eed5eed12345678ULL;
+
+static unsigned
+test_rand(unsigned n)
+{
+	test_rng ^= test_rng << 13;
+	test_rng ^= test_rng >> 7;
+	test_rng ^= test_rng << 17;
+	return (unsigned)(test_rng % n);
+}
+
+static const char *
+test_pick(const char *const *v, size_t n)
+{
+	return v[test_rand(n)];
+}
+
+#define PICK(v)	test_pick((v), sizeof(v) / sizeof((v)[0]))
+
+/* labels from a small alphabet, so that names and suffixes collide */
+static void
+test_rand_name(char *buf, size_t bufsz, unsigned maxlabels, int mixcase)
+{
+	static const char *const labels[] = {
+		"a", "b", "c", "api", "x", "example", "test", "com", "org",
+		"io",
+	};
+	unsigned i, n = 1 + test_rand(maxlabels);
+	size_t len = 0;
+	char *p;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++)
+		len += snprintf(buf + len, bufsz - len, "%s%s", i ? "." : "",
+		    PICK(labels));
+	if (mixcase)
+		for (p = buf; *p != '\0'; p++)
+			if (test_rand(3) == 0 && *p >= 'a' && *p <= 'z')
+				*p -= 'a' - 'A';
+}
+
+/* The obvious way: every rule, in order. */
+static const struct rule *
+test_ref_match(const struct rules_snapshot *snap, const char *host, int port,
+    const char *method, const char *path, int conn)
+{
+	const struct rule *r;
+	size_t i;
+
+	for (i = 0; i < snap->nrules; i++) {
+		r = &snap->rules[i];
+		if (r->port != 0 && r->port != port)
+			continue;
+		if (!rules_host_match(r->host, host))
+			continue;
+		if (conn)
+			return r;
+		if (r->action == RULE_PASSTHROUGH)
+			continue;
+		if (r->method != NULL &&
+		    (method == NULL || strcmp(r->method, method) != 0))
+			continue;
+		if (r->path != NULL && (path == NULL ||
+		    !rules_glob_match(r->path, path, strlen(path))))
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
+static void
+test_index_equivalence(void)
+{
+	static const char *const ports[] = { NULL, NULL, "443", "8443", "80" };
+	static const char *const methods[] = { NULL, NULL, "GET", "POST",
+	    "PUT" };
+	static const char *const globs[] = { NULL, NULL, "*", "/v1/*",
+	    "/v1/*/items", "/*items", "/x", "/a%2Fb", "/v*", "/*/*" };
+	static const char *const reqpaths[] = { "/v1/models", "/v1/a/items",
+	    "/items", "/x", "/a%2Fb", "/a/b", "/", "/v2", "", NULL };
+	static const char *const reqmethods[] = { "GET", "POST", "PUT",
+	    "DELETE", NULL };
+	static const int reqports[] = { 443, 8443, 80, 1234 };
+	static const char *const oddhosts[] = { "", ".", "..", "com.", ".com",
+	    "a..com", "*", "*.com" };
+	char path[PATH_MAX], name[128], host[140];
+	const struct rule *a, *b;
+	struct rules_snapshot *snap;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	const char *method, *p, *glob;
+	unsigned i, kind, mismatches = 0, matched = 0;
+	int port, conn;
+	char *seen;
+	size_t distinct = 0;
+
+	test_path(path, sizeof(path), "equiv.db");
+	CHECK(rules_db_init(path) == 0, "equiv: db created");
+	db = test_db_open(path);
+	test_exec(db, "BEGIN");
+	if (sqlite3_prepare_v2(db, "INSERT INTO rules (id, priority, host, "
+	    "port, method, path, action) VALUES (?, ?, ?, ?, ?, ?, ?)", -1,
+	    &st, NULL) != SQLITE_OK) {
+		CHECK(0, "equiv: prepare");
+		return;
+	}
+	/*
+	 * Few '*' rules, and those mostly narrowed by a path: a catch-all
+	 * near the top would answer everything and test nothing.
+	 */
+	for (i = 1; i <= 2000; i++) {
+		kind = test_rand(100);
+		test_rand_name(name, sizeof(name), 4, 1);
+		if (kind < 3)
+			snprintf(host, sizeof(host), "*");
+		else if (kind < 35)
+			snprintf(host, sizeof(host), "*.%s", name);
+		else
+			snprintf(host, sizeof(host), "%s%s", name,
+			    test_rand(8) == 0 ? "." : "");
+		method = PICK(methods);
+		glob = PICK(globs);
+		if (kind < 3 && test_rand(4) != 0)
+			glob = globs[4 + test_rand(6)];
+		sqlite3_bind_int(st, 1, (int)i);
+		sqlite3_bind_int(st, 2, (int)test_rand(50));
+		sqlite3_bind_text(st, 3, host, -1, SQLITE_TRANSIENT);
+		if ((p = PICK(ports)) != NULL)
+			sqlite3_bind_int(st, 4, atoi(p));
+		else
+			sqlite3_bind_null(st, 4);
+		sqlite3_bind_text(st, 5, method, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, glob, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, method == NULL && glob == NULL &&
+		    test_rand(3) == 0 ? "passthrough" : test_rand(2) ? "allow" :
+		    "deny", -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			mismatches++;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	sqlite3_finalize(st);
+	test_exec(db, "COMMIT");
+	sqlite3_close(db);
+	CHECK(mismatches == 0, "equiv: 2000 random rules inserted");
+
+	snap = rules_load(path);
+	CHECK(snap != NULL && snap->nrules == 2000, "equiv: 2000 rules loaded");
+	if (snap == NULL)
+		return;
+	if ((seen = calloc(snap->nrules, 1)) == NULL)
+		return;
+	for (i = 0; i < 5000; i++) {
+		if (test_rand(50) == 0) {
+			snprintf(host, sizeof(host), "%s", PICK(oddhosts));
+		} else {
+			test_rand_name(name, sizeof(name), 6, 1);
+			snprintf(host, sizeof(host), "%s%s", name,
+			    test_rand(10) == 0 ? "." : "");
+		}
+		port = reqports[test_rand(4)];
+		method = PICK(reqmethods);
+		p = PICK(reqpaths);
+		for (conn = 0; conn < 2; conn++) {
+			a = conn ? rules_match_conn(snap, host, port) :
+			    rules_match_request(snap, host, port, method, p,
+			    p != NULL ? strlen(p) : 0);
+			b = test_ref_match(snap, host, port, method, p, conn);
+			if (a != b) {
+				if (mismatches++ < 5)
+					printf("# mismatch: %s %s:%d %s %s: "
+					    "index %lld, linear %lld\n",
+					    conn ? "conn" : "request", host,
+					    port, method ? method : "-",
+					    p ? p : "-",
+					    a ? (long long)a->id : -1LL,
+					    b ? (long long)b->id : -1LL);
+			} else if (b != NULL) {
+				matched++;
+				if (!seen[b - snap->rules]++)
+					distinct++;
+			}
+		}
+	}
+	CHECK(mismatches == 0,
+	    "equiv: index and linear walk agree on 5000 random requests");
+	printf("# equiv: %u matches, %zu distinct rules\n", matched, distinct);
+	CHECK(matched > 5000 && distinct > 200,
+	    "equiv: the requests hit many different rules");
+	free(seen);
+	rules_snapshot_unref(snap);
+}
+
+/* Send stderr to a file until test_capture_end(), which returns its text. */
+static int test_saved_stderr = -1;
+
+static void
+test_capture_begin(const char *file)
+{
+	int fd;
+
+	fflush(stderr);
+	test_saved_stderr = dup(2);
+	if ((fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
+		perror(file);
+		exit(1);
+	}
+	dup2(fd, 2);
+	close(fd);
+}
+
+static char *
+test_capture_end(const char *file)
+{
+	static char text[65536];
+	size_t n = 0;
+	FILE *f;
+
+	fflush(stderr);
+	dup2(test_saved_stderr, 2);
+	close(test_saved_stderr);
+	if ((f = fopen(file, "r")) != NULL) {
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+	}
+	text[n] = '\0';
+	fputs(text, stderr);
+	return text;
+}
+
+static void
+test_write_file(const char *name, const char *data, size_t len)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	test_path(path, sizeof(path), name);
+	if ((f = fopen(path, "w")) == NULL || fwrite(data, 1, len, f) != len ||
+	    fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static const struct rule *
+test_rule(const struct rules_snapshot *snap, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < snap->nrules; i++)
+		if (snap->rules[i].id == id)
+			return &snap->rules[i];
+	return NULL;
+}
+
+/* Does rule id have exactly this injection at position i? */
+static int
+test_inj(const struct rules_snapshot *snap, int64_t id, size_t i,
+    enum rule_inject_kind kind, const char *name, const char *secret,
+    const char *value, size_t value_len, const char *wire)
+{
+	const struct rule *r = test_rule(snap, id);
+	const struct rule_injection *inj;
+
+	if (r == NULL || i >= r->ninjections)
+		return 0;
+	inj = &r->injections[i];
+	return inj->kind == kind &&
+	    (name == NULL ? inj->name == NULL :
+	    inj->name != NULL && strcmp(inj->name, name) == 0) &&
+	    strcmp(inj->secret_name, secret) == 0 &&
+	    inj->value_len == value_len &&
+	    memcmp(inj->value, value, value_len) == 0 &&
+	    (wire == NULL || (inj->wire_len == strlen(wire) &&
+	    memcmp(inj->wire, wire, inj->wire_len) == 0));
+}
+
+static void
+test_injections(void)
+{
+	char path[PATH_MAX], logpath[PATH_MAX], sql[4096], line[128];
+	char *big, *logtext;
+	struct rules_snapshot *snap;
+	sqlite3 *db;
+	size_t i;
+	static const struct {
+		int		 id;
+		const char	*secret;
+	} skipped[] = {
+		{ 6, "envunset" }, { 7, "file_missing" }, { 8, "file_big" },
+		{ 10, "lit" }, { 11, "lit" }, { 12, "lit" }, { 14, "crlf_lit" },
+		{ 15, "basic_bad" }, { 16, "no_such" }, { 17, "lit" },
+		{ 18, "envunset" }, { 20, "file_dir" }, { 21, "env" },
+		{ 23, "lit" }, { 24, "empty_env" }, { 25, "dup" },
+	};
+
+	test_write_file("nl", "FAKE-file-nl\n", 13);
+	test_write_file("crlf", "FAKE-file-crlf\r\n", 16);
+	test_write_file("raw", "FAKE-file-raw", 13);
+	test_write_file("two", "FAKE-file-two\n\n", 15);
+	if ((big = malloc(65537)) == NULL)
+		exit(1);
+	memset(big, 'F', 65537);
+	test_write_file("max", big, 65536);
+	memcpy(big, "FAKE", 4);
+	test_write_file("big", big, 65537);
+	free(big);
+
+	test_path(path, sizeof(path), "inject.db");
+	CHECK(rules_db_init(path) == 0, "inject: db created");
+	db = test_db_open(path);
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO secrets VALUES"
+	    " ('lit', 'FAKE-lit-1'), ('env', 'env:SLUICE_UNIT_FAKE_ENV'),"
+	    " ('envunset', 'env:SLUICE_UNIT_UNSET'),"
+	    " ('file_nl', 'file:%1$s/nl'), ('file_crlf', 'file:%1$s/crlf'),"
+	    " ('file_raw', 'file:%1$s/raw'), ('file_two', 'file:%1$s/two'),"
+	    " ('file_missing', 'file:%1$s/missing'),"
+	    " ('file_big', 'file:%1$s/big'), ('file_max', 'file:%1$s/max'),"
+	    " ('file_dir', 'file:%1$s'),"
+	    " ('crlf_lit', 'FAKE-crlf' || char(13, 10) || 'X-Evil: 1'),"
+	    " ('basic_ok', 'user:FAKE-pass'), ('basic_bad', 'FAKE-nocolon'),"
+	    " ('empty_env', 'env:');"
+	    "INSERT INTO rules (id, host) VALUES (1, 'a.example'),"
+	    " (2, 'b.example'), (3, 'c.example'), (4, 'd.example'),"
+	    " (5, 'e.example'), (6, 'f.example'), (7, 'g.example'),"
+	    " (8, 'h.example'), (9, 'i.example'), (10, 'j.example'),"
+	    " (11, 'k.example'), (12, 'l.example'), (13, 'm.example'),"
+	    " (14, 'n.example'), (15, 'o.example'), (16, 'p.example'),"
+	    " (17, 'q.example'), (18, 'r.example'), (20, 't.example'),"
+	    " (21, 'u.example'), (22, 'v.example'), (23, 'w.example'),"
+	    " (24, 'x.example'), (25, 'y.example');"
+	    "INSERT INTO rules (id, enabled, host) VALUES (19, 0, 's.example');"
+	    "INSERT INTO injections (rule_id, kind, name, secret) VALUES"
+	    " (1, 'bearer', NULL, 'lit'),"
+	    " (2, 'header', 'X-Key', 'env'),"
+	    " (2, 'query', 'key', 'file_nl'),"
+	    " (2, 'basic', NULL, 'basic_ok'),"
+	    " (3, 'header', 'X-A', 'file_crlf'),"
+	    " (4, 'header', 'X-B', 'file_raw'),"
+	    " (5, 'query', 'two', 'file_two'),"
+	    " (6, 'header', 'X-C', 'envunset'),"
+	    " (7, 'header', 'X-C', 'file_missing'),"
+	    " (8, 'header', 'X-C', 'file_big'),"
+	    " (9, 'header', 'X-Max', 'file_max'),"
+	    " (10, 'header', 'Bad Name', 'lit'),"
+	    " (11, 'query', 'a&b', 'lit'),"
+	    " (12, 'header', NULL, 'lit'),"
+	    " (13, 'bearer', 'Ignored', 'lit'),"
+	    " (14, 'header', 'X-Evil', 'crlf_lit'),"
+	    " (15, 'basic', NULL, 'basic_bad'),"
+	    " (16, 'header', 'X-C', 'no_such'),"
+	    " (17, 'header', 'Content-Length', 'lit'),"
+	    " (18, 'header', 'X-Ok', 'lit'),"
+	    " (18, 'header', 'X-Unset', 'envunset'),"
+	    " (19, 'header', 'X-C', 'envunset'),"
+	    " (20, 'header', 'X-C', 'file_dir'),"
+	    " (21, 'header', 'X-Dup', 'lit'),"
+	    " (21, 'header', 'x-dup', 'env'),"
+	    " (22, 'query', 'q:1/x?', 'lit'),"
+	    " (23, 'query', 'a+b', 'lit'),"
+	    " (24, 'header', 'X-C', 'empty_env'),"
+	    " (999, 'header', 'X-Orphan', 'envunset');",
+	    test_dir);
+	CHECK(test_exec(db, sql) == SQLITE_OK, "inject: rows inserted");
+	/* Without secrets.name's UNIQUE, one injection meets two secrets. */
+	CHECK(test_exec(db, "CREATE TABLE s2 AS SELECT * FROM secrets;"
+	    "DROP TABLE secrets; ALTER TABLE s2 RENAME TO secrets;"
+	    "INSERT INTO secrets VALUES ('dup', 'FAKE-dup-1'),"
+	    " ('dup', 'FAKE-dup-2');"
+	    "INSERT INTO injections VALUES (25, 'header', 'X-C', 'dup')") ==
+	    SQLITE_OK, "inject: duplicate secret names");
+	sqlite3_close(db);
+
+	setenv("SLUICE_UNIT_FAKE_ENV", "FAKE-env-1", 1);
+	unsetenv("SLUICE_UNIT_UNSET");
+	test_path(logpath, sizeof(logpath), "inject.log");
+	test_capture_begin(logpath);
+	snap = rules_load(path);
+	logtext = test_capture_end(logpath);
+	setenv("SLUICE_UNIT_FAKE_ENV", "FAKE-env-changed", 1);
+	CHECK(snap != NULL, "inject: loaded");
+	if (snap == NULL)
+		return;
+
+	CHECK(strstr(logtext, "FAKE") == NULL,
+	    "inject: no secret value, env value or file content in the log");
+	CHECK(snap->nrules == 25 - 1 - 16 &&
+	    snap->nskipped == sizeof(skipped) / sizeof(skipped[0]),
+	    "inject: bad rules skipped and counted, disabled one not");
+	for (i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++) {
+		snprintf(line, sizeof(line), "rules: skipping rule id=%d: "
+		    "secret '%s': ", skipped[i].id, skipped[i].secret);
+		snprintf(sql, sizeof(sql), "inject: rule %d skipped, logged "
+		    "with secret %s", skipped[i].id, skipped[i].secret);
+		CHECK(test_rule(snap, skipped[i].id) == NULL &&
+		    strstr(logtext, line) != NULL, sql);
+	}
+	CHECK(strstr(logtext, "id=19") == NULL &&
+	    strstr(logtext, "id=999") == NULL,
+	    "inject: disabled rules and orphan rows are not looked at");
+	CHECK(strstr(logtext, "id=18") != NULL &&
+	    strstr(strstr(logtext, "id=18") + 1, "id=18") == NULL,
+	    "inject: one line per skipped rule");
+	CHECK(strstr(logtext, "SLUICE_UNIT_UNSET") == NULL &&
+	    strstr(logtext, test_dir) == NULL,
+	    "inject: variable names and paths stay in the database");
+
+	CHECK(test_inj(snap, 1, 0, RULE_INJECT_BEARER, NULL, "lit",
+	    "FAKE-lit-1", 10, "Bearer FAKE-lit-1") &&
+	    test_rule(snap, 1)->ninjections == 1, "inject: bearer, literal");
+	CHECK(test_rule(snap, 2) != NULL &&
+	    test_rule(snap, 2)->ninjections == 3 &&
+	    test_inj(snap, 2, 0, RULE_INJECT_HEADER, "X-Key", "env",
+	    "FAKE-env-1", 10, "FAKE-env-1") &&
+	    test_inj(snap, 2, 1, RULE_INJECT_QUERY, "key", "file_nl",
+	    "FAKE-file-nl", 12, "FAKE-file-nl") &&
+	    test_inj(snap, 2, 2, RULE_INJECT_BASIC, NULL, "basic_ok",
+	    "user:FAKE-pass", 14, "Basic dXNlcjpGQUtFLXBhc3M="),
+	    "inject: three injections in rowid order, env read at load");
+	CHECK(test_inj(snap, 3, 0, RULE_INJECT_HEADER, "X-A", "file_crlf",
+	    "FAKE-file-crlf", 14, NULL), "inject: file, CRLF stripped");
+	CHECK(test_inj(snap, 4, 0, RULE_INJECT_HEADER, "X-B", "file_raw",
+	    "FAKE-file-raw", 13, NULL), "inject: file without a newline");
+	CHECK(test_inj(snap, 5, 0, RULE_INJECT_QUERY, "two", "file_two",
+	    "FAKE-file-two\n", 14, "FAKE-file-two%0A"),
+	    "inject: file, only one newline stripped");
+	CHECK(test_rule(snap, 9) != NULL &&
+	    test_rule(snap, 9)->injections[0].value_len == 65536,
+	    "inject: file of exactly 64 KiB");
+	CHECK(test_inj(snap, 13, 0, RULE_INJECT_BEARER, NULL, "lit",
+	    "FAKE-lit-1", 10, NULL), "inject: bearer ignores a name");
+	CHECK(test_inj(snap, 22, 0, RULE_INJECT_QUERY, "q:1/x?", "lit",
+	    "FAKE-lit-1", 10, NULL), "inject: query name with ':/?'");
+	rules_snapshot_unref(snap);
+}
+
+/*
+ * Migrations: a database at the current version is only read; an empty
+ * one gets every step in one transaction, or none of them.
+ */
+static void
+test_migrations(void)
+{
+	char path[PATH_MAX];
+	sqlite3 *db, *lock;
+
+	test_path(path, sizeof(path), "current.db");
+	CHECK(rules_db_init(path) == 0, "migrate: db created");
+	lock = test_db_open(path);
+	CHECK(test_exec(lock, "BEGIN IMMEDIATE") == SQLITE_OK,
+	    "migrate: another writer holds the lock");
+	CHECK(rules_db_init(path) == 0,
+	    "migrate: a current database needs no write");
+	test_exec(lock, "ROLLBACK");
+	sqlite3_close(lock);
+
+	/* The view comes last in schema.sql: its name is taken already. */
+	test_write_file("partial.db", "", 0);
+	test_path(path, sizeof(path), "partial.db");
+	db = test_db_open(path);
+	CHECK(test_exec(db, "CREATE TABLE rules_overview (x)") == SQLITE_OK,
+	    "migrate: a database that the first step will fail on");
+	CHECK(rules_db_init(path) == -1, "migrate: failing step fails init");
+	CHECK(test_int(db, "PRAGMA user_version") == 0 &&
+	    test_int(db, "SELECT count(*) FROM sqlite_schema") == 1,
+	    "migrate: nothing of the failed step remains");
+	test_exec(db, "DROP TABLE rules_overview");
+	CHECK(rules_db_init(path) == 0, "migrate: runs once unblocked");
+	CHECK(test_int(db, "PRAGMA user_version") == 1 &&
+	    test_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "name = 'rules_overview' AND type = 'view'") == 1,
+	    "migrate: version 1 with the whole schema");
+	sqlite3_close(db);
+}
+
 static void
 test_reload(void)
 {
@@ -497,6 +1098,10 @@ main(void)
 	test_schema();
 	test_load_and_match();
 	test_skip();
+	test_index_hosts();
+	test_index_equivalence();
+	test_injections();
+	test_migrations();
 	test_reload();
 	if (unit_failed == 0) {
 		char cmd[PATH_MAX + 16];
