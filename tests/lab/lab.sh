@@ -472,3 +472,127 @@ cert_subject() { openssl x509 -in "$1" -noout -subject -nameopt RFC2253 | sed 's
 cert_issuer() { openssl x509 -in "$1" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//'; }
 # Prints the subjectAltName entries, comma-separated, e.g. DNS:api.test
 cert_san() { openssl x509 -in "$1" -noout -ext subjectAltName | tail -n +2 | tr -d ' \n'; }
+
+# --- rate-limit helpers --------------------------------------------------
+
+# A second client address in C (the same veth), for per-client limits: use
+# it with curl --interface "$LAB_C4B" or lab_burst --from "$LAB_C4B".
+LAB_C4B=10.77.1.3	LAB_C6B=fd00:77:1::3
+lab_client2_up() {
+	lab_in_c ip addr add "$LAB_C4B/24" dev "$LAB_IF_C" &&
+	lab_in_c ip -6 addr add "$LAB_C6B/64" dev "$LAB_IF_C" nodad ||
+		fail "adding the second client address"
+}
+
+# lab_upstream_hits [PATH-PREFIX]: how many request heads the trusted
+# upstream received (whose path starts with PATH-PREFIX).
+lab_upstream_hits() {
+	"$LAB_PY" -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1], encoding="utf-8"):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    if d.get("event") == "request" and d.get("path", "").startswith(sys.argv[2]):
+        n += 1
+print(n)' "$LAB_REQLOG" "${1:-}"
+}
+
+# lab_burst [--from ADDR] [-6] N URL: from C, opens N TLS connections to
+# URL's host (port 443, so through the REDIRECT; trusting the interception
+# CA), and once every handshake is done sends one GET URL on each at the
+# same moment ("Connection: close").  Prints one line per request, in
+# connection order: "STATUS SENT_MS DONE_MS", the times in milliseconds
+# since the release (STATUS 000 and an error message when it failed).
+lab_burst() {
+	local from= fam=4
+	while :; do
+		case $1 in
+		--from) from=$2; shift 2 ;;
+		-6) fam=6; shift ;;
+		*) break ;;
+		esac
+	done
+	lab_in_c "$LAB_PY" -c '
+import socket, ssl, sys, threading, time, urllib.parse
+n, url, cafile, src, fam = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+u = urllib.parse.urlsplit(url)
+host, port = u.hostname, u.port or 443
+target = (u.path or "/") + ("?" + u.query if u.query else "")
+family = socket.AF_INET6 if fam == "6" else socket.AF_INET
+addr = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4]
+ctx = ssl.create_default_context(cafile=cafile)
+conns, errs, results = [None] * n, [None] * n, [None] * n
+go = threading.Event()
+
+def connect(i):
+    try:
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(30)
+        if src:
+            s.bind((src, 0))
+        s.connect(addr)
+        conns[i] = ctx.wrap_socket(s, server_hostname=host)
+    except Exception as e:
+        errs[i] = "connect: %s" % e
+
+def exchange(i):
+    c = conns[i]
+    go.wait()
+    t0 = time.monotonic()
+    try:
+        c.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lab-burst\r\n"
+                   "Connection: close\r\n\r\n" % (target, host)).encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            b = c.recv(65536)
+            if not b:
+                raise ConnectionError("eof in the response head")
+            data += b
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = None
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v)
+        while length is None or len(body) < length:
+            b = c.recv(65536)
+            if not b:
+                if length is None:
+                    break
+                raise ConnectionError("eof in the response body")
+            body += b
+        results[i] = (status, t0, time.monotonic(), None)
+    except Exception as e:
+        results[i] = (0, t0, time.monotonic(), str(e))
+    finally:
+        c.close()
+
+# Handshakes ten at a time, so a loaded gateway is not asked for all at once.
+for lo in range(0, n, 10):
+    ts = [threading.Thread(target=connect, args=(i,)) for i in range(lo, min(n, lo + 10))]
+    for t in ts: t.start()
+    for t in ts: t.join()
+ts = [threading.Thread(target=exchange, args=(i,)) for i in range(n) if conns[i]]
+for t in ts: t.start()
+time.sleep(0.05)
+release = time.monotonic()
+go.set()
+for t in ts: t.join()
+for i in range(n):
+    if errs[i]:
+        print("000 -1 -1 %s" % errs[i])
+    else:
+        st, t0, t1, err = results[i]
+        print("%03d %d %d%s" % (st, round((t0 - release) * 1000),
+                                round((t1 - release) * 1000), " " + err if err else ""))
+' "$1" "$2" "$LAB_DIR/ica/ca.crt" "$from" "$fam"
+}
+
+# lab_codes: the status column of lab_burst's (or curl -w '%{http_code}\n')
+# output on stdin, counted: "200 20", "429 80", ... sorted by status.
+lab_codes() { awk '{ n[$1]++ } END { for (c in n) print c, n[c] }' | sort; }
