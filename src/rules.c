@@ -67,6 +67,7 @@
 #define RULES_ERRLEN		256
 #define RULES_SECRET_FILE_MAX	(64 * 1024)
 #define RULES_LOGNAME_MAX	64
+#define RULES_DEFAULT_MAX_DELAY_MS 1000	/* rate_limits.max_delay_ms NULL */
 #define RULES_FNV_BASIS		UINT64_C(14695981039346656037)
 #define RULES_FNV_PRIME		UINT64_C(1099511628211)
 
@@ -898,6 +899,39 @@ rules_byid_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Drop the rules marked bad, keeping the others in (priority, id) order. */
+static void
+rules_drop_marked(struct rules_snapshot *snap, const unsigned char *bad)
+{
+	size_t i, n;
+
+	for (i = n = 0; i < snap->nrules; i++) {
+		if (bad[i]) {
+			rules_rule_clear(&snap->rules[i]);
+			snap->nskipped++;
+		} else
+			snap->rules[n++] = snap->rules[i];
+	}
+	snap->nrules = n;
+}
+
+/* The snapshot's rules sorted by id, for attaching rows of other tables. */
+static struct rules_byid *
+rules_byid_new(const struct rules_snapshot *snap)
+{
+	struct rules_byid *byid;
+	size_t i;
+
+	if ((byid = reallocarray(NULL, snap->nrules, sizeof(*byid))) == NULL)
+		return NULL;
+	for (i = 0; i < snap->nrules; i++) {
+		byid[i].id = snap->rules[i].id;
+		byid[i].pos = i;
+	}
+	qsort(byid, snap->nrules, sizeof(*byid), rules_byid_cmp);
+	return byid;
+}
+
 /*
  * Attach each enabled rule's injections, in rowid order, with their
  * secrets resolved.  A rule with any unusable injection is dropped whole
@@ -918,7 +952,7 @@ rules_load_injections(sqlite3 *db, const char *path,
 	const char *why;
 	int64_t ntables, rowid, lastrowid = 0;
 	struct rule *r;
-	size_t i, n;
+	size_t n;
 	int rc = SQLITE_NOMEM;
 
 	if (rules_db_int(db, "SELECT count(*) FROM sqlite_schema "
@@ -928,14 +962,9 @@ rules_load_injections(sqlite3 *db, const char *path,
 	}
 	if (ntables == 0 || snap->nrules == 0)
 		return 0;
-	if ((byid = reallocarray(NULL, snap->nrules, sizeof(*byid))) == NULL ||
+	if ((byid = rules_byid_new(snap)) == NULL ||
 	    (bad = calloc(snap->nrules, 1)) == NULL)
 		goto fail;
-	for (i = 0; i < snap->nrules; i++) {
-		byid[i].id = snap->rules[i].id;
-		byid[i].pos = i;
-	}
-	qsort(byid, snap->nrules, sizeof(*byid), rules_byid_cmp);
 
 	/* Without a UNIQUE secrets.name one injection can meet two rows. */
 	if ((rc = sqlite3_prepare_v2(db,
@@ -982,15 +1011,7 @@ rules_load_injections(sqlite3 *db, const char *path,
 	if (rc != SQLITE_DONE)
 		goto fail;
 
-	/* Drop the bad rules, keeping the others in (priority, id) order. */
-	for (i = n = 0; i < snap->nrules; i++) {
-		if (bad[i]) {
-			rules_rule_clear(&snap->rules[i]);
-			snap->nskipped++;
-		} else
-			snap->rules[n++] = snap->rules[i];
-	}
-	snap->nrules = n;
+	rules_drop_marked(snap, bad);
 	sqlite3_finalize(st);
 	free(byid);
 	free(bad);
@@ -1155,6 +1176,102 @@ rules_index_build(const struct rules_snapshot *snap, struct rules_index *ix)
 }
 
 /* One consistent read of everything a snapshot holds. */
+/* Validate a rate_limits row into lim; the reason it is unusable, or NULL. */
+static const char *
+rules_limit_row(sqlite3_stmt *st, struct rule_limit *lim)
+{
+	const char *scope = (const char *)sqlite3_column_text(st, 4);
+	const char *on = (const char *)sqlite3_column_text(st, 5);
+	int64_t v[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		int col = i < 3 ? i + 1 : 6;
+
+		if (sqlite3_column_type(st, col) == SQLITE_NULL && (i == 2 ||
+		    i == 3))
+			v[i] = 0;
+		else if (sqlite3_column_type(st, col) != SQLITE_INTEGER ||
+		    (v[i] = sqlite3_column_int64(st, col)) < 1 ||
+		    v[i] > INT32_MAX)
+			return "requests, per_seconds, burst and max_delay_ms "
+			    "must be positive integers";
+	}
+	lim->requests = (int)v[0];
+	lim->per_seconds = (int)v[1];
+	lim->burst = v[2] ? (int)v[2] : lim->requests;
+	lim->max_delay_ms = v[3] ? (int)v[3] : RULES_DEFAULT_MAX_DELAY_MS;
+	if (scope == NULL || (strcmp(scope, "rule") != 0 &&
+	    strcmp(scope, "client") != 0))
+		return "scope must be 'rule' or 'client'";
+	if (on == NULL || (strcmp(on, "reject") != 0 &&
+	    strcmp(on, "delay") != 0))
+		return "on_limit must be 'reject' or 'delay'";
+	lim->per_client = strcmp(scope, "client") == 0;
+	lim->delay = strcmp(on, "delay") == 0;
+	return NULL;
+}
+
+/*
+ * Attach each enabled rule's rate limit.  A rule whose limit is unusable is
+ * dropped: serving it without its limit would spend what the limit guards.
+ */
+static int
+rules_load_limits(sqlite3 *db, const char *path, struct rules_snapshot *snap,
+    char *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct rules_byid *byid = NULL, key, *hit;
+	unsigned char *bad = NULL;
+	const char *why;
+	int64_t ntables;
+	struct rule *r;
+	int rc = SQLITE_NOMEM;
+
+	if (rules_db_int(db, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE type = 'table' AND name = 'rate_limits'", &ntables) == -1) {
+		rc = SQLITE_ERROR;
+		goto fail;
+	}
+	if (ntables == 0 || snap->nrules == 0)
+		return 0;
+	if ((byid = rules_byid_new(snap)) == NULL ||
+	    (bad = calloc(snap->nrules, 1)) == NULL)
+		goto fail;
+	if ((rc = sqlite3_prepare_v2(db, "SELECT rule_id, requests, "
+	    "per_seconds, burst, scope, on_limit, max_delay_ms "
+	    "FROM rate_limits", -1, &st, NULL)) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		key.id = sqlite3_column_int64(st, 0);
+		hit = bsearch(&key, byid, snap->nrules, sizeof(*byid),
+		    rules_byid_cmp);
+		if (hit == NULL)
+			continue;
+		r = &snap->rules[hit->pos];
+		if ((why = rules_limit_row(st, &r->limit)) != NULL) {
+			log_warnx("rules: skipping rule id=%lld: rate limit: %s",
+			    (long long)r->id, why);
+			bad[hit->pos] = 1;
+		} else
+			r->has_limit = 1;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	rules_drop_marked(snap, bad);
+	sqlite3_finalize(st);
+	free(byid);
+	free(bad);
+	return 0;
+fail:
+	snprintf(err, RULES_ERRLEN, "%s: %s", path,
+	    rc == SQLITE_NOMEM ? rules_oom : sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	free(byid);
+	free(bad);
+	return -1;
+}
+
 static struct rules_snapshot *
 rules_load_db(sqlite3 *db, const char *path, char *err)
 {
@@ -1174,7 +1291,8 @@ rules_load_db(sqlite3 *db, const char *path, char *err)
 	}
 	if (rules_db_check_version(db, path, &version, err) == -1 ||
 	    rules_load_rules(db, path, snap, err) == -1 ||
-	    rules_load_injections(db, path, snap, err) == -1)
+	    rules_load_injections(db, path, snap, err) == -1 ||
+	    rules_load_limits(db, path, snap, err) == -1)
 		goto fail;
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rules_index_build(snap, &s->index) == -1) {
