@@ -68,6 +68,7 @@
 #define RULES_SECRET_FILE_MAX	(64 * 1024)
 #define RULES_LOGNAME_MAX	64
 #define RULES_DEFAULT_MAX_DELAY_MS 1000	/* rate_limits.max_delay_ms NULL */
+#define RULES_DEFAULT_CACHE_MAX	(1024 * 1024)	/* cache_policies.max_bytes NULL */
 #define RULES_FNV_BASIS		UINT64_C(14695981039346656037)
 #define RULES_FNV_PRIME		UINT64_C(1099511628211)
 
@@ -1212,24 +1213,64 @@ rules_limit_row(sqlite3_stmt *st, struct rule_limit *lim)
 	return NULL;
 }
 
+/* A cache_policies row into c; the reason it is unusable, or NULL. */
+static const char *
+rules_cache_row(sqlite3_stmt *st, struct rule *r)
+{
+	struct rule_cache *c = &r->cache;
+	int64_t ttl, max, heur;
+
+	if (sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
+	    (ttl = sqlite3_column_int64(st, 1)) < 1 || ttl > INT32_MAX)
+		return "ttl_seconds must be a positive integer";
+	if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+		max = RULES_DEFAULT_CACHE_MAX;
+	else if (sqlite3_column_type(st, 2) != SQLITE_INTEGER ||
+	    (max = sqlite3_column_int64(st, 2)) < 1 || max > INT32_MAX)
+		return "max_bytes must be a positive integer";
+	heur = sqlite3_column_type(st, 3) == SQLITE_NULL ? 1 :
+	    sqlite3_column_int64(st, 3);
+	if (heur != 0 && heur != 1)
+		return "heuristic must be 0 or 1";
+	c->ttl_seconds = (int)ttl;
+	c->max_bytes = (size_t)max;
+	c->heuristic = (int)heur;
+	r->has_cache = 1;
+	return NULL;
+}
+
+static const char *
+rules_limit_attach(sqlite3_stmt *st, struct rule *r)
+{
+	const char *why = rules_limit_row(st, &r->limit);
+
+	r->has_limit = why == NULL;
+	return why;
+}
+
 /*
- * Attach each enabled rule's rate limit.  A rule whose limit is unusable is
- * dropped: serving it without its limit would spend what the limit guards.
+ * Attach the rows of table (one per rule id, the id in column 0 of sql) to
+ * the snapshot's rules with attach().  A rule whose row is unusable is
+ * dropped: serving it without its limit or policy is not what anyone
+ * asked for.  A database made by hand without the table has no such rows.
  */
 static int
-rules_load_limits(sqlite3 *db, const char *path, struct rules_snapshot *snap,
-    char *err)
+rules_load_attached(sqlite3 *db, const char *path, struct rules_snapshot *snap,
+    char *err, const char *table, const char *sql,
+    const char *(*attach)(sqlite3_stmt *, struct rule *))
 {
 	sqlite3_stmt *st = NULL;
 	struct rules_byid *byid = NULL, key, *hit;
 	unsigned char *bad = NULL;
+	char q[128];
 	const char *why;
 	int64_t ntables;
 	struct rule *r;
 	int rc = SQLITE_NOMEM;
 
-	if (rules_db_int(db, "SELECT count(*) FROM sqlite_schema "
-	    "WHERE type = 'table' AND name = 'rate_limits'", &ntables) == -1) {
+	snprintf(q, sizeof(q), "SELECT count(*) FROM sqlite_schema "
+	    "WHERE type = 'table' AND name = '%s'", table);
+	if (rules_db_int(db, q, &ntables) == -1) {
 		rc = SQLITE_ERROR;
 		goto fail;
 	}
@@ -1238,9 +1279,7 @@ rules_load_limits(sqlite3 *db, const char *path, struct rules_snapshot *snap,
 	if ((byid = rules_byid_new(snap)) == NULL ||
 	    (bad = calloc(snap->nrules, 1)) == NULL)
 		goto fail;
-	if ((rc = sqlite3_prepare_v2(db, "SELECT rule_id, requests, "
-	    "per_seconds, burst, scope, on_limit, max_delay_ms "
-	    "FROM rate_limits", -1, &st, NULL)) != SQLITE_OK)
+	if ((rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
 		goto fail;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		key.id = sqlite3_column_int64(st, 0);
@@ -1249,12 +1288,11 @@ rules_load_limits(sqlite3 *db, const char *path, struct rules_snapshot *snap,
 		if (hit == NULL)
 			continue;
 		r = &snap->rules[hit->pos];
-		if ((why = rules_limit_row(st, &r->limit)) != NULL) {
-			log_warnx("rules: skipping rule id=%lld: rate limit: %s",
-			    (long long)r->id, why);
+		if ((why = attach(st, r)) != NULL) {
+			log_warnx("rules: skipping rule id=%lld: %s: %s",
+			    (long long)r->id, table, why);
 			bad[hit->pos] = 1;
-		} else
-			r->has_limit = 1;
+		}
 	}
 	if (rc != SQLITE_DONE)
 		goto fail;
@@ -1292,7 +1330,12 @@ rules_load_db(sqlite3 *db, const char *path, char *err)
 	if (rules_db_check_version(db, path, &version, err) == -1 ||
 	    rules_load_rules(db, path, snap, err) == -1 ||
 	    rules_load_injections(db, path, snap, err) == -1 ||
-	    rules_load_limits(db, path, snap, err) == -1)
+	    rules_load_attached(db, path, snap, err, "rate_limits",
+	    "SELECT rule_id, requests, per_seconds, burst, scope, on_limit, "
+	    "max_delay_ms FROM rate_limits", rules_limit_attach) == -1 ||
+	    rules_load_attached(db, path, snap, err, "cache_policies",
+	    "SELECT rule_id, ttl_seconds, max_bytes, heuristic "
+	    "FROM cache_policies", rules_cache_row) == -1)
 		goto fail;
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rules_index_build(snap, &s->index) == -1) {

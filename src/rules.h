@@ -54,6 +54,13 @@ struct rule_limit {
 	int		 max_delay_ms;	/* NULL in the db: 1000 */
 };
 
+/* A cache_policies row. */
+struct rule_cache {
+	int		 ttl_seconds;	/* caps every freshness lifetime */
+	size_t		 max_bytes;	/* NULL in the db: 1 MiB */
+	int		 heuristic;	/* no explicit freshness: fresh for ttl */
+};
+
 struct rule {
 	int64_t		 id;
 	int64_t		 priority;
@@ -66,6 +73,8 @@ struct rule {
 	size_t		 ninjections;
 	struct rule_limit limit;		/* valid when has_limit */
 	int		 has_limit;
+	struct rule_cache cache;		/* valid when has_cache */
+	int		 has_cache;
 };
 
 struct rules_snapshot {
