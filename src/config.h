@@ -47,6 +47,7 @@ struct config {
 	int			 idle_timeout;		/* seconds */
 	int			 max_connections;	/* in all, across workers */
 	int			 tls_resumption;	/* session cache and tickets */
+	size_t			 cache_size;		/* bytes of cached responses */
 	int			 verbose;
 };
 

@@ -46,6 +46,7 @@
 #include <openssl/err.h>
 
 #include "audit.h"
+#include "cache.h"
 #include "clienthello.h"
 #include "conn.h"
 #include "http1.h"
@@ -104,7 +105,15 @@ struct conn_req {
 	int		 resp_started;		/* a byte of a response went out */
 	int		 used_upstream;		/* sent on c->ubev */
 	int		 held;			/* owes ratelimit_held_done() */
-	const struct rule *rule;		/* in rules; set while held */
+	const struct rule *rule;		/* in rules, or NULL */
+	/* caching */
+	const char	*cache_status;		/* Cache-Status detail, or NULL */
+	char		*cache_req;		/* copy of the request head */
+	size_t		 cache_req_len;
+	int		 client_auth;		/* client's own Authorization went */
+	struct cache_entry *cached;		/* stale entry being revalidated */
+	struct cache_fill *fill;		/* response being copied */
+	char		*unsafe_target;		/* POST/PUT/PATCH/DELETE target */
 	char		 injected[256];		/* names of injected credentials */
 	int		 status;
 	const char	*decision;
@@ -811,6 +820,12 @@ conn_request_audit(struct conn *c)
 	if (r->error[0] != '\0')
 		log_debug("conn: client=%s %s %s status=%d error=%s",
 		    c->client_str, r->method, r->host, r->status, r->error);
+	if (r->fill != NULL)
+		cache_fill_abort(r->fill);
+	if (r->cached != NULL)
+		cache_entry_unref(r->cached);
+	free(r->cache_req);
+	free(r->unsafe_target);
 	if (r->rules != NULL)
 		rules_snapshot_unref(r->rules);
 	if (r->retry_head != NULL)
@@ -848,6 +863,7 @@ conn_request_end(struct conn *c)
 struct conn_resp_filter {
 	const struct http1_head *h;
 	struct evbuffer	*out;
+	int		 drop_age;	/* the cache adds its own */
 };
 
 static int
@@ -856,7 +872,8 @@ conn_keep_response_field(void *arg, const struct http1_header *f)
 	struct conn_resp_filter *rf = arg;
 
 	return !http1_is_hop_field(rf->h, f->name) &&
-	    !http1_str_eq(f->name, "alt-svc");
+	    !http1_str_eq(f->name, "alt-svc") &&
+	    !(rf->drop_age && http1_str_eq(f->name, "age"));
 }
 
 static void
@@ -907,7 +924,7 @@ conn_upstream_attach(struct conn *c)
  */
 static void
 conn_forward_request(struct conn *c, const struct http1_head *h,
-    const char *p, const struct rule *rule)
+    const char *p, const struct rule *rule, const char *extra)
 {
 	struct conn_req *r = &c->req;
 	struct evbuffer *out;
@@ -920,8 +937,8 @@ conn_forward_request(struct conn *c, const struct http1_head *h,
 		return;
 	}
 	out = bufferevent_get_output(c->ubev);
-	if (inject_write_request(out, h, p, rule, &audit_target, r->injected,
-	    sizeof(r->injected)) == -1) {
+	if (inject_write_request(out, h, p, rule, extra, &audit_target,
+	    r->injected, sizeof(r->injected)) == -1) {
 		conn_respond_error(c, 502, "bad_gateway", "out of memory");
 		return;
 	}
@@ -932,6 +949,99 @@ conn_forward_request(struct conn *c, const struct http1_head *h,
 	if (c->ubev_reused && r->body.done &&
 	    (r->retry_head = evbuffer_new()) != NULL)
 		evbuffer_add(r->retry_head, evbuffer_pullup(out, len), len);
+}
+
+static void
+conn_cache_unref(const void *data, size_t len, void *arg)
+{
+	cache_entry_unref(arg);
+}
+
+/* Answer from a cache entry (takes the reference). */
+static void
+conn_serve_cached(struct conn *c, struct cache_entry *e, int64_t age,
+    const char *status)
+{
+	struct conn_req *r = &c->req;
+	struct evbuffer *out = bufferevent_get_output(c->cbev);
+	const char *head, *body;
+	size_t hl, bl;
+
+	if (r->used_upstream && !c->ubev_connected)
+		conn_upstream_drop(c);
+	if (!r->body.done) {
+		r->body.done = 1;
+		r->client_keepalive = 0;
+	}
+	head = cache_entry_head(e, &hl);
+	body = cache_entry_body(e, &bl);
+	evbuffer_add(out, head, hl);
+	evbuffer_add_printf(out, "Age: %lld\r\nCache-Status: sluice; %s\r\n%s"
+	    "\r\n", (long long)age, status, r->client_keepalive &&
+	    !c->w->draining ? "" : "Connection: close\r\n");
+	r->local = 1;
+	r->local_bytes = r->is_head ? 0 : (int64_t)cache_entry_payload(e);
+	r->resp_state = RESP_DONE;
+	r->resp_started = 1;
+	r->status = cache_entry_status(e);
+	r->decision = "cached";
+	if (r->is_head || bl == 0 ||
+	    evbuffer_add_reference(out, body, bl, conn_cache_unref, e) == -1)
+		cache_entry_unref(e);
+}
+
+/*
+ * Serve the request from the cache, or send it upstream (conditionally,
+ * for a stale entry).
+ */
+static void
+conn_send(struct conn *c, const struct http1_head *h, const char *p,
+    const struct rule *rule)
+{
+	struct conn_req *r = &c->req;
+	struct cache *cache = c->w->sl->cache;
+	const char *extra = NULL;
+	struct cache_entry *e;
+	int64_t age;
+
+	if (!http1_str_eq(h->method, "GET") && !http1_str_eq(h->method, "HEAD")
+	    && !http1_str_eq(h->method, "OPTIONS") &&
+	    !http1_str_eq(h->method, "TRACE"))
+		r->unsafe_target = strndup(h->target.p, h->target.len);
+	if (rule == NULL || !rule->has_cache)
+		goto forward;
+	if (cache_request_bypass(h)) {
+		if (r->unsafe_target == NULL)
+			r->cache_status = "fwd=bypass";
+		goto forward;
+	}
+	switch (cache_lookup(cache, rule->id, r->host, h, time(NULL), &e,
+	    &age)) {
+	case CACHE_FRESH:
+		conn_serve_cached(c, e, age, "hit");
+		return;
+	case CACHE_STALE:
+		/* The client's own conditions would clash with ours. */
+		if (http1_find(h, "if-none-match") == NULL &&
+		    http1_find(h, "if-modified-since") == NULL) {
+			r->cached = e;
+			extra = cache_entry_validators(e);
+		} else
+			cache_entry_unref(e);
+		r->cache_status = "fwd=stale";
+		break;
+	case CACHE_MISS:
+		r->cache_status = "fwd=miss";
+		break;
+	}
+	r->client_auth = http1_find(h, "authorization") != NULL &&
+	    !inject_sets_field(rule, "authorization");
+	if ((r->cache_req = malloc(h->head_len)) != NULL) {
+		memcpy(r->cache_req, p, h->head_len);
+		r->cache_req_len = h->head_len;
+	}
+forward:
+	conn_forward_request(c, h, p, rule, extra);
 }
 
 /*
@@ -978,6 +1088,7 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 	path = conn_target_path(h->target);
 	rule = rules_match_request(r->rules, r->host, c->dst_port, r->method,
 	    path.p, path.len);
+	r->rule = rule;
 	if (rule != NULL)
 		r->rule_id = rule->id;
 	if (rule == NULL ? conn_cfg(c)->default_deny :
@@ -995,13 +1106,12 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 		if (wait < 0) {
 			/* The head stays in the input until the token is due. */
 			r->held = 1;
-			r->rule = rule;
 			c->state = CONN_HELD;
 			conn_arm(c, -wait / 1000.0);
 			return;
 		}
 	}
-	conn_forward_request(c, h, p, rule);
+	conn_send(c, h, p, rule);
 drain:
 	evbuffer_drain(in, h->head_len);
 }
@@ -1029,7 +1139,7 @@ conn_release_held(struct conn *c)
 		conn_respond_error(c, 400, "bad_request", why);
 		return;
 	}
-	conn_forward_request(c, &h, p, r->rule);
+	conn_send(c, &h, p, r->rule);
 	evbuffer_drain(in, h.head_len);
 }
 
@@ -1103,7 +1213,8 @@ conn_request_head(struct conn *c)
  * not, -1 on a framing error.
  */
 static int
-conn_forward(struct evbuffer *src, struct evbuffer *dst, struct http1_body *b)
+conn_forward(struct evbuffer *src, struct evbuffer *dst, struct http1_body *b,
+    struct cache_fill **fill)
 {
 	struct evbuffer_iovec v;
 	int moved = 0;
@@ -1118,6 +1229,11 @@ conn_forward(struct evbuffer *src, struct evbuffer *dst, struct http1_body *b)
 			return -1;
 		if (n == 0)
 			break;
+		if (fill != NULL && *fill != NULL &&
+		    cache_fill_append(*fill, v.iov_base, n) == -1) {
+			cache_fill_abort(*fill);	/* too big: stream only */
+			*fill = NULL;
+		}
 		if (dst != NULL)
 			evbuffer_remove_buffer(src, dst, n);
 		else
@@ -1129,6 +1245,78 @@ conn_forward(struct evbuffer *src, struct evbuffer *dst, struct http1_body *b)
 
 static void conn_upgrade(struct conn *);
 static int conn_upstream_eof(struct conn *);
+
+/* Parse the saved request head (it parsed once; only the copy is new). */
+static int
+conn_cache_request(struct conn *c, struct http1_head *rq)
+{
+	const char *why;
+
+	return http1_parse_request(c->req.cache_req, c->req.cache_req_len, rq,
+	    &why) == HTTP1_OK ? 0 : -1;
+}
+
+/* A 304 answered our revalidation: refresh the entry and serve it. */
+static void
+conn_revalidated(struct conn *c, const struct http1_head *h304)
+{
+	struct conn_req *r = &c->req;
+	struct cache_entry *e = r->cached, *fresh = NULL;
+	struct http1_head rq, as200;
+	int64_t lifetime = -1, age;
+
+	/* Freshness comes from the 304's fields, read as if it were a 200. */
+	as200 = *h304;
+	as200.status = 200;
+	if (conn_cache_request(c, &rq) == 0)
+		lifetime = cache_storable(&rq, &as200, &r->rule->cache,
+		    r->client_auth, time(NULL));
+	cache_refresh(c->w->sl->cache, e, h304, lifetime > 0 ? lifetime : 0,
+	    time(NULL));
+	r->cached = NULL;
+	/* Serve the refreshed entry (it carries the 304's fields) if it is in. */
+	if (lifetime > 0 && cache_lookup(c->w->sl->cache, r->rule->id, r->host,
+	    &rq, time(NULL), &fresh, &age) == CACHE_FRESH) {
+		cache_entry_unref(e);
+		e = fresh;
+	} else if (fresh != NULL && fresh != e)
+		cache_entry_unref(fresh);
+	conn_serve_cached(c, e, 0, "fwd=stale; fwd-status=304");
+	/* The upstream answered in full: keep it. */
+	r->local = 0;
+	r->resp.payload = (uint64_t)r->local_bytes;
+	r->local_bytes = 0;
+}
+
+/* Start copying this response into the cache, if it may be stored. */
+static void
+conn_cache_fill(struct conn *c, const struct http1_head *h,
+    struct evbuffer *out, size_t before)
+{
+	struct conn_req *r = &c->req;
+	struct evbuffer_ptr pos;
+	struct http1_head rq;
+	int64_t lifetime;
+	size_t len = evbuffer_get_length(out) - before;
+	char *head;
+
+	if (r->cached != NULL) {
+		cache_entry_unref(r->cached);
+		r->cached = NULL;
+	}
+	if (r->is_head || conn_cache_request(c, &rq) == -1)
+		return;
+	lifetime = cache_storable(&rq, h, &r->rule->cache, r->client_auth,
+	    time(NULL));
+	if (lifetime < 0 || (head = malloc(len)) == NULL)
+		return;
+	if (evbuffer_ptr_set(out, &pos, before, EVBUFFER_PTR_SET) == 0 &&
+	    evbuffer_copyout_from(out, &pos, head, len) == (ssize_t)len)
+		r->fill = cache_fill_new(c->w->sl->cache, r->rule->id, r->host,
+		    &rq, h, head, len, lifetime, r->rule->cache.max_bytes,
+		    time(NULL));
+	free(head);
+}
 
 /* 1: a head was handled, 0: need more, -1: the exchange ended badly. */
 static int
@@ -1142,6 +1330,7 @@ conn_response_head(struct conn *c)
 	struct conn_resp_filter rf;
 	struct http1_head h;
 	const char *why = "malformed response";
+	size_t before;
 	char *p;
 
 	if (len == 0)
@@ -1180,10 +1369,27 @@ conn_response_head(struct conn *c)
 		r->upstream_keepalive = 0;
 	if (h.body == HTTP1_BODY_UNTIL_CLOSE)
 		r->client_keepalive = 0;
+	if (r->unsafe_target != NULL && h.status >= 200 && h.status < 400)
+		cache_invalidate(c->w->sl->cache, r->host,
+		    (struct http1_str){ r->unsafe_target,
+		    strlen(r->unsafe_target) });
+	if (r->cached != NULL && h.status == 304) {
+		conn_revalidated(c, &h);
+		evbuffer_drain(in, h.head_len);
+		r->resp.done = 1;	/* a 304 has no body */
+		return 1;
+	}
+	before = evbuffer_get_length(out);
 	rf.h = &h;
 	rf.out = out;
+	rf.drop_age = r->cache_req != NULL;
 	http1_head_spans(&h, p, conn_keep_response_field, conn_emit_response,
 	    &rf);
+	if (r->cache_req != NULL)
+		conn_cache_fill(c, &h, out, before);
+	if (r->cache_status != NULL)
+		evbuffer_add_printf(out, "Cache-Status: sluice; %s\r\n",
+		    r->cache_status);
 	if (!r->client_keepalive || c->w->draining)
 		evbuffer_add(out, "Connection: close\r\n", 19);
 	evbuffer_add(out, "\r\n", 2);
@@ -1193,6 +1399,10 @@ conn_response_head(struct conn *c)
 	if (h.body == HTTP1_BODY_NONE) {
 		r->resp.done = 1;
 		r->resp_state = RESP_DONE;
+		if (r->fill != NULL) {
+			cache_fill_commit(r->fill, 0);
+			r->fill = NULL;
+		}
 	}
 	return 1;
 }
@@ -1216,7 +1426,7 @@ conn_exchange(struct conn *c)
 	int progress = 0, n;
 
 	if (!r->body.done) {
-		n = conn_forward(cin, r->local ? NULL : uout, &r->body);
+		n = conn_forward(cin, r->local ? NULL : uout, &r->body, NULL);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked request body");
@@ -1240,7 +1450,7 @@ conn_exchange(struct conn *c)
 	}
 	if (r->resp_state == RESP_BODY) {
 		n = conn_forward(bufferevent_get_input(c->ubev),
-		    bufferevent_get_output(c->cbev), &r->resp);
+		    bufferevent_get_output(c->cbev), &r->resp, &r->fill);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked response body");
@@ -1251,6 +1461,10 @@ conn_exchange(struct conn *c)
 		progress |= n != 0;
 		if (r->resp.done)
 			r->resp_state = RESP_DONE;
+		if (r->resp.done && r->fill != NULL && r->error[0] == '\0') {
+			cache_fill_commit(r->fill, r->resp.payload);
+			r->fill = NULL;
+		}
 	}
 	if (c->ubev_eof && !r->local && r->resp_state != RESP_DONE &&
 	    evbuffer_get_length(bufferevent_get_input(c->ubev)) == 0 &&

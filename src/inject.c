@@ -316,9 +316,22 @@ inject_has_query(const struct rule *rule)
 }
 
 int
+inject_sets_field(const struct rule *rule, const char *name)
+{
+	const char *set;
+	size_t i;
+
+	for (i = 0; rule != NULL && i < rule->ninjections; i++)
+		if ((set = inject_field_name(&rule->injections[i])) != NULL &&
+		    strcasecmp(set, name) == 0)
+			return 1;
+	return 0;
+}
+
+int
 inject_write_request(struct evbuffer *out, const struct http1_head *h,
-    const char *p, const struct rule *rule, char **audit_target,
-    char *names, size_t namesz)
+    const char *p, const struct rule *rule, const char *extra,
+    char **audit_target, char *names, size_t namesz)
 {
 	struct inject_filter flt = { h, rule, out, 0 };
 	const struct rule_injection *inj;
@@ -345,6 +358,8 @@ inject_write_request(struct evbuffer *out, const struct http1_head *h,
 		evbuffer_add(out, "\r\n", 2);
 		inject_add_name(names, namesz, name);
 	}
+	if (extra != NULL)
+		evbuffer_add(out, extra, strlen(extra));
 	if (h->upgrade)
 		evbuffer_add(out, "Connection: upgrade\r\n", 21);
 	evbuffer_add(out, "\r\n", 2);

@@ -29,13 +29,16 @@ void inject_clear(struct rule_injection *inj);
 /*
  * Write the request head at p (parsed as h) to out for rule (NULL: none):
  * the request line with injected query parameters, then the fields that
- * are neither hop-by-hop nor replaced, then the injected fields, then the
- * blank line.  *audit_target (malloc'd) gets the target with injected
+ * are neither hop-by-hop nor replaced, then the injected fields, then extra
+ * (whole field lines, or NULL), then the blank line.  *audit_target (malloc'd) gets the target with injected
  * values masked; names gets the comma-separated names of what was injected
  * ("" when nothing).  -1 on allocation failure.
  */
 int inject_write_request(struct evbuffer *out, const struct http1_head *h,
-    const char *p, const struct rule *rule, char **audit_target,
-    char *names, size_t namesz);
+    const char *p, const struct rule *rule, const char *extra,
+    char **audit_target, char *names, size_t namesz);
+
+/* Does rule (NULL: none) set the field named name (case-insensitive)? */
+int inject_sets_field(const struct rule *rule, const char *name);
 
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "cache.h"
 #include "certforge.h"
 #include "config.h"
 #include "log.h"
@@ -68,6 +69,7 @@ main_usage(void)
 	    "  --max-connections N          client connections in all "
 	    "(4096)\n"
 	    "  --workers N                  event-loop threads (CPUs)\n"
+	    "  --cache-size MIB             memory for cached responses (64)\n"
 	    "  --no-tls-resumption          full handshake for every client "
 	    "connection\n"
 	    "  --keylog FILE                TLS secrets, SSLKEYLOGFILE format\n"
@@ -135,6 +137,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_UP_TIMEOUT, OPT_DRAIN, OPT_HS_TIMEOUT, OPT_IDLE,
 		OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
+		OPT_CACHE_SIZE,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -159,6 +162,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "nfqueue", required_argument, NULL, OPT_NFQUEUE },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "no-tls-resumption", no_argument, NULL, OPT_NO_RESUME },
+		{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -174,6 +178,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 	cfg->idle_timeout = 60;
 	cfg->max_connections = 4096;
 	cfg->tls_resumption = 1;
+	cfg->cache_size = (size_t)64 << 20;
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -234,6 +239,10 @@ main_parse(struct config *cfg, int argc, char **argv)
 			    "nfqueue");
 		case OPT_VERBOSE: cfg->verbose = 1; break;
 		case OPT_NO_RESUME: cfg->tls_resumption = 0; break;
+		case OPT_CACHE_SIZE:
+			cfg->cache_size = (size_t)main_int("--cache-size (MiB)",
+			    optarg, 1, 65536) << 20;
+			break;
 		case OPT_HELP:
 			main_usage();
 			exit(0);
@@ -336,6 +345,8 @@ main(int argc, char **argv)
 		exit(1);
 	if ((sl.ratelimit = ratelimit_new(MAIN_RATE_BUCKETS)) == NULL)
 		exit(1);
+	if ((sl.cache = cache_new(cfg.cache_size)) == NULL)
+		fatalx("cannot allocate the response cache");
 	if ((ws = worker_create_all(&sl, cfg.workers)) == NULL)
 		exit(1);
 	if (cfg.user != NULL)
@@ -355,6 +366,7 @@ main(int argc, char **argv)
 	worker_join_all(ws, cfg.workers);
 	audit_close(sl.audit);
 	ratelimit_free(sl.ratelimit);
+	cache_free(sl.cache);
 	rules_stop();
 	SSL_CTX_free(sl.client_ctx);
 	SSL_CTX_free(sl.upstream_ctx);

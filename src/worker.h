@@ -20,6 +20,7 @@
 #include "config.h"
 
 struct audit;
+struct cache;
 struct ratelimit;
 struct certforge;
 struct conn;
@@ -33,6 +34,7 @@ struct sluice {
 	SSL_CTX			*upstream_ctx;
 	struct audit		*audit;
 	struct ratelimit	*ratelimit;
+	struct cache		*cache;
 	atomic_int		 nconns;	/* open client connections, all workers */
 };
 

@@ -18,6 +18,25 @@ Endpoints (any method; HEAD gets the head only):
   /headers?k=v&...   200, with each k: v added to the response headers
   /slow/SECONDS      sleeps, then answers like /echo
   /close             answers like /echo, then closes the connection
+  /cache/ANY?k=v&... for cache tests: JSON with "n" (how many requests this
+                     process got for this exact target, path with query,
+                     this one included; also in the X-Upstream-Count field),
+                     method, path and headers as /echo has them.  Parameters:
+                       cc=V      Cache-Control: V
+                       etag=V    ETag: "V" (V as is when it starts with " or
+                                 W/); etag=auto: "v<n>", new on every request
+                       lm=V      Last-Modified: V, or if V is an integer N,
+                                 N seconds before this process started (the
+                                 same on every request)
+                       exp=V     Expires: N seconds from now (may be
+                                 negative) if V is an integer, else V as is
+                       vary=V    Vary: V
+                       status=N  that status (204 and 304 without a body)
+                       size=N    body padded with spaces to N bytes
+                     A GET or HEAD whose If-None-Match names the ETag (or,
+                     without If-None-Match, whose If-Modified-Since is not
+                     before Last-Modified) gets a 304 with the same fields
+                     and no body.
 
 Every response carries X-Conn-Id: a number per accepted TCP connection, so a
 test can tell whether two requests shared an upstream connection.  The /echo
@@ -31,6 +50,7 @@ accepted connection {"event": "conn", "listen", "client", "sni", "tls"
 """
 
 import argparse
+import email.utils
 import hashlib
 import http.server
 import itertools
@@ -58,6 +78,11 @@ def gen_blocks(n, seed):
 
 
 _conn_ids = itertools.count(1)
+
+# /cache: requests per target, for the whole process.
+_cache_counts = {}
+_cache_lock = threading.Lock()
+_started = time.time()
 
 # The SNI callback runs in the thread doing the handshake; the connection's
 # thread reads the name from here afterwards.
@@ -214,10 +239,75 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 self._send_json(200, self._echo(body_len, body_sha),
                                 extra=[("Connection", "close")])
+            elif parts[0] == "cache":
+                self._cache(query, body_len)
             else:
                 self._send_json(404, {"error": "no such endpoint"})
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
+
+    def _cache(self, query, body_len):
+        q = dict(query)
+        with _cache_lock:
+            n = _cache_counts.get(self.path, 0) + 1
+            _cache_counts[self.path] = n
+        now = time.time()
+        fields = [("X-Upstream-Count", str(n))]
+        etag = q.get("etag")
+        if etag == "auto":
+            etag = '"v%d"' % n
+        elif etag is not None and not etag.startswith(('"', "W/")):
+            etag = '"%s"' % etag
+        lm = q.get("lm")
+        if lm is not None and lm.lstrip("-").isdigit():
+            lm = email.utils.formatdate(_started - int(lm), usegmt=True)
+        exp = q.get("exp")
+        if exp is not None and exp.lstrip("-").isdigit():
+            exp = email.utils.formatdate(now + int(exp), usegmt=True)
+        for name, v in (("Cache-Control", q.get("cc")), ("ETag", etag),
+                        ("Last-Modified", lm), ("Expires", exp),
+                        ("Vary", q.get("vary"))):
+            if v is not None:
+                fields.append((name, v))
+
+        status = int(q.get("status", "200"))
+        if self.command in ("GET", "HEAD") and status == 200 and \
+                self._not_modified(etag, lm):
+            self._head(304, fields)
+            return
+        if status in (204, 304) or status < 200:
+            self._head(status, fields)
+            return
+        obj = {"n": n, "method": self.command, "path": self.path,
+               "headers": [[k, v] for k, v in self.headers.items()],
+               "body_len": body_len}
+        line = json.dumps(obj)
+        size = int(q.get("size", "0"))
+        body = (line + " " * max(0, size - len(line) - 1) + "\n").encode()
+        self._head(status, [("Content-Type", "application/json")] + fields,
+                   length=len(body))
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _not_modified(self, etag, lm):
+        def weak(t):
+            t = t.strip()
+            return t[2:] if t.startswith("W/") else t
+        inm = self.headers.get("If-None-Match")
+        if inm is not None:
+            if etag is None:
+                return False
+            return any(t.strip() == "*" or weak(t) == weak(etag)
+                       for t in inm.split(","))
+        ims = self.headers.get("If-Modified-Since")
+        if ims is None or lm is None:
+            return False
+        try:
+            a = email.utils.parsedate_to_datetime(lm)
+            b = email.utils.parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+        return a <= b
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
     do_HEAD = _handle

@@ -42,8 +42,8 @@ rewrite(const char *req, struct rule_injection *inj, size_t n, char **audit,
 	rule.ninjections = n;
 	if (http1_parse_request(req, strlen(req), &h, &why) != HTTP1_OK)
 		return NULL;
-	if (inject_write_request(out, &h, req, n ? &rule : NULL, audit, names,
-	    namesz) == -1)
+	if (inject_write_request(out, &h, req, n ? &rule : NULL, NULL, audit,
+	    names, namesz) == -1)
 		return NULL;
 	len = evbuffer_get_length(out);
 	s = malloc(len + 1);

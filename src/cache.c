@@ -1,0 +1,1287 @@
+/*
+ * cache.c - the shared response cache (RFC 9111, as a shared cache).
+ *
+ * Owns the stored responses, their keys, their freshness and the byte
+ * budget.  Does not own the rule's policy (rules.c loads it, the caller
+ * passes it in), nor the wire: the caller sends the stored head with its
+ * own Age and Cache-Status, and decides when to look up, fill or
+ * invalidate.
+ *
+ * An entry is one response: the head as sent to the client, the body as
+ * framed on the wire, and its key.  The primary key is (rule id, host,
+ * target); under one primary key several variants may live side by side,
+ * each remembering the request values of the fields its response's Vary
+ * names (a missing field is distinct from an empty one).  The variant is a
+ * string of records "name\n=value\n" or "name\n!\n" (absent); the parser
+ * refuses CR and LF in values, so "\n" cannot occur inside one.
+ *
+ * Shards are chosen by a seeded hash of host and target only, not the rule
+ * id: cache_invalidate must find every rule's entries for a URL, and so
+ * finds them all in one shard.  The seed keeps clients, who choose their
+ * targets, from aiming them all at one shard or chain.  Small caches get
+ * fewer shards, so that a shard can still hold a rule's largest response.
+ * Each shard has its own byte budget (max_bytes / nshards), a chained hash
+ * table and an LRU list (newest at the head); eviction never crosses a
+ * shard.  An entry costs its struct, key, head, body and validator string.
+ *
+ * Locking: the shard mutex guards the shard and the links of the entries
+ * in it (chain, newer, older, linked).  Everything else in an entry is
+ * written before it is linked and never again, so a reader that took a
+ * reference under the mutex reads it with the mutex released.  refcnt is
+ * atomic; the shard's link is one reference, and whoever drops the last
+ * one frees the entry, always outside the mutex.  cache_refresh therefore
+ * never edits an entry: it builds a new one and swaps it for the old one,
+ * which lives on until its last reader lets go.  Entries never point back
+ * at the cache, so readers may outlive cache_free.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cache.h"
+#include "http1.h"
+#include "log.h"
+#include "rules.h"
+
+#define CACHE_SHARDS		16		/* at most; a power of two */
+/* Fewer shards rather than shards too small for a 1 MiB response. */
+#define CACHE_SHARD_MIN		(4U << 20)
+#define CACHE_CHAINS_MIN	64		/* a power of two */
+#define CACHE_DELTA_MAX		2147483648LL	/* RFC 9111, 1.2.2 */
+
+struct cache_entry {
+	_Atomic unsigned refcnt;	/* the shard's link is one */
+
+	/* Under the shard mutex. */
+	struct cache_entry *chain;	/* next in the hash chain */
+	struct cache_entry *newer;	/* LRU neighbours */
+	struct cache_entry *older;
+	int		 linked;
+
+	/* Written before the entry is linked, then never. */
+	uint64_t	 hash;		/* of host and target */
+	int64_t		 rule_id;
+	char		*key;		/* host NUL target NUL variant NUL */
+	size_t		 keylen;	/* all of it, NULs included */
+	size_t		 hostlen;
+	const char	*target;	/* in key */
+	size_t		 targetlen;
+	const char	*variant;	/* in key */
+	char		*data;		/* head, then body */
+	size_t		 headlen;
+	size_t		 bodylen;
+	char		*validators;	/* "" without any */
+	int		 status;
+	uint64_t	 payload;
+	time_t		 stored;	/* resident time counts from here */
+	int64_t		 initial_age;	/* the response's Age */
+	int64_t		 lifetime;
+	size_t		 size;		/* charged to the shard's budget */
+};
+
+struct cache_shard {
+	pthread_mutex_t	 mtx;
+	struct cache_entry **chains;
+	size_t		 nchains;	/* a power of two */
+	size_t		 nentries;
+	size_t		 bytes;
+	struct cache_entry *newest;
+	struct cache_entry *oldest;
+} __attribute__((aligned(64)));
+
+struct cache {
+	struct cache_shard *shards;
+	unsigned	 nshards;
+	unsigned	 nmutexes;	/* initialised, for _free */
+	size_t		 shard_budget;
+	uint64_t	 seed;
+};
+
+struct cache_fill {
+	struct cache	*cache;
+	struct cache_entry *e;		/* not linked yet */
+	size_t		 cap;		/* bytes allocated at e->data */
+	size_t		 limit;		/* head + body may not exceed it */
+	int		 over;
+};
+
+/* A growing string for building keys and heads. */
+struct cache_buf {
+	char		*p;
+	size_t		 len;
+	size_t		 cap;
+};
+
+static uint64_t	cache_hash(uint64_t, const char *, size_t, const char *,
+		    size_t);
+static struct cache_shard *cache_shard_of(struct cache *, uint64_t);
+static int	cache_key_is(const struct cache_entry *, int64_t,
+		    const char *, size_t, const char *, size_t);
+static void	cache_link(struct cache_shard *, struct cache_entry *);
+static void	cache_unlink(struct cache_shard *, struct cache_entry *);
+static void	cache_lru_touch(struct cache_shard *, struct cache_entry *);
+static void	cache_chains_grow(struct cache_shard *);
+static void	cache_insert(struct cache *, struct cache_entry *,
+		    struct cache_entry *);
+static void	cache_release(struct cache_entry *);
+static void	cache_entry_free(struct cache_entry *);
+static int64_t	cache_entry_age(const struct cache_entry *, time_t);
+static int	cache_method_is(struct http1_str, const char *);
+static int	cache_cc_get(const struct http1_head *, const char *,
+		    struct http1_str *);
+static int64_t	cache_delta(struct http1_str);
+static int	cache_digits(const char *, size_t, int *);
+static int	cache_month(const char *);
+static int	cache_date(struct http1_str, time_t *);
+static int	cache_req_revalidate(const struct http1_head *, int64_t);
+static int	cache_field_eq(const struct http1_head *, const char *,
+		    size_t, const char *, size_t);
+static int	cache_variant_build(struct cache_buf *,
+		    const struct http1_head *, const struct http1_head *);
+static int	cache_variant_match(const char *, const struct http1_head *);
+static int	cache_head_field(const char *, size_t, const char *,
+		    struct http1_str *);
+static char	*cache_validators_new(const char *, size_t);
+static int	cache_refresh_keeps(struct http1_str);
+static int	cache_buf_add(struct cache_buf *, const char *, size_t);
+
+struct cache *
+cache_new(size_t max_bytes)
+{
+	struct cache *c;
+	unsigned i;
+	int error;
+
+	if (max_bytes == 0) {
+		log_warnx("cache: max_bytes must be above 0");
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("cache: calloc");
+		return NULL;
+	}
+	c->nshards = CACHE_SHARDS;
+	while (c->nshards > 1 && max_bytes / c->nshards < CACHE_SHARD_MIN)
+		c->nshards /= 2;
+	c->shard_budget = max_bytes / c->nshards;
+	arc4random_buf(&c->seed, sizeof(c->seed));
+	if ((error = posix_memalign((void **)&c->shards,
+	    _Alignof(struct cache_shard),
+	    c->nshards * sizeof(*c->shards))) != 0) {
+		errno = error;
+		log_warn("cache: posix_memalign");
+		goto fail;
+	}
+	memset(c->shards, 0, c->nshards * sizeof(*c->shards));
+	for (i = 0; i < c->nshards; i++) {
+		c->shards[i].nchains = CACHE_CHAINS_MIN;
+		c->shards[i].chains = calloc(CACHE_CHAINS_MIN,
+		    sizeof(*c->shards[i].chains));
+		if (c->shards[i].chains == NULL) {
+			log_warn("cache: calloc");
+			goto fail;
+		}
+		if ((error = pthread_mutex_init(&c->shards[i].mtx,
+		    NULL)) != 0) {
+			free(c->shards[i].chains);
+			c->shards[i].chains = NULL;
+			errno = error;
+			log_warn("cache: pthread_mutex_init");
+			goto fail;
+		}
+		c->nmutexes++;
+	}
+	return c;
+
+fail:
+	cache_free(c);
+	return NULL;
+}
+
+void
+cache_free(struct cache *c)
+{
+	struct cache_shard *shard;
+	struct cache_entry *e;
+	unsigned i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nmutexes; i++) {
+		shard = &c->shards[i];
+		while ((e = shard->oldest) != NULL) {
+			cache_unlink(shard, e);
+			cache_entry_unref(e);
+		}
+		free(shard->chains);
+		pthread_mutex_destroy(&shard->mtx);
+	}
+	free(c->shards);
+	free(c);
+}
+
+int
+cache_request_bypass(const struct http1_head *req)
+{
+	struct http1_str v;
+
+	if (!cache_method_is(req->method, "GET") &&
+	    !cache_method_is(req->method, "HEAD"))
+		return 1;
+	return cache_cc_get(req, "no-store", &v);
+}
+
+enum cache_lookup
+cache_lookup(struct cache *c, int64_t rule_id, const char *host,
+    const struct http1_head *req, time_t now, struct cache_entry **entry,
+    int64_t *age)
+{
+	struct cache_shard *shard;
+	struct cache_entry *e;
+	size_t hostlen = strlen(host);
+	uint64_t h;
+	int64_t a;
+
+	*entry = NULL;
+	*age = 0;
+	if (!cache_method_is(req->method, "GET") &&
+	    !cache_method_is(req->method, "HEAD"))
+		return CACHE_MISS;
+	h = cache_hash(c->seed, host, hostlen, req->target.p, req->target.len);
+	shard = cache_shard_of(c, h);
+	pthread_mutex_lock(&shard->mtx);
+	for (e = shard->chains[h & (shard->nchains - 1)]; e != NULL;
+	    e = e->chain) {
+		if (e->hash == h && cache_key_is(e, rule_id, host, hostlen,
+		    req->target.p, req->target.len) &&
+		    cache_variant_match(e->variant, req))
+			break;
+	}
+	if (e != NULL) {
+		atomic_fetch_add_explicit(&e->refcnt, 1, memory_order_relaxed);
+		cache_lru_touch(shard, e);
+	}
+	pthread_mutex_unlock(&shard->mtx);
+	if (e == NULL)
+		return CACHE_MISS;
+
+	a = cache_entry_age(e, now);
+	if (a < e->lifetime && !cache_req_revalidate(req, a)) {
+		*entry = e;
+		*age = a;
+		return CACHE_FRESH;
+	}
+	if (e->validators[0] == '\0') {
+		cache_entry_unref(e);
+		return CACHE_MISS;
+	}
+	*entry = e;
+	*age = a;
+	return CACHE_STALE;
+}
+
+const char *
+cache_entry_head(const struct cache_entry *e, size_t *len)
+{
+	*len = e->headlen;
+	return e->data;
+}
+
+const char *
+cache_entry_body(const struct cache_entry *e, size_t *len)
+{
+	*len = e->bodylen;
+	return e->data + e->headlen;
+}
+
+int
+cache_entry_status(const struct cache_entry *e)
+{
+	return e->status;
+}
+
+uint64_t
+cache_entry_payload(const struct cache_entry *e)
+{
+	return e->payload;
+}
+
+const char *
+cache_entry_validators(const struct cache_entry *e)
+{
+	return e->validators;
+}
+
+void
+cache_entry_unref(struct cache_entry *e)
+{
+	if (e == NULL)
+		return;
+	if (atomic_fetch_sub_explicit(&e->refcnt, 1,
+	    memory_order_acq_rel) == 1)
+		cache_entry_free(e);
+}
+
+int64_t
+cache_storable(const struct http1_head *req, const struct http1_head *resp,
+    const struct rule_cache *pol, int client_auth, time_t now)
+{
+	const struct http1_header *f, *date;
+	struct http1_str v, star = { "*", 1 };
+	time_t expires, served;
+	int64_t lifetime;
+	size_t i;
+
+	if (!cache_method_is(req->method, "GET"))
+		return -1;
+	switch (resp->status) {
+	case 200: case 203: case 204: case 300: case 301: case 404: case 410:
+		break;
+	default:
+		return -1;
+	}
+	if (cache_cc_get(resp, "no-store", &v) ||
+	    cache_cc_get(resp, "private", &v) ||
+	    cache_cc_get(req, "no-store", &v))
+		return -1;
+	for (i = 0; i < resp->nheaders; i++) {
+		f = &resp->headers[i];
+		if (http1_str_eq(f->name, "vary") &&
+		    http1_list_has(f->value, star))
+			return -1;
+	}
+	/* RFC 9111, 3.5: the origin must have allowed sharing it. */
+	if (client_auth && !cache_cc_get(resp, "public", &v) &&
+	    !cache_cc_get(resp, "s-maxage", &v) &&
+	    !cache_cc_get(resp, "must-revalidate", &v))
+		return -1;
+
+	if (cache_cc_get(resp, "s-maxage", &v))
+		lifetime = cache_delta(v);
+	else if (cache_cc_get(resp, "max-age", &v))
+		lifetime = cache_delta(v);
+	else if ((f = http1_find(resp, "expires")) != NULL) {
+		/* Without a Date, the time we got it (RFC 9110, 6.6.1). */
+		served = now;
+		if ((date = http1_find(resp, "date")) != NULL &&
+		    cache_date(date->value, &served) == -1)
+			served = now;
+		if (cache_date(f->value, &expires) == -1 || expires < served)
+			lifetime = 0;
+		else
+			lifetime = expires - served;
+	} else
+		lifetime = pol->heuristic ? pol->ttl_seconds : 0;
+	if (lifetime > pol->ttl_seconds)
+		lifetime = pol->ttl_seconds;
+	/*
+	 * Stored, but validated on every use (RFC 9111, 5.2.2.4); the form
+	 * naming fields gets the same, rather than serving them unchecked.
+	 */
+	if (cache_cc_get(resp, "no-cache", &v))
+		lifetime = 0;
+	if (lifetime == 0 && http1_find(resp, "etag") == NULL &&
+	    http1_find(resp, "last-modified") == NULL)
+		return -1;
+	return lifetime;
+}
+
+struct cache_fill *
+cache_fill_new(struct cache *c, int64_t rule_id, const char *host,
+    const struct http1_head *req, const struct http1_head *resp,
+    const char *head, size_t headlen, int64_t lifetime, size_t max_bytes,
+    time_t now)
+{
+	struct cache_fill *fill = NULL;
+	struct cache_entry *e = NULL;
+	struct cache_buf key = { NULL, 0, 0 };
+	const struct http1_header *f;
+	size_t hostlen = strlen(host), i, fixed;
+
+	if ((fill = calloc(1, sizeof(*fill))) == NULL ||
+	    (e = calloc(1, sizeof(*e))) == NULL) {
+		log_warn("cache: calloc");
+		goto fail;
+	}
+	fill->cache = c;
+	fill->e = e;
+	atomic_init(&e->refcnt, 1);
+
+	/* The host is matched without case, so it is stored lowercased. */
+	if (cache_buf_add(&key, host, hostlen + 1) == -1)
+		goto fail;
+	for (i = 0; i < hostlen; i++)
+		if (key.p[i] >= 'A' && key.p[i] <= 'Z')
+			key.p[i] += 'a' - 'A';
+	if (cache_buf_add(&key, req->target.p, req->target.len) == -1 ||
+	    cache_buf_add(&key, "", 1) == -1 ||
+	    cache_variant_build(&key, req, resp) == -1 ||
+	    cache_buf_add(&key, "", 1) == -1)
+		goto fail;
+	e->key = key.p;
+	key.p = NULL;
+	e->keylen = key.len;
+	e->hostlen = hostlen;
+	e->target = e->key + hostlen + 1;
+	e->targetlen = req->target.len;
+	e->variant = e->target + e->targetlen + 1;
+	e->hash = cache_hash(c->seed, host, hostlen, req->target.p,
+	    req->target.len);
+	e->rule_id = rule_id;
+	e->status = resp->status;
+	e->stored = now;
+	e->lifetime = lifetime;
+	if ((f = http1_find(resp, "age")) != NULL)
+		e->initial_age = cache_delta(f->value);
+
+	/* Stop copying as soon as it could not be stored anyway. */
+	fixed = sizeof(*e) + e->keylen;
+	fill->limit = c->shard_budget > fixed ? c->shard_budget - fixed : 0;
+	if (max_bytes < fill->limit)
+		fill->limit = max_bytes;
+	if (headlen > fill->limit)
+		goto fail;
+	fill->cap = headlen + 4096 < fill->limit ? headlen + 4096 :
+	    fill->limit;
+	if ((e->data = malloc(fill->cap ? fill->cap : 1)) == NULL) {
+		log_warn("cache: malloc");
+		goto fail;
+	}
+	memcpy(e->data, head, headlen);
+	e->headlen = headlen;
+	return fill;
+
+fail:
+	free(key.p);
+	cache_entry_free(e);
+	free(fill);
+	return NULL;
+}
+
+int
+cache_fill_append(struct cache_fill *fill, const char *data, size_t len)
+{
+	struct cache_entry *e = fill->e;
+	size_t used = e->headlen + e->bodylen, cap;
+	char *p;
+
+	if (fill->over || len > fill->limit - used) {
+		fill->over = 1;
+		return -1;
+	}
+	if (len > fill->cap - used) {
+		cap = fill->cap;
+		while (len > cap - used)
+			cap = cap > fill->limit / 2 ? fill->limit : cap * 2;
+		if ((p = realloc(e->data, cap)) == NULL) {
+			log_warn("cache: realloc");
+			fill->over = 1;
+			return -1;
+		}
+		e->data = p;
+		fill->cap = cap;
+	}
+	memcpy(e->data + used, data, len);
+	e->bodylen += len;
+	return 0;
+}
+
+void
+cache_fill_commit(struct cache_fill *fill, uint64_t payload)
+{
+	struct cache_entry *e = fill->e;
+	size_t used = e->headlen + e->bodylen;
+	char *p;
+
+	if (fill->over) {
+		cache_fill_abort(fill);
+		return;
+	}
+	/* The budget counts what is held, so give back the slack. */
+	if (used > 0 && used < fill->cap &&
+	    (p = realloc(e->data, used)) != NULL)
+		e->data = p;
+	e->payload = payload;
+	if ((e->validators = cache_validators_new(e->data,
+	    e->headlen)) == NULL) {
+		cache_fill_abort(fill);
+		return;
+	}
+	e->size = sizeof(*e) + e->keylen + used + strlen(e->validators) + 1;
+	if (e->size > fill->cache->shard_budget)
+		cache_entry_free(e);
+	else
+		cache_insert(fill->cache, e, NULL);
+	free(fill);
+}
+
+void
+cache_fill_abort(struct cache_fill *fill)
+{
+	if (fill == NULL)
+		return;
+	cache_entry_free(fill->e);
+	free(fill);
+}
+
+void
+cache_refresh(struct cache *c, struct cache_entry *old,
+    const struct http1_head *resp304, int64_t lifetime, time_t now)
+{
+	struct cache_entry *e = NULL;
+	struct cache_buf head = { NULL, 0, 0 };
+	const struct http1_header *f;
+	struct http1_str name;
+	const char *p = old->data, *end = old->data + old->headlen, *eol;
+	int replaced;
+	size_t i;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		log_warn("cache: calloc");
+		goto fail;
+	}
+	atomic_init(&e->refcnt, 1);
+
+	/*
+	 * RFC 9111, 3.2: the 304's fields replace the stored ones of the
+	 * same name, but never the framing of the body we hold.
+	 */
+	eol = memchr(p, '\n', end - p);
+	if (eol == NULL || cache_buf_add(&head, p, eol + 1 - p) == -1)
+		goto fail;
+	for (p = eol + 1; p < end; p = eol + 1) {
+		if ((eol = memchr(p, '\n', end - p)) == NULL)
+			eol = end - 1;
+		name.p = p;
+		for (name.len = 0; p + name.len < eol &&
+		    p[name.len] != ':'; name.len++)
+			;
+		replaced = 0;
+		for (i = 0; i < resp304->nheaders && !replaced; i++) {
+			f = &resp304->headers[i];
+			replaced = f->name.len == name.len &&
+			    strncasecmp(f->name.p, name.p, name.len) == 0 &&
+			    !cache_refresh_keeps(f->name) &&
+			    !http1_is_hop_field(resp304, f->name);
+		}
+		if (!replaced && cache_buf_add(&head, p, eol + 1 - p) == -1)
+			goto fail;
+	}
+	for (i = 0; i < resp304->nheaders; i++) {
+		f = &resp304->headers[i];
+		if (cache_refresh_keeps(f->name) ||
+		    http1_is_hop_field(resp304, f->name))
+			continue;
+		if (cache_buf_add(&head, f->name.p, f->name.len) == -1 ||
+		    cache_buf_add(&head, ": ", 2) == -1 ||
+		    cache_buf_add(&head, f->value.p, f->value.len) == -1 ||
+		    cache_buf_add(&head, "\r\n", 2) == -1)
+			goto fail;
+	}
+	e->headlen = head.len;
+	if (cache_buf_add(&head, old->data + old->headlen,
+	    old->bodylen) == -1)
+		goto fail;
+	e->data = head.p;
+	head.p = NULL;
+	e->bodylen = old->bodylen;
+
+	if ((e->key = malloc(old->keylen)) == NULL) {
+		log_warn("cache: malloc");
+		goto fail;
+	}
+	memcpy(e->key, old->key, old->keylen);
+	e->keylen = old->keylen;
+	e->hostlen = old->hostlen;
+	e->target = e->key + (old->target - old->key);
+	e->targetlen = old->targetlen;
+	e->variant = e->key + (old->variant - old->key);
+	e->hash = old->hash;
+	e->rule_id = old->rule_id;
+	e->status = old->status;
+	e->payload = old->payload;
+	e->stored = now;
+	e->lifetime = lifetime;
+	if ((f = http1_find(resp304, "age")) != NULL)
+		e->initial_age = cache_delta(f->value);
+	if ((e->validators = cache_validators_new(e->data,
+	    e->headlen)) == NULL)
+		goto fail;
+	e->size = sizeof(*e) + e->keylen + e->headlen + e->bodylen +
+	    strlen(e->validators) + 1;
+	if (e->size > c->shard_budget)
+		goto fail;
+	cache_insert(c, e, old);
+	return;
+
+fail:
+	free(head.p);
+	cache_entry_free(e);
+}
+
+void
+cache_invalidate(struct cache *c, const char *host, struct http1_str target)
+{
+	struct cache_shard *shard;
+	struct cache_entry **pp, *e, *drop = NULL;
+	size_t hostlen = strlen(host);
+	uint64_t h;
+
+	h = cache_hash(c->seed, host, hostlen, target.p, target.len);
+	shard = cache_shard_of(c, h);
+	pthread_mutex_lock(&shard->mtx);
+	pp = &shard->chains[h & (shard->nchains - 1)];
+	while ((e = *pp) != NULL) {
+		if (e->hash == h && e->hostlen == hostlen &&
+		    strncasecmp(e->key, host, hostlen) == 0 &&
+		    e->targetlen == target.len &&
+		    memcmp(e->target, target.p, target.len) == 0) {
+			cache_unlink(shard, e);
+			e->chain = drop;
+			drop = e;
+		} else
+			pp = &e->chain;
+	}
+	pthread_mutex_unlock(&shard->mtx);
+	cache_release(drop);
+}
+
+/* Seeded FNV-1a over the lowercased host and the target, then mixed. */
+static uint64_t
+cache_hash(uint64_t seed, const char *host, size_t hostlen,
+    const char *target, size_t targetlen)
+{
+	uint64_t h = seed ^ 0xcbf29ce484222325ULL;
+	unsigned char ch;
+	size_t i;
+
+	for (i = 0; i < hostlen; i++) {
+		ch = host[i];
+		if (ch >= 'A' && ch <= 'Z')
+			ch += 'a' - 'A';
+		h = (h ^ ch) * 0x100000001b3ULL;
+	}
+	h *= 0x100000001b3ULL;		/* a NUL between host and target */
+	for (i = 0; i < targetlen; i++)
+		h = (h ^ (unsigned char)target[i]) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* The top bits pick the shard, the bottom ones the chain. */
+static struct cache_shard *
+cache_shard_of(struct cache *c, uint64_t h)
+{
+	return &c->shards[(h >> 56) & (c->nshards - 1)];
+}
+
+static int
+cache_key_is(const struct cache_entry *e, int64_t rule_id, const char *host,
+    size_t hostlen, const char *target, size_t targetlen)
+{
+	return e->rule_id == rule_id && e->hostlen == hostlen &&
+	    strncasecmp(e->key, host, hostlen) == 0 &&
+	    e->targetlen == targetlen &&
+	    memcmp(e->target, target, targetlen) == 0;
+}
+
+/* Newest in its chain and in the LRU list.  shard->mtx held. */
+static void
+cache_link(struct cache_shard *shard, struct cache_entry *e)
+{
+	struct cache_entry **chain;
+
+	if (shard->nentries >= shard->nchains)
+		cache_chains_grow(shard);
+	chain = &shard->chains[e->hash & (shard->nchains - 1)];
+	e->chain = *chain;
+	*chain = e;
+	e->older = shard->newest;
+	e->newer = NULL;
+	if (shard->newest != NULL)
+		shard->newest->newer = e;
+	else
+		shard->oldest = e;
+	shard->newest = e;
+	shard->nentries++;
+	shard->bytes += e->size;
+	e->linked = 1;
+}
+
+/* shard->mtx held.  The shard's reference passes to the caller. */
+static void
+cache_unlink(struct cache_shard *shard, struct cache_entry *e)
+{
+	struct cache_entry **pp;
+
+	for (pp = &shard->chains[e->hash & (shard->nchains - 1)]; *pp != e;
+	    pp = &(*pp)->chain)
+		;
+	*pp = e->chain;
+	e->chain = NULL;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		shard->newest = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		shard->oldest = e->newer;
+	e->newer = e->older = NULL;
+	shard->nentries--;
+	shard->bytes -= e->size;
+	e->linked = 0;
+}
+
+/*
+ * Move e to the LRU head, leaving its chain alone: a chain keeps the newest
+ * response first, which is the one a lookup must find when variants of one
+ * URL differ in their Vary.  shard->mtx held.
+ */
+static void
+cache_lru_touch(struct cache_shard *shard, struct cache_entry *e)
+{
+	if (shard->newest == e)
+		return;
+	e->newer->older = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		shard->oldest = e->newer;
+	e->newer = NULL;
+	e->older = shard->newest;
+	shard->newest->newer = e;
+	shard->newest = e;
+}
+
+/*
+ * Double the chains when they average one entry each.  Without memory the
+ * chains just get longer.  shard->mtx held.
+ */
+static void
+cache_chains_grow(struct cache_shard *shard)
+{
+	struct cache_entry **chains, **pp, *e, *next;
+	size_t n = shard->nchains * 2, i;
+
+	if ((chains = calloc(n, sizeof(*chains))) == NULL)
+		return;
+	/* Appended, so that each chain keeps its order. */
+	for (i = 0; i < shard->nchains; i++) {
+		for (e = shard->chains[i]; e != NULL; e = next) {
+			next = e->chain;
+			for (pp = &chains[e->hash & (n - 1)]; *pp != NULL;
+			    pp = &(*pp)->chain)
+				;
+			e->chain = NULL;
+			*pp = e;
+		}
+	}
+	free(shard->chains);
+	shard->chains = chains;
+	shard->nchains = n;
+}
+
+/*
+ * Publish e.  With old (a refresh), e takes old's place, unless old has
+ * left the cache meanwhile: then it was invalidated, evicted or replaced
+ * by a newer response, and e would bring back what is gone.  Without old,
+ * e replaces an entry of the same key and variant.  Then the oldest
+ * entries make room.
+ */
+static void
+cache_insert(struct cache *c, struct cache_entry *e, struct cache_entry *old)
+{
+	struct cache_shard *shard = cache_shard_of(c, e->hash);
+	struct cache_entry **pp, *o, *drop = NULL;
+
+	pthread_mutex_lock(&shard->mtx);
+	if (old != NULL) {
+		if (!old->linked) {
+			pthread_mutex_unlock(&shard->mtx);
+			cache_entry_free(e);
+			return;
+		}
+		cache_unlink(shard, old);
+		old->chain = drop;
+		drop = old;
+	} else {
+		pp = &shard->chains[e->hash & (shard->nchains - 1)];
+		while ((o = *pp) != NULL) {
+			if (o->hash == e->hash && o->rule_id == e->rule_id &&
+			    o->keylen == e->keylen &&
+			    memcmp(o->key, e->key, e->keylen) == 0) {
+				cache_unlink(shard, o);
+				o->chain = drop;
+				drop = o;
+			} else
+				pp = &o->chain;
+		}
+	}
+	while (shard->bytes + e->size > c->shard_budget &&
+	    (o = shard->oldest) != NULL) {
+		cache_unlink(shard, o);
+		o->chain = drop;
+		drop = o;
+	}
+	cache_link(shard, e);
+	pthread_mutex_unlock(&shard->mtx);
+	cache_release(drop);
+}
+
+/* Drop the shard's reference to unlinked entries chained on ->chain. */
+static void
+cache_release(struct cache_entry *e)
+{
+	struct cache_entry *next;
+
+	for (; e != NULL; e = next) {
+		next = e->chain;
+		cache_entry_unref(e);
+	}
+}
+
+static void
+cache_entry_free(struct cache_entry *e)
+{
+	if (e == NULL)
+		return;
+	free(e->key);
+	free(e->data);
+	free(e->validators);
+	free(e);
+}
+
+/*
+ * RFC 9111, 4.2.3, simplified: the Age the response came with plus the
+ * time it has been here.  The Date-based apparent age is left out, so an
+ * upstream whose clock runs slow does not make everything it sends stale.
+ */
+static int64_t
+cache_entry_age(const struct cache_entry *e, time_t now)
+{
+	int64_t resident = now > e->stored ? (int64_t)(now - e->stored) : 0;
+
+	return e->initial_age + resident;
+}
+
+/* Methods are case-sensitive (RFC 9110, 9.1). */
+static int
+cache_method_is(struct http1_str m, const char *lit)
+{
+	return m.len == strlen(lit) && memcmp(m.p, lit, m.len) == 0;
+}
+
+/*
+ * Find directive name in h's Cache-Control fields: 1 and its value (quotes
+ * removed, empty without one), or 0.  Directives are comma-separated,
+ * names without case, values a token or a quoted string, which may hold
+ * commas.
+ */
+static int
+cache_cc_get(const struct http1_head *h, const char *name,
+    struct http1_str *value)
+{
+	const struct http1_header *f;
+	const char *p, *end, *n0;
+	struct http1_str dname, v;
+	size_t i;
+
+	for (i = 0; i < h->nheaders; i++) {
+		f = &h->headers[i];
+		if (!http1_str_eq(f->name, "cache-control"))
+			continue;
+		p = f->value.p;
+		end = p + f->value.len;
+		while (p < end) {
+			while (p < end && (*p == ' ' || *p == '\t' ||
+			    *p == ','))
+				p++;
+			for (n0 = p; p < end && *p != '=' && *p != ',' &&
+			    *p != ' ' && *p != '\t'; p++)
+				;
+			dname.p = n0;
+			dname.len = p - n0;
+			while (p < end && (*p == ' ' || *p == '\t'))
+				p++;
+			v.p = p;
+			v.len = 0;
+			if (p < end && *p == '=') {
+				p++;
+				while (p < end && (*p == ' ' || *p == '\t'))
+					p++;
+				if (p < end && *p == '"') {
+					v.p = ++p;
+					while (p < end && *p != '"')
+						p += (*p == '\\' && p + 1 < end)
+						    ? 2 : 1;
+					v.len = p - v.p;
+				} else {
+					for (v.p = p; p < end && *p != ',' &&
+					    *p != ' ' && *p != '\t'; p++)
+						;
+					v.len = p - v.p;
+				}
+			}
+			while (p < end && *p != ',')
+				p++;
+			if (dname.len > 0 && http1_str_eq(dname, name)) {
+				*value = v;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * delta-seconds (RFC 9111, 1.2.2), capped at 2^31.  Anything else counts
+ * as 0: a lifetime the cache cannot read is no lifetime.
+ */
+static int64_t
+cache_delta(struct http1_str s)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (s.len == 0)
+		return 0;
+	for (i = 0; i < s.len; i++) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return 0;
+		if (v < CACHE_DELTA_MAX)
+			v = v * 10 + (s.p[i] - '0');
+	}
+	return v < CACHE_DELTA_MAX ? v : CACHE_DELTA_MAX;
+}
+
+/* n decimal digits (a leading space allowed, for asctime's day). */
+static int
+cache_digits(const char *p, size_t n, int *v)
+{
+	size_t i = 0;
+
+	*v = 0;
+	if (n > 1 && p[0] == ' ')
+		i++;
+	for (; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		*v = *v * 10 + (p[i] - '0');
+	}
+	return 0;
+}
+
+static int
+cache_month(const char *p)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int i;
+
+	for (i = 0; i < 12; i++)
+		if (memcmp(p, months + 3 * i, 3) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * An HTTP-date (RFC 9110, 5.6.7): IMF-fixdate
+ * "Sun, 06 Nov 1994 08:49:37 GMT", or the obsolete
+ * "Sunday, 06-Nov-94 08:49:37 GMT" and "Sun Nov  6 08:49:37 1994".
+ * Two-digit years are 1970-2069.
+ */
+static int
+cache_date(struct http1_str s, time_t *t)
+{
+	struct tm tm;
+	const char *p, *comma, *hms;
+	size_t n;
+	time_t v;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((comma = memchr(s.p, ',', s.len)) != NULL) {
+		p = comma + 1;
+		n = s.len - (p - s.p);
+		if (n == 25 && p[0] == ' ' && p[3] == ' ' && p[7] == ' ' &&
+		    p[12] == ' ' && memcmp(p + 21, " GMT", 4) == 0) {
+			if (cache_digits(p + 1, 2, &tm.tm_mday) == -1 ||
+			    (tm.tm_mon = cache_month(p + 4)) == -1 ||
+			    cache_digits(p + 8, 4, &tm.tm_year) == -1)
+				return -1;
+			tm.tm_year -= 1900;
+			hms = p + 13;
+		} else if (n == 23 && p[0] == ' ' && p[3] == '-' &&
+		    p[7] == '-' && p[10] == ' ' &&
+		    memcmp(p + 19, " GMT", 4) == 0) {
+			if (cache_digits(p + 1, 2, &tm.tm_mday) == -1 ||
+			    (tm.tm_mon = cache_month(p + 4)) == -1 ||
+			    cache_digits(p + 8, 2, &tm.tm_year) == -1)
+				return -1;
+			if (tm.tm_year < 70)
+				tm.tm_year += 100;
+			hms = p + 11;
+		} else
+			return -1;
+	} else if (s.len == 24 && s.p[3] == ' ' && s.p[7] == ' ' &&
+	    s.p[10] == ' ' && s.p[19] == ' ') {
+		p = s.p;
+		if ((tm.tm_mon = cache_month(p + 4)) == -1 ||
+		    cache_digits(p + 8, 2, &tm.tm_mday) == -1 ||
+		    cache_digits(p + 20, 4, &tm.tm_year) == -1)
+			return -1;
+		tm.tm_year -= 1900;
+		hms = p + 11;
+	} else
+		return -1;
+	if (hms[2] != ':' || hms[5] != ':' ||
+	    cache_digits(hms, 2, &tm.tm_hour) == -1 ||
+	    cache_digits(hms + 3, 2, &tm.tm_min) == -1 ||
+	    cache_digits(hms + 6, 2, &tm.tm_sec) == -1)
+		return -1;
+	if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	if ((v = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*t = v;
+	return 0;
+}
+
+/*
+ * Does the request insist on revalidation (no-cache, or Pragma: no-cache
+ * without Cache-Control, RFC 9111, 5.4), or on a younger response than
+ * age (max-age; max-age=0 is how clients ask for revalidation)?
+ */
+static int
+cache_req_revalidate(const struct http1_head *req, int64_t age)
+{
+	const struct http1_header *f;
+	struct http1_str v, nc = { "no-cache", 8 };
+	int64_t max;
+
+	if (cache_cc_get(req, "no-cache", &v))
+		return 1;
+	if (cache_cc_get(req, "max-age", &v)) {
+		max = cache_delta(v);
+		if (max == 0 || age > max)
+			return 1;
+	}
+	if (http1_find(req, "cache-control") == NULL &&
+	    (f = http1_find(req, "pragma")) != NULL &&
+	    http1_list_has(f->value, nc))
+		return 1;
+	return 0;
+}
+
+/*
+ * Is the request's value of field name, its lines joined by ", " (RFC
+ * 9110, 5.3), exactly v?  0 when the field is absent.
+ */
+static int
+cache_field_eq(const struct http1_head *req, const char *name,
+    size_t namelen, const char *v, size_t vlen)
+{
+	const struct http1_header *f;
+	size_t i, off = 0;
+	int seen = 0;
+
+	for (i = 0; i < req->nheaders; i++) {
+		f = &req->headers[i];
+		if (f->name.len != namelen ||
+		    strncasecmp(f->name.p, name, namelen) != 0)
+			continue;
+		if (seen) {
+			if (vlen - off < 2 || memcmp(v + off, ", ", 2) != 0)
+				return 0;
+			off += 2;
+		}
+		if (vlen - off < f->value.len ||
+		    memcmp(v + off, f->value.p, f->value.len) != 0)
+			return 0;
+		off += f->value.len;
+		seen = 1;
+	}
+	return seen && off == vlen;
+}
+
+/* Append the variant records for the fields resp's Vary names. */
+static int
+cache_variant_build(struct cache_buf *b, const struct http1_head *req,
+    const struct http1_head *resp)
+{
+	const struct http1_header *f, *rf;
+	const char *p, *end, *n0;
+	size_t i, j, k, namelen, start;
+	int seen;
+
+	for (i = 0; i < resp->nheaders; i++) {
+		f = &resp->headers[i];
+		if (!http1_str_eq(f->name, "vary"))
+			continue;
+		p = f->value.p;
+		end = p + f->value.len;
+		while (p < end) {
+			while (p < end && (*p == ' ' || *p == '\t' ||
+			    *p == ','))
+				p++;
+			for (n0 = p; p < end && *p != ','; p++)
+				;
+			for (namelen = p - n0; namelen > 0 &&
+			    (n0[namelen - 1] == ' ' ||
+			    n0[namelen - 1] == '\t'); namelen--)
+				;
+			if (namelen == 0)
+				continue;
+			start = b->len;
+			if (cache_buf_add(b, n0, namelen) == -1 ||
+			    cache_buf_add(b, "\n", 1) == -1)
+				return -1;
+			for (k = start; k < start + namelen; k++)
+				if (b->p[k] >= 'A' && b->p[k] <= 'Z')
+					b->p[k] += 'a' - 'A';
+			seen = 0;
+			for (j = 0; j < req->nheaders; j++) {
+				rf = &req->headers[j];
+				if (rf->name.len != namelen ||
+				    strncasecmp(rf->name.p, n0, namelen) != 0)
+					continue;
+				if (cache_buf_add(b, seen ? ", " : "=",
+				    seen ? 2 : 1) == -1 ||
+				    cache_buf_add(b, rf->value.p,
+				    rf->value.len) == -1)
+					return -1;
+				seen = 1;
+			}
+			if (cache_buf_add(b, seen ? "\n" : "!\n",
+			    seen ? 1 : 2) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+cache_variant_match(const char *v, const struct http1_head *req)
+{
+	const char *name, *nl, *val;
+	size_t i, namelen;
+
+	while (*v != '\0') {
+		name = v;
+		nl = strchr(name, '\n');
+		namelen = nl - name;
+		val = nl + 1;
+		nl = strchr(val, '\n');
+		if (*val == '!') {
+			for (i = 0; i < req->nheaders; i++)
+				if (req->headers[i].name.len == namelen &&
+				    strncasecmp(req->headers[i].name.p, name,
+				    namelen) == 0)
+					return 0;
+		} else if (!cache_field_eq(req, name, namelen, val + 1,
+		    nl - val - 1))
+			return 0;
+		v = nl + 1;
+	}
+	return 1;
+}
+
+/* The first field called name in a raw head (status line, CRLF fields). */
+static int
+cache_head_field(const char *head, size_t len, const char *name,
+    struct http1_str *value)
+{
+	const char *p, *end = head + len, *eol, *colon;
+	size_t namelen = strlen(name);
+
+	if ((p = memchr(head, '\n', len)) == NULL)
+		return 0;
+	for (p++; p < end; p = eol + 1) {
+		if ((eol = memchr(p, '\n', end - p)) == NULL)
+			eol = end;
+		colon = memchr(p, ':', eol - p);
+		if (colon == NULL || (size_t)(colon - p) != namelen ||
+		    strncasecmp(p, name, namelen) != 0)
+			continue;
+		for (p = colon + 1; p < eol && (*p == ' ' || *p == '\t'); p++)
+			;
+		value->p = p;
+		value->len = eol - p;
+		while (value->len > 0 && (p[value->len - 1] == '\r' ||
+		    p[value->len - 1] == ' ' || p[value->len - 1] == '\t'))
+			value->len--;
+		return 1;
+	}
+	return 0;
+}
+
+/* The conditional fields a revalidation of this head sends; NULL on ENOMEM. */
+static char *
+cache_validators_new(const char *head, size_t len)
+{
+	struct cache_buf b = { NULL, 0, 0 };
+	struct http1_str v;
+
+	if (cache_head_field(head, len, "etag", &v) &&
+	    (cache_buf_add(&b, "If-None-Match: ", 15) == -1 ||
+	    cache_buf_add(&b, v.p, v.len) == -1 ||
+	    cache_buf_add(&b, "\r\n", 2) == -1))
+		goto fail;
+	if (cache_head_field(head, len, "last-modified", &v) &&
+	    (cache_buf_add(&b, "If-Modified-Since: ", 19) == -1 ||
+	    cache_buf_add(&b, v.p, v.len) == -1 ||
+	    cache_buf_add(&b, "\r\n", 2) == -1))
+		goto fail;
+	if (cache_buf_add(&b, "", 1) == -1)
+		goto fail;
+	return b.p;
+
+fail:
+	free(b.p);
+	return NULL;
+}
+
+/*
+ * Fields a 304 may not change: the framing of the body we hold (RFC 9111,
+ * 3.2), Alt-Svc (never stored) and Age (kept by the entry, not its head).
+ */
+static int
+cache_refresh_keeps(struct http1_str name)
+{
+	return http1_str_eq(name, "content-length") ||
+	    http1_str_eq(name, "transfer-encoding") ||
+	    http1_str_eq(name, "content-encoding") ||
+	    http1_str_eq(name, "content-range") ||
+	    http1_str_eq(name, "alt-svc") ||
+	    http1_str_eq(name, "age");
+}
+
+static int
+cache_buf_add(struct cache_buf *b, const char *p, size_t n)
+{
+	size_t cap;
+	char *np;
+
+	if (n > b->cap - b->len) {
+		for (cap = b->cap ? b->cap : 256; n > cap - b->len; cap *= 2)
+			;
+		if ((np = realloc(b->p, cap)) == NULL) {
+			log_warn("cache: realloc");
+			return -1;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
