@@ -43,6 +43,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "cache.h"
 #include "http1.h"
 #include "log.h"
@@ -84,8 +86,20 @@ struct cache_entry {
 	size_t		 size;		/* charged to the shard's budget */
 };
 
+struct cache_flight {
+	struct cache_flight *next;
+	struct cache_shard *shard;
+	int64_t		 rule_id;
+	uint64_t	 hash;
+	char		*host;
+	char		*target;
+	size_t		 target_len;
+	struct cache_waiter *waiters;
+};
+
 struct cache_shard {
 	pthread_mutex_t	 mtx;
+	struct cache_flight *flights;	/* misses being fetched, few */
 	struct cache_entry **chains;
 	size_t		 nchains;	/* a power of two */
 	size_t		 nentries;
@@ -1284,4 +1298,91 @@ cache_buf_add(struct cache_buf *b, const char *p, size_t n)
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 	return 0;
+}
+
+/* ---- request collapsing ------------------------------------------------ */
+
+struct cache_flight *
+cache_flight_join(struct cache *c, int64_t rule_id, const char *host,
+    struct http1_str target, struct cache_waiter *w)
+{
+	size_t hostlen = strlen(host);
+	uint64_t h = cache_hash(c->seed, host, hostlen, target.p, target.len);
+	struct cache_shard *shard = cache_shard_of(c, h);
+	struct cache_flight *f;
+
+	pthread_mutex_lock(&shard->mtx);
+	for (f = shard->flights; f != NULL; f = f->next)
+		if (f->hash == h && f->rule_id == rule_id &&
+		    strcasecmp(f->host, host) == 0 &&
+		    f->target_len == target.len &&
+		    memcmp(f->target, target.p, target.len) == 0)
+			break;
+	if (f != NULL) {
+		w->shard = shard;
+		w->flight = f;
+		w->next = f->waiters;
+		f->waiters = w;
+		pthread_mutex_unlock(&shard->mtx);
+		return NULL;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->host = strdup(host)) == NULL ||
+	    (f->target = malloc(target.len + 1)) == NULL) {
+		pthread_mutex_unlock(&shard->mtx);
+		if (f != NULL)
+			free(f->host);
+		free(f);
+		/* Without a record nobody waits: this request fetches alone. */
+		w->flight = NULL;
+		return NULL;
+	}
+	memcpy(f->target, target.p, target.len);
+	f->target_len = target.len;
+	f->shard = shard;
+	f->rule_id = rule_id;
+	f->hash = h;
+	f->next = shard->flights;
+	shard->flights = f;
+	pthread_mutex_unlock(&shard->mtx);
+	return f;
+}
+
+void
+cache_flight_done(struct cache *c, struct cache_flight *f)
+{
+	struct cache_shard *shard = f->shard;
+	struct cache_flight **fp;
+	struct cache_waiter *w;
+
+	pthread_mutex_lock(&shard->mtx);
+	for (fp = &shard->flights; *fp != f; fp = &(*fp)->next)
+		;
+	*fp = f->next;
+	for (w = f->waiters; w != NULL; w = w->next) {
+		w->flight = NULL;
+		event_active(w->ev, 0, 0);
+	}
+	pthread_mutex_unlock(&shard->mtx);
+	free(f->host);
+	free(f->target);
+	free(f);
+}
+
+void
+cache_flight_leave(struct cache *c, struct cache_waiter *w)
+{
+	struct cache_waiter **wp;
+
+	if (w->shard == NULL)
+		return;
+	pthread_mutex_lock(&w->shard->mtx);
+	if (w->flight != NULL) {
+		for (wp = &w->flight->waiters; *wp != w; wp = &(*wp)->next)
+			;
+		*wp = w->next;
+		w->flight = NULL;
+	}
+	pthread_mutex_unlock(&w->shard->mtx);
+	w->shard = NULL;
 }

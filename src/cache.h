@@ -19,6 +19,8 @@
 
 #include "http1.h"
 
+struct event;
+
 struct cache;
 struct cache_entry;
 struct cache_fill;
@@ -111,5 +113,28 @@ void cache_refresh(struct cache *, struct cache_entry *,
  */
 void cache_invalidate(struct cache *, const char *host,
     struct http1_str target);
+
+/*
+ * Request collapsing.  After a miss, cache_flight_join() makes the caller
+ * the leader for (rule_id, host, target) and returns a handle, or, when a
+ * leader is already fetching it, queues w and returns NULL.  The leader
+ * calls cache_flight_done() once its response was stored (or not); every
+ * queued waiter's event is then activated, under the shard's lock, from the
+ * leader's thread.  A waiter that gives up calls cache_flight_leave()
+ * before freeing its event; after that no activation can reach it.
+ */
+struct cache_flight;
+struct cache_shard;
+struct cache_waiter {
+	struct event		*ev;		/* activated when the leader is done */
+	struct cache_shard	*shard;		/* whose lock guards flight */
+	struct cache_flight	*flight;	/* NULL once woken or left */
+	struct cache_waiter	*next;
+};
+
+struct cache_flight *cache_flight_join(struct cache *, int64_t rule_id,
+    const char *host, struct http1_str target, struct cache_waiter *w);
+void cache_flight_done(struct cache *, struct cache_flight *);
+void cache_flight_leave(struct cache *, struct cache_waiter *w);
 
 #endif

@@ -65,6 +65,7 @@
 #define CONN_TUNNEL_IDLE	600		/* seconds */
 #define CONN_FLUSH_SECS		5
 #define CONN_PEEK_RETRY_MS	2
+#define CONN_COLLAPSE_SECS	30		/* longest wait on another's miss */
 
 enum conn_state {
 	CONN_CONNECT_HEAD,	/* --connect: reading "CONNECT host:port" */
@@ -73,6 +74,7 @@ enum conn_state {
 	CONN_HANDSHAKE,		/* TLS with the client */
 	CONN_REQ_HEAD,		/* between requests: reading a request head */
 	CONN_HELD,		/* a request waits for its rate-limit token */
+	CONN_COLLAPSED,		/* a request waits for another's identical miss */
 	CONN_EXCHANGE,		/* a request is being forwarded or answered */
 	CONN_TUNNEL,		/* raw relay: passthrough, or after a 101 */
 	CONN_FLUSH,		/* writing what is left, then freed */
@@ -113,6 +115,8 @@ struct conn_req {
 	int		 client_auth;		/* client's own Authorization went */
 	struct cache_entry *cached;		/* stale entry being revalidated */
 	struct cache_fill *fill;		/* response being copied */
+	struct cache_flight *flight;		/* we fetch for waiting requests */
+	int		 collapsed;		/* waited once already */
 	char		*unsafe_target;		/* POST/PUT/PATCH/DELETE target */
 	char		 injected[256];		/* names of injected credentials */
 	int		 status;
@@ -152,6 +156,7 @@ struct conn {
 	int		 ubev_eof;		/* the upstream closed its side */
 
 	struct conn_req	 req;
+	struct cache_waiter waiter;		/* while CONN_COLLAPSED */
 	size_t		 head_scanned;		/* request head bytes without its end */
 	int		 passthrough;		/* audit the tunnel at close */
 	int64_t		 passthrough_rule;
@@ -793,6 +798,16 @@ conn_request_begin(struct conn *c, const struct http1_head *h)
 	snprintf(r->host, sizeof(r->host), "%s", c->name);
 }
 
+/* Wake the requests that wait for this one's response to reach the cache. */
+static void
+conn_flight_end(struct conn *c)
+{
+	if (c->req.flight != NULL) {
+		cache_flight_done(c->w->sl->cache, c->req.flight);
+		c->req.flight = NULL;
+	}
+}
+
 /* Write the request's audit row and forget the request. */
 static void
 conn_request_audit(struct conn *c)
@@ -822,6 +837,7 @@ conn_request_audit(struct conn *c)
 		    c->client_str, r->method, r->host, r->status, r->error);
 	if (r->fill != NULL)
 		cache_fill_abort(r->fill);
+	conn_flight_end(c);
 	if (r->cached != NULL)
 		cache_entry_unref(r->cached);
 	free(r->cache_req);
@@ -951,6 +967,33 @@ conn_forward_request(struct conn *c, const struct http1_head *h,
 		evbuffer_add(r->retry_head, evbuffer_pullup(out, len), len);
 }
 
+static void conn_wake(evutil_socket_t, short, void *);
+
+/*
+ * A miss: lead the fetch, or wait for the identical one in flight (once,
+ * bounded).  1 if this request now waits.
+ */
+static int
+conn_collapse(struct conn *c, const struct rule *rule,
+    const struct http1_head *h)
+{
+	struct conn_req *r = &c->req;
+
+	if (r->collapsed || r->is_head)
+		return 0;
+	if (c->waiter.ev == NULL &&
+	    (c->waiter.ev = event_new(c->w->base, -1, 0, conn_wake, c)) == NULL)
+		return 0;
+	r->flight = cache_flight_join(c->w->sl->cache, rule->id, r->host,
+	    h->target, &c->waiter);
+	if (r->flight != NULL || c->waiter.flight == NULL)
+		return 0;
+	r->collapsed = 1;
+	c->state = CONN_COLLAPSED;
+	conn_arm(c, CONN_COLLAPSE_SECS);
+	return 1;
+}
+
 static void
 conn_cache_unref(const void *data, size_t len, void *arg)
 {
@@ -992,9 +1035,10 @@ conn_serve_cached(struct conn *c, struct cache_entry *e, int64_t age,
 
 /*
  * Serve the request from the cache, or send it upstream (conditionally,
- * for a stale entry).
+ * for a stale entry).  Returns 1 when the request waits for an identical
+ * one already on its way upstream; its head then stays in the input.
  */
-static void
+static int
 conn_send(struct conn *c, const struct http1_head *h, const char *p,
     const struct rule *rule)
 {
@@ -1019,7 +1063,7 @@ conn_send(struct conn *c, const struct http1_head *h, const char *p,
 	    &age)) {
 	case CACHE_FRESH:
 		conn_serve_cached(c, e, age, "hit");
-		return;
+		return 0;
 	case CACHE_STALE:
 		/* The client's own conditions would clash with ours. */
 		if (http1_find(h, "if-none-match") == NULL &&
@@ -1032,6 +1076,8 @@ conn_send(struct conn *c, const struct http1_head *h, const char *p,
 		break;
 	case CACHE_MISS:
 		r->cache_status = "fwd=miss";
+		if (conn_collapse(c, rule, h))
+			return 1;
 		break;
 	}
 	r->client_auth = http1_find(h, "authorization") != NULL &&
@@ -1042,6 +1088,7 @@ conn_send(struct conn *c, const struct http1_head *h, const char *p,
 	}
 forward:
 	conn_forward_request(c, h, p, rule, extra);
+	return 0;
 }
 
 /*
@@ -1111,14 +1158,18 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 			return;
 		}
 	}
-	conn_send(c, h, p, rule);
+	if (conn_send(c, h, p, rule) == 1)
+		return;
 drain:
 	evbuffer_drain(in, h->head_len);
 }
 
-/* A request held for its rate-limit token: the token is due, send it. */
+/*
+ * A request that waited (for its rate-limit token, or for an identical
+ * request's response to reach the cache) goes on.
+ */
 static void
-conn_release_held(struct conn *c)
+conn_resume(struct conn *c)
 {
 	struct conn_req *r = &c->req;
 	struct evbuffer *in = bufferevent_get_input(c->cbev);
@@ -1127,8 +1178,11 @@ conn_release_held(struct conn *c)
 	const char *why;
 	char *p;
 
-	ratelimit_held_done(c->w->sl->ratelimit);
-	r->held = 0;
+	if (r->held) {
+		ratelimit_held_done(c->w->sl->ratelimit);
+		r->held = 0;
+	}
+	cache_flight_leave(c->w->sl->cache, &c->waiter);
 	c->state = CONN_EXCHANGE;
 	conn_arm(c, conn_cfg(c)->upstream_timeout);
 	if (len > HTTP1_MAX_HEAD)
@@ -1139,8 +1193,18 @@ conn_release_held(struct conn *c)
 		conn_respond_error(c, 400, "bad_request", why);
 		return;
 	}
-	conn_send(c, &h, p, r->rule);
-	evbuffer_drain(in, h.head_len);
+	if (conn_send(c, &h, p, r->rule) == 0)
+		evbuffer_drain(in, h.head_len);
+}
+
+static void
+conn_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_COLLAPSED)
+		conn_resume(c);
+	conn_run(c);
 }
 
 /*
@@ -1304,12 +1368,16 @@ conn_cache_fill(struct conn *c, const struct http1_head *h,
 		cache_entry_unref(r->cached);
 		r->cached = NULL;
 	}
-	if (r->is_head || conn_cache_request(c, &rq) == -1)
+	if (r->is_head || conn_cache_request(c, &rq) == -1) {
+		conn_flight_end(c);
 		return;
+	}
 	lifetime = cache_storable(&rq, h, &r->rule->cache, r->client_auth,
 	    time(NULL));
-	if (lifetime < 0 || (head = malloc(len)) == NULL)
+	if (lifetime < 0 || (head = malloc(len)) == NULL) {
+		conn_flight_end(c);	/* nothing will be stored to wait for */
 		return;
+	}
 	if (evbuffer_ptr_set(out, &pos, before, EVBUFFER_PTR_SET) == 0 &&
 	    evbuffer_copyout_from(out, &pos, head, len) == (ssize_t)len)
 		r->fill = cache_fill_new(c->w->sl->cache, r->rule->id, r->host,
@@ -1403,6 +1471,7 @@ conn_response_head(struct conn *c)
 			cache_fill_commit(r->fill, 0);
 			r->fill = NULL;
 		}
+		conn_flight_end(c);
 	}
 	return 1;
 }
@@ -1464,6 +1533,7 @@ conn_exchange(struct conn *c)
 		if (r->resp.done && r->fill != NULL && r->error[0] == '\0') {
 			cache_fill_commit(r->fill, r->resp.payload);
 			r->fill = NULL;
+			conn_flight_end(c);
 		}
 	}
 	if (c->ubev_eof && !r->local && r->resp_state != RESP_DONE &&
@@ -1563,6 +1633,9 @@ conn_free(struct conn *c)
 
 	if (c->req.held)
 		ratelimit_held_done(w->sl->ratelimit);
+	cache_flight_leave(w->sl->cache, &c->waiter);
+	if (c->waiter.ev != NULL)
+		event_free(c->waiter.ev);
 	if (c->req.start_ms != 0) {
 		if (c->req.error[0] == '\0')
 			snprintf(c->req.error, sizeof(c->req.error),
@@ -1639,6 +1712,7 @@ conn_update_events(struct conn *c)
 		uread = 1;
 		break;
 	case CONN_HELD:
+	case CONN_COLLAPSED:
 		uread = 1;
 		break;
 	case CONN_EXCHANGE:
@@ -1854,7 +1928,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			conn_read_connect(c);
 		break;
 	case CONN_HELD:
-		conn_release_held(c);
+	case CONN_COLLAPSED:
+		conn_resume(c);
 		break;
 	case CONN_EXCHANGE:
 		if (!r->body.done && !r->resp_started) {
@@ -1889,6 +1964,7 @@ conn_close_idle(struct worker *w)
 		next = TAILQ_NEXT(c, entry);
 		if (c->state != CONN_EXCHANGE && c->state != CONN_TUNNEL &&
 		    c->state != CONN_FLUSH && c->state != CONN_HELD &&
+		    c->state != CONN_COLLAPSED &&
 		    !(c->state == CONN_REQ_HEAD && c->cbev != NULL &&
 		    evbuffer_get_length(bufferevent_get_input(c->cbev)) > 0)) {
 			conn_kill(c);

@@ -270,6 +270,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if v is not None:
                 fields.append((name, v))
 
+        if "delay" in q:	# seconds before answering (collapsing tests)
+            time.sleep(float(q["delay"]))
         status = int(q.get("status", "200"))
         if self.command in ("GET", "HEAD") and status == 200 and \
                 self._not_modified(etag, lm):
