@@ -596,3 +596,36 @@ for i in range(n):
 # lab_codes: the status column of lab_burst's (or curl -w '%{http_code}\n')
 # output on stdin, counted: "200 20", "429 80", ... sorted by status.
 lab_codes() { awk '{ n[$1]++ } END { for (c in n) print c, n[c] }' | sort; }
+
+# lab_raw REQUEST [SECONDS]: sends one raw request over TLS to api.test's IPv4 address (SNI api.test,
+# trusting the interception CA) and prints the status code, then "closed" if sluice closed the
+# connection within SECONDS (default 5) of sending.
+lab_raw() {
+	lab_in_c "$LAB_PY" - "$LAB_DIR/ica/ca.crt" "$1" "$LAB_U4" "${2:-5}" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+raw = sys.argv[2].encode().decode("unicode_escape").encode("latin-1")
+s = ctx.wrap_socket(socket.create_connection((sys.argv[3], 443), timeout=10),
+                    server_hostname="api.test")
+s.sendall(raw)
+data = b""
+closed = False
+deadline = time.time() + float(sys.argv[4])
+s.settimeout(1)
+while time.time() < deadline:
+    try:
+        b = s.recv(65536)
+    except socket.timeout:
+        continue
+    except (ssl.SSLError, ConnectionError):
+        closed = True
+        break
+    if not b:
+        closed = True
+        break
+    data += b
+line = data.split(b"\r\n", 1)[0].decode("latin-1")
+print(line.split(" ")[1] if line.startswith("HTTP/1.") else "no-status:" + repr(data[:80]))
+print("closed" if closed else "open")
+PY
+}
