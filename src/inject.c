@@ -143,8 +143,7 @@ inject_clear(struct rule_injection *inj)
 	inj->value_len = inj->wire_len = 0;
 }
 
-/* The field name an injection sets, or NULL for a query parameter. */
-static const char *
+const char *
 inject_field_name(const struct rule_injection *inj)
 {
 	switch (inj->kind) {

@@ -38,6 +38,9 @@ int inject_write_request(struct evbuffer *out, const struct http1_head *h,
     const char *p, const struct rule *rule, const char *extra,
     char **audit_target, char *names, size_t namesz);
 
+/* The header field an injection sets, or NULL for a query parameter. */
+const char *inject_field_name(const struct rule_injection *inj);
+
 /* Does rule (NULL: none) set the field named name (case-insensitive)? */
 int inject_sets_field(const struct rule *rule, const char *name);
 

@@ -786,22 +786,6 @@ rules_query_name_check(const char *name)
 	return NULL;
 }
 
-/* Header name an injection sets, NULL for a query parameter. */
-static const char *
-rules_injection_field(const struct rule_injection *inj)
-{
-	switch (inj->kind) {
-	case RULE_INJECT_BEARER:
-	case RULE_INJECT_BASIC:
-		return "Authorization";
-	case RULE_INJECT_HEADER:
-		return inj->name;
-	case RULE_INJECT_QUERY:
-		break;
-	}
-	return NULL;
-}
-
 /*
  * Two credentials of one rule under one name would both be sent (and the
  * upstream pick either); the rule is ambiguous, so it is refused.
@@ -811,10 +795,10 @@ rules_injection_dup_check(const struct rule *r,
     const struct rule_injection *inj)
 {
 	const struct rule_injection *o;
-	const char *f = rules_injection_field(inj), *of;
+	const char *f = inject_field_name(inj), *of;
 
 	for (o = r->injections; o != inj; o++) {
-		of = rules_injection_field(o);
+		of = inject_field_name(o);
 		if (f != NULL && of != NULL && strcasecmp(f, of) == 0)
 			return "sets the same header as an earlier injection";
 		if (f == NULL && of == NULL && strcmp(inj->name, o->name) == 0)
