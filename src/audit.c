@@ -399,6 +399,10 @@ audit_open(const char *path, unsigned capacity)
 	    SQLITE_OK)
 		goto dberr;
 	sqlite3_busy_timeout(a->db, AUDIT_BUSY_TIMEOUT_MS);
+	/* Every connection sluice writes with enforces foreign keys. */
+	if (sqlite3_exec(a->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		goto dberr;
 
 	/* journal_mode answers with the mode it ended up in. */
 	if (sqlite3_prepare_v2(a->db, "PRAGMA journal_mode=WAL", -1, &st,

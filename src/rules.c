@@ -338,7 +338,10 @@ rules_db_migrate(const char *path)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, RULES_BUSY_TIMEOUT_MS);
-	if (rules_db_int(db, "PRAGMA user_version", &version) == -1 ||
+	/* A connection that writes keeps the schema's foreign keys. */
+	if (sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) !=
+	    SQLITE_OK ||
+	    rules_db_int(db, "PRAGMA user_version", &version) == -1 ||
 	    (version == 0 && sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL,
 	    NULL, NULL) != SQLITE_OK) ||
 	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
