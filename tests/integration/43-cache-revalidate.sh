@@ -9,58 +9,9 @@
 # entry.  A stale entry without a validator is fetched again
 # unconditionally.
 . "$(dirname "$0")/../lab/lab.sh"
-lab_require_root
-lab_require_sluice
-lab_up
-lab_rules_sql "
-	INSERT INTO rules (id, host, path, action) VALUES (1, 'api.test', '/cache/*', 'allow');
-	INSERT INTO cache_policies (rule_id, ttl_seconds) VALUES (1, 60);" ||
-	fail "inserting the rules"
+lab_cache_up
 lab_start_sluice --default-policy deny
 
-# get NAME CURL-ARGS...: the response's head goes to $LAB_DIR/NAME.head, its
-# body to NAME.body; prints the status.
-get() {
-	local n=$1
-	shift
-	lab_curl -D "$LAB_DIR/$n.head" -o "$LAB_DIR/$n.body" -w '%{http_code}' "$@" ||
-		fail "curl $* failed"
-}
-# hval NAME FIELD: the first FIELD of response NAME.
-hval() { tr -d '\r' <"$LAB_DIR/$1.head" | grep -i -m1 "^$2:" | sed 's/^[^:]*: *//; s/ *$//'; }
-# bn NAME: the upstream's request counter for the target in response NAME's body.
-bn() { lab_json "$(cat "$LAB_DIR/$1.body")" 'd["n"]'; }
-# assert_cs NAME EXPECTED WHAT: response NAME's Cache-Status is EXPECTED
-# (further parameters after it allowed).
-assert_cs() {
-	local v
-	v=$(hval "$1" Cache-Status)
-	case $v in
-	"$2" | "$2;"*) ;;
-	*) fail "$3: Cache-Status '$v', expected '$2'" ;;
-	esac
-}
-# uhits TARGET: how many requests the upstream got for exactly TARGET.
-uhits() {
-	"$LAB_PY" -c '
-import json, sys
-n = 0
-for line in open(sys.argv[1], encoding="utf-8"):
-    d = json.loads(line)
-    n += d.get("event") == "request" and d.get("path") == sys.argv[2]
-print(n)' "$LAB_REQLOG" "$1"
-}
-# uhdr TARGET N FIELD: FIELD of the Nth request the upstream got for TARGET.
-uhdr() {
-	"$LAB_PY" -c '
-import json, sys
-reqs = [d for d in map(json.loads, open(sys.argv[1], encoding="utf-8"))
-        if d.get("event") == "request" and d.get("path") == sys.argv[2]]
-if len(reqs) >= int(sys.argv[3]):
-    for k, v in reqs[int(sys.argv[3]) - 1]["headers"]:
-        if k.lower() == sys.argv[4].lower():
-            print(v)' "$LAB_REQLOG" "$1" "$2" "$3"
-}
 
 te='/cache/etag?cc=max-age%3D2&etag=abc'
 tl='/cache/lm?cc=max-age%3D2&lm=3600'
@@ -69,52 +20,52 @@ tp='/cache/plain?cc=max-age%3D2'
 for n in e l a p; do
 	v=t$n
 	t=${!v}
-	assert_eq 200 "$(get ${n}1 "https://api.test$t")" "status of the first GET $t"
+	assert_eq 200 "$(lab_get ${n}1 "https://api.test$t")" "status of the first GET $t"
 done
-assert_eq "" "$(uhdr "$te" 1 If-None-Match)" "If-None-Match the upstream got first"
+assert_eq "" "$(lab_uhdr "$te" 1 If-None-Match)" "If-None-Match the upstream got first"
 sleep 3.2
 
 # ETag
-assert_eq 200 "$(get e2 "https://api.test$te")" "status of the GET of a stale entry (ETag)"
-assert_eq 2 "$(uhits "$te")" "requests the upstream got (ETag)"
-assert_eq '"abc"' "$(uhdr "$te" 2 If-None-Match)" "If-None-Match the upstream got when revalidating"
-assert_cs e2 "sluice; fwd=stale; fwd-status=304" "GET revalidated by a 304 (ETag)"
+assert_eq 200 "$(lab_get e2 "https://api.test$te")" "status of the GET of a stale entry (ETag)"
+assert_eq 2 "$(lab_uhits "$te")" "requests the upstream got (ETag)"
+assert_eq '"abc"' "$(lab_uhdr "$te" 2 If-None-Match)" "If-None-Match the upstream got when revalidating"
+lab_assert_cs e2 "sluice; fwd=stale; fwd-status=304" "GET revalidated by a 304 (ETag)"
 cmp -s "$LAB_DIR/e1.body" "$LAB_DIR/e2.body" ||
 	fail "the body after a 304 differs from the stored one"
-assert_eq 1 "$(bn e2)" "upstream counter in the body after a 304"
-assert_eq '"abc"' "$(hval e2 ETag)" "ETag after a 304"
-[[ $(hval e2 Age) =~ ^[0-9]+$ ]] || fail "Age '$(hval e2 Age)' after a 304 is not a number"
+assert_eq 1 "$(lab_bn e2)" "upstream counter in the body after a 304"
+assert_eq '"abc"' "$(lab_hval e2 ETag)" "ETag after a 304"
+[[ $(lab_hval e2 Age) =~ ^[0-9]+$ ]] || fail "Age '$(lab_hval e2 Age)' after a 304 is not a number"
 # fresh again
-assert_eq 200 "$(get e3 "https://api.test$te")" "status of the GET after the revalidation"
-assert_cs e3 "sluice; hit" "GET right after a revalidation"
-assert_eq 1 "$(bn e3)" "upstream counter after the revalidation"
-assert_eq 2 "$(uhits "$te")" "requests the upstream got (ETag, fresh again)"
+assert_eq 200 "$(lab_get e3 "https://api.test$te")" "status of the GET after the revalidation"
+lab_assert_cs e3 "sluice; hit" "GET right after a revalidation"
+assert_eq 1 "$(lab_bn e3)" "upstream counter after the revalidation"
+assert_eq 2 "$(lab_uhits "$te")" "requests the upstream got (ETag, fresh again)"
 
 # Last-Modified only
-assert_eq 200 "$(get l2 "https://api.test$tl")" "status of the GET of a stale entry (Last-Modified)"
-assert_eq 2 "$(uhits "$tl")" "requests the upstream got (Last-Modified)"
-assert_eq "$(hval l1 Last-Modified)" "$(uhdr "$tl" 2 If-Modified-Since)" \
+assert_eq 200 "$(lab_get l2 "https://api.test$tl")" "status of the GET of a stale entry (Last-Modified)"
+assert_eq 2 "$(lab_uhits "$tl")" "requests the upstream got (Last-Modified)"
+assert_eq "$(lab_hval l1 Last-Modified)" "$(lab_uhdr "$tl" 2 If-Modified-Since)" \
 	"If-Modified-Since the upstream got when revalidating"
-assert_cs l2 "sluice; fwd=stale; fwd-status=304" "GET revalidated by a 304 (Last-Modified)"
-assert_eq 1 "$(bn l2)" "upstream counter in the body after a 304 (Last-Modified)"
+lab_assert_cs l2 "sluice; fwd=stale; fwd-status=304" "GET revalidated by a 304 (Last-Modified)"
+assert_eq 1 "$(lab_bn l2)" "upstream counter in the body after a 304 (Last-Modified)"
 
 # The upstream answers the conditional request with a new 200.
-assert_eq 200 "$(get a2 "https://api.test$ta")" "status of the GET of a stale entry (changed)"
-assert_eq '"v1"' "$(uhdr "$ta" 2 If-None-Match)" "If-None-Match the upstream got (changed)"
-assert_eq 2 "$(bn a2)" "upstream counter: the client gets the new answer"
-assert_eq '"v2"' "$(hval a2 ETag)" "ETag of the new answer"
-v=$(hval a2 Cache-Status)
+assert_eq 200 "$(lab_get a2 "https://api.test$ta")" "status of the GET of a stale entry (changed)"
+assert_eq '"v1"' "$(lab_uhdr "$ta" 2 If-None-Match)" "If-None-Match the upstream got (changed)"
+assert_eq 2 "$(lab_bn a2)" "upstream counter: the client gets the new answer"
+assert_eq '"v2"' "$(lab_hval a2 ETag)" "ETag of the new answer"
+v=$(lab_hval a2 Cache-Status)
 case $v in "sluice; fwd="*) ;; *) fail "Cache-Status '$v' of an answer the upstream replaced" ;; esac
 assert_not_contains "$v" "fwd-status=304" "Cache-Status of an answer the upstream replaced"
-assert_eq 200 "$(get a3 "https://api.test$ta")" "status of the GET after the replacement"
-assert_cs a3 "sluice; hit" "GET after the upstream replaced the entry"
-assert_eq 2 "$(bn a3)" "upstream counter: the new answer was stored"
-assert_eq 2 "$(uhits "$ta")" "requests the upstream got (changed)"
+assert_eq 200 "$(lab_get a3 "https://api.test$ta")" "status of the GET after the replacement"
+lab_assert_cs a3 "sluice; hit" "GET after the upstream replaced the entry"
+assert_eq 2 "$(lab_bn a3)" "upstream counter: the new answer was stored"
+assert_eq 2 "$(lab_uhits "$ta")" "requests the upstream got (changed)"
 
 # No validator: an unconditional fetch.
-assert_eq 200 "$(get p2 "https://api.test$tp")" "status of the GET of a stale entry (no validator)"
-assert_eq 2 "$(bn p2)" "upstream counter (no validator)"
-assert_eq "" "$(uhdr "$tp" 2 If-None-Match)$(uhdr "$tp" 2 If-Modified-Since)" \
+assert_eq 200 "$(lab_get p2 "https://api.test$tp")" "status of the GET of a stale entry (no validator)"
+assert_eq 2 "$(lab_bn p2)" "upstream counter (no validator)"
+assert_eq "" "$(lab_uhdr "$tp" 2 If-None-Match)$(lab_uhdr "$tp" 2 If-Modified-Since)" \
 	"conditional fields the upstream got for an entry without validators"
 
 # The audit: first GETs forwarded; the 304s cached (status 200); the new 200 forwarded.

@@ -19,38 +19,6 @@ lab_rules_sql "
 	fail "inserting the rules"
 lab_start_sluice --default-policy deny
 
-# get NAME CURL-ARGS...: the response's head goes to $LAB_DIR/NAME.head, its
-# body to NAME.body; prints the status.
-get() {
-	local n=$1
-	shift
-	lab_curl -D "$LAB_DIR/$n.head" -o "$LAB_DIR/$n.body" -w '%{http_code}' "$@" ||
-		fail "curl $* failed"
-}
-# hval NAME FIELD: the first FIELD of response NAME.
-hval() { tr -d '\r' <"$LAB_DIR/$1.head" | grep -i -m1 "^$2:" | sed 's/^[^:]*: *//; s/ *$//'; }
-# bn NAME: the upstream's request counter for the target in response NAME's body.
-bn() { lab_json "$(cat "$LAB_DIR/$1.body")" 'd["n"]'; }
-# assert_cs NAME EXPECTED WHAT: response NAME's Cache-Status is EXPECTED
-# (further parameters after it allowed).
-assert_cs() {
-	local v
-	v=$(hval "$1" Cache-Status)
-	case $v in
-	"$2" | "$2;"*) ;;
-	*) fail "$3: Cache-Status '$v', expected '$2'" ;;
-	esac
-}
-# uhits TARGET: how many requests the upstream got for exactly TARGET.
-uhits() {
-	"$LAB_PY" -c '
-import json, sys
-n = 0
-for line in open(sys.argv[1], encoding="utf-8"):
-    d = json.loads(line)
-    n += d.get("event") == "request" and d.get("path") == sys.argv[2]
-print(n)' "$LAB_REQLOG" "$1"
-}
 # auth NAME: the Authorization the upstream saw, from response NAME's body.
 auth() { lab_json "$(cat "$LAB_DIR/$1.body")" \
 	'next((v for k, v in d["headers"] if k.lower() == "authorization"), "")'; }
@@ -66,16 +34,16 @@ for d in map(json.loads, open(sys.argv[1], encoding="utf-8")):
 }
 
 t='/cache/k?cc=max-age%3D60'
-assert_eq 200 "$(get g1 "https://api.test$t")" "status of GET 1 (rule 1)"
+assert_eq 200 "$(lab_get g1 "https://api.test$t")" "status of GET 1 (rule 1)"
 assert_eq "Bearer token-a-44" "$(auth g1)" "Authorization the upstream got for GET 1"
-assert_eq 200 "$(get g2 "https://api.test$t")" "status of GET 2 (rule 1)"
-assert_cs g2 "sluice; hit" "GET 2 (rule 1's entry)"
-assert_eq 1 "$(uhits "$t")" "requests the upstream got after two GETs under rule 1"
+assert_eq 200 "$(lab_get g2 "https://api.test$t")" "status of GET 2 (rule 1)"
+lab_assert_cs g2 "sluice; hit" "GET 2 (rule 1's entry)"
+assert_eq 1 "$(lab_uhits "$t")" "requests the upstream got after two GETs under rule 1"
 
 # HEAD: rule 2 decides; rule 1's GET entry is not its to use.
-assert_eq 200 "$(get h1 -I "https://api.test$t")" "status of a HEAD (rule 2)"
-assert_not_contains "$(hval h1 Cache-Status)" hit "Cache-Status of a HEAD that rule 2 decides"
-assert_eq 2 "$(uhits "$t")" "requests the upstream got after a HEAD under rule 2"
+assert_eq 200 "$(lab_get h1 -I "https://api.test$t")" "status of a HEAD (rule 2)"
+assert_not_contains "$(lab_hval h1 Cache-Status)" hit "Cache-Status of a HEAD that rule 2 decides"
+assert_eq 2 "$(lab_uhits "$t")" "requests the upstream got after a HEAD under rule 2"
 assert_eq "Bearer token-b-44" "$(uauth "$t" | sed -n 2p | cut -d' ' -f3-)" \
 	"Authorization the upstream got for the HEAD"
 
@@ -83,23 +51,23 @@ assert_eq "Bearer token-b-44" "$(uauth "$t" | sed -n 2p | cut -d' ' -f3-)" \
 lab_rules_sql "UPDATE rules SET enabled = 0 WHERE id = 1" || fail "disabling rule 1"
 probe_b() {
 	probe=$((probe + 1))
-	[ "$(get probe "https://api.test/cache/probe?i=$probe")" = 200 ] && [ "$(auth probe)" = "Bearer token-b-44" ]
+	[ "$(lab_get probe "https://api.test/cache/probe?i=$probe")" = 200 ] && [ "$(auth probe)" = "Bearer token-b-44" ]
 }
 probe=0
 lab_poll 5000 probe_b >/dev/null || fail "rule 2 does not decide GETs 5 s after rule 1 was disabled"
 
-assert_eq 200 "$(get g3 "https://api.test$t")" "status of GET 3 (rule 2)"
-assert_cs g3 "sluice; fwd=miss" "GET 3 (rule 2: rule 1's entry is not used)"
+assert_eq 200 "$(lab_get g3 "https://api.test$t")" "status of GET 3 (rule 2)"
+lab_assert_cs g3 "sluice; fwd=miss" "GET 3 (rule 2: rule 1's entry is not used)"
 assert_eq "Bearer token-b-44" "$(auth g3)" "Authorization in the answer to GET 3"
-assert_eq 3 "$(uhits "$t")" "requests the upstream got after GET 3"
-assert_eq 200 "$(get g4 "https://api.test$t")" "status of GET 4 (rule 2)"
-assert_cs g4 "sluice; hit" "GET 4 (rule 2's own entry)"
+assert_eq 3 "$(lab_uhits "$t")" "requests the upstream got after GET 3"
+assert_eq 200 "$(lab_get g4 "https://api.test$t")" "status of GET 4 (rule 2)"
+lab_assert_cs g4 "sluice; hit" "GET 4 (rule 2's own entry)"
 assert_eq "Bearer token-b-44" "$(auth g4)" "Authorization in the answer to GET 4"
-assert_eq 3 "$(uhits "$t")" "requests the upstream got after GET 4"
+assert_eq 3 "$(lab_uhits "$t")" "requests the upstream got after GET 4"
 
 # Same rule, same target, another host: another key.
-assert_eq 200 "$(get o1 "https://other.test$t")" "status of a GET to other.test (rule 2)"
-assert_cs o1 "sluice; fwd=miss" "GET to other.test"
+assert_eq 200 "$(lab_get o1 "https://other.test$t")" "status of a GET to other.test (rule 2)"
+lab_assert_cs o1 "sluice; fwd=miss" "GET to other.test"
 assert_eq "GET api.test Bearer token-a-44
 HEAD api.test Bearer token-b-44
 GET api.test Bearer token-b-44

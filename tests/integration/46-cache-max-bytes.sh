@@ -18,39 +18,6 @@ lab_rules_sql "
 	fail "inserting the rules"
 lab_start_sluice --default-policy deny
 
-# get NAME CURL-ARGS...: the response's head goes to $LAB_DIR/NAME.head, its
-# body to NAME.body; prints the status.
-get() {
-	local n=$1
-	shift
-	lab_curl -D "$LAB_DIR/$n.head" -o "$LAB_DIR/$n.body" -w '%{http_code}' "$@" ||
-		fail "curl $* failed"
-}
-# hval NAME FIELD: the first FIELD of response NAME.
-hval() { tr -d '\r' <"$LAB_DIR/$1.head" | grep -i -m1 "^$2:" | sed 's/^[^:]*: *//; s/ *$//'; }
-# bn NAME: the upstream's request counter for the target in response NAME's body.
-bn() { lab_json "$(cat "$LAB_DIR/$1.body")" 'd["n"]'; }
-# assert_cs NAME EXPECTED WHAT: response NAME's Cache-Status is EXPECTED
-# (further parameters after it allowed).
-assert_cs() {
-	local v
-	v=$(hval "$1" Cache-Status)
-	case $v in
-	"$2" | "$2;"*) ;;
-	*) fail "$3: Cache-Status '$v', expected '$2'" ;;
-	esac
-}
-# uhits TARGET: how many requests the upstream got for exactly TARGET.
-uhits() {
-	"$LAB_PY" -c '
-import json, sys
-n = 0
-for line in open(sys.argv[1], encoding="utf-8"):
-    d = json.loads(line)
-    n += d.get("event") == "request" and d.get("path") == sys.argv[2]
-print(n)' "$LAB_REQLOG" "$1"
-}
-
 # fetch2 HOST KIND N SEED STORED: two GETs of https://HOST/KIND/N?seed=SEED,
 # both bodies exact; the upstream sees one request if STORED is 1, else two.
 fetch2() {
@@ -58,16 +25,16 @@ fetch2() {
 	local t="/$kind/$n?seed=$seed"
 	want=$(lab_gen "$n" "$seed" | sha256sum | cut -d' ' -f1)
 	for i in 1 2; do
-		assert_eq 200 "$(get f$i "https://$host$t")" "status of GET $i of $t"
+		assert_eq 200 "$(lab_get f$i "https://$host$t")" "status of GET $i of $t"
 		sum=$(sha256sum <"$LAB_DIR/f$i.body" | cut -d' ' -f1)
 		assert_eq "$want" "$sum" "sha256 of the body of GET $i of $t ($(wc -c <"$LAB_DIR/f$i.body") bytes)"
 	done
 	if [ "$stored" = 1 ]; then
-		assert_cs f2 "sluice; hit" "second GET of $t"
-		assert_eq 1 "$(uhits "$t")" "requests the upstream got for two GETs of $t (stored)"
+		lab_assert_cs f2 "sluice; hit" "second GET of $t"
+		assert_eq 1 "$(lab_uhits "$t")" "requests the upstream got for two GETs of $t (stored)"
 	else
-		assert_cs f2 "sluice; fwd=miss" "second GET of $t"
-		assert_eq 2 "$(uhits "$t")" "requests the upstream got for two GETs of $t (too big to store)"
+		lab_assert_cs f2 "sluice; fwd=miss" "second GET of $t"
+		assert_eq 2 "$(lab_uhits "$t")" "requests the upstream got for two GETs of $t (too big to store)"
 	fi
 }
 fetch2 api.test bytes 5000 m 0

@@ -20,43 +20,11 @@ lab_rules_sql "
 	fail "inserting the rules"
 lab_start_sluice --default-policy deny
 
-# get NAME CURL-ARGS...: the response's head goes to $LAB_DIR/NAME.head, its
-# body to NAME.body; prints the status.
-get() {
-	local n=$1
-	shift
-	lab_curl -D "$LAB_DIR/$n.head" -o "$LAB_DIR/$n.body" -w '%{http_code}' "$@" ||
-		fail "curl $* failed"
-}
-# hval NAME FIELD: the first FIELD of response NAME.
-hval() { tr -d '\r' <"$LAB_DIR/$1.head" | grep -i -m1 "^$2:" | sed 's/^[^:]*: *//; s/ *$//'; }
-# bn NAME: the upstream's request counter for the target in response NAME's body.
-bn() { lab_json "$(cat "$LAB_DIR/$1.body")" 'd["n"]'; }
-# assert_cs NAME EXPECTED WHAT: response NAME's Cache-Status is EXPECTED
-# (further parameters after it allowed).
-assert_cs() {
-	local v
-	v=$(hval "$1" Cache-Status)
-	case $v in
-	"$2" | "$2;"*) ;;
-	*) fail "$3: Cache-Status '$v', expected '$2'" ;;
-	esac
-}
-# uhits TARGET: how many requests the upstream got for exactly TARGET.
-uhits() {
-	"$LAB_PY" -c '
-import json, sys
-n = 0
-for line in open(sys.argv[1], encoding="utf-8"):
-    d = json.loads(line)
-    n += d.get("event") == "request" and d.get("path") == sys.argv[2]
-print(n)' "$LAB_REQLOG" "$1"
-}
 # notfresh NAME WHAT: response NAME was fetched (a stale entry without a
 # validator is as good as none: fwd=miss or fwd=stale).
 notfresh() {
 	local v
-	v=$(hval "$1" Cache-Status)
+	v=$(lab_hval "$1" Cache-Status)
 	case $v in
 	"sluice; fwd=miss" | "sluice; fwd=miss;"* | "sluice; fwd=stale" | "sluice; fwd=stale;"*) ;;
 	*) fail "$2: Cache-Status '$v', expected 'sluice; fwd=miss' (or fwd=stale)" ;;
@@ -90,31 +58,31 @@ never=(	# stale at once
 )
 
 for t in "${fresh[@]}" "${stale[@]}" "${never[@]}" /cache/h/etag?etag=he; do
-	assert_eq 200 "$(get x "https://api.test$t")" "status of the first GET $t"
-	assert_eq 1 "$(bn x)" "upstream counter in the first GET $t"
+	assert_eq 200 "$(lab_get x "https://api.test$t")" "status of the first GET $t"
+	assert_eq 1 "$(lab_bn x)" "upstream counter in the first GET $t"
 done
 
 for t in "${never[@]}"; do
-	assert_eq 200 "$(get x "https://api.test$t")" "status of the second GET $t"
+	assert_eq 200 "$(lab_get x "https://api.test$t")" "status of the second GET $t"
 	notfresh x "second GET $t (never fresh, no validator)"
-	assert_eq 2 "$(uhits "$t")" "requests the upstream got for $t (never fresh)"
+	assert_eq 2 "$(lab_uhits "$t")" "requests the upstream got for $t (never fresh)"
 done
 # heuristic 0 and only a validator: stored, revalidated each time
 t=/cache/h/etag?etag=he
-assert_eq 200 "$(get x "https://api.test$t")" "status of the second GET $t"
-assert_cs x "sluice; fwd=stale; fwd-status=304" "second GET $t (heuristic 0, ETag only)"
-assert_eq 1 "$(bn x)" "upstream counter in the second GET $t (the stored body)"
-assert_eq 2 "$(uhits "$t")" "requests the upstream got for $t"
+assert_eq 200 "$(lab_get x "https://api.test$t")" "status of the second GET $t"
+lab_assert_cs x "sluice; fwd=stale; fwd-status=304" "second GET $t (heuristic 0, ETag only)"
+assert_eq 1 "$(lab_bn x)" "upstream counter in the second GET $t (the stored body)"
+assert_eq 2 "$(lab_uhits "$t")" "requests the upstream got for $t"
 
 sleep 2.5
 for t in "${fresh[@]}"; do
-	assert_eq 200 "$(get x "https://api.test$t")" "status of the second GET $t"
-	assert_cs x "sluice; hit" "second GET $t 2.5 s later (still fresh)"
-	assert_eq 1 "$(uhits "$t")" "requests the upstream got for $t (still fresh)"
+	assert_eq 200 "$(lab_get x "https://api.test$t")" "status of the second GET $t"
+	lab_assert_cs x "sluice; hit" "second GET $t 2.5 s later (still fresh)"
+	assert_eq 1 "$(lab_uhits "$t")" "requests the upstream got for $t (still fresh)"
 done
 for t in "${stale[@]}"; do
-	assert_eq 200 "$(get x "https://api.test$t")" "status of the second GET $t"
+	assert_eq 200 "$(lab_get x "https://api.test$t")" "status of the second GET $t"
 	notfresh x "second GET $t 2.5 s later (stale, no validator)"
-	assert_eq 2 "$(bn x)" "upstream counter in the second GET $t (stale)"
+	assert_eq 2 "$(lab_bn x)" "upstream counter in the second GET $t (stale)"
 done
 lab_stop_sluice

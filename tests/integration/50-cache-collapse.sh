@@ -5,13 +5,7 @@
 # that may not be stored releases the waiters, which then fetch it
 # themselves.
 . "$(dirname "$0")/../lab/lab.sh"
-lab_require_root
-lab_require_sluice
-lab_up
-lab_rules_sql "
-	INSERT INTO rules (id, host, path, action) VALUES (1, 'api.test', '/cache/*', 'allow');
-	INSERT INTO cache_policies (rule_id, ttl_seconds) VALUES (1, 60);" ||
-	fail "inserting the rules"
+lab_cache_up
 lab_start_sluice --default-policy deny --workers 2
 
 url='https://api.test/cache/collapse?cc=max-age%3D60&delay=1'

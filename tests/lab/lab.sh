@@ -629,3 +629,63 @@ print(line.split(" ")[1] if line.startswith("HTTP/1.") else "no-status:" + repr(
 print("closed" if closed else "open")
 PY
 }
+
+# --- cache helpers -----------------------------------------------------------
+
+# lab_cache_up [SQL]: root, sluice, lab_up, then rule 1 (allow api.test /cache/*, cached 60 s) plus SQL.
+lab_cache_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_rules_sql "
+	INSERT INTO rules (id, host, path, action) VALUES (1, 'api.test', '/cache/*', 'allow');
+	INSERT INTO cache_policies (rule_id, ttl_seconds) VALUES (1, 60);${1:-}" ||
+		fail "inserting the rules"
+}
+
+# lab_get NAME CURL-ARGS...: head to $LAB_DIR/NAME.head, body to NAME.body; prints the status.
+lab_get() {
+	local n=$1
+	shift
+	lab_curl -D "$LAB_DIR/$n.head" -o "$LAB_DIR/$n.body" -w '%{http_code}' "$@" ||
+		fail "curl $* failed"
+}
+
+# lab_hval NAME FIELD: the first FIELD of response NAME (as saved by lab_get).
+lab_hval() { tr -d '\r' <"$LAB_DIR/$1.head" | grep -i -m1 "^$2:" | sed 's/^[^:]*: *//; s/ *$//'; }
+
+# lab_bn NAME: the upstream's request counter for the target in response NAME's body.
+lab_bn() { lab_json "$(cat "$LAB_DIR/$1.body")" 'd["n"]'; }
+
+# lab_assert_cs NAME EXPECTED WHAT: response NAME's Cache-Status is EXPECTED (further parameters allowed).
+lab_assert_cs() {
+	local v
+	v=$(lab_hval "$1" Cache-Status)
+	case $v in
+	"$2" | "$2;"*) ;;
+	*) fail "$3: Cache-Status '$v', expected '$2'" ;;
+	esac
+}
+
+# lab_uhits TARGET: how many requests the trusted upstream got for exactly TARGET.
+lab_uhits() {
+	"$LAB_PY" -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1], encoding="utf-8"):
+    d = json.loads(line)
+    n += d.get("event") == "request" and d.get("path") == sys.argv[2]
+print(n)' "$LAB_REQLOG" "$1"
+}
+
+# lab_uhdr TARGET N FIELD: FIELD of the Nth request the trusted upstream got for TARGET.
+lab_uhdr() {
+	"$LAB_PY" -c '
+import json, sys
+reqs = [d for d in map(json.loads, open(sys.argv[1], encoding="utf-8"))
+        if d.get("event") == "request" and d.get("path") == sys.argv[2]]
+if len(reqs) >= int(sys.argv[3]):
+    for k, v in reqs[int(sys.argv[3]) - 1]["headers"]:
+        if k.lower() == sys.argv[4].lower():
+            print(v)' "$LAB_REQLOG" "$1" "$2" "$3"
+}
