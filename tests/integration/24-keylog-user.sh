@@ -6,10 +6,6 @@
 lab_require_root
 lab_require_sluice
 lab_up
-# A process that dropped root is not dumpable, so LeakSanitizer (in the
-# sanitizer run) could not stop it to look for leaks at exit; every other
-# test checks for leaks.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 lab_start_sluice --default-policy allow --keylog "$LAB_DIR/keys.log" --user nobody
 
 code=$(lab_curl -o /dev/null -w '%{http_code}' https://api.test/echo) || fail "curl through sluice failed"
