@@ -958,8 +958,10 @@ conn_forward_request(struct conn *c, const struct http1_head *h,
 		conn_respond_error(c, 502, "bad_gateway", "out of memory");
 		return;
 	}
-	free(r->target);
-	r->target = audit_target;
+	if (audit_target != NULL) {
+		free(r->target);
+		r->target = audit_target;
+	}
 	/* A request without body on a reused connection may be sent again. */
 	len = evbuffer_get_length(out);
 	if (c->ubev_reused && r->body.done &&

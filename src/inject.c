@@ -344,9 +344,7 @@ inject_write_request(struct evbuffer *out, const struct http1_head *h,
 		    namesz) == -1)
 			return -1;
 		flt.skip_start = 1;
-	} else if ((*audit_target = strndup(h->target.p, h->target.len)) ==
-	    NULL)
-		return -1;
+	}
 	http1_head_spans(h, p, inject_keep_field, inject_emit, &flt);
 	for (i = 0; rule != NULL && i < rule->ninjections; i++) {
 		inj = &rule->injections[i];

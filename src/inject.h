@@ -30,9 +30,11 @@ void inject_clear(struct rule_injection *inj);
  * Write the request head at p (parsed as h) to out for rule (NULL: none):
  * the request line with injected query parameters, then the fields that
  * are neither hop-by-hop nor replaced, then the injected fields, then extra
- * (whole field lines, or NULL), then the blank line.  *audit_target (malloc'd) gets the target with injected
- * values masked; names gets the comma-separated names of what was injected
- * ("" when nothing).  -1 on allocation failure.
+ * (whole field lines, or NULL), then the blank line.  When a query
+ * parameter was injected, *audit_target (malloc'd) gets the target with its
+ * value masked; otherwise it is NULL and the target as sent is what to
+ * audit.  names gets the comma-separated names of what was injected ("" when
+ * nothing).  -1 on allocation failure.
  */
 int inject_write_request(struct evbuffer *out, const struct http1_head *h,
     const char *p, const struct rule *rule, const char *extra,

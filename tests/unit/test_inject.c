@@ -123,8 +123,7 @@ test_headers(void)
 	    && strstr(out, "Keep-Alive") == NULL, "hop-by-hop fields dropped");
 	CHECK(strcmp(out + strlen(out) - 4, "\r\n\r\n") == 0, "head ends");
 	CHECK(strcmp(names, "Authorization,X-Api-Key") == 0, "injected names");
-	CHECK(strcmp(audit, "/v1/x?a=1") == 0, "audit target unchanged");
-	CHECK(strstr(audit, "SECRET") == NULL, "no secret in the audit target");
+	CHECK(audit == NULL, "no masked copy: the target as sent is audited");
 	free(out);
 	free(audit);
 	inject_clear(&inj[0]);
@@ -171,7 +170,7 @@ test_no_rule(void)
 	CHECK(out != NULL && strcmp(out, "POST /x HTTP/1.1\r\nHost: a\r\n"
 	    "Content-Length: 3\r\n\r\n") == 0,
 	    "without a rule only hop-by-hop fields go");
-	CHECK(names[0] == '\0' && strcmp(audit, "/x") == 0,
+	CHECK(names[0] == '\0' && audit == NULL,
 	    "nothing injected, target as sent");
 	free(out);
 	free(audit);
