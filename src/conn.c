@@ -118,6 +118,7 @@ struct conn_req {
 	struct cache_flight *flight;		/* we fetch for waiting requests */
 	int		 collapsed;		/* waited once already */
 	char		*unsafe_target;		/* POST/PUT/PATCH/DELETE target */
+	char		*upgrade;		/* the Upgrade the request asked for */
 	char		 injected[256];		/* names of injected credentials */
 	int		 status;
 	const char	*decision;
@@ -776,6 +777,7 @@ static void
 conn_request_begin(struct conn *c, const struct http1_head *h)
 {
 	struct conn_req *r = &c->req;
+	const struct http1_header *up;
 
 	memset(r, 0, sizeof(*r));
 	r->start_ms = util_wall_ms();
@@ -790,6 +792,8 @@ conn_request_begin(struct conn *c, const struct http1_head *h)
 	r->upstream_keepalive = 1;
 	r->rule_id = -1;
 	r->decision = "forwarded";
+	if (h->upgrade && (up = http1_find(h, "upgrade")) != NULL)
+		r->upgrade = strndup(up->value.p, up->value.len);
 	http1_body_init(&r->body, h->body, h->content_length);
 	if (h->body == HTTP1_BODY_NONE)
 		r->body.done = 1;
@@ -842,6 +846,7 @@ conn_request_audit(struct conn *c)
 		cache_entry_unref(r->cached);
 	free(r->cache_req);
 	free(r->unsafe_target);
+	free(r->upgrade);
 	if (r->rules != NULL)
 		rules_snapshot_unref(r->rules);
 	if (r->retry_head != NULL)
@@ -875,11 +880,15 @@ conn_request_end(struct conn *c)
 		conn_flush(c);
 }
 
-/* Response fields that end here: hop-by-hop ones, and Alt-Svc (no QUIC). */
+/*
+ * Response fields that end here: hop-by-hop ones, the framing fields of a
+ * message with a body (sluice writes its own), and Alt-Svc (no QUIC).
+ */
 struct conn_resp_filter {
 	const struct http1_head *h;
 	struct evbuffer	*out;
 	int		 drop_age;	/* the cache adds its own */
+	int		 start_line;	/* the next span is the upstream's */
 };
 
 static int
@@ -888,6 +897,7 @@ conn_keep_response_field(void *arg, const struct http1_header *f)
 	struct conn_resp_filter *rf = arg;
 
 	return !http1_is_hop_field(rf->h, f->name) &&
+	    !http1_drops_framing_field(rf->h, f->name) &&
 	    !http1_str_eq(f->name, "alt-svc") &&
 	    !(rf->drop_age && http1_str_eq(f->name, "age"));
 }
@@ -895,7 +905,69 @@ conn_keep_response_field(void *arg, const struct http1_header *f)
 static void
 conn_emit_response(void *arg, const char *s, size_t len)
 {
-	evbuffer_add(((struct conn_resp_filter *)arg)->out, s, len);
+	struct conn_resp_filter *rf = arg;
+
+	if (rf->start_line)
+		rf->start_line = 0;
+	else
+		evbuffer_add(rf->out, s, len);
+}
+
+/*
+ * Write the response head h (parsed from p) to out as sluice's message:
+ * its own status line, the fields that do not end here, and the framing
+ * sluice parsed; the caller adds its fields and the blank line.
+ */
+static void
+conn_write_response_head(const struct http1_head *h, const char *p,
+    struct evbuffer *out, int drop_age)
+{
+	struct conn_resp_filter rf = { h, out, drop_age, 1 };
+	char framing[HTTP1_FRAMING_MAX];
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", h->status,
+	    (int)h->reason.len, h->reason.p);
+	http1_head_spans(h, p, conn_keep_response_field, conn_emit_response,
+	    &rf);
+	evbuffer_add(out, framing, http1_framing_fields(h, framing,
+	    sizeof(framing)));
+}
+
+/*
+ * A 101 switches protocols only to one the request asked for (RFC 9110
+ * 7.8): the request had Connection: upgrade and Upgrade, and every
+ * protocol the response names is in the request's list.
+ */
+static int
+conn_upgrade_asked(const struct conn_req *r, const struct http1_head *h)
+{
+	const struct http1_header *up = http1_find(h, "upgrade");
+	struct http1_str want, rest, tok;
+	const char *comma;
+
+	if (r->upgrade == NULL || up == NULL || up->value.len == 0)
+		return 0;
+	want.p = r->upgrade;
+	want.len = strlen(r->upgrade);
+	for (rest = up->value; rest.len > 0; ) {
+		comma = memchr(rest.p, ',', rest.len);
+		tok.p = rest.p;
+		tok.len = comma ? (size_t)(comma - rest.p) : rest.len;
+		while (tok.len > 0 && (*tok.p == ' ' || *tok.p == '\t')) {
+			tok.p++;
+			tok.len--;
+		}
+		while (tok.len > 0 && (tok.p[tok.len - 1] == ' ' ||
+		    tok.p[tok.len - 1] == '\t'))
+			tok.len--;
+		if (tok.len > 0 && !http1_list_has(want, tok))
+			return 0;
+		if (comma == NULL)
+			break;
+		rest.len -= comma + 1 - rest.p;
+		rest.p = comma + 1;
+	}
+	return 1;
 }
 
 /* Attach an upstream connection: this connection's, the pool's, or new. */
@@ -1111,11 +1183,20 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 	c->state = CONN_EXCHANGE;
 	conn_arm(c, conn_cfg(c)->upstream_timeout);
 
-	if (h->host.len > 0 && c->sni[0] != '\0') {
+	/*
+	 * Host must name what the connection was verified for: the SNI, else
+	 * the CONNECT host, else the destination address.  A request the
+	 * upstream would route to another name must not ride on this one's
+	 * rule and credentials.
+	 */
+	if (h->host.len > 0) {
 		conn_host_from_header(h->host, hosthdr, sizeof(hosthdr));
-		if (strcmp(hosthdr, c->sni) != 0) {
+		if (!util_same_host(hosthdr, c->name)) {
 			conn_respond_error(c, 421, "misdirected",
-			    "Host header does not match the TLS server name");
+			    c->sni[0] != '\0' ? "Host header does not match "
+			    "the TLS server name" : c->connect_mode ? "Host "
+			    "header does not match the CONNECT host" : "Host "
+			    "header does not match the destination address");
 			goto drain;
 		}
 	}
@@ -1397,7 +1478,6 @@ conn_response_head(struct conn *c)
 	struct evbuffer *out = bufferevent_get_output(c->cbev);
 	size_t len = evbuffer_get_length(in);
 	struct http1_str method = { r->method, strlen(r->method) };
-	struct conn_resp_filter rf;
 	struct http1_head h;
 	const char *why = "malformed response";
 	size_t before;
@@ -1423,16 +1503,25 @@ conn_response_head(struct conn *c)
 		evbuffer_free(r->retry_head);
 		r->retry_head = NULL;
 	}
-	r->resp_started = 1;
-	if (h.status == 101) {
-		r->status = 101;
-		evbuffer_remove_buffer(in, out, h.head_len);
-		conn_upgrade(c);
+	if (h.status == 101 && !conn_upgrade_asked(r, &h)) {
+		log_warnx("conn: client=%s upstream=%s 101 without a matching "
+		    "upgrade request", c->client_str, c->server_str);
+		conn_respond_error(c, 502, "bad_gateway",
+		    "upstream switched protocols without being asked");
 		return -1;
 	}
+	r->resp_started = 1;
 	if (h.status < 200) {
-		evbuffer_remove_buffer(in, out, h.head_len);
-		return 1;
+		conn_write_response_head(&h, p, out, 0);
+		if (h.status == 101)
+			evbuffer_add(out, "Connection: upgrade\r\n", 21);
+		evbuffer_add(out, "\r\n", 2);
+		evbuffer_drain(in, h.head_len);
+		if (h.status != 101)
+			return 1;
+		r->status = 101;
+		conn_upgrade(c);
+		return -1;
 	}
 	r->status = h.status;
 	if (!h.keep_alive)
@@ -1450,11 +1539,7 @@ conn_response_head(struct conn *c)
 		return 1;
 	}
 	before = evbuffer_get_length(out);
-	rf.h = &h;
-	rf.out = out;
-	rf.drop_age = r->cache_req != NULL;
-	http1_head_spans(&h, p, conn_keep_response_field, conn_emit_response,
-	    &rf);
+	conn_write_response_head(&h, p, out, r->cache_req != NULL);
 	if (r->cache_req != NULL)
 		conn_cache_fill(c, &h, out, before);
 	if (r->cache_status != NULL)

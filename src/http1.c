@@ -31,6 +31,7 @@
  * it returns is exactly what to forward.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -519,6 +520,7 @@ http1_fields(struct http1_head *h, struct http1_fields *f, const char **why)
 	if (f->cl != NULL && f->te != NULL)
 		return http1_error(why, HTTP1_ERR_MALFORMED,
 		    "conflicting Content-Length and Transfer-Encoding");
+	h->length_field = f->cl != NULL;
 	/* RFC 9112 6.1: the framing of such a message is faulty. */
 	if (f->te != NULL && h->version_minor == 0)
 		return http1_error(why, HTTP1_ERR_MALFORMED,
@@ -632,6 +634,7 @@ http1_head_reset(struct http1_head *h)
 	h->head_len = 0;
 	h->body = HTTP1_BODY_NONE;
 	h->content_length = 0;
+	h->length_field = 0;
 	h->keep_alive = 0;
 	h->expect_continue = 0;
 	h->upgrade = 0;
@@ -920,6 +923,47 @@ http1_list_has(struct http1_str v, struct http1_str t)
 }
 
 int
+http1_is_framing_field(struct http1_str name)
+{
+	return http1_str_eq(name, "content-length") ||
+	    http1_str_eq(name, "transfer-encoding");
+}
+
+int
+http1_drops_framing_field(const struct http1_head *h, struct http1_str name)
+{
+	return h->body != HTTP1_BODY_NONE && http1_is_framing_field(name);
+}
+
+size_t
+http1_framing_fields(const struct http1_head *h, char *buf, size_t bufsz)
+{
+	int n = 0;
+
+	if (h->body == HTTP1_BODY_LENGTH)
+		n = snprintf(buf, bufsz, "Content-Length: %llu\r\n",
+		    (unsigned long long)h->content_length);
+	else if (h->body == HTTP1_BODY_CHUNKED)
+		n = snprintf(buf, bufsz, "Transfer-Encoding: chunked\r\n");
+	else if (bufsz > 0)
+		buf[0] = '\0';
+	return n > 0 && (size_t)n < bufsz ? (size_t)n : 0;
+}
+
+/*
+ * What Connection may not take away: the fields a recipient frames the
+ * message by, the Host it is addressed to, and Upgrade (which is ended
+ * here, or honoured, by its own rules).  Dropping one of them while still
+ * forwarding the body would let the next hop frame the bytes differently.
+ */
+static int
+http1_is_pinned_field(struct http1_str name)
+{
+	return http1_is_framing_field(name) || http1_str_eq(name, "host") ||
+	    http1_str_eq(name, "upgrade");
+}
+
+int
 http1_is_hop_field(const struct http1_head *h, struct http1_str name)
 {
 	size_t i;
@@ -928,7 +972,7 @@ http1_is_hop_field(const struct http1_head *h, struct http1_str name)
 	    http1_str_eq(name, "keep-alive") ||
 	    http1_str_eq(name, "proxy-connection"))
 		return 1;
-	if (h->upgrade && http1_str_eq(name, "upgrade"))
+	if (http1_is_pinned_field(name))
 		return 0;
 	for (i = 0; i < h->nheaders; i++)
 		if (http1_str_eq(h->headers[i].name, "connection") &&

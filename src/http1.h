@@ -57,6 +57,7 @@ struct http1_head {
 	/* derived */
 	enum http1_body_kind body;
 	uint64_t	 content_length;	/* HTTP1_BODY_LENGTH only */
+	int		 length_field;		/* a Content-Length field was sent */
 	int		 keep_alive;		/* per version and Connection */
 	int		 expect_continue;	/* request had Expect: 100-continue */
 	int		 upgrade;		/* Connection: upgrade + Upgrade present */
@@ -100,10 +101,35 @@ int http1_list_has(struct http1_str v, struct http1_str t);
 
 /*
  * Is the field hop-by-hop in h (RFC 9110, 7.6.1): Connection, Keep-Alive,
- * Proxy-Connection, or a field that Connection names?  Upgrade is not, when
- * h asks for an upgrade.  A proxy drops these and sends its own.
+ * Proxy-Connection, or a field that Connection names?  Connection cannot
+ * name Content-Length, Transfer-Encoding, Host or Upgrade away: those are
+ * never hop-by-hop here.  A proxy drops these and sends its own.
  */
 int http1_is_hop_field(const struct http1_head *h, struct http1_str name);
+
+/*
+ * Content-Length or Transfer-Encoding: the fields a message with a body is
+ * framed by.  sluice drops the peer's and writes its own from the parsed
+ * framing, so the next hop frames by exactly what sluice framed by.
+ */
+int http1_is_framing_field(struct http1_str name);
+
+/*
+ * Should the framing field f of h be dropped on the way out?  Yes when h
+ * has a body (sluice writes the framing then); a bodiless message keeps
+ * its fields, where they frame nothing (a HEAD or 304 response's length).
+ */
+int http1_drops_framing_field(const struct http1_head *h,
+    struct http1_str name);
+
+/*
+ * The framing fields to send for h, as field lines with CRLFs, into buf
+ * (NUL-terminated): "Content-Length: N" or "Transfer-Encoding: chunked",
+ * nothing for a bodiless or close-delimited message.  Returns the length.
+ */
+#define HTTP1_FRAMING_MAX	48	/* room for what http1_framing_fields writes */
+size_t http1_framing_fields(const struct http1_head *h, char *buf,
+    size_t bufsz);
 
 /*
  * Walk the head at p (parsed as h): emit() gets the start line, then each run

@@ -282,7 +282,8 @@ inject_keep_field(void *arg, const struct http1_header *f)
 	const char *name;
 	size_t i;
 
-	if (http1_is_hop_field(flt->h, f->name))
+	if (http1_is_hop_field(flt->h, f->name) ||
+	    http1_drops_framing_field(flt->h, f->name))
 		return 0;
 	for (i = 0; rule != NULL && i < rule->ninjections; i++)
 		if ((name = inject_field_name(&rule->injections[i])) != NULL &&
@@ -333,6 +334,7 @@ inject_write_request(struct evbuffer *out, const struct http1_head *h,
     char **audit_target, char *names, size_t namesz)
 {
 	struct inject_filter flt = { h, rule, out, 0 };
+	char framing[HTTP1_FRAMING_MAX];
 	const struct rule_injection *inj;
 	const char *name;
 	size_t i;
@@ -357,6 +359,8 @@ inject_write_request(struct evbuffer *out, const struct http1_head *h,
 	}
 	if (extra != NULL)
 		evbuffer_add(out, extra, strlen(extra));
+	evbuffer_add(out, framing, http1_framing_fields(h, framing,
+	    sizeof(framing)));
 	if (h->upgrade)
 		evbuffer_add(out, "Connection: upgrade\r\n", 21);
 	evbuffer_add(out, "\r\n", 2);

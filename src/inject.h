@@ -29,8 +29,9 @@ void inject_clear(struct rule_injection *inj);
 /*
  * Write the request head at p (parsed as h) to out for rule (NULL: none):
  * the request line with injected query parameters, then the fields that
- * are neither hop-by-hop nor replaced, then the injected fields, then extra
- * (whole field lines, or NULL), then the blank line.  When a query
+ * are neither hop-by-hop, framing nor replaced, then the injected fields,
+ * then extra (whole field lines, or NULL), then sluice's own framing field
+ * for the body it parsed, then the blank line.  When a query
  * parameter was injected, *audit_target (malloc'd) gets the target with its
  * value masked; otherwise it is NULL and the target as sent is what to
  * audit.  names gets the comma-separated names of what was injected ("" when

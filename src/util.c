@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "util.h"
@@ -130,6 +131,19 @@ util_is_ip_literal(const char *s)
 
 	return inet_pton(AF_INET, s, buf) == 1 ||
 	    inet_pton(AF_INET6, s, buf) == 1;
+}
+
+int
+util_same_host(const char *a, const char *b)
+{
+	unsigned char x[sizeof(struct in6_addr)], y[sizeof(struct in6_addr)];
+	int fam;
+
+	if (strcasecmp(a, b) == 0)
+		return 1;
+	fam = strchr(a, ':') != NULL ? AF_INET6 : AF_INET;
+	return inet_pton(fam, a, x) == 1 && inet_pton(fam, b, y) == 1 &&
+	    memcmp(x, y, fam == AF_INET6 ? 16 : 4) == 0;
 }
 
 int64_t

@@ -26,6 +26,9 @@ int util_parse_addr(const char *s, int default_port,
 /* Is s an IPv4 or IPv6 literal? */
 int util_is_ip_literal(const char *s);
 
+/* The same host name (any case), or two spellings of the same IP address. */
+int util_same_host(const char *a, const char *b);
+
 int64_t util_wall_ms(void);
 double util_mono_ms(void);
 

@@ -689,3 +689,33 @@ if len(reqs) >= int(sys.argv[3]):
         if k.lower() == sys.argv[4].lower():
             print(v)' "$LAB_REQLOG" "$1" "$2" "$3"
 }
+
+# --- raw origin (framing tests) -----------------------------------------------
+
+# lab_start_rawup: starts tests/lab/rawup.py in U on $LAB_U4:4443 with api.test's
+# certificate, logging to $LAB_RAWLOG; start sluice with
+# --resolve "api.test:443:$LAB_U4:4443" to send api.test there.
+LAB_RAWLOG=
+lab_start_rawup() {
+	LAB_RAWLOG=$LAB_DIR/raw.jsonl
+	: >"$LAB_RAWLOG"
+	ip netns exec "$LAB_U" "$LAB_PY" "$LAB_SRCDIR/tests/lab/rawup.py" \
+		--cert "$LAB_DIR/certs/trusted/api.test.crt" \
+		--key "$LAB_DIR/certs/trusted/api.test.key" \
+		--listen "$LAB_U4:4443" --log "$LAB_RAWLOG" >>"$LAB_DIR/upstream.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_U" 4443 || fail "rawup.py did not start"
+}
+
+# lab_rawlog EXPR: for each rawup.py log event d (a dict), prints EXPR when it
+# is not None, e.g. lab_rawlog 'd["path"] if d["event"] == "request" else None'.
+lab_rawlog() {
+	"$LAB_PY" -c '
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    d = json.loads(line)
+    v = eval(sys.argv[2])
+    if v is not None:
+        print(v)' "$LAB_RAWLOG" "$1"
+}

@@ -736,6 +736,52 @@ test_class_table(void)
 	CHECK(ok, "request target bytes");
 }
 
+static int
+hop(const char *name)
+{
+	struct http1_str n = { name, strlen(name) };
+
+	return http1_is_hop_field(&h, n);
+}
+
+/* Connection cannot take away what the message is framed or routed by. */
+static void
+test_connection_pinned(void)
+{
+	char buf[HTTP1_FRAMING_MAX];
+	const char *req = "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Connection: content-length, transfer-encoding, host, upgrade, "
+	    "x-private, te\r\nContent-Length: 7\r\nX-Private: 1\r\n\r\n";
+	const char *chunked = "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n";
+	const char *head_resp = "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n"
+	    "Connection: content-length\r\n\r\n";
+	struct http1_str head = { "HEAD", 4 }, cl = { "Content-Length", 14 };
+
+	CHECK(http1_parse_request(req, strlen(req), &h, &why) == HTTP1_OK,
+	    "Connection naming framing fields parses");
+	CHECK(!hop("content-length") && !hop("Transfer-Encoding") &&
+	    !hop("host") && !hop("upgrade"),
+	    "Connection cannot make framing, Host or Upgrade hop-by-hop");
+	CHECK(hop("x-private") && hop("TE") && hop("connection"),
+	    "what else Connection names is hop-by-hop");
+	CHECK(http1_drops_framing_field(&h, cl),
+	    "a body's Content-Length is replaced by sluice's");
+	CHECK(http1_framing_fields(&h, buf, sizeof(buf)) == 19 &&
+	    strcmp(buf, "Content-Length: 7\r\n") == 0,
+	    "framing written from the parsed length");
+
+	CHECK(http1_parse_request(chunked, strlen(chunked), &h, &why) ==
+	    HTTP1_OK && http1_framing_fields(&h, buf, sizeof(buf)) > 0 &&
+	    strcmp(buf, "Transfer-Encoding: chunked\r\n") == 0,
+	    "framing written for a chunked body");
+
+	CHECK(http1_parse_response(head_resp, strlen(head_resp), head, &h,
+	    &why) == HTTP1_OK && !http1_drops_framing_field(&h, cl) &&
+	    http1_framing_fields(&h, buf, sizeof(buf)) == 0,
+	    "a HEAD response keeps its Content-Length, framing nothing");
+}
+
 int
 main(void)
 {
@@ -751,5 +797,6 @@ main(void)
 	test_length_body();
 	test_chunked();
 	test_class_table();
+	test_connection_pinned();
 	return unit_done();
 }
