@@ -521,6 +521,8 @@ http1_fields(struct http1_head *h, struct http1_fields *f, const char **why)
 		return http1_error(why, HTTP1_ERR_MALFORMED,
 		    "conflicting Content-Length and Transfer-Encoding");
 	h->length_field = f->cl != NULL;
+	if (f->te != NULL)
+		h->te = f->te->value;
 	/* RFC 9112 6.1: the framing of such a message is faulty. */
 	if (f->te != NULL && h->version_minor == 0)
 		return http1_error(why, HTTP1_ERR_MALFORMED,
@@ -574,6 +576,11 @@ http1_response_te(struct http1_head *h, struct http1_str value,
 	struct http1_str	 rest = value, tok, last = { NULL, 0 };
 	int			 nchunked = 0, r;
 
+	/* sluice writes it again on the way out (http1_framing_fields). */
+	if (value.len > HTTP1_TE_MAX)
+		return http1_error(why, HTTP1_ERR_MALFORMED,
+		    "Transfer-Encoding too long");
+
 	while ((r = http1_list_next(&rest, &tok)) == 1) {
 		if (http1_str_eq(tok, "chunked"))
 			nchunked++;
@@ -626,8 +633,9 @@ static void
 http1_head_reset(struct http1_head *h)
 {
 	/* Not memset: headers[] is 4 KiB and only [0, nheaders) is read. */
-	h->method.p = h->target.p = h->reason.p = h->host.p = NULL;
+	h->method.p = h->target.p = h->reason.p = h->host.p = h->te.p = NULL;
 	h->method.len = h->target.len = h->reason.len = h->host.len = 0;
+	h->te.len = 0;
 	h->status = 0;
 	h->version_minor = 0;
 	h->nheaders = 0;
@@ -940,13 +948,14 @@ http1_framing_fields(const struct http1_head *h, char *buf, size_t bufsz)
 {
 	int n = 0;
 
+	if (bufsz > 0)
+		buf[0] = '\0';
 	if (h->body == HTTP1_BODY_LENGTH)
 		n = snprintf(buf, bufsz, "Content-Length: %llu\r\n",
 		    (unsigned long long)h->content_length);
-	else if (h->body == HTTP1_BODY_CHUNKED)
-		n = snprintf(buf, bufsz, "Transfer-Encoding: chunked\r\n");
-	else if (bufsz > 0)
-		buf[0] = '\0';
+	else if (h->body != HTTP1_BODY_NONE && h->te.len > 0)
+		n = snprintf(buf, bufsz, "Transfer-Encoding: %.*s\r\n",
+		    (int)h->te.len, h->te.p);
 	return n > 0 && (size_t)n < bufsz ? (size_t)n : 0;
 }
 

@@ -62,6 +62,7 @@ struct http1_head {
 	int		 expect_continue;	/* request had Expect: 100-continue */
 	int		 upgrade;		/* Connection: upgrade + Upgrade present */
 	struct http1_str host;			/* Host header value (requests), or empty */
+	struct http1_str te;			/* Transfer-Encoding value, or empty */
 };
 
 enum http1_result {
@@ -124,10 +125,12 @@ int http1_drops_framing_field(const struct http1_head *h,
 
 /*
  * The framing fields to send for h, as field lines with CRLFs, into buf
- * (NUL-terminated): "Content-Length: N" or "Transfer-Encoding: chunked",
- * nothing for a bodiless or close-delimited message.  Returns the length.
+ * (NUL-terminated): "Content-Length: N", or the Transfer-Encoding that was
+ * parsed (a response's codings before or instead of "chunked" included),
+ * nothing for a bodiless message.  Returns the length.
  */
-#define HTTP1_FRAMING_MAX	48	/* room for what http1_framing_fields writes */
+#define HTTP1_TE_MAX		256	/* a longer Transfer-Encoding is refused */
+#define HTTP1_FRAMING_MAX	(HTTP1_TE_MAX + 32)	/* always enough */
 size_t http1_framing_fields(const struct http1_head *h, char *buf,
     size_t bufsz);
 

@@ -748,7 +748,7 @@ hop(const char *name)
 static void
 test_connection_pinned(void)
 {
-	char buf[HTTP1_FRAMING_MAX];
+	char buf[HTTP1_FRAMING_MAX], longte[HTTP1_TE_MAX + 64];
 	const char *req = "POST / HTTP/1.1\r\nHost: a\r\n"
 	    "Connection: content-length, transfer-encoding, host, upgrade, "
 	    "x-private, te\r\nContent-Length: 7\r\nX-Private: 1\r\n\r\n";
@@ -756,7 +756,12 @@ test_connection_pinned(void)
 	    "Transfer-Encoding: chunked\r\n\r\n";
 	const char *head_resp = "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n"
 	    "Connection: content-length\r\n\r\n";
-	struct http1_str head = { "HEAD", 4 }, cl = { "Content-Length", 14 };
+	const char *gzip_resp = "HTTP/1.1 200 OK\r\n"
+	    "Transfer-Encoding: gzip, chunked\r\n\r\n";
+	const char *close_resp = "HTTP/1.1 200 OK\r\n"
+	    "Transfer-Encoding: gzip\r\n\r\n";
+	struct http1_str head = { "HEAD", 4 }, get = { "GET", 3 };
+	struct http1_str cl = { "Content-Length", 14 };
 
 	CHECK(http1_parse_request(req, strlen(req), &h, &why) == HTTP1_OK,
 	    "Connection naming framing fields parses");
@@ -776,6 +781,19 @@ test_connection_pinned(void)
 	    strcmp(buf, "Transfer-Encoding: chunked\r\n") == 0,
 	    "framing written for a chunked body");
 
+	CHECK(http1_parse_response(gzip_resp, strlen(gzip_resp), get, &h,
+	    &why) == HTTP1_OK && http1_framing_fields(&h, buf, sizeof(buf)) > 0 &&
+	    strcmp(buf, "Transfer-Encoding: gzip, chunked\r\n") == 0,
+	    "a response's codings before chunked are kept");
+	CHECK(http1_parse_response(close_resp, strlen(close_resp), get, &h,
+	    &why) == HTTP1_OK && h.body == HTTP1_BODY_UNTIL_CLOSE &&
+	    http1_framing_fields(&h, buf, sizeof(buf)) > 0 &&
+	    strcmp(buf, "Transfer-Encoding: gzip\r\n") == 0,
+	    "a close-delimited response keeps its coding");
+	snprintf(longte, sizeof(longte), "HTTP/1.1 200 OK\r\n"
+	    "Transfer-Encoding: %0*d, chunked\r\n\r\n", HTTP1_TE_MAX, 0);
+	CHECK(http1_parse_response(longte, strlen(longte), get, &h, &why) ==
+	    HTTP1_ERR_MALFORMED, "a Transfer-Encoding too long to write again");
 	CHECK(http1_parse_response(head_resp, strlen(head_resp), head, &h,
 	    &why) == HTTP1_OK && !http1_drops_framing_field(&h, cl) &&
 	    http1_framing_fields(&h, buf, sizeof(buf)) == 0,
