@@ -781,7 +781,8 @@ conn_target_path(struct http1_str t)
 /*
  * Normalise the target once: rules match it, the upstream gets it, the
  * cache keys on it and the audit shows it.  One that cannot be (a bad
- * escape) is audited as sent, and conn_dispatch() refuses it.
+ * escape, a "..;" segment, or no memory) is audited as sent, and
+ * conn_dispatch() refuses it.
  */
 static void
 conn_request_target(struct conn_req *r, struct http1_str t)

@@ -600,11 +600,16 @@ rules_log_unusable(const struct rule *r, const char *why)
 		    why, r->host);
 }
 
+/* Out of memory, the text is NULL: taken for a deny, which fails closed. */
 static int
 rules_row_is_deny(sqlite3_stmt *st)
 {
-	return sqlite3_column_type(st, 6) == SQLITE_TEXT &&
-	    strcmp((const char *)sqlite3_column_text(st, 6), "deny") == 0;
+	const unsigned char *action;
+
+	if (sqlite3_column_type(st, 6) != SQLITE_TEXT)
+		return 0;
+	action = sqlite3_column_text(st, 6);
+	return action == NULL || strcmp((const char *)action, "deny") == 0;
 }
 
 /*
