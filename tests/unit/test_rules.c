@@ -417,7 +417,7 @@ test_skip(void)
 /*
  * How the index answers for hosts of every shape: exact names before
  * wildcards only by (priority, id), wildcards at any depth, a trailing dot,
- * case, and paths compared as they came.
+ * case, and paths compared as given.
  */
 static void
 test_index_hosts(void)
@@ -489,7 +489,10 @@ test_index_hosts(void)
 	CHECK(ID(REQ("api.example.com:443", "/")) == -1,
 	    "index: a port in the host is not stripped here");
 
-	/* Paths are compared as they came: nothing is percent-decoded. */
+	/*
+	 * Paths are compared as given: normalising them is conn.c's
+	 * (urlpath.c), so nothing is percent-decoded here.
+	 */
 	CHECK(ID(REQ("files.example.org", "/a/b")) == 7,
 	    "index: path, plain");
 	CHECK(ID(REQ("files.example.org", "/a%2Fb")) == 8,
