@@ -83,14 +83,14 @@ urlpath_decode(const char *path, size_t len, char *out)
 static ssize_t
 urlpath_remove_dots(char *p, size_t len)
 {
-	const char *seg, *semi;
+	const char *seg, *slash;
 	size_t i = 0, w = 0, n, dots;
 
 	while (i < len) {
 		seg = p + i + 1;
 		n = len - i - 1;
-		if ((semi = memchr(seg, '/', n)) != NULL)
-			n = semi - seg;
+		if ((slash = memchr(seg, '/', n)) != NULL)
+			n = slash - seg;
 		for (dots = 0; dots < n && dots < 3 && seg[dots] == '.'; dots++)
 			;
 		if (dots == 0 || dots > 2 || (dots < n && seg[dots] != ';')) {
