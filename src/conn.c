@@ -57,6 +57,7 @@
 #include "rules.h"
 #include "tls.h"
 #include "upstream.h"
+#include "urlpath.h"
 #include "util.h"
 #include "worker.h"
 
@@ -92,7 +93,12 @@ struct conn_req {
 	double		 start_mono;
 	char		 method[32];
 	char		 host[CONFIG_HOST_MAX];
-	char		*target;		/* as sent, with query */
+	char		*target;		/* to audit: norm, or as sent if
+						   it has none, or masked */
+	char		*norm;			/* normalised target, with
+						   query: matched, sent, keyed;
+						   NULL if it cannot be */
+	size_t		 norm_len;
 	int		 is_head;
 	int		 expect_continue;
 	int		 client_keepalive;
@@ -773,6 +779,30 @@ conn_target_path(struct http1_str t)
 	return t;
 }
 
+/*
+ * Normalise the target once: rules match it, the upstream gets it, the
+ * cache keys on it and the audit shows it.  One that cannot be (a bad
+ * escape, a "..;" segment, or no memory) is audited as sent, and
+ * conn_dispatch() refuses it.
+ */
+static void
+conn_request_target(struct conn_req *r, struct http1_str t)
+{
+	ssize_t n = -1;
+
+	if (t.p == NULL)
+		return;
+	if ((r->norm = malloc(t.len + 1)) != NULL &&
+	    (n = urlpath_normalise(t.p, t.len, r->norm)) >= 0) {
+		r->norm_len = (size_t)n;
+		r->target = strdup(r->norm);
+		return;
+	}
+	free(r->norm);
+	r->norm = NULL;
+	r->target = strndup(t.p, t.len);
+}
+
 static void
 conn_request_begin(struct conn *c, const struct http1_head *h)
 {
@@ -784,7 +814,7 @@ conn_request_begin(struct conn *c, const struct http1_head *h)
 	r->start_mono = util_mono_ms();
 	snprintf(r->method, sizeof(r->method), "%.*s", (int)h->method.len,
 	    h->method.p);
-	r->target = h->target.p ? strndup(h->target.p, h->target.len) : NULL;
+	conn_request_target(r, h->target);
 	r->is_head = http1_str_eq(h->method, "HEAD");
 	r->expect_continue = h->expect_continue;
 	/* HTTP/1.0 clients are not kept: they would need Connection: keep-alive */
@@ -852,6 +882,7 @@ conn_request_audit(struct conn *c)
 	if (r->retry_head != NULL)
 		evbuffer_free(r->retry_head);
 	free(r->target);
+	free(r->norm);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1002,9 +1033,9 @@ conn_upstream_attach(struct conn *c)
 	return 0;
 }
 
-/* Send the head (verbatim: it was validated) and start the exchange. */
 /*
- * Send the head, with the rule's credentials, and start the exchange.
+ * Send the head, with the normalised target and the rule's credentials,
+ * and start the exchange.
  * Secrets are bound to the destination by construction: rules match on
  * c->name (the SNI, the CONNECT host or the destination IP, never the Host
  * header, which must agree with the SNI), and the upstream connection is
@@ -1015,6 +1046,7 @@ conn_forward_request(struct conn *c, const struct http1_head *h,
     const char *p, const struct rule *rule, const char *extra)
 {
 	struct conn_req *r = &c->req;
+	struct http1_str target = { r->norm, r->norm_len };
 	struct evbuffer *out;
 	char *audit_target = NULL;
 	size_t len;
@@ -1025,7 +1057,7 @@ conn_forward_request(struct conn *c, const struct http1_head *h,
 		return;
 	}
 	out = bufferevent_get_output(c->ubev);
-	if (inject_write_request(out, h, p, rule, extra, &audit_target,
+	if (inject_write_request(out, h, p, target, rule, extra, &audit_target,
 	    r->injected, sizeof(r->injected)) == -1) {
 		conn_respond_error(c, 502, "bad_gateway", "out of memory");
 		return;
@@ -1119,15 +1151,21 @@ conn_send(struct conn *c, const struct http1_head *h, const char *p,
 	struct conn_req *r = &c->req;
 	struct cache *cache = c->w->sl->cache;
 	const char *extra = NULL;
+	struct http1_head keyed;
 	struct cache_entry *e;
 	int64_t age;
 
 	if (!http1_str_eq(h->method, "GET") && !http1_str_eq(h->method, "HEAD")
 	    && !http1_str_eq(h->method, "OPTIONS") &&
 	    !http1_str_eq(h->method, "TRACE"))
-		r->unsafe_target = strndup(h->target.p, h->target.len);
+		r->unsafe_target = strndup(r->norm, r->norm_len);
 	if (rule == NULL || !rule->has_cache)
 		goto forward;
+	/* The cache keys on the target as sent upstream, not as spelt. */
+	keyed = *h;
+	keyed.target.p = r->norm;
+	keyed.target.len = r->norm_len;
+	h = &keyed;
 	if (cache_request_bypass(h)) {
 		if (r->unsafe_target == NULL)
 			r->cache_status = "fwd=bypass";
@@ -1212,10 +1250,15 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 		    "only origin-form request targets are accepted");
 		goto drain;
 	}
+	if (r->norm == NULL) {
+		conn_respond_error(c, 400, "bad_request", "request target has "
+		    "a '%' without two hex digits, or a '.;' or '..;' segment");
+		goto drain;
+	}
 
 	r->rules = worker_rules(c->w);
 	rules_snapshot_ref(r->rules);
-	path = conn_target_path(h->target);
+	path = conn_target_path((struct http1_str){ r->norm, r->norm_len });
 	rule = rules_match_request(r->rules, r->host, c->dst_port, r->method,
 	    path.p, path.len);
 	r->rule = rule;
@@ -1393,14 +1436,21 @@ conn_forward(struct evbuffer *src, struct evbuffer *dst, struct http1_body *b,
 static void conn_upgrade(struct conn *);
 static int conn_upstream_eof(struct conn *);
 
-/* Parse the saved request head (it parsed once; only the copy is new). */
+/*
+ * Parse the saved request head (it parsed once; only the copy is new),
+ * keyed like the lookup on the target as sent upstream.
+ */
 static int
 conn_cache_request(struct conn *c, struct http1_head *rq)
 {
 	const char *why;
 
-	return http1_parse_request(c->req.cache_req, c->req.cache_req_len, rq,
-	    &why) == HTTP1_OK ? 0 : -1;
+	if (http1_parse_request(c->req.cache_req, c->req.cache_req_len, rq,
+	    &why) != HTTP1_OK)
+		return -1;
+	rq->target.p = c->req.norm;
+	rq->target.len = c->req.norm_len;
+	return 0;
 }
 
 /* A 304 answered our revalidation: refresh the entry and serve it. */

@@ -215,24 +215,22 @@ inject_add_name(char *names, size_t namesz, const char *name)
 }
 
 /*
- * The request line, with the client's values for injected parameters
- * dropped and ours appended; *audit gets the target with "***" instead.
+ * The target with the client's values for injected parameters dropped and
+ * ours appended; *audit gets it with "***" instead.
  */
 static int
-inject_request_line(struct evbuffer *out, const struct http1_head *h,
+inject_query(struct evbuffer *out, struct http1_str target,
     const struct rule *rule, char **audit, char *names, size_t namesz)
 {
 	struct evbuffer *masked;
-	const char *t = h->target.p, *end = t + h->target.len, *q, *amp, *eq;
+	const char *t = target.p, *end = t + target.len, *q, *amp, *eq;
 	const struct rule_injection *inj;
 	char sep = '?';
 	size_t i, len;
 
 	if ((masked = evbuffer_new()) == NULL)
 		return -1;
-	q = memchr(t, '?', h->target.len);
-	evbuffer_add(out, h->method.p, h->method.len);
-	evbuffer_add(out, " ", 1);
+	q = memchr(t, '?', target.len);
 	evbuffer_add(out, t, (q ? q : end) - t);
 	evbuffer_add(masked, t, (q ? q : end) - t);
 	for (q = q ? q + 1 : end; q < end; q = amp + 1) {
@@ -257,7 +255,6 @@ inject_request_line(struct evbuffer *out, const struct http1_head *h,
 		inject_add_name(names, namesz, inj->name);
 		sep = '&';
 	}
-	evbuffer_add_printf(out, " HTTP/1.%d\r\n", h->version_minor);
 	len = evbuffer_get_length(masked);
 	if ((*audit = malloc(len + 1)) != NULL) {
 		evbuffer_remove(masked, *audit, len);
@@ -265,6 +262,37 @@ inject_request_line(struct evbuffer *out, const struct http1_head *h,
 	}
 	evbuffer_free(masked);
 	return *audit != NULL ? 0 : -1;
+}
+
+static int
+inject_has_query(const struct rule *rule)
+{
+	size_t i;
+
+	for (i = 0; rule != NULL && i < rule->ninjections; i++)
+		if (rule->injections[i].kind == RULE_INJECT_QUERY)
+			return 1;
+	return 0;
+}
+
+/*
+ * The request line, written from the parsed message and never copied
+ * from the client's: the target sent is the one the rules matched, not
+ * another spelling of it.
+ */
+static int
+inject_request_line(struct evbuffer *out, const struct http1_head *h,
+    struct http1_str target, const struct rule *rule, char **audit,
+    char *names, size_t namesz)
+{
+	evbuffer_add(out, h->method.p, h->method.len);
+	evbuffer_add(out, " ", 1);
+	if (!inject_has_query(rule))
+		evbuffer_add(out, target.p, target.len);
+	else if (inject_query(out, target, rule, audit, names, namesz) == -1)
+		return -1;
+	evbuffer_add_printf(out, " HTTP/1.%d\r\n", h->version_minor);
+	return 0;
 }
 
 struct inject_filter {
@@ -304,17 +332,6 @@ inject_emit(void *arg, const char *s, size_t len)
 	evbuffer_add(flt->out, s, len);
 }
 
-static int
-inject_has_query(const struct rule *rule)
-{
-	size_t i;
-
-	for (i = 0; rule != NULL && i < rule->ninjections; i++)
-		if (rule->injections[i].kind == RULE_INJECT_QUERY)
-			return 1;
-	return 0;
-}
-
 int
 inject_sets_field(const struct rule *rule, const char *name)
 {
@@ -330,10 +347,10 @@ inject_sets_field(const struct rule *rule, const char *name)
 
 int
 inject_write_request(struct evbuffer *out, const struct http1_head *h,
-    const char *p, const struct rule *rule, const char *extra,
-    char **audit_target, char *names, size_t namesz)
+    const char *p, struct http1_str target, const struct rule *rule,
+    const char *extra, char **audit_target, char *names, size_t namesz)
 {
-	struct inject_filter flt = { h, rule, out, 0 };
+	struct inject_filter flt = { h, rule, out, 1 };
 	char framing[HTTP1_FRAMING_MAX];
 	const struct rule_injection *inj;
 	const char *name;
@@ -341,12 +358,9 @@ inject_write_request(struct evbuffer *out, const struct http1_head *h,
 
 	names[0] = '\0';
 	*audit_target = NULL;
-	if (inject_has_query(rule)) {
-		if (inject_request_line(out, h, rule, audit_target, names,
-		    namesz) == -1)
-			return -1;
-		flt.skip_start = 1;
-	}
+	if (inject_request_line(out, h, target, rule, audit_target, names,
+	    namesz) == -1)
+		return -1;
 	http1_head_spans(h, p, inject_keep_field, inject_emit, &flt);
 	for (i = 0; rule != NULL && i < rule->ninjections; i++) {
 		inj = &rule->injections[i];

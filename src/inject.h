@@ -11,8 +11,9 @@
 
 #include <stddef.h>
 
+#include "http1.h"
+
 struct evbuffer;
-struct http1_head;
 struct rule;
 struct rule_injection;
 
@@ -28,18 +29,19 @@ void inject_clear(struct rule_injection *inj);
 
 /*
  * Write the request head at p (parsed as h) to out for rule (NULL: none):
- * the request line with injected query parameters, then the fields that
- * are neither hop-by-hop, framing nor replaced, then the injected fields,
- * then extra (whole field lines, or NULL), then sluice's own framing field
- * for the body it parsed, then the blank line.  When a query
- * parameter was injected, *audit_target (malloc'd) gets the target with its
- * value masked; otherwise it is NULL and the target as sent is what to
- * audit.  names gets the comma-separated names of what was injected ("" when
- * nothing).  -1 on allocation failure.
+ * the request line, made from h's method and version and target (the
+ * target to send, e.g. normalised, in place of h->target) with injected
+ * query parameters, then the fields that are neither hop-by-hop, framing
+ * nor replaced, then the injected fields, then extra (whole field lines, or
+ * NULL), then sluice's own framing field for the body it parsed, then the
+ * blank line.  When a query parameter was injected, *audit_target
+ * (malloc'd) gets the target with its value masked; otherwise it is NULL
+ * and target is what to audit.  names gets the comma-separated names of
+ * what was injected ("" when nothing).  -1 on allocation failure.
  */
 int inject_write_request(struct evbuffer *out, const struct http1_head *h,
-    const char *p, const struct rule *rule, const char *extra,
-    char **audit_target, char *names, size_t namesz);
+    const char *p, struct http1_str target, const struct rule *rule,
+    const char *extra, char **audit_target, char *names, size_t namesz);
 
 /* The header field an injection sets, or NULL for a query parameter. */
 const char *inject_field_name(const struct rule_injection *inj);

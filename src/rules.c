@@ -13,6 +13,9 @@
  * consistent state of the database.  Every row is validated again in C: a
  * database made without our CHECK constraints, or a row those cannot
  * express, costs that rule (logged with its id and counted), not the rest.
+ * Except that a deny is never lost that way, as that would open what it
+ * closed: an unusable deny becomes a deny of everything on its host (or
+ * on every host, when its host is what is unusable), logged as such.
  * Later tables (injections, rate limits, cache policies) are loaded by one
  * more rules_load_* step each inside rules_load_db(), and attach to rules
  * by id.  A secret's value is read once, at load (a literal, env:VAR or
@@ -144,6 +147,7 @@ struct rules_query {
 	const char	*method;
 	const char	*path;
 	size_t		 pathlen;
+	int		 slashes;	/* path holds "//" */
 };
 
 /*
@@ -575,6 +579,85 @@ rules_load_row(sqlite3_stmt *st, struct rule *r)
 	return NULL;
 }
 
+/*
+ * Say why rule r is not used as written.  A deny is not skipped: that
+ * would open what it closed.  It has become a deny of everything on its
+ * host (see rules_deny_row), and the line says so.
+ */
+static void
+rules_log_unusable(const struct rule *r, const char *why)
+{
+	if (r->action != RULE_DENY)
+		log_warnx("rules: skipping rule id=%lld: %s", (long long)r->id,
+		    why);
+	else if (r->port != 0)
+		log_warnx("rules: rule id=%lld is a deny sluice cannot use: %s; "
+		    "denying every request to %s port %d instead",
+		    (long long)r->id, why, r->host, r->port);
+	else
+		log_warnx("rules: rule id=%lld is a deny sluice cannot use: %s; "
+		    "denying every request to %s instead", (long long)r->id,
+		    why, r->host);
+}
+
+/* Out of memory, the text is NULL: taken for a deny, which fails closed. */
+static int
+rules_row_is_deny(sqlite3_stmt *st)
+{
+	const unsigned char *action;
+
+	if (sqlite3_column_type(st, 6) != SQLITE_TEXT)
+		return 0;
+	action = sqlite3_column_text(st, 6);
+	return action == NULL || strcmp((const char *)action, "deny") == 0;
+}
+
+/*
+ * Refill r, from a deny row that rules_load_row() refused, as the widest
+ * deny the row could have meant: its id, its priority (or first of all
+ * when that is unusable; *resort is then set, as the row's place in the
+ * ORDER BY no longer holds), its host (or '*' when that is unusable), its
+ * port when usable, any method and path.  NULL or rules_oom.
+ */
+static const char *
+rules_deny_row(sqlite3_stmt *st, struct rule *r, int *resort)
+{
+	int64_t id = r->id, port;
+	const char *why;
+
+	rules_rule_clear(r);
+	r->id = id;
+	r->action = RULE_DENY;
+	if (sqlite3_column_type(st, 1) == SQLITE_INTEGER) {
+		r->priority = sqlite3_column_int64(st, 1);
+	} else {
+		r->priority = INT64_MIN;
+		*resort = 1;
+	}
+	why = rules_column_text(st, 2, &r->host, "host is not text");
+	if (why == rules_oom)
+		return why;
+	if (why != NULL || rules_host_normalize(r->host) != NULL) {
+		free(r->host);
+		if ((r->host = strdup("*")) == NULL)
+			return rules_oom;
+	}
+	if (sqlite3_column_type(st, 3) == SQLITE_INTEGER &&
+	    (port = sqlite3_column_int64(st, 3)) >= 1 && port <= 65535)
+		r->port = (int)port;
+	return NULL;
+}
+
+static int
+rules_order_cmp(const void *a, const void *b)
+{
+	const struct rule *x = a, *y = b;
+
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
 static int
 rules_load_rules(sqlite3 *db, const char *path, struct rules_snapshot *snap,
     char *err)
@@ -582,8 +665,8 @@ rules_load_rules(sqlite3 *db, const char *path, struct rules_snapshot *snap,
 	sqlite3_stmt *st = NULL;
 	struct rule *r, *grown;
 	size_t cap = 0;
-	const char *why;
-	int rc;
+	const char *why, *reason;
+	int rc, resort = 0;
 
 	if (sqlite3_prepare_v2(db,
 	    "SELECT id, priority, host, port, method, path, action FROM rules "
@@ -602,13 +685,19 @@ rules_load_rules(sqlite3 *db, const char *path, struct rules_snapshot *snap,
 		memset(r, 0, sizeof(*r));
 		r->id = sqlite3_column_int64(st, 0);
 		why = rules_load_row(st, r);
+		if (why != NULL && why != rules_oom && rules_row_is_deny(st)) {
+			reason = why;
+			if ((why = rules_deny_row(st, r, &resort)) == NULL) {
+				rules_log_unusable(r, reason);
+				snap->nskipped++;
+			}
+		}
 		if (why == rules_oom) {
 			rules_rule_clear(r);
 			goto nomem;
 		}
 		if (why != NULL) {
-			log_warnx("rules: skipping rule id=%lld: %s",
-			    (long long)r->id, why);
+			rules_log_unusable(r, why);
 			rules_rule_clear(r);
 			snap->nskipped++;
 			continue;
@@ -617,6 +706,9 @@ rules_load_rules(sqlite3 *db, const char *path, struct rules_snapshot *snap,
 	}
 	if (rc != SQLITE_DONE)
 		goto fail;
+	if (resort)
+		qsort(snap->rules, snap->nrules, sizeof(*snap->rules),
+		    rules_order_cmp);
 	sqlite3_finalize(st);
 	return 0;
 nomem:
@@ -887,18 +979,43 @@ rules_byid_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Drop the rules marked bad, keeping the others in (priority, id) order. */
+/*
+ * What a deny whose other rows (injections, limit, cache policy) are
+ * unusable becomes: a deny of everything on its host and port.
+ */
+static void
+rules_deny_widen(struct rule *r)
+{
+	struct rule keep = *r;
+
+	r->host = NULL;
+	rules_rule_clear(r);
+	r->id = keep.id;
+	r->priority = keep.priority;
+	r->host = keep.host;
+	r->port = keep.port;
+	r->action = RULE_DENY;
+}
+
+/*
+ * Drop the rules marked bad, keeping the others in (priority, id) order;
+ * a deny is widened instead (rules_log_unusable() said so).
+ */
 static void
 rules_drop_marked(struct rules_snapshot *snap, const unsigned char *bad)
 {
 	size_t i, n;
 
 	for (i = n = 0; i < snap->nrules; i++) {
-		if (bad[i]) {
-			rules_rule_clear(&snap->rules[i]);
+		if (bad[i])
 			snap->nskipped++;
-		} else
-			snap->rules[n++] = snap->rules[i];
+		if (bad[i] && snap->rules[i].action != RULE_DENY) {
+			rules_rule_clear(&snap->rules[i]);
+			continue;
+		}
+		if (bad[i])
+			rules_deny_widen(&snap->rules[i]);
+		snap->rules[n++] = snap->rules[i];
 	}
 	snap->nrules = n;
 }
@@ -935,7 +1052,7 @@ rules_load_injections(sqlite3 *db, const char *path,
 	struct rules_byid *byid = NULL, key, *hit;
 	struct rule_injection *grown, *inj;
 	unsigned char *bad = NULL;
-	char buf[RULES_ERRLEN], name[RULES_LOGNAME_MAX];
+	char buf[RULES_ERRLEN], name[RULES_LOGNAME_MAX], line[RULES_ERRLEN * 2];
 	const unsigned char *secret;
 	const char *why;
 	int64_t ntables, rowid, lastrowid = 0;
@@ -991,8 +1108,9 @@ rules_load_injections(sqlite3 *db, const char *path,
 			goto fail;
 		if (why != NULL) {
 			rules_log_name(name, sizeof(name), inj->secret_name);
-			log_warnx("rules: skipping rule id=%lld: secret '%s': "
-			    "%s", (long long)r->id, name, why);
+			snprintf(line, sizeof(line), "secret '%s': %s", name,
+			    why);
+			rules_log_unusable(r, line);
 			bad[hit->pos] = 1;
 		}
 	}
@@ -1249,7 +1367,7 @@ rules_load_attached(sqlite3 *db, const char *path, struct rules_snapshot *snap,
 	sqlite3_stmt *st = NULL;
 	struct rules_byid *byid = NULL, key, *hit;
 	unsigned char *bad = NULL;
-	char q[128];
+	char q[128], line[RULES_ERRLEN];
 	const char *why;
 	int64_t ntables;
 	struct rule *r;
@@ -1276,8 +1394,8 @@ rules_load_attached(sqlite3 *db, const char *path, struct rules_snapshot *snap,
 			continue;
 		r = &snap->rules[hit->pos];
 		if ((why = attach(st, r)) != NULL) {
-			log_warnx("rules: skipping rule id=%lld: %s: %s",
-			    (long long)r->id, table, why);
+			snprintf(line, sizeof(line), "%s: %s", table, why);
+			rules_log_unusable(r, line);
 			bad[hit->pos] = 1;
 		}
 	}
@@ -1379,14 +1497,28 @@ rules_host_match(const char *pattern, const char *host)
 }
 
 /*
- * '*' matches any run, everything else itself: the path is compared as it
- * came, so "%2F" is three characters, not a '/'.  On a mismatch after a
- * star, let that star swallow one more character and retry from there:
- * only the last star ever needs revisiting, so the cost is
- * O(len(glob) * slen), never exponential.
+ * The position after s[i] in s, or in s read with every run of '/' as one
+ * (merge): a '/' right after a '/' is skipped.
  */
-int
-rules_glob_match(const char *glob, const char *s, size_t slen)
+static size_t
+rules_glob_next(const char *s, size_t slen, size_t i, int merge)
+{
+	i++;
+	while (merge && i < slen && s[i] == '/' && s[i - 1] == '/')
+		i++;
+	return i;
+}
+
+/*
+ * '*' matches any run, everything else itself: the path is compared as
+ * conn.c normalised it, so "%2F" is three characters, not a '/'.  With
+ * merge, s is read as if its runs of '/' were one, without copying it.
+ * On a mismatch after a star, let that star swallow one more character
+ * and retry from there: only the last star ever needs revisiting, so the
+ * cost is O(len(glob) * slen), never exponential.
+ */
+static int
+rules_glob_read(const char *glob, const char *s, size_t slen, int merge)
 {
 	const char *star = NULL;
 	size_t i = 0, star_i = 0;
@@ -1397,10 +1529,10 @@ rules_glob_match(const char *glob, const char *s, size_t slen)
 			star_i = i;
 		} else if (*glob != '\0' && *glob == s[i]) {
 			glob++;
-			i++;
+			i = rules_glob_next(s, slen, i, merge);
 		} else if (star != NULL) {
 			glob = star + 1;
-			i = ++star_i;
+			i = star_i = rules_glob_next(s, slen, star_i, merge);
 		} else {
 			return 0;
 		}
@@ -1408,6 +1540,35 @@ rules_glob_match(const char *glob, const char *s, size_t slen)
 	while (*glob == '*')
 		glob++;
 	return *glob == '\0';
+}
+
+int
+rules_glob_match(const char *glob, const char *s, size_t slen)
+{
+	return rules_glob_read(glob, s, slen, 0);
+}
+
+/*
+ * Does r's path glob match, under either reading of repeated slashes?
+ * Upstreams differ (nginx merges "//", S3 keys keep it) and the path is
+ * forwarded as sent, so a deny matches when either reading matches and
+ * an allow only when both do: no upstream can be reached around a deny
+ * or beyond an allow.  The two readings differ only when there is "//".
+ */
+static int
+rules_path_accepts(const struct rule *r, const struct rules_query *q)
+{
+	int as_sent;
+
+	if (q->path == NULL)
+		return 0;
+	as_sent = rules_glob_read(r->path, q->path, q->pathlen, 0);
+	if (!q->slashes)
+		return as_sent;
+	if (r->action == RULE_ALLOW)
+		return as_sent &&
+		    rules_glob_read(r->path, q->path, q->pathlen, 1);
+	return as_sent || rules_glob_read(r->path, q->path, q->pathlen, 1);
 }
 
 static int
@@ -1419,11 +1580,11 @@ rules_query_accepts(const struct rule *r, const struct rules_query *q)
 		return 1;
 	if (r->action == RULE_PASSTHROUGH)
 		return 0;
+	/* Methods are case-sensitive, but frameworks upper-case them. */
 	if (r->method != NULL &&
-	    (q->method == NULL || strcmp(r->method, q->method) != 0))
+	    (q->method == NULL || strcasecmp(r->method, q->method) != 0))
 		return 0;
-	if (r->path != NULL && (q->path == NULL ||
-	    !rules_glob_match(r->path, q->path, q->pathlen)))
+	if (r->path != NULL && !rules_path_accepts(r, q))
 		return 0;
 	return 1;
 }
@@ -1493,6 +1654,7 @@ rules_match_request(const struct rules_snapshot *snap, const char *host,
 		.method = method,
 		.path = path,
 		.pathlen = pathlen,
+		.slashes = path != NULL && memmem(path, pathlen, "//", 2) != NULL,
 	};
 
 	return rules_index_match(snap, host, &q);

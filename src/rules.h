@@ -66,7 +66,7 @@ struct rule {
 	int64_t		 priority;
 	char		*host;		/* lowercased: "*", "*.example.com" or exact */
 	int		 port;		/* 0: any */
-	char		*method;	/* NULL: any; else uppercase as stored */
+	char		*method;	/* NULL: any; else uppercase letters */
 	char		*path;		/* NULL: any; else a glob ('*' = any run) */
 	enum rule_action action;
 	struct rule_injection *injections;	/* in rowid order */
@@ -106,7 +106,10 @@ const struct rule *rules_match_conn(const struct rules_snapshot *,
 
 /*
  * Request level: the first non-passthrough rule whose host, port, method and
- * path all match.  path is the path without the query string.
+ * path all match.  path is the normalised path (urlpath_normalise()) without
+ * the query string.  Methods match case-insensitively.  A path with "//"
+ * is read as sent and with each run of '/' as one: a deny's glob matches
+ * when either reading does, an allow's only when both do.
  */
 const struct rule *rules_match_request(const struct rules_snapshot *,
     const char *host, int port, const char *method, const char *path,

@@ -25,10 +25,13 @@ mk(enum rule_inject_kind kind, const char *name, const char *value)
 	return inj;
 }
 
-/* Rewrite req for a rule with injections inj[0..n); the result is malloc'd. */
+/*
+ * Rewrite req for a rule with injections inj[0..n), sending target (NULL:
+ * the one in req); the result is malloc'd.
+ */
 static char *
-rewrite(const char *req, struct rule_injection *inj, size_t n, char **audit,
-    char *names, size_t namesz)
+rewrite_to(const char *req, const char *target, struct rule_injection *inj,
+    size_t n, char **audit, char *names, size_t namesz)
 {
 	struct rule rule;
 	struct http1_head h;
@@ -42,8 +45,12 @@ rewrite(const char *req, struct rule_injection *inj, size_t n, char **audit,
 	rule.ninjections = n;
 	if (http1_parse_request(req, strlen(req), &h, &why) != HTTP1_OK)
 		return NULL;
-	if (inject_write_request(out, &h, req, n ? &rule : NULL, NULL, audit,
-	    names, namesz) == -1)
+	if (target != NULL) {
+		h.target.p = target;
+		h.target.len = strlen(target);
+	}
+	if (inject_write_request(out, &h, req, h.target, n ? &rule : NULL,
+	    NULL, audit, names, namesz) == -1)
 		return NULL;
 	len = evbuffer_get_length(out);
 	s = malloc(len + 1);
@@ -51,6 +58,13 @@ rewrite(const char *req, struct rule_injection *inj, size_t n, char **audit,
 	s[len] = '\0';
 	evbuffer_free(out);
 	return s;
+}
+
+static char *
+rewrite(const char *req, struct rule_injection *inj, size_t n, char **audit,
+    char *names, size_t namesz)
+{
+	return rewrite_to(req, NULL, inj, n, audit, names, namesz);
 }
 
 static int
@@ -176,6 +190,34 @@ test_no_rule(void)
 	free(audit);
 }
 
+/* The request line is made from the message, with the target given. */
+static void
+test_target(void)
+{
+	struct rule_injection inj = mk(RULE_INJECT_QUERY, "key", "v");
+	char names[16], *audit, *out;
+
+	out = rewrite_to("GET /v1/./x/../admin HTTP/1.0\r\nHost: a\r\n\r\n",
+	    "/v1/admin", NULL, 0, &audit, names, sizeof(names));
+	CHECK(out != NULL && strcmp(out, "GET /v1/admin HTTP/1.0\r\n"
+	    "Host: a\r\n\r\n") == 0,
+	    "target: the given target is sent, not the client's spelling");
+	CHECK(audit == NULL, "target: no masked copy without a query");
+	free(out);
+	free(audit);
+
+	inject_prepare(&inj);
+	out = rewrite_to("GET /a/%2e%2e/b?key=c&x=1 HTTP/1.1\r\nHost: a\r\n"
+	    "\r\n", "/b?key=c&x=1", &inj, 1, &audit, names, sizeof(names));
+	CHECK(out != NULL && starts(out, "GET /b?x=1&key=v HTTP/1.1\r\n"),
+	    "target: the given target gets the injected parameter");
+	CHECK(audit != NULL && strcmp(audit, "/b?x=1&key=***") == 0,
+	    "target: masked copy made from the given target");
+	free(out);
+	free(audit);
+	inject_clear(&inj);
+}
+
 int
 main(void)
 {
@@ -183,5 +225,6 @@ main(void)
 	test_headers();
 	test_query();
 	test_no_rule();
+	test_target();
 	return unit_done();
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -416,7 +417,7 @@ test_skip(void)
 /*
  * How the index answers for hosts of every shape: exact names before
  * wildcards only by (priority, id), wildcards at any depth, a trailing dot,
- * case, and paths compared as they came.
+ * case, and paths compared as given.
  */
 static void
 test_index_hosts(void)
@@ -488,7 +489,10 @@ test_index_hosts(void)
 	CHECK(ID(REQ("api.example.com:443", "/")) == -1,
 	    "index: a port in the host is not stripped here");
 
-	/* Paths are compared as they came: nothing is percent-decoded. */
+	/*
+	 * Paths are compared as given: normalising them is conn.c's
+	 * (urlpath.c), so nothing is percent-decoded here.
+	 */
 	CHECK(ID(REQ("files.example.org", "/a/b")) == 7,
 	    "index: path, plain");
 	CHECK(ID(REQ("files.example.org", "/a%2Fb")) == 8,
@@ -528,6 +532,74 @@ test_index_hosts(void)
 	    rules_match_conn(snap, "a.example", 443) == NULL &&
 	    rules_match_request(snap, "a.example", 443, "GET", "/", 1) ==
 	    NULL, "index: no rules, no match");
+	rules_snapshot_unref(snap);
+}
+
+/*
+ * Paths arrive normalised (urlpath.c) but with repeated slashes kept:
+ * a deny matches either reading, an allow needs both.  Methods match in
+ * any case.
+ */
+static void
+test_slashes_methods(void)
+{
+	char path[PATH_MAX];
+	struct rules_snapshot *snap;
+	sqlite3 *db;
+
+	test_path(path, sizeof(path), "slashes.db");
+	CHECK(rules_db_init(path) == 0, "slashes: db created");
+	db = test_db_open(path);
+	CHECK(test_exec(db,
+	    "INSERT INTO rules (id, priority, host, method, path, action) VALUES"
+	    " (1, 10, 'api.test', NULL, '/v1/admin*', 'deny'),"
+	    " (2, 10, 'api.test', 'DELETE', NULL, 'deny'),"
+	    " (3, 20, 'api.test', NULL, '/v1/*', 'allow'),"
+	    " (4, 20, 's3.test', NULL, '/bucket/a/*', 'allow'),"
+	    " (5, 30, 's3.test', 'GET', '*', 'allow'),"
+	    " (6, 40, '*', NULL, NULL, 'deny')") == SQLITE_OK,
+	    "slashes: rules inserted");
+	sqlite3_close(db);
+	snap = rules_load(path);
+	CHECK(snap != NULL && snap->nrules == 6, "slashes: loaded");
+	if (snap == NULL)
+		return;
+#define REQ(h, m, u) \
+	rules_match_request(snap, (h), 443, (m), (u), strlen(u))
+#define ID(r)		((r) != NULL ? (r)->id : -1)
+	CHECK(ID(REQ("api.test", "GET", "/v1/admin")) == 1,
+	    "slashes: deny as sent");
+	CHECK(ID(REQ("api.test", "GET", "/v1//admin")) == 1,
+	    "slashes: deny matches the merged reading of /v1//admin");
+	CHECK(ID(REQ("api.test", "GET", "/v1///admin/x")) == 1,
+	    "slashes: deny matches three slashes merged");
+	CHECK(ID(REQ("api.test", "GET", "//v1/admin")) == 1,
+	    "slashes: deny matches a leading // merged");
+	CHECK(ID(REQ("api.test", "GET", "/v1/ok")) == 3,
+	    "slashes: allow as sent");
+	CHECK(ID(REQ("api.test", "GET", "/v1/a//b")) == 3,
+	    "slashes: allow when both readings fit");
+	CHECK(ID(REQ("api.test", "GET", "//v1/ok")) == 6,
+	    "slashes: allow needs both readings: //v1/ok as sent is not /v1/*");
+	CHECK(ID(REQ("api.test", "GET", "/v1//")) == 3,
+	    "slashes: /v1// is under /v1/* both ways");
+	CHECK(ID(REQ("s3.test", "PUT", "/bucket/a//key")) == 4,
+	    "slashes: an S3 key with // under an allowed prefix");
+	CHECK(ID(REQ("s3.test", "PUT", "/bucket//a/key")) == 6,
+	    "slashes: /bucket//a/ is /bucket/a/ only when merged: not allowed");
+
+	CHECK(ID(REQ("api.test", "DELETE", "/v1/x")) == 2,
+	    "methods: DELETE denied");
+	CHECK(ID(REQ("api.test", "delete", "/v1/x")) == 2,
+	    "methods: 'delete' matches a DELETE rule");
+	CHECK(ID(REQ("api.test", "DeLeTe", "/v1/x")) == 2,
+	    "methods: mixed case matches");
+	CHECK(ID(REQ("s3.test", "get", "/other")) == 5,
+	    "methods: allow matches in any case too");
+	CHECK(ID(REQ("api.test", "DELETEX", "/v1/x")) == 3,
+	    "methods: only the whole name");
+#undef REQ
+#undef ID
 	rules_snapshot_unref(snap);
 }
 
@@ -573,6 +645,30 @@ test_rand_name(char *buf, size_t bufsz, unsigned maxlabels, int mixcase)
 				*p -= 'a' - 'A';
 }
 
+/* path with every run of '/' as one, into merged (strlen(path) + 1). */
+static void
+test_merge_slashes(const char *path, char *merged)
+{
+	for (; *path != '\0'; path++)
+		if (*path != '/' || path[1] != '/')
+			*merged++ = *path;
+	*merged = '\0';
+}
+
+/* A path glob read both ways: a deny needs one to match, an allow both. */
+static int
+test_ref_path(const struct rule *r, const char *path)
+{
+	char merged[256];
+	int as_sent, as_merged;
+
+	test_merge_slashes(path, merged);
+	as_sent = rules_glob_match(r->path, path, strlen(path));
+	as_merged = rules_glob_match(r->path, merged, strlen(merged));
+	return r->action == RULE_ALLOW ? as_sent && as_merged :
+	    as_sent || as_merged;
+}
+
 /* The obvious way: every rule, in order. */
 static const struct rule *
 test_ref_match(const struct rules_snapshot *snap, const char *host, int port,
@@ -592,10 +688,10 @@ test_ref_match(const struct rules_snapshot *snap, const char *host, int port,
 		if (r->action == RULE_PASSTHROUGH)
 			continue;
 		if (r->method != NULL &&
-		    (method == NULL || strcmp(r->method, method) != 0))
+		    (method == NULL || strcasecmp(r->method, method) != 0))
 			continue;
 		if (r->path != NULL && (path == NULL ||
-		    !rules_glob_match(r->path, path, strlen(path))))
+		    !test_ref_path(r, path)))
 			continue;
 		return r;
 	}
@@ -611,9 +707,10 @@ test_index_equivalence(void)
 	static const char *const globs[] = { NULL, NULL, "*", "/v1/*",
 	    "/v1/*/items", "/*items", "/x", "/a%2Fb", "/v*", "/*/*" };
 	static const char *const reqpaths[] = { "/v1/models", "/v1/a/items",
-	    "/items", "/x", "/a%2Fb", "/a/b", "/", "/v2", "", NULL };
+	    "/items", "/x", "/a%2Fb", "/a/b", "/", "/v2", "", NULL,
+	    "//v1/models", "/v1//items", "/x//", "//", "/v1//a//items" };
 	static const char *const reqmethods[] = { "GET", "POST", "PUT",
-	    "DELETE", NULL };
+	    "DELETE", NULL, "get", "Post" };
 	static const int reqports[] = { 443, 8443, 80, 1234 };
 	static const char *const oddhosts[] = { "", ".", "..", "com.", ".com",
 	    "a..com", "*", "*.com" };
@@ -969,6 +1066,118 @@ test_injections(void)
 	rules_snapshot_unref(snap);
 }
 
+static int64_t
+test_match_id(const struct rules_snapshot *snap, const char *host, int port,
+    const char *method, const char *path)
+{
+	const struct rule *r = rules_match_request(snap, host, port, method,
+	    path, strlen(path));
+
+	return r != NULL ? r->id : -1;
+}
+
+/*
+ * A deny that sluice cannot use as written is not dropped: it becomes a
+ * deny of everything on its host (its port when usable), or of every host
+ * when the host is what is wrong, at its own priority and id.
+ */
+static void
+test_fail_closed(void)
+{
+	char path[PATH_MAX], logpath[PATH_MAX];
+	struct rules_snapshot *snap;
+	const struct rule *r;
+	char *logtext;
+	sqlite3 *db;
+
+	test_path(path, sizeof(path), "closed.db");
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK, "closed: hand-made db");
+	CHECK(test_exec(db,
+	    "CREATE TABLE rules (id INTEGER PRIMARY KEY, priority, enabled,"
+	    " host, port, method, path, action, note);"
+	    "CREATE TABLE secrets (name TEXT, value TEXT);"
+	    "CREATE TABLE injections (rule_id, kind, name, secret);"
+	    "CREATE TABLE rate_limits (rule_id INTEGER PRIMARY KEY, requests,"
+	    " per_seconds, burst, scope, on_limit, max_delay_ms);"
+	    "INSERT INTO rules (id, priority, enabled, host, port, method,"
+	    " path, action) VALUES"
+	    " (1, 10, 1, 'a.test', NULL, 'delete', NULL, 'deny'),"
+	    " (2, 10, 1, 'b.test', 8443, NULL, 'admin', 'deny'),"
+	    " (3, 60, 1, 'c..test', NULL, NULL, '/x', 'deny'),"
+	    " (4, 'high', 1, 'd.test', NULL, NULL, 'bad', 'deny'),"
+	    " (5, 10, 1, 'e.test', NULL, 'GET', '/x', 'deny'),"
+	    " (6, 10, 1, 'f.test', NULL, 'GET', '/x', 'deny'),"
+	    " (7, 10, 1, 'g.test', NULL, 'get', NULL, 'allow'),"
+	    " (8, 10, 1, 'h.test', 70000, NULL, '/x', 'deny'),"
+	    " (9, 50, 1, 'b.test', NULL, NULL, NULL, 'allow');"
+	    "INSERT INTO injections VALUES (5, 'header', 'X-K', 'missing');"
+	    "INSERT INTO rate_limits (rule_id, requests, per_seconds, scope,"
+	    " on_limit) VALUES (6, 0, 1, 'rule', 'reject');") == SQLITE_OK,
+	    "closed: rows stored without CHECKs");
+	sqlite3_close(db);
+
+	test_path(logpath, sizeof(logpath), "closed.log");
+	test_capture_begin(logpath);
+	snap = rules_load(path);
+	logtext = test_capture_end(logpath);
+	CHECK(snap != NULL && snap->nrules == 8 && snap->nskipped == 8,
+	    "closed: seven denies kept widened, the bad allow skipped; "
+	    "all eight counted");
+	if (snap == NULL)
+		return;
+	CHECK(snap->rules[0].id == 4 && snap->rules[0].priority == INT64_MIN,
+	    "closed: a deny without a usable priority comes first");
+	r = test_rule(snap, 1);
+	CHECK(r != NULL && r->action == RULE_DENY && r->method == NULL &&
+	    r->path == NULL && strcmp(r->host, "a.test") == 0 &&
+	    r->priority == 10, "closed: bad method -> deny all of its host");
+	r = test_rule(snap, 2);
+	CHECK(r != NULL && r->port == 8443 && r->path == NULL,
+	    "closed: bad path -> deny all of its host and port");
+	r = test_rule(snap, 3);
+	CHECK(r != NULL && strcmp(r->host, "*") == 0 && r->path == NULL,
+	    "closed: bad host -> deny every host");
+	r = test_rule(snap, 8);
+	CHECK(r != NULL && r->port == 0 && strcmp(r->host, "h.test") == 0,
+	    "closed: bad port -> deny every port of its host");
+	r = test_rule(snap, 5);
+	CHECK(r != NULL && r->action == RULE_DENY && r->method == NULL &&
+	    r->path == NULL && r->ninjections == 0,
+	    "closed: bad injection -> deny all of its host");
+	r = test_rule(snap, 6);
+	CHECK(r != NULL && r->method == NULL && !r->has_limit,
+	    "closed: bad rate limit -> deny all of its host");
+	CHECK(test_rule(snap, 7) == NULL, "closed: a bad allow is skipped");
+
+	CHECK(test_match_id(snap, "a.test", 443, "GET", "/") == 1,
+	    "closed: a.test denied");
+	CHECK(test_match_id(snap, "b.test", 8443, "GET", "/") == 2 &&
+	    test_match_id(snap, "b.test", 443, "GET", "/") == 9,
+	    "closed: b.test denied on its port only");
+	CHECK(test_match_id(snap, "zzz.test", 443, "GET", "/") == 3,
+	    "closed: every host denied by the deny with a bad host");
+
+	CHECK(strstr(logtext, "rules: rule id=1 is a deny sluice cannot use: "
+	    "method must be uppercase letters; denying every request to "
+	    "a.test instead") != NULL, "closed: logged with id and host");
+	CHECK(strstr(logtext, "denying every request to b.test port 8443") !=
+	    NULL, "closed: the port is in the line");
+	CHECK(strstr(logtext, "rule id=3 is a deny") != NULL &&
+	    strstr(logtext, "denying every request to * instead") != NULL,
+	    "closed: '*' is in the line");
+	CHECK(strstr(logtext, "rule id=5 is a deny sluice cannot use: secret "
+	    "'missing': no such secret") != NULL,
+	    "closed: an injection's problem is in the line");
+	CHECK(strstr(logtext, "rule id=6 is a deny sluice cannot use: "
+	    "rate_limits: ") != NULL, "closed: a limit's problem too");
+	CHECK(strstr(logtext, "skipping rule id=7: ") != NULL,
+	    "closed: the allow is skipped as before");
+	CHECK(strstr(logtext, "id=1 ") == NULL ||
+	    strstr(strstr(logtext, "id=1 ") + 1, "id=1 ") == NULL,
+	    "closed: one line per rule");
+	rules_snapshot_unref(snap);
+}
+
 /*
  * Migrations: a database at the current version is only read; an empty
  * one gets every step in one transaction, or none of them.
@@ -1101,6 +1310,8 @@ main(void)
 	test_index_hosts();
 	test_index_equivalence();
 	test_injections();
+	test_slashes_methods();
+	test_fail_closed();
 	test_migrations();
 	test_reload();
 	if (unit_failed == 0) {

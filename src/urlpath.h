@@ -1,0 +1,34 @@
+/*
+ * urlpath.h - the request target that rules match and the upstream gets.
+ *
+ * Pure: no I/O, no allocation.  A client can spell one path many ways
+ * ("//admin", "/./admin", "/v1/../admin", "/%61dmin"); sluice matches
+ * rules on one spelling and forwards that same spelling, so a rule and
+ * the upstream never read two different paths.  Fuzzed by
+ * tests/fuzz/fuzz_urlpath.c.
+ */
+#ifndef SLUICE_URLPATH_H
+#define SLUICE_URLPATH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Normalise an origin-form target (path, then an optional '?' and query)
+ * into out, which has room for len + 1 bytes: the result is never longer
+ * than the input, and is NUL-terminated.  In the path, escapes of
+ * unreserved characters (ALPHA DIGIT - . _ ~) are decoded, the hex digits
+ * of every other escape are upper-cased ("%2f" -> "%2F", still encoded),
+ * then dot segments are removed (RFC 3986 5.2.4), also those that were
+ * spelt "%2e".  Repeated slashes are kept.  The query is copied as it is.
+ * The target "*" is copied as it is.
+ *
+ * Returns the length of out, or -1 when the target cannot be read one
+ * way only: it is not origin-form or "*", a '%' in the path is not
+ * followed by two hex digits, or a segment is "." or ".." with a ';'
+ * parameter ("..;x", which Tomcat and Jetty read as "..", RFC 3986 as a
+ * name).  The caller answers 400.
+ */
+ssize_t urlpath_normalise(const char *target, size_t len, char *out);
+
+#endif
