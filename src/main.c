@@ -296,8 +296,8 @@ main_check_read(const char *flag, const char *path)
 }
 
 /*
- * A file sluice creates if it is missing: it must open with mode (O_RDWR or
- * O_WRONLY) if it exists, else its directory must take a new file.  Nothing
+ * A file sluice creates if it is missing: it must open with mode if it
+ * exists, else its directory must take a new file.  Nothing
  * is created here, so a later error leaves no empty file behind.
  */
 static void
@@ -342,7 +342,8 @@ main_check_files(const struct config *cfg)
 	main_check_read("--ca-key", cfg->ca_key_path);
 	if (cfg->upstream_ca_path != NULL)
 		main_check_read("--upstream-ca", cfg->upstream_ca_path);
-	main_check_write("--rules", cfg->rules_path, O_RDWR);
+	/* An up-to-date rules database is only read. */
+	main_check_write("--rules", cfg->rules_path, O_RDONLY);
 	main_check_write("--audit", cfg->audit_path, O_RDWR);
 	if (cfg->keylog_path != NULL)
 		main_check_write("--keylog", cfg->keylog_path, O_WRONLY);
