@@ -301,7 +301,7 @@ main_check_read(const char *flag, const char *path)
  * is created here, so a later error leaves no empty file behind.
  */
 static void
-main_check_write(const char *flag, const char *path, int mode)
+main_check_create(const char *flag, const char *path, int mode)
 {
 	struct stat st;
 	char *dir, *slash;
@@ -343,10 +343,10 @@ main_check_files(const struct config *cfg)
 	if (cfg->upstream_ca_path != NULL)
 		main_check_read("--upstream-ca", cfg->upstream_ca_path);
 	/* An up-to-date rules database is only read. */
-	main_check_write("--rules", cfg->rules_path, O_RDONLY);
-	main_check_write("--audit", cfg->audit_path, O_RDWR);
+	main_check_create("--rules", cfg->rules_path, O_RDONLY);
+	main_check_create("--audit", cfg->audit_path, O_RDWR);
 	if (cfg->keylog_path != NULL)
-		main_check_write("--keylog", cfg->keylog_path, O_WRONLY);
+		main_check_create("--keylog", cfg->keylog_path, O_WRONLY);
 }
 
 static void
