@@ -296,9 +296,9 @@ main_check_read(const char *flag, const char *path)
 }
 
 /*
- * A file sluice creates if it is missing: it must open with mode if it
- * exists, else its directory must take a new file.  Nothing
- * is created here, so a later error leaves no empty file behind.
+ * A file sluice creates if it is missing: if it exists it must open with
+ * mode, else its directory must take a new file.  Nothing is created here,
+ * so a later error leaves no empty file behind.
  */
 static void
 main_check_create(const char *flag, const char *path, int mode)

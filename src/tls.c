@@ -207,8 +207,9 @@ tls_upstream_ctx_new(const char *ca_path, const char *keylog_path)
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		goto fail;
 	/*
-	 * Otherwise OpenSSL's defaults: upstreams are real APIs, some of them
-	 * old, and what they are offered is not what clients see.
+	 * Beyond TLS 1.2 and the security level, OpenSSL's default suites:
+	 * upstreams are real APIs, some of them old, and clients never see
+	 * what this leg negotiated.
 	 */
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_security_level(ctx, TLS_SECURITY_LEVEL);

@@ -14,12 +14,12 @@ lab_start_sluice --default-policy allow
 # the server refused, "refused: " and the alert it sent.
 handshake() {
 	local out
-	out=$(lab_in_c timeout 10 openssl s_client -4 -connect api.test:443 \
-		-servername api.test -CAfile "$LAB_DIR/ica/ca.crt" "$@" \
-		</dev/null 2>&1)
-	if [ $? = 0 ] && [[ $out =~ Protocol\ *:\ (TLSv[0-9.]+) ]]; then
+	out=$(lab_in_c timeout 10 openssl s_client -brief -4 \
+		-connect api.test:443 -servername api.test \
+		-CAfile "$LAB_DIR/ica/ca.crt" "$@" </dev/null 2>&1)
+	if [ $? = 0 ] && [[ $out =~ Protocol\ version:\ (TLSv[0-9.]+) ]]; then
 		printf '%s, ' "${BASH_REMATCH[1]}"
-		[[ $out =~ Cipher\ *:\ ([A-Z0-9_-]+) ]]
+		[[ $out =~ Ciphersuite:\ ([A-Z0-9_-]+) ]]
 		printf '%s\n' "${BASH_REMATCH[1]}"
 	elif [[ $out =~ alert\ ([a-z ]+): ]]; then
 		printf 'refused: %s\n' "${BASH_REMATCH[1]}"
