@@ -1923,6 +1923,46 @@ conn_upstream_read(struct bufferevent *bev, void *arg)
 	conn_run(arg);
 }
 
+/*
+ * A refused ALPN list is a client that cannot work through sluice at all, so
+ * the operator sees it (warning and audit row); other failures (a scanner,
+ * a client that does not trust the CA and says so with an alert) are logged
+ * with OpenSSL's reason at debug level.
+ */
+static void
+conn_handshake_failed(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->cbev);
+	const char *alpn = ssl != NULL ? tls_alpn_refused(ssl) : NULL;
+	unsigned long e = bufferevent_get_openssl_error(c->cbev);
+	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+	char error[512];		/* the SNI and the ALPN list (<= 120) */
+	struct audit_record rec = {
+		.ts_ms = c->start_ms,
+		.client = c->client_str,
+		.server = c->server_str,
+		.sni = c->sni[0] ? c->sni : NULL,
+		.host = c->name,
+		.decision = "error",
+		.rule_id = -1,
+		.req_bytes = -1,
+		.resp_bytes = -1,
+		.error = error,
+	};
+
+	ERR_clear_error();
+	if (alpn == NULL) {
+		log_debug("conn: client=%s sni=%s handshake failed: %s",
+		    c->client_str, c->sni, why != NULL ? why : "closed");
+		return;
+	}
+	snprintf(error, sizeof(error), "client offered only unsupported ALPN "
+	    "protocols: %s (sni %s)", alpn, c->sni[0] ? c->sni : "none");
+	log_warnx("conn: client=%s %s", c->client_str, error);
+	rec.duration_ms = util_mono_ms() - c->start_mono;
+	audit_submit(c->w->sl->audit, &rec);
+}
+
 static void
 conn_client_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -1934,9 +1974,7 @@ conn_client_event(struct bufferevent *bev, short what, void *arg)
 			conn_arm(c, conn_cfg(c)->idle_timeout);
 		}
 	} else if (c->state == CONN_HANDSHAKE) {
-		log_debug("conn: client=%s sni=%s handshake failed",
-		    c->client_str, c->sni);
-		ERR_clear_error();
+		conn_handshake_failed(c);
 		conn_kill(c);
 	} else if (c->state == CONN_TUNNEL) {
 		conn_tunnel_end(c, &c->cbev);

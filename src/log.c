@@ -3,22 +3,47 @@
  *
  * Each line is "sluice: LEVEL message" written with a single fprintf, so lines
  * from different threads never interleave.  Owns no state but the verbosity.
+ * libevent's own messages (evdns reading resolv.conf, a backend failing) are
+ * routed here too, so every line on stderr has the same shape.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <openssl/err.h>
 
 #include "log.h"
 
 static int log_verbose;
 
+/*
+ * No fatal callback: libevent logs why through this one (EVENT_LOG_ERR)
+ * before it exits, or aborts on a broken internal assertion, which keeps
+ * the core dump that such a bug needs.
+ */
+static void
+log_libevent(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	default:
+		log_warnx("libevent: %s", msg);
+		break;
+	}
+}
+
 void
 log_init(int verbose)
 {
 	log_verbose = verbose;
+	event_set_log_callback(log_libevent);
 }
 
 static void

@@ -3,6 +3,7 @@
  *
  * log_warn appends strerror(errno); log_warnx does not.  fatal/fatalx log and
  * exit(1).  Nothing that holds a secret is ever passed to these functions.
+ * log_init() also sends libevent's messages here ("libevent: ...").
  */
 #ifndef SLUICE_LOG_H
 #define SLUICE_LOG_H

@@ -7,6 +7,7 @@
  * SIGINT drain the workers, flush the audit log and exit 0.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "audit.h"
 #include "cache.h"
@@ -266,6 +268,87 @@ main_parse(struct config *cfg, int argc, char **argv)
 		    "required");
 }
 
+static void __attribute__((noreturn))
+main_file_error(const char *flag, const char *path, int err)
+{
+	fprintf(stderr, "sluice: %s %s: %s\n", flag, path, strerror(err));
+	exit(1);
+}
+
+/*
+ * A file sluice reads: it must open, and not be a directory (which root
+ * opens too, so "unreadable" for root means missing, a directory, or a path
+ * through something that is not one).
+ */
+static void
+main_check_read(const char *flag, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		main_file_error(flag, path, errno);
+	if (fstat(fd, &st) == -1)
+		main_file_error(flag, path, errno);
+	close(fd);
+	if (S_ISDIR(st.st_mode))
+		main_file_error(flag, path, EISDIR);
+}
+
+/*
+ * A file sluice creates if it is missing: if it exists it must open with
+ * mode, else its directory must take a new file.  Nothing is created here,
+ * so a later error leaves no empty file behind.
+ */
+static void
+main_check_create(const char *flag, const char *path, int mode)
+{
+	struct stat st;
+	char *dir, *slash;
+	int fd;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			main_file_error(flag, path, EISDIR);
+		if ((fd = open(path, mode | O_CLOEXEC)) == -1)
+			main_file_error(flag, path, errno);
+		close(fd);
+		return;
+	}
+	if (errno != ENOENT)
+		main_file_error(flag, path, errno);
+	if ((dir = strdup(path)) == NULL)
+		fatal("%s", flag);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, strlen(dir) + 1, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1)
+		main_file_error(flag, path, errno);
+	if (!S_ISDIR(st.st_mode))
+		main_file_error(flag, path, ENOTDIR);
+	if (access(dir, W_OK | X_OK) == -1)
+		main_file_error(flag, path, errno);
+	free(dir);
+}
+
+/* Every file a flag names, before anything is created or bound. */
+static void
+main_check_files(const struct config *cfg)
+{
+	main_check_read("--ca-cert", cfg->ca_cert_path);
+	main_check_read("--ca-key", cfg->ca_key_path);
+	if (cfg->upstream_ca_path != NULL)
+		main_check_read("--upstream-ca", cfg->upstream_ca_path);
+	/* An up-to-date rules database is only read. */
+	main_check_create("--rules", cfg->rules_path, O_RDONLY);
+	main_check_create("--audit", cfg->audit_path, O_RDWR);
+	if (cfg->keylog_path != NULL)
+		main_check_create("--keylog", cfg->keylog_path, O_WRONLY);
+}
+
 static void
 main_drop_privileges(const char *user)
 {
@@ -310,6 +393,7 @@ main(int argc, char **argv)
 	int i, sig;
 
 	main_parse(&cfg, argc, argv);
+	main_check_files(&cfg);
 	log_init(cfg.verbose);
 
 	/*

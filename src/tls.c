@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -63,7 +64,64 @@ tls_keylog_close(void)
 	pthread_mutex_unlock(&tls_keylog_mtx);
 }
 
-/* Offer only HTTP/1.1 until HTTP/2 is implemented. */
+/*
+ * The protocols a client offered when none of them was ours, kept on its SSL
+ * (ex_data, freed with it) for tls_alpn_refused().
+ */
+static int tls_alpn_idx = -1;
+
+static void
+tls_alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	free(ptr);
+}
+
+/*
+ * The client's ALPN list (length-prefixed names) as "h2, spdy/3.1": what it
+ * sent is untrusted, so bytes outside printable ASCII become '?' and names
+ * that do not fit in TLS_ALPN_SHOWN bytes become "...".
+ */
+#define TLS_ALPN_SHOWN	120
+
+static void
+tls_alpn_remember(SSL *ssl, const unsigned char *in, unsigned int inlen)
+{
+	char buf[TLS_ALPN_SHOWN + 1], *s;
+	size_t n = 0;
+	unsigned int i = 0, j, len;
+
+	while (i < inlen) {
+		len = in[i++];
+		/* Room for this name, its ", " and a ", ..." after it. */
+		if (len > inlen - i || n + 2 + len + 5 > TLS_ALPN_SHOWN) {
+			memcpy(buf + n, n > 0 ? ", ..." : "...", n > 0 ? 5 : 3);
+			n += n > 0 ? 5 : 3;
+			break;
+		}
+		if (n > 0) {
+			buf[n++] = ',';
+			buf[n++] = ' ';
+		}
+		for (j = 0; j < len; j++)
+			buf[n++] = in[i + j] > 0x20 && in[i + j] < 0x7f ?
+			    (char)in[i + j] : '?';
+		i += len;
+	}
+	buf[n] = '\0';
+	if ((s = strdup(buf)) == NULL)
+		return;
+	free(SSL_get_ex_data(ssl, tls_alpn_idx));
+	if (SSL_set_ex_data(ssl, tls_alpn_idx, s) != 1)
+		free(s);
+}
+
+/*
+ * Serve HTTP/1.1 only, until HTTP/2 is implemented.  A client that offers
+ * ALPN without http/1.1 would otherwise get no ALPN answer and speak, say,
+ * h2 into an HTTP/1.1 parser; it gets the no_application_protocol alert that
+ * RFC 7301 asks for instead.  A client that sends no ALPN is served.
+ */
 static int
 tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
@@ -71,10 +129,33 @@ tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	static const unsigned char ours[] = "\x08http/1.1";
 
 	if (SSL_select_next_proto((unsigned char **)out, outlen, ours,
-	    sizeof(ours) - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
-		return SSL_TLSEXT_ERR_NOACK;
-	return SSL_TLSEXT_ERR_OK;
+	    sizeof(ours) - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_OK;
+	tls_alpn_remember(ssl, in, inlen);
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
+
+const char *
+tls_alpn_refused(SSL *ssl)
+{
+	return tls_alpn_idx == -1 ? NULL : SSL_get_ex_data(ssl, tls_alpn_idx);
+}
+
+/*
+ * What clients may negotiate: Mozilla's "intermediate" profile, i.e. only
+ * AEAD suites with ECDHE.  The forged leaves are ECDSA P-256 keys
+ * (certforge.c), so the profile's RSA and DHE suites could never be chosen
+ * and are left out.  TLS 1.3's suites are all AEAD with forward secrecy;
+ * they are named so that no openssl.cnf can add others.
+ */
+#define TLS_CLIENT_CIPHERS	"ECDHE-ECDSA-AES128-GCM-SHA256:" \
+				"ECDHE-ECDSA-AES256-GCM-SHA384:" \
+				"ECDHE-ECDSA-CHACHA20-POLY1305"
+#define TLS_CLIENT_SUITES	"TLS_AES_128_GCM_SHA256:" \
+				"TLS_AES_256_GCM_SHA384:" \
+				"TLS_CHACHA20_POLY1305_SHA256"
+/* Both legs: RSA and DH keys of 2048 bits or more, no SHA-1 signatures. */
+#define TLS_SECURITY_LEVEL	2
 
 SSL_CTX *
 tls_client_ctx_new(struct certforge *cf, const char *keylog_path,
@@ -85,6 +166,10 @@ tls_client_ctx_new(struct certforge *cf, const char *keylog_path,
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_security_level(ctx, TLS_SECURITY_LEVEL);
+	if (SSL_CTX_set_cipher_list(ctx, TLS_CLIENT_CIPHERS) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, TLS_CLIENT_SUITES) != 1)
+		goto fail;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	if (SSL_CTX_use_PrivateKey(ctx, certforge_leaf_key(cf)) != 1)
@@ -92,6 +177,9 @@ tls_client_ctx_new(struct certforge *cf, const char *keylog_path,
 	/* Clients trust the CA itself; sending it helps those that want a chain. */
 	if (SSL_CTX_add1_chain_cert(ctx, certforge_ca_cert(cf)) != 1)
 		ERR_clear_error();
+	if (tls_alpn_idx == -1 && (tls_alpn_idx = SSL_get_ex_new_index(0, NULL,
+	    NULL, NULL, tls_alpn_free)) == -1)
+		goto fail;
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
 	if (resumption) {
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -118,11 +206,23 @@ tls_upstream_ctx_new(const char *ca_path, const char *keylog_path)
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		goto fail;
+	/*
+	 * Beyond TLS 1.2 and the security level, OpenSSL's default suites:
+	 * upstreams are real APIs, some of them old, and clients never see
+	 * what this leg negotiated.
+	 */
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_security_level(ctx, TLS_SECURITY_LEVEL);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (ca_path != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, ca_path, NULL) != 1) {
-			log_warnx("tls: cannot load upstream CA %s", ca_path);
+			/* One line: the last error is the one that says why. */
+			const char *why;
+
+			why = ERR_reason_error_string(ERR_peek_last_error());
+			log_warnx("--upstream-ca %s: %s", ca_path,
+			    why != NULL ? why : "cannot load it");
+			ERR_clear_error();
 			goto fail;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1)

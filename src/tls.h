@@ -27,6 +27,13 @@ SSL *tls_client_ssl_new(SSL_CTX *, struct certforge *, const char *name);
  */
 SSL *tls_upstream_ssl_new(SSL_CTX *, const char *sni, const char *name);
 
+/*
+ * After a client handshake failed because the client offered ALPN protocols
+ * and none was http/1.1: those protocols, printable and comma-separated
+ * ("h2, spdy/3.1"), owned by the SSL.  Otherwise NULL.
+ */
+const char *tls_alpn_refused(SSL *);
+
 /* Why verification failed, or NULL if it did not. */
 const char *tls_verify_error(SSL *);
 
