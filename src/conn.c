@@ -1252,7 +1252,8 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 	}
 	if (r->norm == NULL) {
 		conn_respond_error(c, 400, "bad_request", "request target has "
-		    "a '%' without two hex digits, or a '.;' or '..;' segment");
+		    "a '%' without two hex digits, a '\\', or a '.;' or '..;' "
+		    "segment");
 		goto drain;
 	}
 

@@ -1518,7 +1518,8 @@ rules_glob_next(const char *s, size_t slen, size_t i, int merge)
  * cost is O(len(glob) * slen), never exponential.
  */
 static int
-rules_glob_read(const char *glob, const char *s, size_t slen, int merge)
+rules_glob_read(const char *glob, const char *s, size_t slen, int merge,
+    int fold)
 {
 	const char *star = NULL;
 	size_t i = 0, star_i = 0;
@@ -1527,7 +1528,8 @@ rules_glob_read(const char *glob, const char *s, size_t slen, int merge)
 		if (*glob == '*') {
 			star = glob++;
 			star_i = i;
-		} else if (*glob != '\0' && *glob == s[i]) {
+		} else if (*glob != '\0' && (*glob == s[i] || (fold &&
+		    rules_lower(*glob) == rules_lower(s[i])))) {
 			glob++;
 			i = rules_glob_next(s, slen, i, merge);
 		} else if (star != NULL) {
@@ -1545,7 +1547,7 @@ rules_glob_read(const char *glob, const char *s, size_t slen, int merge)
 int
 rules_glob_match(const char *glob, const char *s, size_t slen)
 {
-	return rules_glob_read(glob, s, slen, 0);
+	return rules_glob_read(glob, s, slen, 0, 0);
 }
 
 /*
@@ -1554,21 +1556,24 @@ rules_glob_match(const char *glob, const char *s, size_t slen)
  * forwarded as sent, so a deny matches when either reading matches and
  * an allow only when both do: no upstream can be reached around a deny
  * or beyond an allow.  The two readings differ only when there is "//".
+ * Case is the same kind of question (IIS and some frameworks read paths
+ * in any case), so a deny also matches in any case; an allow matches only
+ * the exact spelling.
  */
 static int
 rules_path_accepts(const struct rule *r, const struct rules_query *q)
 {
-	int as_sent;
+	int as_sent, deny = r->action != RULE_ALLOW;
 
 	if (q->path == NULL)
 		return 0;
-	as_sent = rules_glob_read(r->path, q->path, q->pathlen, 0);
+	as_sent = rules_glob_read(r->path, q->path, q->pathlen, 0, deny);
 	if (!q->slashes)
 		return as_sent;
-	if (r->action == RULE_ALLOW)
+	if (!deny)
 		return as_sent &&
-		    rules_glob_read(r->path, q->path, q->pathlen, 1);
-	return as_sent || rules_glob_read(r->path, q->path, q->pathlen, 1);
+		    rules_glob_read(r->path, q->path, q->pathlen, 1, 0);
+	return as_sent || rules_glob_read(r->path, q->path, q->pathlen, 1, 1);
 }
 
 static int

@@ -54,6 +54,9 @@ urlpath_decode(const char *path, size_t len, char *out)
 	int hi, lo;
 
 	for (i = 0; i < len; i++) {
+		/* Not a URI character; IIS and some frameworks read it as '/'. */
+		if (path[i] == '\\')
+			return -1;
 		if (path[i] != '%') {
 			out[w++] = path[i];
 			continue;

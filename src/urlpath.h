@@ -25,9 +25,10 @@
  *
  * Returns the length of out, or -1 when the target cannot be read one
  * way only: it is not origin-form or "*", a '%' in the path is not
- * followed by two hex digits, or a segment is "." or ".." with a ';'
- * parameter ("..;x", which Tomcat and Jetty read as "..", RFC 3986 as a
- * name).  The caller answers 400.
+ * followed by two hex digits, the path holds a raw '\\' (read as '/' by
+ * IIS and some frameworks, not a URI character), or a segment is "." or
+ * ".." with a ';' parameter ("..;x", which Tomcat and Jetty read as "..",
+ * RFC 3986 as a name).  The caller answers 400.
  */
 ssize_t urlpath_normalise(const char *target, size_t len, char *out);
 

@@ -577,6 +577,10 @@ test_slashes_methods(void)
 	    "slashes: deny matches a leading // merged");
 	CHECK(ID(REQ("api.test", "GET", "/v1/ok")) == 3,
 	    "slashes: allow as sent");
+	CHECK(ID(REQ("api.test", "GET", "/V1/Admin/x")) == 1,
+	    "case: a deny matches the path in any case");
+	CHECK(ID(REQ("api.test", "GET", "/V1/ok")) == 6,
+	    "case: an allow matches only the exact spelling");
 	CHECK(ID(REQ("api.test", "GET", "/v1/a//b")) == 3,
 	    "slashes: allow when both readings fit");
 	CHECK(ID(REQ("api.test", "GET", "//v1/ok")) == 6,

@@ -106,6 +106,8 @@ test_odd(void)
 	norm("/a;b/c", "/a;b/c", "';' parameter on a name");
 	norm("/a/..;/admin", NULL, "'..;' refused: Tomcat reads it as '..'");
 	norm("/a/.;x/b", NULL, "'.;x' refused");
+	norm("/a\\..\\admin", NULL, "a raw backslash refused");
+	norm("/a/%5C/b", "/a/%5C/b", "an encoded backslash stays encoded");
 	norm("/a/%2e%2e;/b", NULL, "'%2e%2e;' refused");
 	norm("/a/...;/b", "/a/...;/b", "'...;' is a name");
 	norm("/a/..x;/b", "/a/..x;/b", "'..x;' is a name");
