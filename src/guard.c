@@ -110,6 +110,15 @@ guard_classify(const struct sockaddr *sa)
 	    guard_classify_v6(a.b);
 }
 
+int
+guard_same_addr(const struct sockaddr *a, const struct sockaddr *b)
+{
+	struct guard_addr x, y;
+
+	return guard_addr_of(a, &x) == 0 && guard_addr_of(b, &y) == 0 &&
+	    x.family == y.family && memcmp(x.b, y.b, sizeof(x.b)) == 0;
+}
+
 const char *
 guard_class_str(enum guard_class k)
 {

@@ -35,6 +35,9 @@ enum guard_class guard_classify(const struct sockaddr *sa);
  */
 int guard_is_own(const struct sockaddr *sa);
 
+/* Whether a and b carry the same address (ports ignored; v4-mapped = v4). */
+int guard_same_addr(const struct sockaddr *a, const struct sockaddr *b);
+
 /* "a loopback address", ... for messages. */
 const char *guard_class_str(enum guard_class);
 
