@@ -308,6 +308,22 @@ lab_start_upstreams() {
 	lab_wait_listen "$LAB_U" 443 4 || fail "the test upstreams did not start"
 }
 
+# lab_start_gateway_service: an upstream.py inside G itself, the kind of
+# service a client must not reach through sluice, on 127.0.0.1:443,
+# [::1]:443 and G's LAN addresses, with the trusted certificates; it logs
+# to $LAB_REQLOG_G.
+lab_start_gateway_service() {
+	LAB_REQLOG_G=$LAB_DIR/requests-gateway.jsonl
+	: >"$LAB_REQLOG_G"
+	ip netns exec "$LAB_G" "$LAB_PY" "$LAB_SRCDIR/tests/lab/upstream.py" \
+		--certdir "$LAB_DIR/certs/trusted" --listen 127.0.0.1:443 --listen "[::1]:443" \
+		--listen "$LAB_GL4:443" --listen "[$LAB_GL6]:443" --request-log "$LAB_REQLOG_G" \
+		>>"$LAB_DIR/upstream.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_G" 443 4 || fail "the gateway's own service did not start"
+}
+
 lab_down() {
 	[ "$LAB_IS_UP" = 1 ] || return 0
 	LAB_IS_UP=0
