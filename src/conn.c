@@ -586,7 +586,7 @@ conn_connect_crlf(const char *buf, size_t n, char *out, size_t outsz,
 		if (i == 0 || buf[i - 1] != '\r')
 			out[o++] = '\r';
 		out[o++] = '\n';
-		if (empty && i > 0) {
+		if (empty) {
 			*used = i + 1;
 			return (ssize_t)o;
 		}
@@ -2146,6 +2146,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	struct conn_req *r = &c->req;
+	char why[CONFIG_HOST_MAX + 40];
 
 	switch (c->state) {
 	case CONN_CONNECT_HEAD:
@@ -2158,9 +2159,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->connect_mode)
 			conn_connect_fail(c, 504, "error", -1,
 			    "resolving the CONNECT host timed out");
-		else
-			conn_refuse(c, c->passthrough_rule,
-			    "passthrough: resolving the SNI timed out");
+		else {
+			snprintf(why, sizeof(why), "passthrough: %s: resolving "
+			    "timed out", c->sni);
+			conn_refuse(c, c->passthrough_rule, why);
+		}
 		break;
 	case CONN_HELD:
 	case CONN_COLLAPSED:
