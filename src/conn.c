@@ -2154,7 +2154,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_kill(c);		/* the handshake timeout */
 		break;
 	case CONN_RESOLVING:
-		evdns_getaddrinfo_cancel(c->dnsreq);
+		if (c->dnsreq != NULL)
+			evdns_getaddrinfo_cancel(c->dnsreq);
 		c->dnsreq = NULL;
 		if (c->connect_mode)
 			conn_connect_fail(c, 504, "error", -1,
