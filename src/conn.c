@@ -13,7 +13,8 @@
  *                                                                 v
  *         host-level rule is passthrough <-------------------- PEEK (SNI)
  *                     |                                           |
- *                     v                                           v
+ *          RESOLVING (the SNI: dial only                          |
+ *                     |   an address of that name)                v
  *                  TUNNEL <------------- 101 ---------------- HANDSHAKE
  *                                         |                       |
  *                                         |                       v
@@ -27,6 +28,10 @@
  * the upstream's; bytes move only through conn_forward(), which stops at
  * CONN_HIGH_WATER in the destination (backpressure both ways).  A request
  * whose head was parsed gets exactly one audit row, in conn_request_end().
+ * Before PEEK and TUNNEL, the destination sluice dials has passed the SSRF
+ * guard (guard.c); a refusal is one audit row (conn_audit_conn).  Before TLS
+ * the socket is watched edge-triggered: recv(MSG_PEEK) leaves the bytes in
+ * the socket, so a level-triggered event would fire again at once.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,6 +54,7 @@
 #include "cache.h"
 #include "clienthello.h"
 #include "conn.h"
+#include "guard.h"
 #include "http1.h"
 #include "inject.h"
 #include "listener.h"
@@ -65,12 +71,12 @@
 #define CONN_DISCARD_MAX	(1024 * 1024)	/* body we read to keep a connection */
 #define CONN_TUNNEL_IDLE	600		/* seconds */
 #define CONN_FLUSH_SECS		5
-#define CONN_PEEK_RETRY_MS	2
+#define CONN_TLS_PORT		443		/* CONNECT ports beyond it need a rule */
 #define CONN_COLLAPSE_SECS	30		/* longest wait on another's miss */
 
 enum conn_state {
 	CONN_CONNECT_HEAD,	/* --connect: reading "CONNECT host:port" */
-	CONN_RESOLVING,		/* --connect: resolving the CONNECT host */
+	CONN_RESOLVING,		/* resolving the CONNECT host or a passthrough SNI */
 	CONN_PEEK,		/* waiting for a whole ClientHello */
 	CONN_HANDSHAKE,		/* TLS with the client */
 	CONN_REQ_HEAD,		/* between requests: reading a request head */
@@ -154,6 +160,7 @@ struct conn {
 	struct event	*timer;
 	double		 deadline;		/* PEEK: monotonic ms */
 	struct evdns_getaddrinfo_request *dnsreq;
+	int		 dns_sync;		/* inside evdns_getaddrinfo() */
 
 	struct bufferevent *cbev;		/* client side */
 	struct bufferevent *ubev;		/* upstream side */
@@ -167,6 +174,7 @@ struct conn {
 	size_t		 head_scanned;		/* request head bytes without its end */
 	int		 passthrough;		/* audit the tunnel at close */
 	int64_t		 passthrough_rule;
+	char		 passthrough_note[CONFIG_HOST_MAX + 200]; /* redirected */
 	int64_t		 start_ms;
 	double		 start_mono;
 	uint64_t	 tunnel_up, tunnel_down;
@@ -262,7 +270,8 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 	w->nconns++;
 
 	c->timer = evtimer_new(w->base, conn_timer_cb, c);
-	c->ev = event_new(w->base, fd, EV_READ, conn_fd_cb, c);
+	c->ev = event_new(w->base, fd, EV_READ | EV_ET | EV_PERSIST,
+	    conn_fd_cb, c);
 	if (c->timer == NULL || c->ev == NULL)
 		goto fail;
 	c->deadline = c->start_mono + cfg->handshake_timeout * 1000.0;
@@ -310,50 +319,224 @@ conn_resolve_override(struct conn *c, const char *host, int port)
 	return NULL;
 }
 
-/* Send the 200 of a CONNECT, or an error and close.  Raw socket, tiny. */
-static int
-conn_connect_reply(struct conn *c, const char *status_line)
-{
-	char buf[128];
-	int n = snprintf(buf, sizeof(buf), "HTTP/1.1 %s\r\n%s\r\n", status_line,
-	    strncmp(status_line, "200", 3) == 0 ? "" : "Content-Length: 0\r\n"
-	    "Connection: close\r\n");
+static const char *conn_reason(int);
+static void conn_json_str(struct evbuffer *, const char *);
+static void conn_peek(struct conn *);
+static void conn_dns_cb(int, struct evutil_addrinfo *, void *);
+static void conn_start_tunnel(struct conn *, int64_t rule_id);
+static void conn_start_tls(struct conn *);
 
-	return send(c->fd, buf, n, MSG_NOSIGNAL) == n ? 0 : -1;
+/*
+ * Answer the CONNECT line on the raw socket: the 200, or status with a JSON
+ * body {"error":code,"reason":why} and a close.  Tiny, so one send().
+ */
+static int
+conn_connect_reply(struct conn *c, int status, const char *code,
+    const char *why)
+{
+	struct evbuffer *out = evbuffer_new(), *body = evbuffer_new();
+	size_t len;
+	int rc = -1;
+
+	if (out == NULL || body == NULL)
+		goto fail;
+	if (status == 200)
+		evbuffer_add_printf(out,
+		    "HTTP/1.1 200 Connection established\r\n\r\n");
+	else {
+		evbuffer_add_printf(body, "{\"error\":\"%s\",\"reason\":", code);
+		conn_json_str(body, why);
+		evbuffer_add_printf(body, "}\n");
+		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+		    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+		    "Connection: close\r\n\r\n", status, conn_reason(status),
+		    evbuffer_get_length(body));
+		evbuffer_add_buffer(out, body);
+	}
+	len = evbuffer_get_length(out);
+	if (send(c->fd, evbuffer_pullup(out, -1), len, MSG_NOSIGNAL) ==
+	    (ssize_t)len)
+		rc = 0;
+fail:
+	if (out != NULL)
+		evbuffer_free(out);
+	if (body != NULL)
+		evbuffer_free(body);
+	return rc;
+}
+
+/*
+ * The one audit row of a connection that carried no request: a passthrough
+ * tunnel, or a connection refused or failed before TLS.  method is
+ * "CONNECT" for an answer to the CONNECT line, else NULL.
+ */
+static void
+conn_audit_conn(struct conn *c, const char *decision, const char *method,
+    int status, int64_t rule_id, const char *error)
+{
+	struct audit_record rec = {
+		.ts_ms = c->start_ms,
+		.client = c->client_str,
+		.server = c->server_str,
+		.sni = c->sni[0] ? c->sni : NULL,
+		.host = c->name[0] ? c->name :
+		    c->connect_host[0] ? c->connect_host : NULL,
+		.method = method,
+		.status = status,
+		.decision = decision,
+		.rule_id = rule_id,
+		.req_bytes = c->passthrough ? (int64_t)c->tunnel_up : -1,
+		.resp_bytes = c->passthrough ? (int64_t)c->tunnel_down : -1,
+		.duration_ms = util_mono_ms() - c->start_mono,
+		.error = error,
+	};
+
+	audit_submit(c->w->sl->audit, &rec);
+}
+
+/* Refuse or fail a CONNECT before its 200: answer, audit, close. */
+static void
+conn_connect_fail(struct conn *c, int status, const char *decision,
+    int64_t rule_id, const char *why)
+{
+	const char *code = status == 403 ? "denied" :
+	    status == 504 ? "gateway_timeout" : "bad_gateway";
+
+	log_warnx("conn: client=%s CONNECT %s:%d: %d: %s", c->client_str,
+	    c->connect_host, c->dst_port, status, why);
+	conn_connect_reply(c, status, code, why);
+	conn_audit_conn(c, decision, "CONNECT", status, rule_id, why);
+	conn_kill(c);
+}
+
+/* Refuse a transparent connection before TLS: audit and close. */
+static void
+conn_refuse(struct conn *c, int64_t rule_id, const char *why)
+{
+	log_warnx("conn: client=%s server=%s sni=%s refused: %s", c->client_str,
+	    c->server_str, c->sni, why);
+	conn_audit_conn(c, "denied", NULL, 0, rule_id, why);
+	conn_kill(c);
+}
+
+/* Resolve host for c->dst_port; conn_dns_cb() carries on. */
+static void
+conn_resolve(struct conn *c, const char *host)
+{
+	struct evdns_getaddrinfo_request *req;
+	struct evutil_addrinfo hints;
+	char port[8];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", c->dst_port);
+	c->state = CONN_RESOLVING;
+	conn_arm(c, conn_cfg(c)->handshake_timeout);
+	/* A hosts-file or literal answer calls back before this returns. */
+	c->dns_sync = 1;
+	req = evdns_getaddrinfo(c->w->dns, host, port, &hints, conn_dns_cb, c);
+	c->dns_sync = 0;
+	c->dnsreq = req;
+}
+
+/* Why a lookup failed, for people. */
+static const char *
+conn_dns_error(int result)
+{
+	switch (result) {
+	case 0: return "no address";
+	case EVUTIL_EAI_NONAME: return "no such name (NXDOMAIN)";
+	case EVUTIL_EAI_FAIL: return "lookup failed (SERVFAIL or no answer)";
+	default: return evutil_gai_strerror(result);
+	}
 }
 
 static void
 conn_connect_ready(struct conn *c, const struct sockaddr *sa, socklen_t len)
 {
+	char why[160];
+
 	memcpy(&c->up_addr, sa, len);
 	c->up_len = len;
 	util_addr_str(sa, c->server_str, sizeof(c->server_str));
-	if (conn_connect_reply(c, "200 Connection established") == -1) {
+	if (guard_check(sa, worker_rules(c->w), c->connect_host, why,
+	    sizeof(why)) == -1) {
+		conn_connect_fail(c, 403, "denied", -1, why);
+		return;
+	}
+	if (conn_connect_reply(c, 200, NULL, NULL) == -1) {
 		conn_kill(c);
 		return;
 	}
+	/* The ClientHello may have come with the CONNECT: no new edge. */
 	c->state = CONN_PEEK;
-	event_add(c->ev, NULL);
+	conn_peek(c);
+}
+
+/*
+ * The SNI of a passthrough connection resolved: dial the client's
+ * destination if it is one of the name's addresses, else the first of them
+ * (of the client's family if there is one), so the tunnel reaches only the
+ * name the rule allowed, whatever address the client chose.
+ */
+static void
+conn_passthrough_resolved(struct conn *c, int result,
+    const struct evutil_addrinfo *ai)
+{
+	const struct evutil_addrinfo *i, *pick = NULL;
+	char why[CONFIG_HOST_MAX + 160], want[64];
+
+	if (result != 0 || ai == NULL) {
+		snprintf(why, sizeof(why), "passthrough: %s: %s", c->sni,
+		    conn_dns_error(result));
+		conn_refuse(c, c->passthrough_rule, why);
+		return;
+	}
+	for (i = ai; i != NULL && pick == NULL; i = i->ai_next)
+		if (guard_same_addr(i->ai_addr, (struct sockaddr *)&c->up_addr))
+			pick = i;
+	for (i = ai; i != NULL && pick == NULL; i = i->ai_next)
+		if (i->ai_family == c->up_addr.ss_family)
+			pick = i;
+	if (pick == NULL)
+		pick = ai;
+	if (!guard_same_addr(pick->ai_addr, (struct sockaddr *)&c->up_addr)) {
+		snprintf(want, sizeof(want), "%s", c->server_str);
+		memcpy(&c->up_addr, pick->ai_addr, pick->ai_addrlen);
+		c->up_len = pick->ai_addrlen;
+		util_addr_str(pick->ai_addr, c->server_str,
+		    sizeof(c->server_str));
+		snprintf(c->passthrough_note, sizeof(c->passthrough_note),
+		    "client's destination %s is not an address of %s; "
+		    "dialled %s", want, c->sni, c->server_str);
+		log_info("conn: client=%s %s", c->client_str,
+		    c->passthrough_note);
+	}
+	conn_start_tunnel(c, c->passthrough_rule);
 }
 
 static void
 conn_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
 {
 	struct conn *c = arg;
+	char why[CONFIG_HOST_MAX + 80];
 
 	if (result == EVUTIL_EAI_CANCEL)
 		return;
 	c->dnsreq = NULL;
-	if (result != 0 || ai == NULL) {
-		log_warnx("conn: client=%s cannot resolve %s: %s", c->client_str,
-		    c->connect_host, evutil_gai_strerror(result));
-		conn_connect_reply(c, "502 Bad Gateway");
-		conn_kill(c);
+	if (!c->connect_mode)
+		conn_passthrough_resolved(c, result, ai);
+	else if (result != 0 || ai == NULL) {
+		snprintf(why, sizeof(why), "cannot resolve %s: %s",
+		    c->connect_host, conn_dns_error(result));
+		conn_connect_fail(c, 502, "error", -1, why);
 	} else
 		conn_connect_ready(c, ai->ai_addr, ai->ai_addrlen);
 	if (ai != NULL)
 		evutil_freeaddrinfo(ai);
-	conn_run(c);
+	if (!c->dns_sync)
+		conn_run(c);
 }
 
 /* Split "host:port" / "[v6]:port" from a CONNECT target. */
@@ -385,52 +568,104 @@ conn_parse_authority(struct http1_str t, char *host, size_t hostsz, int *port)
 	return (size_t)(colon - t.p) < hostsz ? 0 : -1;
 }
 
+/*
+ * The CONNECT head at the start of buf[0..n), its bare LF line ends made
+ * CRLF, into out[0..outsz); *used: the bytes of buf it spans.  RFC 9112
+ * section 2.2 lets a recipient accept a bare LF, and this head is never
+ * forwarded (heads that are stay strict).  Returns the length written, 0
+ * while the empty line has not arrived, -1 if it does not fit.
+ */
+static ssize_t
+conn_connect_crlf(const char *buf, size_t n, char *out, size_t outsz,
+    size_t *used)
+{
+	size_t i, o = 0;
+	int empty = 0;		/* the line so far holds nothing but CR */
+
+	for (i = 0; i < n; i++) {
+		if (o + 2 > outsz)
+			return -1;
+		if (buf[i] != '\n') {
+			out[o++] = buf[i];
+			empty = empty && buf[i] == '\r';
+			continue;
+		}
+		if (i == 0 || buf[i - 1] != '\r')
+			out[o++] = '\r';
+		out[o++] = '\n';
+		if (empty) {
+			*used = i + 1;
+			return (ssize_t)o;
+		}
+		empty = 1;
+	}
+	return 0;
+}
+
+/* A CONNECT to a port other than 443 needs a rule (or allow by default). */
+static int
+conn_connect_port_ok(struct conn *c, int64_t *rule_id)
+{
+	const struct rule *rule;
+
+	*rule_id = -1;
+	if (c->dst_port == CONN_TLS_PORT)
+		return 1;
+	rule = rules_match_conn(worker_rules(c->w), c->connect_host,
+	    c->dst_port);
+	if (rule != NULL) {
+		*rule_id = rule->id;
+		return rule->action != RULE_DENY;
+	}
+	return !conn_cfg(c)->default_deny;
+}
+
 static void
 conn_read_connect(struct conn *c)
 {
-	char buf[8192];
+	char buf[8192], head[2 * sizeof(buf)], why[CONFIG_HOST_MAX + 80];
 	struct http1_head h;
 	const struct config_resolve *res;
 	struct sockaddr_storage ss;
-	struct evutil_addrinfo hints;
 	socklen_t len;
-	ssize_t n;
-	const char *why = NULL;
+	ssize_t n, hn;
+	size_t used = 0;
+	int64_t rule_id;
+	const char *bad = NULL;
 
 	n = recv(c->fd, buf, sizeof(buf), MSG_PEEK);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-		event_add(c->ev, NULL);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	}
 	if (n <= 0) {
 		conn_kill(c);
 		return;
 	}
-	switch (http1_parse_request(buf, n, &h, &why)) {
-	case HTTP1_INCOMPLETE:
-		if ((size_t)n < sizeof(buf)) {
-			c->state = CONN_CONNECT_HEAD;
-			event_del(c->ev);
-			conn_arm(c, CONN_PEEK_RETRY_MS / 1000.0);
-			return;
-		}
-		/* FALLTHROUGH */
-	case HTTP1_ERR_TOO_LARGE:
-	case HTTP1_ERR_MALFORMED:
+	hn = conn_connect_crlf(buf, n, head, sizeof(head), &used);
+	if (hn == 0 && (size_t)n < sizeof(buf))
+		return;		/* the next edge brings more */
+	if (hn <= 0)
 		goto bad;
-	case HTTP1_OK:
-		break;
-	}
+	if (http1_parse_request(head, hn, &h, &bad) != HTTP1_OK)
+		goto bad;
 	if (!http1_str_eq(h.method, "CONNECT") ||
 	    conn_parse_authority(h.target, c->connect_host,
 	    sizeof(c->connect_host), &c->dst_port) == -1) {
-		why = "only CONNECT host:port is served here";
+		bad = "only CONNECT host:port is served here";
 		goto bad;
 	}
-	if (recv(c->fd, buf, h.head_len, 0) != (ssize_t)h.head_len)
+	if (recv(c->fd, buf, used, 0) != (ssize_t)used)
 		goto bad;
+	snprintf(c->server_str, sizeof(c->server_str),
+	    strchr(c->connect_host, ':') ? "[%s]:%d" : "%s:%d",
+	    c->connect_host, c->dst_port);
 	conn_arm(c, conn_cfg(c)->handshake_timeout);
 
+	if (!conn_connect_port_ok(c, &rule_id)) {
+		snprintf(why, sizeof(why), "CONNECT to port %d of %s is not "
+		    "allowed by the rules", c->dst_port, c->connect_host);
+		conn_connect_fail(c, 403, "denied", rule_id, why);
+		return;
+	}
 	if ((res = conn_resolve_override(c, c->connect_host, c->dst_port))) {
 		conn_connect_ready(c, (struct sockaddr *)&res->addr,
 		    res->addrlen);
@@ -440,32 +675,23 @@ conn_read_connect(struct conn *c)
 		conn_connect_ready(c, (struct sockaddr *)&ss, len);
 		return;
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(buf, sizeof(buf), "%d", c->dst_port);
-	c->state = CONN_RESOLVING;
-	c->dnsreq = evdns_getaddrinfo(c->w->dns, c->connect_host, buf, &hints,
-	    conn_dns_cb, c);
+	conn_resolve(c, c->connect_host);
 	return;
 bad:
 	log_warnx("conn: client=%s bad CONNECT request: %s", c->client_str,
-	    why ? why : "malformed");
-	conn_connect_reply(c, "400 Bad Request");
+	    bad ? bad : "malformed");
+	conn_connect_reply(c, 400, "bad_request", bad ? bad : "malformed");
 	conn_kill(c);
 }
-
-static void conn_start_tunnel(struct conn *, int64_t rule_id);
-static void conn_start_tls(struct conn *);
 
 /* The ClientHello is complete: pick passthrough or interception. */
 static void
 conn_hello_done(struct conn *c)
 {
-	const struct config_resolve *res;
+	const struct config_resolve *res = NULL;
 	struct rules_snapshot *snap;
 	const struct rule *rule;
-	char ip[64];
+	char ip[64], why[160];
 
 	if (c->sni[0] != '\0')
 		snprintf(c->name, sizeof(c->name), "%s", c->sni);
@@ -486,10 +712,25 @@ conn_hello_done(struct conn *c)
 
 	snap = worker_rules(c->w);
 	rule = rules_match_conn(snap, c->name, c->dst_port);
-	if (rule != NULL && rule->action == RULE_PASSTHROUGH && !c->misdirected)
-		conn_start_tunnel(c, rule->id);
-	else
-		conn_start_tls(c);
+	if (rule != NULL && rule->action == RULE_PASSTHROUGH && !c->misdirected) {
+		c->passthrough_rule = rule->id;
+		/*
+		 * In CONNECT mode sluice resolved the name itself (the SNI is
+		 * the CONNECT host); a transparent client chose the address.
+		 */
+		if (!c->connect_mode && c->sni[0] != '\0' && res == NULL)
+			conn_resolve(c, c->sni);
+		else
+			conn_start_tunnel(c, rule->id);
+		return;
+	}
+	/* CONNECT mode checked its address before the 200. */
+	if (!c->connect_mode && guard_check((struct sockaddr *)&c->up_addr,
+	    snap, c->name, why, sizeof(why)) == -1) {
+		conn_refuse(c, -1, why);
+		return;
+	}
+	conn_start_tls(c);
 }
 
 static void
@@ -499,10 +740,8 @@ conn_peek(struct conn *c)
 	ssize_t n;
 
 	n = recv(c->fd, buf, sizeof(buf), MSG_PEEK);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-		event_add(c->ev, NULL);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	}
 	if (n <= 0) {
 		conn_kill(c);
 		return;
@@ -512,15 +751,8 @@ conn_peek(struct conn *c)
 		conn_hello_done(c);
 		return;
 	case CLIENTHELLO_MORE:
-		if ((size_t)n < sizeof(buf)) {
-			/*
-			 * The bytes stay in the socket (we only peeked), so
-			 * waiting for readability would spin: poll instead.
-			 */
-			event_del(c->ev);
-			conn_arm(c, CONN_PEEK_RETRY_MS / 1000.0);
-			return;
-		}
+		if ((size_t)n < sizeof(buf))
+			return;		/* the next edge brings more */
 		/* FALLTHROUGH */
 	case CLIENTHELLO_BAD:
 		break;
@@ -585,6 +817,14 @@ conn_start_tls(struct conn *c)
 static void
 conn_start_tunnel(struct conn *c, int64_t rule_id)
 {
+	char why[160];
+
+	/* CONNECT mode checked its address before the 200. */
+	if (!c->connect_mode && guard_check((struct sockaddr *)&c->up_addr,
+	    worker_rules(c->w), c->name, why, sizeof(why)) == -1) {
+		conn_refuse(c, rule_id, why);
+		return;
+	}
 	event_free(c->ev);
 	c->ev = NULL;
 	c->passthrough = 1;
@@ -1782,21 +2022,9 @@ conn_free(struct conn *c)
 			c->req.decision = "error";
 		conn_request_audit(c);
 	}
-	if (c->passthrough) {
-		struct audit_record rec = {
-			.ts_ms = c->start_ms,
-			.client = c->client_str,
-			.server = c->server_str,
-			.sni = c->sni[0] ? c->sni : NULL,
-			.host = c->name,
-			.decision = "passthrough",
-			.rule_id = c->passthrough_rule,
-			.req_bytes = (int64_t)c->tunnel_up,
-			.resp_bytes = (int64_t)c->tunnel_down,
-			.duration_ms = util_mono_ms() - c->start_mono,
-		};
-		audit_submit(w->sl->audit, &rec);
-	}
+	if (c->passthrough)
+		conn_audit_conn(c, "passthrough", NULL, 0, c->passthrough_rule,
+		    c->passthrough_note[0] ? c->passthrough_note : NULL);
 	if (c->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(c->dnsreq);
 	if (c->ubev != NULL)
@@ -2092,16 +2320,25 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	struct conn_req *r = &c->req;
+	char why[CONFIG_HOST_MAX + 40];
 
 	switch (c->state) {
 	case CONN_CONNECT_HEAD:
 	case CONN_PEEK:
-		if (util_mono_ms() >= c->deadline)
-			conn_kill(c);
-		else if (c->state == CONN_PEEK)
-			conn_peek(c);
-		else
-			conn_read_connect(c);
+		conn_kill(c);		/* the handshake timeout */
+		break;
+	case CONN_RESOLVING:
+		if (c->dnsreq != NULL)
+			evdns_getaddrinfo_cancel(c->dnsreq);
+		c->dnsreq = NULL;
+		if (c->connect_mode)
+			conn_connect_fail(c, 504, "error", -1,
+			    "resolving the CONNECT host timed out");
+		else {
+			snprintf(why, sizeof(why), "passthrough: %s: resolving "
+			    "timed out", c->sni);
+			conn_refuse(c, c->passthrough_rule, why);
+		}
 		break;
 	case CONN_HELD:
 	case CONN_COLLAPSED:

@@ -11,12 +11,14 @@
 # sluice's transparent listeners ($LAB_PROXY_PORT for IPv4, $LAB_PROXY_PORT6
 # for IPv6); the explicit CONNECT listener is $LAB_GL4:$LAB_CONNECT_PORT.
 # C resolves api.test, other.test, pinned.test, evil.test to U's trusted
-# address and untrusted.test to the untrusted one (/etc/netns/C/hosts).
+# address and untrusted.test to the untrusted one (/etc/netns/C/hosts); so
+# does G (/etc/netns/G/hosts, for sluice's own lookups).
 #
 # Everything is named with a per-run prefix (sl<pid>) so runs can overlap,
 # lives in three namespaces, and lab_down (run from an EXIT trap that lab_up
 # installs) removes all of it: processes, namespaces (with their veths and
-# iptables rules), /etc/netns/C and the run's temporary directory.
+# iptables rules), /etc/netns/C, /etc/netns/G and the run's temporary
+# directory.
 #
 # Environment: SLUICE (daemon), SLUICE_CA (tools/sluice-ca), SLUICE_SRCDIR
 # (source tree).  LAB_KEEP=1 keeps the temporary directory for a post-mortem.
@@ -249,6 +251,11 @@ lab_up() {
 	$LAB_UX4	untrusted.test
 	$LAB_UX6	untrusted.test
 	EOF
+	# sluice resolves names too (CONNECT hosts, passthrough SNIs): the
+	# same table in G.
+	mkdir -p "/etc/netns/$LAB_G" || fail "mkdir /etc/netns/$LAB_G"
+	cp "/etc/netns/$LAB_C/hosts" "/etc/netns/$LAB_G/hosts" ||
+		fail "writing /etc/netns/$LAB_G/hosts"
 
 	bash "$LAB_SRCDIR/tests/lab/mkcerts.sh" "$LAB_DIR/certs" \
 		"IP:$LAB_U4" "IP:$LAB_U6" "IP:$LAB_UX4" "IP:$LAB_UX6" ||
@@ -301,6 +308,22 @@ lab_start_upstreams() {
 	lab_wait_listen "$LAB_U" 443 4 || fail "the test upstreams did not start"
 }
 
+# lab_start_gateway_service: an upstream.py inside G itself, the kind of
+# service a client must not reach through sluice, on 127.0.0.1:443,
+# [::1]:443 and G's LAN addresses, with the trusted certificates; it logs
+# to $LAB_REQLOG_G.
+lab_start_gateway_service() {
+	LAB_REQLOG_G=$LAB_DIR/requests-gateway.jsonl
+	: >"$LAB_REQLOG_G"
+	ip netns exec "$LAB_G" "$LAB_PY" "$LAB_SRCDIR/tests/lab/upstream.py" \
+		--certdir "$LAB_DIR/certs/trusted" --listen 127.0.0.1:443 --listen "[::1]:443" \
+		--listen "$LAB_GL4:443" --listen "[$LAB_GL6]:443" --request-log "$LAB_REQLOG_G" \
+		>>"$LAB_DIR/upstream.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_G" 443 4 || fail "the gateway's own service did not start"
+}
+
 lab_down() {
 	[ "$LAB_IS_UP" = 1 ] || return 0
 	LAB_IS_UP=0
@@ -328,7 +351,7 @@ lab_down() {
 	for ns in "$LAB_C" "$LAB_G" "$LAB_U"; do
 		ip netns del "$ns" 2>/dev/null
 	done
-	rm -rf "/etc/netns/$LAB_C"
+	rm -rf "/etc/netns/$LAB_C" "/etc/netns/$LAB_G"
 	if [ -n "$LAB_DIR" ]; then
 		if [ "${LAB_KEEP:-0}" = 1 ]; then
 			lab_log "lab: kept $LAB_DIR"
