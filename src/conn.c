@@ -1574,9 +1574,34 @@ conn_wake(evutil_socket_t fd, short what, void *arg)
 	conn_run(c);
 }
 
+/* Is there a LF without a CR before it at or after offset from? */
+static int
+conn_has_bare_lf(struct evbuffer *in, size_t from)
+{
+	struct evbuffer_ptr pos, lf;
+	char prev;
+
+	if (evbuffer_ptr_set(in, &pos, from, EVBUFFER_PTR_SET) == -1)
+		return 0;
+	for (;;) {
+		lf = evbuffer_search(in, "\n", 1, &pos);
+		if (lf.pos == -1)
+			return 0;
+		if (lf.pos == 0 ||
+		    evbuffer_ptr_set(in, &pos, lf.pos - 1, EVBUFFER_PTR_SET) ==
+		    -1 || evbuffer_copyout_from(in, &pos, &prev, 1) != 1 ||
+		    prev != '\r')
+			return 1;
+		if (evbuffer_ptr_set(in, &pos, lf.pos + 1, EVBUFFER_PTR_SET) ==
+		    -1)
+			return 0;
+	}
+}
+
 /*
- * Is there a whole head (or more than the limit) in the buffer?  Remembers
- * how far it looked, so a head arriving in small pieces costs linear time.
+ * Is there a whole head (or more than the limit, or a bare LF that the
+ * parser refuses at once) in the buffer?  Remembers how far it looked, so
+ * a head arriving in small pieces costs linear time.
  */
 static int
 conn_head_complete(struct evbuffer *in, size_t *scanned)
@@ -1590,7 +1615,7 @@ conn_head_complete(struct evbuffer *in, size_t *scanned)
 	    EVBUFFER_PTR_SET) == -1)
 		return 1;
 	found = evbuffer_search(in, "\r\n\r\n", 4, &start);
-	if (found.pos != -1)
+	if (found.pos != -1 || conn_has_bare_lf(in, *scanned))
 		return 1;
 	*scanned = len;
 	return 0;

@@ -22,6 +22,8 @@ check "two different Content-Length values" \
 	'POST /echo HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!'
 check "whitespace between a header name and the colon" \
 	'GET /echo HTTP/1.1\r\nHost : api.test\r\n\r\n'
+check "bare LF line ends (refused at once, not after the idle timeout)" \
+	'GET /echo HTTP/1.1\nHost: api.test\n\n'
 check "a request line with no HTTP version" \
 	'GET /echo\r\nHost: api.test\r\n\r\n'
 
