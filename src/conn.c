@@ -811,7 +811,9 @@ conn_start_tls(struct conn *c)
 	bufferevent_openssl_set_allow_dirty_shutdown(c->cbev, 1);
 	conn_bev_setup(c, c->cbev, 1);
 	c->state = CONN_HANDSHAKE;
-	conn_arm(c, (c->deadline - util_mono_ms()) / 1000.0);
+	/* What the CONNECT head and DNS left of the handshake's time. */
+	conn_arm(c, c->deadline > util_mono_ms() ?
+	    (c->deadline - util_mono_ms()) / 1000.0 : 0);
 }
 
 static void

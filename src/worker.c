@@ -103,6 +103,12 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	TAILQ_INIT(&w->idle);
 	if ((w->base = event_base_new()) == NULL)
 		return -1;
+	/* A peeked ClientHello stays readable: conn.c waits edge-triggered. */
+	if (!(event_base_get_features(w->base) & EV_FEATURE_ET)) {
+		log_warnx("worker: libevent backend %s has no edge-triggered "
+		    "events", event_base_get_method(w->base));
+		return -1;
+	}
 	w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (w->dns == NULL)
 		w->dns = evdns_base_new(w->base, 0);
