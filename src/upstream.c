@@ -12,6 +12,7 @@
  * idle connection that becomes readable or closes is dropped: a server may
  * not send anything unsolicited on an idle HTTP/1.1 connection.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "log.h"
 #include "tls.h"
@@ -90,6 +92,52 @@ upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
 		return NULL;
 	}
 	return bev;
+}
+
+/*
+ * libevent reports a refused connect on a bufferevent_openssl as a failed
+ * (or dirtily closed) handshake, so ask the socket: a connection that never
+ * got a peer failed in TCP, and err (errno in the callback: the failed
+ * write consumed SO_ERROR) or SO_ERROR says why.
+ */
+const char *
+upstream_connect_error(struct bufferevent *bev, int err)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer), elen = sizeof(int);
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	int soerr = 0;
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&peer, &len) == 0 ||
+	    errno != ENOTCONN)
+		return NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) == 0 &&
+	    soerr != 0)
+		err = soerr;
+	return err != 0 ? evutil_socket_error_to_string(err) :
+	    "connection failed";
+}
+
+/*
+ * bufferevent_openssl reports a FIN without close_notify and a reset as
+ * EOF (allow_dirty_shutdown) or as an error; OpenSSL knows whether a
+ * close_notify came, and the kernel whether a reset did (CLOSE, not
+ * CLOSE_WAIT).
+ */
+enum upstream_close
+upstream_close_kind(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (ssl != NULL && (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN))
+		return UPSTREAM_CLOSE_CLEAN;
+	if (fd >= 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    ti.tcpi_state == TCP_CLOSE)
+		return UPSTREAM_CLOSE_RESET;
+	return UPSTREAM_CLOSE_DIRTY;
 }
 
 struct bufferevent *
