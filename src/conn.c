@@ -2050,7 +2050,7 @@ conn_upstream_event(struct bufferevent *bev, short what, void *arg)
 		 * callback, once it has forwarded what is left.
 		 */
 		c->ubev_eof = 1;
-		c->ubev_close = upstream_close_kind(bev);
+		c->ubev_close = upstream_close_kind(bev, err);
 		ERR_clear_error();
 		bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
 		    BEV_TRIG_DEFER_CALLBACKS);

@@ -25,6 +25,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "log.h"
@@ -120,22 +121,24 @@ upstream_connect_error(struct bufferevent *bev, int err)
 
 /*
  * bufferevent_openssl reports a FIN without close_notify and a reset as
- * EOF (allow_dirty_shutdown) or as an error; OpenSSL knows whether a
- * close_notify came, and the kernel whether a reset did (CLOSE, not
- * CLOSE_WAIT).
+ * EOF (allow_dirty_shutdown) or as an error.  OpenSSL knows whether a
+ * close_notify came, and names a bare FIN (unexpected eof); a reset is
+ * ECONNRESET from the read.  The kernel's TCP state cannot tell: OpenSSL
+ * answers a bare FIN with an alert, which the peer answers with a reset.
  */
 enum upstream_close
-upstream_close_kind(struct bufferevent *bev)
+upstream_close_kind(struct bufferevent *bev, int err)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
-	evutil_socket_t fd = bufferevent_getfd(bev);
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
+	unsigned long e;
+	int bare_fin = 0;
 
 	if (ssl != NULL && (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN))
 		return UPSTREAM_CLOSE_CLEAN;
-	if (fd >= 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-	    ti.tcpi_state == TCP_CLOSE)
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			bare_fin = 1;
+	if (!bare_fin && (err == ECONNRESET || err == EPIPE))
 		return UPSTREAM_CLOSE_RESET;
 	return UPSTREAM_CLOSE_DIRTY;
 }

@@ -34,7 +34,8 @@ enum upstream_close {
 	UPSTREAM_CLOSE_RESET,
 };
 
-enum upstream_close upstream_close_kind(struct bufferevent *);
+/* err: errno as the event callback found it. */
+enum upstream_close upstream_close_kind(struct bufferevent *, int err);
 
 /*
  * Why a TCP connect failed ("Connection refused"...), or NULL if the TCP

@@ -210,7 +210,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sni=self.sni, method=self.command, path=self.path,
             headers=[[k, v] for k, v in self.headers.items()])
         if self.path.startswith("/early/"):
-            self._early(int(self.path.split("/")[2]))
+            self._early(int(urllib.parse.urlsplit(self.path).path.split("/")[2]))
             return
         try:
             body_len, body_sha = self._read_body()
