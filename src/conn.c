@@ -1695,6 +1695,11 @@ conn_linger(struct conn *c)
 		c->state = CONN_LINGER;
 		c->deadline = util_mono_ms() + CONN_LINGER_SECS * 1000.0;
 		conn_arm(c, CONN_LINGER_IDLE);
+		if (c->ubev != NULL && c->ubev_reusable) {
+			upstream_pool_put(c->w, c->ubev,
+			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
+			c->ubev = NULL;
+		}
 		conn_upstream_drop(c);
 	}
 	if (c->cbev == NULL) {
@@ -2094,9 +2099,13 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			    "upstream timed out");
 		} else {
 			/* conn_free() resets the client: the body was cut. */
-			snprintf(r->error, sizeof(r->error),
-			    "stream idle for %d s",
-			    conn_cfg(c)->stream_idle_timeout);
+			if (r->resp_state == RESP_WAIT_HEAD && r->body.done)
+				snprintf(r->error, sizeof(r->error),
+				    "upstream timed out");	/* after a 1xx */
+			else
+				snprintf(r->error, sizeof(r->error),
+				    "stream idle for %d s",
+				    conn_cfg(c)->stream_idle_timeout);
 			r->decision = "error";
 			r->client_keepalive = 0;
 			conn_kill(c);
