@@ -42,6 +42,7 @@ struct config {
 	int			 default_deny;
 	int			 workers;
 	int			 upstream_timeout;	/* seconds */
+	int			 stream_idle_timeout;	/* seconds */
 	int			 drain_timeout;		/* seconds */
 	int			 handshake_timeout;	/* seconds */
 	int			 idle_timeout;		/* seconds */

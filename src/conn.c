@@ -23,6 +23,9 @@
  *                              |          +------- keep-alive ------------+
  *                              |          |
  *                any error, close, drain  +--> FLUSH --> DEAD (freed)
+ *                                         |                ^
+ *                answered before the body +--> LINGER -----+
+ *                ended (client still sending)
  *
  * Invariants: in EXCHANGE, req.body frames the client's bytes and req.resp
  * the upstream's; bytes move only through conn_forward(), which stops at
@@ -33,12 +36,14 @@
  * the socket is watched edge-triggered: recv(MSG_PEEK) leaves the bytes in
  * the socket, so a level-triggered event would fire again at once.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -72,6 +77,15 @@
 #define CONN_TUNNEL_IDLE	600		/* seconds */
 #define CONN_FLUSH_SECS		5
 #define CONN_TLS_PORT		443		/* CONNECT ports beyond it need a rule */
+/*
+ * Lingering close, nginx's defaults (lingering_time 30 s, lingering_timeout
+ * 5 s): long enough for a client on a slow link to finish sending a body it
+ * cannot stop, short enough that a client that never stops costs little.
+ * The byte cap bounds what such a client makes us read on a fast link.
+ */
+#define CONN_LINGER_SECS	30
+#define CONN_LINGER_IDLE	5
+#define CONN_LINGER_MAX		((uint64_t)64 << 20)
 #define CONN_COLLAPSE_SECS	30		/* longest wait on another's miss */
 
 enum conn_state {
@@ -85,6 +99,7 @@ enum conn_state {
 	CONN_EXCHANGE,		/* a request is being forwarded or answered */
 	CONN_TUNNEL,		/* raw relay: passthrough, or after a 101 */
 	CONN_FLUSH,		/* writing what is left, then freed */
+	CONN_LINGER,		/* answered; dropping the rest of the body */
 	CONN_DEAD,		/* transient: freed when the callback returns */
 };
 
@@ -117,6 +132,7 @@ struct conn_req {
 	int		 local;			/* sluice answered itself */
 	int64_t		 local_bytes;		/* body bytes of that answer */
 	int		 resp_started;		/* a byte of a response went out */
+	int		 body_cut;		/* answered before the body ended */
 	int		 used_upstream;		/* sent on c->ubev */
 	int		 held;			/* owes ratelimit_held_done() */
 	const struct rule *rule;		/* in rules, or NULL */
@@ -168,6 +184,7 @@ struct conn {
 	int		 ubev_reused;		/* carried a previous request */
 	int		 ubev_reusable;		/* idle and fit for another */
 	int		 ubev_eof;		/* the upstream closed its side */
+	enum upstream_close ubev_close;		/* how, once ubev_eof */
 
 	struct conn_req	 req;
 	struct cache_waiter waiter;		/* while CONN_COLLAPSED */
@@ -178,6 +195,8 @@ struct conn {
 	int64_t		 start_ms;
 	double		 start_mono;
 	uint64_t	 tunnel_up, tunnel_down;
+	uint64_t	 linger_bytes;		/* dropped while lingering */
+	int		 linger_shut;		/* close_notify + FIN sent */
 };
 
 static void conn_run(struct conn *);
@@ -188,6 +207,7 @@ static void conn_client_event(struct bufferevent *, short, void *);
 static void conn_upstream_read(struct bufferevent *, void *);
 static void conn_upstream_event(struct bufferevent *, short, void *);
 static void conn_flush(struct conn *);
+static void conn_linger(struct conn *);
 
 static const struct config *
 conn_cfg(struct conn *c)
@@ -914,6 +934,7 @@ conn_respond(struct conn *c, int status, const char *decision,
 		keep = 0;
 	if (!keep || c->w->draining) {
 		r->client_keepalive = 0;
+		r->body_cut = !r->body.done;
 		r->body.done = 1;
 	}
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
@@ -1133,7 +1154,7 @@ static void
 conn_request_end(struct conn *c)
 {
 	struct conn_req *r = &c->req;
-	int keep;
+	int keep, linger = r->body_cut;
 
 	if (r->used_upstream) {
 		c->ubev_reusable = c->ubev_connected && !c->ubev_eof &&
@@ -1149,7 +1170,9 @@ conn_request_end(struct conn *c)
 	if (keep) {
 		c->state = CONN_REQ_HEAD;
 		conn_arm(c, conn_cfg(c)->idle_timeout);
-	} else
+	} else if (linger)
+		conn_linger(c);
+	else
 		conn_flush(c);
 }
 
@@ -1946,7 +1969,11 @@ conn_exchange(struct conn *c)
 	    conn_upstream_eof(c) == -1)
 		return 1;
 	if (r->resp_state == RESP_DONE && !r->body.done && !r->local) {
-		/* Answered before the body ended: neither side can be reused. */
+		/*
+		 * Answered before the body ended: neither side can be reused,
+		 * and the client gets a lingering close.
+		 */
+		r->body_cut = 1;
 		r->body.done = 1;
 		r->client_keepalive = 0;
 		r->upstream_keepalive = 0;
@@ -1955,8 +1982,14 @@ conn_exchange(struct conn *c)
 		conn_request_end(c);
 		return 1;
 	}
+	/*
+	 * --upstream-timeout bounds the wait for a response head; a body
+	 * streaming either way may pause longer (LLM streams do).
+	 */
 	if (progress)
-		conn_arm(c, conn_cfg(c)->upstream_timeout);
+		conn_arm(c, r->resp_state == RESP_BODY || !r->body.done ?
+		    conn_cfg(c)->stream_idle_timeout :
+		    conn_cfg(c)->upstream_timeout);
 	return progress;
 }
 
@@ -2031,10 +2064,91 @@ conn_flush(struct conn *c)
 		conn_kill(c);
 }
 
+/* Send close_notify and a FIN: the client may still send, we will not. */
+static void
+conn_client_shutdown(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->cbev);
+
+	if (ssl != NULL && SSL_is_init_finished(ssl) &&
+	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		SSL_shutdown(ssl);	/* best effort: the alert is small */
+	ERR_clear_error();
+	shutdown(bufferevent_getfd(c->cbev), SHUT_WR);
+}
+
+/*
+ * The lingering close of a client that was answered while it still sent
+ * its body (a deny, a 429, an upstream's early 413...).  Closing at once
+ * would leave its bytes unread in our receive queue; the kernel answers
+ * that with a reset, which destroys the answer in the client's receive
+ * queue before the client, still busy writing, ever reads it.  So, like
+ * nginx: keep reading and dropping what arrives; once the answer is
+ * written, send close_notify and a FIN; free when the client closes, or
+ * after CONN_LINGER_SECS, CONN_LINGER_IDLE without data or CONN_LINGER_MAX
+ * bytes, whichever comes first.
+ */
+static void
+conn_linger(struct conn *c)
+{
+	double left;
+	size_t n;
+
+	if (c->state != CONN_LINGER) {
+		c->state = CONN_LINGER;
+		c->deadline = util_mono_ms() + CONN_LINGER_SECS * 1000.0;
+		conn_arm(c, CONN_LINGER_IDLE);
+		if (c->ubev != NULL && c->ubev_reusable) {
+			upstream_pool_put(c->w, c->ubev,
+			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
+			c->ubev = NULL;
+		}
+		conn_upstream_drop(c);
+	}
+	if (c->cbev == NULL) {
+		conn_kill(c);
+		return;
+	}
+	n = evbuffer_get_length(bufferevent_get_input(c->cbev));
+	if (n > 0) {
+		evbuffer_drain(bufferevent_get_input(c->cbev), n);
+		c->linger_bytes += n;
+		left = (c->deadline - util_mono_ms()) / 1000.0;
+		if (c->linger_bytes > CONN_LINGER_MAX || left <= 0) {
+			conn_kill(c);
+			return;
+		}
+		conn_arm(c, left < CONN_LINGER_IDLE ? left : CONN_LINGER_IDLE);
+	}
+	if (!c->linger_shut && !conn_output_pending(c->cbev)) {
+		conn_client_shutdown(c);
+		c->linger_shut = 1;
+	}
+}
+
+/*
+ * How the client's connection ends tells the client whether the last
+ * response was whole: close_notify when it was (or none was under way);
+ * a reset when it was cut short, since a FIN without close_notify passes
+ * for a clean end with many TLS clients (Python's suppress_ragged_eofs).
+ */
+static void
+conn_client_close(struct conn *c, int cut)
+{
+	struct linger l = { 1, 0 };
+
+	if (cut || conn_output_pending(c->cbev))
+		setsockopt(bufferevent_getfd(c->cbev), SOL_SOCKET, SO_LINGER,
+		    &l, sizeof(l));
+	else
+		conn_client_shutdown(c);
+}
+
 static void
 conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
+	int cut = c->req.start_ms != 0 && c->req.resp_started;
 
 	if (c->req.held)
 		ratelimit_held_done(w->sl->ratelimit);
@@ -2056,8 +2170,10 @@ conn_free(struct conn *c)
 		evdns_getaddrinfo_cancel(c->dnsreq);
 	if (c->ubev != NULL)
 		bufferevent_free(c->ubev);
-	if (c->cbev != NULL)
+	if (c->cbev != NULL) {
+		conn_client_close(c, cut);
 		bufferevent_free(c->cbev);
+	}
 	if (c->ev != NULL)
 		event_free(c->ev);
 	if (c->timer != NULL)
@@ -2116,6 +2232,9 @@ conn_update_events(struct conn *c)
 		cread = conn_has_room(c->ubev);
 		uread = conn_has_room(c->cbev);
 		break;
+	case CONN_LINGER:
+		cread = 1;
+		break;
 	default:
 		break;
 	}
@@ -2141,6 +2260,10 @@ conn_pump(struct conn *c)
 			break;
 		case CONN_FLUSH:
 			conn_flush(c);
+			progress = 0;
+			break;
+		case CONN_LINGER:
+			conn_linger(c);
 			progress = 0;
 			break;
 		default:
@@ -2266,27 +2389,40 @@ conn_retry(struct conn *c)
 	return 0;
 }
 
+/*
+ * The upstream failed before the response ended.  err: errno as the event
+ * callback found it (0 once the connection was up).
+ */
 static void
-conn_upstream_failed(struct conn *c, short what)
+conn_upstream_failed(struct conn *c, int err)
 {
 	struct conn_req *r = &c->req;
 	SSL *ssl = bufferevent_openssl_get_ssl(c->ubev);
 	const char *verr = ssl ? tls_verify_error(ssl) : NULL;
-	int err = EVUTIL_SOCKET_ERROR();
+	int reset = c->ubev_close == UPSTREAM_CLOSE_RESET;
+	const char *cerr;
 	char why[160];
+	int n;
 
-	if (!c->ubev_connected && verr != NULL)
+	if (c->ubev_connected && r->resp_state == RESP_BODY &&
+	    r->resp.kind == HTTP1_BODY_UNTIL_CLOSE)
+		snprintf(why, sizeof(why), "upstream %s; response truncated",
+		    reset ? "reset the connection" :
+		    "closed without close_notify");
+	else if (c->ubev_connected)
+		snprintf(why, sizeof(why),
+		    "upstream %s the connection before the response ended",
+		    reset ? "reset" : "closed");
+	else if (verr != NULL)
 		snprintf(why, sizeof(why),
 		    "upstream certificate verification failed: %s", verr);
-	else if (!c->ubev_connected && (what & BEV_EVENT_ERROR) && err != 0 &&
-	    bufferevent_get_openssl_error(c->ubev) == 0)
-		snprintf(why, sizeof(why), "cannot connect to upstream: %s",
-		    evutil_socket_error_to_string(err));
-	else if (!c->ubev_connected)
+	else if ((cerr = upstream_connect_error(c->ubev, err)) != NULL) {
+		/* "connection refused": strerror's capital mid-sentence */
+		n = snprintf(why, sizeof(why), "cannot connect to upstream: ");
+		snprintf(why + n, sizeof(why) - n, "%s", cerr);
+		why[n] = (char)tolower((unsigned char)why[n]);
+	} else
 		snprintf(why, sizeof(why), "upstream TLS handshake failed");
-	else
-		snprintf(why, sizeof(why),
-		    "upstream closed the connection before the response ended");
 	ERR_clear_error();
 
 	if (r->resp_state == RESP_WAIT_HEAD && conn_retry(c) == 0)
@@ -2297,8 +2433,12 @@ conn_upstream_failed(struct conn *c, short what)
 		conn_respond_error(c, 502, "bad_gateway", why);
 		return;
 	}
-	/* Part of the response went out: all we can do is cut it short. */
+	/*
+	 * Part of the response went out: all we can do is cut it short, and
+	 * conn_free() resets the client's connection so that it shows.
+	 */
 	snprintf(r->error, sizeof(r->error), "%s", why);
+	r->decision = "error";
 	conn_upstream_drop(c);
 	r->client_keepalive = 0;
 	conn_flush(c);
@@ -2306,19 +2446,22 @@ conn_upstream_failed(struct conn *c, short what)
 
 /*
  * The upstream closed and everything it sent has been forwarded: that ends
- * a read-until-close body; anything else is a failure.  -1 if it failed.
+ * a read-until-close body, if the close came with close_notify (without
+ * it, or with a reset, the body may have been cut: RFC 9112 9.8); anything
+ * else is a failure.  -1 if it failed.
  */
 static int
 conn_upstream_eof(struct conn *c)
 {
 	struct conn_req *r = &c->req;
 
-	if (r->resp_state == RESP_BODY && http1_body_eof(&r->resp) == 0) {
+	if (r->resp_state == RESP_BODY && c->ubev_close == UPSTREAM_CLOSE_CLEAN
+	    && http1_body_eof(&r->resp) == 0) {
 		r->resp_state = RESP_DONE;
 		r->upstream_keepalive = 0;
 		return 0;
 	}
-	conn_upstream_failed(c, BEV_EVENT_EOF);
+	conn_upstream_failed(c, 0);
 	return -1;
 }
 
@@ -2326,16 +2469,28 @@ static void
 conn_upstream_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
+	int err = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->ubev_connected = 1;
 	} else if (c->state == CONN_TUNNEL) {
 		conn_tunnel_end(c, &c->ubev);
 	} else if (c->state == CONN_EXCHANGE && !c->req.local &&
-	    (what & BEV_EVENT_EOF) && c->ubev_connected) {
-		c->ubev_eof = 1;	/* conn_exchange() forwards what is left */
+	    c->ubev_connected) {
+		/*
+		 * A close (clean, dirty or reset) or an error.  What was read
+		 * with it reaches the input only after this callback returns,
+		 * so conn_exchange() judges the end from a deferred read
+		 * callback, once it has forwarded what is left.
+		 */
+		c->ubev_eof = 1;
+		c->ubev_close = upstream_close_kind(bev, err);
+		ERR_clear_error();
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+		    BEV_TRIG_DEFER_CALLBACKS);
+		return;
 	} else if (c->state == CONN_EXCHANGE && !c->req.local) {
-		conn_upstream_failed(c, what);
+		conn_upstream_failed(c, err);
 	} else {
 		conn_upstream_drop(c);
 	}
@@ -2381,7 +2536,15 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			conn_respond_error(c, 504, "gateway_timeout",
 			    "upstream timed out");
 		} else {
-			snprintf(r->error, sizeof(r->error), "timed out");
+			/* conn_free() resets the client: the body was cut. */
+			if (r->resp_state == RESP_WAIT_HEAD && r->body.done)
+				snprintf(r->error, sizeof(r->error),
+				    "upstream timed out");	/* after a 1xx */
+			else
+				snprintf(r->error, sizeof(r->error),
+				    "stream idle for %d s",
+				    conn_cfg(c)->stream_idle_timeout);
+			r->decision = "error";
 			r->client_keepalive = 0;
 			conn_kill(c);
 		}
@@ -2403,7 +2566,8 @@ conn_close_idle(struct worker *w)
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state != CONN_EXCHANGE && c->state != CONN_TUNNEL &&
-		    c->state != CONN_FLUSH && c->state != CONN_HELD &&
+		    c->state != CONN_FLUSH && c->state != CONN_LINGER &&
+		    c->state != CONN_HELD &&
 		    c->state != CONN_COLLAPSED &&
 		    !(c->state == CONN_REQ_HEAD && c->cbev != NULL &&
 		    evbuffer_get_length(bufferevent_get_input(c->cbev)) > 0)) {

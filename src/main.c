@@ -63,7 +63,9 @@ main_usage(void)
 	    "  --resolve HOST:PORT:ADDR     dial ADDR for HOST:PORT "
 	    "(repeatable)\n"
 	    "  --default-policy allow|deny  when no rule matches (deny)\n"
-	    "  --upstream-timeout SECONDS   connect/response timeout (60)\n"
+	    "  --upstream-timeout SECONDS   connect/response head timeout (60)\n"
+	    "  --stream-idle-timeout SECONDS  longest gap within a streaming "
+	    "body (300)\n"
 	    "  --drain-timeout SECONDS      shutdown grace period (10)\n"
 	    "  --handshake-timeout SECONDS  client TLS handshake (10)\n"
 	    "  --idle-timeout SECONDS       keep-alive idle / request head "
@@ -139,7 +141,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_UP_TIMEOUT, OPT_DRAIN, OPT_HS_TIMEOUT, OPT_IDLE,
 		OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
-		OPT_CACHE_SIZE,
+		OPT_CACHE_SIZE, OPT_STREAM_IDLE,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -152,6 +154,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "resolve", required_argument, NULL, OPT_RESOLVE },
 		{ "default-policy", required_argument, NULL, OPT_POLICY },
 		{ "upstream-timeout", required_argument, NULL, OPT_UP_TIMEOUT },
+		{ "stream-idle-timeout", required_argument, NULL,
+		    OPT_STREAM_IDLE },
 		{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
 		{ "handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
@@ -175,6 +179,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 	cfg->default_deny = 1;
 	cfg->workers = ncpu > 0 ? (int)ncpu : 1;
 	cfg->upstream_timeout = 60;
+	cfg->stream_idle_timeout = 300;
 	cfg->drain_timeout = 10;
 	cfg->handshake_timeout = 10;
 	cfg->idle_timeout = 60;
@@ -211,6 +216,10 @@ main_parse(struct config *cfg, int argc, char **argv)
 		case OPT_UP_TIMEOUT:
 			cfg->upstream_timeout = main_int("--upstream-timeout",
 			    optarg, 1, 86400);
+			break;
+		case OPT_STREAM_IDLE:
+			cfg->stream_idle_timeout = main_int(
+			    "--stream-idle-timeout", optarg, 1, 86400);
 			break;
 		case OPT_DRAIN:
 			cfg->drain_timeout = main_int("--drain-timeout", optarg,

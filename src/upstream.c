@@ -12,6 +12,7 @@
  * idle connection that becomes readable or closes is dropped: a server may
  * not send anything unsolicited on an idle HTTP/1.1 connection.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "log.h"
 #include "tls.h"
@@ -90,6 +93,54 @@ upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
 		return NULL;
 	}
 	return bev;
+}
+
+/*
+ * libevent reports a refused connect on a bufferevent_openssl as a failed
+ * (or dirtily closed) handshake, so ask the socket: a connection that never
+ * got a peer failed in TCP, and err (errno in the callback: the failed
+ * write consumed SO_ERROR) or SO_ERROR says why.
+ */
+const char *
+upstream_connect_error(struct bufferevent *bev, int err)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer), elen = sizeof(int);
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	int soerr = 0;
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&peer, &len) == 0 ||
+	    errno != ENOTCONN)
+		return NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) == 0 &&
+	    soerr != 0)
+		err = soerr;
+	return err != 0 ? evutil_socket_error_to_string(err) :
+	    "connection failed";
+}
+
+/*
+ * bufferevent_openssl reports a FIN without close_notify and a reset as
+ * EOF (allow_dirty_shutdown) or as an error.  OpenSSL knows whether a
+ * close_notify came, and names a bare FIN (unexpected eof); a reset is
+ * ECONNRESET from the read.  The kernel's TCP state cannot tell: OpenSSL
+ * answers a bare FIN with an alert, which the peer answers with a reset.
+ */
+enum upstream_close
+upstream_close_kind(struct bufferevent *bev, int err)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	unsigned long e;
+	int bare_fin = 0;
+
+	if (ssl != NULL && (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN))
+		return UPSTREAM_CLOSE_CLEAN;
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			bare_fin = 1;
+	if (!bare_fin && (err == ECONNRESET || err == EPIPE))
+		return UPSTREAM_CLOSE_RESET;
+	return UPSTREAM_CLOSE_DIRTY;
 }
 
 struct bufferevent *

@@ -23,6 +23,27 @@ struct bufferevent *upstream_connect_tls(struct worker *,
     const struct sockaddr *addr, socklen_t len, const char *sni,
     const char *verify_name);
 
+/*
+ * How an upstream connection ended: with close_notify (a response delimited
+ * by the close is whole), with a FIN but no close_notify, or with a reset
+ * (both may have cut the response short).
+ */
+enum upstream_close {
+	UPSTREAM_CLOSE_CLEAN,
+	UPSTREAM_CLOSE_DIRTY,
+	UPSTREAM_CLOSE_RESET,
+};
+
+/* err: errno as the event callback found it. */
+enum upstream_close upstream_close_kind(struct bufferevent *, int err);
+
+/*
+ * Why a TCP connect failed ("Connection refused"...), or NULL if the TCP
+ * connection was made (the failure came later, in TLS).  err: errno as the
+ * event callback found it.
+ */
+const char *upstream_connect_error(struct bufferevent *, int err);
+
 /* A plain TCP connection (for passthrough). */
 struct bufferevent *upstream_connect_tcp(struct worker *,
     const struct sockaddr *addr, socklen_t len);

@@ -653,6 +653,24 @@ print("closed" if closed else "open")
 PY
 }
 
+# lab_py_post PATH FILE: POSTs FILE to https://api.test/PATH from C with Python's http.client,
+# which writes the whole body before it reads the answer (as requests and urllib do); prints
+# the status and the answer's body, or "error: TYPE: WHY" when the answer never arrived.
+lab_py_post() {
+	lab_in_c "$LAB_PY" - "$LAB_DIR/ica/ca.crt" "$1" "$2" <<'PY'
+import http.client, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+c = http.client.HTTPSConnection("api.test", 443, context=ctx, timeout=30)
+try:
+    with open(sys.argv[3], "rb") as f:
+        c.request("POST", sys.argv[2], body=f.read())
+    r = c.getresponse()
+    print(r.status, r.read().decode("latin-1").strip())
+except Exception as e:
+    print("error: %s: %s" % (type(e).__name__, e))
+PY
+}
+
 # --- cache helpers -----------------------------------------------------------
 
 # lab_cache_up [SQL]: root, sluice, lab_up, then rule 1 (allow api.test /cache/*, cached 60 s) plus SQL.

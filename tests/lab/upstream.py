@@ -18,6 +18,18 @@ Endpoints (any method; HEAD gets the head only):
   /headers?k=v&...   200, with each k: v added to the response headers
   /slow/SECONDS      sleeps, then answers like /echo
   /close             answers like /echo, then closes the connection
+  /early/NNN         answers NNN at once (JSON, Content-Length, Connection:
+                     close) without reading the request body, then reads
+                     and drops the body until the peer closes (at most
+                     30 s) before closing: the way a server refuses an
+                     upload early without destroying its own answer
+  /until-close/N?cut=clean|dirty|rst
+                     N bytes as /bytes/N has them, delimited by the close
+                     (no Content-Length, no chunked), then after 0.5 s:
+                     close_notify and close (clean), a close without
+                     close_notify (dirty, the default), or a TCP reset (rst)
+  /pause/SECONDS     chunked: a chunk "first\n", SECONDS of silence, then
+                     "second\n" and the end
   /cache/ANY?k=v&... for cache tests: JSON with "n" (how many requests this
                      process got for this exact target, path with query,
                      this one included; also in the X-Upstream-Count field),
@@ -59,6 +71,7 @@ import os
 import signal
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -196,6 +209,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             event="request", listen=self.server.listen_str, conn_id=self.conn_id,
             sni=self.sni, method=self.command, path=self.path,
             headers=[[k, v] for k, v in self.headers.items()])
+        if self.path.startswith("/early/"):
+            self._early(int(urllib.parse.urlsplit(self.path).path.split("/")[2]))
+            return
         try:
             body_len, body_sha = self._read_body()
         except (ValueError, ConnectionError) as e:
@@ -241,10 +257,51 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 extra=[("Connection", "close")])
             elif parts[0] == "cache":
                 self._cache(query, body_len)
+            elif parts[0] == "until-close" and len(parts) == 2:
+                self._until_close(int(parts[1]), seed,
+                                  dict(query).get("cut", "dirty"))
+            elif parts[0] == "pause" and len(parts) == 2:
+                self._head(200, [("Content-Type", "text/plain")], chunked=True)
+                self.wfile.write(b"6\r\nfirst\n\r\n")
+                self.wfile.flush()
+                time.sleep(float(parts[1]))
+                self.wfile.write(b"7\r\nsecond\n\r\n0\r\n\r\n")
             else:
                 self._send_json(404, {"error": "no such endpoint"})
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
+
+    def _early(self, code):
+        self.close_connection = True
+        self._send_json(code, {"status": code, "early": True},
+                        extra=[("Connection", "close")])
+        self.wfile.flush()
+        self.connection.settimeout(30)
+        try:
+            while self.connection.recv(BLOCK):
+                pass
+        except (OSError, ValueError):
+            pass
+
+    def _until_close(self, n, seed, cut):
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("X-Conn-Id", str(self.conn_id))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for b in gen_blocks(n, seed):
+            self.wfile.write(b)
+        self.wfile.flush()
+        time.sleep(0.5)
+        if cut == "clean":
+            try:
+                self.connection.unwrap()	# close_notify
+            except OSError:
+                pass
+        elif cut == "rst":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+        # dirty: finish_request() closes without close_notify
 
     def _cache(self, query, body_len):
         q = dict(query)
