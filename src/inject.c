@@ -25,6 +25,7 @@
 #include "http1.h"
 #include "inject.h"
 #include "rules.h"
+#include "urlpath.h"
 
 #define INJECT_MASK	"***"
 
@@ -43,14 +44,6 @@ inject_field_safe(const char *v, size_t len)
 	return 1;
 }
 
-static int
-inject_unreserved(unsigned char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-	    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
-	    ch == '~';
-}
-
 /* Percent-encode everything but unreserved characters (RFC 3986). */
 static char *
 inject_percent_encode(const char *v, size_t len, size_t *outlen)
@@ -64,7 +57,7 @@ inject_percent_encode(const char *v, size_t len, size_t *outlen)
 	for (i = 0, o = out; i < len; i++) {
 		unsigned char ch = v[i];
 
-		if (inject_unreserved(ch)) {
+		if (urlpath_unreserved(ch)) {
 			*o++ = ch;
 		} else {
 			*o++ = '%';
@@ -158,18 +151,6 @@ inject_field_name(const struct rule_injection *inj)
 	return NULL;
 }
 
-static int
-inject_hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Is the raw (form-encoded) parameter name s the same as name? */
 static int
 inject_param_is(const char *s, size_t len, const char *name)
@@ -183,8 +164,8 @@ inject_param_is(const char *s, size_t len, const char *name)
 		if (ch == '+')
 			ch = ' ';
 		else if (ch == '%' && i + 2 < len &&
-		    (hi = inject_hexval(s[i + 1])) >= 0 &&
-		    (lo = inject_hexval(s[i + 2])) >= 0) {
+		    (hi = urlpath_hexval(s[i + 1])) >= 0 &&
+		    (lo = urlpath_hexval(s[i + 2])) >= 0) {
 			ch = (char)(hi << 4 | lo);
 			i += 2;
 		}

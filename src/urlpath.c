@@ -25,7 +25,7 @@
 
 #include "urlpath.h"
 
-static int
+int
 urlpath_hexval(char ch)
 {
 	if (ch >= '0' && ch <= '9')
@@ -37,7 +37,7 @@ urlpath_hexval(char ch)
 	return -1;
 }
 
-static int
+int
 urlpath_unreserved(unsigned char ch)
 {
 	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||

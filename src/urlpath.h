@@ -32,4 +32,10 @@
  */
 ssize_t urlpath_normalise(const char *target, size_t len, char *out);
 
+/* The value of a hex digit, or -1. */
+int urlpath_hexval(char ch);
+
+/* Is ch unreserved in RFC 3986 (ALPHA DIGIT - . _ ~)? */
+int urlpath_unreserved(unsigned char ch);
+
 #endif

@@ -19,21 +19,7 @@ for url in https://127.0.0.1/echo 'https://[::1]/echo' "https://$LAB_GL4/echo" \
 	assert_eq 403 "$code" "CONNECT status for $url"
 done
 # The body of one refusal, read raw.
-body=$(lab_in_c "$LAB_PY" - "$LAB_GL4" "$LAB_CONNECT_PORT" <<'PY'
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-s.sendall(b"CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n")
-data = b""
-while True:
-    b = s.recv(4096)
-    if not b:
-        break
-    data += b
-head, _, body = data.partition(b"\r\n\r\n")
-print(head.split(b"\r\n")[0].decode())
-print(body.decode())
-PY
-) || fail "raw CONNECT failed"
+body=$(lab_connect_answer 127.0.0.1:443) || fail "raw CONNECT failed"
 assert_eq "HTTP/1.1 403 Forbidden" "$(printf '%s\n' "$body" | head -n 1)" "status line of a refused CONNECT"
 b=$(printf '%s\n' "$body" | tail -n +2)
 assert_eq denied "$(lab_json "$b" 'd["error"]')" "error of a refused CONNECT"

@@ -19,27 +19,10 @@ for ((i = 0; i < 50; i++)); do
 done
 lab_start_sluice --default-policy allow --handshake-timeout 2
 
-# connect HOST: the status line and the body of the answer to CONNECT HOST:443.
-connect() {
-	lab_in_c "$LAB_PY" - "$LAB_GL4" "$LAB_CONNECT_PORT" "$1" <<'PY'
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
-s.sendall(b"CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n\r\n" % ((sys.argv[3].encode(),) * 2))
-data = b""
-while True:
-    b = s.recv(4096)
-    if not b:
-        break
-    data += b
-head, _, body = data.partition(b"\r\n\r\n")
-print(head.split(b"\r\n")[0].decode())
-print(body.decode().strip())
-PY
-}
 # check HOST STATUS-LINE ERROR REASON
 check() {
 	local out body
-	out=$(connect "$1") || fail "CONNECT $1: client failed"
+	out=$(lab_connect_answer "$1:443") || fail "CONNECT $1: client failed"
 	assert_eq "$2" "$(printf '%s\n' "$out" | head -n 1)" "status line for CONNECT $1"
 	body=$(printf '%s\n' "$out" | tail -n +2)
 	assert_eq "$3" "$(lab_json "$body" 'd["error"]')" "error for CONNECT $1"

@@ -760,3 +760,23 @@ for line in open(sys.argv[1], encoding="utf-8"):
     if v is not None:
         print(v)' "$LAB_RAWLOG" "$1"
 }
+
+# lab_connect_answer HOST:PORT: from C, sends "CONNECT HOST:PORT" to sluice's
+# CONNECT listener and prints the status line of the answer, then its body
+# (for refusals, which sluice answers and closes).
+lab_connect_answer() {
+	lab_in_c "$LAB_PY" - "$LAB_GL4" "$LAB_CONNECT_PORT" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % ((sys.argv[3].encode(),) * 2))
+data = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+head, _, body = data.partition(b"\r\n\r\n")
+print(head.split(b"\r\n")[0].decode())
+print(body.decode().strip())
+PY
+}
