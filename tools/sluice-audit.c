@@ -65,6 +65,8 @@ struct sluice_audit {
 	struct auditfilter	 filter;
 	char			 since[32];	/* "" for all time */
 	int			 json;
+	int			 gateways;	/* tail's text has the column;
+						   fixed when its header is */
 };
 
 /* The columns tail prints, in this order; see sluice_audit_tail_line(). */
@@ -165,6 +167,17 @@ sluice_audit_json_value(sqlite3_stmt *st, int i)
 	}
 }
 
+/*
+ * Whether show leaves out column i: a file's own gateway column, which show
+ * already has first as "gateway" (coalesced with the file's name).
+ */
+static int
+sluice_audit_dup_gateway(sqlite3_stmt *st, int i)
+{
+	return i > 0 && strcmp(sqlite3_column_name(st, 0), "gateway") == 0 &&
+	    strcmp(sqlite3_column_name(st, i), "gateway") == 0;
+}
+
 /* The current row as one JSON object, keyed by column name. */
 static void
 sluice_audit_json_row(sqlite3_stmt *st)
@@ -173,6 +186,8 @@ sluice_audit_json_row(sqlite3_stmt *st)
 
 	putchar('{');
 	for (i = 0; i < n; i++) {
+		if (sluice_audit_dup_gateway(st, i))
+			continue;
 		if (i > 0)
 			putchar(',');
 		sluice_audit_json_string(sqlite3_column_name(st, i));
@@ -426,8 +441,7 @@ sluice_audit_tail_print(struct sluice_audit *sa, sqlite3_stmt *st)
 			sluice_audit_json_row(st);
 			putchar('\n');
 		} else {
-			sluice_audit_tail_line(st, sa->ndb > 1 ||
-			    sa->dbs[0].has_gateway);
+			sluice_audit_tail_line(st, sa->gateways);
 		}
 	}
 	fflush(stdout);
@@ -573,8 +587,9 @@ sluice_audit_tail(struct sluice_audit *sa)
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 
+	sa->gateways = sa->ndb > 1 || sa->dbs[0].has_gateway;
 	if (!sa->json)
-		sluice_audit_tail_header(sa->ndb > 1 || sa->dbs[0].has_gateway);
+		sluice_audit_tail_header(sa->gateways);
 	if (sluice_audit_tail_start(sa) == -1)
 		return -1;
 	/* A poll that fails (a lock held past the busy timeout, a file
@@ -654,8 +669,9 @@ sluice_audit_show_fields(sqlite3_stmt *st)
 	int i;
 
 	for (i = 0; i < sqlite3_column_count(st); i++)
-		printf("  %-17s %s\n", sqlite3_column_name(st, i),
-		    sluice_audit_text(st, i));
+		if (!sluice_audit_dup_gateway(st, i))
+			printf("  %-17s %s\n", sqlite3_column_name(st, i),
+			    sluice_audit_text(st, i));
 }
 
 /* The column named name in the current row, or -1. */
@@ -730,8 +746,9 @@ sluice_audit_show(struct sluice_audit *sa, sqlite3_int64 id)
 	for (i = 0; i < sa->ndb; i++) {
 		d = &sa->dbs[i];
 		if (d->has_gateway)
-			sql = sqlite3_mprintf("SELECT * FROM \"%w\".requests "
-			    "WHERE id = %lld", d->schema, (long long)id);
+			sql = sqlite3_mprintf("SELECT COALESCE(gateway, %Q) "
+			    "AS gateway, * FROM \"%w\".requests WHERE id = "
+			    "%lld", d->path, d->schema, (long long)id);
 		else
 			sql = sqlite3_mprintf("SELECT %Q AS gateway, * FROM "
 			    "\"%w\".requests WHERE id = %lld", d->path,
