@@ -81,7 +81,8 @@ log_format_parse(const char *s, enum log_format *format)
 	return 0;
 }
 
-void
+/* The line for level and msg, in the configured format, into buf. */
+static void
 log_format_line(char *buf, size_t size, const char *level, const char *msg)
 {
 	char esc[LOG_MSG_MAX * JSON_ESCAPE_MAX + 1];

@@ -13,7 +13,6 @@
 #define SLUICE_LOG_H
 
 #include <stdarg.h>
-#include <stddef.h>
 
 enum log_level {
 	LOG_DEBUG,
@@ -31,9 +30,7 @@ void log_init(enum log_level level, enum log_format format);
 int log_level_parse(const char *s, enum log_level *level);
 /* "text", "json" -> 0 and *format; anything else -1. */
 int log_format_parse(const char *s, enum log_format *format);
-/* The line log_* would write for level and msg, into buf; for the tests. */
-void log_format_line(char *buf, size_t size, const char *level,
-    const char *msg);
+
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

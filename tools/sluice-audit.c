@@ -325,12 +325,17 @@ sluice_audit_uri(const char *path)
 	return sqlite3_str_finish(s);
 }
 
+/*
+ * Attaches d's file as d->schema and inspects it.  A file that cannot be
+ * read as an audit database (perhaps sluice has only just created it) is
+ * detached again, so that a later call can retry.
+ */
 static int
 sluice_audit_attach(struct sluice_audit *sa, struct sluice_audit_db *d)
 {
 	sqlite3_stmt *st = NULL;
 	struct stat sb;
-	char *uri = NULL;
+	char *uri = NULL, *detach;
 	int rc;
 
 	/* SQLite's "unable to open database file" would not say which. */
@@ -346,13 +351,21 @@ sluice_audit_attach(struct sluice_audit *sa, struct sluice_audit_db *d)
 	sqlite3_bind_text(st, 2, d->schema, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	st = NULL;
-	if (rc != SQLITE_DONE)
-		goto fail;
 	sqlite3_free(uri);
+	if (rc != SQLITE_DONE) {
+		sluice_audit_warn("%s: %s", d->path, sqlite3_errmsg(sa->db));
+		return -1;
+	}
+	if (sluice_audit_inspect(sa, d) == -1) {
+		if ((detach = sqlite3_mprintf("DETACH \"%w\"", d->schema)) !=
+		    NULL)
+			(void)sqlite3_exec(sa->db, detach, NULL, NULL, NULL);
+		sqlite3_free(detach);
+		return -1;
+	}
 	d->dev = sb.st_dev;
 	d->ino = sb.st_ino;
-	return sluice_audit_inspect(sa, d);
+	return 0;
  fail:
 	sluice_audit_warn("%s: %s", d->path, sqlite3_errmsg(sa->db));
 	sqlite3_finalize(st);
@@ -555,7 +568,11 @@ sluice_audit_tail_start(struct sluice_audit *sa)
 	return rc;
 }
 
-/* Attaches d again if another file now has its name (rotated, recreated). */
+/*
+ * Attaches d again if another file now has its name (rotated, recreated),
+ * and reads that one from its first row.  Until that works, d is detached
+ * and the polls fail (and say so), to be tried again.
+ */
 static void
 sluice_audit_tail_reopen(struct sluice_audit *sa, struct sluice_audit_db *d)
 {
@@ -567,11 +584,11 @@ sluice_audit_tail_reopen(struct sluice_audit *sa, struct sluice_audit_db *d)
 		return;
 	if ((sql = sqlite3_mprintf("DETACH \"%w\"", d->schema)) == NULL)
 		return;
-	if (sqlite3_exec(sa->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		sluice_audit_warn("%s: %s", d->path, sqlite3_errmsg(sa->db));
-	else if (sluice_audit_attach(sa, d) == 0)
-		d->last_id = 0;
+	/* Fails harmlessly when an earlier attempt left d detached. */
+	(void)sqlite3_exec(sa->db, sql, NULL, NULL, NULL);
 	sqlite3_free(sql);
+	if (sluice_audit_attach(sa, d) == 0)
+		d->last_id = 0;
 }
 
 static int
@@ -593,7 +610,7 @@ sluice_audit_tail(struct sluice_audit *sa)
 	if (sluice_audit_tail_start(sa) == -1)
 		return -1;
 	/* A poll that fails (a lock held past the busy timeout, a file
-	 * being replaced) is said once and tried again. */
+	 * being replaced) is reported, and the next one tries again. */
 	while (!sluice_audit_stop) {
 		nanosleep(&poll, NULL);
 		if (sluice_audit_stop)
