@@ -206,6 +206,32 @@ sluice_audit_text(sqlite3_stmt *st, int i)
 	return s != NULL && s[0] != '\0' ? (const char *)s : "-";
 }
 
+/*
+ * Prints s padded to width (right-aligned if width < 0), with control
+ * characters as '?': the values come from the network, and an escape
+ * sequence in a Host must not reach the operator's terminal.
+ */
+static void
+sluice_audit_put(const char *s, int width)
+{
+	int n = (int)strlen(s), pad = abs(width) - n;
+
+	for (; width < 0 && pad > 0; pad--)
+		putchar(' ');
+	for (; *s != '\0'; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+	for (; pad > 0; pad--)
+		putchar(' ');
+}
+
+/* Prints column i of st as sluice_audit_put() does, then a space. */
+static void
+sluice_audit_cell(sqlite3_stmt *st, int i, int width)
+{
+	sluice_audit_put(sluice_audit_text(st, i), width);
+	putchar(' ');
+}
+
 static void
 sluice_audit_tail_header(int gateways)
 {
@@ -220,23 +246,26 @@ static void
 sluice_audit_tail_line(sqlite3_stmt *st, int gateways)
 {
 	char ms[32] = "-";
-	int host = sqlite3_column_type(st, COL_HOST) != SQLITE_NULL ?
-	    COL_HOST : COL_SNI;
 
 	if (sqlite3_column_type(st, COL_MS) != SQLITE_NULL)
 		snprintf(ms, sizeof(ms), "%.1f",
 		    sqlite3_column_double(st, COL_MS));
-	printf("%-24s ", sluice_audit_text(st, COL_TS));
+	sluice_audit_cell(st, COL_TS, 24);
 	if (gateways)
-		printf("%-16s ", sluice_audit_text(st, COL_GATEWAY));
-	printf("%-22s %-12s %6s %5s %9s %-7s %-24s %s",
-	    sluice_audit_text(st, COL_CLIENT),
-	    sluice_audit_text(st, COL_DECISION),
-	    sluice_audit_text(st, COL_STATUS), sluice_audit_text(st, COL_RULE),
-	    ms, sluice_audit_text(st, COL_METHOD), sluice_audit_text(st, host),
-	    sluice_audit_text(st, COL_PATH));
-	if (sqlite3_column_type(st, COL_ERROR) != SQLITE_NULL)
-		printf("  error: %s", sluice_audit_text(st, COL_ERROR));
+		sluice_audit_cell(st, COL_GATEWAY, 16);
+	sluice_audit_cell(st, COL_CLIENT, 22);
+	sluice_audit_cell(st, COL_DECISION, 12);
+	sluice_audit_cell(st, COL_STATUS, -6);
+	sluice_audit_cell(st, COL_RULE, -5);
+	printf("%9s ", ms);
+	sluice_audit_cell(st, COL_METHOD, 7);
+	sluice_audit_cell(st, sqlite3_column_type(st, COL_HOST) !=
+	    SQLITE_NULL ? COL_HOST : COL_SNI, 24);
+	sluice_audit_put(sluice_audit_text(st, COL_PATH), 0);
+	if (sqlite3_column_type(st, COL_ERROR) != SQLITE_NULL) {
+		fputs("  error: ", stdout);
+		sluice_audit_put(sluice_audit_text(st, COL_ERROR), 0);
+	}
 	putchar('\n');
 }
 
@@ -663,10 +692,12 @@ sluice_audit_summary(struct sluice_audit *sa)
 			fputs(n > 0 ? ",\n " : "\n ", stdout);
 			sluice_audit_json_row(st);
 		} else {
-			printf("%-*s  %-*s  %6s  %8s\n", wh,
-			    sluice_audit_text(st, 0), wd,
-			    sluice_audit_text(st, 1), sluice_audit_text(st, 2),
-			    sluice_audit_text(st, 3));
+			sluice_audit_cell(st, 0, wh + 1);
+			sluice_audit_cell(st, 1, wd + 1);
+			sluice_audit_cell(st, 2, -6);
+			sluice_audit_put(" ", 0);
+			sluice_audit_put(sluice_audit_text(st, 3), -8);
+			putchar('\n');
 		}
 	}
 	if (sa->json)
@@ -686,9 +717,11 @@ sluice_audit_show_fields(sqlite3_stmt *st)
 	int i;
 
 	for (i = 0; i < sqlite3_column_count(st); i++)
-		if (!sluice_audit_dup_gateway(st, i))
-			printf("  %-17s %s\n", sqlite3_column_name(st, i),
-			    sluice_audit_text(st, i));
+		if (!sluice_audit_dup_gateway(st, i)) {
+			printf("  %-17s ", sqlite3_column_name(st, i));
+			sluice_audit_put(sluice_audit_text(st, i), 0);
+			putchar('\n');
+		}
 }
 
 /* The column named name in the current row, or -1. */
