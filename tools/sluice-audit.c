@@ -19,8 +19,9 @@
  *
  * tail prints the last 10 rows (or every row since --since), then polls
  * every 0.5 s for rows with a higher id, in each file, until SIGINT or
- * SIGTERM.  A file replaced at its path (rotated, or recreated by sluice
- * after a delete) is attached again and read from its first row.
+ * SIGTERM.  It attaches the files for each poll only, so it never keeps
+ * one open; a file replaced at its path (rotated, or recreated by sluice
+ * after a delete) is read from its first row.
  *
  * Exit status: 0 done, 1 a database could not be read, 2 usage.
  */
@@ -35,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -56,6 +58,7 @@ struct sluice_audit_db {
 	dev_t			 dev;
 	ino_t			 ino;
 	sqlite3_int64		 last_id;	/* tail: printed up to here */
+	int			 missing;	/* tail: said it is gone */
 };
 
 struct sluice_audit {
@@ -354,6 +357,17 @@ sluice_audit_uri(const char *path)
 	return sqlite3_str_finish(s);
 }
 
+/* Fails harmlessly when d is not attached. */
+static void
+sluice_audit_detach(struct sluice_audit *sa, const struct sluice_audit_db *d)
+{
+	char *sql;
+
+	if ((sql = sqlite3_mprintf("DETACH \"%w\"", d->schema)) != NULL)
+		(void)sqlite3_exec(sa->db, sql, NULL, NULL, NULL);
+	sqlite3_free(sql);
+}
+
 /*
  * Attaches d's file as d->schema and inspects it.  A file that cannot be
  * read as an audit database (perhaps sluice has only just created it) is
@@ -364,7 +378,7 @@ sluice_audit_attach(struct sluice_audit *sa, struct sluice_audit_db *d)
 {
 	sqlite3_stmt *st = NULL;
 	struct stat sb;
-	char *uri = NULL, *detach;
+	char *uri = NULL;
 	int rc;
 
 	/* SQLite's "unable to open database file" would not say which. */
@@ -386,10 +400,7 @@ sluice_audit_attach(struct sluice_audit *sa, struct sluice_audit_db *d)
 		return -1;
 	}
 	if (sluice_audit_inspect(sa, d) == -1) {
-		if ((detach = sqlite3_mprintf("DETACH \"%w\"", d->schema)) !=
-		    NULL)
-			(void)sqlite3_exec(sa->db, detach, NULL, NULL, NULL);
-		sqlite3_free(detach);
+		sluice_audit_detach(sa, d);
 		return -1;
 	}
 	d->dev = sb.st_dev;
@@ -597,27 +608,52 @@ sluice_audit_tail_start(struct sluice_audit *sa)
 	return rc;
 }
 
-/*
- * Attaches d again if another file now has its name (rotated, recreated),
- * and reads that one from its first row.  Until that works, d is detached
- * and the polls fail (and say so), to be tried again.
- */
 static void
-sluice_audit_tail_reopen(struct sluice_audit *sa, struct sluice_audit_db *d)
+sluice_audit_detach_all(struct sluice_audit *sa)
 {
-	struct stat sb;
-	char *sql;
+	int i;
 
-	if (stat(d->path, &sb) == -1 ||
-	    (sb.st_dev == d->dev && sb.st_ino == d->ino))
-		return;
-	if ((sql = sqlite3_mprintf("DETACH \"%w\"", d->schema)) == NULL)
-		return;
-	/* Fails harmlessly when an earlier attempt left d detached. */
-	(void)sqlite3_exec(sa->db, sql, NULL, NULL, NULL);
-	sqlite3_free(sql);
-	if (sluice_audit_attach(sa, d) == 0)
-		d->last_id = 0;
+	for (i = 0; i < sa->ndb; i++)
+		sluice_audit_detach(sa, &sa->dbs[i]);
+}
+
+/*
+ * Between polls tail holds no file open: a reader that keeps audit.db open
+ * keeps its -wal and -shm alive after sluice closes it, and a rotated
+ * file's -wal and -shm left at the path break the next open there.  So
+ * each poll attaches every file again; one found with another inode than
+ * before (rotated, recreated by sluice) is read from its first row.
+ */
+static int
+sluice_audit_tail_attach(struct sluice_audit *sa)
+{
+	struct sluice_audit_db *d;
+	dev_t dev;
+	ino_t ino;
+	int i;
+
+	for (i = 0; i < sa->ndb; i++) {
+		d = &sa->dbs[i];
+		dev = d->dev;
+		ino = d->ino;
+		/* Gone for a moment while it is rotated: said once. */
+		if (access(d->path, F_OK) == -1 && errno == ENOENT) {
+			if (!d->missing)
+				sluice_audit_warn("%s: gone; waiting for it",
+				    d->path);
+			d->missing = 1;
+			sluice_audit_detach_all(sa);
+			return -1;
+		}
+		d->missing = 0;
+		if (sluice_audit_attach(sa, d) == -1) {
+			sluice_audit_detach_all(sa);
+			return -1;
+		}
+		if (d->dev != dev || d->ino != ino)
+			d->last_id = 0;
+	}
+	return 0;
 }
 
 static int
@@ -625,7 +661,6 @@ sluice_audit_tail(struct sluice_audit *sa)
 {
 	struct timespec poll = { 0, SLUICE_AUDIT_POLL_NS };
 	struct sigaction act;
-	int i;
 
 	memset(&act, 0, sizeof(act));
 	act.sa_handler = sluice_audit_on_signal;
@@ -638,15 +673,15 @@ sluice_audit_tail(struct sluice_audit *sa)
 		sluice_audit_tail_header(sa->gateways);
 	if (sluice_audit_tail_start(sa) == -1)
 		return -1;
+	sluice_audit_detach_all(sa);
 	/* A poll that fails (a lock held past the busy timeout, a file
 	 * being replaced) is reported, and the next one tries again. */
 	while (!sluice_audit_stop) {
 		nanosleep(&poll, NULL);
-		if (sluice_audit_stop)
-			break;
-		for (i = 0; i < sa->ndb; i++)
-			sluice_audit_tail_reopen(sa, &sa->dbs[i]);
+		if (sluice_audit_stop || sluice_audit_tail_attach(sa) == -1)
+			continue;
 		(void)sluice_audit_tail_poll(sa);
+		sluice_audit_detach_all(sa);
 	}
 	return 0;
 }
