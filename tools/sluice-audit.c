@@ -535,6 +535,7 @@ sluice_audit_max_id(struct sluice_audit *sa, const struct sluice_audit_db *d,
  * The rows after each file's last_id up to its highest id now, merged by
  * time; then last_id moves up.  Bounding by the highest id read first
  * makes a row committed meanwhile wait for the next poll, not vanish.
+ * A file that is missing for the moment is left out.
  */
 static int
 sluice_audit_tail_poll(struct sluice_audit *sa)
@@ -543,19 +544,25 @@ sluice_audit_tail_poll(struct sluice_audit *sa)
 	sqlite3_str *s = sqlite3_str_new(sa->db);
 	sqlite3_stmt *st;
 	char range[80];
-	int i, rc;
+	int i, rc, n = 0;
 
 	for (i = 0; i < sa->ndb; i++) {
+		if (sa->dbs[i].missing)
+			continue;
 		if (sluice_audit_max_id(sa, &sa->dbs[i], &hi[i]) == -1) {
 			sqlite3_free(sqlite3_str_finish(s));
 			return -1;
 		}
 		snprintf(range, sizeof(range), "id > %lld AND id <= %lld",
 		    (long long)sa->dbs[i].last_id, (long long)hi[i]);
-		if (i > 0)
+		if (n++ > 0)
 			sqlite3_str_appendall(s, " UNION ALL ");
 		sluice_audit_select(sa, s, &sa->dbs[i], 1,
 		    sluice_audit_tail_cols, range);
+	}
+	if (n == 0) {
+		sqlite3_free(sqlite3_str_finish(s));
+		return 0;
 	}
 	sqlite3_str_appendall(s, " ORDER BY ts, gateway, id");
 	if ((st = sluice_audit_prepare(sa, s)) == NULL)
@@ -564,7 +571,8 @@ sluice_audit_tail_poll(struct sluice_audit *sa)
 	sqlite3_finalize(st);
 	if (rc == 0)
 		for (i = 0; i < sa->ndb; i++)
-			sa->dbs[i].last_id = hi[i];
+			if (!sa->dbs[i].missing)
+				sa->dbs[i].last_id = hi[i];
 	return rc;
 }
 
@@ -622,7 +630,8 @@ sluice_audit_detach_all(struct sluice_audit *sa)
  * keeps its -wal and -shm alive after sluice closes it, and a rotated
  * file's -wal and -shm left at the path break the next open there.  So
  * each poll attaches every file again; one found with another inode than
- * before (rotated, recreated by sluice) is read from its first row.
+ * before (rotated, recreated by sluice) is read from its first row, and
+ * one that is gone for the moment is marked missing and skipped.
  */
 static int
 sluice_audit_tail_attach(struct sluice_audit *sa)
@@ -642,8 +651,7 @@ sluice_audit_tail_attach(struct sluice_audit *sa)
 				sluice_audit_warn("%s: gone; waiting for it",
 				    d->path);
 			d->missing = 1;
-			sluice_audit_detach_all(sa);
-			return -1;
+			continue;
 		}
 		d->missing = 0;
 		if (sluice_audit_attach(sa, d) == -1) {
