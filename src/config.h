@@ -7,6 +7,8 @@
 
 #include <sys/socket.h>
 
+#include "log.h"
+
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_RESOLVE	64
 #define CONFIG_HOST_MAX		256	/* a DNS name (253) plus NUL, rounded */
@@ -49,7 +51,8 @@ struct config {
 	int			 max_connections;	/* in all, across workers */
 	int			 tls_resumption;	/* session cache and tickets */
 	size_t			 cache_size;		/* bytes of cached responses */
-	int			 verbose;
+	enum log_level		 log_level;
+	enum log_format		 log_format;
 };
 
 #endif

@@ -78,7 +78,10 @@ main_usage(void)
 	    "connection\n"
 	    "  --keylog FILE                TLS secrets, SSLKEYLOGFILE format\n"
 	    "  --user NAME                  drop root after binding\n"
-	    "  --verbose                    debug logging\n");
+	    "  --log-level debug|info|warn  lowest level logged (info)\n"
+	    "  --log-format text|json       one line per event, text or a "
+	    "JSON object (text)\n"
+	    "  --verbose                    the same as --log-level debug\n");
 }
 
 static int
@@ -141,7 +144,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_UP_TIMEOUT, OPT_DRAIN, OPT_HS_TIMEOUT, OPT_IDLE,
 		OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
-		OPT_CACHE_SIZE, OPT_STREAM_IDLE,
+		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -167,6 +170,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "pcap", required_argument, NULL, OPT_PCAP },
 		{ "nfqueue", required_argument, NULL, OPT_NFQUEUE },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "no-tls-resumption", no_argument, NULL, OPT_NO_RESUME },
 		{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -186,6 +191,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 	cfg->max_connections = 4096;
 	cfg->tls_resumption = 1;
 	cfg->cache_size = (size_t)64 << 20;
+	cfg->log_level = LOG_INFO;
+	cfg->log_format = LOG_TEXT;
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -248,7 +255,17 @@ main_parse(struct config *cfg, int argc, char **argv)
 			main_usage_error("--%s is not implemented in this version",
 			    ch == OPT_ADMIN ? "admin" : ch == OPT_PCAP ? "pcap" :
 			    "nfqueue");
-		case OPT_VERBOSE: cfg->verbose = 1; break;
+		case OPT_VERBOSE: cfg->log_level = LOG_DEBUG; break;
+		case OPT_LOG_LEVEL:
+			if (log_level_parse(optarg, &cfg->log_level) == -1)
+				main_usage_error("--log-level wants debug, info "
+				    "or warn, not '%s'", optarg);
+			break;
+		case OPT_LOG_FORMAT:
+			if (log_format_parse(optarg, &cfg->log_format) == -1)
+				main_usage_error("--log-format wants text or "
+				    "json, not '%s'", optarg);
+			break;
 		case OPT_NO_RESUME: cfg->tls_resumption = 0; break;
 		case OPT_CACHE_SIZE:
 			cfg->cache_size = (size_t)main_int("--cache-size (MiB)",
@@ -403,7 +420,7 @@ main(int argc, char **argv)
 
 	main_parse(&cfg, argc, argv);
 	main_check_files(&cfg);
-	log_init(cfg.verbose);
+	log_init(cfg.log_level, cfg.log_format);
 
 	/*
 	 * Record-sized buffers (evbuffer chains, TLS records) are freed and

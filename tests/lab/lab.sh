@@ -20,12 +20,13 @@
 # iptables rules), /etc/netns/C, /etc/netns/G and the run's temporary
 # directory.
 #
-# Environment: SLUICE (daemon), SLUICE_CA (tools/sluice-ca), SLUICE_SRCDIR
-# (source tree).  LAB_KEEP=1 keeps the temporary directory for a post-mortem.
+# Environment: SLUICE (daemon), SLUICE_CA (tools/sluice-ca),
+# SLUICE_AUDIT_TOOL (tools/sluice-audit), SLUICE_SRCDIR (source tree).  LAB_KEEP=1 keeps the temporary directory for a post-mortem.
 
 LAB_SRCDIR=${SLUICE_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 SLUICE=${SLUICE:-$LAB_SRCDIR/src/sluice}
 SLUICE_CA=${SLUICE_CA:-$LAB_SRCDIR/tools/sluice-ca}
+SLUICE_AUDIT_TOOL=${SLUICE_AUDIT_TOOL:-$LAB_SRCDIR/tools/sluice-audit}
 if [ -x /usr/bin/python3 ]; then LAB_PY=/usr/bin/python3; else LAB_PY=python3; fi
 
 LAB_ID=sl$$
@@ -380,6 +381,13 @@ lab_rules_sql() {
 lab_audit_sql() {
 	[ -f "$LAB_DIR/audit.db" ] || fail "no audit database at $LAB_DIR/audit.db"
 	sqlite3 -cmd '.timeout 5000' "$LAB_DIR/audit.db" "$@"
+}
+
+# lab_sluice_audit ARGS: tools/sluice-audit on the lab's audit database,
+# run outside the namespaces (it only reads the file).
+lab_sluice_audit() {
+	[ -x "$SLUICE_AUDIT_TOOL" ] || fail "no sluice-audit at $SLUICE_AUDIT_TOOL (build it first)"
+	"$SLUICE_AUDIT_TOOL" --db "$LAB_DIR/audit.db" "$@"
 }
 
 # lab_audit_wait N [WHERE]: until the requests table has N rows (matching
