@@ -5,6 +5,7 @@
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #define CONFIG_MAX_LISTEN	16
@@ -30,6 +31,7 @@ struct config {
 	const char		*ca_key_path;
 	const char		*upstream_ca_path;	/* NULL: system store */
 	const char		*keylog_path;		/* NULL: off */
+	const char		*pcap_path;		/* NULL: off */
 	const char		*user;			/* NULL: stay */
 
 	struct config_listen	 listen[CONFIG_MAX_LISTEN];	/* transparent */
@@ -49,6 +51,7 @@ struct config {
 	int			 max_connections;	/* in all, across workers */
 	int			 tls_resumption;	/* session cache and tickets */
 	size_t			 cache_size;		/* bytes of cached responses */
+	uint64_t		 pcap_max_bytes;	/* 0: never rotate */
 	int			 verbose;
 };
 

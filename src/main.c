@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "cache.h"
+#include "capture.h"
 #include "certforge.h"
 #include "config.h"
 #include "log.h"
@@ -37,6 +38,7 @@
 #define MAIN_RATE_BUCKETS	65536
 #define MAIN_RULES_POLL_MS	500
 #define MAIN_MALLOC_TRIM	(64 << 20)
+#define MAIN_PCAP_QUEUE		((size_t)32 << 20)	/* bytes */
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 main_usage_error(const char *fmt, ...)
@@ -77,6 +79,11 @@ main_usage(void)
 	    "  --no-tls-resumption          full handshake for every client "
 	    "connection\n"
 	    "  --keylog FILE                TLS secrets, SSLKEYLOGFILE format\n"
+	    "  --pcap FILE                  decrypted client traffic as pcap "
+	    "(0600;\n"
+	    "                               injected secrets masked)\n"
+	    "  --pcap-max-mb N              rotate the pcap at N MiB (FILE.1 "
+	    "... FILE.5)\n"
 	    "  --user NAME                  drop root after binding\n"
 	    "  --verbose                    debug logging\n");
 }
@@ -141,7 +148,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_UP_TIMEOUT, OPT_DRAIN, OPT_HS_TIMEOUT, OPT_IDLE,
 		OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
-		OPT_CACHE_SIZE, OPT_STREAM_IDLE,
+		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_PCAP_MAX,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -165,6 +172,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "admin", required_argument, NULL, OPT_ADMIN },
 		{ "pcap", required_argument, NULL, OPT_PCAP },
+		{ "pcap-max-mb", required_argument, NULL, OPT_PCAP_MAX },
 		{ "nfqueue", required_argument, NULL, OPT_NFQUEUE },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "no-tls-resumption", no_argument, NULL, OPT_NO_RESUME },
@@ -242,12 +250,15 @@ main_parse(struct config *cfg, int argc, char **argv)
 			break;
 		case OPT_KEYLOG: cfg->keylog_path = optarg; break;
 		case OPT_USER: cfg->user = optarg; break;
+		case OPT_PCAP: cfg->pcap_path = optarg; break;
+		case OPT_PCAP_MAX:
+			cfg->pcap_max_bytes = (uint64_t)main_int(
+			    "--pcap-max-mb", optarg, 1, 1048576) << 20;
+			break;
 		case OPT_ADMIN:
-		case OPT_PCAP:
 		case OPT_NFQUEUE:
 			main_usage_error("--%s is not implemented in this version",
-			    ch == OPT_ADMIN ? "admin" : ch == OPT_PCAP ? "pcap" :
-			    "nfqueue");
+			    ch == OPT_ADMIN ? "admin" : "nfqueue");
 		case OPT_VERBOSE: cfg->verbose = 1; break;
 		case OPT_NO_RESUME: cfg->tls_resumption = 0; break;
 		case OPT_CACHE_SIZE:
@@ -275,6 +286,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 	if (cfg->nlisten + cfg->nconnect == 0)
 		main_usage_error("%s", "at least one --listen or --connect is "
 		    "required");
+	if (cfg->pcap_max_bytes > 0 && cfg->pcap_path == NULL)
+		main_usage_error("%s", "--pcap-max-mb needs --pcap");
 }
 
 static void __attribute__((noreturn))
@@ -356,6 +369,8 @@ main_check_files(const struct config *cfg)
 	main_check_create("--audit", cfg->audit_path, O_RDWR);
 	if (cfg->keylog_path != NULL)
 		main_check_create("--keylog", cfg->keylog_path, O_WRONLY);
+	if (cfg->pcap_path != NULL)
+		main_check_create("--pcap", cfg->pcap_path, O_WRONLY);
 }
 
 static void
@@ -436,6 +451,9 @@ main(int argc, char **argv)
 		exit(1);
 	if ((sl.audit = audit_open(cfg.audit_path, MAIN_AUDIT_QUEUE)) == NULL)
 		exit(1);
+	if (cfg.pcap_path != NULL && (sl.capture = capture_open(cfg.pcap_path,
+	    cfg.pcap_max_bytes, MAIN_PCAP_QUEUE)) == NULL)
+		exit(1);
 	if ((sl.ratelimit = ratelimit_new(MAIN_RATE_BUCKETS)) == NULL)
 		exit(1);
 	if ((sl.cache = cache_new(cfg.cache_size)) == NULL)
@@ -458,6 +476,8 @@ main(int argc, char **argv)
 		worker_stop(&ws[i]);
 	worker_join_all(ws, cfg.workers);
 	audit_close(sl.audit);
+	/* After the workers: the connections they closed queued their FINs. */
+	capture_close(sl.capture);
 	ratelimit_free(sl.ratelimit);
 	cache_free(sl.cache);
 	rules_stop();
