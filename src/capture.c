@@ -112,7 +112,7 @@ struct capture {
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;		/* CLOCK_MONOTONIC */
 	struct capture_item	*head, **tail;	/* mtx */
-	size_t			 queued;	/* mtx: bytes */
+	size_t			 queued;	/* mtx: bytes, headers included */
 	size_t			 queue_max;
 	int			 stopping;	/* mtx */
 
@@ -422,13 +422,14 @@ capture_writer(void *arg)
 static void
 capture_enqueue(struct capture *cap, struct capture_item *it)
 {
+	size_t size = sizeof(*it) + it->len;
 	int queued = 0, wake = 0;
 
 	pthread_mutex_lock(&cap->mtx);
-	if (!cap->stopping && cap->queued + it->len <= cap->queue_max) {
+	if (!cap->stopping && cap->queued + size <= cap->queue_max) {
 		*cap->tail = it;
 		cap->tail = &it->next;
-		cap->queued += it->len;
+		cap->queued += size;
 		queued = 1;
 		/* Waking the writer for every chunk would cost a switch each. */
 		wake = cap->queued > cap->queue_max / 2;
