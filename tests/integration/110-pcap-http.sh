@@ -55,6 +55,10 @@ assert_eq 6 "$fin" "FIN packets"
 # tshark's own verdict on the numbering: no gap, no retransmission.
 bad=$(tshark -r "$pcap" -Y 'tcp.analysis.flags && !tcp.analysis.window_update' 2>/dev/null)
 assert_eq "" "$bad" "packets tshark flags (lost segments, bad numbers)"
+# IP and TCP checksums are computed, and right.
+bad=$(tshark -r "$pcap" -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE \
+	-Y 'ip.checksum.status != 2 && ip.checksum.status != 1 || tcp.checksum.status != 1' 2>/dev/null)
+assert_eq "" "$bad" "packets with a checksum tshark does not verify"
 
 # The body as Wireshark's "Export Objects" saves it: the upstream's bytes.
 mkdir "$LAB_DIR/objects"
