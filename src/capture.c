@@ -11,9 +11,9 @@
  * carries the credentials sluice injects, and would need masking in every
  * request rather than only where an upstream echoes one.
  *
- * Workers (capture_bytes, capture_flush) copy bytes into a pending buffer
- * per direction, mask secrets there, and queue a heap copy: no I/O, no
- * libpcap, one short mutex hold per chunk.  They also number the bytes
+ * Workers (capture_bytes, capture_flush) copy bytes into the queue entry
+ * being filled for each direction, mask secrets there, and queue it: no
+ * I/O, no libpcap, one copy, one short mutex hold per chunk.  They also number the bytes
  * (sequence numbers), so a dropped chunk shows in Wireshark as a gap in an
  * otherwise correct stream.  The writer swaps the whole queue out under
  * the mutex and writes it with pcap_dump: link type raw IP (LINKTYPE_RAW),
@@ -28,7 +28,9 @@
  * Rotation: when the file reaches max_bytes, FILE.(KEEP-1) -> FILE.KEEP,
  * ..., FILE -> FILE.1, and a new FILE; the oldest is overwritten.  A
  * connection that spans a rotation continues in the new file without its
- * handshake.
+ * handshake.  FILE is never truncated while it holds packets: at start a
+ * non-empty one is rotated first (or sluice does not start), and if it
+ * cannot be renamed later it just grows.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,8 +57,12 @@
 #define CAPTURE_KEEP		5		/* FILE.1 ... FILE.5 */
 #define CAPTURE_MSS		1400		/* payload bytes per packet */
 #define CAPTURE_SNAPLEN		65535
-#define CAPTURE_FLUSH_AT	(64 * 1024)	/* pending bytes per direction */
-#define CAPTURE_SHRINK_AT	(16 * 1024)	/* free idle buffers above this */
+/*
+ * Bytes per queue entry: below glibc's mmap threshold, which main.c's
+ * M_TRIM_THRESHOLD freezes at 128 KiB, so entries come from the heap
+ * rather than a fresh mapping each.
+ */
+#define CAPTURE_CHUNK		(64 * 1024)
 #define CAPTURE_WAIT_MS		100
 #define CAPTURE_WINDOW		65535
 #define CAPTURE_STDIO_BUF	(256 * 1024)
@@ -87,17 +93,14 @@ struct capture_item {
 	unsigned char		 data[];
 };
 
-struct capture_buf {
-	unsigned char	*p;
-	size_t		 len, cap;
-};
-
 struct capture_conn {
 	struct capture		*cap;
 	struct capture_flow	 flow;
 	uint32_t		 seq[2];	/* next byte each way */
 	int			 opened;	/* handshake queued */
-	struct capture_buf	 pending[2];	/* [1]: for the client */
+	struct capture_item	*pending[2];	/* being filled; [1]: for the
+						   client */
+	size_t			 room[2];	/* data bytes pending can take */
 	size_t			 hold;		/* longest secret - 1 */
 };
 
@@ -135,8 +138,11 @@ capture_mono_s(void)
 
 /* ---- the file (writer thread, and capture_open before it starts) ---- */
 
-/* FILE -> FILE.1 -> ... -> FILE.KEEP; the oldest is replaced. */
-static void
+/*
+ * FILE -> FILE.1 -> ... -> FILE.KEEP; the oldest is replaced.  -1 if FILE
+ * is still there: a new FILE would then truncate it.
+ */
+static int
 capture_rotate_names(const struct capture *cap)
 {
 	char from[PATH_MAX], to[PATH_MAX];
@@ -148,9 +154,13 @@ capture_rotate_names(const struct capture *cap)
 		else
 			snprintf(from, sizeof(from), "%s.%d", cap->path, i);
 		snprintf(to, sizeof(to), "%s.%d", cap->path, i + 1);
-		if (rename(from, to) == -1 && errno != ENOENT)
+		if (rename(from, to) == -1 && errno != ENOENT) {
 			log_warn("pcap: rename %s to %s", from, to);
+			if (i == 0)
+				return -1;
+		}
 	}
+	return 0;
 }
 
 /*
@@ -201,8 +211,14 @@ capture_file_ready(struct capture *cap)
 {
 	if (cap->dumper != NULL && cap->max_bytes > 0 &&
 	    cap->written >= cap->max_bytes) {
-		capture_file_close(cap);
-		capture_rotate_names(cap);
+		/* Renamed while open, so a failure loses nothing. */
+		if (capture_rotate_names(cap) == 0)
+			capture_file_close(cap);
+		else {
+			log_warnx("pcap: cannot rotate %s: it grows without "
+			    "limit from now", cap->path);
+			cap->max_bytes = 0;
+		}
 	}
 	if (cap->dumper != NULL)
 		return 0;
@@ -471,27 +487,43 @@ capture_enqueue(struct capture *cap, struct capture_item *it)
 	}
 }
 
-static void
-capture_queue(struct capture_conn *cc, enum capture_kind kind, int to_client,
-    const unsigned char *data, size_t len)
+static struct capture_item *
+capture_item_new(size_t room)
 {
 	struct capture_item *it;
 
-	if ((it = malloc(sizeof(*it) + len)) == NULL) {
-		capture_drop(cc->cap, len);
-		return;
+	if ((it = malloc(sizeof(*it) + room)) != NULL) {
+		it->next = NULL;
+		it->len = 0;
 	}
-	it->next = NULL;
+	return it;
+}
+
+/* Queue it (taken) with the connection's addresses and numbers. */
+static void
+capture_queue(struct capture_conn *cc, struct capture_item *it,
+    enum capture_kind kind, int to_client)
+{
 	gettimeofday(&it->ts, NULL);
 	it->kind = kind;
 	it->to_client = to_client;
 	it->flow = cc->flow;
 	it->seq[0] = cc->seq[0];
 	it->seq[1] = cc->seq[1];
-	it->len = len;
-	if (len > 0)
-		memcpy(it->data, data, len);
 	capture_enqueue(cc->cap, it);
+}
+
+/* A handshake or FIN: no payload. */
+static void
+capture_queue_flags(struct capture_conn *cc, enum capture_kind kind)
+{
+	struct capture_item *it;
+
+	if ((it = capture_item_new(0)) == NULL) {
+		capture_drop(cc->cap, 0);
+		return;
+	}
+	capture_queue(cc, it, kind, 0);
 }
 
 /* ---- one connection (its worker) -------------------------------------- */
@@ -562,20 +594,23 @@ capture_mask_one(unsigned char *p, size_t len, size_t from, const char *s,
 }
 
 static void
-capture_mask(struct capture_buf *b, size_t from, const struct rule *rule)
+capture_mask(unsigned char *p, size_t len, size_t from,
+    const struct rule *rule)
 {
 	const struct rule_injection *inj;
 	size_t i;
 
 	for (i = 0; i < rule->ninjections; i++) {
 		inj = &rule->injections[i];
-		capture_mask_one(b->p, b->len, from, inj->wire, inj->wire_len);
-		capture_mask_one(b->p, b->len, from, inj->value,
-		    inj->value_len);
+		capture_mask_one(p, len, from, inj->wire, inj->wire_len);
+		capture_mask_one(p, len, from, inj->value, inj->value_len);
 	}
 }
 
-/* The longest secret of rule, less one: what may still continue. */
+/*
+ * The longest secret of rule, less one: what may still continue.  A
+ * secret longer than half a chunk is masked only where it arrives whole.
+ */
 static size_t
 capture_hold(const struct rule *rule)
 {
@@ -587,63 +622,85 @@ capture_hold(const struct rule *rule)
 		if (rule->injections[i].value_len > m)
 			m = rule->injections[i].value_len;
 	}
+	if (m > CAPTURE_CHUNK / 2)
+		m = CAPTURE_CHUNK / 2;
 	return m > 0 ? m - 1 : 0;
 }
 
-/* Queue pending bytes of one direction, keeping keep of them back. */
+/*
+ * Queue the pending bytes of one direction but the last keep, which move
+ * to a new entry.
+ */
 static void
 capture_flush_dir(struct capture_conn *cc, int to_client, size_t keep)
 {
-	struct capture_buf *b = &cc->pending[to_client];
+	struct capture_item *it = cc->pending[to_client], *rest = NULL, *shrunk;
 	size_t n;
 
-	if (b->len <= keep)
+	if (it == NULL || it->len <= keep)
 		return;
-	n = b->len - keep;
+	if (keep > 0) {
+		if ((rest = capture_item_new(keep + CAPTURE_CHUNK)) == NULL)
+			keep = 0;	/* out of memory: nothing to mask into */
+		else {
+			memcpy(rest->data, it->data + it->len - keep, keep);
+			rest->len = keep;
+		}
+	}
+	n = it->len - keep;
+	it->len = n;
+	/* The queue counts what entries hold: give back what this one won't. */
+	if (n + CAPTURE_CHUNK / 4 < cc->room[to_client] &&
+	    (shrunk = realloc(it, sizeof(*it) + n)) != NULL)
+		it = shrunk;
 	if (!cc->opened) {
-		capture_queue(cc, CAPTURE_OPEN, 0, NULL, 0);
+		capture_queue_flags(cc, CAPTURE_OPEN);
 		cc->opened = 1;
 	}
-	capture_queue(cc, CAPTURE_DATA, to_client, b->p, n);
+	capture_queue(cc, it, CAPTURE_DATA, to_client);
 	cc->seq[to_client] += (uint32_t)n;
-	memmove(b->p, b->p + n, keep);
-	b->len = keep;
-	if (b->len == 0 && b->cap > CAPTURE_SHRINK_AT) {
-		free(b->p);
-		b->p = NULL;
-		b->cap = 0;
-	}
+	cc->pending[to_client] = rest;
+	cc->room[to_client] = rest != NULL ? keep + CAPTURE_CHUNK : 0;
 }
 
 void
 capture_bytes(struct capture_conn *cc, int to_client, struct evbuffer *buf,
     size_t n, const struct rule *rule)
 {
-	struct capture_buf *b = &cc->pending[to_client];
+	int mask = to_client && rule != NULL && rule->ninjections > 0;
+	struct capture_item *it;
 	struct evbuffer_ptr pos;
-	size_t old = b->len, from;
-	unsigned char *p;
+	size_t off, take, old, keep;
 
-	if (n == 0)
-		return;
-	if (b->len + n > b->cap) {
-		if ((p = realloc(b->p, b->len + n)) == NULL)
-			goto lost;
-		b->p = p;
-		b->cap = b->len + n;
-	}
-	if (evbuffer_ptr_set(buf, &pos, evbuffer_get_length(buf) - n,
-	    EVBUFFER_PTR_SET) == -1 ||
-	    evbuffer_copyout_from(buf, &pos, b->p + b->len, n) != (ssize_t)n)
-		goto lost;
-	b->len += n;
-	if (to_client && rule != NULL && rule->ninjections > 0) {
+	if (mask)
 		cc->hold = capture_hold(rule);
-		from = old > cc->hold ? old - cc->hold : 0;
-		capture_mask(b, from, rule);
+	keep = to_client ? cc->hold : 0;
+	off = evbuffer_get_length(buf) - n;
+	while (n > 0) {
+		if ((it = cc->pending[to_client]) == NULL) {
+			if ((it = capture_item_new(keep + CAPTURE_CHUNK)) == NULL)
+				goto lost;
+			cc->pending[to_client] = it;
+			cc->room[to_client] = keep + CAPTURE_CHUNK;
+		}
+		take = cc->room[to_client] - it->len;
+		if (take > n)
+			take = n;
+		if (evbuffer_ptr_set(buf, &pos, off, EVBUFFER_PTR_SET) == -1 ||
+		    evbuffer_copyout_from(buf, &pos, it->data + it->len,
+		    take) != (ssize_t)take)
+			goto lost;
+		old = it->len;
+		it->len += take;
+		off += take;
+		n -= take;
+		if (mask)
+			capture_mask(it->data, it->len, old > cc->hold ?
+			    old - cc->hold : 0, rule);
+		/* keep <= CAPTURE_CHUNK / 2 < room: this frees room. */
+		if (it->len == cc->room[to_client])
+			capture_flush_dir(cc, to_client, keep);
 	}
-	if (b->len >= CAPTURE_FLUSH_AT)
-		capture_flush_dir(cc, to_client, to_client ? cc->hold : 0);
 	return;
 lost:
 	/* What is pending keeps its numbers; the lost bytes leave a gap. */
@@ -668,9 +725,9 @@ capture_conn_free(struct capture_conn *cc)
 		return;
 	capture_flush(cc, 1);
 	if (cc->opened)
-		capture_queue(cc, CAPTURE_CLOSE, 0, NULL, 0);
-	free(cc->pending[0].p);
-	free(cc->pending[1].p);
+		capture_queue_flags(cc, CAPTURE_CLOSE);
+	free(cc->pending[0]);
+	free(cc->pending[1]);
 	free(cc);
 }
 
@@ -697,8 +754,9 @@ capture_open(const char *path, uint64_t max_bytes, size_t queue_bytes)
 		goto fail;
 	}
 	/* A restart must not truncate what the last run captured. */
-	if (stat(path, &st) == 0 && st.st_size > 0)
-		capture_rotate_names(cap);
+	if (stat(path, &st) == 0 && st.st_size > 0 &&
+	    capture_rotate_names(cap) == -1)
+		goto fail;
 	if (capture_file_open(cap) == -1)
 		goto fail;
 	pthread_mutex_init(&cap->mtx, NULL);
