@@ -111,6 +111,7 @@ struct capture {
 	pcap_dumper_t		*dumper;	/* writer thread; NULL: not open */
 	uint64_t		 written;	/* bytes in the current file */
 	int64_t			 retry_s;	/* reopen no sooner (monotonic) */
+	int64_t			 error_s;	/* last write error logged */
 	pthread_t		 thread;
 
 	pthread_mutex_t		 mtx;
@@ -453,8 +454,12 @@ capture_writer(void *arg)
 				capture_drop(cap, it->len);
 			free(it);
 		}
-		if (cap->dumper != NULL)
-			pcap_dump_flush(cap->dumper);
+		/* pcap_dump cannot fail; a full disk shows here. */
+		if (cap->dumper != NULL && pcap_dump_flush(cap->dumper) == -1 &&
+		    capture_mono_s() > cap->error_s) {
+			log_warn("pcap: writing %s", cap->path);
+			cap->error_s = capture_mono_s();
+		}
 		capture_report_drops(cap, stop);
 		if (stop)
 			return NULL;
