@@ -335,7 +335,8 @@ capture_packet(struct capture *cap, const struct timeval *ts,
 	tcp[12] = 5 << 4;
 	tcp[13] = flags;
 	capture_put16(tcp + 14, CAPTURE_WINDOW);
-	memcpy(tcp + 20, data, len);
+	if (len > 0)
+		memcpy(tcp + 20, data, len);
 	/* The pseudo-header: addresses, then zero, protocol, TCP length. */
 	capture_put16(pseudo, IPPROTO_TCP);
 	capture_put16(pseudo + 2, (uint16_t)(20 + len));
