@@ -32,6 +32,7 @@ struct config {
 	const char		*upstream_ca_path;	/* NULL: system store */
 	const char		*keylog_path;		/* NULL: off */
 	const char		*pcap_path;		/* NULL: off */
+	const char		*pcap_filter;		/* a rules.host pattern; NULL: all */
 	const char		*user;			/* NULL: stay */
 
 	struct config_listen	 listen[CONFIG_MAX_LISTEN];	/* transparent */

@@ -829,9 +829,11 @@ static void
 conn_capture_start(struct conn *c)
 {
 	struct capture *cap = c->w->sl->capture;
+	const char *only = conn_cfg(c)->pcap_filter;
 
-	if (cap == NULL || (c->cap = capture_conn_new(cap, c->client_str,
-	    c->server_str)) == NULL)
+	if (cap == NULL || (only != NULL && !rules_host_match(only, c->name)) ||
+	    (c->cap = capture_conn_new(cap, c->client_str, c->server_str)) ==
+	    NULL)
 		return;
 	evbuffer_add_cb(bufferevent_get_input(c->cbev), conn_capture_cb, c);
 	evbuffer_add_cb(bufferevent_get_output(c->cbev), conn_capture_cb, c);

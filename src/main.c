@@ -84,6 +84,9 @@ main_usage(void)
 	    "                               injected secrets masked)\n"
 	    "  --pcap-max-mb N              rotate the pcap at N MiB (FILE.1 "
 	    "... FILE.5)\n"
+	    "  --pcap-filter HOST           capture only connections to HOST "
+	    "(exact,\n"
+	    "                               *.example.com or *, as in rules)\n"
 	    "  --user NAME                  drop root after binding\n"
 	    "  --verbose                    debug logging\n");
 }
@@ -139,6 +142,17 @@ main_resolve(struct config *cfg, const char *s)
 	cfg->nresolve++;
 }
 
+/* The forms of rules.host: "*", "*.domain", or a name without '*'. */
+static int
+main_host_pattern_ok(const char *s)
+{
+	if (strcmp(s, "*") == 0)
+		return 1;
+	if (strncmp(s, "*.", 2) == 0)
+		s += 2;
+	return *s != '\0' && strchr(s, '*') == NULL;
+}
+
 static void
 main_parse(struct config *cfg, int argc, char **argv)
 {
@@ -148,7 +162,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_UP_TIMEOUT, OPT_DRAIN, OPT_HS_TIMEOUT, OPT_IDLE,
 		OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
-		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_PCAP_MAX,
+		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_PCAP_MAX, OPT_PCAP_FILTER,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -173,6 +187,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "admin", required_argument, NULL, OPT_ADMIN },
 		{ "pcap", required_argument, NULL, OPT_PCAP },
 		{ "pcap-max-mb", required_argument, NULL, OPT_PCAP_MAX },
+		{ "pcap-filter", required_argument, NULL, OPT_PCAP_FILTER },
 		{ "nfqueue", required_argument, NULL, OPT_NFQUEUE },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "no-tls-resumption", no_argument, NULL, OPT_NO_RESUME },
@@ -255,6 +270,12 @@ main_parse(struct config *cfg, int argc, char **argv)
 			cfg->pcap_max_bytes = (uint64_t)main_int(
 			    "--pcap-max-mb", optarg, 1, 1048576) << 20;
 			break;
+		case OPT_PCAP_FILTER:
+			if (!main_host_pattern_ok(optarg))
+				main_usage_error("--pcap-filter wants a host, "
+				    "*.domain or *, not '%s'", optarg);
+			cfg->pcap_filter = optarg;
+			break;
 		case OPT_ADMIN:
 		case OPT_NFQUEUE:
 			main_usage_error("--%s is not implemented in this version",
@@ -286,8 +307,10 @@ main_parse(struct config *cfg, int argc, char **argv)
 	if (cfg->nlisten + cfg->nconnect == 0)
 		main_usage_error("%s", "at least one --listen or --connect is "
 		    "required");
-	if (cfg->pcap_max_bytes > 0 && cfg->pcap_path == NULL)
-		main_usage_error("%s", "--pcap-max-mb needs --pcap");
+	if ((cfg->pcap_max_bytes > 0 || cfg->pcap_filter != NULL) &&
+	    cfg->pcap_path == NULL)
+		main_usage_error("%s needs --pcap", cfg->pcap_max_bytes > 0 ?
+		    "--pcap-max-mb" : "--pcap-filter");
 }
 
 static void __attribute__((noreturn))
