@@ -5,6 +5,7 @@
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -32,6 +33,8 @@ struct config {
 	const char		*ca_key_path;
 	const char		*upstream_ca_path;	/* NULL: system store */
 	const char		*keylog_path;		/* NULL: off */
+	const char		*pcap_path;		/* NULL: off */
+	const char		*pcap_filter;		/* a rules.host pattern; NULL: all */
 	const char		*user;			/* NULL: stay */
 
 	struct config_listen	 listen[CONFIG_MAX_LISTEN];	/* transparent */
@@ -53,6 +56,7 @@ struct config {
 	size_t			 cache_size;		/* bytes of cached responses */
 	enum log_level		 log_level;
 	enum log_format		 log_format;
+	uint64_t		 pcap_max_bytes;	/* 0: never rotate */
 };
 
 #endif

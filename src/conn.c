@@ -57,6 +57,7 @@
 
 #include "audit.h"
 #include "cache.h"
+#include "capture.h"
 #include "clienthello.h"
 #include "conn.h"
 #include "guard.h"
@@ -179,6 +180,7 @@ struct conn {
 	int		 dns_sync;		/* inside evdns_getaddrinfo() */
 
 	struct bufferevent *cbev;		/* client side */
+	struct capture_conn *cap;		/* --pcap: cbev's bytes */
 	struct bufferevent *ubev;		/* upstream side */
 	int		 ubev_connected;
 	int		 ubev_reused;		/* carried a previous request */
@@ -807,6 +809,56 @@ conn_bev_setup(struct conn *c, struct bufferevent *bev, int client)
 	bufferevent_setwatermark(bev, EV_WRITE, CONN_HIGH_WATER / 2, 0);
 }
 
+/*
+ * --pcap: every byte added to the client's input (what it sent) or output
+ * (what sluice wrote for it) is copied as it arrives, while c->req.rule
+ * still names the credentials a response may echo.
+ */
+static void
+conn_capture_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn *c = arg;
+
+	if (info->n_added > 0)
+		capture_bytes(c->cap, buf == bufferevent_get_output(c->cbev),
+		    buf, info->n_added, c->req.rule);
+}
+
+static void
+conn_capture_start(struct conn *c)
+{
+	struct capture *cap = c->w->sl->capture;
+	const char *only = conn_cfg(c)->pcap_filter;
+
+	if (cap == NULL || (only != NULL && !rules_host_match(only, c->name)) ||
+	    (c->cap = capture_conn_new(cap, c->client_str, c->server_str)) ==
+	    NULL)
+		return;
+	evbuffer_add_cb(bufferevent_get_input(c->cbev), conn_capture_cb, c);
+	evbuffer_add_cb(bufferevent_get_output(c->cbev), conn_capture_cb, c);
+}
+
+/*
+ * The FIN.  Where cbev was freed before (client EOF, tunnel end), its
+ * buffers went with it, and libevent frees a buffer without calling its
+ * callbacks.
+ */
+static void
+conn_capture_end(struct conn *c)
+{
+	if (c->cap == NULL)
+		return;
+	if (c->cbev != NULL) {
+		evbuffer_remove_cb(bufferevent_get_input(c->cbev),
+		    conn_capture_cb, c);
+		evbuffer_remove_cb(bufferevent_get_output(c->cbev),
+		    conn_capture_cb, c);
+	}
+	capture_conn_free(c->cap);
+	c->cap = NULL;
+}
+
 static void
 conn_start_tls(struct conn *c)
 {
@@ -830,6 +882,7 @@ conn_start_tls(struct conn *c)
 	c->fd = -1;
 	bufferevent_openssl_set_allow_dirty_shutdown(c->cbev, 1);
 	conn_bev_setup(c, c->cbev, 1);
+	conn_capture_start(c);
 	c->state = CONN_HANDSHAKE;
 	/* What the CONNECT head and DNS left of the handshake's time. */
 	conn_arm(c, c->deadline > util_mono_ms() ?
@@ -2170,6 +2223,7 @@ conn_free(struct conn *c)
 		evdns_getaddrinfo_cancel(c->dnsreq);
 	if (c->ubev != NULL)
 		bufferevent_free(c->ubev);
+	conn_capture_end(c);
 	if (c->cbev != NULL) {
 		conn_client_close(c, cut);
 		bufferevent_free(c->cbev);
@@ -2278,6 +2332,10 @@ conn_run(struct conn *c)
 {
 	if (c->state != CONN_DEAD)
 		conn_pump(c);
+	/* A response no longer in flight cannot continue a secret. */
+	if (c->cap != NULL)
+		capture_flush(c->cap, c->req.start_ms == 0 ||
+		    c->req.resp_state == RESP_DONE);
 	if (c->state == CONN_DEAD)
 		conn_free(c);
 	else

@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "cache.h"
+#include "capture.h"
 #include "certforge.h"
 #include "config.h"
 #include "log.h"
@@ -37,6 +38,7 @@
 #define MAIN_RATE_BUCKETS	65536
 #define MAIN_RULES_POLL_MS	500
 #define MAIN_MALLOC_TRIM	(64 << 20)
+#define MAIN_PCAP_QUEUE		((size_t)32 << 20)	/* bytes */
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 main_usage_error(const char *fmt, ...)
@@ -77,6 +79,14 @@ main_usage(void)
 	    "  --no-tls-resumption          full handshake for every client "
 	    "connection\n"
 	    "  --keylog FILE                TLS secrets, SSLKEYLOGFILE format\n"
+	    "  --pcap FILE                  decrypted client traffic as pcap "
+	    "(0600;\n"
+	    "                               injected secrets masked)\n"
+	    "  --pcap-max-mb N              rotate the pcap at N MiB (FILE.1 "
+	    "... FILE.5)\n"
+	    "  --pcap-filter HOST           capture only connections to HOST "
+	    "(exact,\n"
+	    "                               *.example.com or *, as in rules)\n"
 	    "  --user NAME                  drop root after binding\n"
 	    "  --log-level debug|info|warn  lowest level logged (info)\n"
 	    "  --log-format text|json       one line per event, text or a "
@@ -135,6 +145,17 @@ main_resolve(struct config *cfg, const char *s)
 	cfg->nresolve++;
 }
 
+/* The forms of rules.host: "*", "*.domain", or a name without '*'. */
+static int
+main_host_pattern_ok(const char *s)
+{
+	if (strcmp(s, "*") == 0)
+		return 1;
+	if (strncmp(s, "*.", 2) == 0)
+		s += 2;
+	return *s != '\0' && strchr(s, '*') == NULL;
+}
+
 static void
 main_parse(struct config *cfg, int argc, char **argv)
 {
@@ -145,6 +166,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
 		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
+		OPT_PCAP_MAX, OPT_PCAP_FILTER,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -168,6 +190,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "admin", required_argument, NULL, OPT_ADMIN },
 		{ "pcap", required_argument, NULL, OPT_PCAP },
+		{ "pcap-max-mb", required_argument, NULL, OPT_PCAP_MAX },
+		{ "pcap-filter", required_argument, NULL, OPT_PCAP_FILTER },
 		{ "nfqueue", required_argument, NULL, OPT_NFQUEUE },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -249,12 +273,21 @@ main_parse(struct config *cfg, int argc, char **argv)
 			break;
 		case OPT_KEYLOG: cfg->keylog_path = optarg; break;
 		case OPT_USER: cfg->user = optarg; break;
+		case OPT_PCAP: cfg->pcap_path = optarg; break;
+		case OPT_PCAP_MAX:
+			cfg->pcap_max_bytes = (uint64_t)main_int(
+			    "--pcap-max-mb", optarg, 1, 1048576) << 20;
+			break;
+		case OPT_PCAP_FILTER:
+			if (!main_host_pattern_ok(optarg))
+				main_usage_error("--pcap-filter wants a host, "
+				    "*.domain or *, not '%s'", optarg);
+			cfg->pcap_filter = optarg;
+			break;
 		case OPT_ADMIN:
-		case OPT_PCAP:
 		case OPT_NFQUEUE:
 			main_usage_error("--%s is not implemented in this version",
-			    ch == OPT_ADMIN ? "admin" : ch == OPT_PCAP ? "pcap" :
-			    "nfqueue");
+			    ch == OPT_ADMIN ? "admin" : "nfqueue");
 		case OPT_VERBOSE: cfg->log_level = LOG_DEBUG; break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &cfg->log_level) == -1)
@@ -292,6 +325,10 @@ main_parse(struct config *cfg, int argc, char **argv)
 	if (cfg->nlisten + cfg->nconnect == 0)
 		main_usage_error("%s", "at least one --listen or --connect is "
 		    "required");
+	if ((cfg->pcap_max_bytes > 0 || cfg->pcap_filter != NULL) &&
+	    cfg->pcap_path == NULL)
+		main_usage_error("%s needs --pcap", cfg->pcap_max_bytes > 0 ?
+		    "--pcap-max-mb" : "--pcap-filter");
 }
 
 static void __attribute__((noreturn))
@@ -373,6 +410,8 @@ main_check_files(const struct config *cfg)
 	main_check_create("--audit", cfg->audit_path, O_RDWR);
 	if (cfg->keylog_path != NULL)
 		main_check_create("--keylog", cfg->keylog_path, O_WRONLY);
+	if (cfg->pcap_path != NULL)
+		main_check_create("--pcap", cfg->pcap_path, O_WRONLY);
 }
 
 static void
@@ -453,6 +492,9 @@ main(int argc, char **argv)
 		exit(1);
 	if ((sl.audit = audit_open(cfg.audit_path, MAIN_AUDIT_QUEUE)) == NULL)
 		exit(1);
+	if (cfg.pcap_path != NULL && (sl.capture = capture_open(cfg.pcap_path,
+	    cfg.pcap_max_bytes, MAIN_PCAP_QUEUE)) == NULL)
+		exit(1);
 	if ((sl.ratelimit = ratelimit_new(MAIN_RATE_BUCKETS)) == NULL)
 		exit(1);
 	if ((sl.cache = cache_new(cfg.cache_size)) == NULL)
@@ -475,6 +517,8 @@ main(int argc, char **argv)
 		worker_stop(&ws[i]);
 	worker_join_all(ws, cfg.workers);
 	audit_close(sl.audit);
+	/* After the workers: the connections they closed queued their FINs. */
+	capture_close(sl.capture);
 	ratelimit_free(sl.ratelimit);
 	cache_free(sl.cache);
 	rules_stop();

@@ -21,6 +21,7 @@
 
 struct audit;
 struct cache;
+struct capture;
 struct ratelimit;
 struct certforge;
 struct conn;
@@ -35,6 +36,7 @@ struct sluice {
 	struct audit		*audit;
 	struct ratelimit	*ratelimit;
 	struct cache		*cache;
+	struct capture		*capture;	/* NULL: no --pcap */
 	atomic_int		 nconns;	/* open client connections, all workers */
 };
 

@@ -1,0 +1,67 @@
+/*
+ * capture.h - --pcap: the decrypted client leg of intercepted connections
+ * as a pcap file, written by one thread from a bounded queue.
+ *
+ * Named capture_, not pcap_: libpcap's own symbols take that prefix.
+ *
+ * A worker keeps one struct capture_conn per intercepted connection and
+ * hands it the bytes the client sent and received inside TLS; it copies
+ * them (masking injected secrets in what the client received) and queues
+ * them, never touching the file.  The writer thread turns them into
+ * synthetic TCP/IP packets: a three-way handshake before the first byte,
+ * sequence and acknowledgement numbers that count every byte, FIN at the
+ * end.  A full queue drops and counts (logged once a second).
+ */
+#ifndef SLUICE_CAPTURE_H
+#define SLUICE_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct capture;
+struct capture_conn;
+struct evbuffer;
+struct rule;
+
+/*
+ * Create path (mode 0600; an existing non-empty file is first rotated to
+ * path.1) and start the writer.  max_bytes > 0 rotates at that size;
+ * queue_bytes bounds what may wait for the writer.  NULL after logging why.
+ */
+struct capture *capture_open(const char *path, uint64_t max_bytes,
+    size_t queue_bytes);
+
+/* Write everything queued, stop the writer, close the file. */
+void capture_close(struct capture *);
+
+/* Queued chunks that never reached the file. */
+uint64_t capture_dropped(struct capture *);
+
+/*
+ * One connection between client and server ("ip:port", "[v6]:port").  NULL
+ * if an address does not parse or memory is short: that connection is then
+ * not captured.
+ */
+struct capture_conn *capture_conn_new(struct capture *, const char *client,
+    const char *server);
+
+/*
+ * The last n bytes of buf are new: what the client sent (to_client = 0) or
+ * what sluice wrote for it (1).  Bytes for the client are masked with '*'
+ * wherever a credential of rule (NULL: none) appears, in its wire form or
+ * its raw value, also across calls.
+ */
+void capture_bytes(struct capture_conn *, int to_client, struct evbuffer *buf,
+    size_t n, const struct rule *rule);
+
+/*
+ * Queue what is pending.  Unless whole, the last bytes for the client
+ * stay back (a secret may continue in the next call); whole says the
+ * response is complete.
+ */
+void capture_flush(struct capture_conn *, int whole);
+
+/* Queue the rest and the FIN, and free the connection's state. */
+void capture_conn_free(struct capture_conn *);
+
+#endif
