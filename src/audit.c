@@ -60,6 +60,12 @@
 enum audit_kind {
 	AUDIT_REQUEST,
 	AUDIT_CONNECTION,
+	AUDIT_NKINDS
+};
+
+/* The gaps.kind column: which table the lost rows were for. */
+static const char *const audit_kind_names[AUDIT_NKINDS] = {
+	"request", "connection",
 };
 
 /* Why rows were lost: the gaps.cause column. */
@@ -76,6 +82,9 @@ static const char *const audit_cause_names[AUDIT_NCAUSES] = {
 	"queue_full", "database_locked", "write_failed", "invalid_record",
 	"out_of_memory",
 };
+
+/* Losses are counted per cause and kind: slot cause * AUDIT_NKINDS + kind. */
+#define AUDIT_NSLOTS	(AUDIT_NCAUSES * AUDIT_NKINDS)
 
 /* A record and the strings it points at, in one allocation. */
 struct audit_entry {
@@ -103,7 +112,7 @@ struct audit {
 	ino_t			 ino;
 	int64_t			 last_open_try;	/* monotonic ms */
 	int64_t			 next_prune;	/* monotonic ms */
-	uint64_t		 gapped[AUDIT_NCAUSES];	/* in gaps rows */
+	uint64_t		 gapped[AUDIT_NSLOTS];	/* in gaps rows */
 	struct audit_entry	**spare;
 
 	pthread_mutex_t		 mtx;
@@ -115,7 +124,7 @@ struct audit {
 
 	_Atomic int64_t		 next_conn_id;
 	_Atomic int		 reopen;	/* audit_reopen() asked */
-	_Atomic uint64_t	 lost[AUDIT_NCAUSES];
+	_Atomic uint64_t	 lost[AUDIT_NSLOTS];
 	_Atomic int64_t		 max_txn_us;
 	_Atomic int64_t		 last_warn_s;	/* monotonic second of the
 						   last "dropped" warning */
@@ -171,7 +180,8 @@ static const char audit_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS gaps (\n"
     "  ts    TEXT NOT NULL,\n"
     "  count INTEGER NOT NULL,\n"
-    "  cause TEXT NOT NULL\n"
+    "  cause TEXT NOT NULL,\n"
+    "  kind  TEXT NOT NULL    -- 'request' or 'connection' rows\n"
     ");\n";
 
 /*
@@ -218,7 +228,7 @@ static const char audit_insert_conn_sql[] =
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_gap_sql[] =
-    "INSERT INTO gaps (ts, count, cause) VALUES (?, ?, ?)";
+    "INSERT INTO gaps (ts, count, cause, kind) VALUES (?, ?, ?, ?)";
 
 /* One statement per table; the cutoff is ?1, the batch ?2. */
 static const char *const audit_prune_sql[] = {
@@ -336,16 +346,17 @@ audit_entry_new(struct audit_entry *tmpl)
 
 /* Count lost records for the gaps table; say so at most once a second. */
 static void
-audit_drop(struct audit *a, uint64_t n, enum audit_cause cause)
+audit_drop(struct audit *a, enum audit_kind kind, uint64_t n,
+    enum audit_cause cause)
 {
 	struct timespec now;
-	uint64_t total = 0;
+	uint64_t total;
 	int64_t last;
-	int i;
 
-	atomic_fetch_add(&a->lost[cause], n);
-	for (i = 0; i < AUDIT_NCAUSES; i++)
-		total += atomic_load(&a->lost[i]);
+	if (n == 0)
+		return;
+	atomic_fetch_add(&a->lost[cause * AUDIT_NKINDS + kind], n);
+	total = audit_dropped(a);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	last = atomic_load(&a->last_warn_s);
 	if (now.tv_sec > last &&
@@ -361,7 +372,7 @@ audit_enqueue(struct audit *a, struct audit_entry *tmpl)
 	int refused = 0;
 
 	if ((e = audit_entry_new(tmpl)) == NULL) {
-		audit_drop(a, 1, AUDIT_NOMEM);
+		audit_drop(a, tmpl->kind, 1, AUDIT_NOMEM);
 		return -1;
 	}
 	pthread_mutex_lock(&a->mtx);
@@ -382,7 +393,7 @@ audit_enqueue(struct audit *a, struct audit_entry *tmpl)
 	pthread_mutex_unlock(&a->mtx);
 	if (refused) {
 		free(e);
-		audit_drop(a, 1, AUDIT_QUEUE_FULL);
+		audit_drop(a, tmpl->kind, 1, AUDIT_QUEUE_FULL);
 		return -1;
 	}
 	return 0;
@@ -396,7 +407,7 @@ audit_submit(struct audit *a, const struct audit_record *rec)
 	/* The NOT NULL columns: one such row would fail its whole batch. */
 	if (rec->client == NULL || rec->server == NULL ||
 	    rec->decision == NULL) {
-		audit_drop(a, 1, AUDIT_INVALID);
+		audit_drop(a, AUDIT_REQUEST, 1, AUDIT_INVALID);
 		return -1;
 	}
 	return audit_enqueue(a, &tmpl);
@@ -408,7 +419,7 @@ audit_submit_conn(struct audit *a, const struct audit_conn_record *rec)
 	struct audit_entry tmpl = { .kind = AUDIT_CONNECTION, .conn = *rec };
 
 	if (rec->client == NULL || rec->server == NULL) {
-		audit_drop(a, 1, AUDIT_INVALID);
+		audit_drop(a, AUDIT_CONNECTION, 1, AUDIT_INVALID);
 		return -1;
 	}
 	return audit_enqueue(a, &tmpl);
@@ -538,7 +549,10 @@ audit_insert_conn(struct audit *a, const struct audit_conn_record *r)
 	return audit_step(st);
 }
 
-/* Rows for the losses no gaps row tells of yet; see audit_gaps_done(). */
+/*
+ * Rows for the losses no gaps row tells of yet; delta[] says how many, to
+ * be added to gapped[] once the transaction commits.
+ */
 static int
 audit_insert_gaps(struct audit *a, uint64_t delta[])
 {
@@ -546,14 +560,16 @@ audit_insert_gaps(struct audit *a, uint64_t delta[])
 	int64_t now = audit_wall_ms();
 	int i;
 
-	for (i = 0; i < AUDIT_NCAUSES; i++) {
+	for (i = 0; i < AUDIT_NSLOTS; i++) {
 		delta[i] = atomic_load(&a->lost[i]) - a->gapped[i];
 		if (delta[i] == 0)
 			continue;
 		audit_bind_ts(st, 1, now);
 		sqlite3_bind_int64(st, 2, (int64_t)delta[i]);
-		sqlite3_bind_text(st, 3, audit_cause_names[i], -1,
-		    SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, audit_cause_names[i / AUDIT_NKINDS],
+		    -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, audit_kind_names[i % AUDIT_NKINDS],
+		    -1, SQLITE_STATIC);
 		if (audit_step(st) == -1)
 			return -1;
 	}
@@ -565,7 +581,7 @@ audit_gaps_pending(struct audit *a)
 {
 	int i;
 
-	for (i = 0; i < AUDIT_NCAUSES; i++)
+	for (i = 0; i < AUDIT_NSLOTS; i++)
 		if (atomic_load(&a->lost[i]) != a->gapped[i])
 			return 1;
 	return 0;
@@ -824,24 +840,27 @@ fail:
 static void
 audit_write(struct audit *a, struct audit_entry **batch, unsigned n)
 {
-	uint64_t delta[AUDIT_NCAUSES];
+	uint64_t delta[AUDIT_NSLOTS], nconn = 0;
 	int64_t start = audit_mono_ms();
+	enum audit_cause cause;
 	int rc, i;
 	unsigned k;
 
 	for (;;) {
 		if ((rc = audit_write_once(a, batch, n, delta)) == SQLITE_OK) {
-			for (i = 0; i < AUDIT_NCAUSES; i++)
+			for (i = 0; i < AUDIT_NSLOTS; i++)
 				a->gapped[i] += delta[i];
 			break;
 		}
 		if (audit_mono_ms() - start >= AUDIT_KEEP_MS) {
 			log_warnx("audit: %s: giving up on %u records: %s",
 			    a->path, n, sqlite3_errstr(rc));
-			if (n > 0)
-				audit_drop(a, n, rc == SQLITE_BUSY ||
-				    rc == SQLITE_LOCKED ? AUDIT_LOCKED :
-				    AUDIT_WRITE_FAILED);
+			cause = rc == SQLITE_BUSY || rc == SQLITE_LOCKED ?
+			    AUDIT_LOCKED : AUDIT_WRITE_FAILED;
+			for (k = 0; k < n; k++)
+				nconn += batch[k]->kind == AUDIT_CONNECTION;
+			audit_drop(a, AUDIT_REQUEST, n - nconn, cause);
+			audit_drop(a, AUDIT_CONNECTION, nconn, cause);
 			break;
 		}
 		audit_sleep_ms(AUDIT_RETRY_SLEEP_MS);
@@ -1009,7 +1028,7 @@ audit_dropped(struct audit *a)
 	uint64_t total = 0;
 	int i;
 
-	for (i = 0; i < AUDIT_NCAUSES; i++)
+	for (i = 0; i < AUDIT_NSLOTS; i++)
 		total += atomic_load(&a->lost[i]);
 	return total;
 }
