@@ -429,8 +429,7 @@ conn_audit_conn(struct conn *c, const char *decision, const char *method,
 		.conn_id = c->audit_id,
 	};
 
-	if (!c->passthrough)
-		c->end_reason = "refused";
+	c->end_reason = c->passthrough ? "tunnel_closed" : "refused";
 	audit_submit(c->w->sl->audit, &rec);
 }
 
@@ -1129,11 +1128,17 @@ conn_flight_end(struct conn *c)
 static void
 conn_note_upstream(struct conn *c, SSL *ssl)
 {
+	STACK_OF(X509) *chain;
 	X509 *cert;
 
 	if (ssl == NULL)
 		return;
-	if ((cert = SSL_get0_peer_certificate(ssl)) != NULL) {
+	/* When verification fails OpenSSL keeps the chain but no peer. */
+	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL &&
+	    (chain = SSL_get_peer_cert_chain(ssl)) != NULL &&
+	    sk_X509_num(chain) > 0)
+		cert = sk_X509_value(chain, 0);
+	if (cert != NULL) {
 		X509_NAME_oneline(X509_get_subject_name(cert), c->up_subject,
 		    sizeof(c->up_subject));
 		X509_NAME_oneline(X509_get_issuer_name(cert), c->up_issuer,
