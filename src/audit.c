@@ -794,6 +794,16 @@ audit_db_check(struct audit *a)
 
 /* ---- writing --------------------------------------------------------- */
 
+/* Keep the longest write transaction, for the log and the tests. */
+static void
+audit_note_txn(struct audit *a, int64_t begin_us)
+{
+	int64_t us = audit_mono_us() - begin_us;
+
+	if (us > atomic_load(&a->max_txn_us))
+		atomic_store(&a->max_txn_us, us);
+}
+
 /* SQLITE_OK, or the error that stopped the transaction. */
 static int
 audit_write_once(struct audit *a, struct audit_entry **batch, unsigned n,
@@ -819,9 +829,7 @@ audit_write_once(struct audit *a, struct audit_entry **batch, unsigned n,
 	if (audit_insert_gaps(a, delta) == -1 ||
 	    sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	begin = audit_mono_us() - begin;
-	if (begin > atomic_load(&a->max_txn_us))
-		atomic_store(&a->max_txn_us, begin);
+	audit_note_txn(a, begin);
 	return SQLITE_OK;
 fail:
 	/* Before the rollback, which replaces the error. */
@@ -881,7 +889,7 @@ audit_prune(struct audit *a)
 {
 	sqlite3_stmt *st;
 	char cutoff[64];
-	int64_t now = audit_mono_ms();
+	int64_t now = audit_mono_ms(), begin;
 	int more = 0;
 	size_t i;
 
@@ -899,7 +907,9 @@ audit_prune(struct audit *a)
 		}
 		sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, AUDIT_PRUNE_ROWS);
+		begin = audit_mono_us();
 		if (sqlite3_step(st) == SQLITE_DONE) {
+			audit_note_txn(a, begin);
 			if (sqlite3_changes(a->db) == AUDIT_PRUNE_ROWS)
 				more = 1;
 		} else
