@@ -429,7 +429,8 @@ conn_audit_conn(struct conn *c, const char *decision, const char *method,
 		.conn_id = c->audit_id,
 	};
 
-	c->end_reason = c->passthrough ? "tunnel_closed" : "refused";
+	c->end_reason = c->passthrough ? "tunnel_closed" :
+	    strcmp(decision, "error") == 0 ? "failed_before_tls" : "refused";
 	audit_submit(c->w->sl->audit, &rec);
 }
 
@@ -1177,7 +1178,8 @@ conn_request_audit(struct conn *c)
 	};
 
 	c->body_in += r->body.payload;
-	c->body_out += rec.resp_bytes;
+	if (rec.resp_bytes > 0)
+		c->body_out += (uint64_t)rec.resp_bytes;
 	if (c->up_subject[0] == '\0' && c->ubev != NULL)
 		conn_note_upstream(c, bufferevent_openssl_get_ssl(c->ubev));
 	audit_submit(c->w->sl->audit, &rec);
@@ -2540,8 +2542,7 @@ conn_upstream_failed(struct conn *c, int err)
 		conn_note_upstream(c, ssl);
 		snprintf(why, sizeof(why),
 		    "upstream certificate verification failed: %s", verr);
-	}
-	else if ((cerr = upstream_connect_error(c->ubev, err)) != NULL) {
+	} else if ((cerr = upstream_connect_error(c->ubev, err)) != NULL) {
 		/* "connection refused": strerror's capital mid-sentence */
 		n = snprintf(why, sizeof(why), "cannot connect to upstream: ");
 		snprintf(why + n, sizeof(why) - n, "%s", cerr);
@@ -2696,6 +2697,7 @@ conn_close_idle(struct worker *w)
 		    c->state != CONN_COLLAPSED &&
 		    !(c->state == CONN_REQ_HEAD && c->cbev != NULL &&
 		    evbuffer_get_length(bufferevent_get_input(c->cbev)) > 0)) {
+			c->end_reason = "shutdown";
 			conn_kill(c);
 			conn_run(c);
 		}
@@ -2711,6 +2713,7 @@ conn_close_all(struct worker *w)
 		if (c->req.error[0] == '\0')
 			snprintf(c->req.error, sizeof(c->req.error),
 			    "shutdown");
+		c->end_reason = "shutdown";
 		conn_kill(c);
 		conn_run(c);
 	}
