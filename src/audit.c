@@ -98,18 +98,23 @@ struct audit_entry {
 
 #define AUDIT_MAX_STRINGS	14	/* string fields of a record */
 
-struct audit {
-	char			*path;
-	int			 retention_days;
-	pthread_t		 thread;
-
-	/* writer thread only */
+/* One open audit.db: the writer's connection and its statements. */
+struct audit_file {
 	sqlite3			*db;		/* NULL while it cannot open */
 	sqlite3_stmt		*insert;
 	sqlite3_stmt		*insert_conn;
 	sqlite3_stmt		*insert_gap;
 	dev_t			 dev;		/* of the file db has open */
 	ino_t			 ino;
+};
+
+struct audit {
+	char			*path;
+	int			 retention_days;
+	pthread_t		 thread;
+
+	/* writer thread only */
+	struct audit_file	 f;
 	int64_t			 last_open_try;	/* monotonic ms */
 	int64_t			 next_prune;	/* monotonic ms */
 	uint64_t		 gapped[AUDIT_NSLOTS];	/* in gaps rows */
@@ -502,7 +507,7 @@ audit_step(sqlite3_stmt *st)
 static int
 audit_insert(struct audit *a, const struct audit_record *r)
 {
-	sqlite3_stmt *st = a->insert;
+	sqlite3_stmt *st = a->f.insert;
 
 	audit_bind_ts(st, 1, r->ts_ms);
 	audit_bind_text(st, 2, r->client);
@@ -526,7 +531,7 @@ audit_insert(struct audit *a, const struct audit_record *r)
 static int
 audit_insert_conn(struct audit *a, const struct audit_conn_record *r)
 {
-	sqlite3_stmt *st = a->insert_conn;
+	sqlite3_stmt *st = a->f.insert_conn;
 
 	sqlite3_bind_int64(st, 1, r->id);
 	audit_bind_ts(st, 2, r->started_ms);
@@ -556,7 +561,7 @@ audit_insert_conn(struct audit *a, const struct audit_conn_record *r)
 static int
 audit_insert_gaps(struct audit *a, uint64_t delta[])
 {
-	sqlite3_stmt *st = a->insert_gap;
+	sqlite3_stmt *st = a->f.insert_gap;
 	int64_t now = audit_wall_ms();
 	int i;
 
@@ -590,26 +595,26 @@ audit_gaps_pending(struct audit *a)
 /* ---- the database file ----------------------------------------------- */
 
 static void
-audit_db_close(struct audit *a)
+audit_db_close(struct audit *a, struct audit_file *f)
 {
-	sqlite3_finalize(a->insert);
-	sqlite3_finalize(a->insert_conn);
-	sqlite3_finalize(a->insert_gap);
-	a->insert = a->insert_conn = a->insert_gap = NULL;
+	sqlite3_finalize(f->insert);
+	sqlite3_finalize(f->insert_conn);
+	sqlite3_finalize(f->insert_gap);
+	f->insert = f->insert_conn = f->insert_gap = NULL;
 	/*
 	 * SQLite does not checkpoint on close a file that was renamed or
 	 * unlinked, and its -wal keeps the old name: fold it in (through the
 	 * open descriptor) and empty it, or the next file at the path would
 	 * be replayed from it.
 	 */
-	if (a->db != NULL && sqlite3_wal_checkpoint_v2(a->db, NULL,
+	if (f->db != NULL && sqlite3_wal_checkpoint_v2(f->db, NULL,
 	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
 		log_warnx("audit: %s: checkpoint: %s", a->path,
-		    sqlite3_errmsg(a->db));
-	if (a->db != NULL && sqlite3_close(a->db) != SQLITE_OK)
+		    sqlite3_errmsg(f->db));
+	if (f->db != NULL && sqlite3_close(f->db) != SQLITE_OK)
 		log_warnx("audit: %s: close: %s", a->path,
-		    sqlite3_errmsg(a->db));
-	a->db = NULL;
+		    sqlite3_errmsg(f->db));
+	f->db = NULL;
 }
 
 static int64_t
@@ -632,13 +637,13 @@ audit_db_migrate(struct audit *a)
 {
 	sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(a->db, "SELECT conn_id FROM requests", -1, &st,
+	if (sqlite3_prepare_v2(a->f.db, "SELECT conn_id FROM requests", -1, &st,
 	    NULL) == SQLITE_OK) {
 		sqlite3_finalize(st);
 		return 0;
 	}
 	log_info("audit: %s: adding requests.conn_id", a->path);
-	return sqlite3_exec(a->db, "ALTER TABLE requests ADD COLUMN conn_id "
+	return sqlite3_exec(a->f.db, "ALTER TABLE requests ADD COLUMN conn_id "
 	    "INTEGER", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
@@ -651,8 +656,8 @@ audit_db_seed_ids(struct audit *a)
 {
 	int64_t max, m;
 
-	max = audit_db_int(a->db, "SELECT max(id) FROM connections");
-	m = audit_db_int(a->db, "SELECT max(conn_id) FROM requests");
+	max = audit_db_int(a->f.db, "SELECT max(id) FROM connections");
+	m = audit_db_int(a->f.db, "SELECT max(conn_id) FROM requests");
 	if (m > max)
 		max = m;
 	m = atomic_load(&a->next_conn_id);
@@ -686,7 +691,7 @@ audit_db_remove_stale(struct audit *a)
 	}
 }
 
-/* Open (creating if missing) the configured path; a->db NULL on error. */
+/* Open (creating if missing) the configured path; a->f.db NULL on error. */
 static int
 audit_db_open(struct audit *a)
 {
@@ -714,16 +719,16 @@ audit_db_open(struct audit *a)
 		return -1;
 	}
 	close(fd);
-	a->dev = sb.st_dev;
-	a->ino = sb.st_ino;
+	a->f.dev = sb.st_dev;
+	a->f.ino = sb.st_ino;
 
-	if (sqlite3_open_v2(a->path, &a->db, SQLITE_OPEN_READWRITE, NULL) !=
+	if (sqlite3_open_v2(a->path, &a->f.db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK)
 		goto dberr;
-	sqlite3_busy_timeout(a->db, AUDIT_BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(a->f.db, AUDIT_BUSY_TIMEOUT_MS);
 
 	/* journal_mode answers with the mode it ended up in. */
-	if (sqlite3_prepare_v2(a->db, "PRAGMA journal_mode=WAL", -1, &st,
+	if (sqlite3_prepare_v2(a->f.db, "PRAGMA journal_mode=WAL", -1, &st,
 	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
 		goto dberr;
 	mode = (const char *)sqlite3_column_text(st, 0);
@@ -735,19 +740,19 @@ audit_db_open(struct audit *a)
 	sqlite3_finalize(st);
 	st = NULL;
 
-	if (sqlite3_exec(a->db, "PRAGMA synchronous=NORMAL", NULL, NULL,
+	if (sqlite3_exec(a->f.db, "PRAGMA synchronous=NORMAL", NULL, NULL,
 	    &err) != SQLITE_OK ||
-	    sqlite3_exec(a->db, audit_schema_sql, NULL, NULL, &err) !=
+	    sqlite3_exec(a->f.db, audit_schema_sql, NULL, NULL, &err) !=
 	    SQLITE_OK || audit_db_migrate(a) == -1 ||
-	    sqlite3_exec(a->db, audit_views_sql, NULL, NULL, &err) !=
+	    sqlite3_exec(a->f.db, audit_views_sql, NULL, NULL, &err) !=
 	    SQLITE_OK)
 		goto dberr;
-	if (sqlite3_prepare_v3(a->db, audit_insert_sql, -1,
-	    SQLITE_PREPARE_PERSISTENT, &a->insert, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(a->db, audit_insert_conn_sql, -1,
-	    SQLITE_PREPARE_PERSISTENT, &a->insert_conn, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(a->db, audit_insert_gap_sql, -1,
-	    SQLITE_PREPARE_PERSISTENT, &a->insert_gap, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v3(a->f.db, audit_insert_sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &a->f.insert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->f.db, audit_insert_conn_sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &a->f.insert_conn, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->f.db, audit_insert_gap_sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &a->f.insert_gap, NULL) != SQLITE_OK)
 		goto dberr;
 	audit_db_seed_ids(a);
 	a->next_prune = 0;
@@ -755,41 +760,67 @@ audit_db_open(struct audit *a)
 
 dberr:
 	log_warnx("audit: %s: %s", a->path,
-	    err != NULL ? err : a->db != NULL ? sqlite3_errmsg(a->db) :
+	    err != NULL ? err : a->f.db != NULL ? sqlite3_errmsg(a->f.db) :
 	    "out of memory");
 fail:
 	sqlite3_free(err);
 	sqlite3_finalize(st);
-	audit_db_close(a);
+	audit_db_close(a, &a->f);
 	return -1;
+}
+
+/*
+ * SIGHUP with the path still naming the open file: open it again before
+ * letting the old connection go, so that a reopen that fails (sluice runs
+ * as --user, the directory is root's) keeps the file that works.
+ */
+static void
+audit_db_reopen_same(struct audit *a)
+{
+	struct audit_file old = a->f;
+
+	memset(&a->f, 0, sizeof(a->f));
+	if (audit_db_open(a) == -1) {
+		log_warnx("audit: %s: cannot reopen; keeping the open file",
+		    a->path);
+		a->f = old;
+		return;
+	}
+	audit_db_close(a, &old);
 }
 
 /*
  * Is the configured path still the file we write?  A rename or unlink
  * (rotation, an operator) would otherwise send every row into a file
- * nobody reads.  The stat is cheap next to a transaction.
+ * nobody reads.  The stat is cheap next to a transaction.  A path that
+ * cannot be looked at (EACCES once root is dropped) is not one that moved.
  */
 static void
 audit_db_check(struct audit *a)
 {
 	struct stat sb;
-	const char *why = NULL;
+	int hup = atomic_exchange(&a->reopen, 0), gone;
 
-	if (atomic_exchange(&a->reopen, 0))
-		why = "reopening (SIGHUP)";
-	else if (a->db == NULL) {
-		if (audit_mono_ms() - a->last_open_try < AUDIT_REOPEN_MS)
-			return;
-	} else if (stat(a->path, &sb) == -1)
-		why = "moved or deleted; opening a new file";
-	else if (sb.st_dev != a->dev || sb.st_ino != a->ino)
-		why = "replaced; opening the new file";
-	else
+	if (a->f.db == NULL) {
+		if (hup || audit_mono_ms() - a->last_open_try >=
+		    AUDIT_REOPEN_MS)
+			audit_db_open(a);
 		return;
-	if (why != NULL)
-		log_warnx("audit: %s: %s", a->path, why);
-	audit_db_close(a);
-	audit_db_open(a);
+	}
+	if (stat(a->path, &sb) == -1)
+		gone = errno == ENOENT || errno == ENOTDIR;
+	else
+		gone = sb.st_dev != a->f.dev || sb.st_ino != a->f.ino;
+	if (gone) {
+		log_warnx("audit: %s: moved or deleted; opening a new file",
+		    a->path);
+		/* Closed first: the old file's -wal has the path's name. */
+		audit_db_close(a, &a->f);
+		audit_db_open(a);
+	} else if (hup) {
+		log_info("audit: %s: reopening (SIGHUP)", a->path);
+		audit_db_reopen_same(a);
+	}
 }
 
 /* ---- writing --------------------------------------------------------- */
@@ -813,9 +844,9 @@ audit_write_once(struct audit *a, struct audit_entry **batch, unsigned n,
 	unsigned i;
 	int rc;
 
-	if (a->db == NULL)
+	if (a->f.db == NULL)
 		return SQLITE_CANTOPEN;
-	if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	if (sqlite3_exec(a->f.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		goto fail;
 	begin = audit_mono_us();
@@ -827,15 +858,15 @@ audit_write_once(struct audit *a, struct audit_entry **batch, unsigned n,
 			goto fail;
 	}
 	if (audit_insert_gaps(a, delta) == -1 ||
-	    sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	    sqlite3_exec(a->f.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	audit_note_txn(a, begin);
 	return SQLITE_OK;
 fail:
 	/* Before the rollback, which replaces the error. */
-	rc = sqlite3_errcode(a->db);
-	if (!sqlite3_get_autocommit(a->db))
-		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+	rc = sqlite3_errcode(a->f.db);
+	if (!sqlite3_get_autocommit(a->f.db))
+		sqlite3_exec(a->f.db, "ROLLBACK", NULL, NULL, NULL);
 	return rc != SQLITE_OK ? rc : SQLITE_ERROR;
 }
 
@@ -893,16 +924,16 @@ audit_prune(struct audit *a)
 	int more = 0;
 	size_t i;
 
-	if (a->retention_days <= 0 || a->db == NULL || now < a->next_prune)
+	if (a->retention_days <= 0 || a->f.db == NULL || now < a->next_prune)
 		return;
 	audit_format_ts(audit_wall_ms() -
 	    (int64_t)a->retention_days * 86400 * 1000, cutoff, sizeof(cutoff));
 	for (i = 0; i < sizeof(audit_prune_sql) / sizeof(*audit_prune_sql);
 	    i++) {
-		if (sqlite3_prepare_v2(a->db, audit_prune_sql[i], -1, &st,
+		if (sqlite3_prepare_v2(a->f.db, audit_prune_sql[i], -1, &st,
 		    NULL) != SQLITE_OK) {
 			log_warnx("audit: %s: prune: %s", a->path,
-			    sqlite3_errmsg(a->db));
+			    sqlite3_errmsg(a->f.db));
 			break;
 		}
 		sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
@@ -910,11 +941,11 @@ audit_prune(struct audit *a)
 		begin = audit_mono_us();
 		if (sqlite3_step(st) == SQLITE_DONE) {
 			audit_note_txn(a, begin);
-			if (sqlite3_changes(a->db) == AUDIT_PRUNE_ROWS)
+			if (sqlite3_changes(a->f.db) == AUDIT_PRUNE_ROWS)
 				more = 1;
 		} else
 			log_warnx("audit: %s: prune: %s", a->path,
-			    sqlite3_errmsg(a->db));
+			    sqlite3_errmsg(a->f.db));
 		sqlite3_finalize(st);
 	}
 	a->next_prune = more ? 0 : now + AUDIT_PRUNE_EVERY_MS;
@@ -1001,7 +1032,7 @@ nomem:
 	log_warnx("audit: out of memory");
 fail:
 	if (a != NULL) {
-		audit_db_close(a);
+		audit_db_close(a, &a->f);
 		free(a->pending);
 		free(a->spare);
 		free(a->path);
@@ -1023,7 +1054,7 @@ audit_close(struct audit *a)
 
 	log_info("audit: longest write transaction %.1f ms",
 	    audit_max_txn_ms(a));
-	audit_db_close(a);
+	audit_db_close(a, &a->f);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->mtx);
 	free(a->pending);
