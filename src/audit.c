@@ -702,29 +702,34 @@ audit_db_open(struct audit *a)
 	int fd;
 
 	a->last_open_try = audit_mono_ms();
-	if (stat(a->path, &sb) == -1 && errno == ENOENT)
+	if (stat(a->path, &sb) == -1) {
+		if (errno != ENOENT) {
+			log_warn("audit: %s", a->path);
+			return -1;
+		}
 		audit_db_remove_stale(a);
-	/*
-	 * Created here rather than by SQLite so that its mode is 0640 or
-	 * stricter; SQLite gives -wal and -shm the mode of the database.
-	 */
-	fd = open(a->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1) {
-		log_warn("audit: %s", a->path);
-		return -1;
-	}
-	if (fstat(fd, &sb) == -1) {
-		log_warn("audit: %s", a->path);
+		/*
+		 * Created here rather than by SQLite so that its mode is 0640
+		 * or stricter; SQLite gives -wal and -shm the mode of the
+		 * database.  Only when missing: closing a descriptor of a
+		 * file the writer has open would drop its POSIX locks.
+		 */
+		fd = open(a->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+		if (fd == -1) {
+			log_warn("audit: %s", a->path);
+			return -1;
+		}
 		close(fd);
-		return -1;
 	}
-	close(fd);
-	a->f.dev = sb.st_dev;
-	a->f.ino = sb.st_ino;
-
 	if (sqlite3_open_v2(a->path, &a->f.db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK)
 		goto dberr;
+	if (stat(a->path, &sb) == -1) {
+		log_warn("audit: %s", a->path);
+		goto fail;
+	}
+	a->f.dev = sb.st_dev;
+	a->f.ino = sb.st_ino;
 	sqlite3_busy_timeout(a->f.db, AUDIT_BUSY_TIMEOUT_MS);
 
 	/* journal_mode answers with the mode it ended up in. */

@@ -576,6 +576,35 @@ test_rename(void)
 	CHECK(test_count(path) >= 5, "delete: new records in the new file");
 }
 
+/* audit_reopen() (SIGHUP) on an unchanged path: rows go on being written. */
+static void
+test_reopen(void)
+{
+	char path[PATH_MAX];
+	struct audit *a;
+	sqlite3 *db;
+	int submitted = 0;
+
+	test_path(path, sizeof(path), "hup.db");
+	a = audit_open(path, 64, 0);
+	CHECK(a != NULL, "reopen: audit_open");
+	if (a == NULL)
+		return;
+	db = test_db_open(path);
+	test_submit_n(a, 1, &submitted);
+	CHECK(test_wait_int(db, "SELECT count(*) FROM requests", 1, 3000) == 1,
+	    "reopen: first row");
+	audit_reopen(a);
+	test_sleep_ms(300);
+	test_submit_n(a, 1, &submitted);
+	CHECK(test_wait_int(db, "SELECT count(*) FROM requests", 2, 3000) == 2,
+	    "reopen: a row after the reopen, visible while running");
+	audit_close(a);
+	CHECK(test_int(db, "SELECT count(*) FROM requests") == 2,
+	    "reopen: both rows after close");
+	sqlite3_close(db);
+}
+
 static void
 test_retention(void)
 {
@@ -631,6 +660,7 @@ main(void)
 	test_connections();
 	test_gap();
 	test_rename();
+	test_reopen();
 	test_retention();
 	if (unit_failed == 0) {
 		char cmd[PATH_MAX + 16];
