@@ -1,27 +1,40 @@
 /*
  * audit.c - the audit log: a bounded queue and the thread that drains it.
  *
- * Owns audit.db (the requests table of INTERFACE.md) and the only
- * connection that writes it.  Does not decide what a record says; callers
- * fill struct audit_record, with secrets already masked.
+ * Owns audit.db (the requests, connections and gaps tables and the views
+ * of INTERFACE.md) and the only connection that writes it.  Does not decide
+ * what a record says; callers fill struct audit_record or audit_conn_record,
+ * with secrets already masked.
  *
- * Workers call audit_submit(), which makes one heap copy of the record (the
- * struct and all its strings in one block), appends the pointer to the
- * pending array under a mutex, and returns: no I/O, no waiting on SQLite.
- * The writer swaps the pending array with its spare one under the mutex,
- * so a batch is taken in O(1) and workers go on queueing while it writes;
- * it then commits the batch in one transaction.  Readers with the sqlite3
- * tool do not block it (WAL).
+ * Workers call audit_submit() or audit_submit_conn(), which make one heap
+ * copy of the record (the struct and all its strings in one block), append
+ * the pointer to the pending array under a mutex, and return: no I/O, no
+ * waiting on SQLite.  The writer swaps the pending array with its spare one
+ * under the mutex, so a batch is taken in O(1) and workers go on queueing
+ * while it writes; it then commits the batch in one transaction.  Readers
+ * with the sqlite3 tool do not block it (WAL); a writer that does (someone's
+ * BEGIN IMMEDIATE) is waited for AUDIT_KEEP_MS before the batch is given up.
+ *
+ * Connection ids are handed out here (audit_conn_id), from a counter seeded
+ * above every id the file holds, so that a request row names its connection
+ * before the connection's row, written when it ends, exists.  requests.
+ * conn_id is therefore not a declared foreign key.
+ *
+ * Between batches the writer also checks that the configured path is still
+ * the file it has open (a rename or unlink opens a new one), honours
+ * audit_reopen(), and deletes rows older than the retention, a little at a
+ * time.
  *
  * Invariants: pending holds at most cap records (a full queue drops the new
  * record and counts it); every record is either committed, counted in
- * dropped, or still queued; once stopping is set nothing more is queued, so
- * after audit_close() returns nothing is.  dropped also counts records
- * refused as malformed and batches the writer gave up on after its retries,
- * so it is the one number that says how many rows are missing.
+ * lost[], or still queued; once stopping is set nothing more is queued, so
+ * after audit_close() returns nothing is.  Every count in lost[] beyond
+ * gapped[] is written as a gaps row in the next transaction that commits,
+ * so a loss is silent only if the database never works again.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -36,35 +50,95 @@
 #include "log.h"
 
 #define AUDIT_WAIT_MS		100	/* between batches, unless half full */
-#define AUDIT_BUSY_TIMEOUT_MS	5000
-#define AUDIT_TRIES		3	/* each waits up to the busy timeout */
+#define AUDIT_BUSY_TIMEOUT_MS	1000	/* one try; tries last AUDIT_KEEP_MS */
+#define AUDIT_KEEP_MS		5000	/* a batch is retried this long */
 #define AUDIT_RETRY_SLEEP_MS	50
+#define AUDIT_REOPEN_MS		1000	/* between attempts to open the file */
+#define AUDIT_PRUNE_ROWS	1000	/* per table and transaction */
+#define AUDIT_PRUNE_EVERY_MS	60000	/* once nothing is left to prune */
+
+enum audit_kind {
+	AUDIT_REQUEST,
+	AUDIT_CONNECTION,
+	AUDIT_NKINDS
+};
+
+/* The gaps.kind column: which table the lost rows were for. */
+static const char *const audit_kind_names[AUDIT_NKINDS] = {
+	"request", "connection",
+};
+
+/* Why rows were lost: the gaps.cause column. */
+enum audit_cause {
+	AUDIT_QUEUE_FULL,
+	AUDIT_LOCKED,		/* another writer held the database too long */
+	AUDIT_WRITE_FAILED,	/* any other SQLite error, or no database */
+	AUDIT_INVALID,		/* a record without a NOT NULL field */
+	AUDIT_NOMEM,
+	AUDIT_NCAUSES
+};
+
+static const char *const audit_cause_names[AUDIT_NCAUSES] = {
+	"queue_full", "database_locked", "write_failed", "invalid_record",
+	"out_of_memory",
+};
+
+/* Losses are counted per cause and kind: slot cause * AUDIT_NKINDS + kind. */
+#define AUDIT_NSLOTS	(AUDIT_NCAUSES * AUDIT_NKINDS)
 
 /* A record and the strings it points at, in one allocation. */
 struct audit_entry {
-	struct audit_record	 rec;
+	enum audit_kind		 kind;
+	union {
+		struct audit_record	 req;
+		struct audit_conn_record conn;
+	};
 	char			 strings[];
+};
+
+#define AUDIT_MAX_STRINGS	14	/* string fields of a record */
+
+/* One open audit.db: the writer's connection and its statements. */
+struct audit_file {
+	sqlite3			*db;		/* NULL while it cannot open */
+	sqlite3_stmt		*insert;
+	sqlite3_stmt		*insert_conn;
+	sqlite3_stmt		*insert_gap;
+	dev_t			 dev;		/* of the file db has open */
+	ino_t			 ino;
 };
 
 struct audit {
 	char			*path;
-	sqlite3			*db;		/* writer thread only */
-	sqlite3_stmt		*insert;	/* writer thread only */
+	int			 retention_days;
 	pthread_t		 thread;
+
+	/* writer thread only */
+	struct audit_file	 f;
+	int64_t			 last_open_try;	/* monotonic ms */
+	int64_t			 next_prune;	/* monotonic ms */
+	uint64_t		 gapped[AUDIT_NSLOTS];	/* in gaps rows */
+	struct audit_entry	**spare;
 
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;		/* CLOCK_MONOTONIC */
 	struct audit_entry	**pending;	/* mtx */
 	unsigned		 npending;	/* mtx */
-	struct audit_entry	**spare;	/* writer thread only */
 	unsigned		 cap;
 	int			 stopping;	/* mtx */
 
-	_Atomic uint64_t	 dropped;
+	_Atomic int64_t		 next_conn_id;
+	_Atomic int		 reopen;	/* audit_reopen() asked */
+	_Atomic uint64_t	 lost[AUDIT_NSLOTS];
+	_Atomic int64_t		 max_txn_us;
 	_Atomic int64_t		 last_warn_s;	/* monotonic second of the
 						   last "dropped" warning */
 };
 
+/*
+ * IF NOT EXISTS, so that an existing file keeps its rows; columns an older
+ * version's requests table lacks are added by audit_db_migrate().
+ */
 static const char audit_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS requests (\n"
     "  id          INTEGER PRIMARY KEY,\n"
@@ -82,15 +156,94 @@ static const char audit_schema_sql[] =
     "  req_bytes   INTEGER,\n"
     "  resp_bytes  INTEGER,\n"
     "  duration_ms REAL,\n"
-    "  error       TEXT\n"
+    "  error       TEXT,\n"
+    "  conn_id     INTEGER   -- connections.id (its row comes later)\n"
     ");\n"
-    "CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);\n";
+    "CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);\n"
+    "CREATE TABLE IF NOT EXISTS connections (\n"
+    "  id                   INTEGER PRIMARY KEY,\n"
+    "  started              TEXT NOT NULL,\n"
+    "  ended                TEXT NOT NULL,\n"
+    "  client               TEXT NOT NULL,\n"
+    "  server               TEXT NOT NULL,\n"
+    "  sni                  TEXT,\n"
+    "  connect_host         TEXT,\n"
+    "  tls_version          TEXT,\n"
+    "  cipher               TEXT,\n"
+    "  alpn                 TEXT,\n"
+    "  upstream_tls_version TEXT,\n"
+    "  upstream_cipher      TEXT,\n"
+    "  upstream_subject     TEXT,\n"
+    "  upstream_issuer      TEXT,\n"
+    "  verify_result        TEXT,\n"
+    "  bytes_in             INTEGER,\n"
+    "  bytes_out            INTEGER,\n"
+    "  end_reason           TEXT\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS connections_started "
+    "ON connections (started);\n"
+    "CREATE TABLE IF NOT EXISTS gaps (\n"
+    "  ts    TEXT NOT NULL,\n"
+    "  count INTEGER NOT NULL,\n"
+    "  cause TEXT NOT NULL,\n"
+    "  kind  TEXT NOT NULL    -- 'request' or 'connection' rows\n"
+    ");\n";
+
+/*
+ * Dropped and created at every open, so that a file from an older version
+ * gets the current definitions.  ts sorts as text; the cutoff is formatted
+ * like it.
+ */
+#define AUDIT_LAST_HOUR \
+    "ts >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')"
+static const char audit_views_sql[] =
+    "DROP VIEW IF EXISTS denied_recent;\n"
+    "CREATE VIEW denied_recent AS\n"
+    "  SELECT ts, client, host, method, path, rule_id, error FROM requests\n"
+    "  WHERE decision = 'denied' AND " AUDIT_LAST_HOUR "\n"
+    "  ORDER BY ts DESC;\n"
+    "DROP VIEW IF EXISTS errors_recent;\n"
+    "CREATE VIEW errors_recent AS\n"
+    "  SELECT ts, client, host, status, error FROM requests\n"
+    "  WHERE (decision = 'error' OR status >= 500) AND " AUDIT_LAST_HOUR "\n"
+    "  ORDER BY ts DESC;\n"
+    "DROP VIEW IF EXISTS top_hosts;\n"
+    "CREATE VIEW top_hosts AS\n"
+    "  SELECT host, count(*) AS requests,\n"
+    "    coalesce(sum(resp_bytes), 0) AS resp_bytes FROM requests\n"
+    "  WHERE " AUDIT_LAST_HOUR "\n"
+    "  GROUP BY host ORDER BY requests DESC, resp_bytes DESC;\n"
+    "DROP VIEW IF EXISTS injected_by_rule;\n"
+    "CREATE VIEW injected_by_rule AS\n"
+    "  SELECT rule_id, injected, count(*) AS requests, max(ts) AS last_ts\n"
+    "  FROM requests WHERE injected IS NOT NULL AND " AUDIT_LAST_HOUR "\n"
+    "  GROUP BY rule_id, injected ORDER BY last_ts DESC;\n";
 
 static const char audit_insert_sql[] =
     "INSERT INTO requests (ts, client, server, sni, host, method, path, "
     "status, decision, rule_id, injected, req_bytes, resp_bytes, "
-    "duration_ms, error) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "duration_ms, error, conn_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+static const char audit_insert_conn_sql[] =
+    "INSERT OR REPLACE INTO connections (id, started, ended, client, "
+    "server, sni, connect_host, tls_version, cipher, alpn, "
+    "upstream_tls_version, upstream_cipher, upstream_subject, "
+    "upstream_issuer, verify_result, bytes_in, bytes_out, end_reason) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+static const char audit_insert_gap_sql[] =
+    "INSERT INTO gaps (ts, count, cause, kind) VALUES (?, ?, ?, ?)";
+
+/* One statement per table; the cutoff is ?1, the batch ?2. */
+static const char *const audit_prune_sql[] = {
+	"DELETE FROM requests WHERE id IN (SELECT id FROM requests "
+	    "WHERE ts < ?1 ORDER BY ts LIMIT ?2)",
+	"DELETE FROM connections WHERE id IN (SELECT id FROM connections "
+	    "WHERE started < ?1 ORDER BY started LIMIT ?2)",
+	"DELETE FROM gaps WHERE rowid IN (SELECT rowid FROM gaps "
+	    "WHERE ts < ?1 LIMIT ?2)",
+};
 
 static void
 audit_sleep_ms(long ms)
@@ -101,108 +254,192 @@ audit_sleep_ms(long ms)
 		;
 }
 
-/* Copy s to *p and advance it; NULL stays NULL. */
-static const char *
-audit_copy_string(char **p, const char *s)
+static int64_t
+audit_mono_ms(void)
 {
-	char *dst = *p;
-	size_t n;
+	struct timespec now;
 
-	if (s == NULL)
-		return NULL;
-	n = strlen(s) + 1;
-	memcpy(dst, s, n);
-	*p += n;
-	return dst;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-static size_t
-audit_string_size(const char *s)
+static int64_t
+audit_mono_us(void)
 {
-	return s != NULL ? strlen(s) + 1 : 0;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
+static int64_t
+audit_wall_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/*
+ * Pointers to e's string fields, so that one copy routine serves both
+ * kinds of record.  Returns how many.
+ */
+static unsigned
+audit_entry_strings(struct audit_entry *e, const char **f[])
+{
+	struct audit_record *r = &e->req;
+	struct audit_conn_record *c = &e->conn;
+	unsigned n = 0;
+
+	if (e->kind == AUDIT_REQUEST) {
+		f[n++] = &r->client;
+		f[n++] = &r->server;
+		f[n++] = &r->sni;
+		f[n++] = &r->host;
+		f[n++] = &r->method;
+		f[n++] = &r->path;
+		f[n++] = &r->decision;
+		f[n++] = &r->injected;
+		f[n++] = &r->error;
+	} else {
+		f[n++] = &c->client;
+		f[n++] = &c->server;
+		f[n++] = &c->sni;
+		f[n++] = &c->connect_host;
+		f[n++] = &c->tls_version;
+		f[n++] = &c->cipher;
+		f[n++] = &c->alpn;
+		f[n++] = &c->upstream_tls_version;
+		f[n++] = &c->upstream_cipher;
+		f[n++] = &c->upstream_subject;
+		f[n++] = &c->upstream_issuer;
+		f[n++] = &c->verify_result;
+		f[n++] = &c->end_reason;
+	}
+	return n;
+}
+
+/* A copy of tmpl with its strings moved into the same allocation. */
 static struct audit_entry *
-audit_entry_new(const struct audit_record *rec)
+audit_entry_new(struct audit_entry *tmpl)
 {
+	const char **f[AUDIT_MAX_STRINGS];
 	struct audit_entry *e;
+	unsigned i, n;
+	size_t len = 0, l;
 	char *p;
-	size_t len;
 
-	len = audit_string_size(rec->client) + audit_string_size(rec->server) +
-	    audit_string_size(rec->sni) + audit_string_size(rec->host) +
-	    audit_string_size(rec->method) + audit_string_size(rec->path) +
-	    audit_string_size(rec->decision) +
-	    audit_string_size(rec->injected) + audit_string_size(rec->error);
+	n = audit_entry_strings(tmpl, f);
+	for (i = 0; i < n; i++)
+		len += *f[i] != NULL ? strlen(*f[i]) + 1 : 0;
 	if ((e = malloc(sizeof(*e) + len)) == NULL)
 		return NULL;
-	e->rec = *rec;
+	memcpy(e, tmpl, sizeof(*e));
+	audit_entry_strings(e, f);
 	p = e->strings;
-	e->rec.client = audit_copy_string(&p, rec->client);
-	e->rec.server = audit_copy_string(&p, rec->server);
-	e->rec.sni = audit_copy_string(&p, rec->sni);
-	e->rec.host = audit_copy_string(&p, rec->host);
-	e->rec.method = audit_copy_string(&p, rec->method);
-	e->rec.path = audit_copy_string(&p, rec->path);
-	e->rec.decision = audit_copy_string(&p, rec->decision);
-	e->rec.injected = audit_copy_string(&p, rec->injected);
-	e->rec.error = audit_copy_string(&p, rec->error);
+	for (i = 0; i < n; i++) {
+		if (*f[i] == NULL)
+			continue;
+		l = strlen(*f[i]) + 1;
+		memcpy(p, *f[i], l);
+		*f[i] = p;
+		p += l;
+	}
 	return e;
 }
 
-/* Count a lost record; say so at most once a second. */
+/* Count lost records for the gaps table; say so at most once a second. */
 static void
-audit_drop(struct audit *a, uint64_t n, const char *why)
+audit_drop(struct audit *a, enum audit_kind kind, uint64_t n,
+    enum audit_cause cause)
 {
 	struct timespec now;
 	uint64_t total;
 	int64_t last;
 
-	total = atomic_fetch_add(&a->dropped, n) + n;
+	if (n == 0)
+		return;
+	atomic_fetch_add(&a->lost[cause * AUDIT_NKINDS + kind], n);
+	total = audit_dropped(a);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	last = atomic_load(&a->last_warn_s);
 	if (now.tv_sec > last &&
 	    atomic_compare_exchange_strong(&a->last_warn_s, &last, now.tv_sec))
 		log_warnx("audit: dropped records: %s (%llu dropped so far)",
-		    why, (unsigned long long)total);
+		    audit_cause_names[cause], (unsigned long long)total);
 }
 
-int
-audit_submit(struct audit *a, const struct audit_record *rec)
+static int
+audit_enqueue(struct audit *a, struct audit_entry *tmpl)
 {
 	struct audit_entry *e;
-	const char *refused = NULL;
+	int refused = 0;
 
-	/* The NOT NULL columns: one such row would fail its whole batch. */
-	if (rec->client == NULL || rec->server == NULL ||
-	    rec->decision == NULL) {
-		audit_drop(a, 1, "record without client, server or decision");
-		return -1;
-	}
-	if ((e = audit_entry_new(rec)) == NULL) {
-		audit_drop(a, 1, "out of memory");
+	if ((e = audit_entry_new(tmpl)) == NULL) {
+		audit_drop(a, tmpl->kind, 1, AUDIT_NOMEM);
 		return -1;
 	}
 	pthread_mutex_lock(&a->mtx);
-	if (a->stopping)
-		refused = "closing";
-	else if (a->npending == a->cap)
-		refused = "queue full";
+	/*
+	 * After stopping nothing can be written, not even a gaps row:
+	 * counted in audit_dropped() only (the workers have stopped by then).
+	 */
+	if (a->stopping || a->npending == a->cap)
+		refused = 1;
 	else
 		a->pending[a->npending++] = e;
 	/*
 	 * The writer takes a batch every AUDIT_WAIT_MS; waking it for every
 	 * record would cost a context switch and a transaction per request.
 	 */
-	if (refused == NULL && a->npending == (a->cap + 1) / 2)
+	if (!refused && a->npending == (a->cap + 1) / 2)
 		pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->mtx);
-	if (refused != NULL) {
+	if (refused) {
 		free(e);
-		audit_drop(a, 1, refused);
+		audit_drop(a, tmpl->kind, 1, AUDIT_QUEUE_FULL);
 		return -1;
 	}
 	return 0;
+}
+
+int
+audit_submit(struct audit *a, const struct audit_record *rec)
+{
+	struct audit_entry tmpl = { .kind = AUDIT_REQUEST, .req = *rec };
+
+	/* The NOT NULL columns: one such row would fail its whole batch. */
+	if (rec->client == NULL || rec->server == NULL ||
+	    rec->decision == NULL) {
+		audit_drop(a, AUDIT_REQUEST, 1, AUDIT_INVALID);
+		return -1;
+	}
+	return audit_enqueue(a, &tmpl);
+}
+
+int
+audit_submit_conn(struct audit *a, const struct audit_conn_record *rec)
+{
+	struct audit_entry tmpl = { .kind = AUDIT_CONNECTION, .conn = *rec };
+
+	if (rec->client == NULL || rec->server == NULL) {
+		audit_drop(a, AUDIT_CONNECTION, 1, AUDIT_INVALID);
+		return -1;
+	}
+	return audit_enqueue(a, &tmpl);
+}
+
+int64_t
+audit_conn_id(struct audit *a)
+{
+	return atomic_fetch_add(&a->next_conn_id, 1);
+}
+
+void
+audit_reopen(struct audit *a)
+{
+	atomic_store(&a->reopen, 1);
 }
 
 /* "2026-11-29T18:00:00.123Z" */
@@ -246,16 +483,33 @@ audit_bind_int(sqlite3_stmt *st, int col, int64_t v, int64_t null_value)
 		sqlite3_bind_null(st, col);
 }
 
-/* Insert one row; the strings stay valid until the statement is reset. */
+static void
+audit_bind_ts(sqlite3_stmt *st, int col, int64_t ts_ms)
+{
+	char ts[64];
+
+	audit_format_ts(ts_ms, ts, sizeof(ts));
+	sqlite3_bind_text(st, col, ts, -1, SQLITE_TRANSIENT);
+}
+
+/* Run a bound statement once and make it ready for the next row. */
+static int
+audit_step(sqlite3_stmt *st)
+{
+	int rc;
+
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int
 audit_insert(struct audit *a, const struct audit_record *r)
 {
-	sqlite3_stmt *st = a->insert;
-	char ts[64];
-	int rc;
+	sqlite3_stmt *st = a->f.insert;
 
-	audit_format_ts(r->ts_ms, ts, sizeof(ts));
-	sqlite3_bind_text(st, 1, ts, -1, SQLITE_STATIC);
+	audit_bind_ts(st, 1, r->ts_ms);
 	audit_bind_text(st, 2, r->client);
 	audit_bind_text(st, 3, r->server);
 	audit_bind_text(st, 4, r->sni);
@@ -270,58 +524,436 @@ audit_insert(struct audit *a, const struct audit_record *r)
 	audit_bind_int(st, 13, r->resp_bytes, -1);
 	sqlite3_bind_double(st, 14, r->duration_ms);
 	audit_bind_text(st, 15, r->error);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	audit_bind_int(st, 16, r->conn_id, 0);
+	return audit_step(st);
 }
 
 static int
-audit_write_once(struct audit *a, struct audit_entry **batch, unsigned n,
-    int try)
+audit_insert_conn(struct audit *a, const struct audit_conn_record *r)
 {
-	unsigned i;
+	sqlite3_stmt *st = a->f.insert_conn;
 
-	if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-	    SQLITE_OK)
-		goto fail;
-	for (i = 0; i < n; i++)
-		if (audit_insert(a, &batch[i]->rec) == -1)
-			goto fail;
-	if (sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		goto fail;
+	sqlite3_bind_int64(st, 1, r->id);
+	audit_bind_ts(st, 2, r->started_ms);
+	audit_bind_ts(st, 3, r->ended_ms);
+	audit_bind_text(st, 4, r->client);
+	audit_bind_text(st, 5, r->server);
+	audit_bind_text(st, 6, r->sni);
+	audit_bind_text(st, 7, r->connect_host);
+	audit_bind_text(st, 8, r->tls_version);
+	audit_bind_text(st, 9, r->cipher);
+	audit_bind_text(st, 10, r->alpn);
+	audit_bind_text(st, 11, r->upstream_tls_version);
+	audit_bind_text(st, 12, r->upstream_cipher);
+	audit_bind_text(st, 13, r->upstream_subject);
+	audit_bind_text(st, 14, r->upstream_issuer);
+	audit_bind_text(st, 15, r->verify_result);
+	audit_bind_int(st, 16, r->bytes_in, -1);
+	audit_bind_int(st, 17, r->bytes_out, -1);
+	audit_bind_text(st, 18, r->end_reason);
+	return audit_step(st);
+}
+
+/*
+ * Rows for the losses no gaps row tells of yet; delta[] says how many, to
+ * be added to gapped[] once the transaction commits.
+ */
+static int
+audit_insert_gaps(struct audit *a, uint64_t delta[])
+{
+	sqlite3_stmt *st = a->f.insert_gap;
+	int64_t now = audit_wall_ms();
+	int i;
+
+	for (i = 0; i < AUDIT_NSLOTS; i++) {
+		delta[i] = atomic_load(&a->lost[i]) - a->gapped[i];
+		if (delta[i] == 0)
+			continue;
+		audit_bind_ts(st, 1, now);
+		sqlite3_bind_int64(st, 2, (int64_t)delta[i]);
+		sqlite3_bind_text(st, 3, audit_cause_names[i / AUDIT_NKINDS],
+		    -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, audit_kind_names[i % AUDIT_NKINDS],
+		    -1, SQLITE_STATIC);
+		if (audit_step(st) == -1)
+			return -1;
+	}
 	return 0;
+}
+
+static int
+audit_gaps_pending(struct audit *a)
+{
+	int i;
+
+	for (i = 0; i < AUDIT_NSLOTS; i++)
+		if (atomic_load(&a->lost[i]) != a->gapped[i])
+			return 1;
+	return 0;
+}
+
+/* ---- the database file ----------------------------------------------- */
+
+static void
+audit_db_close(struct audit *a, struct audit_file *f)
+{
+	sqlite3_finalize(f->insert);
+	sqlite3_finalize(f->insert_conn);
+	sqlite3_finalize(f->insert_gap);
+	f->insert = f->insert_conn = f->insert_gap = NULL;
+	/*
+	 * SQLite does not checkpoint on close a file that was renamed or
+	 * unlinked, and its -wal keeps the old name: fold it in (through the
+	 * open descriptor) and empty it, or the next file at the path would
+	 * be replayed from it.
+	 */
+	if (f->db != NULL && sqlite3_wal_checkpoint_v2(f->db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+		log_warnx("audit: %s: checkpoint: %s", a->path,
+		    sqlite3_errmsg(f->db));
+	if (f->db != NULL && sqlite3_close(f->db) != SQLITE_OK)
+		log_warnx("audit: %s: close: %s", a->path,
+		    sqlite3_errmsg(f->db));
+	f->db = NULL;
+}
+
+static int64_t
+audit_db_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* A requests table from before connections existed lacks conn_id. */
+static int
+audit_db_migrate(struct audit *a)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(a->f.db, "SELECT conn_id FROM requests", -1, &st,
+	    NULL) == SQLITE_OK) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	log_info("audit: %s: adding requests.conn_id", a->path);
+	return sqlite3_exec(a->f.db, "ALTER TABLE requests ADD COLUMN conn_id "
+	    "INTEGER", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/*
+ * Seed the connection ids above any the file holds, also those only
+ * requests name (their connection's row never came: a crash).
+ */
+static void
+audit_db_seed_ids(struct audit *a)
+{
+	int64_t max, m;
+
+	max = audit_db_int(a->f.db, "SELECT max(id) FROM connections");
+	m = audit_db_int(a->f.db, "SELECT max(conn_id) FROM requests");
+	if (m > max)
+		max = m;
+	m = atomic_load(&a->next_conn_id);
+	while (m <= max &&
+	    !atomic_compare_exchange_weak(&a->next_conn_id, &m, max + 1))
+		;
+}
+
+/*
+ * A -wal or -shm without its database was left by a file that was moved
+ * or deleted; SQLite would apply it to the new file.  Its rows are in the
+ * moved file if the checkpoint at close worked.
+ */
+static void
+audit_db_remove_stale(struct audit *a)
+{
+	static const char *const suffix[] = { "-wal", "-shm" };
+	char side[PATH_MAX + 8];
+	struct stat sb;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(side, sizeof(side), "%s%s", a->path, suffix[i]);
+		if (stat(side, &sb) == -1)
+			continue;
+		if (i == 0 && sb.st_size > 0)
+			log_warnx("audit: %s: discarding a write-ahead log left "
+			    "by a moved or deleted file", side);
+		if (unlink(side) == -1)
+			log_warn("audit: %s", side);
+	}
+}
+
+/* Open (creating if missing) the configured path; a->f.db NULL on error. */
+static int
+audit_db_open(struct audit *a)
+{
+	const char *mode;
+	sqlite3_stmt *st = NULL;
+	struct stat sb;
+	char *err = NULL;
+	int fd;
+
+	a->last_open_try = audit_mono_ms();
+	if (stat(a->path, &sb) == -1) {
+		if (errno != ENOENT) {
+			log_warn("audit: %s", a->path);
+			return -1;
+		}
+		audit_db_remove_stale(a);
+		/*
+		 * Created here rather than by SQLite so that its mode is 0640
+		 * or stricter; SQLite gives -wal and -shm the mode of the
+		 * database.  Only when missing: closing a descriptor of a
+		 * file the writer has open would drop its POSIX locks.
+		 */
+		fd = open(a->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+		if (fd == -1) {
+			log_warn("audit: %s", a->path);
+			return -1;
+		}
+		close(fd);
+	}
+	if (sqlite3_open_v2(a->path, &a->f.db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK)
+		goto dberr;
+	if (stat(a->path, &sb) == -1) {
+		log_warn("audit: %s", a->path);
+		goto fail;
+	}
+	a->f.dev = sb.st_dev;
+	a->f.ino = sb.st_ino;
+	sqlite3_busy_timeout(a->f.db, AUDIT_BUSY_TIMEOUT_MS);
+
+	/* journal_mode answers with the mode it ended up in. */
+	if (sqlite3_prepare_v2(a->f.db, "PRAGMA journal_mode=WAL", -1, &st,
+	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		goto dberr;
+	mode = (const char *)sqlite3_column_text(st, 0);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		log_warnx("audit: %s: cannot use WAL (journal mode %s)",
+		    a->path, mode != NULL ? mode : "unknown");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+
+	if (sqlite3_exec(a->f.db, "PRAGMA synchronous=NORMAL", NULL, NULL,
+	    &err) != SQLITE_OK ||
+	    sqlite3_exec(a->f.db, audit_schema_sql, NULL, NULL, &err) !=
+	    SQLITE_OK || audit_db_migrate(a) == -1 ||
+	    sqlite3_exec(a->f.db, audit_views_sql, NULL, NULL, &err) !=
+	    SQLITE_OK)
+		goto dberr;
+	if (sqlite3_prepare_v3(a->f.db, audit_insert_sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &a->f.insert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->f.db, audit_insert_conn_sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &a->f.insert_conn, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->f.db, audit_insert_gap_sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &a->f.insert_gap, NULL) != SQLITE_OK)
+		goto dberr;
+	audit_db_seed_ids(a);
+	a->next_prune = 0;
+	return 0;
+
+dberr:
+	log_warnx("audit: %s: %s", a->path,
+	    err != NULL ? err : a->f.db != NULL ? sqlite3_errmsg(a->f.db) :
+	    "out of memory");
 fail:
-	/* Before the rollback, which replaces the error message. */
-	log_warnx("audit: %s: writing %u records failed (try %d/%d): %s",
-	    a->path, n, try, AUDIT_TRIES, sqlite3_errmsg(a->db));
-	if (!sqlite3_get_autocommit(a->db))
-		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_free(err);
+	sqlite3_finalize(st);
+	audit_db_close(a, &a->f);
 	return -1;
 }
 
 /*
- * Commit a batch in one transaction.  A lock held elsewhere (someone's
- * write transaction) or a full disk may pass: try a few times before the
- * batch counts as dropped, so a wedged database cannot hold the queue, and
- * shutdown, forever.
+ * SIGHUP with the path still naming the open file: open it again before
+ * letting the old connection go, so that a reopen that fails (sluice runs
+ * as --user, the directory is root's) keeps the file that works.
+ */
+static void
+audit_db_reopen_same(struct audit *a)
+{
+	struct audit_file old = a->f;
+
+	memset(&a->f, 0, sizeof(a->f));
+	if (audit_db_open(a) == -1) {
+		log_warnx("audit: %s: cannot reopen; keeping the open file",
+		    a->path);
+		a->f = old;
+		return;
+	}
+	audit_db_close(a, &old);
+}
+
+/*
+ * Is the configured path still the file we write?  A rename or unlink
+ * (rotation, an operator) would otherwise send every row into a file
+ * nobody reads.  The stat is cheap next to a transaction.  A path that
+ * cannot be looked at (EACCES once root is dropped) is not one that moved.
+ */
+static void
+audit_db_check(struct audit *a)
+{
+	struct stat sb;
+	int hup = atomic_exchange(&a->reopen, 0), gone;
+
+	if (a->f.db == NULL) {
+		if (hup || audit_mono_ms() - a->last_open_try >=
+		    AUDIT_REOPEN_MS)
+			audit_db_open(a);
+		return;
+	}
+	if (stat(a->path, &sb) == -1)
+		gone = errno == ENOENT || errno == ENOTDIR;
+	else
+		gone = sb.st_dev != a->f.dev || sb.st_ino != a->f.ino;
+	if (gone) {
+		log_warnx("audit: %s: moved or deleted; opening a new file",
+		    a->path);
+		/* Closed first: the old file's -wal has the path's name. */
+		audit_db_close(a, &a->f);
+		audit_db_open(a);
+	} else if (hup) {
+		log_info("audit: %s: reopening (SIGHUP)", a->path);
+		audit_db_reopen_same(a);
+	}
+}
+
+/* ---- writing --------------------------------------------------------- */
+
+/* Keep the longest write transaction, for the log and the tests. */
+static void
+audit_note_txn(struct audit *a, int64_t begin_us)
+{
+	int64_t us = audit_mono_us() - begin_us;
+
+	if (us > atomic_load(&a->max_txn_us))
+		atomic_store(&a->max_txn_us, us);
+}
+
+/* SQLITE_OK, or the error that stopped the transaction. */
+static int
+audit_write_once(struct audit *a, struct audit_entry **batch, unsigned n,
+    uint64_t delta[])
+{
+	int64_t begin;
+	unsigned i;
+	int rc;
+
+	if (a->f.db == NULL)
+		return SQLITE_CANTOPEN;
+	if (sqlite3_exec(a->f.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	begin = audit_mono_us();
+	for (i = 0; i < n; i++) {
+		rc = batch[i]->kind == AUDIT_REQUEST ?
+		    audit_insert(a, &batch[i]->req) :
+		    audit_insert_conn(a, &batch[i]->conn);
+		if (rc == -1)
+			goto fail;
+	}
+	if (audit_insert_gaps(a, delta) == -1 ||
+	    sqlite3_exec(a->f.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	audit_note_txn(a, begin);
+	return SQLITE_OK;
+fail:
+	/* Before the rollback, which replaces the error. */
+	rc = sqlite3_errcode(a->f.db);
+	if (!sqlite3_get_autocommit(a->f.db))
+		sqlite3_exec(a->f.db, "ROLLBACK", NULL, NULL, NULL);
+	return rc != SQLITE_OK ? rc : SQLITE_ERROR;
+}
+
+/*
+ * Commit a batch, and the gaps rows owed, in one transaction.  A lock held
+ * elsewhere (someone's BEGIN IMMEDIATE) or a full disk may pass: keep
+ * trying for AUDIT_KEEP_MS, then count the batch as lost, so that a wedged
+ * database holds neither the queue nor shutdown for long.
  */
 static void
 audit_write(struct audit *a, struct audit_entry **batch, unsigned n)
 {
-	unsigned i;
-	int try;
+	uint64_t delta[AUDIT_NSLOTS], nconn = 0;
+	int64_t start = audit_mono_ms();
+	enum audit_cause cause;
+	int rc, i;
+	unsigned k;
 
-	for (try = 1; try <= AUDIT_TRIES; try++) {
-		if (audit_write_once(a, batch, n, try) == 0)
+	for (;;) {
+		if ((rc = audit_write_once(a, batch, n, delta)) == SQLITE_OK) {
+			for (i = 0; i < AUDIT_NSLOTS; i++)
+				a->gapped[i] += delta[i];
 			break;
-		if (try == AUDIT_TRIES)
-			audit_drop(a, n, "cannot write the database");
-		else
-			audit_sleep_ms(AUDIT_RETRY_SLEEP_MS);
+		}
+		if (audit_mono_ms() - start >= AUDIT_KEEP_MS) {
+			log_warnx("audit: %s: giving up on %u records: %s",
+			    a->path, n, sqlite3_errstr(rc));
+			cause = rc == SQLITE_BUSY || rc == SQLITE_LOCKED ?
+			    AUDIT_LOCKED : AUDIT_WRITE_FAILED;
+			for (k = 0; k < n; k++)
+				nconn += batch[k]->kind == AUDIT_CONNECTION;
+			audit_drop(a, AUDIT_REQUEST, n - nconn, cause);
+			audit_drop(a, AUDIT_CONNECTION, nconn, cause);
+			break;
+		}
+		audit_sleep_ms(AUDIT_RETRY_SLEEP_MS);
+		audit_db_check(a);
 	}
-	for (i = 0; i < n; i++)
-		free(batch[i]);
+	for (k = 0; k < n; k++)
+		free(batch[k]);
+}
+
+/*
+ * Delete up to AUDIT_PRUNE_ROWS rows older than the retention from each
+ * table, one short transaction each, between batches of inserts.  Rows
+ * left over are taken after the next batch; once none are, the writer
+ * looks again a minute later.
+ */
+static void
+audit_prune(struct audit *a)
+{
+	sqlite3_stmt *st;
+	char cutoff[64];
+	int64_t now = audit_mono_ms(), begin;
+	int more = 0;
+	size_t i;
+
+	if (a->retention_days <= 0 || a->f.db == NULL || now < a->next_prune)
+		return;
+	audit_format_ts(audit_wall_ms() -
+	    (int64_t)a->retention_days * 86400 * 1000, cutoff, sizeof(cutoff));
+	for (i = 0; i < sizeof(audit_prune_sql) / sizeof(*audit_prune_sql);
+	    i++) {
+		if (sqlite3_prepare_v2(a->f.db, audit_prune_sql[i], -1, &st,
+		    NULL) != SQLITE_OK) {
+			log_warnx("audit: %s: prune: %s", a->path,
+			    sqlite3_errmsg(a->f.db));
+			break;
+		}
+		sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, AUDIT_PRUNE_ROWS);
+		begin = audit_mono_us();
+		if (sqlite3_step(st) == SQLITE_DONE) {
+			audit_note_txn(a, begin);
+			if (sqlite3_changes(a->f.db) == AUDIT_PRUNE_ROWS)
+				more = 1;
+		} else
+			log_warnx("audit: %s: prune: %s", a->path,
+			    sqlite3_errmsg(a->f.db));
+		sqlite3_finalize(st);
+	}
+	a->next_prune = more ? 0 : now + AUDIT_PRUNE_EVERY_MS;
 }
 
 static void *
@@ -351,26 +983,24 @@ audit_writer_main(void *arg)
 		a->npending = 0;
 		pthread_mutex_unlock(&a->mtx);
 
-		if (n > 0)
+		audit_db_check(a);
+		if (n > 0 || audit_gaps_pending(a))
 			audit_write(a, batch, n);
 		a->spare = batch;
 		/* Stop only once a pass has found the queue empty. */
 		if (stopping && n == 0)
 			break;
+		audit_prune(a);
 		pthread_mutex_lock(&a->mtx);
 	}
 	return NULL;
 }
 
 struct audit *
-audit_open(const char *path, unsigned capacity)
+audit_open(const char *path, unsigned capacity, int retention_days)
 {
 	struct audit *a;
 	pthread_condattr_t ca;
-	char *err = NULL;
-	const char *mode;
-	sqlite3_stmt *st = NULL;
-	int fd;
 
 	if (capacity == 0) {
 		log_warnx("audit: queue capacity must be at least 1");
@@ -379,52 +1009,15 @@ audit_open(const char *path, unsigned capacity)
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		goto nomem;
 	a->cap = capacity;
+	a->retention_days = retention_days;
+	atomic_store(&a->next_conn_id, 1);
 	if ((a->path = strdup(path)) == NULL ||
 	    (a->pending = calloc(capacity, sizeof(*a->pending))) == NULL ||
 	    (a->spare = calloc(capacity, sizeof(*a->spare))) == NULL)
 		goto nomem;
-
-	/*
-	 * Created here rather than by SQLite so that its mode is 0640 or
-	 * stricter; SQLite gives -wal and -shm the mode of the database.
-	 */
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1) {
-		log_warn("audit: %s", path);
+	/* At start-up a file that does not work is an error, not a gap. */
+	if (audit_db_open(a) == -1)
 		goto fail;
-	}
-	close(fd);
-
-	if (sqlite3_open_v2(path, &a->db, SQLITE_OPEN_READWRITE, NULL) !=
-	    SQLITE_OK)
-		goto dberr;
-	sqlite3_busy_timeout(a->db, AUDIT_BUSY_TIMEOUT_MS);
-	/* Every connection sluice writes with enforces foreign keys. */
-	if (sqlite3_exec(a->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) !=
-	    SQLITE_OK)
-		goto dberr;
-
-	/* journal_mode answers with the mode it ended up in. */
-	if (sqlite3_prepare_v2(a->db, "PRAGMA journal_mode=WAL", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
-		goto dberr;
-	mode = (const char *)sqlite3_column_text(st, 0);
-	if (mode == NULL || strcmp(mode, "wal") != 0) {
-		log_warnx("audit: %s: cannot use WAL (journal mode %s)", path,
-		    mode != NULL ? mode : "unknown");
-		goto fail;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-
-	if (sqlite3_exec(a->db, "PRAGMA synchronous=NORMAL", NULL, NULL,
-	    &err) != SQLITE_OK ||
-	    sqlite3_exec(a->db, audit_schema_sql, NULL, NULL, &err) !=
-	    SQLITE_OK)
-		goto dberr;
-	if (sqlite3_prepare_v3(a->db, audit_insert_sql, -1,
-	    SQLITE_PREPARE_PERSISTENT, &a->insert, NULL) != SQLITE_OK)
-		goto dberr;
 
 	pthread_mutex_init(&a->mtx, NULL);
 	pthread_condattr_init(&ca);
@@ -442,17 +1035,9 @@ audit_open(const char *path, unsigned capacity)
 
 nomem:
 	log_warnx("audit: out of memory");
-	goto fail;
-dberr:
-	log_warnx("audit: %s: %s", path,
-	    err != NULL ? err : a->db != NULL ? sqlite3_errmsg(a->db) :
-	    "out of memory");
 fail:
-	sqlite3_free(err);
-	sqlite3_finalize(st);
 	if (a != NULL) {
-		sqlite3_finalize(a->insert);
-		sqlite3_close(a->db);
+		audit_db_close(a, &a->f);
 		free(a->pending);
 		free(a->spare);
 		free(a->path);
@@ -472,10 +1057,9 @@ audit_close(struct audit *a)
 	pthread_mutex_unlock(&a->mtx);
 	pthread_join(a->thread, NULL);
 
-	sqlite3_finalize(a->insert);
-	if (sqlite3_close(a->db) != SQLITE_OK)
-		log_warnx("audit: %s: close: %s", a->path,
-		    sqlite3_errmsg(a->db));
+	log_info("audit: longest write transaction %.1f ms",
+	    audit_max_txn_ms(a));
+	audit_db_close(a, &a->f);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->mtx);
 	free(a->pending);
@@ -487,5 +1071,16 @@ audit_close(struct audit *a)
 uint64_t
 audit_dropped(struct audit *a)
 {
-	return atomic_load(&a->dropped);
+	uint64_t total = 0;
+	int i;
+
+	for (i = 0; i < AUDIT_NSLOTS; i++)
+		total += atomic_load(&a->lost[i]);
+	return total;
+}
+
+double
+audit_max_txn_ms(struct audit *a)
+{
+	return atomic_load(&a->max_txn_us) / 1000.0;
 }

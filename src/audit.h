@@ -1,9 +1,10 @@
 /*
  * audit.h - the audit log: a bounded queue drained by one writer thread.
  *
- * Workers hand records to audit_submit(), which copies them and never waits
- * on SQLite.  The writer thread commits what is queued in one transaction
- * per batch, at least every 250 ms, into audit.db in WAL mode.
+ * Workers hand records to audit_submit() and audit_submit_conn(), which
+ * copy them and never wait on SQLite.  The writer thread commits what is
+ * queued in one transaction per batch, at least every 100 ms, into audit.db
+ * in WAL mode; what cannot be written becomes a row in the gaps table.
  */
 #ifndef SLUICE_AUDIT_H
 #define SLUICE_AUDIT_H
@@ -29,13 +30,54 @@ struct audit_record {
 	int64_t		 resp_bytes;	/* -1: NULL */
 	double		 duration_ms;
 	const char	*error;
+	int64_t		 conn_id;	/* audit_conn_id(); 0: NULL */
 };
 
 /*
- * Open (creating if missing) the audit database and start the writer thread.
- * capacity bounds the queue.  NULL after logging why.
+ * What one client connection leaves behind, submitted when it ends.  The
+ * const char * fields may be NULL (-> NULL) except client and server.
  */
-struct audit *audit_open(const char *path, unsigned capacity);
+struct audit_conn_record {
+	int64_t		 id;		/* from audit_conn_id() */
+	int64_t		 started_ms;	/* wall clock, ms since the epoch */
+	int64_t		 ended_ms;
+	const char	*client;	/* "ip:port" */
+	const char	*server;	/* original destination "ip:port" */
+	const char	*sni;
+	const char	*connect_host;
+	const char	*tls_version;	/* client leg */
+	const char	*cipher;
+	const char	*alpn;
+	const char	*upstream_tls_version;
+	const char	*upstream_cipher;
+	const char	*upstream_subject;
+	const char	*upstream_issuer;
+	const char	*verify_result;	/* "ok" or OpenSSL's reason */
+	int64_t		 bytes_in;	/* -1: NULL */
+	int64_t		 bytes_out;	/* -1: NULL */
+	const char	*end_reason;
+};
+
+/*
+ * Open (creating if missing, adding what an older version's file lacks) the
+ * audit database and start the writer thread.  capacity bounds the queue;
+ * retention_days > 0 makes the writer delete older rows.  NULL after
+ * logging why.
+ */
+struct audit *audit_open(const char *path, unsigned capacity,
+    int retention_days);
+
+/*
+ * A new connections.id, unique for this database and file: requests carry
+ * it before their connection's row is written.
+ */
+int64_t audit_conn_id(struct audit *);
+
+/* Like audit_submit(), for a connection's row. */
+int audit_submit_conn(struct audit *, const struct audit_conn_record *rec);
+
+/* Close the database and open the configured path again (SIGHUP). */
+void audit_reopen(struct audit *);
 
 /*
  * Queue a copy of rec.  Never blocks on I/O; if the queue is full the record
@@ -53,5 +95,8 @@ void audit_close(struct audit *);
  * commit.
  */
 uint64_t audit_dropped(struct audit *);
+
+/* The longest write transaction so far, in ms (for tests and the log). */
+double audit_max_txn_ms(struct audit *);
 
 #endif

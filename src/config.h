@@ -29,6 +29,7 @@ struct config_listen {
 struct config {
 	const char		*rules_path;
 	const char		*audit_path;
+	int			 audit_retention;	/* days; 0: keep all */
 	const char		*ca_cert_path;
 	const char		*ca_key_path;
 	const char		*upstream_ca_path;	/* NULL: system store */

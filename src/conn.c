@@ -32,7 +32,7 @@
  * CONN_HIGH_WATER in the destination (backpressure both ways).  A request
  * whose head was parsed gets exactly one audit row, in conn_request_end().
  * Before PEEK and TUNNEL, the destination sluice dials has passed the SSRF
- * guard (guard.c); a refusal is one audit row (conn_audit_conn).  Before TLS
+ * guard (guard.c); a refusal is one audit row (conn_audit_flow).  Before TLS
  * the socket is watched edge-triggered: recv(MSG_PEEK) leaves the bytes in
  * the socket, so a level-triggered event would fire again at once.
  */
@@ -199,6 +199,20 @@ struct conn {
 	uint64_t	 tunnel_up, tunnel_down;
 	uint64_t	 linger_bytes;		/* dropped while lingering */
 	int		 linger_shut;		/* close_notify + FIN sent */
+
+	/* the connections row, written by conn_free() */
+	int64_t		 audit_id;
+	const char	*tls_version;		/* OpenSSL's static strings */
+	const char	*cipher;
+	char		 alpn[32];
+	const char	*up_tls_version;
+	const char	*up_cipher;
+	char		 up_subject[256];
+	char		 up_issuer[256];
+	const char	*verify_result;		/* "ok" or OpenSSL's reason */
+	uint64_t	 body_in, body_out;	/* request/response bodies */
+	const char	*end_reason;		/* NULL: from the state */
+	enum conn_state	 end_state;		/* the state conn_kill() ended */
 };
 
 static void conn_run(struct conn *);
@@ -230,6 +244,8 @@ conn_arm(struct conn *c, double secs)
 static void
 conn_kill(struct conn *c)
 {
+	if (c->state != CONN_DEAD)
+		c->end_state = c->state;
 	c->state = CONN_DEAD;
 }
 
@@ -286,6 +302,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 	c->connect_mode = connect_mode;
 	c->start_ms = util_wall_ms();
 	c->start_mono = util_mono_ms();
+	c->audit_id = audit_conn_id(w->sl->audit);
 	util_addr_str(peer, c->client_str, sizeof(c->client_str));
 	util_addr_ip(peer, c->client_ip, sizeof(c->client_ip));
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
@@ -393,7 +410,7 @@ fail:
  * "CONNECT" for an answer to the CONNECT line, else NULL.
  */
 static void
-conn_audit_conn(struct conn *c, const char *decision, const char *method,
+conn_audit_flow(struct conn *c, const char *decision, const char *method,
     int status, int64_t rule_id, const char *error)
 {
 	struct audit_record rec = {
@@ -411,8 +428,11 @@ conn_audit_conn(struct conn *c, const char *decision, const char *method,
 		.resp_bytes = c->passthrough ? (int64_t)c->tunnel_down : -1,
 		.duration_ms = util_mono_ms() - c->start_mono,
 		.error = error,
+		.conn_id = c->audit_id,
 	};
 
+	c->end_reason = c->passthrough ? "tunnel_closed" :
+	    strcmp(decision, "error") == 0 ? "failed_before_tls" : "refused";
 	audit_submit(c->w->sl->audit, &rec);
 }
 
@@ -427,7 +447,7 @@ conn_connect_fail(struct conn *c, int status, const char *decision,
 	log_warnx("conn: client=%s CONNECT %s:%d: %d: %s", c->client_str,
 	    c->connect_host, c->dst_port, status, why);
 	conn_connect_reply(c, status, code, why);
-	conn_audit_conn(c, decision, "CONNECT", status, rule_id, why);
+	conn_audit_flow(c, decision, "CONNECT", status, rule_id, why);
 	conn_kill(c);
 }
 
@@ -437,7 +457,7 @@ conn_refuse(struct conn *c, int64_t rule_id, const char *why)
 {
 	log_warnx("conn: client=%s server=%s sni=%s refused: %s", c->client_str,
 	    c->server_str, c->sni, why);
-	conn_audit_conn(c, "denied", NULL, 0, rule_id, why);
+	conn_audit_flow(c, "denied", NULL, 0, rule_id, why);
 	conn_kill(c);
 }
 
@@ -1158,6 +1178,34 @@ conn_flight_end(struct conn *c)
 	}
 }
 
+/* The upstream leg for the connections row: TLS, certificate, verdict. */
+static void
+conn_note_upstream(struct conn *c, SSL *ssl)
+{
+	STACK_OF(X509) *chain;
+	X509 *cert;
+
+	if (ssl == NULL)
+		return;
+	/* When verification fails OpenSSL keeps the chain but no peer. */
+	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL &&
+	    (chain = SSL_get_peer_cert_chain(ssl)) != NULL &&
+	    sk_X509_num(chain) > 0)
+		cert = sk_X509_value(chain, 0);
+	if (cert != NULL) {
+		X509_NAME_oneline(X509_get_subject_name(cert), c->up_subject,
+		    sizeof(c->up_subject));
+		X509_NAME_oneline(X509_get_issuer_name(cert), c->up_issuer,
+		    sizeof(c->up_issuer));
+	}
+	if ((c->verify_result = tls_verify_error(ssl)) == NULL && cert != NULL)
+		c->verify_result = "ok";
+	if (SSL_is_init_finished(ssl)) {
+		c->up_tls_version = SSL_get_version(ssl);
+		c->up_cipher = SSL_get_cipher_name(ssl);
+	}
+}
+
 /* Write the request's audit row and forget the request. */
 static void
 conn_request_audit(struct conn *c)
@@ -1179,8 +1227,14 @@ conn_request_audit(struct conn *c)
 		.resp_bytes = r->local ? r->local_bytes : (int64_t)r->resp.payload,
 		.duration_ms = util_mono_ms() - r->start_mono,
 		.error = r->error[0] ? r->error : NULL,
+		.conn_id = c->audit_id,
 	};
 
+	c->body_in += r->body.payload;
+	if (rec.resp_bytes > 0)
+		c->body_out += (uint64_t)rec.resp_bytes;
+	if (c->up_subject[0] == '\0' && c->ubev != NULL)
+		conn_note_upstream(c, bufferevent_openssl_get_ssl(c->ubev));
 	audit_submit(c->w->sl->audit, &rec);
 	if (r->error[0] != '\0')
 		log_debug("conn: client=%s %s %s status=%d error=%s",
@@ -2197,6 +2251,57 @@ conn_client_close(struct conn *c, int cut)
 		conn_client_shutdown(c);
 }
 
+/* How a connection that said nothing more specific ended. */
+static const char *
+conn_end_reason(enum conn_state last)
+{
+	switch (last) {
+	case CONN_CONNECT_HEAD:
+	case CONN_RESOLVING:
+	case CONN_PEEK:
+		return "closed_before_tls";
+	case CONN_HANDSHAKE:
+		return "handshake_failed";
+	case CONN_HELD:
+	case CONN_COLLAPSED:
+	case CONN_EXCHANGE:
+		return "closed_during_request";
+	case CONN_TUNNEL:
+		return "tunnel_closed";
+	default:
+		return "closed";
+	}
+}
+
+/* The connection's own row; its requests already name audit_id. */
+static void
+conn_audit_connection(struct conn *c)
+{
+	struct audit_conn_record rec = {
+		.id = c->audit_id,
+		.started_ms = c->start_ms,
+		.ended_ms = util_wall_ms(),
+		.client = c->client_str,
+		.server = c->server_str,
+		.sni = c->sni[0] ? c->sni : NULL,
+		.connect_host = c->connect_host[0] ? c->connect_host : NULL,
+		.tls_version = c->tls_version,
+		.cipher = c->cipher,
+		.alpn = c->alpn[0] ? c->alpn : NULL,
+		.upstream_tls_version = c->up_tls_version,
+		.upstream_cipher = c->up_cipher,
+		.upstream_subject = c->up_subject[0] ? c->up_subject : NULL,
+		.upstream_issuer = c->up_issuer[0] ? c->up_issuer : NULL,
+		.verify_result = c->verify_result,
+		.bytes_in = (int64_t)(c->body_in + c->tunnel_up),
+		.bytes_out = (int64_t)(c->body_out + c->tunnel_down),
+		.end_reason = c->end_reason != NULL ? c->end_reason :
+		    conn_end_reason(c->end_state),
+	};
+
+	audit_submit_conn(c->w->sl->audit, &rec);
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -2217,8 +2322,9 @@ conn_free(struct conn *c)
 		conn_request_audit(c);
 	}
 	if (c->passthrough)
-		conn_audit_conn(c, "passthrough", NULL, 0, c->passthrough_rule,
+		conn_audit_flow(c, "passthrough", NULL, 0, c->passthrough_rule,
 		    c->passthrough_note[0] ? c->passthrough_note : NULL);
+	conn_audit_connection(c);
 	if (c->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(c->dnsreq);
 	if (c->ubev != NULL)
@@ -2388,6 +2494,8 @@ conn_handshake_failed(struct conn *c)
 	};
 
 	ERR_clear_error();
+	c->end_reason = "handshake_failed";
+	rec.conn_id = c->audit_id;
 	if (alpn == NULL) {
 		log_debug("conn: client=%s sni=%s handshake failed: %s",
 		    c->client_str, c->sni, why != NULL ? why : "closed");
@@ -2400,6 +2508,22 @@ conn_handshake_failed(struct conn *c)
 	audit_submit(c->w->sl->audit, &rec);
 }
 
+/* The client leg for the connections row, once its handshake is done. */
+static void
+conn_note_client_tls(struct conn *c, SSL *ssl)
+{
+	const unsigned char *alpn;
+	unsigned len;
+
+	if (ssl == NULL)
+		return;
+	c->tls_version = SSL_get_version(ssl);
+	c->cipher = SSL_get_cipher_name(ssl);
+	SSL_get0_alpn_selected(ssl, &alpn, &len);
+	snprintf(c->alpn, sizeof(c->alpn), "%.*s", (int)len,
+	    alpn != NULL ? (const char *)alpn : "");
+}
+
 static void
 conn_client_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -2407,6 +2531,7 @@ conn_client_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == CONN_HANDSHAKE) {
+			conn_note_client_tls(c, bufferevent_openssl_get_ssl(bev));
 			c->state = CONN_REQ_HEAD;
 			conn_arm(c, conn_cfg(c)->idle_timeout);
 		}
@@ -2471,10 +2596,11 @@ conn_upstream_failed(struct conn *c, int err)
 		snprintf(why, sizeof(why),
 		    "upstream %s the connection before the response ended",
 		    reset ? "reset" : "closed");
-	else if (verr != NULL)
+	else if (verr != NULL) {
+		conn_note_upstream(c, ssl);
 		snprintf(why, sizeof(why),
 		    "upstream certificate verification failed: %s", verr);
-	else if ((cerr = upstream_connect_error(c->ubev, err)) != NULL) {
+	} else if ((cerr = upstream_connect_error(c->ubev, err)) != NULL) {
 		/* "connection refused": strerror's capital mid-sentence */
 		n = snprintf(why, sizeof(why), "cannot connect to upstream: ");
 		snprintf(why + n, sizeof(why) - n, "%s", cerr);
@@ -2629,6 +2755,7 @@ conn_close_idle(struct worker *w)
 		    c->state != CONN_COLLAPSED &&
 		    !(c->state == CONN_REQ_HEAD && c->cbev != NULL &&
 		    evbuffer_get_length(bufferevent_get_input(c->cbev)) > 0)) {
+			c->end_reason = "shutdown";
 			conn_kill(c);
 			conn_run(c);
 		}
@@ -2644,6 +2771,7 @@ conn_close_all(struct worker *w)
 		if (c->req.error[0] == '\0')
 			snprintf(c->req.error, sizeof(c->req.error),
 			    "shutdown");
+		c->end_reason = "shutdown";
 		conn_kill(c);
 		conn_run(c);
 	}

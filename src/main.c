@@ -3,7 +3,8 @@
  *
  * Start-up fails with one line and a non-zero exit on any bad flag or
  * unreadable file, before a socket is bound.  Signals are blocked in every
- * thread and taken by sigwait() here: SIGHUP reloads the rules, SIGTERM and
+ * thread and taken by sigwait() here: SIGHUP reloads the rules and reopens
+ * the audit database (after a rotation), SIGTERM and
  * SIGINT drain the workers, flush the audit log and exit 0.
  */
 #include <errno.h>
@@ -60,6 +61,8 @@ main_usage(void)
 	    "--ca-key FILE\n"
 	    "              (--listen ADDR:PORT | --connect ADDR:PORT)... "
 	    "[options]\n"
+	    "  --audit-retention DAYS       delete audit rows older than this "
+	    "(keep all)\n"
 	    "  --upstream-ca FILE           trust store for upstreams "
 	    "(default: system)\n"
 	    "  --resolve HOST:PORT:ADDR     dial ADDR for HOST:PORT "
@@ -166,11 +169,13 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
 		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
-		OPT_PCAP_MAX, OPT_PCAP_FILTER,
+		OPT_PCAP_MAX, OPT_PCAP_FILTER, OPT_AUDIT_RETENTION,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
 		{ "audit", required_argument, NULL, OPT_AUDIT },
+		{ "audit-retention", required_argument, NULL,
+		    OPT_AUDIT_RETENTION },
 		{ "ca-cert", required_argument, NULL, OPT_CA_CERT },
 		{ "ca-key", required_argument, NULL, OPT_CA_KEY },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -223,6 +228,10 @@ main_parse(struct config *cfg, int argc, char **argv)
 		switch (ch) {
 		case OPT_RULES: cfg->rules_path = optarg; break;
 		case OPT_AUDIT: cfg->audit_path = optarg; break;
+		case OPT_AUDIT_RETENTION:
+			cfg->audit_retention = main_int("--audit-retention "
+			    "(days)", optarg, 1, 36500);
+			break;
 		case OPT_CA_CERT: cfg->ca_cert_path = optarg; break;
 		case OPT_CA_KEY: cfg->ca_key_path = optarg; break;
 		case OPT_LISTEN:
@@ -427,7 +436,7 @@ main_drop_privileges(const char *user)
 }
 
 static int
-main_wait(void)
+main_wait(struct audit *audit)
 {
 	sigset_t set;
 	int sig;
@@ -440,8 +449,10 @@ main_wait(void)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: reloading rules");
+			log_info("SIGHUP: reloading rules, reopening the "
+			    "audit database");
 			rules_reload();
+			audit_reopen(audit);
 			continue;
 		}
 		return sig;
@@ -490,7 +501,8 @@ main(int argc, char **argv)
 	if (rules_db_init(cfg.rules_path) == -1 ||
 	    rules_start(cfg.rules_path, MAIN_RULES_POLL_MS) == -1)
 		exit(1);
-	if ((sl.audit = audit_open(cfg.audit_path, MAIN_AUDIT_QUEUE)) == NULL)
+	if ((sl.audit = audit_open(cfg.audit_path, MAIN_AUDIT_QUEUE,
+	    cfg.audit_retention)) == NULL)
 		exit(1);
 	if (cfg.pcap_path != NULL && (sl.capture = capture_open(cfg.pcap_path,
 	    cfg.pcap_max_bytes, MAIN_PCAP_QUEUE)) == NULL)
@@ -510,7 +522,7 @@ main(int argc, char **argv)
 	    cfg.nlisten + cfg.nconnect, cfg.workers,
 	    cfg.default_deny ? "deny" : "allow");
 
-	sig = main_wait();
+	sig = main_wait(sl.audit);
 	log_info("%s: draining for up to %d s", strsignal(sig),
 	    cfg.drain_timeout);
 	for (i = 0; i < cfg.workers; i++)

@@ -788,3 +788,44 @@ print(head.split(b"\r\n")[0].decode())
 print(body.decode().strip())
 PY
 }
+
+# lab_load SECONDS CLIENTS [PATH]: from C, CLIENTS threads send GET PATH
+# (default /echo) to api.test over keep-alive connections (20 requests
+# each) for SECONDS; prints "REQUESTS CONNECTIONS ERRORS": the requests that
+# got a whole response, the connections opened, and the requests that did
+# not (sluice audits those too, so audit totals compare with
+# REQUESTS + ERRORS).
+lab_load() {
+	lab_in_c "$LAB_PY" - "$1" "$2" "${3:-/echo}" "$LAB_DIR/ica/ca.crt" <<'PY'
+import http.client, ssl, sys, threading, time
+secs, n, path, cafile = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=cafile)
+end = time.monotonic() + secs
+lock = threading.Lock()
+tot = {"req": 0, "conn": 0, "err": 0}
+
+def client():
+    while time.monotonic() < end:
+        c = http.client.HTTPSConnection("api.test", 443, context=ctx, timeout=60)
+        with lock:
+            tot["conn"] += 1
+        try:
+            for _ in range(20):
+                if time.monotonic() >= end:
+                    break
+                c.request("GET", path)
+                c.getresponse().read()
+                with lock:
+                    tot["req"] += 1
+        except Exception:
+            with lock:
+                tot["err"] += 1
+        finally:
+            c.close()
+
+ts = [threading.Thread(target=client) for _ in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(tot["req"], tot["conn"], tot["err"])
+PY
+}

@@ -1,7 +1,9 @@
 /*
  * test_audit.c - audit.c: every accepted record reaches the database, rows
  * are visible to readers while the writer runs, a full queue drops and
- * counts instead of blocking.
+ * counts instead of blocking; a file from an older version is migrated,
+ * requests name their connection, a lock held too long leaves a gaps row,
+ * a moved or deleted file is replaced, old rows are pruned.
  */
 #include <sys/stat.h>
 
@@ -46,6 +48,18 @@ test_db_open(const char *path)
 		exit(1);
 	}
 	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static sqlite3 *
+test_db_open_create(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK) {
+		fprintf(stderr, "open %s: %s\n", path, sqlite3_errmsg(db));
+		exit(1);
+	}
 	return db;
 }
 
@@ -131,7 +145,7 @@ test_many_threads(void)
 	int i, failed = 0;
 
 	test_path(path, sizeof(path), "many.db");
-	a = audit_open(path, TEST_THREADS * TEST_PER_THREAD);
+	a = audit_open(path, TEST_THREADS * TEST_PER_THREAD, 0);
 	CHECK(a != NULL, "many: audit_open");
 	if (a == NULL)
 		return;
@@ -184,7 +198,7 @@ test_nulls_and_visibility(void)
 	int seen = 0;
 
 	test_path(path, sizeof(path), "live.db");
-	a = audit_open(path, 16);
+	a = audit_open(path, 16, 0);
 	CHECK(a != NULL, "live: audit_open");
 	if (a == NULL)
 		return;
@@ -229,7 +243,7 @@ test_nulls_and_visibility(void)
 	audit_close(a);
 
 	/* Reopening keeps the rows and appends. */
-	again = audit_open(path, 16);
+	again = audit_open(path, 16, 0);
 	CHECK(again != NULL, "live: reopened");
 	if (again != NULL) {
 		rec.decision = "error";
@@ -260,7 +274,7 @@ test_full_queue(void)
 	double t0;
 
 	test_path(path, sizeof(path), "full.db");
-	a = audit_open(path, 4);
+	a = audit_open(path, 4, 0);
 	CHECK(a != NULL, "full: audit_open");
 	if (a == NULL)
 		return;
@@ -291,6 +305,347 @@ test_full_queue(void)
 	sqlite3_close(db);
 }
 
+/* The schema of the version before connections, gaps and views. */
+static const char test_old_schema[] =
+    "CREATE TABLE requests (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, "
+    "client TEXT NOT NULL, server TEXT NOT NULL, sni TEXT, host TEXT, "
+    "method TEXT, path TEXT, status INTEGER, decision TEXT NOT NULL, "
+    "rule_id INTEGER, injected TEXT, req_bytes INTEGER, resp_bytes INTEGER, "
+    "duration_ms REAL, error TEXT);"
+    "CREATE INDEX requests_ts ON requests (ts);"
+    "INSERT INTO requests (ts, client, server, decision) VALUES "
+    "('2026-11-29T18:00:00.123Z', '10.0.0.2:1', '10.0.0.3:443', 'denied');";
+
+static void
+test_migration(void)
+{
+	char path[PATH_MAX], p[64];
+	struct audit_record rec;
+	struct audit *a;
+	sqlite3 *db;
+
+	test_path(path, sizeof(path), "old.db");
+	db = test_db_open_create(path);
+	CHECK(sqlite3_exec(db, test_old_schema, NULL, NULL, NULL) == SQLITE_OK,
+	    "migrate: old file made");
+	sqlite3_close(db);
+
+	a = audit_open(path, 16, 0);
+	CHECK(a != NULL, "migrate: audit_open on an old file");
+	if (a == NULL)
+		return;
+	test_record(&rec, p, sizeof(p), 1);
+	rec.conn_id = 42;
+	CHECK(audit_submit(a, &rec) == 0, "migrate: submitted");
+	audit_close(a);
+
+	db = test_db_open(path);
+	CHECK(test_int(db, "SELECT count(*) FROM requests") == 2,
+	    "migrate: old row kept, new one added");
+	CHECK(test_int(db, "SELECT count(*) FROM requests WHERE conn_id = 42 "
+	    "AND rule_id = 1") == 1, "migrate: conn_id column added");
+	CHECK(test_int(db, "SELECT count(*) FROM connections") == 0 &&
+	    test_int(db, "SELECT count(*) FROM gaps") == 0 &&
+	    test_int(db, "SELECT count(*) FROM denied_recent") >= 0 &&
+	    test_int(db, "SELECT count(*) FROM errors_recent") >= 0 &&
+	    test_int(db, "SELECT count(*) FROM top_hosts") >= 0 &&
+	    test_int(db, "SELECT count(*) FROM injected_by_rule") >= 0,
+	    "migrate: connections, gaps and the views exist");
+	sqlite3_close(db);
+
+	/* Ids go on above the highest one the file names. */
+	a = audit_open(path, 16, 0);
+	CHECK(a != NULL && audit_conn_id(a) == 43, "migrate: ids seeded");
+	audit_close(a);
+}
+
+static void
+test_connections(void)
+{
+	char path[PATH_MAX], p[64];
+	struct audit_conn_record conn;
+	struct audit_record rec;
+	struct audit *a;
+	struct timespec now;
+	sqlite3 *db;
+	int64_t id;
+
+	test_path(path, sizeof(path), "conn.db");
+	a = audit_open(path, 16, 0);
+	CHECK(a != NULL, "conn: audit_open");
+	if (a == NULL)
+		return;
+	id = audit_conn_id(a);
+	CHECK(id == 1 && audit_conn_id(a) == 2, "conn: ids count up from 1");
+	clock_gettime(CLOCK_REALTIME, &now);
+
+	/* The request row comes first, as it does when a connection ends. */
+	test_record(&rec, p, sizeof(p), 3);
+	rec.ts_ms = (int64_t)now.tv_sec * 1000;
+	rec.conn_id = id;
+	rec.decision = "denied";
+	rec.status = 403;
+	CHECK(audit_submit(a, &rec) == 0, "conn: request submitted");
+	rec.decision = "error";
+	rec.status = 502;
+	rec.error = "upstream certificate verification failed";
+	CHECK(audit_submit(a, &rec) == 0, "conn: error submitted");
+	test_sleep_ms(300);
+
+	memset(&conn, 0, sizeof(conn));
+	conn.id = id;
+	conn.started_ms = rec.ts_ms;
+	conn.ended_ms = rec.ts_ms + 1500;
+	conn.client = "10.0.0.2:40000";
+	conn.server = "93.184.216.34:443";
+	conn.sni = "api.example.com";
+	conn.tls_version = "TLSv1.3";
+	conn.cipher = "TLS_AES_256_GCM_SHA384";
+	conn.alpn = "http/1.1";
+	conn.upstream_subject = "/CN=api.example.com";
+	conn.upstream_issuer = "/CN=Test CA";
+	conn.verify_result = "ok";
+	conn.bytes_in = 10;
+	conn.bytes_out = 1234;
+	conn.end_reason = "closed";
+	CHECK(audit_submit_conn(a, &conn) == 0, "conn: connection submitted");
+	audit_close(a);
+
+	db = test_db_open(path);
+	CHECK(test_int(db, "SELECT count(*) FROM requests r JOIN connections c "
+	    "ON r.conn_id = c.id WHERE c.sni = 'api.example.com' "
+	    "AND c.tls_version = 'TLSv1.3' AND c.alpn = 'http/1.1' "
+	    "AND c.cipher = 'TLS_AES_256_GCM_SHA384' AND c.verify_result = 'ok' "
+	    "AND c.upstream_subject = '/CN=api.example.com' "
+	    "AND c.upstream_issuer = '/CN=Test CA' AND c.bytes_in = 10 "
+	    "AND c.bytes_out = 1234 AND c.end_reason = 'closed' "
+	    "AND c.connect_host IS NULL AND c.upstream_cipher IS NULL "
+	    "AND c.ended > c.started") == 2, "conn: requests join their row");
+	CHECK(test_int(db, "SELECT count(*) FROM denied_recent WHERE "
+	    "host = 'api.example.com' AND rule_id = 3") == 1,
+	    "conn: denied_recent");
+	CHECK(test_int(db, "SELECT status FROM errors_recent") == 502,
+	    "conn: errors_recent");
+	CHECK(test_int(db, "SELECT requests FROM top_hosts WHERE "
+	    "host = 'api.example.com' AND resp_bytes = 2468") == 2,
+	    "conn: top_hosts");
+	CHECK(test_int(db, "SELECT requests FROM injected_by_rule WHERE "
+	    "rule_id = 3 AND injected = 'Authorization, key'") == 2,
+	    "conn: injected_by_rule");
+	sqlite3_close(db);
+}
+
+static int64_t
+test_wait_int(sqlite3 *db, const char *sql, int64_t want, long ms)
+{
+	double end = test_now_ms() + ms;
+	int64_t v;
+
+	while ((v = test_int(db, sql)) != want && test_now_ms() < end)
+		test_sleep_ms(50);
+	return v;
+}
+
+/*
+ * Another writer holds the lock longer than the writer keeps a batch: the
+ * batch is lost, and the loss is a gaps row once the lock goes.
+ */
+static void
+test_gap(void)
+{
+	char path[PATH_MAX], p[64];
+	struct audit_record rec;
+	struct audit *a;
+	sqlite3 *db;
+	int i;
+
+	test_path(path, sizeof(path), "gap.db");
+	a = audit_open(path, 64, 0);
+	CHECK(a != NULL, "gap: audit_open");
+	if (a == NULL)
+		return;
+	db = test_db_open(path);
+	sqlite3_busy_timeout(db, 0);
+	CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	    SQLITE_OK, "gap: write lock held elsewhere");
+	for (i = 0; i < 10; i++) {
+		test_record(&rec, p, sizeof(p), i);
+		CHECK(audit_submit(a, &rec) == 0, "gap: accepted");
+	}
+	/* Kept at least 5 s: released within that, nothing is lost. */
+	test_sleep_ms(6500);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_busy_timeout(db, 5000);
+	for (i = 10; i < 15; i++) {
+		test_record(&rec, p, sizeof(p), i);
+		CHECK(audit_submit(a, &rec) == 0, "gap: accepted after");
+	}
+	CHECK(test_wait_int(db, "SELECT count(*) FROM requests", 5, 3000) == 5,
+	    "gap: rows after the lock are written");
+	CHECK(test_int(db, "SELECT sum(count) FROM gaps WHERE "
+	    "cause = 'database_locked' AND kind = 'request' AND ts LIKE '20%Z'") == 10,
+	    "gap: the lost batch is a gaps row");
+	CHECK(audit_dropped(a) == 10, "gap: counted");
+	audit_close(a);
+	sqlite3_close(db);
+}
+
+/* Write one record a second; return when path is a new file again. */
+static void
+test_rename_one(struct audit *a, const char *path, const char *moved,
+    int unlink_it, int *submitted)
+{
+	struct audit_record rec;
+	struct stat sb;
+	char p[64];
+	double end;
+	int appeared = 0;
+
+	if (unlink_it)
+		CHECK(unlink(path) == 0, "rename: deleted");
+	else
+		CHECK(rename(path, moved) == 0, "rename: moved");
+	for (end = test_now_ms() + 5000; test_now_ms() < end;
+	    test_sleep_ms(100)) {
+		test_record(&rec, p, sizeof(p), (*submitted)++);
+		CHECK(audit_submit(a, &rec) == 0, "rename: accepted");
+		if (stat(path, &sb) == 0) {
+			appeared = 1;
+			break;
+		}
+	}
+	CHECK(appeared, "rename: a new file within 5 s");
+}
+
+static int64_t
+test_count(const char *path)
+{
+	sqlite3 *db = test_db_open(path);
+	int64_t n = test_int(db, "SELECT count(*) FROM requests");
+
+	sqlite3_close(db);
+	return n;
+}
+
+static void
+test_submit_n(struct audit *a, int n, int *submitted)
+{
+	struct audit_record rec;
+	char p[64];
+
+	while (n-- > 0) {
+		test_record(&rec, p, sizeof(p), (*submitted)++);
+		CHECK(audit_submit(a, &rec) == 0, "rename: accepted");
+	}
+}
+
+/*
+ * Renamed: every record is in one of the two files.  Deleted: the records
+ * after the new file appeared are in it (those before went to the
+ * deleted file).
+ */
+static void
+test_rename(void)
+{
+	char path[PATH_MAX], moved[PATH_MAX];
+	struct audit *a;
+	int submitted = 0;
+
+	test_path(path, sizeof(path), "rot.db");
+	test_path(moved, sizeof(moved), "rot.db.1");
+	a = audit_open(path, 256, 0);
+	CHECK(a != NULL, "rename: audit_open");
+	if (a == NULL)
+		return;
+	test_submit_n(a, 3, &submitted);
+	test_sleep_ms(300);
+	test_rename_one(a, path, moved, 0, &submitted);
+	test_submit_n(a, 5, &submitted);
+	audit_close(a);
+	CHECK(test_count(moved) + test_count(path) == submitted,
+	    "rename: every record in one of the two files");
+	CHECK(test_count(path) >= 5, "rename: new records in the new file");
+
+	a = audit_open(path, 256, 0);
+	CHECK(a != NULL, "delete: audit_open");
+	if (a == NULL)
+		return;
+	test_rename_one(a, path, moved, 1, &submitted);
+	test_submit_n(a, 5, &submitted);
+	audit_close(a);
+	CHECK(test_count(path) >= 5, "delete: new records in the new file");
+}
+
+/* audit_reopen() (SIGHUP) on an unchanged path: rows go on being written. */
+static void
+test_reopen(void)
+{
+	char path[PATH_MAX];
+	struct audit *a;
+	sqlite3 *db;
+	int submitted = 0;
+
+	test_path(path, sizeof(path), "hup.db");
+	a = audit_open(path, 64, 0);
+	CHECK(a != NULL, "reopen: audit_open");
+	if (a == NULL)
+		return;
+	db = test_db_open(path);
+	test_submit_n(a, 1, &submitted);
+	CHECK(test_wait_int(db, "SELECT count(*) FROM requests", 1, 3000) == 1,
+	    "reopen: first row");
+	audit_reopen(a);
+	test_sleep_ms(300);
+	test_submit_n(a, 1, &submitted);
+	CHECK(test_wait_int(db, "SELECT count(*) FROM requests", 2, 3000) == 2,
+	    "reopen: a row after the reopen, visible while running");
+	audit_close(a);
+	CHECK(test_int(db, "SELECT count(*) FROM requests") == 2,
+	    "reopen: both rows after close");
+	sqlite3_close(db);
+}
+
+static void
+test_retention(void)
+{
+	char path[PATH_MAX];
+	struct audit *a;
+	sqlite3 *db;
+	double end;
+
+	test_path(path, sizeof(path), "prune.db");
+	a = audit_open(path, 16, 0);
+	CHECK(a != NULL, "prune: created");
+	audit_close(a);
+	db = test_db_open(path);
+	CHECK(sqlite3_exec(db,
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+	    "WHERE i < 2500) INSERT INTO requests (ts, client, server, "
+	    "decision) SELECT '2020-01-01T00:00:00.000Z', 'c', 's', 'denied' "
+	    "FROM n;"
+	    "INSERT INTO requests (ts, client, server, decision) VALUES "
+	    "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'c', 's', 'denied');"
+	    "INSERT INTO connections (id, started, ended, client, server) "
+	    "VALUES (1, '2020-01-01T00:00:00.000Z', "
+	    "'2020-01-01T00:00:01.000Z', 'c', 's');"
+	    "INSERT INTO gaps VALUES ('2020-01-01T00:00:00.000Z', 3, 'x', "
+	    "'request');",
+	    NULL, NULL, NULL) == SQLITE_OK, "prune: old rows made");
+
+	a = audit_open(path, 16, 30);
+	CHECK(a != NULL, "prune: audit_open with a retention");
+	for (end = test_now_ms() + 3000; test_now_ms() < end &&
+	    test_int(db, "SELECT count(*) FROM requests") != 1;)
+		test_sleep_ms(50);
+	CHECK(test_int(db, "SELECT count(*) FROM requests") == 1,
+	    "prune: old requests deleted, the recent one kept");
+	CHECK(test_int(db, "SELECT count(*) FROM connections") == 0 &&
+	    test_int(db, "SELECT count(*) FROM gaps") == 0,
+	    "prune: old connections and gaps deleted");
+	audit_close(a);
+	sqlite3_close(db);
+}
+
 int
 main(void)
 {
@@ -301,6 +656,12 @@ main(void)
 	test_many_threads();
 	test_nulls_and_visibility();
 	test_full_queue();
+	test_migration();
+	test_connections();
+	test_gap();
+	test_rename();
+	test_reopen();
+	test_retention();
 	if (unit_failed == 0) {
 		char cmd[PATH_MAX + 16];
 

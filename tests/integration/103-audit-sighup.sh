@@ -1,0 +1,18 @@
+#!/bin/bash
+# SIGHUP reopens the audit database (for rotation schemes that move the file
+# and signal), and rows go on being written.
+. "$(dirname "$0")/../lab/lab.sh"
+lab_require_root
+lab_require_sluice
+lab_up
+lab_start_sluice --default-policy allow
+
+code=$(lab_curl -o /dev/null -w '%{http_code}' https://api.test/echo) || fail "curl failed"
+assert_eq 200 "$code" "status before SIGHUP"
+kill -HUP "$LAB_SLUICE_PID"
+lab_log_wait 'audit: .*reopening \(SIGHUP\)' >/dev/null || fail "no reopen after SIGHUP"
+code=$(lab_curl -o /dev/null -w '%{http_code}' https://api.test/echo) || fail "curl failed"
+assert_eq 200 "$code" "status after SIGHUP"
+assert_eq 2 "$(lab_audit_wait 2)" "audit rows"
+assert_eq 2 "$(lab_audit_sql "SELECT count(*) FROM connections")" "connection rows"
+lab_stop_sluice
