@@ -15,7 +15,8 @@ id=$(lab_audit_sql "SELECT id FROM requests WHERE path = '/status/418'")
 
 out=$(lab_sluice_audit show "$id") || fail "show $id failed: $out"
 assert_eq "request $id" "$(printf '%s\n' "$out" | head -n 1)" "show's first line"
-field() { printf '%s\n' "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
+# A field of the request: the lines before its connection's, if any.
+field() { printf '%s\n' "$out" | awk -v k="$1" '/^connection / { exit } $1 == k { print $2 }'; }
 assert_eq "$id" "$(field id)" "id"
 assert_eq /status/418 "$(field path)" "path"
 assert_eq 418 "$(field status)" "status"
@@ -28,6 +29,14 @@ json=$(lab_sluice_audit show "$id" --json) || fail "show --json failed: $json"
 assert_eq "/status/418 418 forwarded" \
 	"$(lab_json "$json" '" ".join(str(d["request"][k]) for k in ("path", "status", "decision"))')" \
 	"show --json: path status decision"
+# The connection's row is written when it closes, in the next batch.
+conns_written() {
+	[ "$(lab_audit_sql "SELECT count(*) FROM sqlite_master WHERE name = 'connections'")" = 0 ] ||
+		[ "$(lab_audit_sql 'SELECT count(*) FROM connections')" -ge 2 ]
+}
+lab_poll 5000 conns_written >/dev/null
+out=$(lab_sluice_audit show "$id") || fail "show $id failed: $out"
+json=$(lab_sluice_audit show "$id" --json) || fail "show --json failed: $json"
 has_conn=$(lab_audit_sql "SELECT count(*) FROM pragma_table_info('requests') WHERE name = 'conn_id'
 	AND EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'connections')")
 if [ "$has_conn" = 1 ]; then
