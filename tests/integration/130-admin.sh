@@ -2,8 +2,9 @@
 # --admin: /healthz and /readyz answer 200 while serving; /rules is the loaded
 # snapshot as JSON with secret names but never a secret's value; /metrics
 # counts requests by decision exactly as the client drives them; other paths
-# are 404, other methods 405; while draining /healthz answers 503.  A non-loopback --admin address without
-# --admin-allow-remote fails start-up with one line.
+# are 404, other methods 405; while draining /healthz answers 503.  A
+# non-loopback --admin address without --admin-allow-remote, or one already
+# taken, fails start-up with one line.
 . "$(dirname "$0")/../lab/lab.sh"
 lab_require_root
 lab_require_sluice
@@ -28,6 +29,15 @@ lab_rules_sql "
 	INSERT INTO injections (rule_id, kind, name, secret) VALUES
 		(14, 'header', 'X-Api-Key', 'tok130');" || fail "inserting the rules"
 lab_start_sluice --default-policy deny --admin "$ADMIN"
+
+# An address already taken fails a second sluice's start-up with one line.
+out=$(lab_in_g "$SLUICE" --listen 127.0.0.1:9131 --rules "$LAB_DIR/rules.db" \
+	--audit "$LAB_DIR/audit-second.db" --ca-cert "$LAB_DIR/ica/ca.crt" \
+	--ca-key "$LAB_DIR/ica/ca.key" --log-level warn --admin "$ADMIN" 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] || fail "a second sluice started on a taken --admin address"
+assert_eq 1 "$(printf '%s\n' "$out" | grep -vc '^$')" "lines of the error for a taken --admin address ($out)"
+assert_contains "$out" "admin" "error for a taken --admin address"
 
 # admin PATH [CURL_ARGS...]: the body, and the status in $LAB_DIR/admin.code
 admin() {
