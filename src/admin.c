@@ -8,7 +8,6 @@
  * /rules shows secret names only: never a value or its wire form.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
