@@ -42,6 +42,9 @@ struct config {
 	int			 nlisten;
 	struct config_listen	 connect[CONFIG_MAX_LISTEN];	/* CONNECT proxy */
 	int			 nconnect;
+	struct config_listen	 admin;		/* valid when has_admin */
+	int			 has_admin;
+	int			 admin_allow_remote;
 	struct config_resolve	 resolve[CONFIG_MAX_RESOLVE];
 	int			 nresolve;
 

@@ -434,6 +434,7 @@ conn_audit_flow(struct conn *c, const char *decision, const char *method,
 	c->end_reason = c->passthrough ? "tunnel_closed" :
 	    strcmp(decision, "error") == 0 ? "failed_before_tls" : "refused";
 	audit_submit(c->w->sl->audit, &rec);
+	worker_count_request(c->w, decision);
 }
 
 /* Refuse or fail a CONNECT before its 200: answer, audit, close. */
@@ -1236,6 +1237,7 @@ conn_request_audit(struct conn *c)
 	if (c->up_subject[0] == '\0' && c->ubev != NULL)
 		conn_note_upstream(c, bufferevent_openssl_get_ssl(c->ubev));
 	audit_submit(c->w->sl->audit, &rec);
+	worker_count_request(c->w, r->decision);
 	if (r->error[0] != '\0')
 		log_debug("conn: client=%s %s %s status=%d error=%s",
 		    c->client_str, r->method, r->host, r->status, r->error);
@@ -2495,6 +2497,7 @@ conn_handshake_failed(struct conn *c)
 
 	ERR_clear_error();
 	c->end_reason = "handshake_failed";
+	worker_count_tls_failure(c->w);
 	rec.conn_id = c->audit_id;
 	if (alpn == NULL) {
 		log_debug("conn: client=%s sni=%s handshake failed: %s",
@@ -2506,6 +2509,7 @@ conn_handshake_failed(struct conn *c)
 	log_warnx("conn: client=%s %s", c->client_str, error);
 	rec.duration_ms = util_mono_ms() - c->start_mono;
 	audit_submit(c->w->sl->audit, &rec);
+	worker_count_request(c->w, "error");
 }
 
 /* The client leg for the connections row, once its handshake is done. */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "admin.h"
 #include "audit.h"
 #include "cache.h"
 #include "capture.h"
@@ -90,6 +91,10 @@ main_usage(void)
 	    "  --pcap-filter HOST           capture only connections to HOST "
 	    "(exact,\n"
 	    "                               *.example.com or *, as in rules)\n"
+	    "  --admin ADDR:PORT            /healthz /readyz /metrics /rules "
+	    "over HTTP\n"
+	    "  --admin-allow-remote         allow a non-loopback --admin "
+	    "address\n"
 	    "  --user NAME                  drop root after binding\n"
 	    "  --log-level debug|info|warn  lowest level logged (info)\n"
 	    "  --log-format text|json       one line per event, text or a "
@@ -170,6 +175,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
 		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 		OPT_PCAP_MAX, OPT_PCAP_FILTER, OPT_AUDIT_RETENTION,
+		OPT_ADMIN_REMOTE,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -194,6 +200,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "keylog", required_argument, NULL, OPT_KEYLOG },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "admin", required_argument, NULL, OPT_ADMIN },
+		{ "admin-allow-remote", no_argument, NULL, OPT_ADMIN_REMOTE },
 		{ "pcap", required_argument, NULL, OPT_PCAP },
 		{ "pcap-max-mb", required_argument, NULL, OPT_PCAP_MAX },
 		{ "pcap-filter", required_argument, NULL, OPT_PCAP_FILTER },
@@ -294,9 +301,16 @@ main_parse(struct config *cfg, int argc, char **argv)
 			cfg->pcap_filter = optarg;
 			break;
 		case OPT_ADMIN:
+			if (util_parse_addr(optarg, 0, &cfg->admin.addr,
+			    &cfg->admin.addrlen) == -1)
+				main_usage_error("bad --admin address '%s': want "
+				    "IP:PORT or [IPv6]:PORT", optarg);
+			cfg->has_admin = 1;
+			break;
+		case OPT_ADMIN_REMOTE: cfg->admin_allow_remote = 1; break;
 		case OPT_NFQUEUE:
-			main_usage_error("--%s is not implemented in this version",
-			    ch == OPT_ADMIN ? "admin" : "nfqueue");
+			main_usage_error("--nfqueue is not implemented in this "
+			    "version");
 		case OPT_VERBOSE: cfg->log_level = LOG_DEBUG; break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &cfg->log_level) == -1)
@@ -334,6 +348,12 @@ main_parse(struct config *cfg, int argc, char **argv)
 	if (cfg->nlisten + cfg->nconnect == 0)
 		main_usage_error("%s", "at least one --listen or --connect is "
 		    "required");
+	if (cfg->admin_allow_remote && !cfg->has_admin)
+		main_usage_error("--admin-allow-remote needs --admin");
+	if (cfg->has_admin && !cfg->admin_allow_remote &&
+	    !admin_addr_is_loopback((struct sockaddr *)&cfg->admin.addr))
+		main_usage_error("--admin is not a loopback address; add "
+		    "--admin-allow-remote to serve it to the network");
 	if ((cfg->pcap_max_bytes > 0 || cfg->pcap_filter != NULL) &&
 	    cfg->pcap_path == NULL)
 		main_usage_error("%s needs --pcap", cfg->pcap_max_bytes > 0 ?
@@ -465,6 +485,7 @@ main(int argc, char **argv)
 	struct config cfg;
 	struct sluice sl;
 	struct worker *ws;
+	struct admin *admin = NULL;
 	sigset_t set;
 	int i, sig;
 
@@ -513,11 +534,16 @@ main(int argc, char **argv)
 		fatalx("cannot allocate the response cache");
 	if ((ws = worker_create_all(&sl, cfg.workers)) == NULL)
 		exit(1);
+	if (cfg.has_admin && ((admin = admin_new(&sl, ws, cfg.workers,
+	    (struct sockaddr *)&cfg.admin.addr, cfg.admin.addrlen)) == NULL ||
+	    admin_start(admin) == -1))
+		exit(1);
 	if (cfg.user != NULL)
 		main_drop_privileges(cfg.user);
 	for (i = 0; i < cfg.workers; i++)
 		if (worker_start(&ws[i]) == -1)
 			fatalx("cannot start worker threads");
+	admin_set_ready(admin);
 	log_info("ready: %d listeners, %d workers, default policy %s",
 	    cfg.nlisten + cfg.nconnect, cfg.workers,
 	    cfg.default_deny ? "deny" : "allow");
@@ -525,9 +551,13 @@ main(int argc, char **argv)
 	sig = main_wait(sl.audit);
 	log_info("%s: draining for up to %d s", strsignal(sig),
 	    cfg.drain_timeout);
+	admin_set_draining(admin);
 	for (i = 0; i < cfg.workers; i++)
 		worker_stop(&ws[i]);
 	worker_join_all(ws, cfg.workers);
+	/* After the drain, which /healthz reports; before the counters go. */
+	admin_free(admin);
+	free(ws);
 	audit_close(sl.audit);
 	/* After the workers: the connections they closed queued their FINs. */
 	capture_close(sl.capture);

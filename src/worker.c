@@ -192,7 +192,6 @@ worker_join_all(struct worker *ws, int n)
 		evdns_base_free(ws[i].dns, 0);
 		event_base_free(ws[i].base);
 	}
-	free(ws);
 }
 
 struct rules_snapshot *
@@ -206,4 +205,42 @@ worker_rules(struct worker *w)
 		w->rules_gen = gen;
 	}
 	return w->rules;
+}
+
+static const char *const worker_decisions[WORKER_NDECISIONS] = {
+	"forwarded", "denied", "rate_limited", "cached", "passthrough",
+	"error", "other",
+};
+
+const char *
+worker_decision_name(enum worker_decision d)
+{
+	return worker_decisions[d];
+}
+
+/* Only this thread writes the counter: a relaxed load and store suffice. */
+static void
+worker_bump(_Atomic uint64_t *n)
+{
+	atomic_store_explicit(n, atomic_load_explicit(n,
+	    memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+void
+worker_count_request(struct worker *w, const char *decision)
+{
+	int d = 0;
+
+	if (decision == NULL)
+		d = WORKER_OTHER;
+	for (; d < WORKER_OTHER; d++)
+		if (strcmp(decision, worker_decisions[d]) == 0)
+			break;
+	worker_bump(&w->counters.requests[d]);
+}
+
+void
+worker_count_tls_failure(struct worker *w)
+{
+	worker_bump(&w->counters.tls_client_failures);
 }
