@@ -48,6 +48,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "util.h"
 
 #define AUDIT_WAIT_MS		100	/* between batches, unless half full */
 #define AUDIT_BUSY_TIMEOUT_MS	1000	/* one try; tries last AUDIT_KEEP_MS */
@@ -252,33 +253,6 @@ audit_sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
-}
-
-static int64_t
-audit_mono_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-static int64_t
-audit_mono_us(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-}
-
-static int64_t
-audit_wall_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 /*
@@ -562,7 +536,7 @@ static int
 audit_insert_gaps(struct audit *a, uint64_t delta[])
 {
 	sqlite3_stmt *st = a->f.insert_gap;
-	int64_t now = audit_wall_ms();
+	int64_t now = util_wall_ms();
 	int i;
 
 	for (i = 0; i < AUDIT_NSLOTS; i++) {
@@ -701,7 +675,7 @@ audit_db_open(struct audit *a)
 	char *err = NULL;
 	int fd;
 
-	a->last_open_try = audit_mono_ms();
+	a->last_open_try = (int64_t)util_mono_ms();
 	if (stat(a->path, &sb) == -1) {
 		if (errno != ENOENT) {
 			log_warn("audit: %s", a->path);
@@ -807,7 +781,7 @@ audit_db_check(struct audit *a)
 	int hup = atomic_exchange(&a->reopen, 0), gone;
 
 	if (a->f.db == NULL) {
-		if (hup || audit_mono_ms() - a->last_open_try >=
+		if (hup || (int64_t)util_mono_ms() - a->last_open_try >=
 		    AUDIT_REOPEN_MS)
 			audit_db_open(a);
 		return;
@@ -834,7 +808,7 @@ audit_db_check(struct audit *a)
 static void
 audit_note_txn(struct audit *a, int64_t begin_us)
 {
-	int64_t us = audit_mono_us() - begin_us;
+	int64_t us = (int64_t)(util_mono_ms() * 1000) - begin_us;
 
 	if (us > atomic_load(&a->max_txn_us))
 		atomic_store(&a->max_txn_us, us);
@@ -854,7 +828,7 @@ audit_write_once(struct audit *a, struct audit_entry **batch, unsigned n,
 	if (sqlite3_exec(a->f.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		goto fail;
-	begin = audit_mono_us();
+	begin = (int64_t)(util_mono_ms() * 1000);
 	for (i = 0; i < n; i++) {
 		rc = batch[i]->kind == AUDIT_REQUEST ?
 		    audit_insert(a, &batch[i]->req) :
@@ -885,7 +859,7 @@ static void
 audit_write(struct audit *a, struct audit_entry **batch, unsigned n)
 {
 	uint64_t delta[AUDIT_NSLOTS], nconn = 0;
-	int64_t start = audit_mono_ms();
+	int64_t start = (int64_t)util_mono_ms();
 	enum audit_cause cause;
 	int rc, i;
 	unsigned k;
@@ -896,7 +870,7 @@ audit_write(struct audit *a, struct audit_entry **batch, unsigned n)
 				a->gapped[i] += delta[i];
 			break;
 		}
-		if (audit_mono_ms() - start >= AUDIT_KEEP_MS) {
+		if ((int64_t)util_mono_ms() - start >= AUDIT_KEEP_MS) {
 			log_warnx("audit: %s: giving up on %u records: %s",
 			    a->path, n, sqlite3_errstr(rc));
 			cause = rc == SQLITE_BUSY || rc == SQLITE_LOCKED ?
@@ -925,13 +899,13 @@ audit_prune(struct audit *a)
 {
 	sqlite3_stmt *st;
 	char cutoff[64];
-	int64_t now = audit_mono_ms(), begin;
+	int64_t now = (int64_t)util_mono_ms(), begin;
 	int more = 0;
 	size_t i;
 
 	if (a->retention_days <= 0 || a->f.db == NULL || now < a->next_prune)
 		return;
-	audit_format_ts(audit_wall_ms() -
+	audit_format_ts(util_wall_ms() -
 	    (int64_t)a->retention_days * 86400 * 1000, cutoff, sizeof(cutoff));
 	for (i = 0; i < sizeof(audit_prune_sql) / sizeof(*audit_prune_sql);
 	    i++) {
@@ -943,7 +917,7 @@ audit_prune(struct audit *a)
 		}
 		sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, AUDIT_PRUNE_ROWS);
-		begin = audit_mono_us();
+		begin = (int64_t)(util_mono_ms() * 1000);
 		if (sqlite3_step(st) == SQLITE_DONE) {
 			audit_note_txn(a, begin);
 			if (sqlite3_changes(a->f.db) == AUDIT_PRUNE_ROWS)
