@@ -49,6 +49,7 @@ struct config {
 	int			 nresolve;
 
 	int			 default_deny;
+	int			 report_only;		/* deny becomes would_deny */
 	int			 workers;
 	int			 upstream_timeout;	/* seconds */
 	int			 stream_idle_timeout;	/* seconds */

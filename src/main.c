@@ -69,6 +69,8 @@ main_usage(void)
 	    "  --resolve HOST:PORT:ADDR     dial ADDR for HOST:PORT "
 	    "(repeatable)\n"
 	    "  --default-policy allow|deny  when no rule matches (deny)\n"
+	    "  --report-only                deny nothing: forward and audit "
+	    "would_deny\n"
 	    "  --upstream-timeout SECONDS   connect/response head timeout (60)\n"
 	    "  --stream-idle-timeout SECONDS  longest gap within a streaming "
 	    "body (300)\n"
@@ -175,7 +177,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
 		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 		OPT_PCAP_MAX, OPT_PCAP_FILTER, OPT_AUDIT_RETENTION,
-		OPT_ADMIN_REMOTE,
+		OPT_ADMIN_REMOTE, OPT_REPORT_ONLY,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -189,6 +191,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA },
 		{ "resolve", required_argument, NULL, OPT_RESOLVE },
 		{ "default-policy", required_argument, NULL, OPT_POLICY },
+		{ "report-only", no_argument, NULL, OPT_REPORT_ONLY },
 		{ "upstream-timeout", required_argument, NULL, OPT_UP_TIMEOUT },
 		{ "stream-idle-timeout", required_argument, NULL,
 		    OPT_STREAM_IDLE },
@@ -260,6 +263,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 				main_usage_error("--default-policy wants allow "
 				    "or deny, not '%s'", optarg);
 			break;
+		case OPT_REPORT_ONLY: cfg->report_only = 1; break;
 		case OPT_UP_TIMEOUT:
 			cfg->upstream_timeout = main_int("--upstream-timeout",
 			    optarg, 1, 86400);
