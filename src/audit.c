@@ -605,20 +605,51 @@ audit_db_int(sqlite3 *db, const char *sql)
 	return v;
 }
 
-/* A requests table from before connections existed lacks conn_id. */
+/*
+ * Columns added after the first release, for files an older sluice made:
+ * each is added when its table lacks it.  A new column goes here and in
+ * the CREATE TABLE text above, nowhere else.
+ */
+static const struct audit_column {
+	const char	*table;
+	const char	*name;
+	const char	*decl;
+} audit_added_columns[] = {
+	{ "requests", "conn_id", "INTEGER" },
+};
+
+static int
+audit_db_has_column(sqlite3 *db, const char *table, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s", name, table);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_finalize(st);
+	return 1;
+}
+
 static int
 audit_db_migrate(struct audit *a)
 {
-	sqlite3_stmt *st = NULL;
+	const struct audit_column *c;
+	char sql[160];
+	size_t i;
 
-	if (sqlite3_prepare_v2(a->f.db, "SELECT conn_id FROM requests", -1, &st,
-	    NULL) == SQLITE_OK) {
-		sqlite3_finalize(st);
-		return 0;
+	for (i = 0; i < sizeof(audit_added_columns) /
+	    sizeof(audit_added_columns[0]); i++) {
+		c = &audit_added_columns[i];
+		if (audit_db_has_column(a->f.db, c->table, c->name))
+			continue;
+		log_info("audit: %s: adding %s.%s", a->path, c->table, c->name);
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
+		    c->table, c->name, c->decl);
+		if (sqlite3_exec(a->f.db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return -1;
 	}
-	log_info("audit: %s: adding requests.conn_id", a->path);
-	return sqlite3_exec(a->f.db, "ALTER TABLE requests ADD COLUMN conn_id "
-	    "INTEGER", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return 0;
 }
 
 /*
