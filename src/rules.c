@@ -64,8 +64,6 @@
 #include "log.h"
 #include "rules.h"
 
-/* The newest user_version we know; newer databases are refused. */
-#define RULES_SCHEMA_VERSION	1
 #define RULES_BUSY_TIMEOUT_MS	1000
 #define RULES_ERRLEN		256
 #define RULES_SECRET_FILE_MAX	(64 * 1024)

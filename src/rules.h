@@ -13,6 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The newest user_version this build knows; sluice refuses newer databases
+ * and sluice-rules refuses to distribute them.
+ */
+#define RULES_SCHEMA_VERSION	1
+
 enum rule_action {
 	RULE_ALLOW = 0,
 	RULE_DENY,
