@@ -829,3 +829,96 @@ for t in ts: t.join()
 print(tot["req"], tot["conn"], tot["err"])
 PY
 }
+
+# --- a fleet: two gateways sharing one rules database -----------------------
+#
+# Gateway 1 is lab_start_sluice's sluice (rules $LAB_DIR/rules.db, CONNECT
+# listener $LAB_GL4:$LAB_CONNECT_PORT, admin $LAB_ADMIN1); gateway 2 is a
+# second sluice in G (rules $LAB_DIR/gw2/rules.db, CONNECT listener
+# $LAB_GL4:$LAB_CONNECT_PORT2, admin $LAB_ADMIN2, no transparent listener
+# that the REDIRECT rules reach).  Clients use each through its CONNECT
+# listener.  The master database is $LAB_DIR/master.db.
+
+SLUICE_RULES_TOOL=${SLUICE_RULES_TOOL:-$LAB_SRCDIR/tools/sluice-rules}
+LAB_CONNECT_PORT2=3129
+LAB_ADMIN1=127.0.0.1:9191
+LAB_ADMIN2=127.0.0.1:9192
+
+# lab_sluice_rules ARGS: tools/sluice-rules, run in G (where the admin
+# listeners are).
+lab_sluice_rules() {
+	[ -x "$SLUICE_RULES_TOOL" ] || fail "no sluice-rules at $SLUICE_RULES_TOOL (build it first)"
+	lab_in_g "$SLUICE_RULES_TOOL" "$@"
+}
+
+# lab_master_sql SQL: sqlite3 on the master, made from rules/schema.sql.
+lab_master_sql() {
+	if [ ! -f "$LAB_DIR/master.db" ]; then
+		sqlite3 "$LAB_DIR/master.db" <"$LAB_SRCDIR/rules/schema.sql" ||
+			fail "making the master database"
+	fi
+	sqlite3 -cmd '.timeout 5000' "$LAB_DIR/master.db" "$@"
+}
+
+# lab_start_fleet [FLAGS...]: both gateways, each with FLAGS and its admin
+# listener; returns once both accept.
+lab_start_fleet() {
+	mkdir -p "$LAB_DIR/gw2"
+	lab_start_sluice --admin "$LAB_ADMIN1" "$@"
+	ip netns exec "$LAB_G" "$SLUICE" --listen "127.0.0.1:8445" \
+		--connect "0.0.0.0:$LAB_CONNECT_PORT2" --admin "$LAB_ADMIN2" \
+		--rules "$LAB_DIR/gw2/rules.db" --audit "$LAB_DIR/gw2/audit.db" \
+		--ca-cert "$LAB_DIR/ica/ca.crt" --ca-key "$LAB_DIR/ica/ca.key" \
+		--upstream-ca "$LAB_DIR/certs/ca.crt" \
+		"$@" >>"$LAB_DIR/gw2/sluice.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_G" "$LAB_CONNECT_PORT2" || fail "gateway 2 did not start"
+}
+
+# lab_fleet_drive SECONDS OUT PATH: in the background, GET https://api.test
+# PATH for SECONDS, a new connection each time, through gateway 1 and 2 in
+# turn; one line per request in OUT: "EPOCH_MS GATEWAY STATUS [ERROR]",
+# STATUS 000 when the request failed.  Returns at once; the driver's pid
+# is in LAB_DRIVE_PID.
+lab_fleet_drive() {
+	ip netns exec "$LAB_C" "$LAB_PY" - "$1" "$2" "$3" "$LAB_DIR/ica/ca.crt" \
+		"$LAB_GL4" "$LAB_CONNECT_PORT" "$LAB_CONNECT_PORT2" <<'PY' &
+import http.client, ssl, sys, time
+secs, out, path, cafile, gw = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+ports = [int(sys.argv[6]), int(sys.argv[7])]
+ctx = ssl.create_default_context(cafile=cafile)
+end = time.time() + secs
+i = 0
+with open(out + ".tmp", "w", buffering=1) as f:
+    while time.time() < end:
+        n, i = i % 2, i + 1
+        t0 = time.time()
+        err = ""
+        try:
+            c = http.client.HTTPSConnection(gw, ports[n], context=ctx, timeout=10)
+            c.set_tunnel("api.test", 443)
+            c.request("GET", path, headers={"Connection": "close"})
+            r = c.getresponse()
+            r.read()
+            status = r.status
+            c.close()
+        except Exception as e:
+            status, err = 0, " " + repr(e)
+        f.write("%d %d %03d%s\n" % (t0 * 1000, n + 1, status, err))
+import os
+os.rename(out + ".tmp", out)
+PY
+	LAB_DRIVE_PID=$!
+	LAB_PIDS+=($!)
+}
+
+# lab_drive_wait OUT: until the driver is done (OUT exists).
+lab_drive_wait() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ -f "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "the traffic driver did not finish"
+}
