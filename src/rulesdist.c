@@ -130,28 +130,27 @@ rulesdist_mktemp(const char *path, char tmp[PATH_MAX], char *err)
  * says WAL would make even a read-only open look for (or make) a -wal.
  */
 static int
-rulesdist_header_check(const char *path, char *err)
+rulesdist_header_check(const char *path, const char *name, char *err)
 {
 	unsigned char h[RULESDIST_HEADER];
 	ssize_t n;
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		rulesdist_err(err, "%s: %s", path,
-		    strerror(errno));
+		rulesdist_err(err, "%s: %s", name, strerror(errno));
 		return -1;
 	}
 	n = read(fd, h, sizeof(h));
 	close(fd);
 	if (n != (ssize_t)sizeof(h) || memcmp(h, "SQLite format 3", 16) != 0) {
 		rulesdist_err(err, "%s: not an SQLite database",
-		    path);
+		    name);
 		return -1;
 	}
 	if (h[18] != 1 || h[19] != 1) {
 		rulesdist_err(err, "%s: in WAL mode; a snapshot "
 		    "must be in rollback-journal mode (sluice-rules snapshot "
-		    "makes one)", path);
+		    "makes one)", name);
 		return -1;
 	}
 	return 0;
@@ -163,6 +162,7 @@ rulesdist_integrity(sqlite3 *db, const char *path, char *err)
 {
 	sqlite3_stmt *st = NULL;
 	const char *row;
+	char *p;
 	int rc;
 
 	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(1)", -1, &st,
@@ -175,6 +175,9 @@ rulesdist_integrity(sqlite3 *db, const char *path, char *err)
 	if (row == NULL || strcmp(row, "ok") != 0) {
 		rulesdist_err(err, "%s: integrity_check: %s", path,
 		    row != NULL ? row : "no answer");
+		/* Its report spans lines; ours is one. */
+		for (p = err; (p = strpbrk(p, "\r\n")) != NULL; )
+			*p = ' ';
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -182,36 +185,37 @@ rulesdist_integrity(sqlite3 *db, const char *path, char *err)
 	return 0;
 }
 
-int
-rulesdist_verify(const char *path, char *err)
+/* rulesdist_verify(), saying name in errors (a temporary file's origin). */
+static int
+rulesdist_check(const char *path, const char *name, char *err)
 {
 	sqlite3 *db = NULL;
 	int64_t version, ntables;
 
-	if (rulesdist_header_check(path, err) == -1)
+	if (rulesdist_header_check(path, name, err) == -1)
 		return -1;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK) {
-		rulesdist_sqlerr(err, path, db);
+		rulesdist_sqlerr(err, name, db);
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, RULESDIST_BUSY_MS);
-	if (rulesdist_integrity(db, path, err) == -1)
+	if (rulesdist_integrity(db, name, err) == -1)
 		goto fail;
 	if (rulesdist_int(db, "PRAGMA user_version", &version) == -1 ||
 	    rulesdist_int(db, "SELECT count(*) FROM sqlite_schema "
 	    "WHERE type = 'table' AND name = 'rules'", &ntables) == -1) {
-		rulesdist_sqlerr(err, path, db);
+		rulesdist_sqlerr(err, name, db);
 		goto fail;
 	}
 	if (version < 1 || version > RULES_SCHEMA_VERSION) {
 		rulesdist_err(err, "%s: schema version %lld, this "
-		    "sluice-rules knows 1 to %d", path, (long long)version,
+		    "sluice-rules knows 1 to %d", name, (long long)version,
 		    RULES_SCHEMA_VERSION);
 		goto fail;
 	}
 	if (ntables == 0) {
-		rulesdist_err(err, "%s: no rules table", path);
+		rulesdist_err(err, "%s: no rules table", name);
 		goto fail;
 	}
 	sqlite3_close(db);
@@ -219,6 +223,12 @@ rulesdist_verify(const char *path, char *err)
 fail:
 	sqlite3_close(db);
 	return -1;
+}
+
+int
+rulesdist_verify(const char *path, char *err)
+{
+	return rulesdist_check(path, path, err);
 }
 
 /* Copy master into the empty file tmp and leave it in rollback mode. */
@@ -296,7 +306,7 @@ rulesdist_snapshot(const char *master, const char *out, char *err)
 		return -1;
 	close(fd);
 	if (rulesdist_backup(master, tmp, err) == -1 ||
-	    rulesdist_verify(tmp, err) == -1 ||
+	    rulesdist_check(tmp, master, err) == -1 ||
 	    rulesdist_fsync(tmp, 0, err) == -1)
 		goto fail;
 	if (rename(tmp, out) == -1) {
@@ -509,7 +519,7 @@ rulesdist_install(int in, const char *path, char id[RULESDIST_IDLEN + 1],
 	}
 	close(fd);
 	fd = -1;
-	if (rulesdist_verify(tmp, err) == -1 ||
+	if (rulesdist_check(tmp, "the snapshot", err) == -1 ||
 	    rulesdist_retire_wal(path, &held, err) == -1)
 		goto fail;
 	if (rename(tmp, path) == -1) {
