@@ -1727,9 +1727,9 @@ rules_loader_load(struct rules_loader *ldr, char *err)
  * commit changed it, we were asked to, or the last attempt failed.  A path
  * that vanished keeps the old connection (and snapshot) until a file is
  * back.  Replacing the file by rename is only safe once the old database's
- * -wal is empty (PRAGMA wal_checkpoint(TRUNCATE)): SQLite pairs a -wal with
- * whatever file is at its path, and our open connection keeps the last
- * writer from removing it.
+ * -wal is gone: SQLite pairs a -wal with whatever file is at its path, and
+ * our open connection keeps the last writer from removing it.  sluice-rules
+ * install checkpoints and removes it before its rename (rulesdist.c).
  */
 static void
 rules_loader_poll(struct rules_loader *ldr, int forced)
