@@ -235,7 +235,6 @@ sr_last_line(char *s)
 	return start != NULL ? start + 1 : s;
 }
 
-/* "sluice-rules: " is prefixed to usage problems only. */
 static int
 sr_cmd_snapshot(int argc, char **argv)
 {
@@ -486,9 +485,11 @@ sr_admin_generation(const char *url, unsigned long long *generation,
 	}
 	buf[len] = '\0';
 	close(fd);
-	if (strncmp(buf, "HTTP/1.", 7) != 0 || strncmp(buf + 8, " 200", 4)) {
-		sr_err(err, "%s/rules: %.40s", url,
-		    len > 0 ? sr_last_line(strtok(buf, "\r\n")) : "no answer");
+	if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 ||
+	    strncmp(buf + 8, " 200", 4) != 0) {
+		buf[strcspn(buf, "\r\n")] = '\0';
+		sr_err(err, "%s/rules: %.60s", url,
+		    len > 0 ? buf : "no answer");
 		free(buf);
 		return -1;
 	}
