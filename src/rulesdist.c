@@ -44,7 +44,8 @@
 #include "rulesdist.h"
 
 #define RULESDIST_BUSY_MS	5000
-#define RULESDIST_MAX_BYTES	(1024LL * 1024 * 1024)	/* a snapshot on stdin */
+/* The largest snapshot install reads. */
+#define RULESDIST_MAX_BYTES	(1024LL * 1024 * 1024)
 #define RULESDIST_HEADER	100	/* bytes of an SQLite file header */
 
 /* Long paths shorten the message; the buffer is RULESDIST_ERRLEN. */

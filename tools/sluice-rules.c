@@ -39,11 +39,13 @@
 
 #include "rulesdist.h"
 
-#define SR_OUT_MAX	4096	/* what we keep of a remote's stdout/stderr */
-#define SR_HTTP_MAX	(4 * 1024 * 1024)
-#define SR_HTTP_TIMEOUT	5	/* seconds, each of connect, send, receive */
+/* What we keep of a remote's stdout and of its stderr. */
+#define SLUICE_RULES_OUT_MAX	4096
+#define SLUICE_RULES_HTTP_MAX	(4 * 1024 * 1024)
+/* Seconds for each of connect, send and receive. */
+#define SLUICE_RULES_HTTP_TIMEOUT	5
 
-static const char sr_usage[] =
+static const char sluice_rules_usage[] =
     "usage: sluice-rules snapshot MASTER.db OUT\n"
     "       sluice-rules install SNAPSHOT|- PATH\n"
     "       sluice-rules push [--ssh CMD] [--remote CMD] MASTER.db DEST...\n"
@@ -53,19 +55,19 @@ static const char sr_usage[] =
     "--admin\nlistener) applies to the DEST after it.\n";
 
 /* How remote gateways are reached. */
-struct sr_remote {
+struct sluice_rules_remote {
 	const char	*ssh;		/* the ssh program */
 	const char	*cmd;		/* sluice-rules on the far side */
 };
 
 /* What a child process wrote, kept for the report. */
-struct sr_output {
-	char		 out[SR_OUT_MAX];
-	char		 err[SR_OUT_MAX];
+struct sluice_rules_output {
+	char		 out[SLUICE_RULES_OUT_MAX];
+	char		 err[SLUICE_RULES_OUT_MAX];
 };
 
 static void __attribute__((format(printf, 2, 3)))
-sr_err(char *err, const char *fmt, ...)
+sluice_rules_err(char *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -76,7 +78,7 @@ sr_err(char *err, const char *fmt, ...)
 
 /* The command for the far side; -1 if it does not fit. */
 static int __attribute__((format(printf, 3, 4)))
-sr_command(char *buf, size_t len, const char *fmt, ...)
+sluice_rules_command(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -92,7 +94,7 @@ sr_command(char *buf, size_t len, const char *fmt, ...)
  * with '/' or '.'; *host gets the host and the path is returned.
  */
 static const char *
-sr_split(const char *dest, char *host, size_t hostlen)
+sluice_rules_split(const char *dest, char *host, size_t hostlen)
 {
 	const char *colon = strchr(dest, ':');
 	const char *slash = strchr(dest, '/');
@@ -109,7 +111,7 @@ sr_split(const char *dest, char *host, size_t hostlen)
 
 /* The path as one word for the remote shell: single quotes. */
 static int
-sr_quote(const char *s, char *out, size_t outlen)
+sluice_rules_quote(const char *s, char *out, size_t outlen)
 {
 	size_t n = 0;
 
@@ -137,7 +139,7 @@ sr_quote(const char *s, char *out, size_t outlen)
 
 /* Append what fd has to buf (NUL-terminated, truncated); 0 at EOF. */
 static int
-sr_drain(int fd, char *buf, size_t len)
+sluice_rules_drain(int fd, char *buf, size_t len)
 {
 	size_t used = strlen(buf);
 	char tmp[1024];
@@ -155,12 +157,12 @@ sr_drain(int fd, char *buf, size_t len)
 }
 
 /*
- * Run "SSH -o BatchMode=yes HOST COMMAND" with stdin from in (or
+ * Run "SSH -o BatchMode=yes ... HOST COMMAND" with stdin from in (or
  * /dev/null), collecting its stdout and stderr.  The exit status, or -1.
  */
 static int
-sr_ssh(const struct sr_remote *r, const char *host, const char *command,
-    int in, struct sr_output *o)
+sluice_rules_ssh(const struct sluice_rules_remote *r, const char *host,
+    const char *command, int in, struct sluice_rules_output *o)
 {
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, st, open_fds = 2;
 	struct pollfd pfd[2];
@@ -181,8 +183,11 @@ sr_ssh(const struct sr_remote *r, const char *host, const char *command,
 		if (dup2(in, 0) == -1 || dup2(po[1], 1) == -1 ||
 		    dup2(pe[1], 2) == -1)
 			_exit(255);
+		/* Pushes run one after another: a gateway that stops
+		 * answering must not hold up the rest for long. */
 		execlp(r->ssh, r->ssh, "-o", "BatchMode=yes", "-o",
-		    "ConnectTimeout=10", "--", host, command, (char *)NULL);
+		    "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o",
+		    "ServerAliveCountMax=3", "--", host, command, (char *)NULL);
 		dprintf(2, "%s: %s\n", r->ssh, strerror(errno));
 		_exit(255);
 	}
@@ -196,11 +201,13 @@ sr_ssh(const struct sr_remote *r, const char *host, const char *command,
 				continue;
 			break;
 		}
-		if (pfd[0].revents && !sr_drain(po[0], o->out, sizeof(o->out))) {
+		if (pfd[0].revents &&
+		    !sluice_rules_drain(po[0], o->out, sizeof(o->out))) {
 			pfd[0].fd = -1;
 			open_fds--;
 		}
-		if (pfd[1].revents && !sr_drain(pe[0], o->err, sizeof(o->err))) {
+		if (pfd[1].revents &&
+		    !sluice_rules_drain(pe[0], o->err, sizeof(o->err))) {
 			pfd[1].fd = -1;
 			open_fds--;
 		}
@@ -225,7 +232,7 @@ fail:
 
 /* The last non-empty line of s, without its newline, in place. */
 static const char *
-sr_last_line(char *s)
+sluice_rules_last_line(char *s)
 {
 	char *end = s + strlen(s), *start;
 
@@ -236,12 +243,12 @@ sr_last_line(char *s)
 }
 
 static int
-sr_cmd_snapshot(int argc, char **argv)
+sluice_rules_cmd_snapshot(int argc, char **argv)
 {
 	char err[RULESDIST_ERRLEN];
 
 	if (argc != 3) {
-		fputs(sr_usage, stderr);
+		fputs(sluice_rules_usage, stderr);
 		return 2;
 	}
 	if (rulesdist_snapshot(argv[1], argv[2], err) == -1) {
@@ -252,13 +259,13 @@ sr_cmd_snapshot(int argc, char **argv)
 }
 
 static int
-sr_cmd_install(int argc, char **argv)
+sluice_rules_cmd_install(int argc, char **argv)
 {
 	char err[RULESDIST_ERRLEN], id[RULESDIST_IDLEN + 1];
 	int fd, rc;
 
 	if (argc != 3) {
-		fputs(sr_usage, stderr);
+		fputs(sluice_rules_usage, stderr);
 		return 2;
 	}
 	if (strcmp(argv[1], "-") == 0)
@@ -281,17 +288,17 @@ sr_cmd_install(int argc, char **argv)
 
 /* Install the snapshot at snap on one DEST; 0, or -1 with the reason. */
 static int
-sr_push_one(const struct sr_remote *r, const char *snap, const char *dest,
-    const char *want, char *err)
+sluice_rules_push_one(const struct sluice_rules_remote *r, const char *snap,
+    const char *dest, const char *want, char *err)
 {
 	char host[256], qpath[PATH_MAX * 4 + 3], command[PATH_MAX * 4 + 512];
 	char id[RULESDIST_IDLEN + 1];
-	struct sr_output o;
-	const char *path = sr_split(dest, host, sizeof(host));
+	struct sluice_rules_output o;
+	const char *path = sluice_rules_split(dest, host, sizeof(host));
 	int fd, rc;
 
 	if ((fd = open(snap, O_RDONLY | O_CLOEXEC)) == -1) {
-		sr_err(err, "%s: %s", snap,
+		sluice_rules_err(err, "%s: %s", snap,
 		    strerror(errno));
 		return -1;
 	}
@@ -300,31 +307,33 @@ sr_push_one(const struct sr_remote *r, const char *snap, const char *dest,
 		close(fd);
 		return rc;
 	}
-	if (sr_quote(path, qpath, sizeof(qpath)) == -1 ||
-	    sr_command(command, sizeof(command), "%s install - %s", r->cmd,
-	    qpath) == -1) {
+	if (sluice_rules_quote(path, qpath, sizeof(qpath)) == -1 ||
+	    sluice_rules_command(command, sizeof(command), "%s install - %s",
+	    r->cmd, qpath) == -1) {
 		close(fd);
-		sr_err(err, "path too long");
+		sluice_rules_err(err, "path too long");
 		return -1;
 	}
-	rc = sr_ssh(r, host, command, fd, &o);
+	rc = sluice_rules_ssh(r, host, command, fd, &o);
 	close(fd);
 	if (rc != 0) {
-		sr_err(err, "%s (exit %d)",
-		    o.err[0] != '\0' ? sr_last_line(o.err) : "ssh failed", rc);
+		sluice_rules_err(err, "%s (exit %d)",
+		    o.err[0] != '\0' ? sluice_rules_last_line(o.err) :
+		    "ssh failed", rc);
 		return -1;
 	}
 	/* The far side hashed what it received: it must be what we sent. */
-	if (strcmp(sr_last_line(o.out), want) != 0) {
-		sr_err(err, "installed \"%s\", sent %s",
-		    sr_last_line(o.out), want);
+	if (strcmp(sluice_rules_last_line(o.out), want) != 0) {
+		sluice_rules_err(err, "installed \"%s\", sent %s",
+		    sluice_rules_last_line(o.out), want);
 		return -1;
 	}
 	return 0;
 }
 
 static int
-sr_snapshot_id(const char *snap, char id[RULESDIST_IDLEN + 1], char *err)
+sluice_rules_snapshot_id(const char *snap, char id[RULESDIST_IDLEN + 1],
+    char *err)
 {
 	struct rulesdist_info info;
 
@@ -336,7 +345,8 @@ sr_snapshot_id(const char *snap, char id[RULESDIST_IDLEN + 1], char *err)
 
 /* Options that both push and status take; returns the next argument. */
 static int
-sr_remote_opts(int argc, char **argv, int i, struct sr_remote *r)
+sluice_rules_remote_opts(int argc, char **argv, int i,
+    struct sluice_rules_remote *r)
 {
 	for (; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--ssh") == 0)
@@ -350,15 +360,15 @@ sr_remote_opts(int argc, char **argv, int i, struct sr_remote *r)
 }
 
 static int
-sr_cmd_push(int argc, char **argv, struct sr_remote *r)
+sluice_rules_cmd_push(int argc, char **argv, struct sluice_rules_remote *r)
 {
 	char dir[] = "/tmp/sluice-rules.XXXXXX", snap[sizeof(dir) + 16];
 	char err[RULESDIST_ERRLEN], id[RULESDIST_IDLEN + 1];
 	int i, failed = 0;
 
-	i = sr_remote_opts(argc, argv, 1, r);
+	i = sluice_rules_remote_opts(argc, argv, 1, r);
 	if (argc - i < 2) {
-		fputs(sr_usage, stderr);
+		fputs(sluice_rules_usage, stderr);
 		return 2;
 	}
 	if (mkdtemp(dir) == NULL) {
@@ -367,14 +377,14 @@ sr_cmd_push(int argc, char **argv, struct sr_remote *r)
 	}
 	snprintf(snap, sizeof(snap), "%s/snapshot.db", dir);
 	if (rulesdist_snapshot(argv[i], snap, err) == -1 ||
-	    sr_snapshot_id(snap, id, err) == -1) {
+	    sluice_rules_snapshot_id(snap, id, err) == -1) {
 		fprintf(stderr, "sluice-rules: %s\n", err);
 		rmdir(dir);
 		return 1;
 	}
 	printf("snapshot %s of %s\n", id, argv[i]);
 	for (i++; i < argc; i++) {
-		if (sr_push_one(r, snap, argv[i], id, err) == -1) {
+		if (sluice_rules_push_one(r, snap, argv[i], id, err) == -1) {
 			fprintf(stderr, "sluice-rules: %s: %s\n", argv[i], err);
 			failed = 1;
 		} else {
@@ -389,7 +399,7 @@ sr_cmd_push(int argc, char **argv, struct sr_remote *r)
 
 /* "http://HOST:PORT[/...]" into host and port; -1 if it is not one. */
 static int
-sr_parse_url(const char *url, char *host, size_t hostlen, char *port,
+sluice_rules_parse_url(const char *url, char *host, size_t hostlen, char *port,
     size_t portlen)
 {
 	const char *h, *end, *colon;
@@ -423,14 +433,14 @@ sr_parse_url(const char *url, char *host, size_t hostlen, char *port,
 }
 
 static int
-sr_http_connect(const char *host, const char *port, char *err)
+sluice_rules_http_connect(const char *host, const char *port, char *err)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	struct timeval tv = { .tv_sec = SR_HTTP_TIMEOUT };
+	struct timeval tv = { .tv_sec = SLUICE_RULES_HTTP_TIMEOUT };
 	int fd = -1, e;
 
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
-		sr_err(err, "%s: %s", host, gai_strerror(e));
+		sluice_rules_err(err, "%s: %s", host, gai_strerror(e));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -447,7 +457,7 @@ sr_http_connect(const char *host, const char *port, char *err)
 		errno = e;
 	}
 	if (fd == -1)
-		sr_err(err, "%s port %s: %s", host, port,
+		sluice_rules_err(err, "%s port %s: %s", host, port,
 		    strerror(errno));
 	freeaddrinfo(res);
 	return fd;
@@ -458,7 +468,7 @@ sr_http_connect(const char *host, const char *port, char *err)
  * snapshot's generation (sluice counts every reload).
  */
 static int
-sr_admin_generation(const char *url, unsigned long long *generation,
+sluice_rules_admin_generation(const char *url, unsigned long long *generation,
     char *err)
 {
 	char host[256], port[16], req[512], *buf = NULL, *body, *g;
@@ -466,19 +476,20 @@ sr_admin_generation(const char *url, unsigned long long *generation,
 	ssize_t n;
 	int fd;
 
-	if (sr_parse_url(url, host, sizeof(host), port, sizeof(port)) == -1) {
-		sr_err(err, "%s: not http://HOST:PORT", url);
+	if (sluice_rules_parse_url(url, host, sizeof(host), port,
+	    sizeof(port)) == -1) {
+		sluice_rules_err(err, "%s: not http://HOST:PORT", url);
 		return -1;
 	}
-	if ((fd = sr_http_connect(host, port, err)) == -1)
+	if ((fd = sluice_rules_http_connect(host, port, err)) == -1)
 		return -1;
 	snprintf(req, sizeof(req), "GET /rules HTTP/1.0\r\nHost: %s\r\n"
 	    "Connection: close\r\n\r\n", host);
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
-	    (buf = malloc(SR_HTTP_MAX + 1)) == NULL)
+	    (buf = malloc(SLUICE_RULES_HTTP_MAX + 1)) == NULL)
 		goto syserr;
-	while (len < SR_HTTP_MAX &&
-	    (n = read(fd, buf + len, SR_HTTP_MAX - len)) != 0) {
+	while (len < SLUICE_RULES_HTTP_MAX &&
+	    (n = read(fd, buf + len, SLUICE_RULES_HTTP_MAX - len)) != 0) {
 		if (n == -1)
 			goto syserr;
 		len += (size_t)n;
@@ -488,14 +499,14 @@ sr_admin_generation(const char *url, unsigned long long *generation,
 	if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 ||
 	    strncmp(buf + 8, " 200", 4) != 0) {
 		buf[strcspn(buf, "\r\n")] = '\0';
-		sr_err(err, "%s/rules: %.60s", url,
+		sluice_rules_err(err, "%s/rules: %.60s", url,
 		    len > 0 ? buf : "no answer");
 		free(buf);
 		return -1;
 	}
 	if ((body = strstr(buf, "\r\n\r\n")) == NULL ||
 	    (g = strstr(body, "\"generation\":")) == NULL) {
-		sr_err(err, "%s/rules: no generation", url);
+		sluice_rules_err(err, "%s/rules: no generation", url);
 		free(buf);
 		return -1;
 	}
@@ -503,68 +514,73 @@ sr_admin_generation(const char *url, unsigned long long *generation,
 	free(buf);
 	return 0;
 syserr:
-	sr_err(err, "%s: %s", url, strerror(errno));
+	sluice_rules_err(err, "%s: %s", url, strerror(errno));
 	free(buf);
 	close(fd);
 	return -1;
 }
 
-/* One status line: DEST id=... version=... rules=... [generation=...]. */
+/* status on HOST, over ssh; its line comes back with HOST: in front. */
 static int
-sr_status_one(const struct sr_remote *r, const char *dest, const char *admin,
-    char *err)
+sluice_rules_status_remote(const struct sluice_rules_remote *r,
+    const char *host, const char *path, const char *admin, char *err)
 {
-	char host[256], qpath[PATH_MAX * 4 + 3], command[PATH_MAX * 4 + 1024];
+	char qpath[PATH_MAX * 4 + 3], command[PATH_MAX * 4 + 1024];
 	char qadmin[1024 + 3];
-	struct rulesdist_info info;
-	unsigned long long gen;
-	struct sr_output o;
-	const char *path = sr_split(dest, host, sizeof(host));
+	struct sluice_rules_output o;
 	int rc;
 
-	if (host[0] != '\0') {
-		if (sr_quote(path, qpath, sizeof(qpath)) == -1 ||
-		    (admin != NULL && sr_quote(admin, qadmin,
-		    sizeof(qadmin)) == -1) ||
-		    sr_command(command, sizeof(command), "%s status%s%s %s",
-		    r->cmd, admin != NULL ? " --admin " : "",
-		    admin != NULL ? qadmin : "", qpath) == -1) {
-			sr_err(err, "argument too long");
-			return -1;
-		}
-		if ((rc = sr_ssh(r, host, command, -1, &o)) != 0) {
-			sr_err(err, "%s (exit %d)",
-			    o.err[0] != '\0' ? sr_last_line(o.err) :
-			    "ssh failed", rc);
-			return -1;
-		}
-		printf("%s:%s\n", host, sr_last_line(o.out));
-		return 0;
+	if (sluice_rules_quote(path, qpath, sizeof(qpath)) == -1 ||
+	    (admin != NULL && sluice_rules_quote(admin, qadmin,
+	    sizeof(qadmin)) == -1) ||
+	    sluice_rules_command(command, sizeof(command), "%s status%s%s %s",
+	    r->cmd, admin != NULL ? " --admin " : "",
+	    admin != NULL ? qadmin : "", qpath) == -1) {
+		sluice_rules_err(err, "argument too long");
+		return -1;
 	}
+	if ((rc = sluice_rules_ssh(r, host, command, -1, &o)) != 0) {
+		sluice_rules_err(err, "%s (exit %d)", o.err[0] != '\0' ?
+		    sluice_rules_last_line(o.err) : "ssh failed", rc);
+		return -1;
+	}
+	printf("%s:%s\n", host, sluice_rules_last_line(o.out));
+	return 0;
+}
+
+/* One status line: DEST id=... version=... rules=... [generation=...]. */
+static int
+sluice_rules_status_one(const struct sluice_rules_remote *r, const char *dest,
+    const char *admin, char *err)
+{
+	char host[256];
+	struct rulesdist_info info;
+	unsigned long long gen;
+	const char *path = sluice_rules_split(dest, host, sizeof(host));
+	int rc = 0;
+
+	if (host[0] != '\0')
+		return sluice_rules_status_remote(r, host, path, admin, err);
 	if (rulesdist_info(path, &info, err) == -1)
 		return -1;
 	printf("%s id=%s%s version=%lld rules=%lld", dest, info.id,
 	    info.wal ? "+wal" : "", (long long)info.version,
 	    (long long)info.nrules);
-	if (admin != NULL) {
-		if (sr_admin_generation(admin, &gen, err) == -1) {
-			printf("\n");
-			return -1;
-		}
+	if (admin != NULL &&
+	    (rc = sluice_rules_admin_generation(admin, &gen, err)) == 0)
 		printf(" generation=%llu", gen);
-	}
 	printf("\n");
-	return 0;
+	return rc;
 }
 
 static int
-sr_cmd_status(int argc, char **argv, struct sr_remote *r)
+sluice_rules_cmd_status(int argc, char **argv, struct sluice_rules_remote *r)
 {
 	char err[RULESDIST_ERRLEN];
 	const char *admin = NULL;
 	int i, failed = 0, ndest = 0;
 
-	for (i = sr_remote_opts(argc, argv, 1, r); i < argc; i++) {
+	for (i = sluice_rules_remote_opts(argc, argv, 1, r); i < argc; i++) {
 		if (strcmp(argv[i], "--admin") == 0) {
 			if (i + 1 == argc)
 				break;
@@ -572,7 +588,7 @@ sr_cmd_status(int argc, char **argv, struct sr_remote *r)
 			continue;
 		}
 		ndest++;
-		if (sr_status_one(r, argv[i], admin, err) == -1) {
+		if (sluice_rules_status_one(r, argv[i], admin, err) == -1) {
 			fprintf(stderr, "sluice-rules: %s: %s\n", argv[i], err);
 			failed = 1;
 		}
@@ -580,7 +596,7 @@ sr_cmd_status(int argc, char **argv, struct sr_remote *r)
 		admin = NULL;
 	}
 	if (ndest == 0 || admin != NULL || i < argc) {
-		fputs(sr_usage, stderr);
+		fputs(sluice_rules_usage, stderr);
 		return 2;
 	}
 	return failed;
@@ -589,22 +605,22 @@ sr_cmd_status(int argc, char **argv, struct sr_remote *r)
 int
 main(int argc, char **argv)
 {
-	struct sr_remote r = { .ssh = "ssh", .cmd = "sluice-rules" };
+	struct sluice_rules_remote r = { .ssh = "ssh", .cmd = "sluice-rules" };
 
 	if (getenv("SLUICE_RULES_SSH") != NULL)
 		r.ssh = getenv("SLUICE_RULES_SSH");
 	if (argc < 2) {
-		fputs(sr_usage, stderr);
+		fputs(sluice_rules_usage, stderr);
 		return 2;
 	}
 	if (strcmp(argv[1], "snapshot") == 0)
-		return sr_cmd_snapshot(argc - 1, argv + 1);
+		return sluice_rules_cmd_snapshot(argc - 1, argv + 1);
 	if (strcmp(argv[1], "install") == 0)
-		return sr_cmd_install(argc - 1, argv + 1);
+		return sluice_rules_cmd_install(argc - 1, argv + 1);
 	if (strcmp(argv[1], "push") == 0)
-		return sr_cmd_push(argc - 1, argv + 1, &r);
+		return sluice_rules_cmd_push(argc - 1, argv + 1, &r);
 	if (strcmp(argv[1], "status") == 0)
-		return sr_cmd_status(argc - 1, argv + 1, &r);
-	fputs(sr_usage, stderr);
+		return sluice_rules_cmd_status(argc - 1, argv + 1, &r);
+	fputs(sluice_rules_usage, stderr);
 	return 2;
 }
