@@ -92,8 +92,10 @@ struct nfqueue {
 	uint64_t	 verdicts[3];
 	uint64_t	 malformed;
 	uint64_t	 enobufs;
-	uint64_t	 decide_ns;	/* sum, from packet in to verdict out */
+	uint64_t	 decide_ns;	/* sum: parse, name, rules, audit */
 	uint64_t	 decide_max_ns;
+	uint64_t	 verdict_ns;	/* sum: the verdict's sendmsg, in which
+					   the kernel reinjects the packet */
 
 	char		 buf[16384];	/* one netlink read: several packets */
 };
@@ -251,7 +253,7 @@ nfqueue_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg,
 	enum nfqueue_verdict v = NFQUEUE_DENY;
 	unsigned char *pkt;
 	struct flow f;
-	uint64_t t0 = nfqueue_ns(), dt;
+	uint64_t t0 = nfqueue_ns(), t1;
 	uint32_t id, mark;
 	int len, rc;
 
@@ -266,6 +268,10 @@ nfqueue_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg,
 	else
 		v = nfqueue_flow(q, &f);
 	q->verdicts[v]++;
+	t1 = nfqueue_ns();
+	q->decide_ns += t1 - t0;
+	if (t1 - t0 > q->decide_max_ns)
+		q->decide_max_ns = t1 - t0;
 	if (v == NFQUEUE_DENY && q->cfg->nfqueue_drop)
 		rc = nfq_set_verdict(qh, id, NF_DROP, 0, NULL);
 	else
@@ -274,10 +280,7 @@ nfqueue_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg,
 		    0, NULL);
 	if (rc < 0)
 		log_warn("nfqueue: verdict for packet %u", id);
-	dt = nfqueue_ns() - t0;
-	q->decide_ns += dt;
-	if (dt > q->decide_max_ns)
-		q->decide_max_ns = dt;
+	q->verdict_ns += nfqueue_ns() - t1;
 	return 0;
 }
 
@@ -409,15 +412,17 @@ nfqueue_free(struct nfqueue *q)
 		pthread_join(q->thread, NULL);
 		n = q->verdicts[0] + q->verdicts[1] + q->verdicts[2];
 		log_info("nfqueue: %llu verdicts (intercept %llu, pass %llu, "
-		    "deny %llu), %llu unreadable, %llu overflows, "
-		    "mean %.1f us, max %.1f us", (unsigned long long)n,
+		    "deny %llu), %llu unreadable, %llu overflows; decision "
+		    "mean %.2f us, max %.1f us; verdict sent mean %.1f us",
+		    (unsigned long long)n,
 		    (unsigned long long)q->verdicts[NFQUEUE_INTERCEPT],
 		    (unsigned long long)q->verdicts[NFQUEUE_PASS],
 		    (unsigned long long)q->verdicts[NFQUEUE_DENY],
 		    (unsigned long long)q->malformed,
 		    (unsigned long long)q->enobufs,
 		    n > 0 ? (double)q->decide_ns / (double)n / 1000.0 : 0.0,
-		    (double)q->decide_max_ns / 1000.0);
+		    (double)q->decide_max_ns / 1000.0,
+		    n > 0 ? (double)q->verdict_ns / (double)n / 1000.0 : 0.0);
 	}
 	if (q->qh != NULL)
 		nfq_destroy_queue(q->qh);
