@@ -581,9 +581,11 @@ main(int argc, char **argv)
 		fatalx("cannot allocate the response cache");
 	if ((ws = worker_create_all(&sl, cfg.workers)) == NULL)
 		exit(1);
-	if (cfg.ndns_capture > 0 && ((names = addrname_new(MAIN_ADDRNAMES,
-	    MAIN_ADDRNAME_TTL_MAX)) == NULL || (dnslearn = dnslearn_open(
-	    cfg.dns_capture, cfg.ndns_capture, names)) == NULL))
+	if (cfg.ndns_capture > 0 && (names = addrname_new(MAIN_ADDRNAMES,
+	    MAIN_ADDRNAME_TTL_MAX)) == NULL)
+		fatalx("cannot allocate the table of learned names");
+	if (names != NULL && (dnslearn = dnslearn_open(cfg.dns_capture,
+	    cfg.ndns_capture, names)) == NULL)
 		exit(1);
 	if (cfg.nfqueue >= 0 &&
 	    (nfqueue = nfqueue_open(&cfg, sl.audit, names)) == NULL)
