@@ -179,7 +179,10 @@ static const char audit_schema_sql[] =
     "  verify_result        TEXT,\n"
     "  bytes_in             INTEGER,\n"
     "  bytes_out            INTEGER,\n"
-    "  end_reason           TEXT\n"
+    "  end_reason           TEXT,\n"
+    "  proto                TEXT,     -- --nfqueue flows: 'tcp' or 'udp'\n"
+    "  port                 INTEGER,  -- --nfqueue flows: destination port\n"
+    "  flows                INTEGER   -- --nfqueue: flows this row stands for\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS connections_started "
     "ON connections (started);\n"
@@ -230,8 +233,9 @@ static const char audit_insert_conn_sql[] =
     "INSERT OR REPLACE INTO connections (id, started, ended, client, "
     "server, sni, connect_host, tls_version, cipher, alpn, "
     "upstream_tls_version, upstream_cipher, upstream_subject, "
-    "upstream_issuer, verify_result, bytes_in, bytes_out, end_reason) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "upstream_issuer, verify_result, bytes_in, bytes_out, end_reason, "
+    "proto, port, flows) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_gap_sql[] =
     "INSERT INTO gaps (ts, count, cause, kind) VALUES (?, ?, ?, ?)";
@@ -290,6 +294,7 @@ audit_entry_strings(struct audit_entry *e, const char **f[])
 		f[n++] = &c->upstream_issuer;
 		f[n++] = &c->verify_result;
 		f[n++] = &c->end_reason;
+		f[n++] = &c->proto;
 	}
 	return n;
 }
@@ -525,6 +530,9 @@ audit_insert_conn(struct audit *a, const struct audit_conn_record *r)
 	audit_bind_int(st, 16, r->bytes_in, -1);
 	audit_bind_int(st, 17, r->bytes_out, -1);
 	audit_bind_text(st, 18, r->end_reason);
+	audit_bind_text(st, 19, r->proto);
+	audit_bind_int(st, 20, r->port, 0);
+	audit_bind_int(st, 21, r->flows, 0);
 	return audit_step(st);
 }
 
@@ -616,6 +624,9 @@ static const struct audit_column {
 	const char	*decl;
 } audit_added_columns[] = {
 	{ "requests", "conn_id", "INTEGER" },
+	{ "connections", "proto", "TEXT" },
+	{ "connections", "port", "INTEGER" },
+	{ "connections", "flows", "INTEGER" },
 };
 
 static int

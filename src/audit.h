@@ -56,6 +56,10 @@ struct audit_conn_record {
 	int64_t		 bytes_in;	/* -1: NULL */
 	int64_t		 bytes_out;	/* -1: NULL */
 	const char	*end_reason;
+	const char	*proto;		/* --nfqueue flows: "tcp", "udp" */
+	int		 port;		/* --nfqueue flows; 0: NULL */
+	int64_t		 flows;		/* --nfqueue: flows this row stands for
+					   (rate-limited); 0: NULL */
 };
 
 /*

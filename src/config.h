@@ -12,6 +12,7 @@
 
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_RESOLVE	64
+#define CONFIG_MAX_DNS_CAPTURE	16
 #define CONFIG_HOST_MAX		256	/* a DNS name (253) plus NUL, rounded */
 
 struct config_resolve {
@@ -47,6 +48,11 @@ struct config {
 	int			 admin_allow_remote;
 	struct config_resolve	 resolve[CONFIG_MAX_RESOLVE];
 	int			 nresolve;
+
+	int			 nfqueue;		/* --nfqueue NUM; -1: off */
+	int			 nfqueue_drop;		/* deny: drop, not reject */
+	const char		*dns_capture[CONFIG_MAX_DNS_CAPTURE];
+	int			 ndns_capture;		/* interfaces */
 
 	int			 default_deny;
 	int			 report_only;		/* deny becomes would_deny */

@@ -22,13 +22,16 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "addrname.h"
 #include "admin.h"
 #include "audit.h"
 #include "cache.h"
 #include "capture.h"
 #include "certforge.h"
 #include "config.h"
+#include "dnslearn.h"
 #include "log.h"
+#include "nfqueue.h"
 #include "ratelimit.h"
 #include "rules.h"
 #include "tls.h"
@@ -41,6 +44,8 @@
 #define MAIN_RULES_POLL_MS	500
 #define MAIN_MALLOC_TRIM	(64 << 20)
 #define MAIN_PCAP_QUEUE		((size_t)32 << 20)	/* bytes */
+#define MAIN_ADDRNAMES		16384	/* addresses with a learned name */
+#define MAIN_ADDRNAME_TTL_MAX	3600	/* s: caps a learned name's TTL */
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 main_usage_error(const char *fmt, ...)
@@ -97,6 +102,14 @@ main_usage(void)
 	    "over HTTP\n"
 	    "  --admin-allow-remote         allow a non-loopback --admin "
 	    "address\n"
+	    "  --nfqueue NUM                a verdict for every new flow "
+	    "queued to NUM\n"
+	    "  --nfqueue-deny reject|drop   a denied flow: reset/unreachable "
+	    "or dropped\n"
+	    "                               (reject)\n"
+	    "  --dns-capture IFACE          learn names from the DNS answers "
+	    "sent out of\n"
+	    "                               IFACE, for --nfqueue (repeatable)\n"
 	    "  --user NAME                  drop root after binding\n"
 	    "  --log-level debug|info|warn  lowest level logged (info)\n"
 	    "  --log-format text|json       one line per event, text or a "
@@ -177,7 +190,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
 		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 		OPT_PCAP_MAX, OPT_PCAP_FILTER, OPT_AUDIT_RETENTION,
-		OPT_ADMIN_REMOTE, OPT_REPORT_ONLY,
+		OPT_ADMIN_REMOTE, OPT_REPORT_ONLY, OPT_NFQUEUE_DENY,
+		OPT_DNS_CAPTURE,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -208,6 +222,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "pcap-max-mb", required_argument, NULL, OPT_PCAP_MAX },
 		{ "pcap-filter", required_argument, NULL, OPT_PCAP_FILTER },
 		{ "nfqueue", required_argument, NULL, OPT_NFQUEUE },
+		{ "nfqueue-deny", required_argument, NULL, OPT_NFQUEUE_DENY },
+		{ "dns-capture", required_argument, NULL, OPT_DNS_CAPTURE },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
@@ -221,6 +237,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->default_deny = 1;
+	cfg->nfqueue = -1;
 	cfg->workers = ncpu > 0 ? (int)ncpu : 1;
 	cfg->upstream_timeout = 60;
 	cfg->stream_idle_timeout = 300;
@@ -313,8 +330,25 @@ main_parse(struct config *cfg, int argc, char **argv)
 			break;
 		case OPT_ADMIN_REMOTE: cfg->admin_allow_remote = 1; break;
 		case OPT_NFQUEUE:
-			main_usage_error("--nfqueue is not implemented in this "
-			    "version");
+			cfg->nfqueue = main_int("--nfqueue", optarg, 0, 65535);
+			break;
+		case OPT_NFQUEUE_DENY:
+			if (strcmp(optarg, "reject") == 0)
+				cfg->nfqueue_drop = 0;
+			else if (strcmp(optarg, "drop") == 0)
+				cfg->nfqueue_drop = 1;
+			else
+				main_usage_error("--nfqueue-deny wants reject or "
+				    "drop, not '%s'", optarg);
+			break;
+		case OPT_DNS_CAPTURE:
+			if (cfg->ndns_capture == CONFIG_MAX_DNS_CAPTURE)
+				main_usage_error("too many --dns-capture flags");
+			if (*optarg == '\0')
+				main_usage_error("--dns-capture wants an "
+				    "interface name");
+			cfg->dns_capture[cfg->ndns_capture++] = optarg;
+			break;
 		case OPT_VERBOSE: cfg->log_level = LOG_DEBUG; break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &cfg->log_level) == -1)
@@ -358,6 +392,12 @@ main_parse(struct config *cfg, int argc, char **argv)
 	    !admin_addr_is_loopback((struct sockaddr *)&cfg->admin.addr))
 		main_usage_error("--admin is not a loopback address; add "
 		    "--admin-allow-remote to serve it to the network");
+	if (cfg->ndns_capture > 0 && cfg->nfqueue < 0)
+		main_usage_error("--dns-capture needs --nfqueue");
+	/* Verdicts are netlink messages: the kernel checks the sender's caps. */
+	if (cfg->nfqueue >= 0 && cfg->user != NULL)
+		main_usage_error("--nfqueue needs CAP_NET_ADMIN, which --user "
+		    "drops (run as a user that keeps it)");
 	if ((cfg->pcap_max_bytes > 0 || cfg->pcap_filter != NULL) &&
 	    cfg->pcap_path == NULL)
 		main_usage_error("%s needs --pcap", cfg->pcap_max_bytes > 0 ?
@@ -490,6 +530,9 @@ main(int argc, char **argv)
 	struct sluice sl;
 	struct worker *ws;
 	struct admin *admin = NULL;
+	struct addrname *names = NULL;
+	struct dnslearn *dnslearn = NULL;
+	struct nfqueue *nfqueue = NULL;
 	sigset_t set;
 	int i, sig;
 
@@ -538,6 +581,15 @@ main(int argc, char **argv)
 		fatalx("cannot allocate the response cache");
 	if ((ws = worker_create_all(&sl, cfg.workers)) == NULL)
 		exit(1);
+	if (cfg.ndns_capture > 0 && (names = addrname_new(MAIN_ADDRNAMES,
+	    MAIN_ADDRNAME_TTL_MAX)) == NULL)
+		fatalx("cannot allocate the table of learned names");
+	if (names != NULL && (dnslearn = dnslearn_open(cfg.dns_capture,
+	    cfg.ndns_capture, names)) == NULL)
+		exit(1);
+	if (cfg.nfqueue >= 0 &&
+	    (nfqueue = nfqueue_open(&cfg, sl.audit, names)) == NULL)
+		exit(1);
 	if (cfg.has_admin && ((admin = admin_new(&sl, ws, cfg.workers,
 	    (struct sockaddr *)&cfg.admin.addr, cfg.admin.addrlen)) == NULL ||
 	    admin_start(admin) == -1))
@@ -547,6 +599,9 @@ main(int argc, char **argv)
 	for (i = 0; i < cfg.workers; i++)
 		if (worker_start(&ws[i]) == -1)
 			fatalx("cannot start worker threads");
+	if ((dnslearn != NULL && dnslearn_start(dnslearn) == -1) ||
+	    (nfqueue != NULL && nfqueue_start(nfqueue) == -1))
+		exit(1);
 	admin_set_ready(admin);
 	log_info("ready: %d listeners, %d workers, default policy %s",
 	    cfg.nlisten + cfg.nconnect, cfg.workers,
@@ -562,6 +617,10 @@ main(int argc, char **argv)
 	/* After the drain, which /healthz reports; before the counters go. */
 	admin_free(admin);
 	free(ws);
+	/* Before the audit closes: it writes the flows it still counts. */
+	nfqueue_free(nfqueue);
+	dnslearn_free(dnslearn);
+	addrname_free(names);
 	audit_close(sl.audit);
 	/* After the workers: the connections they closed queued their FINs. */
 	capture_close(sl.capture);

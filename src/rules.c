@@ -141,6 +141,7 @@ struct rules_snap {
 /* What a match asks of a rule besides its host. */
 struct rules_query {
 	int		 conn;		/* any action, method, path */
+	int		 flow;		/* any but a deny with method or path */
 	int		 port;
 	const char	*method;
 	const char	*path;
@@ -1581,6 +1582,9 @@ rules_query_accepts(const struct rule *r, const struct rules_query *q)
 		return 0;
 	if (q->conn)
 		return 1;
+	if (q->flow)
+		return r->action != RULE_DENY ||
+		    (r->method == NULL && r->path == NULL);
 	if (r->action == RULE_PASSTHROUGH)
 		return 0;
 	/* Methods are case-sensitive, but frameworks upper-case them. */
@@ -1646,6 +1650,22 @@ rules_match_conn(const struct rules_snapshot *snap, const char *host,
 	struct rules_query q = { .conn = 1, .port = port };
 
 	return rules_index_match(snap, host, &q);
+}
+
+const struct rule *
+rules_match_flow(const struct rules_snapshot *snap, const char *name,
+    const char *addr, int port)
+{
+	struct rules_query q = { .flow = 1, .port = port };
+	const struct rule *by_name = NULL, *by_addr;
+
+	if (name != NULL)
+		by_name = rules_index_match(snap, name, &q);
+	by_addr = rules_index_match(snap, addr, &q);
+	/* Both point into snap->rules, which is in matching order. */
+	if (by_name == NULL || (by_addr != NULL && by_addr < by_name))
+		return by_addr;
+	return by_name;
 }
 
 const struct rule *

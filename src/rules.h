@@ -111,6 +111,16 @@ const struct rule *rules_match_conn(const struct rules_snapshot *,
     const char *host, int port);
 
 /*
+ * Flow level (--nfqueue): the first rule whose host matches name (NULL: not
+ * known) or addr (the destination address as text) and whose port matches,
+ * skipping denies that have a method or a path: those decide requests,
+ * not flows, whereas an allow with a method or path means the flow may
+ * carry requests it allows.  NULL when none does.
+ */
+const struct rule *rules_match_flow(const struct rules_snapshot *,
+    const char *name, const char *addr, int port);
+
+/*
  * Request level: the first non-passthrough rule whose host, port, method and
  * path all match.  path is the normalised path (urlpath_normalise()) without
  * the query string.  Methods match case-insensitively.  A path with "//"

@@ -1,0 +1,295 @@
+/*
+ * dnslearn.c - names for addresses, from the DNS answers on the LAN side.
+ *
+ * Owns one libpcap live capture per --dns-capture interface and one thread
+ * that polls them all.  Each capture sees only packets the gateway sends
+ * out of that interface (PCAP_D_OUT) with source port 53: the answers
+ * going to clients, not anything a client sends with a forged source
+ * port.  Each answer is parsed by dns.c and every address it yields goes
+ * into the addrname table under the question's name, for the answer's
+ * TTL (the smallest along its CNAME chain; addrname caps it).
+ *
+ * DNS over TCP is not reassembled: a segment is parsed only when it holds
+ * a whole message after its 2-byte length (the first segment of a short
+ * answer); longer answers are not learned.  Neither are IPv4 fragments
+ * nor IPv6 packets with extension headers.
+ *
+ * Nothing here decides a verdict: a flow whose name was not learned is
+ * decided by its address (nfqueue.c).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <pcap/pcap.h>
+
+#include "dns.h"
+#include "dnslearn.h"
+#include "log.h"
+#include "util.h"
+
+#define DNSLEARN_MAX_IF		16
+#define DNSLEARN_SNAPLEN	8192		/* EDNS answers: 4096 and headers */
+#define DNSLEARN_BUFFER		(1 << 20)	/* kernel ring, per interface */
+#define DNSLEARN_POLL_MS	200		/* how soon a stop is noticed */
+#define DNSLEARN_FILTER		"udp src port 53 or tcp src port 53"
+
+struct dnslearn {
+	pcap_t		*pcaps[DNSLEARN_MAX_IF];
+	char		*names[DNSLEARN_MAX_IF];
+	int		 npcaps;
+	struct addrname	*table;
+	pthread_t	 thread;
+	int		 started;
+	atomic_int	 stopping;
+};
+
+/* The IP packet in a frame of this link type, or NULL. */
+static const uint8_t *
+dnslearn_ip(int dlt, const uint8_t *f, size_t len, size_t *iplen)
+{
+	size_t off;
+	uint16_t type;
+
+	switch (dlt) {
+	case DLT_EN10MB:
+		off = 14;
+		if (len < off)
+			return NULL;
+		type = (uint16_t)(f[12] << 8 | f[13]);
+		if (type == 0x8100 && len >= 18) {
+			type = (uint16_t)(f[16] << 8 | f[17]);
+			off = 18;
+		}
+		if (type != 0x0800 && type != 0x86dd)
+			return NULL;
+		break;
+	case DLT_LINUX_SLL:
+		off = 16;
+		break;
+	case DLT_RAW:
+		off = 0;
+		break;
+	default:
+		return NULL;
+	}
+	if (len <= off)
+		return NULL;
+	*iplen = len - off;
+	return f + off;
+}
+
+/*
+ * The transport payload of an IPv4/IPv6 UDP or TCP packet: the DNS message
+ * (for TCP, after its length, only when the segment holds all of it).
+ */
+static const uint8_t *
+dnslearn_payload(const uint8_t *ip, size_t len, size_t *plen)
+{
+	size_t hl, tl;
+	uint8_t proto;
+
+	if (len < 1)
+		return NULL;
+	if ((ip[0] >> 4) == 4) {
+		hl = (size_t)(ip[0] & 0x0f) * 4;
+		if (hl < 20 || len < hl)
+			return NULL;
+		if ((ip[6] & 0x3f) != 0 || ip[7] != 0)
+			return NULL;	/* a fragment (MF or offset) */
+		tl = (size_t)(ip[2] << 8 | ip[3]);
+		if (tl < hl || tl > len)
+			return NULL;
+		len = tl;
+		proto = ip[9];
+	} else if ((ip[0] >> 4) == 6) {
+		hl = 40;
+		if (len < hl)
+			return NULL;
+		tl = hl + (size_t)(ip[4] << 8 | ip[5]);
+		if (tl > len)
+			return NULL;
+		len = tl;
+		proto = ip[6];
+	} else {
+		return NULL;
+	}
+	ip += hl;
+	len -= hl;
+	if (proto == 17) {
+		if (len < 8)
+			return NULL;
+		*plen = len - 8;
+		return ip + 8;
+	}
+	if (proto != 6 || len < 20)
+		return NULL;
+	hl = (size_t)(ip[12] >> 4) * 4;
+	if (hl < 20 || len < hl + 2)
+		return NULL;
+	ip += hl;
+	len -= hl;
+	tl = (size_t)(ip[0] << 8 | ip[1]);
+	if (tl + 2 > len)
+		return NULL;
+	*plen = tl;
+	return ip + 2;
+}
+
+int
+dnslearn_frame(struct addrname *table, int dlt, const uint8_t *frame,
+    size_t len, int64_t now_ms)
+{
+	struct dns_answer a;
+	const uint8_t *ip, *msg;
+	size_t iplen, mlen, i;
+
+	if ((ip = dnslearn_ip(dlt, frame, len, &iplen)) == NULL ||
+	    (msg = dnslearn_payload(ip, iplen, &mlen)) == NULL ||
+	    dns_parse_response(msg, mlen, &a) <= 0)
+		return 0;
+	for (i = 0; i < a.naddrs; i++)
+		addrname_put(table, a.addrs[i].family, a.addrs[i].addr, a.name,
+		    a.addrs[i].ttl, now_ms);
+	log_debug("dns: learned %zu addresses for %s (ttl %u)", a.naddrs,
+	    a.name, (unsigned)a.addrs[0].ttl);
+	return (int)a.naddrs;
+}
+
+struct dnslearn_cb {
+	struct dnslearn	*dl;
+	int		 dlt;
+};
+
+static void
+dnslearn_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *p)
+{
+	struct dnslearn_cb *cb = (struct dnslearn_cb *)arg;
+
+	dnslearn_frame(cb->dl->table, cb->dlt, p, h->caplen,
+	    (int64_t)util_mono_ms());
+}
+
+static void *
+dnslearn_main(void *arg)
+{
+	struct dnslearn *dl = arg;
+	struct pollfd pfd[DNSLEARN_MAX_IF];
+	struct dnslearn_cb cb[DNSLEARN_MAX_IF];
+	int i;
+
+	for (i = 0; i < dl->npcaps; i++) {
+		pfd[i].fd = pcap_get_selectable_fd(dl->pcaps[i]);
+		pfd[i].events = POLLIN;
+		cb[i].dl = dl;
+		cb[i].dlt = pcap_datalink(dl->pcaps[i]);
+	}
+	while (!atomic_load(&dl->stopping)) {
+		if (poll(pfd, (nfds_t)dl->npcaps, DNSLEARN_POLL_MS) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("dns capture: poll");
+			break;
+		}
+		for (i = 0; i < dl->npcaps; i++) {
+			if (!(pfd[i].revents & (POLLIN | POLLERR)))
+				continue;
+			if (pcap_dispatch(dl->pcaps[i], 64, dnslearn_packet,
+			    (u_char *)&cb[i]) == PCAP_ERROR)
+				log_warnx("dns capture: %s: %s", dl->names[i],
+				    pcap_geterr(dl->pcaps[i]));
+		}
+	}
+	return NULL;
+}
+
+static pcap_t *
+dnslearn_open_one(const char *iface)
+{
+	char err[PCAP_ERRBUF_SIZE] = "";
+	struct bpf_program prog;
+	pcap_t *p;
+
+	if ((p = pcap_create(iface, err)) == NULL) {
+		log_warnx("--dns-capture %s: %s", iface, err);
+		return NULL;
+	}
+	if (pcap_set_snaplen(p, DNSLEARN_SNAPLEN) != 0 ||
+	    pcap_set_buffer_size(p, DNSLEARN_BUFFER) != 0 ||
+	    pcap_set_immediate_mode(p, 1) != 0 ||
+	    pcap_activate(p) < 0 ||
+	    pcap_setdirection(p, PCAP_D_OUT) != 0 ||
+	    pcap_compile(p, &prog, DNSLEARN_FILTER, 1,
+	    PCAP_NETMASK_UNKNOWN) != 0)
+		goto fail;
+	if (pcap_setfilter(p, &prog) != 0) {
+		pcap_freecode(&prog);
+		goto fail;
+	}
+	pcap_freecode(&prog);
+	if (pcap_setnonblock(p, 1, err) != 0 ||
+	    pcap_get_selectable_fd(p) == -1)
+		goto fail;
+	return p;
+fail:
+	log_warnx("--dns-capture %s: %s", iface, pcap_geterr(p));
+	pcap_close(p);
+	return NULL;
+}
+
+struct dnslearn *
+dnslearn_open(const char *const *ifaces, int n, struct addrname *table)
+{
+	struct dnslearn *dl;
+	int i;
+
+	if (n < 1 || n > DNSLEARN_MAX_IF ||
+	    (dl = calloc(1, sizeof(*dl))) == NULL)
+		return NULL;
+	dl->table = table;
+	for (i = 0; i < n; i++) {
+		if ((dl->pcaps[i] = dnslearn_open_one(ifaces[i])) == NULL ||
+		    (dl->names[i] = strdup(ifaces[i])) == NULL)
+			goto fail;
+		dl->npcaps++;
+	}
+	return dl;
+fail:
+	if (dl->pcaps[i] != NULL)
+		pcap_close(dl->pcaps[i]);
+	dnslearn_free(dl);
+	return NULL;
+}
+
+int
+dnslearn_start(struct dnslearn *dl)
+{
+	if (pthread_create(&dl->thread, NULL, dnslearn_main, dl) != 0) {
+		log_warnx("dns capture: cannot start its thread");
+		return -1;
+	}
+	dl->started = 1;
+	return 0;
+}
+
+void
+dnslearn_free(struct dnslearn *dl)
+{
+	int i;
+
+	if (dl == NULL)
+		return;
+	if (dl->started) {
+		atomic_store(&dl->stopping, 1);
+		pthread_join(dl->thread, NULL);
+	}
+	for (i = 0; i < dl->npcaps; i++) {
+		pcap_close(dl->pcaps[i]);
+		free(dl->names[i]);
+	}
+	free(dl);
+}
