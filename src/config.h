@@ -43,6 +43,8 @@ struct config {
 	int			 nlisten;
 	struct config_listen	 connect[CONFIG_MAX_LISTEN];	/* CONNECT proxy */
 	int			 nconnect;
+	struct config_listen	 tproxy[CONFIG_MAX_LISTEN];	/* IP_TRANSPARENT */
+	int			 ntproxy;
 	struct config_listen	 admin;		/* valid when has_admin */
 	int			 has_admin;
 	int			 admin_allow_remote;

@@ -278,8 +278,8 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
     socklen_t peerlen, int connect_mode)
 {
 	const struct config *cfg = w->sl->cfg;
-	struct sockaddr_storage dst, local;
-	socklen_t dstlen, locallen = sizeof(local);
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
 	struct conn *c;
 	int one = 1;
 
@@ -319,13 +319,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 	if (connect_mode) {
 		c->state = CONN_CONNECT_HEAD;
 	} else {
-		if (listener_original_dst(fd, &dst, &dstlen) == -1 ||
-		    getsockname(fd, (struct sockaddr *)&local, &locallen) == -1)
-			goto notredirected;
-		/* A client that dialled us directly would make us dial ourselves. */
-		if (util_addr_port((struct sockaddr *)&dst) ==
-		    util_addr_port((struct sockaddr *)&local) &&
-		    dstlen == locallen && memcmp(&dst, &local, dstlen) == 0)
+		if (listener_destination(cfg, fd, &dst, &dstlen) == -1)
 			goto notredirected;
 		memcpy(&c->up_addr, &dst, dstlen);
 		c->up_len = dstlen;

@@ -65,8 +65,10 @@ main_usage(void)
 {
 	printf("usage: sluice --rules FILE --audit FILE --ca-cert FILE "
 	    "--ca-key FILE\n"
-	    "              (--listen ADDR:PORT | --connect ADDR:PORT)... "
+	    "              (--listen | --tproxy | --connect ADDR:PORT)... "
 	    "[options]\n"
+	    "  --tproxy ADDR:PORT           transparent listener for TPROXY "
+	    "rules (repeatable)\n"
 	    "  --audit-retention DAYS       delete audit rows older than this "
 	    "(keep all)\n"
 	    "  --upstream-ca FILE           trust store for upstreams "
@@ -191,7 +193,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 		OPT_PCAP_MAX, OPT_PCAP_FILTER, OPT_AUDIT_RETENTION,
 		OPT_ADMIN_REMOTE, OPT_REPORT_ONLY, OPT_NFQUEUE_DENY,
-		OPT_DNS_CAPTURE,
+		OPT_DNS_CAPTURE, OPT_TPROXY,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -202,6 +204,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "ca-key", required_argument, NULL, OPT_CA_KEY },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "connect", required_argument, NULL, OPT_CONNECT },
+		{ "tproxy", required_argument, NULL, OPT_TPROXY },
 		{ "upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA },
 		{ "resolve", required_argument, NULL, OPT_RESOLVE },
 		{ "default-policy", required_argument, NULL, OPT_POLICY },
@@ -267,6 +270,10 @@ main_parse(struct config *cfg, int argc, char **argv)
 			break;
 		case OPT_CONNECT:
 			main_listen(cfg->connect, &cfg->nconnect, "--connect",
+			    optarg);
+			break;
+		case OPT_TPROXY:
+			main_listen(cfg->tproxy, &cfg->ntproxy, "--tproxy",
 			    optarg);
 			break;
 		case OPT_UPSTREAM_CA: cfg->upstream_ca_path = optarg; break;
@@ -383,9 +390,9 @@ main_parse(struct config *cfg, int argc, char **argv)
 		main_usage_error("%s is required", "--ca-cert");
 	if (cfg->ca_key_path == NULL)
 		main_usage_error("%s is required", "--ca-key");
-	if (cfg->nlisten + cfg->nconnect == 0)
-		main_usage_error("%s", "at least one --listen or --connect is "
-		    "required");
+	if (cfg->nlisten + cfg->nconnect + cfg->ntproxy == 0)
+		main_usage_error("%s", "at least one --listen, --tproxy or "
+		    "--connect is required");
 	if (cfg->admin_allow_remote && !cfg->has_admin)
 		main_usage_error("--admin-allow-remote needs --admin");
 	if (cfg->has_admin && !cfg->admin_allow_remote &&
@@ -604,7 +611,7 @@ main(int argc, char **argv)
 		exit(1);
 	admin_set_ready(admin);
 	log_info("ready: %d listeners, %d workers, default policy %s",
-	    cfg.nlisten + cfg.nconnect, cfg.workers,
+	    cfg.nlisten + cfg.ntproxy + cfg.nconnect, cfg.workers,
 	    cfg.default_deny ? "deny" : "allow");
 
 	sig = main_wait(sl.audit);

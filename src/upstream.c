@@ -13,6 +13,7 @@
  * not send anything unsolicited on an idle HTTP/1.1 connection.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include "netmark.h"
 #include "tls.h"
 #include "upstream.h"
 #include "util.h"
@@ -42,6 +44,26 @@ struct upstream_idle {
 	socklen_t		 len;
 	char			 sni[CONFIG_HOST_MAX];
 };
+
+/*
+ * NETMARK_UPSTREAM on every socket towards a server, so that the gateway's
+ * own rules (tools/sluice-netfilter) never divert sluice back to itself.
+ * Without CAP_NET_ADMIN this fails: said once, since the rules can also
+ * exclude sluice's user instead, and sluice works without the mark when
+ * nothing would divert its traffic anyway.
+ */
+static void
+upstream_mark(int fd)
+{
+	static atomic_flag warned = ATOMIC_FLAG_INIT;
+	int mark = NETMARK_UPSTREAM;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == -1 &&
+	    !atomic_flag_test_and_set(&warned))
+		log_warn("upstream: cannot set SO_MARK 0x%x (needs "
+		    "CAP_NET_ADMIN); netfilter rules cannot tell sluice's own "
+		    "connections apart", NETMARK_UPSTREAM);
+}
 
 /*
  * A non-blocking socket for addr with TCP_NODELAY: heads and small bodies
@@ -60,6 +82,7 @@ upstream_socket(const struct sockaddr *addr)
 	}
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
 		log_warn("upstream: TCP_NODELAY");
+	upstream_mark(fd);
 	return fd;
 }
 

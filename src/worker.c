@@ -117,13 +117,17 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	if (w->dns == NULL || w->stop_ev == NULL || w->drain_timer == NULL)
 		return -1;
 
-	for (i = 0; i < cfg->nlisten + cfg->nconnect; i++, n++) {
+	/* --listen, then --tproxy, then --connect. */
+	for (i = 0; i < cfg->nlisten + cfg->ntproxy + cfg->nconnect; i++, n++) {
+		int tproxy = i >= cfg->nlisten &&
+		    i < cfg->nlisten + cfg->ntproxy;
 		const struct config_listen *l = i < cfg->nlisten ?
-		    &cfg->listen[i] : &cfg->connect[i - cfg->nlisten];
+		    &cfg->listen[i] : tproxy ? &cfg->tproxy[i - cfg->nlisten] :
+		    &cfg->connect[i - cfg->nlisten - cfg->ntproxy];
 
-		w->listen_connect[n] = i >= cfg->nlisten;
+		w->listen_connect[n] = i >= cfg->nlisten + cfg->ntproxy;
 		w->listen_fds[n] = listener_bind((struct sockaddr *)&l->addr,
-		    l->addrlen);
+		    l->addrlen, tproxy);
 		if (w->listen_fds[n] == -1)
 			return -1;
 		w->listeners[n] = evconnlistener_new(w->base, worker_accept, w,

@@ -65,10 +65,10 @@ struct worker {
 	struct sluice		*sl;
 	struct event_base	*base;
 	struct evdns_base	*dns;
-	struct evconnlistener	*listeners[2 * CONFIG_MAX_LISTEN];
+	struct evconnlistener	*listeners[3 * CONFIG_MAX_LISTEN];
 	int			 nlisteners;
-	int			 listen_fds[2 * CONFIG_MAX_LISTEN];
-	int			 listen_connect[2 * CONFIG_MAX_LISTEN];
+	int			 listen_fds[3 * CONFIG_MAX_LISTEN];
+	int			 listen_connect[3 * CONFIG_MAX_LISTEN];
 
 	TAILQ_HEAD(, conn)	 conns;
 	int			 nconns;

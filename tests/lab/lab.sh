@@ -7,9 +7,10 @@
 #                                            10.77.2.3  untrusted upstream.py
 #                                            fd00:77:2::3 (cert from another CA)
 #
-# In G, nat PREROUTING redirects TCP/443 arriving from the LAN side to
-# sluice's transparent listeners ($LAB_PROXY_PORT for IPv4, $LAB_PROXY_PORT6
-# for IPv6); the explicit CONNECT listener is $LAB_GL4:$LAB_CONNECT_PORT.
+# In G, tools/sluice-netfilter redirects TCP/443 arriving from the LAN side
+# to sluice's transparent listeners ($LAB_PROXY_PORT for IPv4,
+# $LAB_PROXY_PORT6 for IPv6) and rejects UDP/443 from the LAN; the explicit
+# CONNECT listener is $LAB_GL4:$LAB_CONNECT_PORT.
 # C resolves api.test, other.test, pinned.test, evil.test to U's trusted
 # address and untrusted.test to the untrusted one (/etc/netns/C/hosts); so
 # does G (/etc/netns/G/hosts, for sluice's own lookups).
@@ -21,12 +22,14 @@
 # directory.
 #
 # Environment: SLUICE (daemon), SLUICE_CA (tools/sluice-ca),
-# SLUICE_AUDIT_TOOL (tools/sluice-audit), SLUICE_SRCDIR (source tree).  LAB_KEEP=1 keeps the temporary directory for a post-mortem.
+# SLUICE_AUDIT_TOOL (tools/sluice-audit), SLUICE_NETFILTER
+# (tools/sluice-netfilter), SLUICE_SRCDIR (source tree).  LAB_KEEP=1 keeps the temporary directory for a post-mortem.
 
 LAB_SRCDIR=${SLUICE_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 SLUICE=${SLUICE:-$LAB_SRCDIR/src/sluice}
 SLUICE_CA=${SLUICE_CA:-$LAB_SRCDIR/tools/sluice-ca}
 SLUICE_AUDIT_TOOL=${SLUICE_AUDIT_TOOL:-$LAB_SRCDIR/tools/sluice-audit}
+SLUICE_NETFILTER=${SLUICE_NETFILTER:-$LAB_SRCDIR/tools/sluice-netfilter}
 if [ -x /usr/bin/python3 ]; then LAB_PY=/usr/bin/python3; else LAB_PY=python3; fi
 
 LAB_ID=sl$$
@@ -270,18 +273,19 @@ lab_up() {
 	fi
 }
 
+# lab_netfilter ARGS: tools/sluice-netfilter ARGS in G.
+lab_netfilter() {
+	[ -x "$SLUICE_NETFILTER" ] || fail "no sluice-netfilter at $SLUICE_NETFILTER (build it first)"
+	lab_in_g "$SLUICE_NETFILTER" "$@"
+}
+
 lab_redirect_on() {
-	lab_in_g iptables -t nat -A PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
-		-j REDIRECT --to-ports "$LAB_PROXY_PORT" &&
-	lab_in_g ip6tables -t nat -A PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
-		-j REDIRECT --to-ports "$LAB_PROXY_PORT6" || fail "adding the REDIRECT rules"
+	lab_netfilter up --lan "$LAB_IF_GL" --listen-port "$LAB_PROXY_PORT" \
+		--listen-port6 "$LAB_PROXY_PORT6" || fail "sluice-netfilter up failed"
 }
 
 lab_redirect_off() {
-	lab_in_g iptables -t nat -D PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
-		-j REDIRECT --to-ports "$LAB_PROXY_PORT" &&
-	lab_in_g ip6tables -t nat -D PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
-		-j REDIRECT --to-ports "$LAB_PROXY_PORT6" || fail "removing the REDIRECT rules"
+	lab_netfilter down || fail "sluice-netfilter down failed"
 }
 
 # Background processes are started with "ip netns exec" itself, which execs
