@@ -112,6 +112,8 @@ struct audit_file {
 struct audit {
 	char			*path;
 	int			 retention_days;
+	/* Set before the first record is submitted; read by the writer. */
+	char			 gateway[AUDIT_GATEWAY_MAX + 1];	/* "": NULL */
 	pthread_t		 thread;
 
 	/* writer thread only */
@@ -158,7 +160,8 @@ static const char audit_schema_sql[] =
     "  resp_bytes  INTEGER,\n"
     "  duration_ms REAL,\n"
     "  error       TEXT,\n"
-    "  conn_id     INTEGER   -- connections.id (its row comes later)\n"
+    "  conn_id     INTEGER,  -- connections.id (its row comes later)\n"
+    "  gateway     TEXT      -- --gateway-name of the sluice that wrote it\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);\n"
     "CREATE TABLE IF NOT EXISTS connections (\n"
@@ -179,7 +182,8 @@ static const char audit_schema_sql[] =
     "  verify_result        TEXT,\n"
     "  bytes_in             INTEGER,\n"
     "  bytes_out            INTEGER,\n"
-    "  end_reason           TEXT\n"
+    "  end_reason           TEXT,\n"
+    "  gateway              TEXT\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS connections_started "
     "ON connections (started);\n"
@@ -223,15 +227,16 @@ static const char audit_views_sql[] =
 static const char audit_insert_sql[] =
     "INSERT INTO requests (ts, client, server, sni, host, method, path, "
     "status, decision, rule_id, injected, req_bytes, resp_bytes, "
-    "duration_ms, error, conn_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "duration_ms, error, conn_id, gateway) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_conn_sql[] =
     "INSERT OR REPLACE INTO connections (id, started, ended, client, "
     "server, sni, connect_host, tls_version, cipher, alpn, "
     "upstream_tls_version, upstream_cipher, upstream_subject, "
-    "upstream_issuer, verify_result, bytes_in, bytes_out, end_reason) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "upstream_issuer, verify_result, bytes_in, bytes_out, end_reason, "
+    "gateway) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_gap_sql[] =
     "INSERT INTO gaps (ts, count, cause, kind) VALUES (?, ?, ?, ?)";
@@ -411,6 +416,12 @@ audit_conn_id(struct audit *a)
 }
 
 void
+audit_set_gateway(struct audit *a, const char *name)
+{
+	snprintf(a->gateway, sizeof(a->gateway), "%s", name);
+}
+
+void
 audit_reopen(struct audit *a)
 {
 	atomic_store(&a->reopen, 1);
@@ -499,6 +510,7 @@ audit_insert(struct audit *a, const struct audit_record *r)
 	sqlite3_bind_double(st, 14, r->duration_ms);
 	audit_bind_text(st, 15, r->error);
 	audit_bind_int(st, 16, r->conn_id, 0);
+	audit_bind_text(st, 17, a->gateway[0] != '\0' ? a->gateway : NULL);
 	return audit_step(st);
 }
 
@@ -525,6 +537,7 @@ audit_insert_conn(struct audit *a, const struct audit_conn_record *r)
 	audit_bind_int(st, 16, r->bytes_in, -1);
 	audit_bind_int(st, 17, r->bytes_out, -1);
 	audit_bind_text(st, 18, r->end_reason);
+	audit_bind_text(st, 19, a->gateway[0] != '\0' ? a->gateway : NULL);
 	return audit_step(st);
 }
 
@@ -616,6 +629,8 @@ static const struct audit_column {
 	const char	*decl;
 } audit_added_columns[] = {
 	{ "requests", "conn_id", "INTEGER" },
+	{ "requests", "gateway", "TEXT" },
+	{ "connections", "gateway", "TEXT" },
 };
 
 static int
