@@ -676,7 +676,7 @@ sluice_audit_tail(struct sluice_audit *sa)
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 
-	sa->gateways = sa->ndb > 1 || sa->dbs[0].has_gateway;
+	sa->gateways = sa->ndb > 1;
 	if (!sa->json)
 		sluice_audit_tail_header(sa->gateways);
 	if (sluice_audit_tail_start(sa) == -1)
@@ -696,52 +696,61 @@ sluice_audit_tail(struct sluice_audit *sa)
 
 /* --- summary ----------------------------------------------------------- */
 
+/*
+ * Counts by host, decision and status; with several files also by gateway
+ * (first column, and a "gateway" key in JSON), so that each gateway's
+ * traffic is told apart.  One file is one gateway: no column for it.
+ */
 static int
 sluice_audit_summary(struct sluice_audit *sa)
 {
 	sqlite3_str *s = sqlite3_str_new(sa->db);
-	int i, rc = SQLITE_DONE, n, wh = 4, wd = 8;
+	int i, rc = SQLITE_DONE, n, w[3] = { 7, 4, 8 }, c, gw = sa->ndb > 1;
+	const char *keys = gw ? "gateway, host, decision, status" :
+	    "host, decision, status";
 	sqlite3_stmt *st;
 
-	sqlite3_str_appendall(s, "SELECT host, decision, status, count(*) AS "
-	    "count FROM (");
+	sqlite3_str_appendf(s, "SELECT %s, count(*) AS count FROM (", keys);
 	for (i = 0; i < sa->ndb; i++) {
 		if (i > 0)
 			sqlite3_str_appendall(s, " UNION ALL ");
-		sluice_audit_select(sa, s, &sa->dbs[i], 0, "COALESCE(host, "
+		sluice_audit_select(sa, s, &sa->dbs[i], gw, "COALESCE(host, "
 		    "sni) AS host, decision, status", NULL);
 	}
-	sqlite3_str_appendall(s, ") GROUP BY host, decision, status "
-	    "ORDER BY count DESC, host, decision, status");
+	sqlite3_str_appendf(s, ") GROUP BY %s ORDER BY %scount DESC, host, "
+	    "decision, status", keys, gw ? "gateway, " : "");
 	if ((st = sluice_audit_prepare(sa, s)) == NULL)
 		return -1;
 
-	/* Text: a first pass for the column widths. */
+	/* Text: a first pass for the widths of the gateway, host, decision. */
 	while (!sa->json && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((n = (int)strlen(sluice_audit_text(st, 0))) > wh)
-			wh = n;
-		if ((n = (int)strlen(sluice_audit_text(st, 1))) > wd)
-			wd = n;
+		for (c = gw ? 0 : 1; c < 3; c++)
+			if ((n = (int)strlen(sluice_audit_text(st,
+			    c - !gw))) > w[c])
+				w[c] = n;
 	}
 	sqlite3_reset(st);
 
 	if (sa->json)
 		putchar('[');
-	else
-		printf("%-*s  %-*s  %6s  %8s\n", wh, "HOST", wd, "DECISION",
+	else {
+		if (gw)
+			printf("%-*s  ", w[0], "GATEWAY");
+		printf("%-*s  %-*s  %6s  %8s\n", w[1], "HOST", w[2], "DECISION",
 		    "STATUS", "COUNT");
+	}
 	for (n = 0; (rc = sqlite3_step(st)) == SQLITE_ROW; n++) {
 		if (sa->json) {
 			fputs(n > 0 ? ",\n " : "\n ", stdout);
 			sluice_audit_json_row(st);
-		} else {
-			sluice_audit_cell(st, 0, wh + 1);
-			sluice_audit_cell(st, 1, wd + 1);
-			sluice_audit_cell(st, 2, -6);
-			sluice_audit_put(" ", 0);
-			sluice_audit_put(sluice_audit_text(st, 3), -8);
-			putchar('\n');
+			continue;
 		}
+		for (c = gw ? 0 : 1; c < 3; c++)
+			sluice_audit_cell(st, c - !gw, w[c] + 1);
+		sluice_audit_cell(st, 3 - !gw, -6);
+		sluice_audit_put(" ", 0);
+		sluice_audit_put(sluice_audit_text(st, 4 - !gw), -8);
+		putchar('\n');
 	}
 	if (sa->json)
 		fputs(n > 0 ? "\n]\n" : "]\n", stdout);
