@@ -407,7 +407,9 @@ fail:
 /*
  * The one audit row of a connection that carried no request: a passthrough
  * tunnel, or a connection refused or failed before TLS.  method is
- * "CONNECT" for an answer to the CONNECT line, else NULL.
+ * "CONNECT" for an answer to the CONNECT line, else NULL.  Also the row of
+ * a CONNECT that --report-only let through (would_deny), before the rows
+ * of the requests it carries.
  */
 static void
 conn_audit_flow(struct conn *c, const char *decision, const char *method,
