@@ -112,6 +112,8 @@ struct audit_file {
 struct audit {
 	char			*path;
 	int			 retention_days;
+	/* Set before the first record is submitted; read by the writer. */
+	char			 gateway[AUDIT_GATEWAY_MAX + 1];	/* "": NULL */
 	pthread_t		 thread;
 
 	/* writer thread only */
@@ -158,7 +160,8 @@ static const char audit_schema_sql[] =
     "  resp_bytes  INTEGER,\n"
     "  duration_ms REAL,\n"
     "  error       TEXT,\n"
-    "  conn_id     INTEGER   -- connections.id (its row comes later)\n"
+    "  conn_id     INTEGER,  -- connections.id (its row comes later)\n"
+    "  gateway     TEXT      -- --gateway-name of the sluice that wrote it\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);\n"
     "CREATE TABLE IF NOT EXISTS connections (\n"
@@ -182,7 +185,8 @@ static const char audit_schema_sql[] =
     "  end_reason           TEXT,\n"
     "  proto                TEXT,     -- --nfqueue flows: 'tcp' or 'udp'\n"
     "  port                 INTEGER,  -- --nfqueue flows: destination port\n"
-    "  flows                INTEGER   -- --nfqueue: flows this row stands for\n"
+    "  flows                INTEGER,  -- --nfqueue: flows this row stands for\n"
+    "  gateway              TEXT\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS connections_started "
     "ON connections (started);\n"
@@ -226,16 +230,16 @@ static const char audit_views_sql[] =
 static const char audit_insert_sql[] =
     "INSERT INTO requests (ts, client, server, sni, host, method, path, "
     "status, decision, rule_id, injected, req_bytes, resp_bytes, "
-    "duration_ms, error, conn_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "duration_ms, error, conn_id, gateway) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_conn_sql[] =
     "INSERT OR REPLACE INTO connections (id, started, ended, client, "
     "server, sni, connect_host, tls_version, cipher, alpn, "
     "upstream_tls_version, upstream_cipher, upstream_subject, "
     "upstream_issuer, verify_result, bytes_in, bytes_out, end_reason, "
-    "proto, port, flows) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "proto, port, flows, gateway) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_gap_sql[] =
     "INSERT INTO gaps (ts, count, cause, kind) VALUES (?, ?, ?, ?)";
@@ -416,6 +420,12 @@ audit_conn_id(struct audit *a)
 }
 
 void
+audit_set_gateway(struct audit *a, const char *name)
+{
+	snprintf(a->gateway, sizeof(a->gateway), "%s", name);
+}
+
+void
 audit_reopen(struct audit *a)
 {
 	atomic_store(&a->reopen, 1);
@@ -504,6 +514,7 @@ audit_insert(struct audit *a, const struct audit_record *r)
 	sqlite3_bind_double(st, 14, r->duration_ms);
 	audit_bind_text(st, 15, r->error);
 	audit_bind_int(st, 16, r->conn_id, 0);
+	audit_bind_text(st, 17, a->gateway[0] != '\0' ? a->gateway : NULL);
 	return audit_step(st);
 }
 
@@ -533,6 +544,7 @@ audit_insert_conn(struct audit *a, const struct audit_conn_record *r)
 	audit_bind_text(st, 19, r->proto);
 	audit_bind_int(st, 20, r->port, 0);
 	audit_bind_int(st, 21, r->flows, 0);
+	audit_bind_text(st, 22, a->gateway[0] != '\0' ? a->gateway : NULL);
 	return audit_step(st);
 }
 
@@ -627,6 +639,8 @@ static const struct audit_column {
 	{ "connections", "proto", "TEXT" },
 	{ "connections", "port", "INTEGER" },
 	{ "connections", "flows", "INTEGER" },
+	{ "requests", "gateway", "TEXT" },
+	{ "connections", "gateway", "TEXT" },
 };
 
 static int

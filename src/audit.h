@@ -80,6 +80,16 @@ int64_t audit_conn_id(struct audit *);
 /* Like audit_submit(), for a connection's row. */
 int audit_submit_conn(struct audit *, const struct audit_conn_record *rec);
 
+#define AUDIT_GATEWAY_MAX	64	/* --gateway-name, bytes */
+
+/*
+ * The gateway column of every row from now on (the name is copied, cut at
+ * AUDIT_GATEWAY_MAX).  Call it before any record is submitted: the writer
+ * thread reads it without a lock, and the workers' first audit_submit()
+ * (under the queue's mutex) is what publishes it to the writer.
+ */
+void audit_set_gateway(struct audit *, const char *name);
+
 /* Close the database and open the configured path again (SIGHUP). */
 void audit_reopen(struct audit *);
 

@@ -38,6 +38,7 @@ struct config {
 	const char		*pcap_path;		/* NULL: off */
 	const char		*pcap_filter;		/* a rules.host pattern; NULL: all */
 	const char		*user;			/* NULL: stay */
+	const char		*gateway_name;		/* audit rows' gateway */
 
 	struct config_listen	 listen[CONFIG_MAX_LISTEN];	/* transparent */
 	int			 nlisten;

@@ -401,7 +401,9 @@ fail:
 /*
  * The one audit row of a connection that carried no request: a passthrough
  * tunnel, or a connection refused or failed before TLS.  method is
- * "CONNECT" for an answer to the CONNECT line, else NULL.
+ * "CONNECT" for an answer to the CONNECT line, else NULL.  Also the row of
+ * a CONNECT that --report-only let through (would_deny), before the rows
+ * of the requests it carries.
  */
 static void
 conn_audit_flow(struct conn *c, const char *decision, const char *method,
@@ -425,10 +427,39 @@ conn_audit_flow(struct conn *c, const char *decision, const char *method,
 		.conn_id = c->audit_id,
 	};
 
-	c->end_reason = c->passthrough ? "tunnel_closed" :
-	    strcmp(decision, "error") == 0 ? "failed_before_tls" : "refused";
+	/* A CONNECT only reported as would_deny goes on: its end comes later. */
+	if (strcmp(decision, "would_deny") != 0)
+		c->end_reason = c->passthrough ? "tunnel_closed" :
+		    strcmp(decision, "error") == 0 ? "failed_before_tls" :
+		    "refused";
 	audit_submit(c->w->sl->audit, &rec);
 	worker_count_request(c->w, decision);
+}
+
+/*
+ * The policy said deny: a deny rule (also one widened at load to fail
+ * closed), the default deny, or a CONNECT port no rule opens.  Returns 1
+ * when the deny stands.  Under --report-only it logs event=would_deny and
+ * returns 0: the caller goes on as if allowed and audits 'would_deny' with
+ * the rule that would have denied.  Only policy comes through here; a
+ * malformed request (400), a Host or SNI that names another server (421)
+ * and the SSRF guard are safety, not policy, and stay enforced.  path is
+ * logged without its query, which may carry a client's credential.
+ */
+static int
+conn_deny_stands(struct conn *c, const char *host, const char *method,
+    const char *path, size_t pathlen, int64_t rule_id)
+{
+	char rule[24] = "none";
+
+	if (!conn_cfg(c)->report_only)
+		return 1;
+	if (rule_id >= 0)
+		snprintf(rule, sizeof(rule), "%lld", (long long)rule_id);
+	log_info("conn: event=would_deny client=%s host=%s method=%s path=%.*s "
+	    "rule=%s", c->client_str, host, method, path != NULL ?
+	    (int)pathlen : 1, path != NULL ? path : "-", rule);
+	return 0;
 }
 
 /* Refuse or fail a CONNECT before its 200: answer, audit, close. */
@@ -700,8 +731,12 @@ conn_read_connect(struct conn *c)
 	if (!conn_connect_port_ok(c, &rule_id)) {
 		snprintf(why, sizeof(why), "CONNECT to port %d of %s is not "
 		    "allowed by the rules", c->dst_port, c->connect_host);
-		conn_connect_fail(c, 403, "denied", rule_id, why);
-		return;
+		if (conn_deny_stands(c, c->connect_host, "CONNECT", NULL, 0,
+		    rule_id)) {
+			conn_connect_fail(c, 403, "denied", rule_id, why);
+			return;
+		}
+		conn_audit_flow(c, "would_deny", "CONNECT", 0, rule_id, why);
 	}
 	if ((res = conn_resolve_override(c, c->connect_host, c->dst_port))) {
 		conn_connect_ready(c, (struct sockaddr *)&res->addr,
@@ -1635,8 +1670,14 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 		r->rule_id = rule->id;
 	if (rule == NULL ? conn_cfg(c)->default_deny :
 	    rule->action == RULE_DENY) {
-		conn_respond_denied(c, r->rule_id);
-		goto drain;
+		if (conn_deny_stands(c, r->host, r->method, path.p, path.len,
+		    r->rule_id)) {
+			conn_respond_denied(c, r->rule_id);
+			goto drain;
+		}
+		/* Sent as with no rule: a deny's limit or cache never applies. */
+		r->decision = "would_deny";
+		r->rule = rule = NULL;
 	}
 	if (rule != NULL && rule->has_limit) {
 		wait = ratelimit_take(c->w->sl->ratelimit, &rule->limit,

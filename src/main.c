@@ -78,6 +78,8 @@ main_usage(void)
 	    "  --default-policy allow|deny  when no rule matches (deny)\n"
 	    "  --report-only                deny nothing: forward and audit "
 	    "would_deny\n"
+	    "  --gateway-name NAME          this gateway in audit rows "
+	    "(host name)\n"
 	    "  --upstream-timeout SECONDS   connect/response head timeout (60)\n"
 	    "  --stream-idle-timeout SECONDS  longest gap within a streaming "
 	    "body (300)\n"
@@ -170,6 +172,36 @@ main_resolve(struct config *cfg, const char *s)
 	cfg->nresolve++;
 }
 
+/*
+ * An audit rows' gateway name: visible ASCII (no space or control byte,
+ * which would garble the reader's columns or terminal), and short.
+ */
+static int
+main_gateway_name_ok(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (s[n] <= ' ' || s[n] >= 0x7f)
+			return 0;
+	return n > 0 && n <= AUDIT_GATEWAY_MAX;
+}
+
+/* --gateway-name's default: the host name, if it makes a valid one. */
+static void
+main_gateway_default(struct config *cfg)
+{
+	static char host[256];
+
+	if (gethostname(host, sizeof(host) - 1) == -1 ||
+	    !main_gateway_name_ok(host)) {
+		log_warnx("the host name is not a usable --gateway-name; audit "
+		    "rows say 'sluice'");
+		snprintf(host, sizeof(host), "sluice");
+	}
+	cfg->gateway_name = host;
+}
+
 /* The forms of rules.host: "*", "*.domain", or a name without '*'. */
 static int
 main_host_pattern_ok(const char *s)
@@ -193,7 +225,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 		OPT_PCAP_MAX, OPT_PCAP_FILTER, OPT_AUDIT_RETENTION,
 		OPT_ADMIN_REMOTE, OPT_REPORT_ONLY, OPT_NFQUEUE_DENY,
-		OPT_DNS_CAPTURE, OPT_TPROXY,
+		OPT_DNS_CAPTURE, OPT_TPROXY, OPT_GATEWAY_NAME,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -209,6 +241,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "resolve", required_argument, NULL, OPT_RESOLVE },
 		{ "default-policy", required_argument, NULL, OPT_POLICY },
 		{ "report-only", no_argument, NULL, OPT_REPORT_ONLY },
+		{ "gateway-name", required_argument, NULL, OPT_GATEWAY_NAME },
 		{ "upstream-timeout", required_argument, NULL, OPT_UP_TIMEOUT },
 		{ "stream-idle-timeout", required_argument, NULL,
 		    OPT_STREAM_IDLE },
@@ -288,6 +321,13 @@ main_parse(struct config *cfg, int argc, char **argv)
 				    "or deny, not '%s'", optarg);
 			break;
 		case OPT_REPORT_ONLY: cfg->report_only = 1; break;
+		case OPT_GATEWAY_NAME:
+			if (!main_gateway_name_ok(optarg))
+				main_usage_error("--gateway-name wants 1 to %d "
+				    "printable ASCII characters without spaces",
+				    AUDIT_GATEWAY_MAX);
+			cfg->gateway_name = optarg;
+			break;
 		case OPT_UP_TIMEOUT:
 			cfg->upstream_timeout = main_int("--upstream-timeout",
 			    optarg, 1, 86400);
@@ -393,6 +433,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 	if (cfg->nlisten + cfg->nconnect + cfg->ntproxy == 0)
 		main_usage_error("%s", "at least one --listen, --tproxy or "
 		    "--connect is required");
+	if (cfg->gateway_name == NULL)
+		main_gateway_default(cfg);
 	if (cfg->admin_allow_remote && !cfg->has_admin)
 		main_usage_error("--admin-allow-remote needs --admin");
 	if (cfg->has_admin && !cfg->admin_allow_remote &&
@@ -579,6 +621,7 @@ main(int argc, char **argv)
 	if ((sl.audit = audit_open(cfg.audit_path, MAIN_AUDIT_QUEUE,
 	    cfg.audit_retention)) == NULL)
 		exit(1);
+	audit_set_gateway(sl.audit, cfg.gateway_name);
 	if (cfg.pcap_path != NULL && (sl.capture = capture_open(cfg.pcap_path,
 	    cfg.pcap_max_bytes, MAIN_PCAP_QUEUE)) == NULL)
 		exit(1);

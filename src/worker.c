@@ -213,7 +213,7 @@ worker_rules(struct worker *w)
 
 static const char *const worker_decisions[WORKER_NDECISIONS] = {
 	"forwarded", "denied", "rate_limited", "cached", "passthrough",
-	"error", "other",
+	"error", "would_deny", "other",
 };
 
 const char *

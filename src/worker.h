@@ -50,6 +50,7 @@ enum worker_decision {
 	WORKER_CACHED,
 	WORKER_PASSTHROUGH,
 	WORKER_ERROR,
+	WORKER_WOULD_DENY,	/* --report-only: forwarded, policy said deny */
 	WORKER_OTHER,
 	WORKER_NDECISIONS,
 };

@@ -1,7 +1,8 @@
 /*
- * sluice-audit.c - read sluice's audit databases: tail, summary, show.
+ * sluice-audit.c - read sluice's audit databases: tail, summary, show, and
+ * suggest rules from what --report-only let through.
  *
- *   sluice-audit [--db FILE]... tail|summary|show ID [--since DURATION]
+ *   sluice-audit [--db FILE]... tail|summary|suggest|show ID [--since DURATION]
  *                [--host H] [--decision D] [--client IP] [--rule N] [--json]
  *
  * Every --db file is ATTACHed read-only (URI mode=ro) to one in-memory
@@ -41,6 +42,7 @@
 #include <sqlite3.h>
 
 #include "auditfilter.h"
+#include "auditsuggest.h"
 #include "json.h"
 
 #define SLUICE_AUDIT_DEFAULT_DB	"/var/lib/sluice/audit.db"
@@ -80,7 +82,7 @@ enum {
 };
 
 static const char sluice_audit_usage[] =
-    "usage: sluice-audit [--db FILE]... tail|summary|show ID\n"
+    "usage: sluice-audit [--db FILE]... tail|summary|suggest|show ID\n"
     "                    [--since DURATION] [--host H] [--decision D]\n"
     "                    [--client IP] [--rule N] [--json]\n"
     "  --db FILE       an audit database (repeatable; default $SLUICE_AUDIT,"
@@ -92,7 +94,9 @@ static const char sluice_audit_usage[] =
     "  --client IP     requests from this address\n"
     "  --rule N        requests decided by rule N\n"
     "  --json          JSON: one object per row (tail, show), an array "
-    "(summary)\n";
+    "(summary,\n                  suggest)\n"
+    "suggest prints INSERT INTO rules statements for the would_deny rows\n"
+    "(--report-only), grouped by host and port, for review.\n";
 
 static volatile sig_atomic_t sluice_audit_stop;
 
@@ -676,7 +680,7 @@ sluice_audit_tail(struct sluice_audit *sa)
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 
-	sa->gateways = sa->ndb > 1 || sa->dbs[0].has_gateway;
+	sa->gateways = sa->ndb > 1;
 	if (!sa->json)
 		sluice_audit_tail_header(sa->gateways);
 	if (sluice_audit_tail_start(sa) == -1)
@@ -696,51 +700,441 @@ sluice_audit_tail(struct sluice_audit *sa)
 
 /* --- summary ----------------------------------------------------------- */
 
+/*
+ * Counts by host, decision and status; with several files also by gateway
+ * (first column, and a "gateway" key in JSON), so that each gateway's
+ * traffic is told apart.  One file is one gateway: no column for it.
+ */
 static int
 sluice_audit_summary(struct sluice_audit *sa)
 {
 	sqlite3_str *s = sqlite3_str_new(sa->db);
-	int i, rc = SQLITE_DONE, n, wh = 4, wd = 8;
+	int i, rc = SQLITE_DONE, n, w[3] = { 7, 4, 8 }, c, gw = sa->ndb > 1;
+	const char *keys = gw ? "gateway, host, decision, status" :
+	    "host, decision, status";
 	sqlite3_stmt *st;
 
-	sqlite3_str_appendall(s, "SELECT host, decision, status, count(*) AS "
-	    "count FROM (");
+	sqlite3_str_appendf(s, "SELECT %s, count(*) AS count FROM (", keys);
 	for (i = 0; i < sa->ndb; i++) {
 		if (i > 0)
 			sqlite3_str_appendall(s, " UNION ALL ");
-		sluice_audit_select(sa, s, &sa->dbs[i], 0, "COALESCE(host, "
+		sluice_audit_select(sa, s, &sa->dbs[i], gw, "COALESCE(host, "
 		    "sni) AS host, decision, status", NULL);
 	}
-	sqlite3_str_appendall(s, ") GROUP BY host, decision, status "
-	    "ORDER BY count DESC, host, decision, status");
+	sqlite3_str_appendf(s, ") GROUP BY %s ORDER BY %scount DESC, host, "
+	    "decision, status", keys, gw ? "gateway, " : "");
 	if ((st = sluice_audit_prepare(sa, s)) == NULL)
 		return -1;
 
-	/* Text: a first pass for the column widths. */
+	/* Text: a first pass for the widths of the gateway, host, decision. */
 	while (!sa->json && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((n = (int)strlen(sluice_audit_text(st, 0))) > wh)
-			wh = n;
-		if ((n = (int)strlen(sluice_audit_text(st, 1))) > wd)
-			wd = n;
+		for (c = gw ? 0 : 1; c < 3; c++)
+			if ((n = (int)strlen(sluice_audit_text(st,
+			    c - !gw))) > w[c])
+				w[c] = n;
 	}
 	sqlite3_reset(st);
 
 	if (sa->json)
 		putchar('[');
-	else
-		printf("%-*s  %-*s  %6s  %8s\n", wh, "HOST", wd, "DECISION",
+	else {
+		if (gw)
+			printf("%-*s  ", w[0], "GATEWAY");
+		printf("%-*s  %-*s  %6s  %8s\n", w[1], "HOST", w[2], "DECISION",
 		    "STATUS", "COUNT");
+	}
 	for (n = 0; (rc = sqlite3_step(st)) == SQLITE_ROW; n++) {
 		if (sa->json) {
 			fputs(n > 0 ? ",\n " : "\n ", stdout);
 			sluice_audit_json_row(st);
-		} else {
-			sluice_audit_cell(st, 0, wh + 1);
-			sluice_audit_cell(st, 1, wd + 1);
-			sluice_audit_cell(st, 2, -6);
-			sluice_audit_put(" ", 0);
-			sluice_audit_put(sluice_audit_text(st, 3), -8);
-			putchar('\n');
+			continue;
+		}
+		for (c = gw ? 0 : 1; c < 3; c++)
+			sluice_audit_cell(st, c - !gw, w[c] + 1);
+		sluice_audit_cell(st, 3 - !gw, -6);
+		sluice_audit_put(" ", 0);
+		sluice_audit_put(sluice_audit_text(st, 4 - !gw), -8);
+		putchar('\n');
+	}
+	if (sa->json)
+		fputs(n > 0 ? "\n]\n" : "]\n", stdout);
+	if (rc != SQLITE_DONE)
+		sluice_audit_warn("%s", sqlite3_errmsg(sa->db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* --- suggest ----------------------------------------------------------- */
+
+/*
+ * suggest turns the would_deny rows (--report-only) into candidate rules,
+ * one group per host and port (a CONNECT's or the original destination's):
+ *
+ * - rows that the default policy would have denied (no rule_id) become
+ *   allow rules.  Per method, up to AUDITSUGGEST_EXACT_MAX distinct paths
+ *   (without the query) give one rule each with the exact path; more give
+ *   one rule with the glob of their common directory (auditsuggest_glob),
+ *   or any path when they share only "/".  A group with only CONNECT rows
+ *   (a port the rules did not open) gives one rule for the host and port;
+ *   otherwise its request rules open the CONNECT as well, since CONNECT is
+ *   decided by host and port alone.
+ * - rows that a deny rule would have denied are named in a comment and not
+ *   turned into rules: someone wrote that deny.
+ *
+ * Every rule goes last (the highest priority number in rules.db, and the
+ * newest id breaks the tie), so it decides only requests that no existing
+ * rule decides: exactly those the default policy denied, never one that an
+ * existing deny covers.  Values are quoted by SQLite's %Q; comments, the
+ * only unquoted text, print hosts with control bytes as '?', so no host can
+ * end a comment line and start a statement.
+ */
+
+/* The columns suggest reads, after the file's filter and --since. */
+static const char sluice_audit_suggest_cols[] =
+    "COALESCE(host, sni) AS host, "
+    "CAST(substr(server, length(rtrim(server, '0123456789')) + 1) "
+    "AS INTEGER) AS port, method, "
+    "CASE WHEN instr(path, '?') > 0 THEN substr(path, 1, instr(path, '?') "
+    "- 1) ELSE path END AS path, rule_id, "
+    "trim(rtrim(rtrim(client, '0123456789'), ':'), '[]') AS client";
+
+/* One (method, path) of a group, with how many rows had it. */
+struct sluice_audit_pair {
+	char		*method;	/* NULL: a flow */
+	char		*path;
+	long long	 count;
+};
+
+struct sluice_audit_group {
+	const char	*host;
+	long long	 port;		/* 0: unknown */
+	long long	 count;
+	int		 nrules;	/* printed so far (JSON commas) */
+};
+
+/* "WITH w AS (the would_deny rows of every file) " tail, ready to bind. */
+static sqlite3_stmt *
+sluice_audit_suggest_query(struct sluice_audit *sa, const char *tail)
+{
+	sqlite3_str *s = sqlite3_str_new(sa->db);
+	int i;
+
+	sqlite3_str_appendall(s, "WITH w AS (");
+	for (i = 0; i < sa->ndb; i++) {
+		if (i > 0)
+			sqlite3_str_appendall(s, " UNION ALL ");
+		sluice_audit_select(sa, s, &sa->dbs[i], 0,
+		    sluice_audit_suggest_cols, "decision = 'would_deny'");
+	}
+	sqlite3_str_appendf(s, ") %s", tail);
+	return sluice_audit_prepare(sa, s);
+}
+
+/* Prints column 0 of every row of a group's query, comma-separated. */
+static int
+sluice_audit_suggest_list(struct sluice_audit *sa,
+    const struct sluice_audit_group *g, const char *tail, int json)
+{
+	sqlite3_stmt *st;
+	int rc, n = 0;
+
+	if ((st = sluice_audit_suggest_query(sa, tail)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, g->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, g->port);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		fputs(n++ > 0 ? ", " : "", stdout);
+		if (json)
+			sluice_audit_json_value(st, 0);
+		else
+			sluice_audit_put(sluice_audit_text(st, 0), 0);
+	}
+	if (rc != SQLITE_DONE)
+		sluice_audit_warn("%s", sqlite3_errmsg(sa->db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* One allow rule: an INSERT statement, or an object of "rules". */
+static int
+sluice_audit_suggest_rule(struct sluice_audit *sa,
+    struct sluice_audit_group *g, const char *method, const char *path,
+    long long count)
+{
+	char port[24] = "NULL", note[80];
+	char *sql;
+
+	if (g->port > 0)
+		snprintf(port, sizeof(port), "%lld", g->port);
+	snprintf(note, sizeof(note), "sluice-audit suggest: %lld would_deny "
+	    "request%s", count, count == 1 ? "" : "s");
+	sql = sqlite3_mprintf("INSERT INTO rules (priority, host, port, "
+	    "method, path, action, note) VALUES ((SELECT COALESCE("
+	    "max(priority), 100) FROM rules), %Q, %s, %Q, %Q, 'allow', %Q);",
+	    g->host, port, method, path, note);
+	if (sql == NULL) {
+		sluice_audit_warn("out of memory");
+		return -1;
+	}
+	if (sa->json) {
+		fputs(g->nrules > 0 ? ",{\"method\":" : "{\"method\":",
+		    stdout);
+		if (method != NULL)
+			sluice_audit_json_string(method);
+		else
+			fputs("null", stdout);
+		fputs(",\"path\":", stdout);
+		if (path != NULL)
+			sluice_audit_json_string(path);
+		else
+			fputs("null", stdout);
+		printf(",\"count\":%lld,\"sql\":", count);
+		sluice_audit_json_string(sql);
+		putchar('}');
+	} else {
+		printf("%s\n", sql);
+	}
+	g->nrules++;
+	sqlite3_free(sql);
+	return 0;
+}
+
+/* A note in the text output (a comment line), nothing in JSON. */
+static void
+sluice_audit_suggest_note(struct sluice_audit *sa, const char *what,
+    const char *method)
+{
+	if (sa->json)
+		return;
+	printf("--   %s", what);
+	if (method != NULL) {
+		putchar(' ');
+		sluice_audit_put(method, 0);
+	}
+	putchar('\n');
+}
+
+/* The rules for one method's paths: pairs[0..n), all of that method. */
+static int
+sluice_audit_suggest_method(struct sluice_audit *sa,
+    struct sluice_audit_group *g, const struct sluice_audit_pair *pairs,
+    size_t n)
+{
+	const char **paths;
+	char glob[4096];
+	long long total = 0;
+	size_t i;
+	int rc;
+
+	if (!auditsuggest_method_ok(pairs[0].method)) {
+		sluice_audit_suggest_note(sa, "skipped: not a method a rule can "
+		    "name:", pairs[0].method);
+		return 0;
+	}
+	if (n <= AUDITSUGGEST_EXACT_MAX) {
+		for (i = 0; i < n; i++)
+			if (sluice_audit_suggest_rule(sa, g, pairs[i].method,
+			    pairs[i].path, pairs[i].count) == -1)
+				return -1;
+		return 0;
+	}
+	if ((paths = calloc(n, sizeof(*paths))) == NULL) {
+		sluice_audit_warn("out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		paths[i] = pairs[i].path;
+		total += pairs[i].count;
+	}
+	rc = auditsuggest_glob(paths, n, glob, sizeof(glob));
+	free(paths);
+	if (rc == -1) {
+		sluice_audit_suggest_note(sa, "skipped: no common path for",
+		    pairs[0].method);
+		return 0;
+	}
+	return sluice_audit_suggest_rule(sa, g, pairs[0].method,
+	    rc == 1 ? NULL : glob, total);
+}
+
+static void
+sluice_audit_pairs_free(struct sluice_audit_pair *pairs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(pairs[i].method);
+		free(pairs[i].path);
+	}
+	free(pairs);
+}
+
+/* The (method, path) pairs the default policy would have denied. */
+static int
+sluice_audit_suggest_pairs(struct sluice_audit *sa,
+    const struct sluice_audit_group *g, struct sluice_audit_pair **out,
+    size_t *nout)
+{
+	struct sluice_audit_pair *pairs = NULL, *p;
+	const unsigned char *m, *path;
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int rc;
+
+	if ((st = sluice_audit_suggest_query(sa, "SELECT method, path, "
+	    "count(*) FROM w WHERE host = ?1 AND port IS ?2 AND rule_id IS "
+	    "NULL GROUP BY method, path ORDER BY method, path")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, g->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, g->port);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((p = realloc(pairs, (n + 1) * sizeof(*p))) == NULL)
+			goto nomem;
+		pairs = p;
+		m = sqlite3_column_text(st, 0);
+		path = sqlite3_column_text(st, 1);
+		p = &pairs[n++];
+		p->method = m != NULL ? strdup((const char *)m) : NULL;
+		p->path = path != NULL ? strdup((const char *)path) : NULL;
+		p->count = sqlite3_column_int64(st, 2);
+		if ((m != NULL && p->method == NULL) ||
+		    (path != NULL && p->path == NULL))
+			goto nomem;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		sluice_audit_warn("%s", sqlite3_errmsg(sa->db));
+		sluice_audit_pairs_free(pairs, n);
+		return -1;
+	}
+	*out = pairs;
+	*nout = n;
+	return 0;
+ nomem:
+	sluice_audit_warn("out of memory");
+	sqlite3_finalize(st);
+	sluice_audit_pairs_free(pairs, n);
+	return -1;
+}
+
+/* The rules of one group, method by method (pairs come sorted). */
+static int
+sluice_audit_suggest_rules(struct sluice_audit *sa,
+    struct sluice_audit_group *g)
+{
+	struct sluice_audit_pair *pairs;
+	long long flows = 0;
+	size_t n, i, j;
+	int rc = 0;
+
+	if (sluice_audit_suggest_pairs(sa, g, &pairs, &n) == -1)
+		return -1;
+	for (i = 0; i < n && rc == 0; i = j) {
+		/* A CONNECT or a flow: no path to allow, only the port. */
+		if (pairs[i].method == NULL || pairs[i].path == NULL ||
+		    strcmp(pairs[i].method, "CONNECT") == 0) {
+			flows += pairs[i].count;
+			j = i + 1;
+			continue;
+		}
+		for (j = i + 1; j < n && pairs[j].path != NULL &&
+		    pairs[j].method != NULL &&
+		    strcmp(pairs[j].method, pairs[i].method) == 0; j++)
+			;
+		rc = sluice_audit_suggest_method(sa, g, &pairs[i], j - i);
+	}
+	if (rc == 0 && flows > 0 && g->nrules == 0)
+		rc = sluice_audit_suggest_rule(sa, g, NULL, NULL, flows);
+	sluice_audit_pairs_free(pairs, n);
+	return rc;
+}
+
+static const char sluice_audit_suggest_clients[] =
+    "SELECT DISTINCT client FROM w WHERE host = ?1 AND port IS ?2 "
+    "ORDER BY client";
+static const char sluice_audit_suggest_denies[] =
+    "SELECT DISTINCT rule_id FROM w WHERE host = ?1 AND port IS ?2 AND "
+    "rule_id IS NOT NULL ORDER BY rule_id";
+
+/* One host and port: its comment (or object head), rules, and tail. */
+static int
+sluice_audit_suggest_group(struct sluice_audit *sa,
+    struct sluice_audit_group *g, long long denied)
+{
+	int ok = auditsuggest_host_ok(g->host);
+
+	if (sa->json) {
+		fputs("{\"host\":", stdout);
+		sluice_audit_json_string(g->host);
+		if (g->port > 0)
+			printf(",\"port\":%lld", g->port);
+		else
+			fputs(",\"port\":null", stdout);
+		printf(",\"count\":%lld,\"clients\":[", g->count);
+	} else {
+		fputs("\n-- ", stdout);
+		sluice_audit_put(g->host, 0);
+		if (g->port > 0)
+			printf(":%lld", g->port);
+		printf(": %lld would_deny request%s from ", g->count,
+		    g->count == 1 ? "" : "s");
+	}
+	if (sluice_audit_suggest_list(sa, g, sluice_audit_suggest_clients,
+	    sa->json) == -1)
+		return -1;
+	fputs(sa->json ? "],\"deny_rules\":[" : "\n", stdout);
+	if (denied > 0 && !sa->json)
+		printf("--   %lld of them matched a deny rule; not made into "
+		    "rules (rule ", denied);
+	if (denied > 0 && sluice_audit_suggest_list(sa, g,
+	    sluice_audit_suggest_denies, sa->json) == -1)
+		return -1;
+	if (denied > 0 && !sa->json)
+		puts(")");
+	fputs(sa->json ? "],\"rules\":[" : "", stdout);
+	if (!ok)
+		sluice_audit_suggest_note(sa, "skipped: not a host a rule can "
+		    "name exactly", NULL);
+	else if (denied < g->count &&
+	    sluice_audit_suggest_rules(sa, g) == -1)
+		return -1;
+	fputs(sa->json ? "]}" : "", stdout);
+	return 0;
+}
+
+static int
+sluice_audit_suggest(struct sluice_audit *sa)
+{
+	struct sluice_audit_group g;
+	sqlite3_stmt *st;
+	int rc, n = 0;
+
+	if ((st = sluice_audit_suggest_query(sa, "SELECT host, port, "
+	    "count(*), count(rule_id) FROM w WHERE host IS NOT NULL GROUP BY "
+	    "host, port ORDER BY host, port")) == NULL)
+		return -1;
+	if (sa->json)
+		putchar('[');
+	else
+		puts("-- sluice-audit suggest: allow rules for the requests "
+		    "that --report-only let\n"
+		    "-- through and the default policy would have denied.  "
+		    "Each rule goes after\n"
+		    "-- every rule in rules.db, so it decides only what no "
+		    "rule decides now.\n"
+		    "-- Review, then: sqlite3 rules.db < FILE");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&g, 0, sizeof(g));
+		g.host = (const char *)sqlite3_column_text(st, 0);
+		g.port = sqlite3_column_int64(st, 1);
+		g.count = sqlite3_column_int64(st, 2);
+		if (sa->json)
+			fputs(n > 0 ? ",\n " : "\n ", stdout);
+		n++;
+		if (sluice_audit_suggest_group(sa, &g,
+		    sqlite3_column_int64(st, 3)) == -1) {
+			sqlite3_finalize(st);
+			return -1;
 		}
 	}
 	if (sa->json)
@@ -748,6 +1142,7 @@ sluice_audit_summary(struct sluice_audit *sa)
 	if (rc != SQLITE_DONE)
 		sluice_audit_warn("%s", sqlite3_errmsg(sa->db));
 	sqlite3_finalize(st);
+	fflush(stdout);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -993,7 +1388,8 @@ sluice_audit_parse(struct sluice_audit *sa, int argc, char **argv,
 		    SLUICE_AUDIT_DEFAULT_DB);
 	}
 	if (optind >= argc)
-		sluice_audit_usage_error("no command: tail, summary or show ID");
+		sluice_audit_usage_error("no command: tail, summary, suggest or "
+		    "show ID");
 	return optind;
 }
 
@@ -1016,9 +1412,13 @@ main(int argc, char **argv)
 			sluice_audit_usage_error("show wants a request id");
 		if (filtered)
 			sluice_audit_usage_error("show takes no filters");
-	} else if (strcmp(cmd, "tail") != 0 && strcmp(cmd, "summary") != 0) {
-		sluice_audit_usage_error("unknown command '%s': tail, summary "
-		    "or show ID", cmd);
+	} else if (strcmp(cmd, "tail") != 0 && strcmp(cmd, "summary") != 0 &&
+	    strcmp(cmd, "suggest") != 0) {
+		sluice_audit_usage_error("unknown command '%s': tail, summary, "
+		    "suggest or show ID", cmd);
+	} else if (strcmp(cmd, "suggest") == 0 && sa.filter.decision != NULL) {
+		sluice_audit_usage_error("suggest reads would_deny rows; it takes "
+		    "no --decision");
 	} else if (i + 1 != argc) {
 		sluice_audit_usage_error("%s takes no argument '%s'", cmd,
 		    argv[i + 1]);
@@ -1030,6 +1430,8 @@ main(int argc, char **argv)
 		rc = sluice_audit_tail(&sa);
 	else if (strcmp(cmd, "summary") == 0)
 		rc = sluice_audit_summary(&sa);
+	else if (strcmp(cmd, "suggest") == 0)
+		rc = sluice_audit_suggest(&sa);
 	else
 		rc = sluice_audit_show(&sa, id);
 	sqlite3_close(sa.db);

@@ -10,19 +10,20 @@ lab_up
 A=$LAB_DIR/audit.db B=$LAB_DIR/b.db
 
 # Two gateways' files: real traffic into each, then times that interleave
-# (a1 b1 a2 b2) and, in b, the gateway column a newer sluice writes.
+# (a1 b1 a2 b2); b's rows name their gateway, a is made a file from before
+# the gateway column.
 lab_start_sluice --default-policy allow
 lab_curl -o /dev/null -o /dev/null 'https://api.test/echo?a1' 'https://api.test/echo?a2' ||
 	fail "curl failed"
 assert_eq 2 "$(lab_audit_wait 2)" "audit rows in a"
 lab_stop_sluice
-lab_start_sluice --default-policy allow --audit "$B"
+lab_start_sluice --default-policy allow --audit "$B" --gateway-name gw-b
 lab_curl -o /dev/null -o /dev/null 'https://api.test/echo?b1' 'https://other.test/echo?b2' ||
 	fail "curl failed"
 lab_stop_sluice
-sqlite3 "$A" "UPDATE requests SET ts = '2026-01-01T00:00:0' || (substr(path, -1) * 2 - 1) || '.000Z'" &&
-sqlite3 "$B" "UPDATE requests SET ts = '2026-01-01T00:00:0' || (substr(path, -1) * 2) || '.000Z';
-	ALTER TABLE requests ADD COLUMN gateway TEXT; UPDATE requests SET gateway = 'gw-b'" ||
+sqlite3 "$A" "UPDATE requests SET ts = '2026-01-01T00:00:0' || (substr(path, -1) * 2 - 1) || '.000Z';
+	ALTER TABLE requests DROP COLUMN gateway" &&
+sqlite3 "$B" "UPDATE requests SET ts = '2026-01-01T00:00:0' || (substr(path, -1) * 2) || '.000Z'" ||
 	fail "preparing the two files"
 
 "$SLUICE_AUDIT_TOOL" --db "$A" --db "$B" tail >"$LAB_DIR/tail.out" 2>&1 &
@@ -48,8 +49,9 @@ wait "$tail_pid"
 assert_eq 0 "$?" "tail's exit status after SIGTERM"
 
 json=$("$SLUICE_AUDIT_TOOL" --db "$A" --db "$B" summary --json) || fail "summary failed: $json"
-assert_eq "api.test 4, other.test 1" "$(lab_json "$json" '", ".join("%s %d" % (r["host"], r["count"]) for r in d)')" \
-	"summary of both files"
+assert_eq "$A api.test 2, gw-b api.test 2, gw-b other.test 1" \
+	"$(lab_json "$json" '", ".join("%s %s %d" % (r["gateway"], r["host"], r["count"]) for r in d)')" \
+	"summary of both files, by gateway"
 
 # tail --json: one object per line; stopped once it has printed them all.
 "$SLUICE_AUDIT_TOOL" --db "$A" --db "$B" --json --host api.test tail >"$LAB_DIR/tail.json" 2>&1 &

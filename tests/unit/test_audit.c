@@ -334,6 +334,7 @@ test_migration(void)
 	CHECK(a != NULL, "migrate: audit_open on an old file");
 	if (a == NULL)
 		return;
+	audit_set_gateway(a, "gw-unit");
 	test_record(&rec, p, sizeof(p), 1);
 	rec.conn_id = 42;
 	CHECK(audit_submit(a, &rec) == 0, "migrate: submitted");
@@ -344,6 +345,12 @@ test_migration(void)
 	    "migrate: old row kept, new one added");
 	CHECK(test_int(db, "SELECT count(*) FROM requests WHERE conn_id = 42 "
 	    "AND rule_id = 1") == 1, "migrate: conn_id column added");
+	CHECK(test_int(db, "SELECT count(*) FROM requests WHERE gateway = "
+	    "'gw-unit'") == 1 && test_int(db, "SELECT count(*) FROM requests "
+	    "WHERE gateway IS NULL") == 1, "migrate: gateway column added, "
+	    "filled on the new row only");
+	CHECK(test_int(db, "SELECT count(gateway) FROM connections") == 0,
+	    "migrate: connections.gateway exists");
 	CHECK(test_int(db, "SELECT count(*) FROM connections") == 0 &&
 	    test_int(db, "SELECT count(*) FROM gaps") == 0 &&
 	    test_int(db, "SELECT count(*) FROM denied_recent") >= 0 &&
