@@ -52,6 +52,8 @@ struct rule_limit {
 	int		 per_client;	/* scope 'client': one bucket per client IP */
 	int		 delay;		/* on_limit 'delay': hold instead of 429 */
 	int		 max_delay_ms;	/* NULL in the db: 1000 */
+	int		 shared;	/* one bucket for the fleet, in Redis */
+	int		 lease;		/* shared: tokens taken at once (1: exact) */
 };
 
 /* A cache_policies row. */
