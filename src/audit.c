@@ -158,7 +158,8 @@ static const char audit_schema_sql[] =
     "  resp_bytes  INTEGER,\n"
     "  duration_ms REAL,\n"
     "  error       TEXT,\n"
-    "  conn_id     INTEGER   -- connections.id (its row comes later)\n"
+    "  conn_id     INTEGER,  -- connections.id (its row comes later)\n"
+    "  limit_source TEXT     -- shared limit decided by 'redis' or 'local'\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);\n"
     "CREATE TABLE IF NOT EXISTS connections (\n"
@@ -223,8 +224,8 @@ static const char audit_views_sql[] =
 static const char audit_insert_sql[] =
     "INSERT INTO requests (ts, client, server, sni, host, method, path, "
     "status, decision, rule_id, injected, req_bytes, resp_bytes, "
-    "duration_ms, error, conn_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "duration_ms, error, conn_id, limit_source) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_conn_sql[] =
     "INSERT OR REPLACE INTO connections (id, started, ended, client, "
@@ -276,6 +277,7 @@ audit_entry_strings(struct audit_entry *e, const char **f[])
 		f[n++] = &r->decision;
 		f[n++] = &r->injected;
 		f[n++] = &r->error;
+		f[n++] = &r->limit_source;
 	} else {
 		f[n++] = &c->client;
 		f[n++] = &c->server;
@@ -499,6 +501,7 @@ audit_insert(struct audit *a, const struct audit_record *r)
 	sqlite3_bind_double(st, 14, r->duration_ms);
 	audit_bind_text(st, 15, r->error);
 	audit_bind_int(st, 16, r->conn_id, 0);
+	audit_bind_text(st, 17, r->limit_source);
 	return audit_step(st);
 }
 
@@ -616,6 +619,7 @@ static const struct audit_column {
 	const char	*decl;
 } audit_added_columns[] = {
 	{ "requests", "conn_id", "INTEGER" },
+	{ "requests", "limit_source", "TEXT" },
 };
 
 static int

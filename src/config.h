@@ -48,6 +48,15 @@ struct config {
 	struct config_resolve	 resolve[CONFIG_MAX_RESOLVE];
 	int			 nresolve;
 
+	/* --redis: limits shared by a fleet (rate_limits.shared = 1) */
+	int			 has_redis;
+	char			 redis_host[64];	/* the IP, as hiredis wants */
+	int			 redis_port;
+	char			*redis_password;	/* from the file; NULL: none */
+	const char		*redis_prefix;		/* key prefix */
+	int			 redis_timeout_ms;	/* per decision */
+	int			 fleet_size;		/* local share: rate / this */
+
 	int			 default_deny;
 	int			 report_only;		/* deny becomes would_deny */
 	int			 workers;

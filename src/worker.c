@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "ratelimit_redis.h"
 #include "rules.h"
 #include "upstream.h"
 #include "worker.h"
@@ -116,6 +117,9 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	w->drain_timer = evtimer_new(w->base, worker_drain_timeout, w);
 	if (w->dns == NULL || w->stop_ev == NULL || w->drain_timer == NULL)
 		return -1;
+	if (cfg->has_redis &&
+	    (w->redis = ratelimit_redis_new(cfg, w->base)) == NULL)
+		return -1;
 
 	for (i = 0; i < cfg->nlisten + cfg->nconnect; i++, n++) {
 		const struct config_listen *l = i < cfg->nlisten ?
@@ -189,6 +193,7 @@ worker_join_all(struct worker *ws, int n)
 			rules_snapshot_unref(ws[i].rules);
 		event_free(ws[i].stop_ev);
 		event_free(ws[i].drain_timer);
+		ratelimit_redis_free(ws[i].redis);
 		evdns_base_free(ws[i].dns, 0);
 		event_base_free(ws[i].base);
 	}
@@ -237,6 +242,12 @@ worker_count_request(struct worker *w, const char *decision)
 		if (strcmp(decision, worker_decisions[d]) == 0)
 			break;
 	worker_bump(&w->counters.requests[d]);
+}
+
+void
+worker_count_shared_local(struct worker *w)
+{
+	worker_bump(&w->counters.shared_local);
 }
 
 void
