@@ -129,6 +129,7 @@ fleet_start_sluices() {
 		--upstream-ca "$LAB_DIR/certs/ca.crt" \
 		--redis "$LAB_U4:$FLEET_REDIS_PORT" "$@" >>"$LAB_DIR/sluice2.log" 2>&1 &
 	FLEET_SLUICE2_PID=$!
+	disown $!
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$FLEET_SLUICE2_PID" 2>/dev/null || fail "the second sluice exited while starting"
 		[ "$(lab_in_g2 ss -Hltn "sport = :$LAB_PROXY_PORT" | wc -l)" -gt 0 ] && return 0
