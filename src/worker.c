@@ -92,6 +92,8 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	worker_maybe_exit(w);
 }
 
+static void worker_check_shared(struct worker *);
+
 static int
 worker_init(struct worker *w, struct sluice *sl, int id)
 {
@@ -140,6 +142,7 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	}
 	w->rules = rules_acquire();
 	w->rules_gen = rules_generation();
+	worker_check_shared(w);
 	return 0;
 }
 
@@ -199,6 +202,29 @@ worker_join_all(struct worker *ws, int n)
 	}
 }
 
+/*
+ * Shared limits without --redis are decided by each gateway alone, at
+ * rate / --fleet-size: said once per rule set, by the first worker.
+ */
+static void
+worker_check_shared(struct worker *w)
+{
+	const struct rules_snapshot *snap = w->rules;
+	size_t i, n = 0;
+	int64_t first = 0;
+
+	if (w->id != 0 || w->sl->cfg->has_redis || snap == NULL)
+		return;
+	for (i = 0; i < snap->nrules; i++)
+		if (snap->rules[i].has_limit && snap->rules[i].limit.shared &&
+		    n++ == 0)
+			first = snap->rules[i].id;
+	if (n > 0)
+		log_warnx("rules: %zu shared limits (rule %lld first) but no "
+		    "--redis: each decided locally at rate/%d", n,
+		    (long long)first, w->sl->cfg->fleet_size);
+}
+
 struct rules_snapshot *
 worker_rules(struct worker *w)
 {
@@ -208,6 +234,7 @@ worker_rules(struct worker *w)
 		rules_snapshot_unref(w->rules);
 		w->rules = rules_acquire();
 		w->rules_gen = gen;
+		worker_check_shared(w);
 	}
 	return w->rules;
 }
