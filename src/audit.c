@@ -159,7 +159,7 @@ static const char audit_schema_sql[] =
     "  duration_ms REAL,\n"
     "  error       TEXT,\n"
     "  conn_id     INTEGER,  -- connections.id (its row comes later)\n"
-    "  limit_source TEXT     -- shared limit decided by 'redis' or 'local'\n"
+    "  limit_source TEXT     -- the rate limit was decided by 'redis' or 'local'\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);\n"
     "CREATE TABLE IF NOT EXISTS connections (\n"

@@ -1623,9 +1623,9 @@ conn_limit_local(struct conn *c, const struct rule *rule)
 		ratelimit_redis_local_limit(lim, conn_cfg(c)->fleet_size,
 		    &share);
 		lim = &share;
-		c->req.limit_source = "local";
 		worker_count_shared_local(c->w);
 	}
+	c->req.limit_source = "local";
 	return conn_limit_apply(c, rule, ratelimit_take(c->w->sl->ratelimit,
 	    lim, rule->id, c->client_ip, util_mono_ms()), 1);
 }

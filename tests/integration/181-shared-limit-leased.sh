@@ -33,4 +33,4 @@ calls=$(fleet_redis_cli INFO commandstats | tr -d '\r' | awk -F'[=,:]' '/^cmdsta
 assert_eq 60 "$(fleet_audit_wait 60)" "audit rows of both gateways"
 assert_eq "redis|60" "$(fleet_audit_sql 'SELECT limit_source, count(*) FROM r GROUP BY 1')" \
 	"audit: limit_source of every row"
-lab_stop_sluice
+fleet_stop_sluices

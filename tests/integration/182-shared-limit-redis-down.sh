@@ -57,4 +57,4 @@ back|redis|4" "$(fleet_audit_sql "SELECT substr(path, 7), limit_source, count(*)
 	GROUP BY 1, 2 ORDER BY min(ts)")" "audit (path|limit_source|count)"
 slow=$(fleet_audit_sql "SELECT count(*) FROM r WHERE limit_source = 'local' AND duration_ms > 500")
 assert_eq 0 "$slow" "local decisions that took over 500 ms"
-lab_stop_sluice
+fleet_stop_sluices

@@ -45,4 +45,4 @@ worst=$(fleet_audit_sql "SELECT max(duration_ms) FROM r WHERE path = '/echo/slow
 lab_log "longest audited duration while Redis slept: $worst ms"
 awk -v w="$worst" 'BEGIN { exit !(w < 600) }' ||
 	fail "an audited request took $worst ms while Redis slept (deadline 100 ms)"
-lab_stop_sluice
+fleet_stop_sluices

@@ -138,6 +138,23 @@ fleet_start_sluices() {
 	fail "the second sluice does not listen after 10 s"
 }
 
+# fleet_stop_sluices: both stop on SIGTERM (G's must exit 0; G2's, not a
+# child of this shell, must be gone within 15 s and have logged no
+# sanitizer report).
+fleet_stop_sluices() {
+	local i pid=$FLEET_SLUICE2_PID
+	lab_stop_sluice
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 150; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && fail "the second sluice did not exit within 15 s of SIGTERM"
+	FLEET_SLUICE2_PID=
+	! grep -E -q 'Sanitizer|runtime error' "$LAB_DIR/sluice2.log" ||
+		fail "the second sluice: $(grep -E -m1 'Sanitizer|runtime error' "$LAB_DIR/sluice2.log")"
+}
+
 # fleet_audit_sql SQL: SQL over both gateways' audit rows, as one table
 # "requests" with a column gw (1 or 2).
 fleet_audit_sql() {
@@ -163,8 +180,9 @@ fleet_audit_wait() {
 # fleet_alternate N URL [PAUSE_MS]: from C, N GETs of URL, alternating
 # between G (odd) and G2 (even), each gateway's on one kept-alive
 # connection (opened again when sluice closes it, as after a 429).  Prints
-# one line per request: "GW STATUS SENT_MS MS", the time it was sent
-# since the first one, and how long its answer took.
+# one line per request: "GW STATUS SENT_MS MS RA|RLP|RL", the time it was
+# sent since the first one, how long its answer took, and its Retry-After,
+# RateLimit-Policy and RateLimit fields ("-" for one it lacks).
 fleet_alternate() {
 	lab_in_c "$LAB_PY" - "$1" "$2" "${3:-0}" "$LAB_DIR/ica/ca.crt" "$LAB_C4" "$LAB_C24" <<'PY'
 import http.client, ssl, sys, time, urllib.parse
@@ -187,6 +205,8 @@ for i in range(n):
             r = conns[g].getresponse()
             r.read()
             status = r.status
+            fields = "|".join(r.getheader(h, "-") for h in
+                              ("Retry-After", "RateLimit-Policy", "RateLimit"))
             if r.getheader("connection", "").lower() == "close":
                 conns[g].close()
                 conns[g] = None
@@ -198,8 +218,8 @@ for i in range(n):
             if attempt == 1:
                 print("%d 000 %d 0 %s" % (g + 1, (sent - t0) * 1000, e))
     if status:
-        print("%d %d %d %.1f" % (g + 1, status, (sent - t0) * 1000,
-                                 (time.monotonic() - sent) * 1000), flush=True)
+        print("%d %d %d %.1f %s" % (g + 1, status, (sent - t0) * 1000,
+                                    (time.monotonic() - sent) * 1000, fields), flush=True)
     if pause:
         time.sleep(pause / 1000)
 PY
