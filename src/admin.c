@@ -146,10 +146,12 @@ admin_json_rule(struct evbuffer *out, const struct rule *r)
 	if (r->has_limit)
 		evbuffer_add_printf(out, ",\"rate_limit\":{\"requests\":%d,"
 		    "\"per_seconds\":%d,\"burst\":%d,\"scope\":\"%s\","
-		    "\"on_limit\":\"%s\",\"max_delay_ms\":%d}",
+		    "\"on_limit\":\"%s\",\"max_delay_ms\":%d,"
+		    "\"shared\":%s,\"lease\":%d}",
 		    r->limit.requests, r->limit.per_seconds, r->limit.burst,
 		    r->limit.per_client ? "client" : "rule",
-		    r->limit.delay ? "delay" : "reject", r->limit.max_delay_ms);
+		    r->limit.delay ? "delay" : "reject", r->limit.max_delay_ms,
+		    r->limit.shared ? "true" : "false", r->limit.lease);
 	if (r->has_cache)
 		evbuffer_add_printf(out, ",\"cache\":{\"ttl_seconds\":%d,"
 		    "\"max_bytes\":%zu,\"heuristic\":%s}", r->cache.ttl_seconds,
@@ -181,6 +183,7 @@ admin_rules(struct evbuffer *out)
 struct admin_totals {
 	uint64_t	 requests[WORKER_NDECISIONS];
 	uint64_t	 tls_client_failures;
+	uint64_t	 shared_local;
 };
 
 static void
@@ -197,6 +200,8 @@ admin_totals(const struct admin *a, struct admin_totals *t)
 			    memory_order_relaxed);
 		t->tls_client_failures += atomic_load_explicit(
 		    &c->tls_client_failures, memory_order_relaxed);
+		t->shared_local += atomic_load_explicit(&c->shared_local,
+		    memory_order_relaxed);
 	}
 }
 
@@ -228,6 +233,9 @@ admin_metrics(struct admin *a, struct evbuffer *out)
 	    "# TYPE sluice_tls_handshake_failures_total counter\n"
 	    "sluice_tls_handshake_failures_total{leg=\"client\"} %" PRIu64
 	    "\n", t.tls_client_failures);
+	admin_metric(out, "sluice_shared_limit_local_total", "counter",
+	    "Decisions of shared limits made by the local bucket (Redis "
+	    "down, slow or erroring).", t.shared_local);
 	admin_metric(out, "sluice_connections_active", "gauge",
 	    "Open client connections.", (uint64_t)atomic_load_explicit(
 	    &a->sl->nconns, memory_order_relaxed));

@@ -161,7 +161,8 @@ static const char audit_schema_sql[] =
     "  duration_ms REAL,\n"
     "  error       TEXT,\n"
     "  conn_id     INTEGER,  -- connections.id (its row comes later)\n"
-    "  gateway     TEXT      -- --gateway-name of the sluice that wrote it\n"
+    "  gateway     TEXT,     -- --gateway-name of the sluice that wrote it\n"
+    "  limit_source TEXT     -- the rate limit was decided by 'redis' or 'local'\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);\n"
     "CREATE TABLE IF NOT EXISTS connections (\n"
@@ -230,7 +231,7 @@ static const char audit_views_sql[] =
 static const char audit_insert_sql[] =
     "INSERT INTO requests (ts, client, server, sni, host, method, path, "
     "status, decision, rule_id, injected, req_bytes, resp_bytes, "
-    "duration_ms, error, conn_id, gateway) "
+    "duration_ms, error, conn_id, gateway, limit_source) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_conn_sql[] =
@@ -284,6 +285,7 @@ audit_entry_strings(struct audit_entry *e, const char **f[])
 		f[n++] = &r->decision;
 		f[n++] = &r->injected;
 		f[n++] = &r->error;
+		f[n++] = &r->limit_source;
 	} else {
 		f[n++] = &c->client;
 		f[n++] = &c->server;
@@ -515,6 +517,7 @@ audit_insert(struct audit *a, const struct audit_record *r)
 	audit_bind_text(st, 15, r->error);
 	audit_bind_int(st, 16, r->conn_id, 0);
 	audit_bind_text(st, 17, a->gateway[0] != '\0' ? a->gateway : NULL);
+	audit_bind_text(st, 18, r->limit_source);
 	return audit_step(st);
 }
 
@@ -641,6 +644,7 @@ static const struct audit_column {
 	{ "connections", "flows", "INTEGER" },
 	{ "requests", "gateway", "TEXT" },
 	{ "connections", "gateway", "TEXT" },
+	{ "requests", "limit_source", "TEXT" },
 };
 
 static int

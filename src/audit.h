@@ -31,6 +31,7 @@ struct audit_record {
 	double		 duration_ms;
 	const char	*error;
 	int64_t		 conn_id;	/* audit_conn_id(); 0: NULL */
+	const char	*limit_source;	/* shared limit: "redis"/"local"; NULL */
 };
 
 /*

@@ -56,6 +56,14 @@ struct config {
 	int			 nfqueue_drop;		/* deny: drop, not reject */
 	const char		*dns_capture[CONFIG_MAX_DNS_CAPTURE];
 	int			 ndns_capture;		/* interfaces */
+	/* --redis: limits shared by a fleet (rate_limits.shared = 1) */
+	int			 has_redis;
+	char			 redis_host[64];	/* the IP, as hiredis wants */
+	int			 redis_port;
+	char			*redis_password;	/* from the file; NULL: none */
+	const char		*redis_prefix;		/* key prefix */
+	int			 redis_timeout_ms;	/* per decision */
+	int			 fleet_size;		/* local share: rate / this */
 
 	int			 default_deny;
 	int			 report_only;		/* deny becomes would_deny */

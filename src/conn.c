@@ -66,6 +66,7 @@
 #include "listener.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "ratelimit_redis.h"
 #include "rules.h"
 #include "tls.h"
 #include "upstream.h"
@@ -136,6 +137,8 @@ struct conn_req {
 	int		 body_cut;		/* answered before the body ended */
 	int		 used_upstream;		/* sent on c->ubev */
 	int		 held;			/* owes ratelimit_held_done() */
+	struct ratelimit_redis_wait *shared;	/* a shared decision asked */
+	const char	*limit_source;		/* "redis", "local" or NULL */
 	const struct rule *rule;		/* in rules, or NULL */
 	/* caching */
 	const char	*cache_status;		/* Cache-Status detail, or NULL */
@@ -1258,8 +1261,11 @@ conn_request_audit(struct conn *c)
 		.duration_ms = util_mono_ms() - r->start_mono,
 		.error = r->error[0] ? r->error : NULL,
 		.conn_id = c->audit_id,
+		.limit_source = r->limit_source,
 	};
 
+	if (r->shared != NULL)
+		ratelimit_redis_abandon(r->shared);
 	c->body_in += r->body.payload;
 	if (rec.resp_bytes > 0)
 		c->body_out += (uint64_t)rec.resp_bytes;
@@ -1606,6 +1612,106 @@ forward:
 	return 0;
 }
 
+enum conn_limit {
+	CONN_LIMIT_PASS = 0,	/* go on */
+	CONN_LIMIT_REFUSED,	/* answered 429 */
+	CONN_LIMIT_HELD,	/* CONN_HELD until the timer: a token is due,
+				   or a shared decision comes or is late */
+};
+
+/* A bucket's answer (ratelimit_take()'s convention) applied. */
+static enum conn_limit
+conn_limit_apply(struct conn *c, const struct rule *rule, int64_t wait,
+    int counted)
+{
+	if (wait > 0) {
+		conn_respond_limited(c, rule, wait);
+		return CONN_LIMIT_REFUSED;
+	}
+	if (wait < 0) {
+		/* The head stays in the input until the token is due. */
+		c->req.held = counted;
+		c->state = CONN_HELD;
+		conn_arm(c, -wait / 1000.0);
+		return CONN_LIMIT_HELD;
+	}
+	return CONN_LIMIT_PASS;
+}
+
+/*
+ * The local bucket: the rule's own, or for a shared limit without an
+ * answer from Redis, this gateway's share of it (rate / --fleet-size).
+ */
+static enum conn_limit
+conn_limit_local(struct conn *c, const struct rule *rule)
+{
+	struct rule_limit share;
+	const struct rule_limit *lim = &rule->limit;
+
+	if (lim->shared) {
+		ratelimit_redis_local_limit(lim, conn_cfg(c)->fleet_size,
+		    &share);
+		lim = &share;
+		worker_count_shared_local(c->w);
+	}
+	c->req.limit_source = "local";
+	return conn_limit_apply(c, rule, ratelimit_take(c->w->sl->ratelimit,
+	    lim, rule->id, c->client_ip, util_mono_ms()), 1);
+}
+
+/* Redis answered, failed or is late: the timer fires now. */
+static void
+conn_limit_answered(void *arg)
+{
+	struct conn *c = arg;
+
+	event_active(c->timer, EV_TIMEOUT, 0);
+}
+
+/*
+ * A shared limit asks Redis; the request waits in CONN_HELD for at most
+ * --redis-timeout-ms, without blocking the loop, then the local share
+ * decides.
+ */
+static enum conn_limit
+conn_limit(struct conn *c, const struct rule *rule)
+{
+	struct ratelimit_redis *redis = c->w->redis;
+	int64_t wait;
+
+	if (!rule->limit.shared || redis == NULL)
+		return conn_limit_local(c, rule);
+	switch (ratelimit_redis_take(redis, &rule->limit, rule->id,
+	    c->client_ip, conn_limit_answered, c, &c->req.shared, &wait)) {
+	case RATELIMIT_REDIS_DECIDED:
+		c->req.limit_source = "redis";
+		return conn_limit_apply(c, rule, wait, 0);
+	case RATELIMIT_REDIS_PENDING:
+		c->state = CONN_HELD;
+		conn_arm(c, conn_cfg(c)->redis_timeout_ms / 1000.0);
+		return CONN_LIMIT_HELD;
+	case RATELIMIT_REDIS_LOCAL:
+		break;
+	}
+	return conn_limit_local(c, rule);
+}
+
+/* The shared decision a held request waited for, or the local one. */
+static enum conn_limit
+conn_limit_collect(struct conn *c)
+{
+	struct conn_req *r = &c->req;
+	struct ratelimit_redis_wait *w = r->shared;
+	int64_t wait;
+
+	r->shared = NULL;
+	if (ratelimit_redis_collect(c->w->redis, w, &wait) ==
+	    RATELIMIT_REDIS_LOCAL)
+		return conn_limit_local(c, r->rule);
+	r->limit_source = "redis";
+	return conn_limit_apply(c, r->rule, wait, 0);
+}
+
 /*
  * Decide what to do with the request whose head h sits at the start of the
  * client's input.  Returns with the head drained and state EXCHANGE.
@@ -1618,7 +1724,6 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 	const struct rule *rule;
 	struct http1_str path;
 	char hosthdr[CONFIG_HOST_MAX];
-	int64_t wait;
 
 	conn_request_begin(c, h);
 	c->state = CONN_EXCHANGE;
@@ -1680,17 +1785,12 @@ conn_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 		r->rule = rule = NULL;
 	}
 	if (rule != NULL && rule->has_limit) {
-		wait = ratelimit_take(c->w->sl->ratelimit, &rule->limit,
-		    rule->id, c->client_ip, util_mono_ms());
-		if (wait > 0) {
-			conn_respond_limited(c, rule, wait);
+		switch (conn_limit(c, rule)) {
+		case CONN_LIMIT_PASS:
+			break;
+		case CONN_LIMIT_REFUSED:
 			goto drain;
-		}
-		if (wait < 0) {
-			/* The head stays in the input until the token is due. */
-			r->held = 1;
-			c->state = CONN_HELD;
-			conn_arm(c, -wait / 1000.0);
+		case CONN_LIMIT_HELD:
 			return;
 		}
 	}
@@ -1711,6 +1811,7 @@ conn_resume(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->cbev);
 	struct http1_head h;
 	size_t len = evbuffer_get_length(in);
+	enum conn_limit limit = CONN_LIMIT_PASS;
 	const char *why;
 	char *p;
 
@@ -1721,15 +1822,21 @@ conn_resume(struct conn *c)
 	cache_flight_leave(c->w->sl->cache, &c->waiter);
 	c->state = CONN_EXCHANGE;
 	conn_arm(c, conn_cfg(c)->upstream_timeout);
+	if (r->shared != NULL &&
+	    (limit = conn_limit_collect(c)) == CONN_LIMIT_HELD)
+		return;
 	if (len > HTTP1_MAX_HEAD)
 		len = HTTP1_MAX_HEAD;
 	p = (char *)evbuffer_pullup(in, len);
 	/* It parsed before and the buffer only grew. */
 	if (http1_parse_request(p, len, &h, &why) != HTTP1_OK) {
-		conn_respond_error(c, 400, "bad_request", why);
+		if (limit != CONN_LIMIT_REFUSED)
+			conn_respond_error(c, 400, "bad_request", why);
 		return;
 	}
-	if (conn_send(c, &h, p, r->rule) == 0)
+	if (limit == CONN_LIMIT_REFUSED)
+		evbuffer_drain(in, h.head_len);
+	else if (conn_send(c, &h, p, r->rule) == 0)
 		evbuffer_drain(in, h.head_len);
 }
 

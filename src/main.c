@@ -7,6 +7,9 @@
  * the audit database (after a rotation), SIGTERM and
  * SIGINT drain the workers, flush the audit log and exit 0.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -46,6 +49,9 @@
 #define MAIN_PCAP_QUEUE		((size_t)32 << 20)	/* bytes */
 #define MAIN_ADDRNAMES		16384	/* addresses with a learned name */
 #define MAIN_ADDRNAME_TTL_MAX	3600	/* s: caps a learned name's TTL */
+
+static void main_file_error(const char *, const char *, int)
+    __attribute__((noreturn));
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 main_usage_error(const char *fmt, ...)
@@ -114,6 +120,15 @@ main_usage(void)
 	    "  --dns-capture IFACE          learn names from the DNS answers "
 	    "sent out of\n"
 	    "                               IFACE, for --nfqueue (repeatable)\n"
+	    "  --redis IP:PORT              Redis for limits shared by a "
+	    "fleet (rate_limits.shared)\n"
+	    "  --redis-password-file FILE   AUTH with the file's one line\n"
+	    "  --redis-prefix PREFIX        key prefix naming the rule set "
+	    "(sluice:)\n"
+	    "  --redis-timeout-ms MS        longest wait for a shared "
+	    "decision (50)\n"
+	    "  --fleet-size N               gateways sharing a limit: a "
+	    "local bucket gets rate/N (1)\n"
 	    "  --user NAME                  drop root after binding\n"
 	    "  --log-level debug|info|warn  lowest level logged (info)\n"
 	    "  --log-format text|json       one line per event, text or a "
@@ -202,6 +217,62 @@ main_gateway_default(struct config *cfg)
 	cfg->gateway_name = host;
 }
 
+/* --redis IP:PORT or [IPv6]:PORT: an address, so connecting never resolves. */
+static void
+main_redis(struct config *cfg, const char *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const void *ip;
+
+	if (util_parse_addr(s, 6379, &ss, &len) == -1)
+		main_usage_error("bad --redis address '%s': want IP:PORT or "
+		    "[IPv6]:PORT", s);
+	if (ss.ss_family == AF_INET) {
+		ip = &((struct sockaddr_in *)&ss)->sin_addr;
+		cfg->redis_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	} else {
+		ip = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		cfg->redis_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	inet_ntop(ss.ss_family, ip, cfg->redis_host, sizeof(cfg->redis_host));
+	cfg->has_redis = 1;
+}
+
+/*
+ * A secret held in a file (one trailing newline dropped).  Its bytes go to
+ * no log line; the error names the file only.
+ */
+static char *
+main_read_secret(const char *flag, const char *path)
+{
+	char buf[1024], *secret;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		main_file_error(flag, path, errno);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		main_file_error(flag, path, errno);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	if (n == 0 || (size_t)n >= sizeof(buf) - 1 ||
+	    memchr(buf, '\n', n) != NULL || memchr(buf, '\0', n) != NULL) {
+		explicit_bzero(buf, sizeof(buf));
+		fprintf(stderr, "sluice: %s %s: want one line of 1 to 1000 "
+		    "bytes\n", flag, path);
+		exit(1);
+	}
+	if ((secret = strndup(buf, n)) == NULL)
+		fatal("%s", flag);
+	explicit_bzero(buf, sizeof(buf));
+	return secret;
+}
+
 /* The forms of rules.host: "*", "*.domain", or a name without '*'. */
 static int
 main_host_pattern_ok(const char *s)
@@ -225,7 +296,9 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 		OPT_PCAP_MAX, OPT_PCAP_FILTER, OPT_AUDIT_RETENTION,
 		OPT_ADMIN_REMOTE, OPT_REPORT_ONLY, OPT_NFQUEUE_DENY,
-		OPT_DNS_CAPTURE, OPT_TPROXY, OPT_GATEWAY_NAME,
+		OPT_DNS_CAPTURE, OPT_TPROXY, OPT_GATEWAY_NAME, OPT_REDIS,
+		OPT_REDIS_PASS, OPT_REDIS_TLS, OPT_REDIS_SNI, OPT_REDIS_PREFIX,
+		OPT_REDIS_TIMEOUT, OPT_FLEET,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -242,6 +315,15 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "default-policy", required_argument, NULL, OPT_POLICY },
 		{ "report-only", no_argument, NULL, OPT_REPORT_ONLY },
 		{ "gateway-name", required_argument, NULL, OPT_GATEWAY_NAME },
+		{ "redis", required_argument, NULL, OPT_REDIS },
+		{ "redis-password-file", required_argument, NULL,
+		    OPT_REDIS_PASS },
+		{ "redis-tls", no_argument, NULL, OPT_REDIS_TLS },
+		{ "redis-sni", required_argument, NULL, OPT_REDIS_SNI },
+		{ "redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX },
+		{ "redis-timeout-ms", required_argument, NULL,
+		    OPT_REDIS_TIMEOUT },
+		{ "fleet-size", required_argument, NULL, OPT_FLEET },
 		{ "upstream-timeout", required_argument, NULL, OPT_UP_TIMEOUT },
 		{ "stream-idle-timeout", required_argument, NULL,
 		    OPT_STREAM_IDLE },
@@ -268,6 +350,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *redis_pass = NULL;
 	int ch;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -285,6 +368,9 @@ main_parse(struct config *cfg, int argc, char **argv)
 	cfg->cache_size = (size_t)64 << 20;
 	cfg->log_level = LOG_INFO;
 	cfg->log_format = LOG_TEXT;
+	cfg->redis_prefix = "sluice:";
+	cfg->redis_timeout_ms = 50;
+	cfg->fleet_size = 1;
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -327,6 +413,29 @@ main_parse(struct config *cfg, int argc, char **argv)
 				    "printable ASCII characters without spaces",
 				    AUDIT_GATEWAY_MAX);
 			cfg->gateway_name = optarg;
+			break;
+		case OPT_REDIS: main_redis(cfg, optarg); break;
+		case OPT_REDIS_PASS: redis_pass = optarg; break;
+		case OPT_REDIS_TLS:
+		case OPT_REDIS_SNI:
+			/* Debian 12's hiredis 0.14 has no TLS (1.0 added it). */
+			main_usage_error("%s: this build's hiredis has no TLS; "
+			    "reach Redis through a TLS tunnel on loopback",
+			    argv[optind - 1]);
+		case OPT_REDIS_PREFIX:
+			if (*optarg == '\0' || strlen(optarg) > 64 ||
+			    strpbrk(optarg, " \t\r\n") != NULL)
+				main_usage_error("--redis-prefix wants 1 to 64 "
+				    "characters without spaces");
+			cfg->redis_prefix = optarg;
+			break;
+		case OPT_REDIS_TIMEOUT:
+			cfg->redis_timeout_ms = main_int("--redis-timeout-ms",
+			    optarg, 1, 10000);
+			break;
+		case OPT_FLEET:
+			cfg->fleet_size = main_int("--fleet-size", optarg, 1,
+			    1000);
 			break;
 		case OPT_UP_TIMEOUT:
 			cfg->upstream_timeout = main_int("--upstream-timeout",
@@ -447,6 +556,12 @@ main_parse(struct config *cfg, int argc, char **argv)
 	if (cfg->nfqueue >= 0 && cfg->user != NULL)
 		main_usage_error("--nfqueue needs CAP_NET_ADMIN, which --user "
 		    "drops (run as a user that keeps it)");
+	if (redis_pass != NULL) {
+		if (!cfg->has_redis)
+			main_usage_error("--redis-password-file needs --redis");
+		cfg->redis_password = main_read_secret("--redis-password-file",
+		    redis_pass);
+	}
 	if ((cfg->pcap_max_bytes > 0 || cfg->pcap_filter != NULL) &&
 	    cfg->pcap_path == NULL)
 		main_usage_error("%s needs --pcap", cfg->pcap_max_bytes > 0 ?

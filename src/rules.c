@@ -69,12 +69,16 @@
 #define RULES_SECRET_FILE_MAX	(64 * 1024)
 #define RULES_LOGNAME_MAX	64
 #define RULES_DEFAULT_MAX_DELAY_MS 1000	/* rate_limits.max_delay_ms NULL */
+#define RULES_MAX_LEASE		1000000	/* rate_limits.lease: tokens */
 #define RULES_DEFAULT_CACHE_MAX	(1024 * 1024)	/* cache_policies.max_bytes NULL */
 #define RULES_FNV_BASIS		UINT64_C(14695981039346656037)
 #define RULES_FNV_PRIME		UINT64_C(1099511628211)
 
 static const char rules_schema_sql[] =
 #include "schema_sql.h"
+;
+static const char rules_migrate_2_sql[] =
+#include "migrate_2_sql.h"
 ;
 
 /*
@@ -97,6 +101,7 @@ static const struct rules_migration {
 	const char	*sql;
 } rules_migrations[] = {
 	{ 1, rules_schema_sql },
+	{ 2, rules_migrate_2_sql },	/* rate_limits.shared, .lease */
 };
 
 /*
@@ -1281,6 +1286,8 @@ rules_index_build(const struct rules_snapshot *snap, struct rules_index *ix)
 }
 
 /* One consistent read of everything a snapshot holds. */
+static const char *rules_limit_shared(sqlite3_stmt *, struct rule_limit *);
+
 /* Validate a rate_limits row into lim; the reason it is unusable, or NULL. */
 static const char *
 rules_limit_row(sqlite3_stmt *st, struct rule_limit *lim)
@@ -1314,6 +1321,29 @@ rules_limit_row(sqlite3_stmt *st, struct rule_limit *lim)
 		return "on_limit must be 'reject' or 'delay'";
 	lim->per_client = strcmp(scope, "client") == 0;
 	lim->delay = strcmp(on, "delay") == 0;
+	return rules_limit_shared(st, lim);
+}
+
+/*
+ * Columns 7 and 8, shared and lease (version 2; a hand-made database
+ * without them selects NULLs: not shared).
+ */
+static const char *
+rules_limit_shared(sqlite3_stmt *st, struct rule_limit *lim)
+{
+	int64_t shared = 0, lease = 1;
+
+	if (sqlite3_column_type(st, 7) != SQLITE_NULL &&
+	    (sqlite3_column_type(st, 7) != SQLITE_INTEGER ||
+	    ((shared = sqlite3_column_int64(st, 7)) != 0 && shared != 1)))
+		return "shared must be 0 or 1";
+	if (sqlite3_column_type(st, 8) != SQLITE_NULL &&
+	    (sqlite3_column_type(st, 8) != SQLITE_INTEGER ||
+	    (lease = sqlite3_column_int64(st, 8)) < 1 ||
+	    lease > RULES_MAX_LEASE))
+		return "lease must be a positive integer up to 1000000";
+	lim->shared = (int)shared;
+	lim->lease = (int)lease;
 	return NULL;
 }
 
@@ -1435,8 +1465,11 @@ rules_load_db(sqlite3 *db, const char *path, char *err)
 	    rules_load_rules(db, path, snap, err) == -1 ||
 	    rules_load_injections(db, path, snap, err) == -1 ||
 	    rules_load_attached(db, path, snap, err, "rate_limits",
+	    version >= 2 ? "SELECT rule_id, requests, per_seconds, burst, "
+	    "scope, on_limit, max_delay_ms, shared, lease FROM rate_limits" :
 	    "SELECT rule_id, requests, per_seconds, burst, scope, on_limit, "
-	    "max_delay_ms FROM rate_limits", rules_limit_attach) == -1 ||
+	    "max_delay_ms, NULL, NULL FROM rate_limits",
+	    rules_limit_attach) == -1 ||
 	    rules_load_attached(db, path, snap, err, "cache_policies",
 	    "SELECT rule_id, ttl_seconds, max_bytes, heuristic "
 	    "FROM cache_policies", rules_cache_row) == -1)

@@ -17,7 +17,7 @@
  * The newest user_version this build knows; sluice refuses newer databases
  * and sluice-rules refuses to distribute them.
  */
-#define RULES_SCHEMA_VERSION	1
+#define RULES_SCHEMA_VERSION	2
 
 enum rule_action {
 	RULE_ALLOW = 0,
@@ -58,6 +58,8 @@ struct rule_limit {
 	int		 per_client;	/* scope 'client': one bucket per client IP */
 	int		 delay;		/* on_limit 'delay': hold instead of 429 */
 	int		 max_delay_ms;	/* NULL in the db: 1000 */
+	int		 shared;	/* one bucket for the fleet, in Redis */
+	int		 lease;		/* shared: tokens taken at once (1: exact) */
 };
 
 /* A cache_policies row. */

@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "ratelimit_redis.h"
 #include "rules.h"
 #include "upstream.h"
 #include "worker.h"
@@ -91,6 +92,8 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	worker_maybe_exit(w);
 }
 
+static void worker_check_shared(struct worker *);
+
 static int
 worker_init(struct worker *w, struct sluice *sl, int id)
 {
@@ -116,6 +119,9 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	w->drain_timer = evtimer_new(w->base, worker_drain_timeout, w);
 	if (w->dns == NULL || w->stop_ev == NULL || w->drain_timer == NULL)
 		return -1;
+	if (cfg->has_redis &&
+	    (w->redis = ratelimit_redis_new(cfg, w->base)) == NULL)
+		return -1;
 
 	/* --listen, then --tproxy, then --connect. */
 	for (i = 0; i < cfg->nlisten + cfg->ntproxy + cfg->nconnect; i++, n++) {
@@ -140,6 +146,7 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	}
 	w->rules = rules_acquire();
 	w->rules_gen = rules_generation();
+	worker_check_shared(w);
 	return 0;
 }
 
@@ -193,9 +200,33 @@ worker_join_all(struct worker *ws, int n)
 			rules_snapshot_unref(ws[i].rules);
 		event_free(ws[i].stop_ev);
 		event_free(ws[i].drain_timer);
+		ratelimit_redis_free(ws[i].redis);
 		evdns_base_free(ws[i].dns, 0);
 		event_base_free(ws[i].base);
 	}
+}
+
+/*
+ * Shared limits without --redis are decided by each gateway alone, at
+ * rate / --fleet-size: said once per rule set, by the first worker.
+ */
+static void
+worker_check_shared(struct worker *w)
+{
+	const struct rules_snapshot *snap = w->rules;
+	size_t i, n = 0;
+	int64_t first = 0;
+
+	if (w->id != 0 || w->sl->cfg->has_redis || snap == NULL)
+		return;
+	for (i = 0; i < snap->nrules; i++)
+		if (snap->rules[i].has_limit && snap->rules[i].limit.shared &&
+		    n++ == 0)
+			first = snap->rules[i].id;
+	if (n > 0)
+		log_warnx("rules: %zu shared limits (rule %lld first) but no "
+		    "--redis: each decided locally at rate/%d", n,
+		    (long long)first, w->sl->cfg->fleet_size);
 }
 
 struct rules_snapshot *
@@ -207,6 +238,7 @@ worker_rules(struct worker *w)
 		rules_snapshot_unref(w->rules);
 		w->rules = rules_acquire();
 		w->rules_gen = gen;
+		worker_check_shared(w);
 	}
 	return w->rules;
 }
@@ -241,6 +273,12 @@ worker_count_request(struct worker *w, const char *decision)
 		if (strcmp(decision, worker_decisions[d]) == 0)
 			break;
 	worker_bump(&w->counters.requests[d]);
+}
+
+void
+worker_count_shared_local(struct worker *w)
+{
+	worker_bump(&w->counters.shared_local);
 }
 
 void

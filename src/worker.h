@@ -25,6 +25,7 @@ struct audit;
 struct cache;
 struct capture;
 struct ratelimit;
+struct ratelimit_redis;
 struct certforge;
 struct conn;
 struct rules_snapshot;
@@ -58,6 +59,7 @@ enum worker_decision {
 struct worker_counters {
 	_Atomic uint64_t	 requests[WORKER_NDECISIONS];	/* audit rows */
 	_Atomic uint64_t	 tls_client_failures;	/* client handshakes */
+	_Atomic uint64_t	 shared_local;	/* shared limits decided locally */
 };
 
 struct worker {
@@ -78,6 +80,8 @@ struct worker {
 
 	struct rules_snapshot	*rules;
 	uint64_t		 rules_gen;
+
+	struct ratelimit_redis	*redis;		/* NULL: no --redis */
 
 	struct worker_counters	 counters;
 
@@ -108,6 +112,8 @@ void worker_conn_closed(struct worker *);
 
 /* Count one audit row of this decision (the worker's own thread only). */
 void worker_count_request(struct worker *, const char *decision);
+/* Count one decision of a shared limit made locally (own thread only). */
+void worker_count_shared_local(struct worker *);
 /* Count one failed client TLS handshake (the worker's own thread only). */
 void worker_count_tls_failure(struct worker *);
 /* The label of a decision, "forwarded" ... "other". */

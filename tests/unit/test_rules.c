@@ -239,8 +239,8 @@ test_schema(void)
 	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0137) == 0,
 	    "schema: file mode 0640 or stricter");
 	db = test_db_open(path);
-	CHECK(test_int(db, "PRAGMA user_version") == 1,
-	    "schema: user_version 1");
+	CHECK(test_int(db, "PRAGMA user_version") == 2,
+	    "schema: user_version 2");
 	CHECK(test_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "name IN ('secrets', 'rules', 'injections', 'rate_limits', "
 	    "'cache_policies', 'rules_overview')") == 6,
@@ -1214,10 +1214,79 @@ test_migrations(void)
 	    "migrate: nothing of the failed step remains");
 	test_exec(db, "DROP TABLE rules_overview");
 	CHECK(rules_db_init(path) == 0, "migrate: runs once unblocked");
-	CHECK(test_int(db, "PRAGMA user_version") == 1 &&
+	CHECK(test_int(db, "PRAGMA user_version") == 2 &&
 	    test_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "name = 'rules_overview' AND type = 'view'") == 1,
-	    "migrate: version 1 with the whole schema");
+	    "migrate: version 2 with the whole schema");
+	sqlite3_close(db);
+}
+
+static const char test_schema_1[] =
+#include "schema_sql.h"
+;
+
+/*
+ * Version 2: rate_limits.shared and .lease, added to a version 1 database
+ * that keeps its rows, checked by the CHECKs, again at load, and shown by
+ * rules_overview.
+ */
+static void
+test_shared_limits(void)
+{
+	char path[PATH_MAX];
+	struct rules_snapshot *snap;
+	const struct rule *r;
+	sqlite3 *db;
+
+	test_write_file("v1.db", "", 0);
+	test_path(path, sizeof(path), "v1.db");
+	db = test_db_open(path);
+	CHECK(test_exec(db, test_schema_1) == SQLITE_OK &&
+	    test_int(db, "PRAGMA user_version") == 1, "shared: a version 1 db");
+	test_exec(db, "INSERT INTO rules (id, host) VALUES (1, 'a.example'), "
+	    "(2, 'b.example'), (3, 'c.example'), (4, 'd.example')");
+	test_exec(db, "INSERT INTO rate_limits (rule_id, requests, "
+	    "per_seconds) VALUES (1, 20, 10)");
+	CHECK(rules_db_init(path) == 0 &&
+	    test_int(db, "PRAGMA user_version") == 2, "shared: migrated to 2");
+	CHECK(test_int(db, "SELECT count(*) FROM rate_limits WHERE "
+	    "rule_id = 1 AND shared = 0 AND lease IS NULL") == 1,
+	    "shared: old row kept, not shared");
+	CHECK(test_exec(db, "INSERT INTO rate_limits (rule_id, requests, "
+	    "per_seconds, shared) VALUES (2, 1, 1, 2)") == SQLITE_CONSTRAINT,
+	    "shared: CHECK refuses shared = 2");
+	CHECK(test_exec(db, "INSERT INTO rate_limits (rule_id, requests, "
+	    "per_seconds, shared, lease) VALUES (2, 1, 1, 1, 0)") ==
+	    SQLITE_CONSTRAINT, "shared: CHECK refuses lease = 0");
+	CHECK(test_exec(db, "INSERT INTO rate_limits (rule_id, requests, "
+	    "per_seconds, shared, lease) VALUES (2, 20, 10, 1, 5), "
+	    "(3, 20, 10, 1, NULL)") == SQLITE_OK, "shared: rows accepted");
+	CHECK(test_int(db, "SELECT count(*) FROM rules_overview WHERE "
+	    "(id = 2 AND rate_limit = '20/10s burst 20 per rule shared "
+	    "lease 5') OR (id = 3 AND rate_limit = '20/10s burst 20 per rule "
+	    "shared') OR (id = 1 AND rate_limit = '20/10s burst 20 per "
+	    "rule')") == 3, "shared: rules_overview shows shared and lease");
+	/* What the CHECKs would refuse, written past them. */
+	test_exec(db, "PRAGMA ignore_check_constraints = ON");
+	test_exec(db, "INSERT INTO rate_limits (rule_id, requests, "
+	    "per_seconds, shared, lease) VALUES (4, 20, 10, 1, -1)");
+	test_exec(db, "PRAGMA ignore_check_constraints = OFF");
+	snap = rules_load(path);
+	CHECK(snap != NULL, "shared: loaded");
+	if (snap != NULL) {
+		r = test_rule(snap, 1);
+		CHECK(r != NULL && r->has_limit && !r->limit.shared &&
+		    r->limit.lease == 1, "shared: default row is local");
+		r = test_rule(snap, 2);
+		CHECK(r != NULL && r->limit.shared && r->limit.lease == 5,
+		    "shared: shared with a lease");
+		r = test_rule(snap, 3);
+		CHECK(r != NULL && r->limit.shared && r->limit.lease == 1,
+		    "shared: NULL lease is exact");
+		CHECK(test_rule(snap, 4) == NULL && snap->nskipped == 1,
+		    "shared: a bad lease costs its rule");
+		rules_snapshot_unref(snap);
+	}
 	sqlite3_close(db);
 }
 
@@ -1317,6 +1386,7 @@ main(void)
 	test_slashes_methods();
 	test_fail_closed();
 	test_migrations();
+	test_shared_limits();
 	test_reload();
 	if (unit_failed == 0) {
 		char cmd[PATH_MAX + 16];
