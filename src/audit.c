@@ -232,7 +232,7 @@ static const char audit_insert_sql[] =
     "INSERT INTO requests (ts, client, server, sni, host, method, path, "
     "status, decision, rule_id, injected, req_bytes, resp_bytes, "
     "duration_ms, error, conn_id, gateway, limit_source) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_conn_sql[] =
     "INSERT OR REPLACE INTO connections (id, started, ended, client, "
