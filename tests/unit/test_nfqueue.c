@@ -123,8 +123,8 @@ test_decide(void)
 #define V(n, a, p) nfqueue_decide(snap, 1, (n), (a), (p), &r)
 	CHECK(V("api.test", "10.77.2.2", 443) == NFQUEUE_INTERCEPT &&
 	    r->id == 1, "allow: intercept");
-	CHECK(V("pinned.test", "10.77.2.2", 443) == NFQUEUE_PASS && r->id == 2,
-	    "passthrough: pass");
+	CHECK(V("pinned.test", "10.77.2.2", 443) == NFQUEUE_INTERCEPT &&
+	    r->id == 2, "passthrough: intercept (relayed bound to its SNI)");
 	CHECK(V(NULL, "10.77.2.2", 2222) == NFQUEUE_DENY && r->id == 3,
 	    "a rule naming the address: deny");
 	CHECK(V("api.test", "10.77.2.2", 2222) == NFQUEUE_DENY && r->id == 3,
