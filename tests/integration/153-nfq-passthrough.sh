@@ -16,6 +16,7 @@ nfq_dns_up "pinned.test=$LAB_U4" "api.test=$LAB_U6"
 lab_rules_sql "INSERT INTO rules (id, host, action) VALUES
 	(6, 'pinned.test', 'passthrough'), (7, 'api.test', 'allow')" || fail "inserting the rules"
 nfq_start_sluice --default-policy deny --dns-capture "$LAB_IF_GL"
+nfq_resolve pinned.test api.test
 assert_contains "$(cat "$LAB_DIR/sluice.log")" "no --dns-trust: names are learned from any resolver" \
 	"the warning at start, without --dns-trust"
 

@@ -15,6 +15,7 @@ nfq_dns_up "pinned.test=$LAB_UX4"
 lab_rules_sql "INSERT INTO rules (id, host, action) VALUES (6, 'pinned.test', 'passthrough')" ||
 	fail "inserting the rule"
 nfq_start_sluice --default-policy deny --dns-capture "$LAB_IF_GL"
+nfq_resolve pinned.test
 
 # -k: whatever answers, the client would talk to it.
 code=$(lab_in_c curl -sS -4 -k --max-time 30 -o /dev/null -w '%{http_code}' \

@@ -37,6 +37,7 @@ sleep 0.5
 out=$(nfq_connect "$LAB_U4" "$NFQ_ECHO_PORT")
 assert_eq refused "${out%% *}" "after an answer from the untrusted resolver ($out)"
 
+nfq_resolve echo.test
 out=$(nfq_connect echo.test "$NFQ_ECHO_PORT")
 assert_eq "ok $LAB_C4" "${out%:*}" "echo.test, looked up through the trusted resolver ($out)"
 out=$(nfq_connect "$LAB_U4" "$NFQ_ECHO_PORT")
