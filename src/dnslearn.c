@@ -25,14 +25,14 @@
  * Nothing here decides a verdict: a flow whose name was not learned is
  * decided by its address (nfqueue.c).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <stdio.h>
 #include <sys/socket.h>
 
 #include <pcap/pcap.h>
