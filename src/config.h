@@ -13,6 +13,7 @@
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_RESOLVE	64
 #define CONFIG_MAX_DNS_CAPTURE	16
+#define CONFIG_MAX_DNS_TRUST	16
 #define CONFIG_HOST_MAX		256	/* a DNS name (253) plus NUL, rounded */
 
 struct config_resolve {
@@ -20,6 +21,12 @@ struct config_resolve {
 	int			 port;
 	struct sockaddr_storage	 addr;		/* port already set */
 	socklen_t		 addrlen;
+};
+
+/* A bare IPv4 or IPv6 address (--dns-trust). */
+struct config_addr {
+	int			 family;	/* AF_INET or AF_INET6 */
+	uint8_t			 addr[16];	/* network order */
 };
 
 struct config_listen {
@@ -64,6 +71,8 @@ struct config {
 	const char		*redis_prefix;		/* key prefix */
 	int			 redis_timeout_ms;	/* per decision */
 	int			 fleet_size;		/* local share: rate / this */
+	struct config_addr	 dns_trust[CONFIG_MAX_DNS_TRUST];
+	int			 ndns_trust;		/* 0: learn from any */
 
 	int			 default_deny;
 	int			 report_only;		/* deny becomes would_deny */

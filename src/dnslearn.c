@@ -9,6 +9,14 @@
  * into the addrname table under the question's name, for the answer's
  * TTL (the smallest along its CNAME chain; addrname caps it).
  *
+ * A client can still ask a resolver of its own choosing (UDP/53 crosses
+ * the gateway) and so make a name resolve to any address.  With
+ * --dns-trust, only answers whose IP source is one of those resolvers
+ * are learned: the capture filter selects them, and dnslearn_frame()
+ * checks the source again (the filter is an optimisation, the check is
+ * the rule, and the one the unit tests see).  Without it, every answer
+ * is learned, and dnslearn_open() says so once.
+ *
  * DNS over TCP is not reassembled: a segment is parsed only when it holds
  * a whole message after its 2-byte length (the first segment of a short
  * answer); longer answers are not learned.  Neither are IPv4 fragments
@@ -17,10 +25,12 @@
  * Nothing here decides a verdict: a flow whose name was not learned is
  * decided by its address (nfqueue.c).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,13 +46,18 @@
 #define DNSLEARN_SNAPLEN	8192		/* EDNS answers: 4096 and headers */
 #define DNSLEARN_BUFFER		(1 << 20)	/* kernel ring, per interface */
 #define DNSLEARN_POLL_MS	200		/* how soon a stop is noticed */
-#define DNSLEARN_FILTER		"udp src port 53 or tcp src port 53"
+#define DNSLEARN_FILTER		"(udp src port 53 or tcp src port 53)"
+/* The filter and " and (src host ADDR or ...)" for every trusted address. */
+#define DNSLEARN_FILTER_MAX	(sizeof(DNSLEARN_FILTER) + 8 + \
+	    CONFIG_MAX_DNS_TRUST * (13 + INET6_ADDRSTRLEN))
 
 struct dnslearn {
 	pcap_t		*pcaps[DNSLEARN_MAX_IF];
 	char		*names[DNSLEARN_MAX_IF];
 	int		 npcaps;
 	struct addrname	*table;
+	const struct config_addr *trust;	/* not owned */
+	int		 ntrust;
 	pthread_t	 thread;
 	int		 started;
 	atomic_int	 stopping;
@@ -140,15 +155,41 @@ dnslearn_payload(const uint8_t *ip, size_t len, size_t *plen)
 	return ip + 2;
 }
 
+/* Whether the packet's IP source is a trusted resolver (none: any). */
+static int
+dnslearn_trusted(const struct config_addr *trust, int ntrust,
+    const uint8_t *ip, size_t len)
+{
+	const uint8_t *src;
+	int family, i;
+	size_t alen;
+
+	if (ntrust == 0)
+		return 1;
+	if ((ip[0] >> 4) == 4 && len >= 20) {
+		family = AF_INET, src = ip + 12, alen = 4;
+	} else if ((ip[0] >> 4) == 6 && len >= 40) {
+		family = AF_INET6, src = ip + 8, alen = 16;
+	} else {
+		return 0;
+	}
+	for (i = 0; i < ntrust; i++)
+		if (trust[i].family == family &&
+		    memcmp(trust[i].addr, src, alen) == 0)
+			return 1;
+	return 0;
+}
+
 int
-dnslearn_frame(struct addrname *table, int dlt, const uint8_t *frame,
-    size_t len, int64_t now_ms)
+dnslearn_frame(struct addrname *table, const struct config_addr *trust,
+    int ntrust, int dlt, const uint8_t *frame, size_t len, int64_t now_ms)
 {
 	struct dns_answer a;
 	const uint8_t *ip, *msg;
 	size_t iplen, mlen, i;
 
 	if ((ip = dnslearn_ip(dlt, frame, len, &iplen)) == NULL ||
+	    !dnslearn_trusted(trust, ntrust, ip, iplen) ||
 	    (msg = dnslearn_payload(ip, iplen, &mlen)) == NULL ||
 	    dns_parse_response(msg, mlen, &a) <= 0)
 		return 0;
@@ -170,8 +211,8 @@ dnslearn_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *p)
 {
 	struct dnslearn_cb *cb = (struct dnslearn_cb *)arg;
 
-	dnslearn_frame(cb->dl->table, cb->dlt, p, h->caplen,
-	    (int64_t)util_mono_ms());
+	dnslearn_frame(cb->dl->table, cb->dl->trust, cb->dl->ntrust, cb->dlt,
+	    p, h->caplen, (int64_t)util_mono_ms());
 }
 
 static void *
@@ -207,8 +248,27 @@ dnslearn_main(void *arg)
 	return NULL;
 }
 
+/* The capture filter: answers, from the trusted resolvers if any. */
+static void
+dnslearn_filter(const struct config_addr *trust, int ntrust, char *buf,
+    size_t size)
+{
+	char addr[INET6_ADDRSTRLEN];
+	size_t off;
+	int i;
+
+	off = (size_t)snprintf(buf, size, "%s", DNSLEARN_FILTER);
+	for (i = 0; i < ntrust && off < size; i++) {
+		inet_ntop(trust[i].family, trust[i].addr, addr, sizeof(addr));
+		off += (size_t)snprintf(buf + off, size - off, "%s src host %s",
+		    i == 0 ? " and (" : " or", addr);
+	}
+	if (ntrust > 0 && off < size)
+		snprintf(buf + off, size - off, ")");
+}
+
 static pcap_t *
-dnslearn_open_one(const char *iface)
+dnslearn_open_one(const char *iface, const char *filter)
 {
 	char err[PCAP_ERRBUF_SIZE] = "";
 	struct bpf_program prog;
@@ -223,7 +283,7 @@ dnslearn_open_one(const char *iface)
 	    pcap_set_immediate_mode(p, 1) != 0 ||
 	    pcap_activate(p) < 0 ||
 	    pcap_setdirection(p, PCAP_D_OUT) != 0 ||
-	    pcap_compile(p, &prog, DNSLEARN_FILTER, 1,
+	    pcap_compile(p, &prog, filter, 1,
 	    PCAP_NETMASK_UNKNOWN) != 0)
 		goto fail;
 	if (pcap_setfilter(p, &prog) != 0) {
@@ -242,17 +302,28 @@ fail:
 }
 
 struct dnslearn *
-dnslearn_open(const char *const *ifaces, int n, struct addrname *table)
+dnslearn_open(const char *const *ifaces, int n,
+    const struct config_addr *trust, int ntrust, struct addrname *table)
 {
+	char filter[DNSLEARN_FILTER_MAX];
 	struct dnslearn *dl;
 	int i;
 
-	if (n < 1 || n > DNSLEARN_MAX_IF ||
+	if (n < 1 || n > DNSLEARN_MAX_IF || ntrust < 0 ||
+	    ntrust > CONFIG_MAX_DNS_TRUST ||
 	    (dl = calloc(1, sizeof(*dl))) == NULL)
 		return NULL;
 	dl->table = table;
+	dl->trust = trust;
+	dl->ntrust = ntrust;
+	dnslearn_filter(trust, ntrust, filter, sizeof(filter));
+	if (ntrust == 0)
+		log_warnx("dns capture: no --dns-trust: names are learned from "
+		    "any resolver the LAN can reach, so a client can make a "
+		    "name resolve to an address of its choice");
 	for (i = 0; i < n; i++) {
-		if ((dl->pcaps[i] = dnslearn_open_one(ifaces[i])) == NULL ||
+		if ((dl->pcaps[i] = dnslearn_open_one(ifaces[i],
+		    filter)) == NULL ||
 		    (dl->names[i] = strdup(ifaces[i])) == NULL)
 			goto fail;
 		dl->npcaps++;

@@ -120,6 +120,9 @@ main_usage(void)
 	    "  --dns-capture IFACE          learn names from the DNS answers "
 	    "sent out of\n"
 	    "                               IFACE, for --nfqueue (repeatable)\n"
+	    "  --dns-trust ADDR             learn only from answers sent by the "
+	    "resolver\n"
+	    "                               at ADDR (repeatable; default: any)\n"
 	    "  --redis IP:PORT              Redis for limits shared by a "
 	    "fleet (rate_limits.shared)\n"
 	    "  --redis-password-file FILE   AUTH with the file's one line\n"
@@ -150,6 +153,24 @@ main_int(const char *flag, const char *s, int min, int max)
 		exit(2);
 	}
 	return (int)v;
+}
+
+/* --dns-trust ADDR: a bare IPv4 or IPv6 address. */
+static void
+main_dns_trust(struct config *cfg, const char *s)
+{
+	struct config_addr *a = &cfg->dns_trust[cfg->ndns_trust];
+
+	if (cfg->ndns_trust == CONFIG_MAX_DNS_TRUST)
+		main_usage_error("too many --dns-trust flags");
+	if (inet_pton(AF_INET, s, a->addr) == 1)
+		a->family = AF_INET;
+	else if (inet_pton(AF_INET6, s, a->addr) == 1)
+		a->family = AF_INET6;
+	else
+		main_usage_error("--dns-trust wants an IPv4 or IPv6 address, "
+		    "not '%s'", s);
+	cfg->ndns_trust++;
 }
 
 static void
@@ -298,7 +319,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_ADMIN_REMOTE, OPT_REPORT_ONLY, OPT_NFQUEUE_DENY,
 		OPT_DNS_CAPTURE, OPT_TPROXY, OPT_GATEWAY_NAME, OPT_REDIS,
 		OPT_REDIS_PASS, OPT_REDIS_TLS, OPT_REDIS_SNI, OPT_REDIS_PREFIX,
-		OPT_REDIS_TIMEOUT, OPT_FLEET,
+		OPT_REDIS_TIMEOUT, OPT_FLEET, OPT_DNS_TRUST,
 	};
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, OPT_RULES },
@@ -342,6 +363,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "nfqueue", required_argument, NULL, OPT_NFQUEUE },
 		{ "nfqueue-deny", required_argument, NULL, OPT_NFQUEUE_DENY },
 		{ "dns-capture", required_argument, NULL, OPT_DNS_CAPTURE },
+		{ "dns-trust", required_argument, NULL, OPT_DNS_TRUST },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
@@ -505,6 +527,9 @@ main_parse(struct config *cfg, int argc, char **argv)
 				    "interface name");
 			cfg->dns_capture[cfg->ndns_capture++] = optarg;
 			break;
+		case OPT_DNS_TRUST:
+			main_dns_trust(cfg, optarg);
+			break;
 		case OPT_VERBOSE: cfg->log_level = LOG_DEBUG; break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &cfg->log_level) == -1)
@@ -552,6 +577,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 		    "--admin-allow-remote to serve it to the network");
 	if (cfg->ndns_capture > 0 && cfg->nfqueue < 0)
 		main_usage_error("--dns-capture needs --nfqueue");
+	if (cfg->ndns_trust > 0 && cfg->ndns_capture == 0)
+		main_usage_error("--dns-trust needs --dns-capture");
 	/* Verdicts are netlink messages: the kernel checks the sender's caps. */
 	if (cfg->nfqueue >= 0 && cfg->user != NULL)
 		main_usage_error("--nfqueue needs CAP_NET_ADMIN, which --user "
@@ -750,7 +777,7 @@ main(int argc, char **argv)
 	    MAIN_ADDRNAME_TTL_MAX)) == NULL)
 		fatalx("cannot allocate the table of learned names");
 	if (names != NULL && (dnslearn = dnslearn_open(cfg.dns_capture,
-	    cfg.ndns_capture, names)) == NULL)
+	    cfg.ndns_capture, cfg.dns_trust, cfg.ndns_trust, names)) == NULL)
 		exit(1);
 	if (cfg.nfqueue >= 0 &&
 	    (nfqueue = nfqueue_open(&cfg, sl.audit, names)) == NULL)

@@ -16,7 +16,6 @@
 /* --nfqueue verdicts, carried to the rest of the flow by CONNMARK. */
 #define NETMARK_INTERCEPT	0x0200u	/* redirected (or TPROXYed) to sluice */
 #define NETMARK_DENY		0x0400u	/* rejected in FORWARD: RST / ICMP */
-#define NETMARK_PASS		0x0800u	/* decided: forwarded untouched */
 
 /* Policy routing of TPROXYed packets to the local stack (ip rule fwmark). */
 #define NETMARK_TPROXY		0x1000u

@@ -10,7 +10,6 @@
  *
  *	intercept  accept, mark |= NETMARK_INTERCEPT  (nat REDIRECTs the
  *	           intercepted ports to sluice; other ports simply pass)
- *	pass       accept, mark |= NETMARK_PASS       (untouched)
  *	deny       accept, mark |= NETMARK_DENY       (FORWARD rejects:
  *	           TCP RST / ICMP unreachable), or NF_DROP with
  *	           --nfqueue-deny drop
@@ -27,11 +26,18 @@
  * destination's learned name (addrname, filled by dnslearn.c) and its
  * address: the first rule whose host matches either and whose port
  * matches, ignoring denies that carry a method or path (those decide
- * requests), decides; passthrough -> pass, deny -> deny, allow ->
- * intercept (an allow with a method or path, too: sluice decides each
- * request).  No rule: the default policy (deny -> deny, allow ->
+ * requests), decides; deny -> deny, allow -> intercept (an allow with a
+ * method or path, too: sluice decides each request), passthrough ->
+ * intercept as well.  No rule: the default policy (deny -> deny, allow ->
  * intercept).  With --report-only a deny is audited as would_deny and the
  * flow intercepted as if allowed.
+ *
+ * Passthrough is not "forward untouched" here, because the name came from
+ * a DNS answer that a LAN client can choose (its own resolver): a flow
+ * passed by name would reach any address the client made that name
+ * resolve to.  Intercepted, a flow on an intercepted port reaches
+ * conn.c's passthrough, which relays it bound to its SNI (dialling only
+ * an address sluice itself resolves the name to), still untouched inside.
  *
  * Per packet: no SQL and no allocation.  The snapshot is re-acquired only
  * when rules_generation() moves (as workers do); the name lookup holds
@@ -72,7 +78,7 @@
 #define NFQUEUE_AUDIT_SLOTS	4096
 #define NFQUEUE_AUDIT_WINDOW_MS	10000
 #define NFQUEUE_SWEEP_MS	1000
-#define NETMARK_VERDICTS	(NETMARK_INTERCEPT | NETMARK_PASS | NETMARK_DENY)
+#define NETMARK_VERDICTS	(NETMARK_INTERCEPT | NETMARK_DENY)
 
 struct nfqueue {
 	const struct config *cfg;
@@ -89,7 +95,7 @@ struct nfqueue {
 	time_t		 last_warn_s;
 
 	/* Counters, read at the end (one thread writes them). */
-	uint64_t	 verdicts[3];
+	uint64_t	 verdicts[2];
 	uint64_t	 malformed;
 	uint64_t	 enobufs;
 	uint64_t	 decide_ns;	/* sum: parse, name, rules, audit */
@@ -101,7 +107,7 @@ struct nfqueue {
 };
 
 static const char *const nfqueue_verdict_names[] = {
-	"intercept", "pass", "deny",
+	"intercept", "deny",
 };
 
 /* Skip IPv6 extension headers to the transport one, within len. */
@@ -182,15 +188,8 @@ nfqueue_decide(const struct rules_snapshot *snap, int default_deny,
 	*rule = r;
 	if (r == NULL)
 		return default_deny ? NFQUEUE_DENY : NFQUEUE_INTERCEPT;
-	switch (r->action) {
-	case RULE_PASSTHROUGH:
-		return NFQUEUE_PASS;
-	case RULE_DENY:
-		return NFQUEUE_DENY;
-	case RULE_ALLOW:
-		break;
-	}
-	return NFQUEUE_INTERCEPT;
+	/* Passthrough too: conn.c relays it bound to its SNI (see above). */
+	return r->action == RULE_DENY ? NFQUEUE_DENY : NFQUEUE_INTERCEPT;
 }
 
 /* The snapshot the workers see, re-acquired only when it changed. */
@@ -246,7 +245,7 @@ nfqueue_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg,
     struct nfq_data *nfa, void *arg)
 {
 	static const uint32_t marks[] = {
-		NETMARK_INTERCEPT, NETMARK_PASS, NETMARK_DENY,
+		NETMARK_INTERCEPT, NETMARK_DENY,
 	};
 	struct nfqueue *q = arg;
 	struct nfqnl_msg_packet_hdr *ph;
@@ -410,13 +409,12 @@ nfqueue_free(struct nfqueue *q)
 	if (q->started) {
 		atomic_store(&q->stopping, 1);
 		pthread_join(q->thread, NULL);
-		n = q->verdicts[0] + q->verdicts[1] + q->verdicts[2];
-		log_info("nfqueue: %llu verdicts (intercept %llu, pass %llu, "
-		    "deny %llu), %llu unreadable, %llu overflows; decision "
+		n = q->verdicts[NFQUEUE_INTERCEPT] + q->verdicts[NFQUEUE_DENY];
+		log_info("nfqueue: %llu verdicts (intercept %llu, deny %llu), "
+		    "%llu unreadable, %llu overflows; decision "
 		    "mean %.2f us, max %.1f us; verdict sent mean %.1f us",
 		    (unsigned long long)n,
 		    (unsigned long long)q->verdicts[NFQUEUE_INTERCEPT],
-		    (unsigned long long)q->verdicts[NFQUEUE_PASS],
 		    (unsigned long long)q->verdicts[NFQUEUE_DENY],
 		    (unsigned long long)q->malformed,
 		    (unsigned long long)q->enobufs,

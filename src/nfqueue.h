@@ -14,7 +14,6 @@
 
 enum nfqueue_verdict {
 	NFQUEUE_INTERCEPT = 0,	/* accept, NETMARK_INTERCEPT: nat may redirect */
-	NFQUEUE_PASS,		/* accept, NETMARK_PASS: forwarded untouched */
 	NFQUEUE_DENY,		/* NETMARK_DENY (FORWARD rejects) or drop */
 };
 

@@ -15,6 +15,7 @@ lab_rules_sql "INSERT INTO rules (id, host, action) VALUES (5, 'api.test', 'allo
 	fail "inserting the allow rule"
 nfq_start_sluice --default-policy deny --dns-capture "$LAB_IF_GL"
 
+nfq_resolve api.test
 code=$(lab_cert_of "$LAB_DIR/leaf.pem" https://api.test/echo)
 assert_eq 200 "$code" "status of GET https://api.test/echo"
 assert_eq "$(cert_subject "$LAB_DIR/ica/ca.crt")" "$(cert_issuer "$LAB_DIR/leaf.pem")" \

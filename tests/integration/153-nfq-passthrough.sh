@@ -1,8 +1,10 @@
 #!/bin/bash
-# --nfqueue with --dns-capture: a pinned (passthrough) host's flows pass
-# through the gateway untouched: the client sees the upstream's real
-# certificate, sluice's listener never gets the connection (no audit row),
-# while an intercepted host next to it still gets a forged leaf.
+# --nfqueue with --dns-capture: a pinned (passthrough) host's flow is
+# intercepted like any other and relayed untouched by sluice's own
+# passthrough, bound to its SNI: the client sees the upstream's real
+# certificate, and the audit has one passthrough row for pinned.test with
+# the address sluice dialled; an intercepted host next to it still gets a
+# forged leaf.
 . "$(dirname "$0")/../lab/lab.sh"
 . "$(dirname "$0")/../lab/nfq.sh"
 lab_require_root
@@ -14,9 +16,12 @@ nfq_dns_up "pinned.test=$LAB_U4" "api.test=$LAB_U6"
 lab_rules_sql "INSERT INTO rules (id, host, action) VALUES
 	(6, 'pinned.test', 'passthrough'), (7, 'api.test', 'allow')" || fail "inserting the rules"
 nfq_start_sluice --default-policy deny --dns-capture "$LAB_IF_GL"
+nfq_resolve pinned.test api.test
+assert_contains "$(cat "$LAB_DIR/sluice.log")" "no --dns-trust: names are learned from any resolver" \
+	"the warning at start, without --dns-trust"
 
 out=$(lab_in_c curl -sS -4 --max-time 30 --cacert "$LAB_DIR/certs/ca.crt" \
-	-o /dev/null -w '%{http_code}\n%{certs}' https://pinned.test/echo) ||
+	-o /dev/null -w '%{http_code}\n%{certs}' "https://pinned.test/echo?via=pinned") ||
 	fail "curl to pinned.test trusting only the upstream's CA failed"
 assert_eq 200 "$(printf '%s\n' "$out" | head -n 1)" "status of the passthrough request"
 printf '%s\n' "$out" | awk '/-----BEGIN CERTIFICATE-----/ { p = 1 }
@@ -29,7 +34,11 @@ assert_eq 200 "$code" "status of the intercepted request to api.test"
 assert_eq "$(cert_subject "$LAB_DIR/ica/ca.crt")" "$(cert_issuer "$LAB_DIR/leaf6.pem")" \
 	"issuer of the certificate the client saw for api.test"
 
-assert_eq 1 "$(lab_audit_wait 1)" "audit rows: api.test's request only"
-assert_eq "forwarded|api.test" "$(lab_audit_sql "SELECT decision, sni FROM requests")" \
-	"the audit row"
+assert_eq 2 "$(lab_audit_wait 2)" "audit rows: pinned.test's connection and api.test's request"
 lab_stop_sluice
+assert_eq "passthrough|6|pinned.test|$LAB_U4:443|
+forwarded|7|api.test|[$LAB_U6]:443|" \
+	"$(lab_audit_sql "SELECT decision, rule_id, sni, server, ifnull(error, '')
+	FROM requests ORDER BY sni DESC")" \
+	"the audit rows (decision|rule|sni|server|error)"
+assert_eq 1 "$(lab_upstream_hits "/echo?via=pinned")" "requests at the upstream for pinned.test"

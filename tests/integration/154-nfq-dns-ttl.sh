@@ -30,6 +30,7 @@ s.sendto(msg, (sys.argv[1], 5353))' "$LAB_U4" || fail "sending the forged answer
 sleep 0.5
 out=$(nfq_connect "$LAB_U4" "$NFQ_ECHO_PORT")
 assert_eq refused "${out%% *}" "after an answer the client forged ($out)"
+nfq_resolve echo.test
 out=$(nfq_connect echo.test "$NFQ_ECHO_PORT")
 assert_eq "ok $LAB_C4" "${out%:*}" "echo.test, looked up through the gateway ($out)"
 assert_contains "$(cat "$LAB_DIR/dns.log")" "echo.test 1 -> 1 answers" "the client's lookup"

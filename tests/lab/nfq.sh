@@ -18,6 +18,9 @@
 # nfq_dns_up NAME=ADDR...: dns.py on U ($LAB_U4:53, TTL $NFQ_DNS_TTL) as
 # C's only resolver, and C's hosts file without the lab's names, so that
 # C looks them up through G, where sluice can learn them.
+# nfq_resolve NAME...: C looks each NAME up through G, then waits a moment,
+# so that a test's first connection is not decided before sluice's capture
+# thread has read the answer (the answer/SYN race, NOTES-s3-nfq.md).
 # nfq_echo_up: echo.py on U at $LAB_U4:$NFQ_ECHO_PORT (and IPv6).
 # nfq_connect [-6] ADDR PORT: from C, connects, sends a line, prints
 # "ok PEER" with the peer the echo server saw, or "refused MS" / "timeout
@@ -89,6 +92,14 @@ nfq_dns_up() {
 		sleep 0.1
 	done
 	fail "dns.py did not start"
+}
+
+nfq_resolve() {
+	local name
+	for name in "$@"; do
+		lab_in_c getent ahosts "$name" >/dev/null || fail "C cannot resolve $name"
+	done
+	sleep 0.3
 }
 
 nfq_echo_up() {

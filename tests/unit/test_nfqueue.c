@@ -123,8 +123,8 @@ test_decide(void)
 #define V(n, a, p) nfqueue_decide(snap, 1, (n), (a), (p), &r)
 	CHECK(V("api.test", "10.77.2.2", 443) == NFQUEUE_INTERCEPT &&
 	    r->id == 1, "allow: intercept");
-	CHECK(V("pinned.test", "10.77.2.2", 443) == NFQUEUE_PASS && r->id == 2,
-	    "passthrough: pass");
+	CHECK(V("pinned.test", "10.77.2.2", 443) == NFQUEUE_INTERCEPT &&
+	    r->id == 2, "passthrough: intercept (relayed bound to its SNI)");
 	CHECK(V(NULL, "10.77.2.2", 2222) == NFQUEUE_DENY && r->id == 3,
 	    "a rule naming the address: deny");
 	CHECK(V("api.test", "10.77.2.2", 2222) == NFQUEUE_DENY && r->id == 3,
@@ -183,6 +183,33 @@ test_addrname(void)
 	addrname_free(t);
 }
 
+/* --dns-trust: the same answer, learned only from a trusted source. */
+static void
+test_dnslearn_trust(const uint8_t *answer, size_t len)
+{
+	struct config_addr trust[2] = {
+		{ .family = AF_INET6, .addr = { 10, 77, 2, 53 } },
+		{ .family = AF_INET, .addr = { 10, 77, 2, 54 } },
+	};
+	uint8_t frame[256];
+	struct addrname *t = addrname_new(16, 3600);
+
+	if (t == NULL || len > sizeof(frame)) {
+		CHECK(0, "dnslearn trust: set up");
+		addrname_free(t);
+		return;
+	}
+	memcpy(frame, answer, len);
+	memcpy(frame + 14 + 12, (uint8_t[]){ 10, 77, 2, 53 }, 4);
+	CHECK(dnslearn_frame(t, trust, 2, DLT_EN10MB, frame, len, 0) == 0,
+	    "dnslearn trust: an untrusted source teaches nothing (an IPv6 "
+	    "address with the same first bytes is not it)");
+	trust[1].addr[3] = 53;
+	CHECK(dnslearn_frame(t, trust, 2, DLT_EN10MB, frame, len, 0) == 1,
+	    "dnslearn trust: a trusted source is learned");
+	addrname_free(t);
+}
+
 /* An Ethernet frame with a DNS answer for learned.test -> 10.77.2.7. */
 static void
 test_dnslearn(void)
@@ -206,15 +233,17 @@ test_dnslearn(void)
 	udp[1] = 53;
 	udp[5] = (uint8_t)(8 + sizeof(dns));
 	memcpy(udp + 8, dns, sizeof(dns));
-	CHECK(t != NULL && dnslearn_frame(t, DLT_EN10MB, frame, sizeof(frame),
-	    0) == 1, "dnslearn: one address from an Ethernet frame");
+	CHECK(t != NULL && dnslearn_frame(t, NULL, 0, DLT_EN10MB, frame,
+	    sizeof(frame), 0) == 1,
+	    "dnslearn: one address from an Ethernet frame");
 	CHECK(t != NULL && addrname_get(t, AF_INET, addr, 4999, name) == 1 &&
 	    strcmp(name, "learned.test") == 0 &&
 	    addrname_get(t, AF_INET, addr, 5000, name) == 0,
 	    "dnslearn: named for the answer's TTL");
-	CHECK(t != NULL && dnslearn_frame(t, DLT_EN10MB, frame,
+	CHECK(t != NULL && dnslearn_frame(t, NULL, 0, DLT_EN10MB, frame,
 	    sizeof(frame) - 1, 0) == 0, "dnslearn: a truncated frame: nothing");
 	addrname_free(t);
+	test_dnslearn_trust(frame, sizeof(frame));
 }
 
 static void
