@@ -8,8 +8,6 @@
  * SIGINT drain the workers, flush the audit log and exit 0.
  */
 #include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,6 +15,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pwd.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
