@@ -4,7 +4,10 @@
  *
  * Owns what makes one master rules.db the same file on every gateway.  A
  * snapshot is a consistent copy of the master (SQLite's backup API, in one
- * read transaction) in rollback-journal mode, checked and fsynced.  Its id
+ * read transaction) in rollback-journal mode, brought to this build's
+ * schema version by sluice's own migrations (so a gateway never rewrites
+ * what it was sent, and every gateway reads one file), checked and
+ * fsynced.  Its id
  * is the SHA-256 of its bytes; install copies those bytes verbatim and
  * sluice only reads them, so one id on two gateways means one rule set.
  * Install puts a snapshot at the path sluice reads by rename(2) from a
@@ -292,6 +295,22 @@ fail:
 	return -1;
 }
 
+/*
+ * The copy at this build's schema version: rules_db_init() applies the
+ * migrations a gateway's sluice would otherwise apply to the installed
+ * file at start, changing it (and its id) behind the operator's back.
+ */
+static int
+rulesdist_upgrade(const char *path, const char *name, char *err)
+{
+	if (rules_db_init(path) == -1) {
+		rulesdist_err(err, "%s: cannot bring the copy to schema version "
+		    "%d", name, RULES_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
 int
 rulesdist_snapshot(const char *master, const char *out, char *err)
 {
@@ -307,6 +326,8 @@ rulesdist_snapshot(const char *master, const char *out, char *err)
 		return -1;
 	close(fd);
 	if (rulesdist_backup(master, tmp, err) == -1 ||
+	    rulesdist_check(tmp, master, err) == -1 ||
+	    rulesdist_upgrade(tmp, master, err) == -1 ||
 	    rulesdist_check(tmp, master, err) == -1 ||
 	    rulesdist_fsync(tmp, 0, err) == -1)
 		goto fail;

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "rulesdist.h"
 
 /* What we keep of a remote's stdout and of its stderr. */
@@ -607,6 +608,8 @@ main(int argc, char **argv)
 {
 	struct sluice_rules_remote r = { .ssh = "ssh", .cmd = "sluice-rules" };
 
+	/* rules.c's migration notes name temporary files: warnings only. */
+	log_init(LOG_WARN, LOG_TEXT);
 	if (getenv("SLUICE_RULES_SSH") != NULL)
 		r.ssh = getenv("SLUICE_RULES_SSH");
 	if (argc < 2) {

@@ -22,8 +22,8 @@ a=$(lab_sluice_rules push "$LAB_DIR/master.db" "$GW1" "$GW2" | awk '/^snapshot/ 
 lab_start_fleet --default-policy deny
 
 out=$(status) || fail "status: $out"
-assert_eq "$GW1 id=$a version=1 rules=1 generation=1
-$GW2 id=$a version=1 rules=1 generation=1" "$out" "status before the second push"
+assert_eq "$GW1 id=$a version=2 rules=1 generation=1
+$GW2 id=$a version=2 rules=1 generation=1" "$out" "status before the second push"
 
 lab_master_sql "INSERT INTO rules (id, host, action) VALUES (2, 'other.test', 'allow')" ||
 	fail "adding a rule to the master"
@@ -35,12 +35,12 @@ for ((i = 0; i < 30; i++)); do
 	sleep 0.1
 done
 out=$(status) || fail "status: $out"
-assert_eq "$GW1 id=$b version=1 rules=2 generation=2
-$GW2 id=$b version=1 rules=2 generation=2" "$out" "status after the second push"
+assert_eq "$GW1 id=$b version=2 rules=2 generation=2
+$GW2 id=$b version=2 rules=2 generation=2" "$out" "status after the second push"
 
 # A gateway that does not answer is one line on stderr; the other still shows.
 out=$(lab_sluice_rules status --admin http://127.0.0.1:1 "$GW1" \
 	--admin "http://$LAB_ADMIN2" "$GW2" 2>"$LAB_DIR/err") &&
 	fail "status succeeded with an admin listener that does not answer"
 assert_eq 1 "$(wc -l <"$LAB_DIR/err")" "lines on stderr ($(cat "$LAB_DIR/err"))"
-assert_contains "$out" "$GW2 id=$b version=1 rules=2 generation=2" "the other gateway's line"
+assert_contains "$out" "$GW2 id=$b version=2 rules=2 generation=2" "the other gateway's line"

@@ -56,4 +56,4 @@ for port in "$LAB_CONNECT_PORT" "$LAB_CONNECT_PORT2"; do
 done
 out=$("$SLUICE_RULES_TOOL" status --ssh "$LAB_DIR/ssh" --remote "$SLUICE_RULES_TOOL" \
 	--admin "http://$LAB_ADMIN1" "gw1:$GW1") || fail "status over ssh: $out"
-assert_eq "gw1:$GW1 id=$id version=1 rules=2 generation=2" "$out" "status over ssh"
+assert_eq "gw1:$GW1 id=$id version=2 rules=2 generation=2" "$out" "status over ssh"

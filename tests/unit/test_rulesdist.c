@@ -18,9 +18,10 @@
 
 static char dir[] = "/tmp/test_rulesdist.XXXXXX";
 
+/* A master as operators make it: rules/schema.sql, version 1. */
 static const char schema[] =
-    "CREATE TABLE rules (id INTEGER PRIMARY KEY, host TEXT NOT NULL, "
-    "action TEXT NOT NULL DEFAULT 'allow');";
+#include "schema_sql.h"
+;
 
 /* dir/name, in a ring of 64: more than this test ever holds at once. */
 static const char *
@@ -81,7 +82,7 @@ static int
 make_db(const char *path, const char *host, int wal, int version)
 {
 	sqlite3 *db = db_open(path);
-	char sql[256];
+	char sql[8192];
 	int rc;
 
 	snprintf(sql, sizeof(sql), "%s%s INSERT INTO rules (id, host) "
@@ -161,9 +162,9 @@ test_install_over_wal(void)
 	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 07777) == 0604,
 	    "install: the old file's mode is kept");
 	CHECK(rulesdist_info(path, &info, err) == 0 &&
-	    strcmp(info.id, id) == 0 && info.version == 1 &&
+	    strcmp(info.id, id) == 0 && info.version == RULES_SCHEMA_VERSION &&
 	    info.nrules == 1 && !info.wal,
-	    "install: info gives the installed id, version and rule count");
+	    "install: info gives the id, the migrated version, the rule count");
 	CHECK(rulesdist_info(snap, &info, err) == 0 &&
 	    strcmp(info.id, id) == 0, "install: the snapshot has that id too");
 	/* The old connections end without touching the new file. */
