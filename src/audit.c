@@ -132,6 +132,7 @@ struct audit {
 	_Atomic int		 reopen;	/* audit_reopen() asked */
 	_Atomic uint64_t	 lost[AUDIT_NSLOTS];
 	_Atomic int64_t		 max_txn_us;
+	_Atomic uint64_t	 written;	/* writer thread stores */
 	_Atomic int64_t		 last_warn_s;	/* monotonic second of the
 						   last "dropped" warning */
 };
@@ -899,6 +900,8 @@ audit_write(struct audit *a, struct audit_entry **batch, unsigned n)
 		if ((rc = audit_write_once(a, batch, n, delta)) == SQLITE_OK) {
 			for (i = 0; i < AUDIT_NSLOTS; i++)
 				a->gapped[i] += delta[i];
+			atomic_store(&a->written, atomic_load(&a->written) +
+			    n);
 			break;
 		}
 		if ((int64_t)util_mono_ms() - start >= AUDIT_KEEP_MS) {
@@ -1082,6 +1085,23 @@ audit_dropped(struct audit *a)
 	for (i = 0; i < AUDIT_NSLOTS; i++)
 		total += atomic_load(&a->lost[i]);
 	return total;
+}
+
+uint64_t
+audit_written(struct audit *a)
+{
+	return atomic_load(&a->written);
+}
+
+unsigned
+audit_queued(struct audit *a)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&a->mtx);
+	n = a->npending;
+	pthread_mutex_unlock(&a->mtx);
+	return n;
 }
 
 double

@@ -250,6 +250,20 @@ cache_request_bypass(const struct http1_head *req)
 	return cache_cc_get(req, "no-store", &v);
 }
 
+void
+cache_stats(struct cache *c, uint64_t *entries, uint64_t *bytes)
+{
+	unsigned i;
+
+	*entries = *bytes = 0;
+	for (i = 0; i < c->nshards; i++) {
+		pthread_mutex_lock(&c->shards[i].mtx);
+		*entries += c->shards[i].nentries;
+		*bytes += c->shards[i].bytes;
+		pthread_mutex_unlock(&c->shards[i].mtx);
+	}
+}
+
 enum cache_lookup
 cache_lookup(struct cache *c, int64_t rule_id, const char *host,
     const struct http1_head *req, time_t now, struct cache_entry **entry,

@@ -124,6 +124,7 @@ struct capture {
 	_Atomic uint32_t	 nconns;	/* for initial sequence numbers */
 	_Atomic uint64_t	 dropped;
 	_Atomic uint64_t	 dropped_bytes;
+	_Atomic uint64_t	 packets;	/* writer thread stores */
 	uint64_t		 reported;	/* writer: dropped when last logged */
 	int64_t			 report_s;
 };
@@ -349,6 +350,7 @@ capture_packet(struct capture *cap, const struct timeval *ts,
 	h.caplen = h.len = (bpf_u_int32)(iplen + 20 + len);
 	pcap_dump((u_char *)cap->dumper, &h, pkt);
 	cap->written += 16 + h.caplen;	/* the record header on disk */
+	atomic_store(&cap->packets, atomic_load(&cap->packets) + 1);
 }
 
 #define CAPTURE_FIN	0x01
@@ -808,4 +810,10 @@ uint64_t
 capture_dropped(struct capture *cap)
 {
 	return atomic_load(&cap->dropped);
+}
+
+uint64_t
+capture_packets(struct capture *cap)
+{
+	return atomic_load(&cap->packets);
 }

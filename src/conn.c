@@ -252,8 +252,7 @@ conn_kill(struct conn *c)
 static void
 conn_upstream_drop(struct conn *c)
 {
-	if (c->ubev != NULL)
-		bufferevent_free(c->ubev);
+	upstream_free(c->w, c->ubev);
 	c->ubev = NULL;
 	c->ubev_connected = 0;
 	c->ubev_reused = 0;
@@ -434,7 +433,7 @@ conn_audit_flow(struct conn *c, const char *decision, const char *method,
 	c->end_reason = c->passthrough ? "tunnel_closed" :
 	    strcmp(decision, "error") == 0 ? "failed_before_tls" : "refused";
 	audit_submit(c->w->sl->audit, &rec);
-	worker_count_request(c->w, decision);
+	worker_count_request(c->w, decision, status, rule_id, NULL);
 }
 
 /* Refuse or fail a CONNECT before its 200: answer, audit, close. */
@@ -1237,7 +1236,8 @@ conn_request_audit(struct conn *c)
 	if (c->up_subject[0] == '\0' && c->ubev != NULL)
 		conn_note_upstream(c, bufferevent_openssl_get_ssl(c->ubev));
 	audit_submit(c->w->sl->audit, &rec);
-	worker_count_request(c->w, r->decision);
+	worker_count_request(c->w, r->decision, r->status, r->rule_id,
+	    r->cache_status);
 	if (r->error[0] != '\0')
 		log_debug("conn: client=%s %s %s status=%d error=%s",
 		    c->client_str, r->method, r->host, r->status, r->error);
@@ -1960,6 +1960,8 @@ conn_response_head(struct conn *c)
 		    "upstream switched protocols without being asked");
 		return -1;
 	}
+	if (!r->resp_started)
+		worker_count_latency(c->w, util_mono_ms() - r->start_mono);
 	r->resp_started = 1;
 	if (h.status < 200) {
 		conn_write_response_head(&h, p, out, 0);
@@ -2142,7 +2144,10 @@ conn_tunnel_end(struct conn *c, struct bufferevent **closed)
 		c->tunnel_up += n;
 	else
 		c->tunnel_down += n;
-	bufferevent_free(*closed);
+	if (*closed == c->ubev)
+		upstream_free(c->w, *closed);
+	else
+		bufferevent_free(*closed);
 	*closed = NULL;
 	conn_flush(c);
 }
@@ -2329,8 +2334,7 @@ conn_free(struct conn *c)
 	conn_audit_connection(c);
 	if (c->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(c->dnsreq);
-	if (c->ubev != NULL)
-		bufferevent_free(c->ubev);
+	upstream_free(w, c->ubev);
 	conn_capture_end(c);
 	if (c->cbev != NULL) {
 		conn_client_close(c, cut);
@@ -2497,7 +2501,8 @@ conn_handshake_failed(struct conn *c)
 
 	ERR_clear_error();
 	c->end_reason = "handshake_failed";
-	worker_count_tls_failure(c->w);
+	worker_count_tls_failure(c->w, WORKER_LEG_CLIENT, alpn != NULL ?
+	    WORKER_TLS_ALPN : e != 0 ? WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
 	rec.conn_id = c->audit_id;
 	if (alpn == NULL) {
 		log_debug("conn: client=%s sni=%s handshake failed: %s",
@@ -2509,7 +2514,7 @@ conn_handshake_failed(struct conn *c)
 	log_warnx("conn: client=%s %s", c->client_str, error);
 	rec.duration_ms = util_mono_ms() - c->start_mono;
 	audit_submit(c->w->sl->audit, &rec);
-	worker_count_request(c->w, "error");
+	worker_count_request(c->w, "error", 0, -1, NULL);
 }
 
 /* The client leg for the connections row, once its handshake is done. */
@@ -2521,6 +2526,7 @@ conn_note_client_tls(struct conn *c, SSL *ssl)
 
 	if (ssl == NULL)
 		return;
+	worker_count_handshake(c->w, WORKER_LEG_CLIENT);
 	c->tls_version = SSL_get_version(ssl);
 	c->cipher = SSL_get_cipher_name(ssl);
 	SSL_get0_alpn_selected(ssl, &alpn, &len);
@@ -2601,6 +2607,8 @@ conn_upstream_failed(struct conn *c, int err)
 		    "upstream %s the connection before the response ended",
 		    reset ? "reset" : "closed");
 	else if (verr != NULL) {
+		worker_count_tls_failure(c->w, WORKER_LEG_UPSTREAM,
+		    WORKER_TLS_VERIFY);
 		conn_note_upstream(c, ssl);
 		snprintf(why, sizeof(why),
 		    "upstream certificate verification failed: %s", verr);
@@ -2609,8 +2617,12 @@ conn_upstream_failed(struct conn *c, int err)
 		n = snprintf(why, sizeof(why), "cannot connect to upstream: ");
 		snprintf(why + n, sizeof(why) - n, "%s", cerr);
 		why[n] = (char)tolower((unsigned char)why[n]);
-	} else
+	} else {
+		worker_count_tls_failure(c->w, WORKER_LEG_UPSTREAM,
+		    bufferevent_get_openssl_error(c->ubev) != 0 ?
+		    WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
 		snprintf(why, sizeof(why), "upstream TLS handshake failed");
+	}
 	ERR_clear_error();
 
 	if (r->resp_state == RESP_WAIT_HEAD && conn_retry(c) == 0)
@@ -2661,6 +2673,8 @@ conn_upstream_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->ubev_connected = 1;
+		if (bufferevent_openssl_get_ssl(bev) != NULL)
+			worker_count_handshake(c->w, WORKER_LEG_UPSTREAM);
 	} else if (c->state == CONN_TUNNEL) {
 		conn_tunnel_end(c, &c->ubev);
 	} else if (c->state == CONN_EXCHANGE && !c->req.local &&

@@ -95,6 +95,8 @@ struct ratelimit_shard {
 	uint32_t	*chains;		/* chain_mask + 1 heads */
 	uint32_t	 nused;			/* slots [0, nused) hold buckets */
 	struct ratelimit_lru lru[2];		/* by key.per_client */
+	uint64_t	 rejected;		/* takes answered with a wait */
+	uint64_t	 delayed;		/* takes held until due */
 } __attribute__((aligned(64)));
 
 struct ratelimit {
@@ -243,7 +245,9 @@ ratelimit_take(struct ratelimit *rl, const struct rule_limit *lim,
 		if (lim->delay && ret <= lim->max_delay_ms) {
 			b->level -= 1;
 			ret = -ret;
-		}
+			shard->delayed++;
+		} else
+			shard->rejected++;
 	}
 	pthread_mutex_unlock(&shard->mtx);
 
@@ -256,6 +260,20 @@ void
 ratelimit_held_done(struct ratelimit *rl)
 {
 	atomic_fetch_sub_explicit(&rl->held, 1, memory_order_relaxed);
+}
+
+void
+ratelimit_stats(struct ratelimit *rl, uint64_t *rejected, uint64_t *delayed)
+{
+	unsigned i;
+
+	*rejected = *delayed = 0;
+	for (i = 0; i < rl->nshards; i++) {
+		pthread_mutex_lock(&rl->shards[i].mtx);
+		*rejected += rl->shards[i].rejected;
+		*delayed += rl->shards[i].delayed;
+		pthread_mutex_unlock(&rl->shards[i].mtx);
+	}
 }
 
 uint64_t

@@ -172,6 +172,8 @@ static struct rules_snapshot	*rules_current;	/* rules_mtx */
 static int			 rules_reload_wanted;	/* rules_mtx */
 static int			 rules_stopping;	/* rules_mtx */
 static _Atomic uint64_t		 rules_gen;
+static _Atomic uint64_t		 rules_reloads;		/* loader stores */
+static _Atomic uint64_t		 rules_reload_failures;	/* loader stores */
 static int			 rules_running;	/* start/stop thread only */
 static pthread_t		 rules_thread;
 static struct rules_loader	 rules_ldr;
@@ -1752,10 +1754,15 @@ rules_loader_poll(struct rules_loader *ldr, int forced)
 		goto fail;
 	if (rules_loader_load(ldr, err) == -1)
 		goto fail;
+	atomic_store(&rules_reloads, atomic_load(&rules_reloads) + 1);
 	ldr->failing = 0;
 	ldr->lasterr[0] = '\0';
 	return;
 fail:
+	/* A failing file is retried each poll: count the first failure. */
+	if (!ldr->failing || forced)
+		atomic_store(&rules_reload_failures,
+		    atomic_load(&rules_reload_failures) + 1);
 	if (strcmp(err, ldr->lasterr) != 0) {
 		log_warnx("rules: reload failed, keeping generation %llu: %s",
 		    (unsigned long long)rules_generation(), err);
@@ -1894,6 +1901,13 @@ uint64_t
 rules_generation(void)
 {
 	return atomic_load(&rules_gen);
+}
+
+void
+rules_reload_stats(uint64_t *reloads, uint64_t *failures)
+{
+	*reloads = atomic_load(&rules_reloads);
+	*failures = atomic_load(&rules_reload_failures);
 }
 
 struct rules_snapshot *

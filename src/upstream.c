@@ -92,6 +92,7 @@ upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
 		bufferevent_free(bev);
 		return NULL;
 	}
+	worker_count_upstream(w, 1);
 	return bev;
 }
 
@@ -161,7 +162,17 @@ upstream_connect_tcp(struct worker *w, const struct sockaddr *addr,
 		bufferevent_free(bev);
 		return NULL;
 	}
+	worker_count_upstream(w, 1);
 	return bev;
+}
+
+void
+upstream_free(struct worker *w, struct bufferevent *bev)
+{
+	if (bev == NULL)
+		return;
+	bufferevent_free(bev);
+	worker_count_upstream(w, -1);
 }
 
 static int
@@ -177,7 +188,7 @@ upstream_idle_free(struct upstream_idle *u)
 {
 	TAILQ_REMOVE(&u->w->idle, u, entry);
 	u->w->nidle--;
-	bufferevent_free(u->bev);
+	upstream_free(u->w, u->bev);
 	free(u);
 }
 
@@ -225,7 +236,7 @@ upstream_pool_put(struct worker *w, struct bufferevent *bev,
 	if (w->draining ||
 	    evbuffer_get_length(bufferevent_get_input(bev)) != 0 ||
 	    (u = calloc(1, sizeof(*u))) == NULL) {
-		bufferevent_free(bev);
+		upstream_free(w, bev);
 		return;
 	}
 	if (w->nidle >= UPSTREAM_POOL_MAX)

@@ -829,3 +829,40 @@ for t in ts: t.join()
 print(tot["req"], tot["conn"], tot["err"])
 PY
 }
+
+# --- metrics helpers -------------------------------------------------------
+
+# lab_metrics ADDR: one scrape of http://ADDR/metrics (from G) into
+# $LAB_DIR/metrics; fails unless it answers 200.
+lab_metrics() {
+	local code
+	code=$(lab_in_g curl -sS --max-time 10 -o "$LAB_DIR/metrics" -w '%{http_code}' \
+		"http://$1/metrics") || fail "scraping http://$1/metrics failed"
+	[ "$code" = 200 ] || fail "/metrics answered $code"
+}
+
+# lab_metric SERIES: the value of SERIES (name and labels, exactly as
+# written, e.g. 'sluice_requests_total{decision="denied"}') in the last
+# lab_metrics scrape; fails if it is missing.
+lab_metric() {
+	local v
+	v=$(awk -v k="$1" '$1 == k { print $2 }' "$LAB_DIR/metrics")
+	[ -n "$v" ] || fail "no $1 in /metrics"
+	printf '%s\n' "$v"
+}
+
+# lab_metrics_mark ADDR: scrape and keep it as the mark lab_metric_delta
+# counts from.
+lab_metrics_mark() {
+	lab_metrics "$1"
+	cp "$LAB_DIR/metrics" "$LAB_DIR/metrics.mark"
+}
+
+# lab_metric_delta SERIES: its value in the last scrape minus the mark's.
+lab_metric_delta() {
+	local now was
+	now=$(lab_metric "$1") || exit 1
+	was=$(awk -v k="$1" '$1 == k { print $2 }' "$LAB_DIR/metrics.mark")
+	[ -n "$was" ] || fail "no $1 in the marked /metrics"
+	"$LAB_PY" -c 'import sys; d = float(sys.argv[1]) - float(sys.argv[2]); print(int(d) if d == int(d) else d)' "$now" "$was"
+}
