@@ -512,7 +512,8 @@ admin_new(struct sluice *sl, struct worker *ws, int n,
 	    (a->http = evhttp_new(a->base)) == NULL)
 		goto fail;
 	if ((fd = admin_bind(addr, addrlen)) == -1) {
-		log_warn("admin: cannot listen on the --admin address");
+		log_event(LOG_WARN, "admin_listen_failed", "err=%s",
+		    strerror(errno));
 		goto fail;
 	}
 	if (evhttp_accept_socket_with_handle(a->http, fd) == NULL)

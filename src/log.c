@@ -489,6 +489,6 @@ log_ssl_errors(const char *what)
 
 	while ((e = ERR_get_error()) != 0) {
 		ERR_error_string_n(e, buf, sizeof(buf));
-		log_warnx("%s: %s", what, buf);
+		log_event(LOG_WARN, what, "err=%s", buf);
 	}
 }

@@ -59,7 +59,7 @@ void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
-/* Log the OpenSSL error queue (and clear it) after a warnx line. */
+/* The OpenSSL error queue (cleared) as warn events named what, err=REASON. */
 void log_ssl_errors(const char *what);
 
 #endif

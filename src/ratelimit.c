@@ -138,12 +138,13 @@ ratelimit_new(size_t max_buckets)
 	int error;
 
 	if (max_buckets == 0 || max_buckets > RATELIMIT_MAX_BUCKETS) {
-		log_warnx("ratelimit: max_buckets=%zu out of range 1..%u",
-		    max_buckets, RATELIMIT_MAX_BUCKETS);
+		log_event(LOG_WARN, "ratelimit_init_failed", "max_buckets=%zu "
+		    "max=%u", max_buckets, RATELIMIT_MAX_BUCKETS);
 		return NULL;
 	}
 	if ((rl = calloc(1, sizeof(*rl))) == NULL) {
-		log_warn("ratelimit: calloc");
+		log_event(LOG_WARN, "ratelimit_init_failed",
+		    "call=calloc err=%s", strerror(errno));
 		return NULL;
 	}
 	rl->nshards = RATELIMIT_SHARDS;
@@ -162,15 +163,16 @@ ratelimit_new(size_t max_buckets)
 	    sizeof(*rl->buckets));
 	rl->chains = calloc(rl->nshards * nchains, sizeof(*rl->chains));
 	if (rl->buckets == NULL || rl->chains == NULL) {
-		log_warn("ratelimit: calloc %u buckets",
-		    rl->nshards * rl->shard_cap);
+		log_event(LOG_WARN, "ratelimit_init_failed", "buckets=%u err=%s",
+		    rl->nshards * rl->shard_cap, strerror(errno));
 		goto fail;
 	}
 	if ((error = posix_memalign((void **)&rl->shards,
 	    _Alignof(struct ratelimit_shard),
 	    rl->nshards * sizeof(*rl->shards))) != 0) {
 		errno = error;
-		log_warn("ratelimit: posix_memalign");
+		log_event(LOG_WARN, "ratelimit_init_failed",
+		    "call=posix_memalign err=%s", strerror(errno));
 		goto fail;
 	}
 	memset(rl->shards, 0, rl->nshards * sizeof(*rl->shards));
@@ -180,7 +182,8 @@ ratelimit_new(size_t max_buckets)
 		shard->chains = rl->chains + (size_t)i * nchains;
 		if ((error = pthread_mutex_init(&shard->mtx, NULL)) != 0) {
 			errno = error;
-			log_warn("ratelimit: pthread_mutex_init");
+			log_event(LOG_WARN, "ratelimit_init_failed",
+			    "call=pthread_mutex_init err=%s", strerror(errno));
 			goto fail;
 		}
 		rl->nmutexes++;

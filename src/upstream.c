@@ -55,11 +55,13 @@ upstream_socket(const struct sockaddr *addr)
 	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1) {
-		log_warn("upstream: socket");
+		log_event(LOG_WARN, "upstream_socket_failed", "err=%s",
+		    strerror(errno));
 		return -1;
 	}
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
-		log_warn("upstream: TCP_NODELAY");
+		log_event(LOG_WARN, "upstream_nodelay_failed", "err=%s",
+		    strerror(errno));
 	return fd;
 }
 
@@ -84,7 +86,8 @@ upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
 	if (bev == NULL) {
 		close(fd);
 		SSL_free(ssl);
-		log_warnx("upstream: cannot create bufferevent");
+		log_event(LOG_WARN, "upstream_bufferevent_failed", "sni=%s",
+		    sni);
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);

@@ -42,7 +42,7 @@ static void
 worker_accept_error(struct evconnlistener *l, void *arg)
 {
 	/* EMFILE and friends: keep serving what we have, retry later. */
-	log_warn("worker: accept");
+	log_event(LOG_WARN, "accept_failed", "err=%s", strerror(errno));
 }
 
 static void
@@ -64,7 +64,7 @@ worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 
 	if (w->nconns > 0)
-		log_warnx("worker %d: drain timeout, closing %d connections",
+		log_event(LOG_WARN, "drain_timeout", "worker=%d closing=%d",
 		    w->id, w->nconns);
 	conn_close_all(w);
 	event_base_loopexit(w->base, NULL);
@@ -105,8 +105,9 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 		return -1;
 	/* A peeked ClientHello stays readable: conn.c waits edge-triggered. */
 	if (!(event_base_get_features(w->base) & EV_FEATURE_ET)) {
-		log_warnx("worker: libevent backend %s has no edge-triggered "
-		    "events", event_base_get_method(w->base));
+		log_event(LOG_WARN, "libevent_backend_unusable", "backend=%s "
+		    "err=%s", event_base_get_method(w->base),
+		    "no edge-triggered events");
 		return -1;
 	}
 	w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
