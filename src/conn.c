@@ -210,7 +210,8 @@ struct conn {
 	char		 up_subject[256];
 	char		 up_issuer[256];
 	const char	*verify_result;		/* "ok" or OpenSSL's reason */
-	uint64_t	 body_in, body_out;	/* request/response bodies */
+	uint64_t	 wire_in, wire_out;	/* client socket, TLS included;
+						   a passthrough's are tunnel_* */
 	const char	*end_reason;		/* NULL: from the state */
 	enum conn_state	 end_state;		/* the state conn_kill() ended */
 };
@@ -258,6 +259,22 @@ conn_upstream_drop(struct conn *c)
 	c->ubev_reused = 0;
 	c->ubev_reusable = 0;
 	c->ubev_eof = 0;
+}
+
+/*
+ * Keep what the client's TLS connection moved on the wire (records, the
+ * handshake, alerts) before its bufferevent goes: the socket BIO counts
+ * every byte it read or wrote.
+ */
+static void
+conn_client_wire(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->cbev);
+
+	if (ssl == NULL)
+		return;
+	c->wire_in += BIO_number_read(SSL_get_rbio(ssl));
+	c->wire_out += BIO_number_written(SSL_get_wbio(ssl));
 }
 
 static int
@@ -393,8 +410,10 @@ conn_connect_reply(struct conn *c, int status, const char *code,
 	}
 	len = evbuffer_get_length(out);
 	if (send(c->fd, evbuffer_pullup(out, -1), len, MSG_NOSIGNAL) ==
-	    (ssize_t)len)
+	    (ssize_t)len) {
+		c->wire_out += len;
 		rc = 0;
+	}
 fail:
 	if (out != NULL)
 		evbuffer_free(out);
@@ -697,6 +716,7 @@ conn_read_connect(struct conn *c)
 	}
 	if (recv(c->fd, buf, used, 0) != (ssize_t)used)
 		goto bad;
+	c->wire_in += used;
 	snprintf(c->server_str, sizeof(c->server_str),
 	    strchr(c->connect_host, ':') ? "[%s]:%d" : "%s:%d",
 	    c->connect_host, c->dst_port);
@@ -1230,9 +1250,6 @@ conn_request_audit(struct conn *c)
 		.conn_id = c->audit_id,
 	};
 
-	c->body_in += r->body.payload;
-	if (rec.resp_bytes > 0)
-		c->body_out += (uint64_t)rec.resp_bytes;
 	if (c->up_subject[0] == '\0' && c->ubev != NULL)
 		conn_note_upstream(c, bufferevent_openssl_get_ssl(c->ubev));
 	audit_submit(c->w->sl->audit, &rec);
@@ -2146,8 +2163,10 @@ conn_tunnel_end(struct conn *c, struct bufferevent **closed)
 		c->tunnel_down += n;
 	if (*closed == c->ubev)
 		upstream_free(c->w, *closed);
-	else
+	else {
+		conn_client_wire(c);
 		bufferevent_free(*closed);
+	}
 	*closed = NULL;
 	conn_flush(c);
 }
@@ -2300,8 +2319,10 @@ conn_audit_connection(struct conn *c)
 		.upstream_subject = c->up_subject[0] ? c->up_subject : NULL,
 		.upstream_issuer = c->up_issuer[0] ? c->up_issuer : NULL,
 		.verify_result = c->verify_result,
-		.bytes_in = (int64_t)(c->body_in + c->tunnel_up),
-		.bytes_out = (int64_t)(c->body_out + c->tunnel_down),
+		.bytes_in = (int64_t)(c->wire_in +
+		    (c->passthrough ? c->tunnel_up : 0)),
+		.bytes_out = (int64_t)(c->wire_out +
+		    (c->passthrough ? c->tunnel_down : 0)),
 		.end_reason = c->end_reason != NULL ? c->end_reason :
 		    conn_end_reason(c->end_state),
 	};
@@ -2331,15 +2352,17 @@ conn_free(struct conn *c)
 	if (c->passthrough)
 		conn_audit_flow(c, "passthrough", NULL, 0, c->passthrough_rule,
 		    c->passthrough_note[0] ? c->passthrough_note : NULL);
-	conn_audit_connection(c);
 	if (c->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(c->dnsreq);
 	upstream_free(w, c->ubev);
 	conn_capture_end(c);
 	if (c->cbev != NULL) {
 		conn_client_close(c, cut);
+		conn_client_wire(c);
 		bufferevent_free(c->cbev);
 	}
+	/* After the close, whose close_notify is on the wire too. */
+	conn_audit_connection(c);
 	if (c->ev != NULL)
 		event_free(c->ev);
 	if (c->timer != NULL)
@@ -2555,6 +2578,7 @@ conn_client_event(struct bufferevent *bev, short what, void *arg)
 			snprintf(c->req.error, sizeof(c->req.error),
 			    "client closed the connection");
 		ERR_clear_error();
+		conn_client_wire(c);
 		bufferevent_free(c->cbev);
 		c->cbev = NULL;
 		conn_kill(c);
