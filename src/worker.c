@@ -263,6 +263,8 @@ worker_rule_slot(struct worker_counters *wc, int64_t id, int create)
 	int64_t have;
 	int i;
 
+	if (id < 0 || id == INT64_MAX)	/* no rule, or no id + 1 */
+		return NULL;
 	for (i = 0; i < WORKER_RULE_SLOTS; i++) {
 		s = &wc->by_rule[(h + i) % WORKER_RULE_SLOTS];
 		have = atomic_load_explicit(&s->id_plus_1,
@@ -307,7 +309,7 @@ worker_count_request(struct worker *w, const char *decision, int status,
 	worker_bump(&wc->requests[d]);
 	if (status >= 100 && status < 100 * (WORKER_NSTATUS + 1))
 		worker_bump(&wc->status[status / 100 - 1]);
-	if (rule_id >= 0 && (s = worker_rule_slot(wc, rule_id, 1)) != NULL)
+	if ((s = worker_rule_slot(wc, rule_id, 1)) != NULL)
 		worker_bump(&s->requests);
 	/* A revalidated entry is served too, but the upstream was asked. */
 	if (d == WORKER_CACHED && cache_status == NULL)
