@@ -347,8 +347,8 @@ log_put_pair(struct log_buf *b, const char *key, const char *val, int numeric)
 
 	if (log_format == LOG_TEXT)
 		log_text_value(esc, sizeof(esc), val);
-	else if (numeric)
-		snprintf(esc, sizeof(esc), "%s", val);
+	else if (numeric && val[strspn(val, "-+.0123456789e")] == '\0')
+		snprintf(esc, sizeof(esc), "%s", val);	/* not nan, inf */
 	else {
 		esc[0] = '"';
 		need = json_escape(esc + 1, sizeof(esc) - 2, val);

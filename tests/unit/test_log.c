@@ -3,6 +3,7 @@
  * pairs and numbers, the conversions log.h lists, and that no value can
  * add a line or a pair of its own.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,10 @@ test_json(void)
 	    "\"upstream_verify_failed\",\"host\":\"api.test\",\"err\":"
 	    "\"bad \\\"cert\\\"\\n\",\"n\":7,\"port\":\":443\"}\n") == 0,
 	    "json: strings escaped, a bare number is a number");
+
+	log_event(LOG_INFO, "x", "v=%f", (double)NAN);
+	CHECK(strcmp(after_ts(take()), "\"level\":\"info\",\"event\":\"x\","
+	    "\"v\":\"nan\"}\n") == 0, "json: nan is a string, not a number");
 
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
