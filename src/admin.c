@@ -5,6 +5,9 @@
  * answers is read at request time: the workers' counters are summed with
  * relaxed loads (each is written by one worker only), so the proxy's hot
  * path takes no lock and no read-modify-write for the sake of metrics.
+ * What the shared parts count (certificate and response caches, rate
+ * limits, audit queue, pcap writer, rules loader) is asked of them here,
+ * under their own locks: a scrape's cost, not a request's.
  * /rules shows secret names only: never a value or its wire form.
  */
 #include <errno.h>
