@@ -34,7 +34,7 @@ lab_rules_sql "PRAGMA user_version = 999" || fail "setting user_version"
 failed() { lab_metrics "$ADMIN"; [ "$(lab_metric_delta sluice_rules_reload_failures_total)" = 1 ]; }
 lab_poll 4000 failed >/dev/null ||
 	fail "failed reloads after a bad file: $(lab_metric_delta sluice_rules_reload_failures_total), not 1"
-lab_log_wait 'reload failed' >/dev/null || fail "no line about the failed reload in the log"
+lab_log_wait 'event=rules_reload_failed' >/dev/null || fail "no line about the failed reload in the log"
 sleep 2.5	# the loader retries each second
 lab_metrics "$ADMIN"
 assert_eq 1 "$(lab_metric_delta sluice_rules_reload_failures_total)" "failed reloads after more polls"
