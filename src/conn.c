@@ -301,7 +301,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 
 	if (atomic_fetch_add(&w->sl->nconns, 1) >= cfg->max_connections) {
 		atomic_fetch_sub(&w->sl->nconns, 1);
-		log_warnx("conn: limit of %d connections reached, refusing",
+		log_event(LOG_WARN, "conn_limit_reached", "limit=%d",
 		    cfg->max_connections);
 		close(fd);
 		return;
@@ -312,7 +312,8 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 		return;
 	}
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
-		log_warn("conn: TCP_NODELAY");
+		log_event(LOG_WARN, "client_nodelay_failed", "err=%s",
+		    strerror(errno));
 	c->w = w;
 	c->fd = fd;
 	c->connect_mode = connect_mode;
@@ -353,8 +354,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 	event_add(c->ev, NULL);
 	return;
 notredirected:
-	log_warnx("conn: client=%s was not redirected by netfilter; closing",
-	    c->client_str);
+	log_event(LOG_WARN, "not_redirected", "client=%s", c->client_str);
 fail:
 	conn_kill(c);
 	conn_run(c);
@@ -463,8 +463,9 @@ conn_connect_fail(struct conn *c, int status, const char *decision,
 	const char *code = status == 403 ? "denied" :
 	    status == 504 ? "gateway_timeout" : "bad_gateway";
 
-	log_warnx("conn: client=%s CONNECT %s:%d: %d: %s", c->client_str,
-	    c->connect_host, c->dst_port, status, why);
+	log_event(LOG_WARN, "connect_refused", "client=%s host=%s port=%d "
+	    "status=%d err=%s", c->client_str, c->connect_host, c->dst_port,
+	    status, why);
 	conn_connect_reply(c, status, code, why);
 	conn_audit_flow(c, decision, "CONNECT", status, rule_id, why);
 	conn_kill(c);
@@ -474,8 +475,8 @@ conn_connect_fail(struct conn *c, int status, const char *decision,
 static void
 conn_refuse(struct conn *c, int64_t rule_id, const char *why)
 {
-	log_warnx("conn: client=%s server=%s sni=%s refused: %s", c->client_str,
-	    c->server_str, c->sni, why);
+	log_event(LOG_WARN, "conn_refused", "client=%s server=%s sni=%s "
+	    "err=%s", c->client_str, c->server_str, c->sni, why);
 	conn_audit_flow(c, "denied", NULL, 0, rule_id, why);
 	conn_kill(c);
 }
@@ -571,8 +572,9 @@ conn_passthrough_resolved(struct conn *c, int result,
 		snprintf(c->passthrough_note, sizeof(c->passthrough_note),
 		    "client's destination %s is not an address of %s; "
 		    "dialled %s", want, c->sni, c->server_str);
-		log_info("conn: client=%s %s", c->client_str,
-		    c->passthrough_note);
+		log_event(LOG_INFO, "passthrough_redialled", "client=%s sni=%s "
+		    "asked=%s dialled=%s", c->client_str, c->sni, want,
+		    c->server_str);
 	}
 	conn_start_tunnel(c, c->passthrough_rule);
 }
@@ -740,7 +742,7 @@ conn_read_connect(struct conn *c)
 	conn_resolve(c, c->connect_host);
 	return;
 bad:
-	log_warnx("conn: client=%s bad CONNECT request: %s", c->client_str,
+	log_event(LOG_WARN, "bad_connect", "client=%s err=%s", c->client_str,
 	    bad ? bad : "malformed");
 	conn_connect_reply(c, 400, "bad_request", bad ? bad : "malformed");
 	conn_kill(c);
@@ -819,8 +821,8 @@ conn_peek(struct conn *c)
 	case CLIENTHELLO_BAD:
 		break;
 	}
-	log_warnx("conn: client=%s server=%s did not start with a TLS "
-	    "ClientHello; closing", c->client_str, c->server_str);
+	log_event(LOG_WARN, "not_tls", "client=%s server=%s", c->client_str,
+	    c->server_str);
 	conn_kill(c);
 }
 
@@ -954,8 +956,8 @@ conn_start_tunnel(struct conn *c, int64_t rule_id)
 	c->ubev = upstream_connect_tcp(c->w, (struct sockaddr *)&c->up_addr,
 	    c->up_len);
 	if (c->ubev == NULL) {
-		log_warn("conn: client=%s passthrough to %s", c->client_str,
-		    c->server_str);
+		log_event(LOG_WARN, "passthrough_failed", "client=%s server=%s "
+		    "err=%s", c->client_str, c->server_str, strerror(errno));
 		conn_kill(c);
 		return;
 	}
@@ -1256,8 +1258,9 @@ conn_request_audit(struct conn *c)
 	worker_count_request(c->w, r->decision, r->status, r->rule_id,
 	    r->cache_status);
 	if (r->error[0] != '\0')
-		log_debug("conn: client=%s %s %s status=%d error=%s",
-		    c->client_str, r->method, r->host, r->status, r->error);
+		log_event(LOG_DEBUG, "request_failed", "client=%s method=%s "
+		    "host=%s status=%d err=%s", c->client_str, r->method,
+		    r->host, r->status, r->error);
 	if (r->fill != NULL)
 		cache_fill_abort(r->fill);
 	conn_flight_end(c);
@@ -1807,8 +1810,8 @@ conn_request_head(struct conn *c)
 	conn_request_begin(c, &h);
 	c->state = CONN_EXCHANGE;
 	conn_respond_error(c, 400, "bad_request", why);
-	log_info("conn: client=%s sni=%s malformed request: %s", c->client_str,
-	    c->sni, why);
+	log_event(LOG_INFO, "malformed_request", "client=%s sni=%s err=%s",
+	    c->client_str, c->sni, why);
 	return 1;
 }
 
@@ -1961,8 +1964,8 @@ conn_response_head(struct conn *c)
 	case HTTP1_OK:
 		break;
 	default:
-		log_warnx("conn: client=%s upstream=%s bad response: %s",
-		    c->client_str, c->server_str, why);
+		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
+		    "err=%s", c->client_str, c->server_str, why);
 		conn_respond_error(c, 502, "bad_gateway", why);
 		return -1;
 	}
@@ -1971,8 +1974,9 @@ conn_response_head(struct conn *c)
 		r->retry_head = NULL;
 	}
 	if (h.status == 101 && !conn_upgrade_asked(r, &h)) {
-		log_warnx("conn: client=%s upstream=%s 101 without a matching "
-		    "upgrade request", c->client_str, c->server_str);
+		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
+		    "err=%s", c->client_str, c->server_str,
+		    "101 without a matching upgrade request");
 		conn_respond_error(c, 502, "bad_gateway",
 		    "upstream switched protocols without being asked");
 		return -1;
@@ -2528,13 +2532,15 @@ conn_handshake_failed(struct conn *c)
 	    WORKER_TLS_ALPN : e != 0 ? WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
 	rec.conn_id = c->audit_id;
 	if (alpn == NULL) {
-		log_debug("conn: client=%s sni=%s handshake failed: %s",
-		    c->client_str, c->sni, why != NULL ? why : "closed");
+		log_event(LOG_DEBUG, "client_handshake_failed", "client=%s "
+		    "sni=%s err=%s", c->client_str, c->sni,
+		    why != NULL ? why : "closed");
 		return;
 	}
 	snprintf(error, sizeof(error), "client offered only unsupported ALPN "
 	    "protocols: %s (sni %s)", alpn, c->sni[0] ? c->sni : "none");
-	log_warnx("conn: client=%s %s", c->client_str, error);
+	log_event(LOG_WARN, "client_alpn_refused", "client=%s sni=%s "
+	    "offered=%s", c->client_str, c->sni, alpn);
 	rec.duration_ms = util_mono_ms() - c->start_mono;
 	audit_submit(c->w->sl->audit, &rec);
 	worker_count_request(c->w, "error", 0, -1, NULL);
@@ -2652,8 +2658,15 @@ conn_upstream_failed(struct conn *c, int err)
 	if (r->resp_state == RESP_WAIT_HEAD && conn_retry(c) == 0)
 		return;
 	if (!r->resp_started) {
-		log_warnx("conn: client=%s sni=%s upstream=%s: %s",
-		    c->client_str, c->sni, c->server_str, why);
+		if (verr != NULL && !c->ubev_connected)
+			log_event(LOG_WARN, "upstream_verify_failed",
+			    "client=%s sni=%s host=%s upstream=%s err=%s",
+			    c->client_str, c->sni, c->name, c->server_str,
+			    verr);
+		else
+			log_event(LOG_WARN, "upstream_failed", "client=%s "
+			    "sni=%s upstream=%s err=%s", c->client_str, c->sni,
+			    c->server_str, why);
 		conn_respond_error(c, 502, "bad_gateway", why);
 		return;
 	}
@@ -2757,8 +2770,9 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			conn_respond_error(c, 408, "timeout",
 			    "client sent no request body for too long");
 		} else if (!r->resp_started) {
-			log_warnx("conn: client=%s sni=%s upstream=%s timed out",
-			    c->client_str, c->sni, c->server_str);
+			log_event(LOG_WARN, "upstream_timeout", "client=%s "
+			    "sni=%s upstream=%s", c->client_str, c->sni,
+			    c->server_str);
 			conn_respond_error(c, 504, "gateway_timeout",
 			    "upstream timed out");
 		} else {
