@@ -866,3 +866,35 @@ lab_metric_delta() {
 	[ -n "$was" ] || fail "no $1 in the marked /metrics"
 	"$LAB_PY" -c 'import sys; d = float(sys.argv[1]) - float(sys.argv[2]); print(int(d) if d == int(d) else d)' "$now" "$was"
 }
+
+# --- log helpers -------------------------------------------------------------
+
+# lab_log_events [FILE]: sluice's log (default $LAB_DIR/sluice.log) parsed
+# strictly as logfmt, one JSON object per line on stdout (the lab's own
+# "+ sluice ..." lines left out); fails on a line that does not parse or
+# repeats a key.
+lab_log_events() {
+	"$LAB_PY" - "${1:-$LAB_DIR/sluice.log}" <<'PY' || fail "sluice's log is not logfmt"
+import json, re, sys
+pair = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\["\\nrt]|\\x[0-9a-f]{2})*"|[^\s"=]+)( |$)')
+unesc = {'"': '"', '\\': '\\', 'n': '\n', 'r': '\r', 't': '\t'}
+for n, line in enumerate(open(sys.argv[1], encoding="utf-8", errors="replace"), 1):
+    line = line.rstrip("\n")
+    if line.startswith("+ sluice "):
+        continue
+    d, pos = {}, 0
+    while pos < len(line):
+        m = pair.match(line, pos)
+        if not m:
+            sys.exit("line %d does not parse at %d: %r" % (n, pos, line))
+        k, v = m.group(1), m.group(2)
+        if v.startswith('"'):
+            v = re.sub(r'\\(x[0-9a-f]{2}|.)', lambda e: chr(int(e.group(1)[1:], 16))
+                       if e.group(1)[0] == "x" and len(e.group(1)) == 3 else unesc[e.group(1)], v[1:-1])
+        if k in d:
+            sys.exit("line %d repeats %s: %r" % (n, k, line))
+        d[k] = v
+        pos = m.end()
+    print(json.dumps(d))
+PY
+}
