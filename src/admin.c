@@ -5,6 +5,9 @@
  * answers is read at request time: the workers' counters are summed with
  * relaxed loads (each is written by one worker only), so the proxy's hot
  * path takes no lock and no read-modify-write for the sake of metrics.
+ * What the shared parts count (certificate and response caches, rate
+ * limits, audit queue, pcap writer, rules loader) is asked of them here,
+ * under their own locks: a scrape's cost, not a request's.
  * /rules shows secret names only: never a value or its wire form.
  */
 #include <errno.h>
@@ -23,8 +26,12 @@
 
 #include "admin.h"
 #include "audit.h"
+#include "cache.h"
+#include "capture.h"
+#include "certforge.h"
 #include "json.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "rules.h"
 #include "worker.h"
 
@@ -182,35 +189,201 @@ admin_rules(struct evbuffer *out)
 /* The workers' counters, summed at scrape time. */
 struct admin_totals {
 	uint64_t	 requests[WORKER_NDECISIONS];
-	uint64_t	 tls_client_failures;
 	uint64_t	 shared_local;
+	uint64_t	 status[WORKER_NSTATUS];
+	uint64_t	 latency[WORKER_NLATENCY + 1];
+	uint64_t	 latency_sum_us;
+	uint64_t	 tls_ok[WORKER_NLEGS];
+	uint64_t	 tls_failed[WORKER_NLEGS][WORKER_NTLS_FAILURES];
+	uint64_t	 cache_hits;
+	uint64_t	 cache_misses;
+	int64_t		 upstreams;
 };
+
+static uint64_t
+admin_load(_Atomic uint64_t *n)
+{
+	return atomic_load_explicit(n, memory_order_relaxed);
+}
+
+/* Add the n counters at from to those at to. */
+static void
+admin_sum(uint64_t *to, _Atomic uint64_t *from, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		to[i] += admin_load(&from[i]);
+}
 
 static void
 admin_totals(const struct admin *a, struct admin_totals *t)
 {
 	struct worker_counters *c;
-	int i, d;
+	int i, leg;
 
 	memset(t, 0, sizeof(*t));
 	for (i = 0; i < a->nworkers; i++) {
 		c = &a->ws[i].counters;
-		for (d = 0; d < WORKER_NDECISIONS; d++)
-			t->requests[d] += atomic_load_explicit(&c->requests[d],
-			    memory_order_relaxed);
-		t->tls_client_failures += atomic_load_explicit(
-		    &c->tls_client_failures, memory_order_relaxed);
-		t->shared_local += atomic_load_explicit(&c->shared_local,
+		admin_sum(t->requests, c->requests, WORKER_NDECISIONS);
+		admin_sum(t->status, c->status, WORKER_NSTATUS);
+		admin_sum(t->latency, c->latency, WORKER_NLATENCY + 1);
+		admin_sum(&t->latency_sum_us, &c->latency_sum_us, 1);
+		admin_sum(t->tls_ok, c->tls_ok, WORKER_NLEGS);
+		for (leg = 0; leg < WORKER_NLEGS; leg++)
+			admin_sum(t->tls_failed[leg], c->tls_failed[leg],
+			    WORKER_NTLS_FAILURES);
+		admin_sum(&t->cache_hits, &c->cache_hits, 1);
+		admin_sum(&t->cache_misses, &c->cache_misses, 1);
+		admin_sum(&t->shared_local, &c->shared_local, 1);
+		t->upstreams += atomic_load_explicit(&c->upstreams,
 		    memory_order_relaxed);
 	}
+}
+
+static void
+admin_header(struct evbuffer *out, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
 }
 
 static void
 admin_metric(struct evbuffer *out, const char *name, const char *type,
     const char *help, uint64_t v)
 {
-	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n",
-	    name, help, name, type, name, v);
+	admin_header(out, name, type, help);
+	evbuffer_add_printf(out, "%s %" PRIu64 "\n", name, v);
+}
+
+/* Requests by rule, for the rules of the current snapshot only. */
+static void
+admin_metrics_rules(struct admin *a, struct evbuffer *out,
+    const struct rules_snapshot *snap)
+{
+	uint64_t n;
+	size_t r;
+	int i;
+
+	admin_header(out, "sluice_rule_requests_total", "counter",
+	    "Audit rows, by the rule that matched (rules loaded now).");
+	for (r = 0; snap != NULL && r < snap->nrules; r++) {
+		for (n = 0, i = 0; i < a->nworkers; i++)
+			n += worker_rule_requests(&a->ws[i],
+			    snap->rules[r].id);
+		evbuffer_add_printf(out, "sluice_rule_requests_total{rule=\""
+		    "%" PRId64 "\"} %" PRIu64 "\n", snap->rules[r].id, n);
+	}
+}
+
+static void
+admin_metrics_requests(struct admin *a, struct evbuffer *out,
+    const struct admin_totals *t)
+{
+	static const int bounds[WORKER_NLATENCY] = WORKER_LATENCY_BOUNDS;
+	uint64_t cum = 0;
+	int i;
+
+	admin_header(out, "sluice_requests_total", "counter",
+	    "Audit rows submitted, by decision.");
+	for (i = 0; i < WORKER_NDECISIONS; i++)
+		evbuffer_add_printf(out,
+		    "sluice_requests_total{decision=\"%s\"} %" PRIu64 "\n",
+		    worker_decision_name(i), t->requests[i]);
+	admin_header(out, "sluice_responses_total", "counter",
+	    "Audit rows with a status, by status class.");
+	for (i = 0; i < WORKER_NSTATUS; i++)
+		evbuffer_add_printf(out,
+		    "sluice_responses_total{class=\"%dxx\"} %" PRIu64 "\n",
+		    i + 1, t->status[i]);
+	admin_header(out, "sluice_upstream_latency_seconds", "histogram",
+	    "From a request's head to the upstream's response head.");
+	for (i = 0; i <= WORKER_NLATENCY; i++) {
+		cum += t->latency[i];
+		if (i < WORKER_NLATENCY)
+			evbuffer_add_printf(out, "sluice_upstream_latency_"
+			    "seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			    bounds[i] / 1000.0, cum);
+		else
+			evbuffer_add_printf(out, "sluice_upstream_latency_"
+			    "seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	}
+	evbuffer_add_printf(out, "sluice_upstream_latency_seconds_sum %.6f\n"
+	    "sluice_upstream_latency_seconds_count %" PRIu64 "\n",
+	    t->latency_sum_us / 1e6, cum);
+}
+
+static void
+admin_metrics_tls(struct admin *a, struct evbuffer *out,
+    const struct admin_totals *t)
+{
+	static const char *const legs[WORKER_NLEGS] = { "client", "upstream" };
+	struct certforge_stats cs;
+	int leg, why;
+
+	admin_header(out, "sluice_tls_handshakes_total", "counter",
+	    "Completed TLS handshakes, by leg.");
+	for (leg = 0; leg < WORKER_NLEGS; leg++)
+		evbuffer_add_printf(out, "sluice_tls_handshakes_total{leg=\"%s\"}"
+		    " %" PRIu64 "\n", legs[leg], t->tls_ok[leg]);
+	admin_header(out, "sluice_tls_handshake_failures_total", "counter",
+	    "Failed TLS handshakes, by leg and reason.");
+	for (leg = 0; leg < WORKER_NLEGS; leg++)
+		for (why = 0; why < WORKER_NTLS_FAILURES; why++)
+			evbuffer_add_printf(out, "sluice_tls_handshake_"
+			    "failures_total{leg=\"%s\",reason=\"%s\"} %" PRIu64
+			    "\n", legs[leg], worker_tls_failure_name(why),
+			    t->tls_failed[leg][why]);
+	certforge_stats(a->sl->certforge, &cs);
+	admin_metric(out, "sluice_cert_cache_hits_total", "counter",
+	    "Forged certificates found in the cache.", cs.hits);
+	admin_metric(out, "sluice_cert_cache_misses_total", "counter",
+	    "Certificates forged because none was cached.", cs.misses);
+	admin_metric(out, "sluice_cert_cache_entries", "gauge",
+	    "Forged certificates cached.", cs.entries);
+}
+
+/* What the shared modules count: rules, audit, cache, limits, pcap. */
+static void
+admin_metrics_modules(struct admin *a, struct evbuffer *out,
+    const struct rules_snapshot *snap)
+{
+	struct sluice *sl = a->sl;
+	uint64_t x, y;
+
+	admin_metric(out, "sluice_rules_generation", "gauge",
+	    "Generation of the loaded rules snapshot.", rules_generation());
+	admin_metric(out, "sluice_rules_loaded", "gauge",
+	    "Enabled rules in the loaded snapshot.",
+	    snap != NULL ? snap->nrules : 0);
+	rules_reload_stats(&x, &y);
+	admin_metric(out, "sluice_rules_reloads_total", "counter",
+	    "Rules snapshots published after the first.", x);
+	admin_metric(out, "sluice_rules_reload_failures_total", "counter",
+	    "Reloads that failed; the previous rules stayed.", y);
+	admin_metric(out, "sluice_audit_queue_depth", "gauge",
+	    "Audit records waiting for the writer.", audit_queued(sl->audit));
+	admin_metric(out, "sluice_audit_written_total", "counter",
+	    "Audit records committed.", audit_written(sl->audit));
+	admin_metric(out, "sluice_audit_dropped_total", "counter",
+	    "Audit rows that could not be written.", audit_dropped(sl->audit));
+	cache_stats(sl->cache, &x, &y);
+	admin_metric(out, "sluice_cache_entries", "gauge",
+	    "Responses in the cache.", x);
+	admin_metric(out, "sluice_cache_bytes", "gauge",
+	    "Bytes held by the cache.", y);
+	ratelimit_stats(sl->ratelimit, &x, &y);
+	admin_metric(out, "sluice_ratelimit_rejected_total", "counter",
+	    "Requests refused by a rate limit (429).", x);
+	admin_metric(out, "sluice_ratelimit_delayed_total", "counter",
+	    "Requests held until their rate-limit token was due.", y);
+	admin_metric(out, "sluice_pcap_packets_total", "counter",
+	    "Packets written to the --pcap file.",
+	    sl->capture != NULL ? capture_packets(sl->capture) : 0);
+	admin_metric(out, "sluice_pcap_dropped_total", "counter",
+	    "Chunks of captured bytes lost to a full --pcap queue.",
+	    sl->capture != NULL ? capture_dropped(sl->capture) : 0);
 }
 
 static int
@@ -218,35 +391,26 @@ admin_metrics(struct admin *a, struct evbuffer *out)
 {
 	struct rules_snapshot *snap = rules_acquire();
 	struct admin_totals t;
-	int d;
 
 	admin_totals(a, &t);
-	evbuffer_add_printf(out, "# HELP sluice_requests_total Audit rows "
-	    "submitted, by decision.\n"
-	    "# TYPE sluice_requests_total counter\n");
-	for (d = 0; d < WORKER_NDECISIONS; d++)
-		evbuffer_add_printf(out,
-		    "sluice_requests_total{decision=\"%s\"} %" PRIu64 "\n",
-		    worker_decision_name(d), t.requests[d]);
-	evbuffer_add_printf(out, "# HELP sluice_tls_handshake_failures_total "
-	    "Failed TLS handshakes, by leg.\n"
-	    "# TYPE sluice_tls_handshake_failures_total counter\n"
-	    "sluice_tls_handshake_failures_total{leg=\"client\"} %" PRIu64
-	    "\n", t.tls_client_failures);
+	admin_metrics_requests(a, out, &t);
+	admin_metrics_rules(a, out, snap);
+	admin_metric(out, "sluice_cache_hits_total", "counter",
+	    "Requests answered from the cache.", t.cache_hits);
+	admin_metric(out, "sluice_cache_misses_total", "counter",
+	    "Requests to a caching rule sent upstream (absent or stale).",
+	    t.cache_misses);
 	admin_metric(out, "sluice_shared_limit_local_total", "counter",
 	    "Decisions of shared limits made by the local bucket (Redis "
 	    "down, slow or erroring).", t.shared_local);
 	admin_metric(out, "sluice_connections_active", "gauge",
 	    "Open client connections.", (uint64_t)atomic_load_explicit(
 	    &a->sl->nconns, memory_order_relaxed));
-	admin_metric(out, "sluice_audit_dropped_total", "counter",
-	    "Audit rows that could not be written.",
-	    audit_dropped(a->sl->audit));
-	admin_metric(out, "sluice_rules_generation", "gauge",
-	    "Generation of the loaded rules snapshot.", rules_generation());
-	admin_metric(out, "sluice_rules_loaded", "gauge",
-	    "Enabled rules in the loaded snapshot.",
-	    snap != NULL ? snap->nrules : 0);
+	admin_metric(out, "sluice_upstream_connections_active", "gauge",
+	    "Open upstream connections, pooled ones included.",
+	    t.upstreams > 0 ? (uint64_t)t.upstreams : 0);
+	admin_metrics_tls(a, out, &t);
+	admin_metrics_modules(a, out, snap);
 	if (snap != NULL)
 		rules_snapshot_unref(snap);
 	return 200;
@@ -358,7 +522,8 @@ admin_new(struct sluice *sl, struct worker *ws, int n,
 	    (a->http = evhttp_new(a->base)) == NULL)
 		goto fail;
 	if ((fd = admin_bind(addr, addrlen)) == -1) {
-		log_warn("admin: cannot listen on the --admin address");
+		log_event(LOG_WARN, "admin_listen_failed", "err=%s",
+		    strerror(errno));
 		goto fail;
 	}
 	if (evhttp_accept_socket_with_handle(a->http, fd) == NULL)

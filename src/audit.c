@@ -134,6 +134,7 @@ struct audit {
 	_Atomic int		 reopen;	/* audit_reopen() asked */
 	_Atomic uint64_t	 lost[AUDIT_NSLOTS];
 	_Atomic int64_t		 max_txn_us;
+	_Atomic uint64_t	 written;	/* writer thread stores */
 	_Atomic int64_t		 last_warn_s;	/* monotonic second of the
 						   last "dropped" warning */
 };
@@ -351,7 +352,7 @@ audit_drop(struct audit *a, enum audit_kind kind, uint64_t n,
 	last = atomic_load(&a->last_warn_s);
 	if (now.tv_sec > last &&
 	    atomic_compare_exchange_strong(&a->last_warn_s, &last, now.tv_sec))
-		log_warnx("audit: dropped records: %s (%llu dropped so far)",
+		log_event(LOG_WARN, "audit_dropped", "cause=%s total=%llu",
 		    audit_cause_names[cause], (unsigned long long)total);
 }
 
@@ -606,11 +607,11 @@ audit_db_close(struct audit *a, struct audit_file *f)
 	 */
 	if (f->db != NULL && sqlite3_wal_checkpoint_v2(f->db, NULL,
 	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
-		log_warnx("audit: %s: checkpoint: %s", a->path,
-		    sqlite3_errmsg(f->db));
+		log_event(LOG_WARN, "audit_checkpoint_failed", "path=%s err=%s",
+		    a->path, sqlite3_errmsg(f->db));
 	if (f->db != NULL && sqlite3_close(f->db) != SQLITE_OK)
-		log_warnx("audit: %s: close: %s", a->path,
-		    sqlite3_errmsg(f->db));
+		log_event(LOG_WARN, "audit_close_failed", "path=%s err=%s",
+		    a->path, sqlite3_errmsg(f->db));
 	f->db = NULL;
 }
 
@@ -672,7 +673,8 @@ audit_db_migrate(struct audit *a)
 		c = &audit_added_columns[i];
 		if (audit_db_has_column(a->f.db, c->table, c->name))
 			continue;
-		log_info("audit: %s: adding %s.%s", a->path, c->table, c->name);
+		log_event(LOG_INFO, "audit_column_added", "path=%s column=%s.%s",
+		    a->path, c->table, c->name);
 		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
 		    c->table, c->name, c->decl);
 		if (sqlite3_exec(a->f.db, sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -718,10 +720,11 @@ audit_db_remove_stale(struct audit *a)
 		if (stat(side, &sb) == -1)
 			continue;
 		if (i == 0 && sb.st_size > 0)
-			log_warnx("audit: %s: discarding a write-ahead log left "
-			    "by a moved or deleted file", side);
+			log_event(LOG_WARN, "audit_stale_wal_removed",
+			    "path=%s", side);
 		if (unlink(side) == -1)
-			log_warn("audit: %s", side);
+			log_event(LOG_WARN, "audit_unlink_failed",
+			    "path=%s err=%s", side, strerror(errno));
 	}
 }
 
@@ -738,7 +741,8 @@ audit_db_open(struct audit *a)
 	a->last_open_try = (int64_t)util_mono_ms();
 	if (stat(a->path, &sb) == -1) {
 		if (errno != ENOENT) {
-			log_warn("audit: %s", a->path);
+			log_event(LOG_WARN, "audit_open_failed", "path=%s err=%s",
+			    a->path, strerror(errno));
 			return -1;
 		}
 		audit_db_remove_stale(a);
@@ -750,7 +754,8 @@ audit_db_open(struct audit *a)
 		 */
 		fd = open(a->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 		if (fd == -1) {
-			log_warn("audit: %s", a->path);
+			log_event(LOG_WARN, "audit_open_failed", "path=%s err=%s",
+			    a->path, strerror(errno));
 			return -1;
 		}
 		close(fd);
@@ -759,7 +764,8 @@ audit_db_open(struct audit *a)
 	    SQLITE_OK)
 		goto dberr;
 	if (stat(a->path, &sb) == -1) {
-		log_warn("audit: %s", a->path);
+		log_event(LOG_WARN, "audit_open_failed", "path=%s err=%s",
+		    a->path, strerror(errno));
 		goto fail;
 	}
 	a->f.dev = sb.st_dev;
@@ -772,8 +778,9 @@ audit_db_open(struct audit *a)
 		goto dberr;
 	mode = (const char *)sqlite3_column_text(st, 0);
 	if (mode == NULL || strcmp(mode, "wal") != 0) {
-		log_warnx("audit: %s: cannot use WAL (journal mode %s)",
-		    a->path, mode != NULL ? mode : "unknown");
+		log_event(LOG_WARN, "audit_open_failed", "path=%s err=%s "
+		    "journal_mode=%s", a->path, "cannot use WAL",
+		    mode != NULL ? mode : "unknown");
 		goto fail;
 	}
 	sqlite3_finalize(st);
@@ -798,7 +805,7 @@ audit_db_open(struct audit *a)
 	return 0;
 
 dberr:
-	log_warnx("audit: %s: %s", a->path,
+	log_event(LOG_WARN, "audit_open_failed", "path=%s err=%s", a->path,
 	    err != NULL ? err : a->f.db != NULL ? sqlite3_errmsg(a->f.db) :
 	    "out of memory");
 fail:
@@ -820,8 +827,8 @@ audit_db_reopen_same(struct audit *a)
 
 	memset(&a->f, 0, sizeof(a->f));
 	if (audit_db_open(a) == -1) {
-		log_warnx("audit: %s: cannot reopen; keeping the open file",
-		    a->path);
+		log_event(LOG_WARN, "audit_reopen_failed", "path=%s "
+		    "kept=open_file", a->path);
 		a->f = old;
 		return;
 	}
@@ -851,13 +858,14 @@ audit_db_check(struct audit *a)
 	else
 		gone = sb.st_dev != a->f.dev || sb.st_ino != a->f.ino;
 	if (gone) {
-		log_warnx("audit: %s: moved or deleted; opening a new file",
-		    a->path);
+		log_event(LOG_WARN, "audit_file_moved", "path=%s "
+		    "action=opening_new_file", a->path);
 		/* Closed first: the old file's -wal has the path's name. */
 		audit_db_close(a, &a->f);
 		audit_db_open(a);
 	} else if (hup) {
-		log_info("audit: %s: reopening (SIGHUP)", a->path);
+		log_event(LOG_INFO, "audit_reopen", "path=%s reason=SIGHUP",
+		    a->path);
 		audit_db_reopen_same(a);
 	}
 }
@@ -928,11 +936,14 @@ audit_write(struct audit *a, struct audit_entry **batch, unsigned n)
 		if ((rc = audit_write_once(a, batch, n, delta)) == SQLITE_OK) {
 			for (i = 0; i < AUDIT_NSLOTS; i++)
 				a->gapped[i] += delta[i];
+			atomic_store(&a->written, atomic_load(&a->written) +
+			    n);
 			break;
 		}
 		if ((int64_t)util_mono_ms() - start >= AUDIT_KEEP_MS) {
-			log_warnx("audit: %s: giving up on %u records: %s",
-			    a->path, n, sqlite3_errstr(rc));
+			log_event(LOG_WARN, "audit_write_failed", "path=%s "
+			    "records=%u err=%s", a->path, n,
+			    sqlite3_errstr(rc));
 			cause = rc == SQLITE_BUSY || rc == SQLITE_LOCKED ?
 			    AUDIT_LOCKED : AUDIT_WRITE_FAILED;
 			for (k = 0; k < n; k++)
@@ -971,7 +982,8 @@ audit_prune(struct audit *a)
 	    i++) {
 		if (sqlite3_prepare_v2(a->f.db, audit_prune_sql[i], -1, &st,
 		    NULL) != SQLITE_OK) {
-			log_warnx("audit: %s: prune: %s", a->path,
+			log_event(LOG_WARN, "audit_prune_failed",
+			    "path=%s err=%s", a->path,
 			    sqlite3_errmsg(a->f.db));
 			break;
 		}
@@ -983,7 +995,8 @@ audit_prune(struct audit *a)
 			if (sqlite3_changes(a->f.db) == AUDIT_PRUNE_ROWS)
 				more = 1;
 		} else
-			log_warnx("audit: %s: prune: %s", a->path,
+			log_event(LOG_WARN, "audit_prune_failed",
+			    "path=%s err=%s", a->path,
 			    sqlite3_errmsg(a->f.db));
 		sqlite3_finalize(st);
 	}
@@ -1037,7 +1050,8 @@ audit_open(const char *path, unsigned capacity, int retention_days)
 	pthread_condattr_t ca;
 
 	if (capacity == 0) {
-		log_warnx("audit: queue capacity must be at least 1");
+		log_event(LOG_WARN, "audit_init_failed", "err=%s",
+		    "queue capacity must be at least 1");
 		return NULL;
 	}
 	if ((a = calloc(1, sizeof(*a))) == NULL)
@@ -1060,7 +1074,8 @@ audit_open(const char *path, unsigned capacity, int retention_days)
 	pthread_condattr_destroy(&ca);
 	if ((errno = pthread_create(&a->thread, NULL, audit_writer_main,
 	    a)) != 0) {
-		log_warn("audit: writer thread");
+		log_event(LOG_WARN, "audit_init_failed", "what=thread err=%s",
+		    strerror(errno));
 		pthread_cond_destroy(&a->cond);
 		pthread_mutex_destroy(&a->mtx);
 		goto fail;
@@ -1068,7 +1083,8 @@ audit_open(const char *path, unsigned capacity, int retention_days)
 	return a;
 
 nomem:
-	log_warnx("audit: out of memory");
+	log_event(LOG_WARN, "audit_init_failed", "err=%s",
+	    "out of memory");
 fail:
 	if (a != NULL) {
 		audit_db_close(a, &a->f);
@@ -1091,7 +1107,7 @@ audit_close(struct audit *a)
 	pthread_mutex_unlock(&a->mtx);
 	pthread_join(a->thread, NULL);
 
-	log_info("audit: longest write transaction %.1f ms",
+	log_event(LOG_INFO, "audit_closed", "longest_txn_ms=%.1f",
 	    audit_max_txn_ms(a));
 	audit_db_close(a, &a->f);
 	pthread_cond_destroy(&a->cond);
@@ -1111,6 +1127,23 @@ audit_dropped(struct audit *a)
 	for (i = 0; i < AUDIT_NSLOTS; i++)
 		total += atomic_load(&a->lost[i]);
 	return total;
+}
+
+uint64_t
+audit_written(struct audit *a)
+{
+	return atomic_load(&a->written);
+}
+
+unsigned
+audit_queued(struct audit *a)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&a->mtx);
+	n = a->npending;
+	pthread_mutex_unlock(&a->mtx);
+	return n;
 }
 
 double

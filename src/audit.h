@@ -110,6 +110,9 @@ void audit_close(struct audit *);
  * commit.
  */
 uint64_t audit_dropped(struct audit *);
+/* Records committed to the database, and those waiting in the queue now. */
+uint64_t audit_written(struct audit *);
+unsigned audit_queued(struct audit *);
 
 /* The longest write transaction so far, in ms (for tests and the log). */
 double audit_max_txn_ms(struct audit *);

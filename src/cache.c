@@ -172,11 +172,13 @@ cache_new(size_t max_bytes)
 	int error;
 
 	if (max_bytes == 0) {
-		log_warnx("cache: max_bytes must be above 0");
+		log_event(LOG_WARN, "cache_init_failed", "err=%s",
+		    "max_bytes must be above 0");
 		return NULL;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("cache: calloc");
+		log_event(LOG_WARN, "cache_alloc_failed",
+		    "call=calloc err=%s", strerror(errno));
 		return NULL;
 	}
 	c->nshards = CACHE_SHARDS;
@@ -188,7 +190,8 @@ cache_new(size_t max_bytes)
 	    _Alignof(struct cache_shard),
 	    c->nshards * sizeof(*c->shards))) != 0) {
 		errno = error;
-		log_warn("cache: posix_memalign");
+		log_event(LOG_WARN, "cache_alloc_failed",
+		    "call=posix_memalign err=%s", strerror(errno));
 		goto fail;
 	}
 	memset(c->shards, 0, c->nshards * sizeof(*c->shards));
@@ -197,7 +200,8 @@ cache_new(size_t max_bytes)
 		c->shards[i].chains = calloc(CACHE_CHAINS_MIN,
 		    sizeof(*c->shards[i].chains));
 		if (c->shards[i].chains == NULL) {
-			log_warn("cache: calloc");
+			log_event(LOG_WARN, "cache_alloc_failed",
+			    "call=calloc err=%s", strerror(errno));
 			goto fail;
 		}
 		if ((error = pthread_mutex_init(&c->shards[i].mtx,
@@ -205,7 +209,8 @@ cache_new(size_t max_bytes)
 			free(c->shards[i].chains);
 			c->shards[i].chains = NULL;
 			errno = error;
-			log_warn("cache: pthread_mutex_init");
+			log_event(LOG_WARN, "cache_alloc_failed",
+			    "call=pthread_mutex_init err=%s", strerror(errno));
 			goto fail;
 		}
 		c->nmutexes++;
@@ -248,6 +253,20 @@ cache_request_bypass(const struct http1_head *req)
 	    !cache_method_is(req->method, "HEAD"))
 		return 1;
 	return cache_cc_get(req, "no-store", &v);
+}
+
+void
+cache_stats(struct cache *c, uint64_t *entries, uint64_t *bytes)
+{
+	unsigned i;
+
+	*entries = *bytes = 0;
+	for (i = 0; i < c->nshards; i++) {
+		pthread_mutex_lock(&c->shards[i].mtx);
+		*entries += c->shards[i].nentries;
+		*bytes += c->shards[i].bytes;
+		pthread_mutex_unlock(&c->shards[i].mtx);
+	}
 }
 
 enum cache_lookup
@@ -419,7 +438,8 @@ cache_fill_new(struct cache *c, int64_t rule_id, const char *host,
 
 	if ((fill = calloc(1, sizeof(*fill))) == NULL ||
 	    (e = calloc(1, sizeof(*e))) == NULL) {
-		log_warn("cache: calloc");
+		log_event(LOG_WARN, "cache_alloc_failed",
+		    "call=calloc err=%s", strerror(errno));
 		goto fail;
 	}
 	fill->cache = c;
@@ -463,7 +483,8 @@ cache_fill_new(struct cache *c, int64_t rule_id, const char *host,
 	fill->cap = headlen + 4096 < fill->limit ? headlen + 4096 :
 	    fill->limit;
 	if ((e->data = malloc(fill->cap ? fill->cap : 1)) == NULL) {
-		log_warn("cache: malloc");
+		log_event(LOG_WARN, "cache_alloc_failed",
+		    "call=malloc err=%s", strerror(errno));
 		goto fail;
 	}
 	memcpy(e->data, head, headlen);
@@ -493,7 +514,8 @@ cache_fill_append(struct cache_fill *fill, const char *data, size_t len)
 		while (len > cap - used)
 			cap = cap > fill->limit / 2 ? fill->limit : cap * 2;
 		if ((p = realloc(e->data, cap)) == NULL) {
-			log_warn("cache: realloc");
+			log_event(LOG_WARN, "cache_alloc_failed",
+			    "call=realloc err=%s", strerror(errno));
 			fill->over = 1;
 			return -1;
 		}
@@ -556,7 +578,8 @@ cache_refresh(struct cache *c, struct cache_entry *old,
 	size_t i;
 
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
-		log_warn("cache: calloc");
+		log_event(LOG_WARN, "cache_alloc_failed",
+		    "call=calloc err=%s", strerror(errno));
 		goto fail;
 	}
 	atomic_init(&e->refcnt, 1);
@@ -606,7 +629,8 @@ cache_refresh(struct cache *c, struct cache_entry *old,
 	e->bodylen = old->bodylen;
 
 	if ((e->key = malloc(old->keylen)) == NULL) {
-		log_warn("cache: malloc");
+		log_event(LOG_WARN, "cache_alloc_failed",
+		    "call=malloc err=%s", strerror(errno));
 		goto fail;
 	}
 	memcpy(e->key, old->key, old->keylen);
@@ -1289,7 +1313,8 @@ cache_buf_add(struct cache_buf *b, const char *p, size_t n)
 		for (cap = b->cap ? b->cap : 256; n > cap - b->len; cap *= 2)
 			;
 		if ((np = realloc(b->p, cap)) == NULL) {
-			log_warn("cache: realloc");
+			log_event(LOG_WARN, "cache_alloc_failed",
+			    "call=realloc err=%s", strerror(errno));
 			return -1;
 		}
 		b->p = np;

@@ -28,6 +28,8 @@ struct rule_cache;
 
 struct cache *cache_new(size_t max_bytes);
 void cache_free(struct cache *);
+/* Entries and bytes held now, summed over the shards (for /metrics). */
+void cache_stats(struct cache *, uint64_t *entries, uint64_t *bytes);
 
 /*
  * Should this request skip the cache?  Only GET and HEAD use it; a request

@@ -124,6 +124,7 @@ struct capture {
 	_Atomic uint32_t	 nconns;	/* for initial sequence numbers */
 	_Atomic uint64_t	 dropped;
 	_Atomic uint64_t	 dropped_bytes;
+	_Atomic uint64_t	 packets;	/* writer thread stores */
 	uint64_t		 reported;	/* writer: dropped when last logged */
 	int64_t			 report_s;
 };
@@ -156,7 +157,8 @@ capture_rotate_names(const struct capture *cap)
 			snprintf(from, sizeof(from), "%s.%d", cap->path, i);
 		snprintf(to, sizeof(to), "%s.%d", cap->path, i + 1);
 		if (rename(from, to) == -1 && errno != ENOENT) {
-			log_warn("pcap: rename %s to %s", from, to);
+			log_event(LOG_WARN, "pcap_rotate_failed", "from=%s to=%s "
+			    "err=%s", from, to, strerror(errno));
 			if (i == 0)
 				return -1;
 		}
@@ -177,11 +179,13 @@ capture_file_open(struct capture *cap)
 	fd = open(cap->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (fd == -1) {
-		log_warn("pcap: %s", cap->path);
+		log_event(LOG_WARN, "pcap_open_failed", "path=%s err=%s",
+		    cap->path, strerror(errno));
 		return -1;
 	}
 	if (fchmod(fd, 0600) == -1 || (fp = fdopen(fd, "w")) == NULL) {
-		log_warn("pcap: %s", cap->path);
+		log_event(LOG_WARN, "pcap_open_failed", "path=%s err=%s",
+		    cap->path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -189,7 +193,8 @@ capture_file_open(struct capture *cap)
 	setvbuf(fp, NULL, _IOFBF, CAPTURE_STDIO_BUF);
 	/* pcap_dump_fopen takes fp: pcap_dump_close closes it. */
 	if ((cap->dumper = pcap_dump_fopen(cap->dead, fp)) == NULL) {
-		log_warnx("pcap: %s: %s", cap->path, pcap_geterr(cap->dead));
+		log_event(LOG_WARN, "pcap_open_failed", "path=%s err=%s",
+		    cap->path, pcap_geterr(cap->dead));
 		fclose(fp);
 		return -1;
 	}
@@ -216,8 +221,8 @@ capture_file_ready(struct capture *cap)
 		if (capture_rotate_names(cap) == 0)
 			capture_file_close(cap);
 		else {
-			log_warnx("pcap: cannot rotate %s: it grows without "
-			    "limit from now", cap->path);
+			log_event(LOG_WARN, "pcap_rotate_failed", "path=%s "
+			    "max_bytes=0", cap->path);
 			cap->max_bytes = 0;
 		}
 	}
@@ -349,6 +354,7 @@ capture_packet(struct capture *cap, const struct timeval *ts,
 	h.caplen = h.len = (bpf_u_int32)(iplen + 20 + len);
 	pcap_dump((u_char *)cap->dumper, &h, pkt);
 	cap->written += 16 + h.caplen;	/* the record header on disk */
+	atomic_store(&cap->packets, atomic_load(&cap->packets) + 1);
 }
 
 #define CAPTURE_FIN	0x01
@@ -406,9 +412,9 @@ capture_report_drops(struct capture *cap, int force)
 
 	if (d == cap->reported || (!force && now <= cap->report_s))
 		return;
-	log_warnx("pcap: %llu chunks not captured (queue full or file "
-	    "unwritable; %llu in all, %llu bytes)",
-	    (unsigned long long)(d - cap->reported), (unsigned long long)d,
+	log_event(LOG_WARN, "pcap_dropped", "chunks=%llu total=%llu "
+	    "total_bytes=%llu", (unsigned long long)(d - cap->reported),
+	    (unsigned long long)d,
 	    (unsigned long long)atomic_load(&cap->dropped_bytes));
 	cap->reported = d;
 	cap->report_s = now;
@@ -458,7 +464,8 @@ capture_writer(void *arg)
 		/* pcap_dump cannot fail; a full disk shows here. */
 		if (cap->dumper != NULL && pcap_dump_flush(cap->dumper) == -1 &&
 		    capture_mono_s() > cap->error_s) {
-			log_warn("pcap: writing %s", cap->path);
+			log_event(LOG_WARN, "pcap_write_failed", "path=%s "
+			    "err=%s", cap->path, strerror(errno));
 			cap->error_s = capture_mono_s();
 		}
 		capture_report_drops(cap, stop);
@@ -748,7 +755,8 @@ capture_open(const char *path, uint64_t max_bytes, size_t queue_bytes)
 
 	if ((cap = calloc(1, sizeof(*cap))) == NULL ||
 	    (cap->path = strdup(path)) == NULL) {
-		log_warnx("pcap: out of memory");
+		log_event(LOG_WARN, "pcap_init_failed", "err=%s",
+		    "out of memory");
 		free(cap);
 		return NULL;
 	}
@@ -756,7 +764,8 @@ capture_open(const char *path, uint64_t max_bytes, size_t queue_bytes)
 	cap->queue_max = queue_bytes;
 	cap->tail = &cap->head;
 	if ((cap->dead = pcap_open_dead(DLT_RAW, CAPTURE_SNAPLEN)) == NULL) {
-		log_warnx("pcap: pcap_open_dead failed");
+		log_event(LOG_WARN, "pcap_init_failed", "err=%s",
+		    "pcap_open_dead failed");
 		goto fail;
 	}
 	/* A restart must not truncate what the last run captured. */
@@ -771,7 +780,8 @@ capture_open(const char *path, uint64_t max_bytes, size_t queue_bytes)
 	pthread_cond_init(&cap->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&cap->thread, NULL, capture_writer, cap) != 0) {
-		log_warnx("pcap: cannot start the writer thread");
+		log_event(LOG_WARN, "pcap_init_failed", "err=%s",
+		    "cannot start the writer thread");
 		pthread_mutex_destroy(&cap->mtx);
 		pthread_cond_destroy(&cap->cond);
 		goto fail;
@@ -808,4 +818,10 @@ uint64_t
 capture_dropped(struct capture *cap)
 {
 	return atomic_load(&cap->dropped);
+}
+
+uint64_t
+capture_packets(struct capture *cap)
+{
+	return atomic_load(&cap->packets);
 }

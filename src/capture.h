@@ -36,6 +36,8 @@ void capture_close(struct capture *);
 
 /* Queued chunks that never reached the file. */
 uint64_t capture_dropped(struct capture *);
+/* Packets written to the file (all rotations), for /metrics. */
+uint64_t capture_packets(struct capture *);
 
 /*
  * One connection between client and server ("ip:port", "[v6]:port").  NULL

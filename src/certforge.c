@@ -188,8 +188,8 @@ certforge_ca_build(EVP_PKEY *key, time_t now)
 	ASN1_OCTET_STRING_free(skid);
 	return x;
  fail:
-	log_warnx("certforge: cannot build a CA certificate");
-	log_ssl_errors("certforge");
+	log_event(LOG_WARN, "ca_build_failed", "err=%s", "OpenSSL error");
+	log_ssl_errors("ca_build_failed");
 	ASN1_OCTET_STRING_free(skid);
 	X509_free(x);
 	return NULL;
@@ -242,7 +242,7 @@ certforge_leaf_exts(X509 *ca, EVP_PKEY *leaf_key)
 	ASN1_OCTET_STRING_free(skid);
 	return exts;
  fail:
-	log_ssl_errors("certforge: leaf extensions");
+	log_ssl_errors("leaf_extensions_failed");
 	AUTHORITY_KEYID_free(akid);
 	ASN1_OCTET_STRING_free(skid);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -289,7 +289,7 @@ certforge_name(const char *name, char out[CERTFORGE_NAME_MAX + 1])
 	return 0;
  fail:
 	/* Debug only: the name may come from the network, unchecked. */
-	log_debug("certforge: refusing to forge for an invalid name");
+	log_event(LOG_DEBUG, "forge_refused", "err=%s", "invalid name");
 	return -1;
 }
 
@@ -357,8 +357,8 @@ certforge_leaf(struct certforge *cf, const char *name, time_t now)
 		goto fail;
 	return x;
  fail:
-	log_warnx("certforge: cannot forge a leaf for %s", name);
-	log_ssl_errors("certforge");
+	log_event(LOG_WARN, "forge_failed", "name=%s", name);
+	log_ssl_errors("forge_failed");
 	X509_free(x);
 	return NULL;
 }
@@ -600,42 +600,45 @@ certforge_load_ca(struct certforge *cf, const char *cert_path,
 	FILE *f;
 
 	if ((f = fopen(cert_path, "r")) == NULL) {
-		log_warn("CA certificate %s", cert_path);
+		log_event(LOG_WARN, "ca_load_failed", "cert=%s err=%s",
+		    cert_path, strerror(errno));
 		return -1;
 	}
 	cf->ca_cert = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (cf->ca_cert == NULL) {
-		log_warnx("CA certificate %s: no PEM certificate in it",
-		    cert_path);
+		log_event(LOG_WARN, "ca_load_failed", "cert=%s err=%s",
+		    cert_path, "no PEM certificate in it");
 		goto fail;
 	}
 	if (!(X509_get_extension_flags(cf->ca_cert) & EXFLAG_CA)) {
-		log_warnx("CA certificate %s: not a CA (no basicConstraints "
-		    "CA:TRUE)", cert_path);
+		log_event(LOG_WARN, "ca_load_failed", "cert=%s err=%s",
+		    cert_path, "not a CA (no basicConstraints CA:TRUE)");
 		goto fail;
 	}
 	if (!(X509_get_key_usage(cf->ca_cert) & KU_KEY_CERT_SIGN)) {
-		log_warnx("CA certificate %s: keyUsage lacks keyCertSign",
-		    cert_path);
+		log_event(LOG_WARN, "ca_load_failed", "cert=%s err=%s",
+		    cert_path, "keyUsage lacks keyCertSign");
 		goto fail;
 	}
 
 	if ((f = fopen(key_path, "r")) == NULL) {
-		log_warn("CA key %s", key_path);
+		log_event(LOG_WARN, "ca_load_failed", "key=%s err=%s",
+		    key_path, strerror(errno));
 		return -1;
 	}
 	cf->ca_key = PEM_read_PrivateKey(f, NULL, certforge_no_passphrase,
 	    NULL);
 	fclose(f);
 	if (cf->ca_key == NULL) {
-		log_warnx("CA key %s: no unencrypted PEM private key in it",
-		    key_path);
+		log_event(LOG_WARN, "ca_load_failed", "key=%s err=%s",
+		    key_path, "no unencrypted PEM private key in it");
 		goto fail;
 	}
 	if (X509_check_private_key(cf->ca_cert, cf->ca_key) != 1) {
-		log_warnx("CA key %s does not match CA certificate %s",
-		    key_path, cert_path);
+		log_event(LOG_WARN, "ca_load_failed", "key=%s cert=%s err=%s",
+		    key_path, cert_path, "the key does not match the "
+		    "certificate");
 		goto fail;
 	}
 	return 0;
@@ -654,11 +657,13 @@ certforge_new(const char *ca_cert_path, const char *ca_key_path,
 	size_t i, nshards;
 
 	if (cache_entries == 0) {
-		log_warnx("certforge: the leaf cache needs at least one entry");
+		log_event(LOG_WARN, "certforge_init_failed", "err=%s",
+		    "the leaf cache needs at least one entry");
 		return NULL;
 	}
 	if ((cf = calloc(1, sizeof(*cf))) == NULL) {
-		log_warn("certforge");
+		log_event(LOG_WARN, "certforge_init_failed", "err=%s",
+		    strerror(errno));
 		return NULL;
 	}
 	if (certforge_load_ca(cf, ca_cert_path, ca_key_path) == -1)
@@ -666,8 +671,9 @@ certforge_new(const char *ca_cert_path, const char *ca_key_path,
 	if ((cf->leaf_key = EVP_EC_gen("P-256")) == NULL ||
 	    (cf->leaf_exts = certforge_leaf_exts(cf->ca_cert, cf->leaf_key)) ==
 	    NULL) {
-		log_warnx("certforge: cannot make the leaf key");
-		log_ssl_errors("certforge");
+		log_event(LOG_WARN, "certforge_init_failed", "err=%s",
+		    "cannot make the leaf key");
+		log_ssl_errors("certforge_init_failed");
 		goto fail;
 	}
 
@@ -681,7 +687,8 @@ certforge_new(const char *ca_cert_path, const char *ca_key_path,
 		if (certforge_shard_init(&cf->shards[i],
 		    cache_entries / nshards + (i < cache_entries % nshards)) ==
 		    -1) {
-			log_warn("certforge: leaf cache");
+			log_event(LOG_WARN, "certforge_init_failed",
+			    "what=leaf_cache err=%s", strerror(errno));
 			goto fail;
 		}
 		cf->nshards++;
@@ -690,8 +697,8 @@ certforge_new(const char *ca_cert_path, const char *ca_key_path,
 	/* Find out now, not at the first client, if the CA key cannot sign. */
 	if ((probe = certforge_leaf(cf, "sluice.invalid", time(NULL))) ==
 	    NULL) {
-		log_warnx("CA key %s cannot sign leaf certificates",
-		    ca_key_path);
+		log_event(LOG_WARN, "ca_load_failed", "key=%s err=%s",
+		    ca_key_path, "cannot sign leaf certificates");
 		goto fail;
 	}
 	X509_free(probe);

@@ -213,7 +213,8 @@ struct conn {
 	char		 up_subject[256];
 	char		 up_issuer[256];
 	const char	*verify_result;		/* "ok" or OpenSSL's reason */
-	uint64_t	 body_in, body_out;	/* request/response bodies */
+	uint64_t	 wire_in, wire_out;	/* client socket, TLS included;
+						   a passthrough's are tunnel_* */
 	const char	*end_reason;		/* NULL: from the state */
 	enum conn_state	 end_state;		/* the state conn_kill() ended */
 };
@@ -255,13 +256,28 @@ conn_kill(struct conn *c)
 static void
 conn_upstream_drop(struct conn *c)
 {
-	if (c->ubev != NULL)
-		bufferevent_free(c->ubev);
+	upstream_free(c->w, c->ubev);
 	c->ubev = NULL;
 	c->ubev_connected = 0;
 	c->ubev_reused = 0;
 	c->ubev_reusable = 0;
 	c->ubev_eof = 0;
+}
+
+/*
+ * Keep what the client's TLS connection moved on the wire (records, the
+ * handshake, alerts) before its bufferevent goes: the socket BIO counts
+ * every byte it read or wrote.
+ */
+static void
+conn_client_wire(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->cbev);
+
+	if (ssl == NULL)
+		return;
+	c->wire_in += BIO_number_read(SSL_get_rbio(ssl));
+	c->wire_out += BIO_number_written(SSL_get_wbio(ssl));
 }
 
 static int
@@ -288,7 +304,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 
 	if (atomic_fetch_add(&w->sl->nconns, 1) >= cfg->max_connections) {
 		atomic_fetch_sub(&w->sl->nconns, 1);
-		log_warnx("conn: limit of %d connections reached, refusing",
+		log_event(LOG_WARN, "conn_limit_reached", "limit=%d",
 		    cfg->max_connections);
 		close(fd);
 		return;
@@ -299,7 +315,8 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 		return;
 	}
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
-		log_warn("conn: TCP_NODELAY");
+		log_event(LOG_WARN, "client_nodelay_failed", "err=%s",
+		    strerror(errno));
 	c->w = w;
 	c->fd = fd;
 	c->connect_mode = connect_mode;
@@ -334,8 +351,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer,
 	event_add(c->ev, NULL);
 	return;
 notredirected:
-	log_warnx("conn: client=%s was not redirected by netfilter; closing",
-	    c->client_str);
+	log_event(LOG_WARN, "not_redirected", "client=%s", c->client_str);
 fail:
 	conn_kill(c);
 	conn_run(c);
@@ -391,8 +407,10 @@ conn_connect_reply(struct conn *c, int status, const char *code,
 	}
 	len = evbuffer_get_length(out);
 	if (send(c->fd, evbuffer_pullup(out, -1), len, MSG_NOSIGNAL) ==
-	    (ssize_t)len)
+	    (ssize_t)len) {
+		c->wire_out += len;
 		rc = 0;
+	}
 fail:
 	if (out != NULL)
 		evbuffer_free(out);
@@ -436,7 +454,7 @@ conn_audit_flow(struct conn *c, const char *decision, const char *method,
 		    strcmp(decision, "error") == 0 ? "failed_before_tls" :
 		    "refused";
 	audit_submit(c->w->sl->audit, &rec);
-	worker_count_request(c->w, decision);
+	worker_count_request(c->w, decision, status, rule_id, NULL);
 }
 
 /*
@@ -473,8 +491,9 @@ conn_connect_fail(struct conn *c, int status, const char *decision,
 	const char *code = status == 403 ? "denied" :
 	    status == 504 ? "gateway_timeout" : "bad_gateway";
 
-	log_warnx("conn: client=%s CONNECT %s:%d: %d: %s", c->client_str,
-	    c->connect_host, c->dst_port, status, why);
+	log_event(LOG_WARN, "connect_refused", "client=%s host=%s port=%d "
+	    "status=%d err=%s", c->client_str, c->connect_host, c->dst_port,
+	    status, why);
 	conn_connect_reply(c, status, code, why);
 	conn_audit_flow(c, decision, "CONNECT", status, rule_id, why);
 	conn_kill(c);
@@ -484,8 +503,8 @@ conn_connect_fail(struct conn *c, int status, const char *decision,
 static void
 conn_refuse(struct conn *c, int64_t rule_id, const char *why)
 {
-	log_warnx("conn: client=%s server=%s sni=%s refused: %s", c->client_str,
-	    c->server_str, c->sni, why);
+	log_event(LOG_WARN, "conn_refused", "client=%s server=%s sni=%s "
+	    "err=%s", c->client_str, c->server_str, c->sni, why);
 	conn_audit_flow(c, "denied", NULL, 0, rule_id, why);
 	conn_kill(c);
 }
@@ -581,8 +600,9 @@ conn_passthrough_resolved(struct conn *c, int result,
 		snprintf(c->passthrough_note, sizeof(c->passthrough_note),
 		    "client's destination %s is not an address of %s; "
 		    "dialled %s", want, c->sni, c->server_str);
-		log_info("conn: client=%s %s", c->client_str,
-		    c->passthrough_note);
+		log_event(LOG_INFO, "passthrough_redialled", "client=%s sni=%s "
+		    "asked=%s dialled=%s", c->client_str, c->sni, want,
+		    c->server_str);
 	}
 	conn_start_tunnel(c, c->passthrough_rule);
 }
@@ -726,6 +746,7 @@ conn_read_connect(struct conn *c)
 	}
 	if (recv(c->fd, buf, used, 0) != (ssize_t)used)
 		goto bad;
+	c->wire_in += used;
 	snprintf(c->server_str, sizeof(c->server_str),
 	    strchr(c->connect_host, ':') ? "[%s]:%d" : "%s:%d",
 	    c->connect_host, c->dst_port);
@@ -753,7 +774,7 @@ conn_read_connect(struct conn *c)
 	conn_resolve(c, c->connect_host);
 	return;
 bad:
-	log_warnx("conn: client=%s bad CONNECT request: %s", c->client_str,
+	log_event(LOG_WARN, "bad_connect", "client=%s err=%s", c->client_str,
 	    bad ? bad : "malformed");
 	conn_connect_reply(c, 400, "bad_request", bad ? bad : "malformed");
 	conn_kill(c);
@@ -832,8 +853,8 @@ conn_peek(struct conn *c)
 	case CLIENTHELLO_BAD:
 		break;
 	}
-	log_warnx("conn: client=%s server=%s did not start with a TLS "
-	    "ClientHello; closing", c->client_str, c->server_str);
+	log_event(LOG_WARN, "not_tls", "client=%s server=%s", c->client_str,
+	    c->server_str);
 	conn_kill(c);
 }
 
@@ -967,8 +988,8 @@ conn_start_tunnel(struct conn *c, int64_t rule_id)
 	c->ubev = upstream_connect_tcp(c->w, (struct sockaddr *)&c->up_addr,
 	    c->up_len);
 	if (c->ubev == NULL) {
-		log_warn("conn: client=%s passthrough to %s", c->client_str,
-		    c->server_str);
+		log_event(LOG_WARN, "passthrough_failed", "client=%s server=%s "
+		    "err=%s", c->client_str, c->server_str, strerror(errno));
 		conn_kill(c);
 		return;
 	}
@@ -1266,16 +1287,15 @@ conn_request_audit(struct conn *c)
 
 	if (r->shared != NULL)
 		ratelimit_redis_abandon(r->shared);
-	c->body_in += r->body.payload;
-	if (rec.resp_bytes > 0)
-		c->body_out += (uint64_t)rec.resp_bytes;
 	if (c->up_subject[0] == '\0' && c->ubev != NULL)
 		conn_note_upstream(c, bufferevent_openssl_get_ssl(c->ubev));
 	audit_submit(c->w->sl->audit, &rec);
-	worker_count_request(c->w, r->decision);
+	worker_count_request(c->w, r->decision, r->status, r->rule_id,
+	    r->cache_status);
 	if (r->error[0] != '\0')
-		log_debug("conn: client=%s %s %s status=%d error=%s",
-		    c->client_str, r->method, r->host, r->status, r->error);
+		log_event(LOG_DEBUG, "request_failed", "client=%s method=%s "
+		    "host=%s status=%d err=%s", c->client_str, r->method,
+		    r->host, r->status, r->error);
 	if (r->fill != NULL)
 		cache_fill_abort(r->fill);
 	conn_flight_end(c);
@@ -1932,8 +1952,8 @@ conn_request_head(struct conn *c)
 	conn_request_begin(c, &h);
 	c->state = CONN_EXCHANGE;
 	conn_respond_error(c, 400, "bad_request", why);
-	log_info("conn: client=%s sni=%s malformed request: %s", c->client_str,
-	    c->sni, why);
+	log_event(LOG_INFO, "malformed_request", "client=%s sni=%s err=%s",
+	    c->client_str, c->sni, why);
 	return 1;
 }
 
@@ -2086,8 +2106,8 @@ conn_response_head(struct conn *c)
 	case HTTP1_OK:
 		break;
 	default:
-		log_warnx("conn: client=%s upstream=%s bad response: %s",
-		    c->client_str, c->server_str, why);
+		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
+		    "err=%s", c->client_str, c->server_str, why);
 		conn_respond_error(c, 502, "bad_gateway", why);
 		return -1;
 	}
@@ -2096,12 +2116,15 @@ conn_response_head(struct conn *c)
 		r->retry_head = NULL;
 	}
 	if (h.status == 101 && !conn_upgrade_asked(r, &h)) {
-		log_warnx("conn: client=%s upstream=%s 101 without a matching "
-		    "upgrade request", c->client_str, c->server_str);
+		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
+		    "err=%s", c->client_str, c->server_str,
+		    "101 without a matching upgrade request");
 		conn_respond_error(c, 502, "bad_gateway",
 		    "upstream switched protocols without being asked");
 		return -1;
 	}
+	if (!r->resp_started)
+		worker_count_latency(c->w, util_mono_ms() - r->start_mono);
 	r->resp_started = 1;
 	if (h.status < 200) {
 		conn_write_response_head(&h, p, out, 0);
@@ -2284,7 +2307,12 @@ conn_tunnel_end(struct conn *c, struct bufferevent **closed)
 		c->tunnel_up += n;
 	else
 		c->tunnel_down += n;
-	bufferevent_free(*closed);
+	if (*closed == c->ubev)
+		upstream_free(c->w, *closed);
+	else {
+		conn_client_wire(c);
+		bufferevent_free(*closed);
+	}
 	*closed = NULL;
 	conn_flush(c);
 }
@@ -2437,8 +2465,10 @@ conn_audit_connection(struct conn *c)
 		.upstream_subject = c->up_subject[0] ? c->up_subject : NULL,
 		.upstream_issuer = c->up_issuer[0] ? c->up_issuer : NULL,
 		.verify_result = c->verify_result,
-		.bytes_in = (int64_t)(c->body_in + c->tunnel_up),
-		.bytes_out = (int64_t)(c->body_out + c->tunnel_down),
+		.bytes_in = (int64_t)(c->wire_in +
+		    (c->passthrough ? c->tunnel_up : 0)),
+		.bytes_out = (int64_t)(c->wire_out +
+		    (c->passthrough ? c->tunnel_down : 0)),
 		.end_reason = c->end_reason != NULL ? c->end_reason :
 		    conn_end_reason(c->end_state),
 	};
@@ -2468,16 +2498,17 @@ conn_free(struct conn *c)
 	if (c->passthrough)
 		conn_audit_flow(c, "passthrough", NULL, 0, c->passthrough_rule,
 		    c->passthrough_note[0] ? c->passthrough_note : NULL);
-	conn_audit_connection(c);
 	if (c->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(c->dnsreq);
-	if (c->ubev != NULL)
-		bufferevent_free(c->ubev);
+	upstream_free(w, c->ubev);
 	conn_capture_end(c);
 	if (c->cbev != NULL) {
 		conn_client_close(c, cut);
+		conn_client_wire(c);
 		bufferevent_free(c->cbev);
 	}
+	/* After the close, whose close_notify is on the wire too. */
+	conn_audit_connection(c);
 	if (c->ev != NULL)
 		event_free(c->ev);
 	if (c->timer != NULL)
@@ -2639,19 +2670,22 @@ conn_handshake_failed(struct conn *c)
 
 	ERR_clear_error();
 	c->end_reason = "handshake_failed";
-	worker_count_tls_failure(c->w);
+	worker_count_tls_failure(c->w, WORKER_LEG_CLIENT, alpn != NULL ?
+	    WORKER_TLS_ALPN : e != 0 ? WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
 	rec.conn_id = c->audit_id;
 	if (alpn == NULL) {
-		log_debug("conn: client=%s sni=%s handshake failed: %s",
-		    c->client_str, c->sni, why != NULL ? why : "closed");
+		log_event(LOG_DEBUG, "client_handshake_failed", "client=%s "
+		    "sni=%s err=%s", c->client_str, c->sni,
+		    why != NULL ? why : "closed");
 		return;
 	}
 	snprintf(error, sizeof(error), "client offered only unsupported ALPN "
 	    "protocols: %s (sni %s)", alpn, c->sni[0] ? c->sni : "none");
-	log_warnx("conn: client=%s %s", c->client_str, error);
+	log_event(LOG_WARN, "client_alpn_refused", "client=%s sni=%s "
+	    "offered=%s", c->client_str, c->sni, alpn);
 	rec.duration_ms = util_mono_ms() - c->start_mono;
 	audit_submit(c->w->sl->audit, &rec);
-	worker_count_request(c->w, "error");
+	worker_count_request(c->w, "error", 0, -1, NULL);
 }
 
 /* The client leg for the connections row, once its handshake is done. */
@@ -2663,6 +2697,7 @@ conn_note_client_tls(struct conn *c, SSL *ssl)
 
 	if (ssl == NULL)
 		return;
+	worker_count_handshake(c->w, WORKER_LEG_CLIENT);
 	c->tls_version = SSL_get_version(ssl);
 	c->cipher = SSL_get_cipher_name(ssl);
 	SSL_get0_alpn_selected(ssl, &alpn, &len);
@@ -2691,6 +2726,7 @@ conn_client_event(struct bufferevent *bev, short what, void *arg)
 			snprintf(c->req.error, sizeof(c->req.error),
 			    "client closed the connection");
 		ERR_clear_error();
+		conn_client_wire(c);
 		bufferevent_free(c->cbev);
 		c->cbev = NULL;
 		conn_kill(c);
@@ -2743,6 +2779,8 @@ conn_upstream_failed(struct conn *c, int err)
 		    "upstream %s the connection before the response ended",
 		    reset ? "reset" : "closed");
 	else if (verr != NULL) {
+		worker_count_tls_failure(c->w, WORKER_LEG_UPSTREAM,
+		    WORKER_TLS_VERIFY);
 		conn_note_upstream(c, ssl);
 		snprintf(why, sizeof(why),
 		    "upstream certificate verification failed: %s", verr);
@@ -2751,15 +2789,26 @@ conn_upstream_failed(struct conn *c, int err)
 		n = snprintf(why, sizeof(why), "cannot connect to upstream: ");
 		snprintf(why + n, sizeof(why) - n, "%s", cerr);
 		why[n] = (char)tolower((unsigned char)why[n]);
-	} else
+	} else {
+		worker_count_tls_failure(c->w, WORKER_LEG_UPSTREAM,
+		    bufferevent_get_openssl_error(c->ubev) != 0 ?
+		    WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
 		snprintf(why, sizeof(why), "upstream TLS handshake failed");
+	}
 	ERR_clear_error();
 
 	if (r->resp_state == RESP_WAIT_HEAD && conn_retry(c) == 0)
 		return;
 	if (!r->resp_started) {
-		log_warnx("conn: client=%s sni=%s upstream=%s: %s",
-		    c->client_str, c->sni, c->server_str, why);
+		if (verr != NULL && !c->ubev_connected)
+			log_event(LOG_WARN, "upstream_verify_failed",
+			    "client=%s sni=%s host=%s upstream=%s err=%s",
+			    c->client_str, c->sni, c->name, c->server_str,
+			    verr);
+		else
+			log_event(LOG_WARN, "upstream_failed", "client=%s "
+			    "sni=%s upstream=%s err=%s", c->client_str, c->sni,
+			    c->server_str, why);
 		conn_respond_error(c, 502, "bad_gateway", why);
 		return;
 	}
@@ -2803,6 +2852,8 @@ conn_upstream_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->ubev_connected = 1;
+		if (bufferevent_openssl_get_ssl(bev) != NULL)
+			worker_count_handshake(c->w, WORKER_LEG_UPSTREAM);
 	} else if (c->state == CONN_TUNNEL) {
 		conn_tunnel_end(c, &c->ubev);
 	} else if (c->state == CONN_EXCHANGE && !c->req.local &&
@@ -2861,8 +2912,9 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			conn_respond_error(c, 408, "timeout",
 			    "client sent no request body for too long");
 		} else if (!r->resp_started) {
-			log_warnx("conn: client=%s sni=%s upstream=%s timed out",
-			    c->client_str, c->sni, c->server_str);
+			log_event(LOG_WARN, "upstream_timeout", "client=%s "
+			    "sni=%s upstream=%s", c->client_str, c->sni,
+			    c->server_str);
 			conn_respond_error(c, 504, "gateway_timeout",
 			    "upstream timed out");
 		} else {

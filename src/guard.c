@@ -14,6 +14,7 @@
  * one getifaddrs() (a netlink dump) per period, not per connection.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -143,7 +144,8 @@ guard_own_refresh(void)
 	size_t n = 0;
 
 	if (getifaddrs(&ifa) == -1) {
-		log_warn("guard: getifaddrs");
+		log_event(LOG_WARN, "getifaddrs_failed", "err=%s",
+		    strerror(errno));
 		return;
 	}
 	for (i = ifa; i != NULL; i = i->ifa_next)

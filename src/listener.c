@@ -54,7 +54,8 @@ listener_bind(const struct sockaddr *sa, socklen_t len, int transparent)
 		goto fail;
 	return fd;
 fail:
-	log_warn("listen %s", name);
+	log_event(LOG_WARN, "listen_failed", "addr=%s err=%s", name,
+	    strerror(errno));
 	if (fd != -1)
 		close(fd);
 	return -1;

@@ -703,8 +703,8 @@ main_wait(struct audit *audit)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: reloading rules, reopening the "
-			    "audit database");
+			log_event(LOG_INFO, "sighup", "action=%s",
+			    "reload rules, reopen audit");
 			rules_reload();
 			audit_reopen(audit);
 			continue;
@@ -794,13 +794,13 @@ main(int argc, char **argv)
 	    (nfqueue != NULL && nfqueue_start(nfqueue) == -1))
 		exit(1);
 	admin_set_ready(admin);
-	log_info("ready: %d listeners, %d workers, default policy %s",
-	    cfg.nlisten + cfg.ntproxy + cfg.nconnect, cfg.workers,
-	    cfg.default_deny ? "deny" : "allow");
+	log_event(LOG_INFO, "ready", "listeners=%d workers=%d "
+	    "default_policy=%s", cfg.nlisten + cfg.ntproxy + cfg.nconnect,
+	    cfg.workers, cfg.default_deny ? "deny" : "allow");
 
 	sig = main_wait(sl.audit);
-	log_info("%s: draining for up to %d s", strsignal(sig),
-	    cfg.drain_timeout);
+	log_event(LOG_INFO, "draining", "signal=%s timeout_s=%d",
+	    strsignal(sig), cfg.drain_timeout);
 	admin_set_draining(admin);
 	for (i = 0; i < cfg.workers; i++)
 		worker_stop(&ws[i]);
@@ -822,6 +822,6 @@ main(int argc, char **argv)
 	SSL_CTX_free(sl.upstream_ctx);
 	certforge_free(sl.certforge);
 	tls_keylog_close();
-	log_info("stopped");
+	log_event(LOG_INFO, "stopped", "workers=%d", cfg.workers);
 	return 0;
 }

@@ -95,6 +95,8 @@ struct ratelimit_shard {
 	uint32_t	*chains;		/* chain_mask + 1 heads */
 	uint32_t	 nused;			/* slots [0, nused) hold buckets */
 	struct ratelimit_lru lru[2];		/* by key.per_client */
+	uint64_t	 rejected;		/* takes answered with a wait */
+	uint64_t	 delayed;		/* takes held until due */
 } __attribute__((aligned(64)));
 
 struct ratelimit {
@@ -136,12 +138,13 @@ ratelimit_new(size_t max_buckets)
 	int error;
 
 	if (max_buckets == 0 || max_buckets > RATELIMIT_MAX_BUCKETS) {
-		log_warnx("ratelimit: max_buckets=%zu out of range 1..%u",
-		    max_buckets, RATELIMIT_MAX_BUCKETS);
+		log_event(LOG_WARN, "ratelimit_init_failed", "max_buckets=%zu "
+		    "max=%u", max_buckets, RATELIMIT_MAX_BUCKETS);
 		return NULL;
 	}
 	if ((rl = calloc(1, sizeof(*rl))) == NULL) {
-		log_warn("ratelimit: calloc");
+		log_event(LOG_WARN, "ratelimit_init_failed",
+		    "call=calloc err=%s", strerror(errno));
 		return NULL;
 	}
 	rl->nshards = RATELIMIT_SHARDS;
@@ -160,15 +163,16 @@ ratelimit_new(size_t max_buckets)
 	    sizeof(*rl->buckets));
 	rl->chains = calloc(rl->nshards * nchains, sizeof(*rl->chains));
 	if (rl->buckets == NULL || rl->chains == NULL) {
-		log_warn("ratelimit: calloc %u buckets",
-		    rl->nshards * rl->shard_cap);
+		log_event(LOG_WARN, "ratelimit_init_failed", "buckets=%u err=%s",
+		    rl->nshards * rl->shard_cap, strerror(errno));
 		goto fail;
 	}
 	if ((error = posix_memalign((void **)&rl->shards,
 	    _Alignof(struct ratelimit_shard),
 	    rl->nshards * sizeof(*rl->shards))) != 0) {
 		errno = error;
-		log_warn("ratelimit: posix_memalign");
+		log_event(LOG_WARN, "ratelimit_init_failed",
+		    "call=posix_memalign err=%s", strerror(errno));
 		goto fail;
 	}
 	memset(rl->shards, 0, rl->nshards * sizeof(*rl->shards));
@@ -178,7 +182,8 @@ ratelimit_new(size_t max_buckets)
 		shard->chains = rl->chains + (size_t)i * nchains;
 		if ((error = pthread_mutex_init(&shard->mtx, NULL)) != 0) {
 			errno = error;
-			log_warn("ratelimit: pthread_mutex_init");
+			log_event(LOG_WARN, "ratelimit_init_failed",
+			    "call=pthread_mutex_init err=%s", strerror(errno));
 			goto fail;
 		}
 		rl->nmutexes++;
@@ -243,7 +248,9 @@ ratelimit_take(struct ratelimit *rl, const struct rule_limit *lim,
 		if (lim->delay && ret <= lim->max_delay_ms) {
 			b->level -= 1;
 			ret = -ret;
-		}
+			shard->delayed++;
+		} else
+			shard->rejected++;
 	}
 	pthread_mutex_unlock(&shard->mtx);
 
@@ -256,6 +263,20 @@ void
 ratelimit_held_done(struct ratelimit *rl)
 {
 	atomic_fetch_sub_explicit(&rl->held, 1, memory_order_relaxed);
+}
+
+void
+ratelimit_stats(struct ratelimit *rl, uint64_t *rejected, uint64_t *delayed)
+{
+	unsigned i;
+
+	*rejected = *delayed = 0;
+	for (i = 0; i < rl->nshards; i++) {
+		pthread_mutex_lock(&rl->shards[i].mtx);
+		*rejected += rl->shards[i].rejected;
+		*delayed += rl->shards[i].delayed;
+		pthread_mutex_unlock(&rl->shards[i].mtx);
+	}
 }
 
 uint64_t

@@ -36,5 +36,8 @@ void ratelimit_held_done(struct ratelimit *);
 
 /* Requests currently held in delay mode (for metrics and tests). */
 uint64_t ratelimit_held(struct ratelimit *);
+/* Takes refused (a wait to answer with) and held (delayed), since _new. */
+void ratelimit_stats(struct ratelimit *, uint64_t *rejected,
+    uint64_t *delayed);
 
 #endif

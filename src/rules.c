@@ -176,6 +176,8 @@ static struct rules_snapshot	*rules_current;	/* rules_mtx */
 static int			 rules_reload_wanted;	/* rules_mtx */
 static int			 rules_stopping;	/* rules_mtx */
 static _Atomic uint64_t		 rules_gen;
+static _Atomic uint64_t		 rules_reloads;		/* loader stores */
+static _Atomic uint64_t		 rules_reload_failures;	/* loader stores */
 static int			 rules_running;	/* start/stop thread only */
 static pthread_t		 rules_thread;
 static struct rules_loader	 rules_ldr;
@@ -382,17 +384,18 @@ rules_db_migrate(const char *path)
 		goto fail;
 	}
 	if (from == 0 && version != from)
-		log_info("rules: %s: created schema version %lld", path,
-		    (long long)version);
+		log_event(LOG_INFO, "rules_schema_created", "path=%s "
+		    "version=%lld", path, (long long)version);
 	else if (version != from)
-		log_info("rules: %s: migrated schema from version %lld to %lld",
-		    path, (long long)from, (long long)version);
+		log_event(LOG_INFO, "rules_schema_migrated", "path=%s "
+		    "from=%lld to=%lld", path, (long long)from,
+		    (long long)version);
 	sqlite3_close(db);
 	return 0;
 fail:
 	if (intx)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	log_warnx("rules: %s", err);
+	log_event(LOG_WARN, "rules_load_failed", "err=%s", err);
 	sqlite3_close(db);
 	return -1;
 }
@@ -416,7 +419,8 @@ rules_db_init(const char *path)
 	 */
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd == -1 && errno != EEXIST) {
-		log_warn("rules: %s", path);
+		log_event(LOG_WARN, "rules_open_failed", "path=%s err=%s", path,
+		    strerror(errno));
 		return -1;
 	}
 	if (fd != -1)
@@ -424,7 +428,7 @@ rules_db_init(const char *path)
 
 	if ((db = rules_db_open_ro(path, err)) == NULL ||
 	    rules_db_pending(db, path, &version, &pending, err) == -1) {
-		log_warnx("rules: %s", err);
+		log_event(LOG_WARN, "rules_load_failed", "err=%s", err);
 		sqlite3_close(db);
 		return -1;
 	}
@@ -592,16 +596,15 @@ static void
 rules_log_unusable(const struct rule *r, const char *why)
 {
 	if (r->action != RULE_DENY)
-		log_warnx("rules: skipping rule id=%lld: %s", (long long)r->id,
-		    why);
+		log_event(LOG_WARN, "rule_skipped", "rule=%lld err=%s",
+		    (long long)r->id, why);
 	else if (r->port != 0)
-		log_warnx("rules: rule id=%lld is a deny sluice cannot use: %s; "
-		    "denying every request to %s port %d instead",
-		    (long long)r->id, why, r->host, r->port);
+		log_event(LOG_WARN, "rule_deny_widened", "rule=%lld err=%s "
+		    "denying=%s port=%d", (long long)r->id, why, r->host,
+		    r->port);
 	else
-		log_warnx("rules: rule id=%lld is a deny sluice cannot use: %s; "
-		    "denying every request to %s instead", (long long)r->id,
-		    why, r->host);
+		log_event(LOG_WARN, "rule_deny_widened", "rule=%lld err=%s "
+		    "denying=%s", (long long)r->id, why, r->host);
 }
 
 /* Out of memory, the text is NULL: taken for a deny, which fails closed. */
@@ -1498,7 +1501,7 @@ rules_load(const char *path)
 		snap = rules_load_db(db, path, err);
 	sqlite3_close(db);
 	if (snap == NULL)
-		log_warnx("rules: %s", err);
+		log_event(LOG_WARN, "rules_load_failed", "err=%s", err);
 	return snap;
 }
 
@@ -1729,8 +1732,9 @@ rules_publish(struct rules_snapshot *snap)
 	atomic_store(&rules_gen, snap->generation);
 	pthread_mutex_unlock(&rules_mtx);
 	rules_snapshot_unref(old);
-	log_info("rules: loaded %zu rules, skipped %zu (generation %llu)",
-	    snap->nrules, snap->nskipped, (unsigned long long)snap->generation);
+	log_event(LOG_INFO, "rules_loaded", "rules=%zu skipped=%zu "
+	    "generation=%llu", snap->nrules, snap->nskipped,
+	    (unsigned long long)snap->generation);
 }
 
 /* (Re)open the loader's connection on whatever file is at the path now. */
@@ -1803,13 +1807,18 @@ rules_loader_poll(struct rules_loader *ldr, int forced)
 		goto fail;
 	if (rules_loader_load(ldr, err) == -1)
 		goto fail;
+	atomic_store(&rules_reloads, atomic_load(&rules_reloads) + 1);
 	ldr->failing = 0;
 	ldr->lasterr[0] = '\0';
 	return;
 fail:
+	/* A failing file is retried each poll: count the first failure. */
+	if (!ldr->failing || forced)
+		atomic_store(&rules_reload_failures,
+		    atomic_load(&rules_reload_failures) + 1);
 	if (strcmp(err, ldr->lasterr) != 0) {
-		log_warnx("rules: reload failed, keeping generation %llu: %s",
-		    (unsigned long long)rules_generation(), err);
+		log_event(LOG_WARN, "rules_reload_failed", "generation=%llu "
+		    "err=%s", (unsigned long long)rules_generation(), err);
 		memcpy(ldr->lasterr, err, sizeof(ldr->lasterr));
 	}
 	ldr->failing = 1;
@@ -1866,18 +1875,20 @@ rules_start(const char *path, int interval_ms)
 	char err[RULES_ERRLEN];
 
 	if (rules_running) {
-		log_warnx("rules: already started");
+		log_event(LOG_WARN, "rules_start_failed", "err=%s",
+		    "already started");
 		return -1;
 	}
 	memset(ldr, 0, sizeof(*ldr));
 	ldr->interval_ms = interval_ms > 0 ? interval_ms : 1000;
 	if ((ldr->path = strdup(path)) == NULL) {
-		log_warn("rules");
+		log_event(LOG_WARN, "rules_start_failed", "err=%s",
+		    strerror(errno));
 		return -1;
 	}
 	if (rules_loader_open(ldr, err) == -1 ||
 	    rules_loader_load(ldr, err) == -1) {
-		log_warnx("rules: %s", err);
+		log_event(LOG_WARN, "rules_load_failed", "err=%s", err);
 		goto fail;
 	}
 
@@ -1888,7 +1899,8 @@ rules_start(const char *path, int interval_ms)
 	pthread_mutex_unlock(&rules_mtx);
 	if ((errno = pthread_create(&rules_thread, NULL, rules_loader_main,
 	    ldr)) != 0) {
-		log_warn("rules: loader thread");
+		log_event(LOG_WARN, "rules_start_failed", "what=thread err=%s",
+		    strerror(errno));
 		goto fail;
 	}
 	rules_running = 1;
@@ -1945,6 +1957,13 @@ uint64_t
 rules_generation(void)
 {
 	return atomic_load(&rules_gen);
+}
+
+void
+rules_reload_stats(uint64_t *reloads, uint64_t *failures)
+{
+	*reloads = atomic_load(&rules_reloads);
+	*failures = atomic_load(&rules_reload_failures);
 }
 
 struct rules_snapshot *

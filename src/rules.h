@@ -148,6 +148,12 @@ int rules_start(const char *path, int interval_ms);
 void rules_reload(void);
 void rules_stop(void);
 uint64_t rules_generation(void);
+/*
+ * Reloads published since rules_start(), and reloads that failed (a file
+ * that keeps failing is retried each poll but counted once, unless a
+ * reload is asked for again).
+ */
+void rules_reload_stats(uint64_t *reloads, uint64_t *failures);
 struct rules_snapshot *rules_acquire(void);
 
 #endif

@@ -45,7 +45,8 @@ tls_keylog_open(SSL_CTX *ctx, const char *path)
 		    0600);
 		if (fd == -1 || (tls_keylog = fdopen(fd, "a")) == NULL) {
 			pthread_mutex_unlock(&tls_keylog_mtx);
-			log_warn("keylog: %s", path);
+			log_event(LOG_WARN, "keylog_open_failed",
+			    "path=%s err=%s", path, strerror(errno));
 			return -1;
 		}
 	}
@@ -194,7 +195,7 @@ tls_client_ctx_new(struct certforge *cf, const char *keylog_path,
 		goto fail;
 	return ctx;
 fail:
-	log_ssl_errors("tls: client context");
+	log_ssl_errors("tls_client_context_failed");
 	SSL_CTX_free(ctx);
 	return NULL;
 }
@@ -220,8 +221,9 @@ tls_upstream_ctx_new(const char *ca_path, const char *keylog_path)
 			const char *why;
 
 			why = ERR_reason_error_string(ERR_peek_last_error());
-			log_warnx("--upstream-ca %s: %s", ca_path,
-			    why != NULL ? why : "cannot load it");
+			log_event(LOG_WARN, "upstream_ca_failed", "path=%s "
+			    "err=%s", ca_path, why != NULL ? why :
+			    "cannot load it");
 			ERR_clear_error();
 			goto fail;
 		}
@@ -234,7 +236,7 @@ tls_upstream_ctx_new(const char *ca_path, const char *keylog_path)
 		goto fail;
 	return ctx;
 fail:
-	log_ssl_errors("tls: upstream context");
+	log_ssl_errors("tls_upstream_context_failed");
 	SSL_CTX_free(ctx);
 	return NULL;
 }
@@ -249,7 +251,7 @@ tls_client_ssl_new(SSL_CTX *ctx, struct certforge *cf, const char *name)
 		return NULL;
 	if ((ssl = SSL_new(ctx)) == NULL ||
 	    SSL_use_certificate(ssl, leaf) != 1) {
-		log_ssl_errors("tls: client ssl");
+		log_ssl_errors("tls_client_ssl_failed");
 		SSL_free(ssl);
 		ssl = NULL;
 	}
@@ -278,7 +280,7 @@ tls_upstream_ssl_new(SSL_CTX *ctx, const char *sni, const char *name)
 		goto fail;
 	return ssl;
 fail:
-	log_ssl_errors("tls: upstream ssl");
+	log_ssl_errors("tls_upstream_ssl_failed");
 	SSL_free(ssl);
 	return NULL;
 }

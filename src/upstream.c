@@ -77,11 +77,13 @@ upstream_socket(const struct sockaddr *addr)
 	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1) {
-		log_warn("upstream: socket");
+		log_event(LOG_WARN, "upstream_socket_failed", "err=%s",
+		    strerror(errno));
 		return -1;
 	}
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
-		log_warn("upstream: TCP_NODELAY");
+		log_event(LOG_WARN, "upstream_nodelay_failed", "err=%s",
+		    strerror(errno));
 	upstream_mark(fd);
 	return fd;
 }
@@ -107,7 +109,8 @@ upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
 	if (bev == NULL) {
 		close(fd);
 		SSL_free(ssl);
-		log_warnx("upstream: cannot create bufferevent");
+		log_event(LOG_WARN, "upstream_bufferevent_failed", "sni=%s",
+		    sni);
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
@@ -115,6 +118,7 @@ upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
 		bufferevent_free(bev);
 		return NULL;
 	}
+	worker_count_upstream(w, 1);
 	return bev;
 }
 
@@ -184,7 +188,17 @@ upstream_connect_tcp(struct worker *w, const struct sockaddr *addr,
 		bufferevent_free(bev);
 		return NULL;
 	}
+	worker_count_upstream(w, 1);
 	return bev;
+}
+
+void
+upstream_free(struct worker *w, struct bufferevent *bev)
+{
+	if (bev == NULL)
+		return;
+	bufferevent_free(bev);
+	worker_count_upstream(w, -1);
 }
 
 static int
@@ -200,7 +214,7 @@ upstream_idle_free(struct upstream_idle *u)
 {
 	TAILQ_REMOVE(&u->w->idle, u, entry);
 	u->w->nidle--;
-	bufferevent_free(u->bev);
+	upstream_free(u->w, u->bev);
 	free(u);
 }
 
@@ -248,7 +262,7 @@ upstream_pool_put(struct worker *w, struct bufferevent *bev,
 	if (w->draining ||
 	    evbuffer_get_length(bufferevent_get_input(bev)) != 0 ||
 	    (u = calloc(1, sizeof(*u))) == NULL) {
-		bufferevent_free(bev);
+		upstream_free(w, bev);
 		return;
 	}
 	if (w->nidle >= UPSTREAM_POOL_MAX)

@@ -49,6 +49,12 @@ struct bufferevent *upstream_connect_tcp(struct worker *,
     const struct sockaddr *addr, socklen_t len);
 
 /*
+ * Close a connection made by upstream_connect_tls() or _tcp() (NULL: a
+ * no-op); every one ends here, so that /metrics counts those open.
+ */
+void upstream_free(struct worker *, struct bufferevent *);
+
+/*
  * Take an idle connection to addr for sni from the pool, or NULL.  The
  * caller sets its own callbacks.
  */

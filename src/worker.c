@@ -43,7 +43,7 @@ static void
 worker_accept_error(struct evconnlistener *l, void *arg)
 {
 	/* EMFILE and friends: keep serving what we have, retry later. */
-	log_warn("worker: accept");
+	log_event(LOG_WARN, "accept_failed", "err=%s", strerror(errno));
 }
 
 static void
@@ -65,7 +65,7 @@ worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 
 	if (w->nconns > 0)
-		log_warnx("worker %d: drain timeout, closing %d connections",
+		log_event(LOG_WARN, "drain_timeout", "worker=%d closing=%d",
 		    w->id, w->nconns);
 	conn_close_all(w);
 	event_base_loopexit(w->base, NULL);
@@ -108,8 +108,9 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 		return -1;
 	/* A peeked ClientHello stays readable: conn.c waits edge-triggered. */
 	if (!(event_base_get_features(w->base) & EV_FEATURE_ET)) {
-		log_warnx("worker: libevent backend %s has no edge-triggered "
-		    "events", event_base_get_method(w->base));
+		log_event(LOG_WARN, "libevent_backend_unusable", "backend=%s "
+		    "err=%s", event_base_get_method(w->base),
+		    "no edge-triggered events");
 		return -1;
 	}
 	w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
@@ -254,17 +255,86 @@ worker_decision_name(enum worker_decision d)
 	return worker_decisions[d];
 }
 
+static const char *const worker_tls_failures[WORKER_NTLS_FAILURES] = {
+	"verify", "alpn", "protocol", "closed",
+};
+
+const char *
+worker_tls_failure_name(enum worker_tls_failure f)
+{
+	return worker_tls_failures[f];
+}
+
 /* Only this thread writes the counter: a relaxed load and store suffice. */
+static void
+worker_add(_Atomic uint64_t *n, uint64_t v)
+{
+	atomic_store_explicit(n, atomic_load_explicit(n,
+	    memory_order_relaxed) + v, memory_order_relaxed);
+}
+
 static void
 worker_bump(_Atomic uint64_t *n)
 {
-	atomic_store_explicit(n, atomic_load_explicit(n,
-	    memory_order_relaxed) + 1, memory_order_relaxed);
+	worker_add(n, 1);
+}
+
+static uint64_t
+worker_rule_hash(int64_t id)
+{
+	return ((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 32;
+}
+
+/*
+ * The slot of id, or NULL.  create: take a free slot for it (the owner
+ * thread only); the id is stored before the slot's count ever moves, and
+ * never changes after, so a reader probing alongside sees either a free
+ * slot or a settled one.
+ */
+static struct worker_rule_count *
+worker_rule_slot(struct worker_counters *wc, int64_t id, int create)
+{
+	struct worker_rule_count *s;
+	uint64_t h = worker_rule_hash(id);
+	int64_t have;
+	int i;
+
+	if (id < 0 || id == INT64_MAX)	/* no rule, or no id + 1 */
+		return NULL;
+	for (i = 0; i < WORKER_RULE_SLOTS; i++) {
+		s = &wc->by_rule[(h + i) % WORKER_RULE_SLOTS];
+		have = atomic_load_explicit(&s->id_plus_1,
+		    memory_order_relaxed);
+		if (have == id + 1)
+			return s;
+		if (have != 0)
+			continue;
+		if (!create)
+			return NULL;
+		atomic_store_explicit(&s->id_plus_1, id + 1,
+		    memory_order_relaxed);
+		return s;
+	}
+	return NULL;	/* full: the totals still count the request */
+}
+
+uint64_t
+worker_rule_requests(const struct worker *w, int64_t rule_id)
+{
+	struct worker_rule_count *s;
+
+	s = worker_rule_slot((struct worker_counters *)&w->counters, rule_id,
+	    0);
+	return s != NULL ? atomic_load_explicit(&s->requests,
+	    memory_order_relaxed) : 0;
 }
 
 void
-worker_count_request(struct worker *w, const char *decision)
+worker_count_request(struct worker *w, const char *decision, int status,
+    int64_t rule_id, const char *cache_status)
 {
+	struct worker_counters *wc = &w->counters;
+	struct worker_rule_count *s;
 	int d = 0;
 
 	if (decision == NULL)
@@ -272,7 +342,18 @@ worker_count_request(struct worker *w, const char *decision)
 	for (; d < WORKER_OTHER; d++)
 		if (strcmp(decision, worker_decisions[d]) == 0)
 			break;
-	worker_bump(&w->counters.requests[d]);
+	worker_bump(&wc->requests[d]);
+	if (status >= 100 && status < 100 * (WORKER_NSTATUS + 1))
+		worker_bump(&wc->status[status / 100 - 1]);
+	if ((s = worker_rule_slot(wc, rule_id, 1)) != NULL)
+		worker_bump(&s->requests);
+	/* A revalidated entry is served too, but the upstream was asked. */
+	if (d == WORKER_CACHED && cache_status == NULL)
+		worker_bump(&wc->cache_hits);
+	else if (cache_status != NULL &&
+	    (strcmp(cache_status, "fwd=miss") == 0 ||
+	    strcmp(cache_status, "fwd=stale") == 0))
+		worker_bump(&wc->cache_misses);
 }
 
 void
@@ -282,7 +363,37 @@ worker_count_shared_local(struct worker *w)
 }
 
 void
-worker_count_tls_failure(struct worker *w)
+worker_count_latency(struct worker *w, double ms)
 {
-	worker_bump(&w->counters.tls_client_failures);
+	static const int bounds[WORKER_NLATENCY] = WORKER_LATENCY_BOUNDS;
+	int i;
+
+	if (ms < 0)
+		ms = 0;
+	for (i = 0; i < WORKER_NLATENCY && ms > bounds[i]; i++)
+		;
+	worker_bump(&w->counters.latency[i]);
+	worker_add(&w->counters.latency_sum_us, (uint64_t)(ms * 1000));
+}
+
+void
+worker_count_handshake(struct worker *w, enum worker_leg leg)
+{
+	worker_bump(&w->counters.tls_ok[leg]);
+}
+
+void
+worker_count_tls_failure(struct worker *w, enum worker_leg leg,
+    enum worker_tls_failure why)
+{
+	worker_bump(&w->counters.tls_failed[leg][why]);
+}
+
+void
+worker_count_upstream(struct worker *w, int delta)
+{
+	_Atomic int64_t *n = &w->counters.upstreams;
+
+	atomic_store_explicit(n, atomic_load_explicit(n,
+	    memory_order_relaxed) + delta, memory_order_relaxed);
 }

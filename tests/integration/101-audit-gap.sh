@@ -28,5 +28,5 @@ assert_eq "$sent" "$((rows + gap))" "request rows + gaps counts"
 assert_eq "$conns" "$(lab_audit_sql "SELECT (SELECT count(*) FROM connections) +
 	(SELECT coalesce(sum(count), 0) FROM gaps WHERE kind = 'connection')")" \
 	"connection rows + gaps counts"
-lab_log_wait 'audit: .*giving up on [0-9]+ records: database is locked' 1 >/dev/null ||
+lab_log_wait 'event=audit_write_failed path=[^ ]+ records=[0-9]+ err="database is locked"' 1 >/dev/null ||
 	fail "no warning about the lost rows"

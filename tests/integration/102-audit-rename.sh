@@ -24,5 +24,5 @@ new=$(lab_audit_sql "SELECT count(*) FROM requests")
 lab_log "sent $sent requests; $old rows in audit.db.1, $new in audit.db"
 [ "$new" -gt 0 ] || fail "nothing written to the new file"
 assert_eq "$sent" "$((old + new))" "rows in the two files"
-assert_eq 1 "$(grep -c 'audit: .*moved or deleted; opening a new file' "$LAB_DIR/sluice.log")" \
+assert_eq 1 "$(grep -c 'event=audit_file_moved ' "$LAB_DIR/sluice.log")" \
 	"log lines about the new file"

@@ -10,7 +10,7 @@ lab_start_sluice --default-policy allow
 code=$(lab_curl -o /dev/null -w '%{http_code}' https://api.test/echo) || fail "curl failed"
 assert_eq 200 "$code" "status before SIGHUP"
 kill -HUP "$LAB_SLUICE_PID"
-lab_log_wait 'audit: .*reopening \(SIGHUP\)' >/dev/null || fail "no reopen after SIGHUP"
+lab_log_wait 'event=audit_reopen .*reason=SIGHUP' >/dev/null || fail "no reopen after SIGHUP"
 code=$(lab_curl -o /dev/null -w '%{http_code}' https://api.test/echo) || fail "curl failed"
 assert_eq 200 "$code" "status after SIGHUP"
 assert_eq 2 "$(lab_audit_wait 2)" "audit rows"

@@ -17,8 +17,8 @@ assert_eq "$conns" "$(lab_audit_sql "SELECT count(*) FROM connections")" "connec
 assert_eq 0 "$(lab_audit_sql "SELECT count(*) FROM requests WHERE conn_id IS NULL
 	OR conn_id NOT IN (SELECT id FROM connections)")" "requests without their connection"
 assert_eq 0 "$(lab_audit_sql "SELECT count(*) FROM gaps")" "gaps"
-line=$(grep -E 'audit: longest write transaction [0-9.]+ ms' "$LAB_DIR/sluice.log") ||
+line=$(grep -E 'event=audit_closed longest_txn_ms=[0-9.]+' "$LAB_DIR/sluice.log") ||
 	fail "no longest-transaction line in the log"
-ms=$(sed -E 's/.*transaction ([0-9.]+) ms.*/\1/' <<<"$line")
+ms=$(sed -E 's/.*longest_txn_ms=([0-9.]+).*/\1/' <<<"$line")
 lab_log "$sent requests on $conns connections in 5 s from 20 clients; longest write transaction $ms ms"
 awk -v ms="$ms" 'BEGIN { exit !(ms < 1000) }' || fail "longest write transaction $ms ms"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # --log-format json: every line sluice writes to stderr is one JSON object
-# with ts (UTC, milliseconds), level and msg, whatever the level, libevent's
-# lines included.
+# with ts (UTC, milliseconds), level, and msg (libevent's lines, fatal
+# errors) or event and its pairs, whatever the level.
 . "$(dirname "$0")/../lab/lab.sh"
 lab_require_root
 lab_require_sluice
@@ -25,8 +25,9 @@ for n, line in enumerate(sys.stdin, 1):
         d = json.loads(line)
     except ValueError:
         sys.exit("line %d is not JSON: %r" % (n, line))
-    if not isinstance(d, dict) or not {"ts", "level", "msg"} <= set(d):
-        sys.exit("line %d lacks ts, level or msg: %r" % (n, line))
+    if not isinstance(d, dict) or not {"ts", "level"} <= set(d) or \
+            not ("msg" in d or "event" in d):
+        sys.exit("line %d lacks ts, level, or msg and event: %r" % (n, line))
     if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", d["ts"]):
         sys.exit("line %d: ts %r" % (n, d["ts"]))
     levels.add(d["level"])
@@ -34,4 +35,5 @@ print(" ".join(sorted(levels)))') || fail "$levels"
 assert_eq "debug info warn" "$levels" "levels seen"
 grep -q '"level":"warn","msg":"libevent: Unable to parse nameserver address not-an-address"' \
 	"$LAB_DIR/sluice.log" || fail "no libevent warn line in JSON"
-grep -q '"msg":"ready: ' "$LAB_DIR/sluice.log" || fail "no ready line in JSON"
+grep -q '"event":"ready","listeners":3,"workers":1,"default_policy":"allow"}' "$LAB_DIR/sluice.log" ||
+	fail "no ready line in JSON"

@@ -12,18 +12,18 @@ printf 'nameserver not-an-address\nnameserver %s\n' "$LAB_GL4" >"/etc/netns/$LAB
 
 lab_start_sluice --default-policy allow --workers 1 --log-level warn
 lab_curl -o /dev/null https://untrusted.test/echo || fail "curl failed"
-lab_log_wait '^sluice: warn libevent: ' >/dev/null || fail "no warn line at --log-level warn"
+lab_log_wait '^level=warn msg="libevent: ' >/dev/null || fail "no warn line at --log-level warn"
 lab_stop_sluice
 log=$(grep -v '^+ sluice ' "$LAB_DIR/sluice.log")
-assert_not_contains "$log" "sluice: info " "log at --log-level warn"
-assert_not_contains "$log" "sluice: debug " "log at --log-level warn"
+assert_not_contains "$log" "level=info " "log at --log-level warn"
+assert_not_contains "$log" "level=debug " "log at --log-level warn"
 
 : >"$LAB_DIR/sluice.log"
 lab_start_sluice --default-policy allow --workers 1 --verbose
 # An upstream sluice does not trust: a 502 with an error, a debug line.
 lab_curl -o /dev/null https://untrusted.test/echo || fail "curl failed"
-lab_log_wait '^sluice: debug conn: ' >/dev/null || fail "no debug line with --verbose"
-lab_log_wait '^sluice: info ready: ' >/dev/null || fail "no info line with --verbose"
+lab_log_wait '^level=debug ' >/dev/null || fail "no debug line with --verbose"
+lab_log_wait '^level=info event=ready ' >/dev/null || fail "no info line with --verbose"
 lab_stop_sluice
 
 for flag in "--log-level verbose" "--log-format xml"; do

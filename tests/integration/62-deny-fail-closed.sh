@@ -23,9 +23,9 @@ for u in https://api.test/echo/admin https://api.test/echo/ok https://other.test
 	assert_eq 403 "$code" "status of $u"
 done
 assert_eq 0 "$(lab_upstream_hits)" "requests the upstream got"
-lab_log_wait 'rule id=5 is a deny sluice cannot use: priority is not an integer; denying every request to api.test instead' >/dev/null ||
+lab_log_wait '^level=warn event=rule_deny_widened rule=5 err="priority is not an integer" denying=api\.test$' >/dev/null ||
 	fail "no log line for rule 5"
-lab_log_wait 'rule id=6 is a deny sluice cannot use: empty label in host; denying every request to \* instead' >/dev/null ||
+lab_log_wait '^level=warn event=rule_deny_widened rule=6 err="empty label in host" denying=\*$' >/dev/null ||
 	fail "no log line for rule 6"
 assert_eq 4 "$(lab_audit_wait 4)" "audit rows"
 assert_eq "api.test|/echo/admin|5

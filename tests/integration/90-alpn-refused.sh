@@ -25,7 +25,7 @@ assert_not_contains "$out" "HTTP/1.1 200" "s_client's output for -alpn h2"
 where="decision = 'error' AND status IS NULL AND sni = 'api.test' AND host = 'api.test'
 	AND error = 'client offered only unsupported ALPN protocols: h2 (sni api.test)'"
 assert_eq 1 "$(lab_audit_wait 1 "$where")" "audit rows for the refused ALPN list"
-lab_log_wait 'warn conn: client=10\.77\.1\.2:[0-9]+ client offered only unsupported ALPN protocols: h2 \(sni api\.test\)' \
+lab_log_wait '^level=warn event=client_alpn_refused client=10\.77\.1\.2:[0-9]+ sni=api\.test offered=h2$' \
 	>/dev/null || fail "no warning naming h2 and api.test in sluice's log"
 # OpenSSL answers ALPN in a different message on TLS 1.2.
 out=$(s_client -tls1_2 -alpn h2)

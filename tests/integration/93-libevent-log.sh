@@ -12,7 +12,7 @@ mkdir -p "/etc/netns/$LAB_G" || fail "mkdir /etc/netns/$LAB_G"
 printf 'nameserver not-an-address\nnameserver %s\n' "$LAB_GL4" >"/etc/netns/$LAB_G/resolv.conf"
 lab_start_sluice --workers 1
 
-lab_log_wait '^sluice: warn libevent: Unable to parse nameserver address not-an-address$' >/dev/null ||
+lab_log_wait '^level=warn msg="libevent: Unable to parse nameserver address not-an-address"$' >/dev/null ||
 	fail "no libevent warning in sluice's format"
 if grep -q '^\[warn\]' "$LAB_DIR/sluice.log"; then
 	fail "libevent still logs on its own: $(grep '^\[warn\]' "$LAB_DIR/sluice.log")"

@@ -926,3 +926,72 @@ lab_drive_wait() {
 	done
 	fail "the traffic driver did not finish"
 }
+
+# --- metrics helpers -------------------------------------------------------
+
+# lab_metrics ADDR: one scrape of http://ADDR/metrics (from G) into
+# $LAB_DIR/metrics; fails unless it answers 200.
+lab_metrics() {
+	local code
+	code=$(lab_in_g curl -sS --max-time 10 -o "$LAB_DIR/metrics" -w '%{http_code}' \
+		"http://$1/metrics") || fail "scraping http://$1/metrics failed"
+	[ "$code" = 200 ] || fail "/metrics answered $code"
+}
+
+# lab_metric SERIES: the value of SERIES (name and labels, exactly as
+# written, e.g. 'sluice_requests_total{decision="denied"}') in the last
+# lab_metrics scrape; fails if it is missing.
+lab_metric() {
+	local v
+	v=$(awk -v k="$1" '$1 == k { print $2 }' "$LAB_DIR/metrics")
+	[ -n "$v" ] || fail "no $1 in /metrics"
+	printf '%s\n' "$v"
+}
+
+# lab_metrics_mark ADDR: scrape and keep it as the mark lab_metric_delta
+# counts from.
+lab_metrics_mark() {
+	lab_metrics "$1"
+	cp "$LAB_DIR/metrics" "$LAB_DIR/metrics.mark"
+}
+
+# lab_metric_delta SERIES: its value in the last scrape minus the mark's.
+lab_metric_delta() {
+	local now was
+	now=$(lab_metric "$1") || exit 1
+	was=$(awk -v k="$1" '$1 == k { print $2 }' "$LAB_DIR/metrics.mark")
+	[ -n "$was" ] || fail "no $1 in the marked /metrics"
+	"$LAB_PY" -c 'import sys; d = float(sys.argv[1]) - float(sys.argv[2]); print(int(d) if d == int(d) else d)' "$now" "$was"
+}
+
+# --- log helpers -------------------------------------------------------------
+
+# lab_log_events [FILE]: sluice's log (default $LAB_DIR/sluice.log) parsed
+# strictly as logfmt, one JSON object per line on stdout (the lab's own
+# "+ sluice ..." lines left out); fails on a line that does not parse or
+# repeats a key.
+lab_log_events() {
+	"$LAB_PY" - "${1:-$LAB_DIR/sluice.log}" <<'PY' || fail "sluice's log is not logfmt"
+import json, re, sys
+pair = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\["\\nrt]|\\x[0-9a-f]{2})*"|[^\s"=]+)( |$)')
+unesc = {'"': '"', '\\': '\\', 'n': '\n', 'r': '\r', 't': '\t'}
+for n, line in enumerate(open(sys.argv[1], encoding="utf-8", errors="replace"), 1):
+    line = line.rstrip("\n")
+    if line.startswith("+ sluice "):
+        continue
+    d, pos = {}, 0
+    while pos < len(line):
+        m = pair.match(line, pos)
+        if not m:
+            sys.exit("line %d does not parse at %d: %r" % (n, pos, line))
+        k, v = m.group(1), m.group(2)
+        if v.startswith('"'):
+            v = re.sub(r'\\(x[0-9a-f]{2}|.)', lambda e: chr(int(e.group(1)[1:], 16))
+                       if e.group(1)[0] == "x" and len(e.group(1)) == 3 else unesc[e.group(1)], v[1:-1])
+        if k in d:
+            sys.exit("line %d repeats %s: %r" % (n, k, line))
+        d[k] = v
+        pos = m.end()
+    print(json.dumps(d))
+PY
+}

@@ -1024,18 +1024,18 @@ test_injections(void)
 	    snap->nskipped == sizeof(skipped) / sizeof(skipped[0]),
 	    "inject: bad rules skipped and counted, disabled one not");
 	for (i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++) {
-		snprintf(line, sizeof(line), "rules: skipping rule id=%d: "
-		    "secret '%s': ", skipped[i].id, skipped[i].secret);
+		snprintf(line, sizeof(line), "event=rule_skipped rule=%d "
+		    "err=\"secret '%s': ", skipped[i].id, skipped[i].secret);
 		snprintf(sql, sizeof(sql), "inject: rule %d skipped, logged "
 		    "with secret %s", skipped[i].id, skipped[i].secret);
 		CHECK(test_rule(snap, skipped[i].id) == NULL &&
 		    strstr(logtext, line) != NULL, sql);
 	}
-	CHECK(strstr(logtext, "id=19") == NULL &&
-	    strstr(logtext, "id=999") == NULL,
+	CHECK(strstr(logtext, "rule=19") == NULL &&
+	    strstr(logtext, "rule=999") == NULL,
 	    "inject: disabled rules and orphan rows are not looked at");
-	CHECK(strstr(logtext, "id=18") != NULL &&
-	    strstr(strstr(logtext, "id=18") + 1, "id=18") == NULL,
+	CHECK(strstr(logtext, "rule=18") != NULL &&
+	    strstr(strstr(logtext, "rule=18") + 1, "rule=18") == NULL,
 	    "inject: one line per skipped rule");
 	CHECK(strstr(logtext, "SLUICE_UNIT_UNSET") == NULL &&
 	    strstr(logtext, test_dir) == NULL,
@@ -1161,23 +1161,23 @@ test_fail_closed(void)
 	CHECK(test_match_id(snap, "zzz.test", 443, "GET", "/") == 3,
 	    "closed: every host denied by the deny with a bad host");
 
-	CHECK(strstr(logtext, "rules: rule id=1 is a deny sluice cannot use: "
-	    "method must be uppercase letters; denying every request to "
-	    "a.test instead") != NULL, "closed: logged with id and host");
-	CHECK(strstr(logtext, "denying every request to b.test port 8443") !=
-	    NULL, "closed: the port is in the line");
-	CHECK(strstr(logtext, "rule id=3 is a deny") != NULL &&
-	    strstr(logtext, "denying every request to * instead") != NULL,
+	CHECK(strstr(logtext, "level=warn event=rule_deny_widened rule=1 "
+	    "err=\"method must be uppercase letters\" denying=a.test\n") !=
+	    NULL, "closed: logged with id and host");
+	CHECK(strstr(logtext, "denying=b.test port=8443\n") != NULL,
+	    "closed: the port is in the line");
+	CHECK(strstr(logtext, "event=rule_deny_widened rule=3 ") != NULL &&
+	    strstr(logtext, "denying=*\n") != NULL,
 	    "closed: '*' is in the line");
-	CHECK(strstr(logtext, "rule id=5 is a deny sluice cannot use: secret "
-	    "'missing': no such secret") != NULL,
+	CHECK(strstr(logtext, "event=rule_deny_widened rule=5 err=\"secret "
+	    "'missing': no such secret\"") != NULL,
 	    "closed: an injection's problem is in the line");
-	CHECK(strstr(logtext, "rule id=6 is a deny sluice cannot use: "
-	    "rate_limits: ") != NULL, "closed: a limit's problem too");
-	CHECK(strstr(logtext, "skipping rule id=7: ") != NULL,
+	CHECK(strstr(logtext, "event=rule_deny_widened rule=6 err="
+	    "\"rate_limits: ") != NULL, "closed: a limit's problem too");
+	CHECK(strstr(logtext, "event=rule_skipped rule=7 ") != NULL,
 	    "closed: the allow is skipped as before");
-	CHECK(strstr(logtext, "id=1 ") == NULL ||
-	    strstr(strstr(logtext, "id=1 ") + 1, "id=1 ") == NULL,
+	CHECK(strstr(logtext, "rule=1 ") == NULL ||
+	    strstr(strstr(logtext, "rule=1 ") + 1, "rule=1 ") == NULL,
 	    "closed: one line per rule");
 	rules_snapshot_unref(snap);
 }
