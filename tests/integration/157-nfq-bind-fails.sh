@@ -13,7 +13,7 @@ lab_in_g timeout 10 "$SLUICE" --listen 127.0.0.1:9443 --rules "$LAB_DIR/rules2.d
 	--nfqueue "$NFQ_NUM" >/dev/null 2>"$LAB_DIR/second.log"
 rc=$?
 [ "$rc" = 1 ] || fail "a second sluice on queue $NFQ_NUM exited with $rc, not 1"
-err=$(grep -v ' info ' "$LAB_DIR/second.log")
+err=$(grep -v '^level=info ' "$LAB_DIR/second.log")
 assert_eq 1 "$(printf '%s\n' "$err" | wc -l)" "lines of error ($err)"
 assert_contains "$err" "--nfqueue $NFQ_NUM: cannot bind the queue" "the error"
 lab_stop_sluice

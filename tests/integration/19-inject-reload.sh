@@ -126,8 +126,10 @@ EOF
 rc=$?
 cat "$LAB_DIR/load.result" >&2
 [ $rc = 0 ] || fail "requests under load went wrong: $(tail -n +2 "$LAB_DIR/load.result" | head -5 | paste -sd';' -)"
+# Every state was seen under load (checked above); this only says the load
+# was load, without making the test a throughput test on a busy machine.
 total=$(cat "$load"/a.log "$load"/b.log | wc -l)
-[ "$total" -ge 100 ] || fail "only $total requests under load"
+[ "$total" -ge 20 ] || fail "only $total requests under load"
 
 # The in-flight request is audited with the rule it started with.
 assert_eq "1|Authorization|200" "$(lab_audit_wait 1 "path = '/slow/3' AND status = 200" >/dev/null

@@ -16,7 +16,7 @@ lab_rules_sql "INSERT INTO rules (id, host, path, action) VALUES
 	(1, 'api.test', '/echo', 'allow'),
 	(2, 'api.test', '/echo/old', 'allow')" || fail "writing the gateway's rules"
 [ "$(stat -c %s "$GW-wal")" -gt 0 ] || fail "the commit did not stay in $GW-wal"
-lab_log_wait 'loaded 2 rules' >/dev/null || fail "sluice did not load the local rules"
+lab_log_wait 'event=rules_loaded rules=2 ' >/dev/null || fail "sluice did not load the local rules"
 assert_eq 200 "$(lab_curl -o /dev/null -w '%{http_code}' https://api.test/echo)" "before the push"
 
 lab_master_sql "INSERT INTO rules (id, host, path, action) VALUES
@@ -24,7 +24,7 @@ lab_master_sql "INSERT INTO rules (id, host, path, action) VALUES
 out=$(lab_sluice_rules push "$LAB_DIR/master.db" "$GW") || fail "push: $out"
 id=$(printf '%s\n' "$out" | awk '/^snapshot/ { print $2 }')
 
-lab_log_wait 'loaded 1 rules' 3 >/dev/null || fail "sluice did not load the pushed rules: $(tail -3 "$LAB_DIR/sluice.log")"
+lab_log_wait 'event=rules_loaded rules=1 ' 3 >/dev/null || fail "sluice did not load the pushed rules: $(tail -3 "$LAB_DIR/sluice.log")"
 assert_eq 403 "$(lab_curl -o /dev/null -w '%{http_code}' https://api.test/echo)" "after the push"
 assert_eq "1|deny" "$(sqlite3 "$GW" 'SELECT group_concat(id), group_concat(action) FROM rules')" \
 	"what a fresh sqlite3 reads at $GW"

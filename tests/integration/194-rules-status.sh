@@ -29,9 +29,9 @@ lab_master_sql "INSERT INTO rules (id, host, action) VALUES (2, 'other.test', 'a
 	fail "adding a rule to the master"
 b=$(lab_sluice_rules push "$LAB_DIR/master.db" "$GW1" "$GW2" | awk '/^snapshot/ { print $2 }')
 [ -n "$b" ] && [ "$b" != "$a" ] || fail "the second push's id: '$b' (first: $a)"
-lab_log_wait 'loaded 2 rules' 3 >/dev/null || fail "gateway 1 did not reload"
+lab_log_wait 'event=rules_loaded rules=2 ' 3 >/dev/null || fail "gateway 1 did not reload"
 for ((i = 0; i < 30; i++)); do
-	grep -q 'loaded 2 rules' "$LAB_DIR/gw2/sluice.log" && break
+	grep -q 'event=rules_loaded rules=2 ' "$LAB_DIR/gw2/sluice.log" && break
 	sleep 0.1
 done
 out=$(status) || fail "status: $out"
