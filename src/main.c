@@ -828,6 +828,11 @@ main(int argc, char **argv)
 	/* After the workers: the connections they closed queued their FINs. */
 	capture_close(sl.capture);
 	ratelimit_free(sl.ratelimit);
+	/* The workers, which AUTH with it, are gone. */
+	if (cfg.redis_password != NULL) {
+		explicit_bzero(cfg.redis_password, strlen(cfg.redis_password));
+		free(cfg.redis_password);
+	}
 	cache_free(sl.cache);
 	rules_stop();
 	SSL_CTX_free(sl.client_ctx);
