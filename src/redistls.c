@@ -119,16 +119,28 @@ redistls_drained(struct bufferevent *to, void *arg)
 	bufferevent_enable(from, EV_READ);
 }
 
-/* Why the connection to Redis failed: the verify error first. */
+/*
+ * Why the connection to Redis failed: the verify error first.  libevent
+ * reports a refused connect as a failed handshake, so a socket without a
+ * peer failed in TCP (errno, or SO_ERROR if the write did not consume it).
+ */
 static const char *
 redistls_why(struct redistls_relay *r, short what, char *buf, size_t len)
 {
+	int err = EVUTIL_SOCKET_ERROR(), soerr = 0;
 	SSL *ssl = bufferevent_openssl_get_ssl(r->tls);
 	const char *verr = ssl != NULL ? tls_verify_error(ssl) : NULL;
 	unsigned long e = bufferevent_get_openssl_error(r->tls);
-	int err = EVUTIL_SOCKET_ERROR();
+	evutil_socket_t fd = bufferevent_getfd(r->tls);
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss), errlen = sizeof(soerr);
 
-	if (verr != NULL)
+	if (fd != -1 && getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &errlen) == -1 ||
+		    soerr == 0)
+			soerr = err != 0 ? err : ECONNREFUSED;
+		snprintf(buf, len, "connect: %s", strerror(soerr));
+	} else if (verr != NULL)
 		snprintf(buf, len, "certificate verify failed: %s", verr);
 	else if (e != 0)
 		snprintf(buf, len, "TLS: %s", ERR_reason_error_string(e) ?
