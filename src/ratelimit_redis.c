@@ -542,8 +542,9 @@ ratelimit_redis_connect(struct ratelimit_redis *rr)
 		ratelimit_redis_down(rr, "cannot set up the TLS bridge");
 		return -1;
 	}
-	if ((ac = rr->tls != NULL ? redisAsyncConnectUnix(redistls_path(rr->tls))
-	    : redisAsyncConnect(cfg->redis_host, cfg->redis_port)) == NULL) {
+	if ((ac = rr->tls != NULL ?
+	    redisAsyncConnectUnix(redistls_path(rr->tls)) :
+	    redisAsyncConnect(cfg->redis_host, cfg->redis_port)) == NULL) {
 		ratelimit_redis_down(rr, "out of memory");
 		return -1;
 	}

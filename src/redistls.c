@@ -40,6 +40,7 @@
 #include "tls.h"
 
 #define REDISTLS_MAX	(256 * 1024)	/* bytes queued towards one side */
+#define REDISTLS_PATHMAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 struct redistls_relay {
 	struct redistls		*rt;
@@ -56,8 +57,8 @@ struct redistls {
 	struct sockaddr_storage	 addr;		/* Redis */
 	socklen_t		 addrlen;
 	int			 failing;	/* a failure was logged */
-	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char			 dir[sizeof(((struct sockaddr_un *)0)->sun_path) - 2];
+	char			 path[REDISTLS_PATHMAX];
+	char			 dir[REDISTLS_PATHMAX - 2];	/* for "/s" */
 	struct redistls_relay	*relays;
 };
 
@@ -136,8 +137,8 @@ redistls_why(struct redistls_relay *r, short what, char *buf, size_t len)
 	socklen_t sslen = sizeof(ss), errlen = sizeof(soerr);
 
 	if (fd != -1 && getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1) {
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &errlen) == -1 ||
-		    soerr == 0)
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &errlen) ==
+		    -1 || soerr == 0)
 			soerr = err != 0 ? err : ECONNREFUSED;
 		snprintf(buf, len, "connect: %s", strerror(soerr));
 	} else if (verr != NULL)
