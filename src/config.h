@@ -68,6 +68,8 @@ struct config {
 	char			 redis_host[64];	/* the IP, as hiredis wants */
 	int			 redis_port;
 	char			*redis_password;	/* from the file; NULL: none */
+	int			 redis_tls;		/* through redistls.c */
+	const char		*redis_sni;		/* NULL: the address */
 	const char		*redis_prefix;		/* key prefix */
 	int			 redis_timeout_ms;	/* per decision */
 	int			 fleet_size;		/* local share: rate / this */

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "nfqueue.h"
 #include "ratelimit.h"
+#include "redistls.h"
 #include "rules.h"
 #include "tls.h"
 #include "util.h"
@@ -125,6 +126,10 @@ main_usage(void)
 	    "  --redis IP:PORT              Redis for limits shared by a "
 	    "fleet (rate_limits.shared)\n"
 	    "  --redis-password-file FILE   AUTH with the file's one line\n"
+	    "  --redis-tls                  TLS to Redis, verified like "
+	    "an upstream's\n"
+	    "  --redis-sni NAME             the name Redis's certificate "
+	    "carries (the address)\n"
 	    "  --redis-prefix PREFIX        key prefix naming the rule set "
 	    "(sluice:)\n"
 	    "  --redis-timeout-ms MS        longest wait for a shared "
@@ -437,12 +442,14 @@ main_parse(struct config *cfg, int argc, char **argv)
 			break;
 		case OPT_REDIS: main_redis(cfg, optarg); break;
 		case OPT_REDIS_PASS: redis_pass = optarg; break;
-		case OPT_REDIS_TLS:
+		case OPT_REDIS_TLS: cfg->redis_tls = 1; break;
 		case OPT_REDIS_SNI:
-			/* Debian 12's hiredis 0.14 has no TLS (1.0 added it). */
-			main_usage_error("%s: this build's hiredis has no TLS; "
-			    "reach Redis through a TLS tunnel on loopback",
-			    argv[optind - 1]);
+			if (*optarg == '\0' || strlen(optarg) > 253 ||
+			    strpbrk(optarg, " \t\r\n/") != NULL)
+				main_usage_error("bad --redis-sni '%s': want "
+				    "a host name or IP", optarg);
+			cfg->redis_sni = optarg;
+			break;
 		case OPT_REDIS_PREFIX:
 			if (*optarg == '\0' || strlen(optarg) > 64 ||
 			    strpbrk(optarg, " \t\r\n") != NULL)
@@ -582,6 +589,10 @@ main_parse(struct config *cfg, int argc, char **argv)
 	if (cfg->nfqueue >= 0 && cfg->user != NULL)
 		main_usage_error("--nfqueue needs CAP_NET_ADMIN, which --user "
 		    "drops (run as a user that keeps it)");
+	if (cfg->redis_tls && !cfg->has_redis)
+		main_usage_error("--redis-tls needs --redis");
+	if (cfg->redis_sni != NULL && !cfg->redis_tls)
+		main_usage_error("--redis-sni needs --redis-tls");
 	if (redis_pass != NULL) {
 		if (!cfg->has_redis)
 			main_usage_error("--redis-password-file needs --redis");
@@ -756,6 +767,7 @@ main(int argc, char **argv)
 	    (sl.upstream_ctx = tls_upstream_ctx_new(cfg.upstream_ca_path,
 	    cfg.keylog_path)) == NULL)
 		exit(1);
+	redistls_set_ctx(sl.upstream_ctx);
 	if (rules_db_init(cfg.rules_path) == -1 ||
 	    rules_start(cfg.rules_path, MAIN_RULES_POLL_MS) == -1)
 		exit(1);
@@ -816,6 +828,11 @@ main(int argc, char **argv)
 	/* After the workers: the connections they closed queued their FINs. */
 	capture_close(sl.capture);
 	ratelimit_free(sl.ratelimit);
+	/* The workers, which AUTH with it, are gone. */
+	if (cfg.redis_password != NULL) {
+		explicit_bzero(cfg.redis_password, strlen(cfg.redis_password));
+		free(cfg.redis_password);
+	}
 	cache_free(sl.cache);
 	rules_stop();
 	SSL_CTX_free(sl.client_ctx);

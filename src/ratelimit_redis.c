@@ -57,6 +57,7 @@
 #include "config.h"
 #include "log.h"
 #include "ratelimit_redis.h"
+#include "redistls.h"
 #include "rules.h"
 
 #define RATELIMIT_REDIS_BACKOFF_MIN	100	/* ms, doubled per failure */
@@ -101,6 +102,7 @@ struct ratelimit_redis {
 	const struct config	*cfg;
 	struct event_base	*base;
 	redisAsyncContext	*ac;		/* NULL: IDLE or between probes */
+	struct redistls		*tls;		/* --redis-tls: hiredis's way */
 	int			 outage;	/* logged; takes are LOCAL */
 	int			 erroring;	/* an error reply was logged */
 	int			 backoff_ms;
@@ -172,6 +174,7 @@ ratelimit_redis_free(struct ratelimit_redis *rr)
 		rr->ac = NULL;
 		redisAsyncFree(ac);
 	}
+	redistls_free(rr->tls);
 	if (rr->retry != NULL)
 		event_free(rr->retry);
 	free(rr);
@@ -523,8 +526,9 @@ ratelimit_redis_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Open the connection and queue AUTH and SCRIPT LOAD; commands queued
- * after them go out once it connects.
+ * Open the connection (to Redis, or with --redis-tls to the worker's TLS
+ * bridge, made at the first connect) and queue AUTH and SCRIPT LOAD;
+ * commands queued after them go out once it connects.
  */
 static int
 ratelimit_redis_connect(struct ratelimit_redis *rr)
@@ -532,8 +536,15 @@ ratelimit_redis_connect(struct ratelimit_redis *rr)
 	const struct config *cfg = rr->cfg;
 	redisAsyncContext *ac;
 
-	if ((ac = redisAsyncConnect(cfg->redis_host, cfg->redis_port)) ==
-	    NULL) {
+	/* hiredis 0.14 has no TLS: it talks to the bridge, which has. */
+	if (cfg->redis_tls && rr->tls == NULL &&
+	    (rr->tls = redistls_new(cfg, rr->base)) == NULL) {
+		ratelimit_redis_down(rr, "cannot set up the TLS bridge");
+		return -1;
+	}
+	if ((ac = rr->tls != NULL ?
+	    redisAsyncConnectUnix(redistls_path(rr->tls)) :
+	    redisAsyncConnect(cfg->redis_host, cfg->redis_port)) == NULL) {
 		ratelimit_redis_down(rr, "out of memory");
 		return -1;
 	}

@@ -93,17 +93,29 @@ fleet_up() {
 		fail "migrating the rules database to version 2"
 }
 
-# fleet_redis_start: redis-server in U, no persistence, DEBUG allowed (for
-# DEBUG SLEEP); waits until it answers.
+# fleet_redis_start [ARGS]: redis-server in U, no persistence, DEBUG
+# allowed (for DEBUG SLEEP), with ARGS last (they override); waits until
+# it listens.
 fleet_redis_start() {
 	[ -z "$FLEET_REDIS_PID" ] || fail "fleet_redis_start: already running"
 	ip netns exec "$LAB_U" redis-server --bind "$LAB_U4" --port "$FLEET_REDIS_PORT" \
 		--save '' --appendonly no --protected-mode no --enable-debug-command yes \
-		--dir "$LAB_DIR" >>"$LAB_DIR/redis.log" 2>&1 &
+		--dir "$LAB_DIR" "$@" >>"$LAB_DIR/redis.log" 2>&1 &
 	FLEET_REDIS_PID=$!
 	LAB_PIDS+=($!)
 	disown $!
 	lab_wait_listen "$LAB_U" "$FLEET_REDIS_PORT" || fail "redis-server did not start"
+}
+
+# fleet_redis_start_tls CERT [ARGS]: the same, speaking TLS only (no
+# plain-text port) with the certificate CERT.crt and key CERT.key; clients
+# are not asked for certificates.
+fleet_redis_start_tls() {
+	local cert=$1
+	shift
+	fleet_redis_start --port 0 --tls-port "$FLEET_REDIS_PORT" \
+		--tls-cert-file "$cert.crt" --tls-key-file "$cert.key" \
+		--tls-ca-cert-file "$LAB_DIR/certs/ca.crt" --tls-auth-clients no "$@"
 }
 
 fleet_redis_stop() {
