@@ -477,8 +477,8 @@ conn_deny_stands(struct conn *c, const char *host, const char *method,
 		return 1;
 	if (rule_id >= 0)
 		snprintf(rule, sizeof(rule), "%lld", (long long)rule_id);
-	log_info("conn: event=would_deny client=%s host=%s method=%s path=%.*s "
-	    "rule=%s", c->client_str, host, method, path != NULL ?
+	log_event(LOG_INFO, "would_deny", "client=%s host=%s method=%s "
+	    "path=%.*s rule=%s", c->client_str, host, method, path != NULL ?
 	    (int)pathlen : 1, path != NULL ? path : "-", rule);
 	return 0;
 }

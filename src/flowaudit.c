@@ -146,7 +146,7 @@ flowaudit_row(struct flowaudit *fa, const struct flowaudit_slot *s,
 	r.req_bytes = r.resp_bytes = -1;
 	r.error = tail ? note : NULL;
 	r.conn_id = c.id;
-	log_info("event=flow decision=%s proto=%s client=%s server=%s "
+	log_event(LOG_INFO, "flow", "decision=%s proto=%s client=%s server=%s "
 	    "host=%s rule=%lld flows=%llu", s->decision, proto, client,
 	    server, host != NULL ? host : "-", (long long)s->rule_id,
 	    (unsigned long long)count);
