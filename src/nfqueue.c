@@ -4,9 +4,9 @@
  *
  * Owns the libnetfilter_queue handle bound to queue NUM and the one thread
  * that reads it.  The netfilter rules (tools/sluice-netfilter, or the
- * tests' own) queue only new TCP and UDP flows from the LAN, and save the
- * mark this thread sets into the flow's connmark, so only a flow's first
- * packet costs a verdict:
+ * tests' own) queue new TCP and UDP flows from the LAN (and the DNS
+ * answers to it, below), and save the mark this thread sets into the
+ * flow's connmark, so only a flow's first packet costs a verdict:
  *
  *	intercept  accept, mark |= NETMARK_INTERCEPT  (nat REDIRECTs the
  *	           intercepted ports to sluice; other ports simply pass)
