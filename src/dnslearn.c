@@ -1,21 +1,29 @@
 /*
  * dnslearn.c - names for addresses, from the DNS answers on the LAN side.
  *
- * Owns one libpcap live capture per --dns-capture interface and one thread
- * that polls them all.  Each capture sees only packets the gateway sends
- * out of that interface (PCAP_D_OUT) with source port 53: the answers
- * going to clients, not anything a client sends with a forged source
- * port.  Each answer is parsed by dns.c and every address it yields goes
- * into the addrname table under the question's name, for the answer's
- * TTL (the smallest along its CNAME chain; addrname caps it).
+ * dnslearn_packet() learns from one answer: it is parsed by dns.c and
+ * every address it yields goes into the addrname table under the
+ * question's name, for the answer's TTL (the smallest along its CNAME
+ * chain; addrname caps it).  Two paths feed it:
+ *
+ *  - nfqueue.c, for the answers the netfilter layout queues as they leave
+ *    for the LAN (filter FORWARD/OUTPUT -o LAN, source port 53): it learns
+ *    before it lets the answer go, so the client's next SYN, judged by the
+ *    same thread, always finds the name.  This is the normal path.
+ *  - --dns-capture: one libpcap live capture per interface and one thread
+ *    that polls them all, for rulesets that do not queue the answers.
+ *    Each capture sees only packets the gateway sends out of that
+ *    interface (PCAP_D_OUT) with source port 53: the answers going to
+ *    clients, not anything a client sends with a forged source port.  It
+ *    races with the client: a SYN sent right after the answer arrived can
+ *    be judged before this thread has read it.
  *
  * A client can still ask a resolver of its own choosing (UDP/53 crosses
  * the gateway) and so make a name resolve to any address.  With
  * --dns-trust, only answers whose IP source is one of those resolvers
- * are learned: the capture filter selects them, and dnslearn_frame()
- * checks the source again (the filter is an optimisation, the check is
- * the rule, and the one the unit tests see).  Without it, every answer
- * is learned, and dnslearn_open() says so once.
+ * are learned: dnslearn_packet() checks the source (the capture filter
+ * selects them too, as an optimisation).  Without it, every answer is
+ * learned, and main.c says so once.
  *
  * DNS over TCP is not reassembled: a segment is parsed only when it holds
  * a whole message after its 2-byte length (the first segment of a short
@@ -181,16 +189,15 @@ dnslearn_trusted(const struct config_addr *trust, int ntrust,
 }
 
 int
-dnslearn_frame(struct addrname *table, const struct config_addr *trust,
-    int ntrust, int dlt, const uint8_t *frame, size_t len, int64_t now_ms)
+dnslearn_packet(struct addrname *table, const struct config_addr *trust,
+    int ntrust, const uint8_t *ip, size_t len, int64_t now_ms)
 {
 	struct dns_answer a;
-	const uint8_t *ip, *msg;
-	size_t iplen, mlen, i;
+	const uint8_t *msg;
+	size_t mlen, i;
 
-	if ((ip = dnslearn_ip(dlt, frame, len, &iplen)) == NULL ||
-	    !dnslearn_trusted(trust, ntrust, ip, iplen) ||
-	    (msg = dnslearn_payload(ip, iplen, &mlen)) == NULL ||
+	if (len < 1 || !dnslearn_trusted(trust, ntrust, ip, len) ||
+	    (msg = dnslearn_payload(ip, len, &mlen)) == NULL ||
 	    dns_parse_response(msg, mlen, &a) <= 0)
 		return 0;
 	for (i = 0; i < a.naddrs; i++)
@@ -201,13 +208,25 @@ dnslearn_frame(struct addrname *table, const struct config_addr *trust,
 	return (int)a.naddrs;
 }
 
+int
+dnslearn_frame(struct addrname *table, const struct config_addr *trust,
+    int ntrust, int dlt, const uint8_t *frame, size_t len, int64_t now_ms)
+{
+	const uint8_t *ip;
+	size_t iplen;
+
+	if ((ip = dnslearn_ip(dlt, frame, len, &iplen)) == NULL)
+		return 0;
+	return dnslearn_packet(table, trust, ntrust, ip, iplen, now_ms);
+}
+
 struct dnslearn_cb {
 	struct dnslearn	*dl;
 	int		 dlt;
 };
 
 static void
-dnslearn_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *p)
+dnslearn_captured(u_char *arg, const struct pcap_pkthdr *h, const u_char *p)
 {
 	struct dnslearn_cb *cb = (struct dnslearn_cb *)arg;
 
@@ -239,7 +258,7 @@ dnslearn_main(void *arg)
 		for (i = 0; i < dl->npcaps; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLERR)))
 				continue;
-			if (pcap_dispatch(dl->pcaps[i], 64, dnslearn_packet,
+			if (pcap_dispatch(dl->pcaps[i], 64, dnslearn_captured,
 			    (u_char *)&cb[i]) == PCAP_ERROR)
 				log_warnx("dns capture: %s: %s", dl->names[i],
 				    pcap_geterr(dl->pcaps[i]));
@@ -317,10 +336,6 @@ dnslearn_open(const char *const *ifaces, int n,
 	dl->trust = trust;
 	dl->ntrust = ntrust;
 	dnslearn_filter(trust, ntrust, filter, sizeof(filter));
-	if (ntrust == 0)
-		log_warnx("dns capture: no --dns-trust: names are learned from "
-		    "any resolver the LAN can reach, so a client can make a "
-		    "name resolve to an address of its choice");
 	for (i = 0; i < n; i++) {
 		if ((dl->pcaps[i] = dnslearn_open_one(ifaces[i],
 		    filter)) == NULL ||

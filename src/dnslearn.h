@@ -1,6 +1,7 @@
 /*
  * dnslearn.h - learn address -> name from the DNS answers that cross the
- * gateway (libpcap), into an addrname table.
+ * gateway, into an addrname table: from the packets nfqueue.c holds, or
+ * from a libpcap capture (--dns-capture).
  */
 #ifndef SLUICE_DNSLEARN_H
 #define SLUICE_DNSLEARN_H
@@ -24,6 +25,15 @@ int dnslearn_start(struct dnslearn *);
 
 /* Stop the thread (if started), close the captures, free. */
 void dnslearn_free(struct dnslearn *);
+
+/*
+ * Pure: learn from one IP packet (IPv4 or IPv6, UDP or TCP, from its IP
+ * header on) if it is a DNS answer whose source is one of the ntrust
+ * addresses in trust (ntrust 0: any).  The number of addresses learned.
+ * No allocation: nfqueue.c calls it for every answer it holds.
+ */
+int dnslearn_packet(struct addrname *table, const struct config_addr *trust,
+    int ntrust, const uint8_t *ip, size_t len, int64_t now_ms);
 
 /*
  * Pure, for tests: learn from one captured frame of the given DLT, if its

@@ -117,9 +117,13 @@ main_usage(void)
 	    "  --nfqueue-deny reject|drop   a denied flow: reset/unreachable "
 	    "or dropped\n"
 	    "                               (reject)\n"
-	    "  --dns-capture IFACE          learn names from the DNS answers "
-	    "sent out of\n"
-	    "                               IFACE, for --nfqueue (repeatable)\n"
+	    "  --dns-capture IFACE          learn names from a capture of the "
+	    "DNS answers\n"
+	    "                               sent out of IFACE, not from the "
+	    "queue: for\n"
+	    "                               rulesets that do not queue them "
+	    "(racy;\n"
+	    "                               repeatable; needs --nfqueue)\n"
 	    "  --dns-trust ADDR             learn only from answers sent by the "
 	    "resolver\n"
 	    "                               at ADDR (repeatable; default: any)\n"
@@ -583,8 +587,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 		    "--admin-allow-remote to serve it to the network");
 	if (cfg->ndns_capture > 0 && cfg->nfqueue < 0)
 		main_usage_error("--dns-capture needs --nfqueue");
-	if (cfg->ndns_trust > 0 && cfg->ndns_capture == 0)
-		main_usage_error("--dns-trust needs --dns-capture");
+	if (cfg->ndns_trust > 0 && cfg->nfqueue < 0)
+		main_usage_error("--dns-trust needs --nfqueue");
 	/* Verdicts are netlink messages: the kernel checks the sender's caps. */
 	if (cfg->nfqueue >= 0 && cfg->user != NULL)
 		main_usage_error("--nfqueue needs CAP_NET_ADMIN, which --user "
@@ -784,10 +788,11 @@ main(int argc, char **argv)
 		fatalx("cannot allocate the response cache");
 	if ((ws = worker_create_all(&sl, cfg.workers)) == NULL)
 		exit(1);
-	if (cfg.ndns_capture > 0 && (names = addrname_new(MAIN_ADDRNAMES,
+	/* --nfqueue learns names from the DNS answers it is given. */
+	if (cfg.nfqueue >= 0 && (names = addrname_new(MAIN_ADDRNAMES,
 	    MAIN_ADDRNAME_TTL_MAX)) == NULL)
 		fatalx("cannot allocate the table of learned names");
-	if (names != NULL && (dnslearn = dnslearn_open(cfg.dns_capture,
+	if (cfg.ndns_capture > 0 && (dnslearn = dnslearn_open(cfg.dns_capture,
 	    cfg.ndns_capture, cfg.dns_trust, cfg.ndns_trust, names)) == NULL)
 		exit(1);
 	if (cfg.nfqueue >= 0 &&

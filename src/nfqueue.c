@@ -4,9 +4,9 @@
  *
  * Owns the libnetfilter_queue handle bound to queue NUM and the one thread
  * that reads it.  The netfilter rules (tools/sluice-netfilter, or the
- * tests' own) queue only new TCP and UDP flows from the LAN, and save the
- * mark this thread sets into the flow's connmark, so only a flow's first
- * packet costs a verdict:
+ * tests' own) queue new TCP and UDP flows from the LAN (and the DNS
+ * answers to it, below), and save the mark this thread sets into the
+ * flow's connmark, so only a flow's first packet costs a verdict:
  *
  *	intercept  accept, mark |= NETMARK_INTERCEPT  (nat REDIRECTs the
  *	           intercepted ports to sluice; other ports simply pass)
@@ -22,9 +22,22 @@
  * that arrives already carrying a verdict (rules that queue marked
  * packets) gets NF_ACCEPT, so that it cannot loop.
  *
+ * The layout also queues the DNS answers the gateway sends to the LAN
+ * (filter FORWARD and OUTPUT, -o LAN, source port 53, --queue-bypass):
+ * this thread learns from each one (dnslearn_packet(), --dns-trust
+ * applies) and then gives it NF_ACCEPT, never a flow verdict, never an
+ * audit row.  So the client has its answer only once the name is in the
+ * table, and its SYN, queued after the answer was let go, is judged by
+ * this same thread afterwards: there is no race between the two.  An
+ * answer is told from a flow by the hook it was queued at (flows are
+ * queued in PREROUTING), not by its port, since a client can send from
+ * port 53 too.  An answer that cannot be read still goes: it teaches
+ * nothing, and the flows that follow are decided by address.  With
+ * --dns-capture (for rulesets that do not queue answers), the capture is
+ * the only source of names and queued answers are let go unread.
+ *
  * The decision mirrors the per-connection step of INTERFACE.md, by the
- * destination's learned name (addrname, filled by dnslearn.c) and its
- * address: the first rule whose host matches either and whose port
+ * destination's learned name (addrname) and its address: the first rule whose host matches either and whose port
  * matches, ignoring denies that carry a method or path (those decide
  * requests), decides; deny -> deny, allow -> intercept (an allow with a
  * method or path, too: sluice decides each request), passthrough ->
@@ -39,7 +52,8 @@
  * conn.c's passthrough, which relays it bound to its SNI (dialling only
  * an address sluice itself resolves the name to), still untouched inside.
  *
- * Per packet: no SQL and no allocation.  The snapshot is re-acquired only
+ * Per packet: no SQL and no allocation (an answer is parsed on the
+ * stack).  The snapshot is re-acquired only
  * when rules_generation() moves (as workers do); the name lookup holds
  * addrname's mutex for one hash walk; the verdict is one sendmsg.  Denied
  * flows are audited through flowaudit.c (rate-limited; that path
@@ -47,7 +61,8 @@
  * per window).
  *
  * Bounds: the kernel copies at most NFQUEUE_COPY bytes of each packet
- * (headers only), queues at most NFQUEUE_MAXLEN packets (more are dropped
+ * (a whole EDNS answer; a SYN is far shorter, and only its own length is
+ * copied), queues at most NFQUEUE_MAXLEN packets (more are dropped
  * by the kernel: fail-closed), and the socket buffer is NFQUEUE_RCVBUF;
  * when it overflows recv() says ENOBUFS, which is counted and logged at
  * most once a second.
@@ -66,12 +81,13 @@
 #include <linux/netfilter.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "dnslearn.h"
 #include "log.h"
 #include "netmark.h"
 #include "nfqueue.h"
 #include "util.h"
 
-#define NFQUEUE_COPY		128		/* IPv6 + TCP with options */
+#define NFQUEUE_COPY		(4096 + 128)	/* EDNS answer, IPv6 + TCP */
 #define NFQUEUE_MAXLEN		4096		/* packets waiting in the kernel */
 #define NFQUEUE_RCVBUF		(1 << 20)
 #define NFQUEUE_POLL_MS		200		/* how soon a stop is noticed */
@@ -82,7 +98,7 @@
 
 struct nfqueue {
 	const struct config *cfg;
-	struct addrname	*names;		/* not owned; NULL: none learned */
+	struct addrname	*names;		/* not owned */
 	struct flowaudit *flowaudit;
 	struct nfq_handle *h;
 	struct nfq_q_handle *qh;
@@ -96,6 +112,7 @@ struct nfqueue {
 
 	/* Counters, read at the end (one thread writes them). */
 	uint64_t	 verdicts[2];
+	uint64_t	 answers;	/* DNS answers let through */
 	uint64_t	 malformed;
 	uint64_t	 enobufs;
 	uint64_t	 decide_ns;	/* sum: parse, name, rules, audit */
@@ -103,7 +120,7 @@ struct nfqueue {
 	uint64_t	 verdict_ns;	/* sum: the verdict's sendmsg, in which
 					   the kernel reinjects the packet */
 
-	char		 buf[16384];	/* one netlink read: several packets */
+	char		 buf[65536];	/* one netlink read: several packets */
 };
 
 static const char *const nfqueue_verdict_names[] = {
@@ -219,11 +236,10 @@ nfqueue_flow(struct nfqueue *q, const struct flow *f)
 	char name[DNS_NAME_MAX], addr[INET6_ADDRSTRLEN];
 	const struct rule *rule;
 	enum nfqueue_verdict v;
-	int known = 0;
+	int known;
 	int64_t now_ms = (int64_t)util_mono_ms();
 
-	if (q->names != NULL)
-		known = addrname_get(q->names, f->family, f->dst, now_ms, name);
+	known = addrname_get(q->names, f->family, f->dst, now_ms, name);
 	if (inet_ntop(f->family, f->dst, addr, sizeof(addr)) == NULL)
 		return NFQUEUE_DENY;
 	nfqueue_refresh_rules(q);
@@ -238,6 +254,23 @@ nfqueue_flow(struct nfqueue *q, const struct flow *f)
 	    rule != NULL ? rule->id : -1,
 	    q->cfg->report_only ? "would_deny" : "denied", now_ms);
 	return q->cfg->report_only ? NFQUEUE_INTERCEPT : NFQUEUE_DENY;
+}
+
+/* A DNS answer on its way to the LAN: learn from it, then let it go. */
+static int
+nfqueue_answer(struct nfqueue *q, struct nfq_q_handle *qh, uint32_t id,
+    const unsigned char *pkt, int len)
+{
+	/* One source of names: a capture lagging behind the queue would
+	 * put back a name the queue has since replaced. */
+	if (len > 0 && q->cfg->ndns_capture == 0)
+		dnslearn_packet(q->names, q->cfg->dns_trust,
+		    q->cfg->ndns_trust, pkt, (size_t)len,
+		    (int64_t)util_mono_ms());
+	q->answers++;
+	if (nfq_set_verdict(qh, id, NF_ACCEPT, 0, NULL) < 0)
+		log_warn("nfqueue: verdict for answer %u", id);
+	return 0;
 }
 
 static int
@@ -261,6 +294,8 @@ nfqueue_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg,
 	id = ntohl(ph->packet_id);
 	mark = nfq_get_nfmark(nfa);
 	len = nfq_get_payload(nfa, &pkt);
+	if (ph->hook == NF_INET_FORWARD || ph->hook == NF_INET_LOCAL_OUT)
+		return nfqueue_answer(q, qh, id, pkt, len);
 	/* Unreadable: refused like a deny, never let through unjudged. */
 	if (len < 0 || nfqueue_parse(pkt, (size_t)len, &f) == -1)
 		q->malformed++;
@@ -379,6 +414,10 @@ nfqueue_open(const struct config *cfg, struct audit *audit,
 		log_warn("--nfqueue %d: SO_RCVBUF", cfg->nfqueue);
 		goto fail;
 	}
+	if (cfg->ndns_trust == 0)
+		log_warnx("dns: no --dns-trust: names are learned from any "
+		    "resolver the LAN can reach, so a client can make a name "
+		    "resolve to an address of its choice");
 	return q;
 fail:
 	nfqueue_free(q);
@@ -411,11 +450,12 @@ nfqueue_free(struct nfqueue *q)
 		pthread_join(q->thread, NULL);
 		n = q->verdicts[NFQUEUE_INTERCEPT] + q->verdicts[NFQUEUE_DENY];
 		log_info("nfqueue: %llu verdicts (intercept %llu, deny %llu), "
-		    "%llu unreadable, %llu overflows; decision "
+		    "%llu DNS answers, %llu unreadable, %llu overflows; decision "
 		    "mean %.2f us, max %.1f us; verdict sent mean %.1f us",
 		    (unsigned long long)n,
 		    (unsigned long long)q->verdicts[NFQUEUE_INTERCEPT],
 		    (unsigned long long)q->verdicts[NFQUEUE_DENY],
+		    (unsigned long long)q->answers,
 		    (unsigned long long)q->malformed,
 		    (unsigned long long)q->enobufs,
 		    n > 0 ? (double)q->decide_ns / (double)n / 1000.0 : 0.0,

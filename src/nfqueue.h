@@ -20,8 +20,9 @@ enum nfqueue_verdict {
 struct nfqueue;
 
 /*
- * Bind queue cfg->nfqueue (needs CAP_NET_ADMIN).  names may be NULL (no
- * names learned).  NULL after logging one line saying why.
+ * Bind queue cfg->nfqueue (needs CAP_NET_ADMIN).  The DNS answers queued
+ * to it teach names (from cfg->dns_trust's resolvers, if any) into names,
+ * which the verdicts read.  NULL after logging one line saying why.
  */
 struct nfqueue *nfqueue_open(const struct config *cfg, struct audit *audit,
     struct addrname *names);

@@ -13,7 +13,17 @@
  *
  *   mangle PREROUTING -> SLUICE-PREROUTING  (--nfqueue, --tproxy)
  *   nat    PREROUTING -> SLUICE-PREROUTING  (REDIRECT, without --tproxy)
- *   filter FORWARD    -> SLUICE-FORWARD     (denied flows, UDP/443)
+ *   filter FORWARD    -> SLUICE-FORWARD     (denied flows, UDP/443,
+ *                                            --nfqueue: DNS answers)
+ *   filter OUTPUT     -> SLUICE-OUTPUT      (--nfqueue: DNS answers of a
+ *                                            resolver on the gateway)
+ *
+ * With --nfqueue, the DNS answers going out to the LAN (UDP and TCP from
+ * port 53, replies of a connection the ruleset let through) are queued to
+ * the same queue, always with --queue-bypass: sluice learns the names in
+ * them before the client gets them (src/nfqueue.c).  An answer is not a
+ * flow decision, so if sluice is down it passes untouched; the flows that
+ * follow it are still queued, and fail closed unless --fail-open.
  *
  * plus, with --tproxy, "ip rule fwmark 0x1000/0x1000 lookup 100" and a local
  * default route in table 100.  Every chain starts by letting sluice's own
@@ -98,11 +108,13 @@ static const struct sluice_nf_chain sluice_nf_chains[] = {
 	{ "mangle", "SLUICE-PREROUTING", "PREROUTING" },
 	{ "nat", "SLUICE-PREROUTING", "PREROUTING" },
 	{ "filter", "SLUICE-FORWARD", "FORWARD" },
+	{ "filter", "SLUICE-OUTPUT", "OUTPUT" },
 };
 #define SLUICE_NF_MANGLE	0
 #define SLUICE_NF_NAT		1
 #define SLUICE_NF_FILTER	2
-#define SLUICE_NF_NCHAINS	3
+#define SLUICE_NF_OUTPUT	3
+#define SLUICE_NF_NCHAINS	4
 
 /* An argv under construction. */
 struct sluice_nf_argv {
@@ -573,8 +585,36 @@ sluice_nf_fill_nat(const struct sluice_nf_family *f,
 	return sluice_nf_must(&a);
 }
 
+/*
+ * Queues the DNS answers leaving by lan in chain c, for sluice to learn
+ * from: only replies (a client's own packet from port 53 is a flow, and
+ * is decided as one), and always bypassing the queue when sluice is not
+ * bound to it.
+ */
+static int
+sluice_nf_fill_answers(const struct sluice_nf_family *f,
+    const struct sluice_nf_opts *o, const struct sluice_nf_chain *c,
+    const char *lan)
+{
+	static const char *const protos[] = { "udp", "tcp" };
+	struct sluice_nf_argv a;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		sluice_nf_append(&a, f, c);
+		sluice_nf_add(&a, "-o", lan, "-p", protos[i], "--sport", "53",
+		    "-m", "conntrack", "--ctstate", "ESTABLISHED", "--ctdir",
+		    "REPLY", "-j", "NFQUEUE", "--queue-num", o->queue,
+		    "--queue-bypass", NULL);
+		if (sluice_nf_must(&a) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* filter: flows sluice denied are refused at once, and so is QUIC from the
- * LAN, so that clients fall back to TCP (which sluice sees). */
+ * LAN, so that clients fall back to TCP (which sluice sees); with
+ * --nfqueue, the DNS answers to the LAN go to the queue. */
 static int
 sluice_nf_fill_filter(const struct sluice_nf_family *f,
     const struct sluice_nf_opts *o, const char *lan, int first)
@@ -598,7 +638,11 @@ sluice_nf_fill_filter(const struct sluice_nf_family *f,
 	sluice_nf_append(&a, f, c);
 	sluice_nf_add(&a, "-i", lan, "-p", "udp", "--dport", "443", "-j",
 	    "REJECT", "--reject-with", f->unreachable, NULL);
-	return sluice_nf_must(&a);
+	if (sluice_nf_must(&a) == -1)
+		return -1;
+	if (o->queue[0] == '\0')
+		return 0;
+	return sluice_nf_fill_answers(f, o, c, lan);
 }
 
 /* The TPROXY policy route: marked packets are delivered locally. */
@@ -628,6 +672,7 @@ sluice_nf_up_family(const struct sluice_nf_family *f,
 	need[SLUICE_NF_MANGLE] = o->tproxy || o->queue[0] != '\0';
 	need[SLUICE_NF_NAT] = !o->tproxy;
 	need[SLUICE_NF_FILTER] = 1;
+	need[SLUICE_NF_OUTPUT] = o->queue[0] != '\0';
 	had_tproxy = sluice_nf_has_tproxy(f);
 	for (i = 0; i < SLUICE_NF_NCHAINS; i++) {
 		c = &sluice_nf_chains[i];
@@ -646,6 +691,9 @@ sluice_nf_up_family(const struct sluice_nf_family *f,
 				return -1;
 			if (i == SLUICE_NF_FILTER &&
 			    sluice_nf_fill_filter(f, o, o->lan[l], l == 0) == -1)
+				return -1;
+			if (i == SLUICE_NF_OUTPUT &&
+			    sluice_nf_fill_answers(f, o, c, o->lan[l]) == -1)
 				return -1;
 		}
 		if (sluice_nf_jump_ensure(f, c) == -1)
@@ -723,6 +771,8 @@ sluice_nf_summary(const struct sluice_nf_family *f, const char *all)
 		    "fail-open" : "fail-closed");
 	if (strstr(all, "--dport 443 -j REJECT") != NULL)
 		printf("; udp/443 rejected");
+	if (strstr(all, "--sport 53 ") != NULL)
+		printf("; dns answers queued");
 	printf("\n");
 }
 

@@ -50,17 +50,25 @@ $(diff <(printf '%s\n' "$once") <(printf '%s\n' "$twice"))"
 	for t in iptables-save ip6tables-save; do
 		n=$(lab_in_g "$t" | grep -c -- '-j SLUICE-')
 		case $mode in
+		*--tproxy*--nfqueue*) want=3 ;;			# mangle + filter + output
 		*--tproxy*) want=2 ;;				# mangle + filter
-		*--nfqueue*) want=3 ;;				# mangle + nat + filter
+		*--nfqueue*) want=4 ;;				# mangle + nat + filter + output
 		*) want=2 ;;					# nat + filter
 		esac
 		assert_eq "$want" "$n" "$t: jumps to SLUICE chains after up '$mode' twice"
+		# DNS answers to each LAN interface, UDP and TCP, forwarded or
+		# from G itself, always bypassing the queue when sluice is down.
+		n=$(lab_in_g "$t" | grep -E -c -- "^-A SLUICE-(FORWARD|OUTPUT) -o ($LAB_IF_GL|$LAB_IF_GW) -p (udp|tcp) -m (udp|tcp) --sport 53 -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num 3 --queue-bypass$")
+		case $mode in *--nfqueue*) want=8 ;; *) want=0 ;; esac
+		assert_eq "$want" "$n" "$t: rules queueing DNS answers after up '$mode' twice"
 	done
 	n=$(lab_in_g ip -4 rule | grep -c 'fwmark 0x1000/0x1000 lookup 100')
 	case $mode in *--tproxy*) assert_eq 1 "$n" "ip rules for TPROXY after up '$mode' twice" ;;
 	*) assert_eq 0 "$n" "ip rules for TPROXY after up '$mode'" ;; esac
 	st=$(lab_netfilter status) || fail "status after up '$mode' exits non-zero"
 	assert_contains "$st" "from $LAB_IF_GL,$LAB_IF_GW" "status after up '$mode'"
+	case $mode in *--nfqueue*) assert_contains "$st" "; dns answers queued" "status after up '$mode'" ;;
+	*) assert_not_contains "$st" "dns answers" "status after up '$mode'" ;; esac
 done
 
 lab_netfilter down || fail "sluice-netfilter down failed"

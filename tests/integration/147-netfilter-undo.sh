@@ -21,7 +21,8 @@ ruleset() {
 before=$(ruleset)
 lab_in_g sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 || fail "disabling IPv6 on lo"
 
-err=$(lab_netfilter up --lan "$LAB_IF_GL" --listen-port 8445 --tproxy 2>&1)
+# --nfqueue too, so that every chain (SLUICE-OUTPUT included) is undone.
+err=$(lab_netfilter up --lan "$LAB_IF_GL" --listen-port 8445 --tproxy --nfqueue 3 2>&1)
 rc=$?
 assert_eq 1 "$rc" "exit status of a failed up"
 first=$(printf '%s\n' "$err" | head -n 1)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# --nfqueue with --dns-capture: HTTPS to a host a rule allows, looked up by
+# --nfqueue: HTTPS to a host a rule allows, looked up by
 # the client through the gateway, is intercepted (the client is shown a
 # leaf forged by the lab's interception CA, and sluice audits the request);
 # with the default policy deny, the name learned from the answer is what
@@ -13,7 +13,7 @@ nfq_up
 nfq_dns_up "api.test=$LAB_U4" "api.test=$LAB_U6"
 lab_rules_sql "INSERT INTO rules (id, host, action) VALUES (5, 'api.test', 'allow')" ||
 	fail "inserting the allow rule"
-nfq_start_sluice --default-policy deny --dns-capture "$LAB_IF_GL"
+nfq_start_sluice --default-policy deny
 
 nfq_resolve api.test
 code=$(lab_cert_of "$LAB_DIR/leaf.pem" https://api.test/echo)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# --nfqueue with --dns-capture: a pinned (passthrough) host's flow is
+# --nfqueue: a pinned (passthrough) host's flow is
 # intercepted like any other and relayed untouched by sluice's own
 # passthrough, bound to its SNI: the client sees the upstream's real
 # certificate, and the audit has one passthrough row for pinned.test with
@@ -15,7 +15,7 @@ nfq_up
 nfq_dns_up "pinned.test=$LAB_U4" "api.test=$LAB_U6"
 lab_rules_sql "INSERT INTO rules (id, host, action) VALUES
 	(6, 'pinned.test', 'passthrough'), (7, 'api.test', 'allow')" || fail "inserting the rules"
-nfq_start_sluice --default-policy deny --dns-capture "$LAB_IF_GL"
+nfq_start_sluice --default-policy deny
 nfq_resolve pinned.test api.test
 assert_contains "$(cat "$LAB_DIR/sluice.log")" "no --dns-trust: names are learned from any resolver" \
 	"the warning at start, without --dns-trust"

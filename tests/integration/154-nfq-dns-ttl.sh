@@ -1,5 +1,5 @@
 #!/bin/bash
-# --nfqueue with --dns-capture: a name learned from a DNS answer that the
+# --nfqueue: a name learned from a DNS answer that the
 # client got through the gateway decides the verdict for that address, and
 # stops deciding once the answer's TTL has passed.  An answer the client
 # forges itself (sent from its port 53) teaches sluice nothing, and that
@@ -15,7 +15,7 @@ nfq_echo_up
 nfq_dns_up "echo.test=$LAB_U4"
 lab_rules_sql "INSERT INTO rules (id, host, port, action) VALUES (8, 'echo.test', $NFQ_ECHO_PORT, 'allow')" ||
 	fail "inserting the allow rule"
-nfq_start_sluice --default-policy deny --dns-capture "$LAB_IF_GL"
+nfq_start_sluice --default-policy deny
 
 out=$(nfq_connect "$LAB_U4" "$NFQ_ECHO_PORT")
 assert_eq refused "${out%% *}" "before any lookup, $LAB_U4 has no name ($out)"
@@ -27,7 +27,6 @@ msg += struct.pack("!HHHIH", 0xC00C, 1, 1, 300, 4) + socket.inet_aton(sys.argv[1
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 53))
 s.sendto(msg, (sys.argv[1], 5353))' "$LAB_U4" || fail "sending the forged answer"
-sleep 0.5
 out=$(nfq_connect "$LAB_U4" "$NFQ_ECHO_PORT")
 assert_eq refused "${out%% *}" "after an answer the client forged ($out)"
 nfq_resolve echo.test

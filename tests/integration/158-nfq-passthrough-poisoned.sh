@@ -1,5 +1,5 @@
 #!/bin/bash
-# --nfqueue with --dns-capture: a passthrough rule is no way out for a
+# --nfqueue: a passthrough rule is no way out for a
 # client that poisons the name.  The client's resolver says pinned.test is
 # the untrusted upstream ($LAB_UX4), and sluice learns that; the flow is
 # intercepted all the same, and sluice's own passthrough dials only an
@@ -14,7 +14,7 @@ nfq_up
 nfq_dns_up "pinned.test=$LAB_UX4"
 lab_rules_sql "INSERT INTO rules (id, host, action) VALUES (6, 'pinned.test', 'passthrough')" ||
 	fail "inserting the rule"
-nfq_start_sluice --default-policy deny --dns-capture "$LAB_IF_GL"
+nfq_start_sluice --default-policy deny
 nfq_resolve pinned.test
 
 # -k: whatever answers, the client would talk to it.

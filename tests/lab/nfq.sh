@@ -12,15 +12,18 @@
 #   nat PREROUTING -> SLUICE-PREROUTING: TCP/443 from the LAN marked
 #     NETMARK_INTERCEPT -> REDIRECT to sluice's listeners;
 #   filter FORWARD -> SLUICE-FORWARD: NETMARK_DENY -> REJECT (TCP reset,
-#     else ICMP port unreachable); UDP/443 from the LAN -> REJECT.
+#     else ICMP port unreachable); UDP/443 from the LAN -> REJECT; DNS
+#     answers (UDP and TCP from port 53, replies) to the LAN -> NFQUEUE
+#     $NFQ_NUM --queue-bypass, so that sluice learns each name before the
+#     client has its answer;
+#   filter OUTPUT -> SLUICE-OUTPUT: the same for a resolver on G itself.
 # It replaces lab.sh's plain REDIRECT of TCP/443.
 #
 # nfq_dns_up NAME=ADDR...: dns.py on U ($LAB_U4:53, TTL $NFQ_DNS_TTL) as
 # C's only resolver, and C's hosts file without the lab's names, so that
 # C looks them up through G, where sluice can learn them.
-# nfq_resolve NAME...: C looks each NAME up through G, then waits a moment,
-# so that a test's first connection is not decided before sluice's capture
-# thread has read the answer (the answer/SYN race, NOTES-s3-nfq.md).
+# nfq_resolve NAME...: C looks each NAME up through G (sluice has learned
+# it when C has the answer: no wait is needed before connecting).
 # nfq_echo_up: echo.py on U at $LAB_U4:$NFQ_ECHO_PORT (and IPv6).
 # nfq_connect [-6] ADDR PORT: from C, connects, sends a line, prints
 # "ok PEER" with the peer the echo server saw, or "refused MS" / "timeout
@@ -69,7 +72,17 @@ nfq_up() {
 		$ipt -t filter -A SLUICE-FORWARD -m mark --mark $NFQ_DENY -j REJECT --reject-with $unreach
 		$ipt -t filter -A SLUICE-FORWARD -i $LAB_IF_GL -p udp --dport 443 \
 			-j REJECT --reject-with $unreach
-		$ipt -t filter -I FORWARD 1 -j SLUICE-FORWARD" || fail "installing the $ipt nfqueue layout"
+		$ipt -t filter -N SLUICE-OUTPUT
+		$ipt -t filter -A SLUICE-OUTPUT -m mark --mark $NFQ_UPSTREAM -j RETURN
+		for chain in SLUICE-FORWARD SLUICE-OUTPUT; do
+			for proto in udp tcp; do
+				$ipt -t filter -A \$chain -o $LAB_IF_GL -p \$proto --sport 53 \
+					-m conntrack --ctstate ESTABLISHED --ctdir REPLY \
+					-j NFQUEUE --queue-num $NFQ_NUM --queue-bypass
+			done
+		done
+		$ipt -t filter -I FORWARD 1 -j SLUICE-FORWARD
+		$ipt -t filter -I OUTPUT 1 -j SLUICE-OUTPUT" || fail "installing the $ipt nfqueue layout"
 	done
 }
 
@@ -99,7 +112,6 @@ nfq_resolve() {
 	for name in "$@"; do
 		lab_in_c getent ahosts "$name" >/dev/null || fail "C cannot resolve $name"
 	done
-	sleep 0.3
 }
 
 nfq_echo_up() {

@@ -242,6 +242,11 @@ test_dnslearn(void)
 	    "dnslearn: named for the answer's TTL");
 	CHECK(t != NULL && dnslearn_frame(t, NULL, 0, DLT_EN10MB, frame,
 	    sizeof(frame) - 1, 0) == 0, "dnslearn: a truncated frame: nothing");
+	/* What the queue hands over: the packet from its IP header on. */
+	CHECK(t != NULL && dnslearn_packet(t, NULL, 0, ip, iplen, 0) == 1,
+	    "dnslearn: one address from a queued IP packet");
+	CHECK(t != NULL && dnslearn_packet(t, NULL, 0, ip, iplen - 1, 0) == 0,
+	    "dnslearn: a queued packet cut short by the copy range: nothing");
 	addrname_free(t);
 	test_dnslearn_trust(frame, sizeof(frame));
 }
