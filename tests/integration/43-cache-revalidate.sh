@@ -26,7 +26,10 @@ assert_eq "" "$(lab_uhdr "$te" 1 If-None-Match)" "If-None-Match the upstream got
 sleep 3.2
 
 # ETag
+# The GET right after the revalidation goes at once, before the checks
+# (each a helper process) eat into max-age=2 on a busy machine.
 assert_eq 200 "$(lab_get e2 "https://api.test$te")" "status of the GET of a stale entry (ETag)"
+assert_eq 200 "$(lab_get e3 "https://api.test$te")" "status of the GET after the revalidation"
 assert_eq 2 "$(lab_uhits "$te")" "requests the upstream got (ETag)"
 assert_eq '"abc"' "$(lab_uhdr "$te" 2 If-None-Match)" "If-None-Match the upstream got when revalidating"
 lab_assert_cs e2 "sluice; fwd=stale; fwd-status=304" "GET revalidated by a 304 (ETag)"
@@ -36,7 +39,6 @@ assert_eq 1 "$(lab_bn e2)" "upstream counter in the body after a 304"
 assert_eq '"abc"' "$(lab_hval e2 ETag)" "ETag after a 304"
 [[ $(lab_hval e2 Age) =~ ^[0-9]+$ ]] || fail "Age '$(lab_hval e2 Age)' after a 304 is not a number"
 # fresh again
-assert_eq 200 "$(lab_get e3 "https://api.test$te")" "status of the GET after the revalidation"
 lab_assert_cs e3 "sluice; hit" "GET right after a revalidation"
 assert_eq 1 "$(lab_bn e3)" "upstream counter after the revalidation"
 assert_eq 2 "$(lab_uhits "$te")" "requests the upstream got (ETag, fresh again)"
@@ -51,13 +53,13 @@ assert_eq 1 "$(lab_bn l2)" "upstream counter in the body after a 304 (Last-Modif
 
 # The upstream answers the conditional request with a new 200.
 assert_eq 200 "$(lab_get a2 "https://api.test$ta")" "status of the GET of a stale entry (changed)"
+assert_eq 200 "$(lab_get a3 "https://api.test$ta")" "status of the GET after the replacement"
 assert_eq '"v1"' "$(lab_uhdr "$ta" 2 If-None-Match)" "If-None-Match the upstream got (changed)"
 assert_eq 2 "$(lab_bn a2)" "upstream counter: the client gets the new answer"
 assert_eq '"v2"' "$(lab_hval a2 ETag)" "ETag of the new answer"
 v=$(lab_hval a2 Cache-Status)
 case $v in "sluice; fwd="*) ;; *) fail "Cache-Status '$v' of an answer the upstream replaced" ;; esac
 assert_not_contains "$v" "fwd-status=304" "Cache-Status of an answer the upstream replaced"
-assert_eq 200 "$(lab_get a3 "https://api.test$ta")" "status of the GET after the replacement"
 lab_assert_cs a3 "sluice; hit" "GET after the upstream replaced the entry"
 assert_eq 2 "$(lab_bn a3)" "upstream counter: the new answer was stored"
 assert_eq 2 "$(lab_uhits "$ta")" "requests the upstream got (changed)"
