@@ -14,8 +14,8 @@
 #include <grp.h>
 #include <limits.h>
 #include <malloc.h>
-#include <pwd.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
