@@ -2,7 +2,7 @@
  * capture.c - --pcap: decrypted traffic as synthetic TCP/IP packets.
  *
  * Owns the pcap file, its rotation and the writer thread; does not decide
- * which connections are captured (conn.c starts one capture_conn per
+ * which connections are captured (front.c starts one capture_conn per
  * connection whose TLS sluice terminates).
  *
  * What is captured is the client leg: what the client sent inside TLS and

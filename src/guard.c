@@ -6,7 +6,7 @@
  * could make the gateway connect to its own loopback services, to a
  * link-local metadata endpoint or to one of its own addresses.  This file
  * owns the classification of an address and the list of the gateway's own
- * addresses; conn.c decides what to do with a refusal.
+ * addresses; intercept.c decides what to do with a refusal.
  *
  * The own-address list is shared by the workers behind one mutex.  It is
  * refreshed lazily, when a lookup finds it older than GUARD_OWN_TTL_MS: an

@@ -4,7 +4,7 @@
  * Owns the wire form of each credential (built once per snapshot by
  * inject_prepare, wiped by inject_clear) and the rewriting of the request
  * line and fields.  Does not own which rule applies (rules.c) nor where the
- * head goes (conn.c, which only sends it on a connection verified for the
+ * head goes (upleg.c, which only sends it on a connection verified for the
  * rule's host).
  *
  * A credential replaces what the client sent under the same name: headers

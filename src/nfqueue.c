@@ -49,7 +49,7 @@
  * a DNS answer that a LAN client can choose (its own resolver): a flow
  * passed by name would reach any address the client made that name
  * resolve to.  Intercepted, a flow on an intercepted port reaches
- * conn.c's passthrough, which relays it bound to its SNI (dialling only
+ * intercept.c's passthrough, which relays it bound to its SNI (dialling only
  * an address sluice itself resolves the name to), still untouched inside.
  *
  * Per packet: no SQL and no allocation (an answer is parsed on the
@@ -205,7 +205,7 @@ nfqueue_decide(const struct rules_snapshot *snap, int default_deny,
 	*rule = r;
 	if (r == NULL)
 		return default_deny ? NFQUEUE_DENY : NFQUEUE_INTERCEPT;
-	/* Passthrough too: conn.c relays it bound to its SNI (see above). */
+	/* Passthrough too: tunnel.c relays it bound to its SNI (see above). */
 	return r->action == RULE_DENY ? NFQUEUE_DENY : NFQUEUE_INTERCEPT;
 }
 

@@ -4,7 +4,7 @@
  * Owns each worker's Redis client (hiredis, async, on the worker's event
  * base through hiredis's libevent adapter), the GCRA script and the
  * worker's leased tokens.  Does not own the local buckets (ratelimit.c),
- * nor what a decision does to a request (conn.c), nor the per-request
+ * nor what a decision does to a request (policy.c), nor the per-request
  * deadline: the caller arms its own timer and collects when it fires.
  *
  * The bucket of a shared limit is a GCRA "theoretical arrival time" kept

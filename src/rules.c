@@ -7,7 +7,7 @@
  * resolving the secrets that rules inject, the match index and the match
  * functions (the only code that walks a snapshot's rules), and the loader
  * thread that publishes new snapshots.  Does not own what a rule does
- * (inject.c, ratelimit.c, cache.c, conn.c).
+ * (inject.c, ratelimit.c, cache.c, the data path).
  *
  * Loading reads all tables in one read transaction, so a snapshot is one
  * consistent state of the database.  Every row is validated again in C: a
@@ -1546,7 +1546,7 @@ rules_glob_next(const char *s, size_t slen, size_t i, int merge)
 
 /*
  * '*' matches any run, everything else itself: the path is compared as
- * conn.c normalised it, so "%2F" is three characters, not a '/'.  With
+ * exchange.c normalised it, so "%2F" is three characters, not a '/'.  With
  * merge, s is read as if its runs of '/' were one, without copying it.
  * On a mismatch after a star, let that star swallow one more character
  * and retry from there: only the last star ever needs revisiting, so the

@@ -3,7 +3,7 @@
  *
  * Owns one spelling of a path: the one rules match and the upstream gets.
  * Does not own matching (rules.c), nor what is refused before this
- * (http1.c: bytes a target may hold; conn.c: targets not in origin form).
+ * (http1.c: bytes a target may hold; policy.c: targets not in origin form).
  *
  * Two passes over the path, each writing no more than it reads, so both
  * run in the caller's buffer of len + 1 bytes:

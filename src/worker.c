@@ -18,7 +18,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
-#include "conn.h"
+#include "front.h"
 #include "listener.h"
 #include "log.h"
 #include "ratelimit_redis.h"
@@ -36,7 +36,7 @@ worker_accept(struct evconnlistener *l, evutil_socket_t fd,
 	for (i = 0; i < w->nlisteners; i++)
 		if (w->listeners[i] == l)
 			connect_mode = w->listen_connect[i];
-	conn_accept(w, fd, sa, salen, connect_mode);
+	front_accept(w, fd, sa, salen, connect_mode);
 }
 
 static void
@@ -67,7 +67,7 @@ worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	if (w->nconns > 0)
 		log_event(LOG_WARN, "drain_timeout", "worker=%d closing=%d",
 		    w->id, w->nconns);
-	conn_close_all(w);
+	front_close_all(w);
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -87,7 +87,7 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	w->nlisteners = 0;
 	upstream_pool_clear(w);
-	conn_close_idle(w);
+	front_close_idle(w);
 	evtimer_add(w->drain_timer, &tv);
 	worker_maybe_exit(w);
 }
@@ -106,7 +106,7 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	TAILQ_INIT(&w->idle);
 	if ((w->base = event_base_new()) == NULL)
 		return -1;
-	/* A peeked ClientHello stays readable: conn.c waits edge-triggered. */
+	/* A peeked ClientHello stays readable: intercept.c waits edge-triggered. */
 	if (!(event_base_get_features(w->base) & EV_FEATURE_ET)) {
 		log_event(LOG_WARN, "libevent_backend_unusable", "backend=%s "
 		    "err=%s", event_base_get_method(w->base),
@@ -173,7 +173,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 
 	event_base_dispatch(w->base);
-	conn_close_all(w);
+	front_close_all(w);
 	upstream_pool_clear(w);
 	return NULL;
 }

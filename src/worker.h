@@ -153,7 +153,7 @@ void worker_join_all(struct worker *, int n);
 /* The current rules snapshot (refreshed if a new one was published). */
 struct rules_snapshot *worker_rules(struct worker *);
 
-/* Called by conn.c when a connection ends (for draining). */
+/* Called by front.c when a connection ends (for draining). */
 void worker_conn_closed(struct worker *);
 
 /*

@@ -490,7 +490,7 @@ test_index_hosts(void)
 	    "index: a port in the host is not stripped here");
 
 	/*
-	 * Paths are compared as given: normalising them is conn.c's
+	 * Paths are compared as given: normalising them is exchange.c's
 	 * (urlpath.c), so nothing is percent-decoded here.
 	 */
 	CHECK(ID(REQ("files.example.org", "/a/b")) == 7,

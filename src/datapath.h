@@ -1,0 +1,259 @@
+/*
+ * datapath.h - what the files of the data path share: one client
+ * connection (struct conn) and the request in flight on it (struct
+ * exchange), and the functions each file offers the others.
+ *
+ *   front.c      the client connection: accept, events, closing, the
+ *                connections row
+ *   intercept.c  what a new connection is: CONNECT head, DNS, ClientHello
+ *                peek, then passthrough or TLS
+ *   exchange.c   one request's life: head, body, response, audit row
+ *   policy.c     rules, the Host binding, report-only, rate limits
+ *   lookup.c     the cache step: hit, collapse, revalidation, fill
+ *   upleg.c      the upstream leg: attach, send, failures, retry
+ *   tunnel.c     raw relays: passthrough, and after a 101
+ *   respond.c    sluice's own answers (403, 429, 4xx/5xx errors)
+ */
+#ifndef SLUICE_DATAPATH_H
+#define SLUICE_DATAPATH_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/util.h>
+#include <openssl/ssl.h>
+
+#include "cache.h"
+#include "config.h"
+#include "http1.h"
+#include "upstream.h"
+
+struct bufferevent;
+struct evbuffer;
+struct rule;
+struct worker;
+
+#define CONN_HIGH_WATER		(256 * 1024)
+#define CONN_DISCARD_MAX	(1024 * 1024)	/* body we read to keep a connection */
+#define CONN_TUNNEL_IDLE	600		/* seconds */
+#define CONN_FLUSH_SECS		5
+#define CONN_TLS_PORT		443		/* CONNECT ports beyond it need a rule */
+/*
+ * Lingering close, nginx's defaults (lingering_time 30 s, lingering_timeout
+ * 5 s): long enough for a client on a slow link to finish sending a body it
+ * cannot stop, short enough that a client that never stops costs little.
+ * The byte cap bounds what such a client makes us read on a fast link.
+ */
+#define CONN_LINGER_SECS	30
+#define CONN_LINGER_IDLE	5
+#define CONN_LINGER_MAX		((uint64_t)64 << 20)
+#define CONN_COLLAPSE_SECS	30		/* longest wait on another's miss */
+
+enum conn_state {
+	CONN_CONNECT_HEAD,	/* --connect: reading "CONNECT host:port" */
+	CONN_RESOLVING,		/* resolving the CONNECT host or a passthrough SNI */
+	CONN_PEEK,		/* waiting for a whole ClientHello */
+	CONN_HANDSHAKE,		/* TLS with the client */
+	CONN_REQ_HEAD,		/* between requests: reading a request head */
+	CONN_HELD,		/* a request waits for its rate-limit token */
+	CONN_COLLAPSED,		/* a request waits for another's identical miss */
+	CONN_EXCHANGE,		/* a request is being forwarded or answered */
+	CONN_TUNNEL,		/* raw relay: passthrough, or after a 101 */
+	CONN_FLUSH,		/* writing what is left, then freed */
+	CONN_LINGER,		/* answered; dropping the rest of the body */
+	CONN_DEAD,		/* transient: freed when the callback returns */
+};
+
+enum conn_resp {
+	RESP_WAIT_HEAD = 0,
+	RESP_BODY,
+	RESP_DONE,
+};
+
+struct exchange {
+	int64_t		 start_ms;
+	double		 start_mono;
+	char		 method[32];
+	char		 host[CONFIG_HOST_MAX];
+	char		*target;		/* to audit: norm, or as sent if
+						   it has none, or masked */
+	char		*norm;			/* normalised target, with
+						   query: matched, sent, keyed;
+						   NULL if it cannot be */
+	size_t		 norm_len;
+	int		 is_head;
+	int		 expect_continue;
+	int		 client_keepalive;
+	int		 upstream_keepalive;
+	int64_t		 rule_id;		/* -1: none */
+	struct rules_snapshot *rules;
+	struct http1_body body;			/* client -> upstream */
+	struct http1_body resp;			/* upstream -> client */
+	enum conn_resp	 resp_state;
+	int		 local;			/* sluice answered itself */
+	int64_t		 local_bytes;		/* body bytes of that answer */
+	int		 resp_started;		/* a byte of a response went out */
+	int		 body_cut;		/* answered before the body ended */
+	int		 used_upstream;		/* sent on c->ubev */
+	int		 held;			/* owes ratelimit_held_done() */
+	struct ratelimit_redis_wait *shared;	/* a shared decision asked */
+	const char	*limit_source;		/* "redis", "local" or NULL */
+	const struct rule *rule;		/* in rules, or NULL */
+	/* caching */
+	const char	*cache_status;		/* Cache-Status detail, or NULL */
+	char		*cache_req;		/* copy of the request head */
+	size_t		 cache_req_len;
+	int		 client_auth;		/* client's own Authorization went */
+	struct cache_entry *cached;		/* stale entry being revalidated */
+	struct cache_fill *fill;		/* response being copied */
+	struct cache_flight *flight;		/* we fetch for waiting requests */
+	int		 collapsed;		/* waited once already */
+	char		*unsafe_target;		/* POST/PUT/PATCH/DELETE target */
+	char		*upgrade;		/* the Upgrade the request asked for */
+	char		 injected[256];		/* names of injected credentials */
+	int		 status;
+	const char	*decision;
+	char		 error[160];
+	struct evbuffer	*retry_head;		/* head, while a retry is possible */
+};
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	struct worker	*w;
+	enum conn_state	 state;
+	int		 fd;			/* until a bufferevent owns it */
+	int		 connect_mode;
+	int		 misdirected;		/* SNI != CONNECT host */
+
+	char		 client_str[64];
+	char		 client_ip[64];		/* rate-limit key */
+	char		 server_str[64];
+	int		 dst_port;
+	struct sockaddr_storage up_addr;	/* where we dial */
+	socklen_t	 up_len;
+	char		 sni[CONFIG_HOST_MAX];
+	char		 connect_host[CONFIG_HOST_MAX];
+	char		 name[CONFIG_HOST_MAX];	/* SNI, CONNECT host or dst IP */
+
+	struct event	*ev;			/* raw fd reads before TLS */
+	struct event	*timer;
+	double		 deadline;		/* PEEK: monotonic ms */
+	struct evdns_getaddrinfo_request *dnsreq;
+	int		 dns_sync;		/* inside evdns_getaddrinfo() */
+
+	struct bufferevent *cbev;		/* client side */
+	struct capture_conn *cap;		/* --pcap: cbev's bytes */
+	struct bufferevent *ubev;		/* upstream side */
+	int		 ubev_connected;
+	int		 ubev_reused;		/* carried a previous request */
+	int		 ubev_reusable;		/* idle and fit for another */
+	int		 ubev_eof;		/* the upstream closed its side */
+	enum upstream_close ubev_close;		/* how, once ubev_eof */
+
+	struct exchange	 ex;
+	struct cache_waiter waiter;		/* while CONN_COLLAPSED */
+	size_t		 head_scanned;		/* request head bytes without its end */
+	int		 passthrough;		/* audit the tunnel at close */
+	int64_t		 passthrough_rule;
+	char		 passthrough_note[CONFIG_HOST_MAX + 200]; /* redirected */
+	int64_t		 start_ms;
+	double		 start_mono;
+	uint64_t	 tunnel_up, tunnel_down;
+	uint64_t	 linger_bytes;		/* dropped while lingering */
+	int		 linger_shut;		/* close_notify + FIN sent */
+
+	/* the connections row, written by front_free() */
+	int64_t		 audit_id;
+	const char	*tls_version;		/* OpenSSL's static strings */
+	const char	*cipher;
+	char		 alpn[32];
+	const char	*up_tls_version;
+	const char	*up_cipher;
+	char		 up_subject[256];
+	char		 up_issuer[256];
+	const char	*verify_result;		/* "ok" or OpenSSL's reason */
+	uint64_t	 wire_in, wire_out;	/* client socket, TLS included;
+						   a passthrough's are tunnel_* */
+	const char	*end_reason;		/* NULL: from the state */
+	enum conn_state	 end_state;		/* the state front_kill() ended */
+};
+
+enum policy_limit {
+	POLICY_LIMIT_PASS = 0,	/* go on */
+	POLICY_LIMIT_REFUSED,	/* answered 429 */
+	POLICY_LIMIT_HELD,	/* CONN_HELD until the timer: a token is due,
+				   or a shared decision comes or is late */
+};
+
+/* front.c */
+const struct config *front_cfg(struct conn *c);
+void front_arm(struct conn *c, double secs);
+void front_kill(struct conn *c);
+void front_client_wire(struct conn *c);
+int front_has_room(struct bufferevent *bev);
+void front_bev_setup(struct conn *c, struct bufferevent *bev, int client);
+void front_capture_start(struct conn *c);
+void front_flush(struct conn *c);
+void front_linger(struct conn *c);
+void front_free(struct conn *c);
+void front_run(struct conn *c);
+
+/* intercept.c */
+void intercept_audit_flow(struct conn *c, const char *decision, const char *method,
+    int status, int64_t rule_id, const char *error);
+void intercept_connect_fail(struct conn *c, int status, const char *decision,
+    int64_t rule_id, const char *why);
+void intercept_refuse(struct conn *c, int64_t rule_id, const char *why);
+void intercept_read_connect(struct conn *c);
+void intercept_peek(struct conn *c);
+
+/* tunnel.c */
+void tunnel_start(struct conn *c, int64_t rule_id);
+void tunnel_upgrade(struct conn *c);
+int tunnel_pump(struct conn *c);
+void tunnel_end(struct conn *c, struct bufferevent **closed);
+
+/* exchange.c */
+void exchange_host_from_header(struct http1_str v, char *host, size_t hostsz);
+struct http1_str exchange_target_path(struct http1_str t);
+void exchange_begin(struct conn *c, const struct http1_head *h);
+void exchange_audit(struct conn *c);
+void exchange_resume(struct conn *c);
+void exchange_wake(evutil_socket_t fd, short what, void *arg);
+int exchange_request_head(struct conn *c);
+int exchange_pump(struct conn *c);
+
+/* policy.c */
+int policy_deny_stands(struct conn *c, const char *host, const char *method,
+    const char *path, size_t pathlen, int64_t rule_id);
+enum policy_limit policy_limit(struct conn *c, const struct rule *rule);
+enum policy_limit policy_limit_collect(struct conn *c);
+void policy_dispatch(struct conn *c, const struct http1_head *h, const char *p);
+
+/* lookup.c */
+void lookup_flight_end(struct conn *c);
+int lookup_send(struct conn *c, const struct http1_head *h, const char *p,
+    const struct rule *rule);
+void lookup_revalidated(struct conn *c, const struct http1_head *h304);
+void lookup_fill(struct conn *c, const struct http1_head *h,
+    struct evbuffer *out, size_t before);
+
+/* respond.c */
+const char *respond_reason(int status);
+void respond_json_str(struct evbuffer *out, const char *s);
+void respond_error(struct conn *c, int status, const char *code,
+    const char *why);
+void respond_denied(struct conn *c, int64_t rule_id);
+void respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms);
+
+/* upleg.c */
+void upleg_drop(struct conn *c);
+void upleg_note(struct conn *c, SSL *ssl);
+void upleg_send_request(struct conn *c, const struct http1_head *h,
+    const char *p, const struct rule *rule, const char *extra);
+void upleg_read(struct bufferevent *bev, void *arg);
+int upleg_eof(struct conn *c);
+void upleg_event(struct bufferevent *bev, short what, void *arg);
+
+#endif

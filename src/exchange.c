@@ -1,0 +1,625 @@
+/*
+ * exchange.c - one request's life on a connection (struct exchange): its
+ * head read and parsed, policy asked (policy.c), sent upstream (upleg.c) or
+ * answered from the cache (lookup.c) or by sluice (respond.c), both bodies
+ * streamed with backpressure, the response head rewritten, and exactly one
+ * audit row at the end.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+
+#include "audit.h"
+#include "datapath.h"
+#include "ratelimit.h"
+#include "ratelimit_redis.h"
+#include "rules.h"
+#include "urlpath.h"
+#include "util.h"
+#include "worker.h"
+
+/* Host header -> lowercased host without port or trailing dot. */
+void
+exchange_host_from_header(struct http1_str v, char *host, size_t hostsz)
+{
+	const char *end = v.p + v.len, *colon;
+	size_t n;
+
+	if (v.len > 0 && v.p[0] == '[') {
+		colon = memchr(v.p, ']', v.len);
+		n = colon ? (size_t)(colon - v.p - 1) : 0;
+		util_lowercase(host, hostsz, v.p + 1, n);
+		return;
+	}
+	colon = memchr(v.p, ':', v.len);
+	n = (colon ? colon : end) - v.p;
+	if (n > 0 && v.p[n - 1] == '.')
+		n--;
+	util_lowercase(host, hostsz, v.p, n);
+}
+
+/* The path of an origin-form target, without the query. */
+struct http1_str
+exchange_target_path(struct http1_str t)
+{
+	const char *q = memchr(t.p, '?', t.len);
+
+	if (q != NULL)
+		t.len = q - t.p;
+	return t;
+}
+
+/*
+ * Normalise the target once: rules match it, the upstream gets it, the
+ * cache keys on it and the audit shows it.  One that cannot be (a bad
+ * escape, a "..;" segment, or no memory) is audited as sent, and
+ * policy_dispatch() refuses it.
+ */
+static void
+exchange_target(struct exchange *r, struct http1_str t)
+{
+	ssize_t n = -1;
+
+	if (t.p == NULL)
+		return;
+	if ((r->norm = malloc(t.len + 1)) != NULL &&
+	    (n = urlpath_normalise(t.p, t.len, r->norm)) >= 0) {
+		r->norm_len = (size_t)n;
+		r->target = strdup(r->norm);
+		return;
+	}
+	free(r->norm);
+	r->norm = NULL;
+	r->target = strndup(t.p, t.len);
+}
+
+void
+exchange_begin(struct conn *c, const struct http1_head *h)
+{
+	struct exchange *r = &c->ex;
+	const struct http1_header *up;
+
+	memset(r, 0, sizeof(*r));
+	r->start_ms = util_wall_ms();
+	r->start_mono = util_mono_ms();
+	snprintf(r->method, sizeof(r->method), "%.*s", (int)h->method.len,
+	    h->method.p);
+	exchange_target(r, h->target);
+	r->is_head = http1_str_eq(h->method, "HEAD");
+	r->expect_continue = h->expect_continue;
+	/* HTTP/1.0 clients are not kept: they would need Connection: keep-alive */
+	r->client_keepalive = h->keep_alive && h->version_minor == 1;
+	r->upstream_keepalive = 1;
+	r->rule_id = -1;
+	r->decision = "forwarded";
+	if (h->upgrade && (up = http1_find(h, "upgrade")) != NULL)
+		r->upgrade = strndup(up->value.p, up->value.len);
+	http1_body_init(&r->body, h->body, h->content_length);
+	if (h->body == HTTP1_BODY_NONE)
+		r->body.done = 1;
+	r->resp_state = RESP_WAIT_HEAD;
+	/* The host rules see: the SNI, the CONNECT host or the destination IP. */
+	snprintf(r->host, sizeof(r->host), "%s", c->name);
+}
+
+/* Write the request's audit row and forget the request. */
+void
+exchange_audit(struct conn *c)
+{
+	struct exchange *r = &c->ex;
+	struct audit_record rec = {
+		.ts_ms = r->start_ms,
+		.client = c->client_str,
+		.server = c->server_str,
+		.sni = c->sni[0] ? c->sni : NULL,
+		.host = r->host[0] ? r->host : NULL,
+		.method = r->method[0] ? r->method : NULL,
+		.path = r->target,
+		.status = r->status,
+		.decision = r->decision,
+		.rule_id = r->rule_id,
+		.injected = r->injected[0] ? r->injected : NULL,
+		.req_bytes = (int64_t)r->body.payload,
+		.resp_bytes = r->local ? r->local_bytes : (int64_t)r->resp.payload,
+		.duration_ms = util_mono_ms() - r->start_mono,
+		.error = r->error[0] ? r->error : NULL,
+		.conn_id = c->audit_id,
+		.limit_source = r->limit_source,
+	};
+
+	if (r->shared != NULL)
+		ratelimit_redis_abandon(r->shared);
+	if (c->up_subject[0] == '\0' && c->ubev != NULL)
+		upleg_note(c, bufferevent_openssl_get_ssl(c->ubev));
+	audit_submit(c->w->sl->audit, &rec);
+	worker_count_request(c->w, r->decision, r->status, r->rule_id,
+	    r->cache_status);
+	if (r->error[0] != '\0')
+		log_event(LOG_DEBUG, "request_failed", "client=%s method=%s "
+		    "host=%s status=%d err=%s", c->client_str, r->method,
+		    r->host, r->status, r->error);
+	if (r->fill != NULL)
+		cache_fill_abort(r->fill);
+	lookup_flight_end(c);
+	if (r->cached != NULL)
+		cache_entry_unref(r->cached);
+	free(r->cache_req);
+	free(r->unsafe_target);
+	free(r->upgrade);
+	if (r->rules != NULL)
+		rules_snapshot_unref(r->rules);
+	if (r->retry_head != NULL)
+		evbuffer_free(r->retry_head);
+	free(r->target);
+	free(r->norm);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The exchange is complete: keep both sides for the next one, or close. */
+static void
+exchange_end(struct conn *c)
+{
+	struct exchange *r = &c->ex;
+	int keep, linger = r->body_cut;
+
+	if (r->used_upstream) {
+		c->ubev_reusable = c->ubev_connected && !c->ubev_eof &&
+		    !r->local && r->upstream_keepalive && r->body.done &&
+		    r->resp_state == RESP_DONE;
+		if (!c->ubev_reusable)
+			upleg_drop(c);
+		else
+			c->ubev_reused = 1;
+	}
+	keep = r->client_keepalive && r->body.done && !c->w->draining;
+	exchange_audit(c);
+	if (keep) {
+		c->state = CONN_REQ_HEAD;
+		front_arm(c, front_cfg(c)->idle_timeout);
+	} else if (linger)
+		front_linger(c);
+	else
+		front_flush(c);
+}
+
+/*
+ * Response fields that end here: hop-by-hop ones, the framing fields of a
+ * message with a body (sluice writes its own), and Alt-Svc (no QUIC).
+ */
+struct exchange_resp_filter {
+	const struct http1_head *h;
+	struct evbuffer	*out;
+	int		 drop_age;	/* the cache adds its own */
+	int		 start_line;	/* the next span is the upstream's */
+};
+
+static int
+exchange_keep_response_field(void *arg, const struct http1_header *f)
+{
+	struct exchange_resp_filter *rf = arg;
+
+	return !http1_is_hop_field(rf->h, f->name) &&
+	    !http1_drops_framing_field(rf->h, f->name) &&
+	    !http1_str_eq(f->name, "alt-svc") &&
+	    !(rf->drop_age && http1_str_eq(f->name, "age"));
+}
+
+static void
+exchange_emit_response(void *arg, const char *s, size_t len)
+{
+	struct exchange_resp_filter *rf = arg;
+
+	if (rf->start_line)
+		rf->start_line = 0;
+	else
+		evbuffer_add(rf->out, s, len);
+}
+
+/*
+ * Write the response head h (parsed from p) to out as sluice's message:
+ * its own status line, the fields that do not end here, and the framing
+ * sluice parsed; the caller adds its fields and the blank line.
+ */
+static void
+exchange_write_response_head(const struct http1_head *h, const char *p,
+    struct evbuffer *out, int drop_age)
+{
+	struct exchange_resp_filter rf = { h, out, drop_age, 1 };
+	char framing[HTTP1_FRAMING_MAX];
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", h->status,
+	    (int)h->reason.len, h->reason.p);
+	http1_head_spans(h, p, exchange_keep_response_field, exchange_emit_response,
+	    &rf);
+	evbuffer_add(out, framing, http1_framing_fields(h, framing,
+	    sizeof(framing)));
+}
+
+/*
+ * A 101 switches protocols only to one the request asked for (RFC 9110
+ * 7.8): the request had Connection: upgrade and Upgrade, and every
+ * protocol the response names is in the request's list.
+ */
+static int
+exchange_upgrade_asked(const struct exchange *r, const struct http1_head *h)
+{
+	const struct http1_header *up = http1_find(h, "upgrade");
+	struct http1_str want, rest, tok;
+	const char *comma;
+
+	if (r->upgrade == NULL || up == NULL || up->value.len == 0)
+		return 0;
+	want.p = r->upgrade;
+	want.len = strlen(r->upgrade);
+	for (rest = up->value; rest.len > 0; ) {
+		comma = memchr(rest.p, ',', rest.len);
+		tok.p = rest.p;
+		tok.len = comma ? (size_t)(comma - rest.p) : rest.len;
+		while (tok.len > 0 && (*tok.p == ' ' || *tok.p == '\t')) {
+			tok.p++;
+			tok.len--;
+		}
+		while (tok.len > 0 && (tok.p[tok.len - 1] == ' ' ||
+		    tok.p[tok.len - 1] == '\t'))
+			tok.len--;
+		if (tok.len > 0 && !http1_list_has(want, tok))
+			return 0;
+		if (comma == NULL)
+			break;
+		rest.len -= comma + 1 - rest.p;
+		rest.p = comma + 1;
+	}
+	return 1;
+}
+
+/*
+ * A request that waited (for its rate-limit token, or for an identical
+ * request's response to reach the cache) goes on.
+ */
+void
+exchange_resume(struct conn *c)
+{
+	struct exchange *r = &c->ex;
+	struct evbuffer *in = bufferevent_get_input(c->cbev);
+	struct http1_head h;
+	size_t len = evbuffer_get_length(in);
+	enum policy_limit limit = POLICY_LIMIT_PASS;
+	const char *why;
+	char *p;
+
+	if (r->held) {
+		ratelimit_held_done(c->w->sl->ratelimit);
+		r->held = 0;
+	}
+	cache_flight_leave(c->w->sl->cache, &c->waiter);
+	c->state = CONN_EXCHANGE;
+	front_arm(c, front_cfg(c)->upstream_timeout);
+	if (r->shared != NULL &&
+	    (limit = policy_limit_collect(c)) == POLICY_LIMIT_HELD)
+		return;
+	if (len > HTTP1_MAX_HEAD)
+		len = HTTP1_MAX_HEAD;
+	p = (char *)evbuffer_pullup(in, len);
+	/* It parsed before and the buffer only grew. */
+	if (http1_parse_request(p, len, &h, &why) != HTTP1_OK) {
+		if (limit != POLICY_LIMIT_REFUSED)
+			respond_error(c, 400, "bad_request", why);
+		return;
+	}
+	if (limit == POLICY_LIMIT_REFUSED)
+		evbuffer_drain(in, h.head_len);
+	else if (lookup_send(c, &h, p, r->rule) == 0)
+		evbuffer_drain(in, h.head_len);
+}
+
+void
+exchange_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_COLLAPSED)
+		exchange_resume(c);
+	front_run(c);
+}
+
+/* Is there a LF without a CR before it at or after offset from? */
+static int
+exchange_has_bare_lf(struct evbuffer *in, size_t from)
+{
+	struct evbuffer_ptr pos, lf;
+	char prev;
+
+	if (evbuffer_ptr_set(in, &pos, from, EVBUFFER_PTR_SET) == -1)
+		return 0;
+	for (;;) {
+		lf = evbuffer_search(in, "\n", 1, &pos);
+		if (lf.pos == -1)
+			return 0;
+		if (lf.pos == 0 ||
+		    evbuffer_ptr_set(in, &pos, lf.pos - 1, EVBUFFER_PTR_SET) ==
+		    -1 || evbuffer_copyout_from(in, &pos, &prev, 1) != 1 ||
+		    prev != '\r')
+			return 1;
+		if (evbuffer_ptr_set(in, &pos, lf.pos + 1, EVBUFFER_PTR_SET) ==
+		    -1)
+			return 0;
+	}
+}
+
+/*
+ * Is there a whole head (or more than the limit, or a bare LF that the
+ * parser refuses at once) in the buffer?  Remembers how far it looked, so
+ * a head arriving in small pieces costs linear time.
+ */
+static int
+exchange_head_complete(struct evbuffer *in, size_t *scanned)
+{
+	size_t len = evbuffer_get_length(in);
+	struct evbuffer_ptr start, found;
+
+	if (len >= HTTP1_MAX_HEAD)
+		return 1;
+	if (evbuffer_ptr_set(in, &start, *scanned > 3 ? *scanned - 3 : 0,
+	    EVBUFFER_PTR_SET) == -1)
+		return 1;
+	found = evbuffer_search(in, "\r\n\r\n", 4, &start);
+	if (found.pos != -1 || exchange_has_bare_lf(in, *scanned))
+		return 1;
+	*scanned = len;
+	return 0;
+}
+
+int
+exchange_request_head(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->cbev);
+	size_t len = evbuffer_get_length(in);
+	struct http1_head h;
+	const char *why = "malformed request";
+	char *p;
+
+	if (len == 0 || !exchange_head_complete(in, &c->head_scanned))
+		return 0;
+	c->head_scanned = 0;
+	if (len > HTTP1_MAX_HEAD)
+		len = HTTP1_MAX_HEAD;
+	p = (char *)evbuffer_pullup(in, len);
+	switch (http1_parse_request(p, len, &h, &why)) {
+	case HTTP1_INCOMPLETE:
+		return 0;
+	case HTTP1_OK:
+		policy_dispatch(c, &h, p);
+		return 1;
+	case HTTP1_ERR_TOO_LARGE:
+		memset(&h, 0, sizeof(h));
+		exchange_begin(c, &h);
+		c->state = CONN_EXCHANGE;
+		respond_error(c, 431, "too_large",
+		    "request head larger than 64 KiB");
+		return 1;
+	case HTTP1_ERR_MALFORMED:
+		break;
+	}
+	memset(&h, 0, sizeof(h));
+	exchange_begin(c, &h);
+	c->state = CONN_EXCHANGE;
+	respond_error(c, 400, "bad_request", why);
+	log_event(LOG_INFO, "malformed_request", "client=%s sni=%s err=%s",
+	    c->client_str, c->sni, why);
+	return 1;
+}
+
+/*
+ * Move the bytes of body b from src to dst (NULL: discard), verbatim, until
+ * the message ends, src is empty or dst is full.  1 if anything moved, 0 if
+ * not, -1 on a framing error.
+ */
+static int
+exchange_forward(struct evbuffer *src, struct evbuffer *dst, struct http1_body *b,
+    struct cache_fill **fill)
+{
+	struct evbuffer_iovec v;
+	int moved = 0;
+	ssize_t n;
+
+	while (!b->done && evbuffer_get_length(src) > 0) {
+		if (dst != NULL && evbuffer_get_length(dst) >= CONN_HIGH_WATER)
+			break;
+		if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
+			break;
+		if ((n = http1_body_feed(b, v.iov_base, v.iov_len)) < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (fill != NULL && *fill != NULL &&
+		    cache_fill_append(*fill, v.iov_base, n) == -1) {
+			cache_fill_abort(*fill);	/* too big: stream only */
+			*fill = NULL;
+		}
+		if (dst != NULL)
+			evbuffer_remove_buffer(src, dst, n);
+		else
+			evbuffer_drain(src, n);
+		moved = 1;
+	}
+	return moved;
+}
+
+/* 1: a head was handled, 0: need more, -1: the exchange ended badly. */
+static int
+exchange_response_head(struct conn *c)
+{
+	struct exchange *r = &c->ex;
+	struct evbuffer *in = bufferevent_get_input(c->ubev);
+	struct evbuffer *out = bufferevent_get_output(c->cbev);
+	size_t len = evbuffer_get_length(in);
+	struct http1_str method = { r->method, strlen(r->method) };
+	struct http1_head h;
+	const char *why = "malformed response";
+	size_t before;
+	char *p;
+
+	if (len == 0)
+		return 0;
+	if (len > HTTP1_MAX_HEAD)
+		len = HTTP1_MAX_HEAD;
+	p = (char *)evbuffer_pullup(in, len);
+	switch (http1_parse_response(p, len, method, &h, &why)) {
+	case HTTP1_INCOMPLETE:
+		return 0;
+	case HTTP1_OK:
+		break;
+	default:
+		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
+		    "err=%s", c->client_str, c->server_str, why);
+		respond_error(c, 502, "bad_gateway", why);
+		return -1;
+	}
+	if (r->retry_head != NULL) {
+		evbuffer_free(r->retry_head);
+		r->retry_head = NULL;
+	}
+	if (h.status == 101 && !exchange_upgrade_asked(r, &h)) {
+		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
+		    "err=%s", c->client_str, c->server_str,
+		    "101 without a matching upgrade request");
+		respond_error(c, 502, "bad_gateway",
+		    "upstream switched protocols without being asked");
+		return -1;
+	}
+	if (!r->resp_started)
+		worker_count_latency(c->w, util_mono_ms() - r->start_mono);
+	r->resp_started = 1;
+	if (h.status < 200) {
+		exchange_write_response_head(&h, p, out, 0);
+		if (h.status == 101)
+			evbuffer_add(out, "Connection: upgrade\r\n", 21);
+		evbuffer_add(out, "\r\n", 2);
+		evbuffer_drain(in, h.head_len);
+		if (h.status != 101)
+			return 1;
+		r->status = 101;
+		tunnel_upgrade(c);
+		return -1;
+	}
+	r->status = h.status;
+	if (!h.keep_alive)
+		r->upstream_keepalive = 0;
+	if (h.body == HTTP1_BODY_UNTIL_CLOSE)
+		r->client_keepalive = 0;
+	if (r->unsafe_target != NULL && h.status >= 200 && h.status < 400)
+		cache_invalidate(c->w->sl->cache, r->host,
+		    (struct http1_str){ r->unsafe_target,
+		    strlen(r->unsafe_target) });
+	if (r->cached != NULL && h.status == 304) {
+		lookup_revalidated(c, &h);
+		evbuffer_drain(in, h.head_len);
+		r->resp.done = 1;	/* a 304 has no body */
+		return 1;
+	}
+	before = evbuffer_get_length(out);
+	exchange_write_response_head(&h, p, out, r->cache_req != NULL);
+	if (r->cache_req != NULL)
+		lookup_fill(c, &h, out, before);
+	if (r->cache_status != NULL)
+		evbuffer_add_printf(out, "Cache-Status: sluice; %s\r\n",
+		    r->cache_status);
+	if (!r->client_keepalive || c->w->draining)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	evbuffer_add(out, "\r\n", 2);
+	evbuffer_drain(in, h.head_len);
+	http1_body_init(&r->resp, h.body, h.content_length);
+	r->resp_state = RESP_BODY;
+	if (h.body == HTTP1_BODY_NONE) {
+		r->resp.done = 1;
+		r->resp_state = RESP_DONE;
+		if (r->fill != NULL) {
+			cache_fill_commit(r->fill, 0);
+			r->fill = NULL;
+		}
+		lookup_flight_end(c);
+	}
+	return 1;
+}
+
+int
+exchange_pump(struct conn *c)
+{
+	struct exchange *r = &c->ex;
+	struct evbuffer *cin = bufferevent_get_input(c->cbev);
+	struct evbuffer *uout = c->ubev ? bufferevent_get_output(c->ubev) : NULL;
+	int progress = 0, n;
+
+	if (!r->body.done) {
+		n = exchange_forward(cin, r->local ? NULL : uout, &r->body, NULL);
+		if (n == -1) {
+			snprintf(r->error, sizeof(r->error),
+			    "malformed chunked request body");
+			if (!r->resp_started)
+				respond_error(c, 400, "bad_request",
+				    r->error);
+			else
+				r->body.done = 1;
+			r->client_keepalive = 0;
+			return 1;
+		}
+		progress |= n;
+	}
+	while (r->resp_state == RESP_WAIT_HEAD && c->ubev != NULL) {
+		n = exchange_response_head(c);
+		if (n == -1)
+			return 1;
+		if (n == 0)
+			break;
+		progress = 1;
+	}
+	if (r->resp_state == RESP_BODY) {
+		n = exchange_forward(bufferevent_get_input(c->ubev),
+		    bufferevent_get_output(c->cbev), &r->resp, &r->fill);
+		if (n == -1) {
+			snprintf(r->error, sizeof(r->error),
+			    "malformed chunked response body");
+			r->resp.done = 1;
+			r->client_keepalive = 0;
+			r->upstream_keepalive = 0;
+		}
+		progress |= n != 0;
+		if (r->resp.done)
+			r->resp_state = RESP_DONE;
+		if (r->resp.done && r->fill != NULL && r->error[0] == '\0') {
+			cache_fill_commit(r->fill, r->resp.payload);
+			r->fill = NULL;
+			lookup_flight_end(c);
+		}
+	}
+	if (c->ubev_eof && !r->local && r->resp_state != RESP_DONE &&
+	    evbuffer_get_length(bufferevent_get_input(c->ubev)) == 0 &&
+	    upleg_eof(c) == -1)
+		return 1;
+	if (r->resp_state == RESP_DONE && !r->body.done && !r->local) {
+		/*
+		 * Answered before the body ended: neither side can be reused,
+		 * and the client gets a lingering close.
+		 */
+		r->body_cut = 1;
+		r->body.done = 1;
+		r->client_keepalive = 0;
+		r->upstream_keepalive = 0;
+	}
+	if (r->resp_state == RESP_DONE && r->body.done) {
+		exchange_end(c);
+		return 1;
+	}
+	/*
+	 * --upstream-timeout bounds the wait for a response head; a body
+	 * streaming either way may pause longer (LLM streams do).
+	 */
+	if (progress)
+		front_arm(c, r->resp_state == RESP_BODY || !r->body.done ?
+		    front_cfg(c)->stream_idle_timeout :
+		    front_cfg(c)->upstream_timeout);
+	return progress;
+}

@@ -1,0 +1,755 @@
+/*
+ * front.c - the client connection, from accept to close.
+ *
+ * A connection is one struct conn, owned by the worker that accepted it; it
+ * owns its sockets, bufferevents, timer and the request in flight.  Every
+ * libevent callback only records what happened and calls front_run(), which
+ * advances the state machine as far as the buffers allow (front_pump), sets
+ * which sides may read (front_update_events), and frees the connection if it
+ * ended.  Nothing else frees it, so closing from inside a callback is safe.
+ *
+ *  accept --+-- transparent: original destination ---------------+
+ *           +-- --connect: CONNECT_HEAD --> RESOLVING -----------+
+ *                                                                 v
+ *         host-level rule is passthrough <-------------------- PEEK (SNI)
+ *                     |                                           |
+ *          RESOLVING (the SNI: dial only                          |
+ *                     |   an address of that name)                v
+ *                  TUNNEL <------------- 101 ---------------- HANDSHAKE
+ *                                         |                       |
+ *                                         |                       v
+ *                              +------> EXCHANGE <----------- REQ_HEAD <--+
+ *                              |          |                               |
+ *                              |          +------- keep-alive ------------+
+ *                              |          |
+ *                any error, close, drain  +--> FLUSH --> DEAD (freed)
+ *                                         |                ^
+ *                answered before the body +--> LINGER -----+
+ *                ended (client still sending)
+ *
+ * Invariants: in EXCHANGE, req.body frames the client's bytes and req.resp
+ * the upstream's; bytes move only through exchange_forward(), which stops at
+ * CONN_HIGH_WATER in the destination (backpressure both ways).  A request
+ * whose head was parsed gets exactly one audit row, in exchange_end().
+ * Before PEEK and TUNNEL, the destination sluice dials has passed the SSRF
+ * guard (guard.c); a refusal is one audit row (intercept_audit_flow).  Before TLS
+ * the socket is watched edge-triggered: recv(MSG_PEEK) leaves the bytes in
+ * the socket, so a level-triggered event would fire again at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/tcp.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+
+#include "audit.h"
+#include "capture.h"
+#include "datapath.h"
+#include "front.h"
+#include "listener.h"
+#include "ratelimit.h"
+#include "rules.h"
+#include "tls.h"
+#include "util.h"
+#include "worker.h"
+
+static void front_fd_cb(evutil_socket_t fd, short what, void *arg);
+static void front_client_read(struct bufferevent *bev, void *arg);
+static void front_client_write(struct bufferevent *bev, void *arg);
+static void front_client_event(struct bufferevent *bev, short what, void *arg);
+static void front_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+const struct config *
+front_cfg(struct conn *c)
+{
+	return c->w->sl->cfg;
+}
+
+void
+front_arm(struct conn *c, double secs)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - tv.tv_sec) * 1e6);
+	event_add(c->timer, &tv);
+}
+
+void
+front_kill(struct conn *c)
+{
+	if (c->state != CONN_DEAD)
+		c->end_state = c->state;
+	c->state = CONN_DEAD;
+}
+
+/*
+ * Keep what the client's TLS connection moved on the wire (records, the
+ * handshake, alerts) before its bufferevent goes: the socket BIO counts
+ * every byte it read or wrote.
+ */
+void
+front_client_wire(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->cbev);
+
+	if (ssl == NULL)
+		return;
+	c->wire_in += BIO_number_read(SSL_get_rbio(ssl));
+	c->wire_out += BIO_number_written(SSL_get_wbio(ssl));
+}
+
+int
+front_has_room(struct bufferevent *bev)
+{
+	return bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) < CONN_HIGH_WATER;
+}
+
+void
+front_accept(struct worker *w, int fd, const struct sockaddr *peer,
+    socklen_t peerlen, int connect_mode)
+{
+	const struct config *cfg = w->sl->cfg;
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
+	struct conn *c;
+	int one = 1;
+
+	if (atomic_fetch_add(&w->sl->nconns, 1) >= cfg->max_connections) {
+		atomic_fetch_sub(&w->sl->nconns, 1);
+		log_event(LOG_WARN, "conn_limit_reached", "limit=%d",
+		    cfg->max_connections);
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		atomic_fetch_sub(&w->sl->nconns, 1);
+		close(fd);
+		return;
+	}
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_event(LOG_WARN, "client_nodelay_failed", "err=%s",
+		    strerror(errno));
+	c->w = w;
+	c->fd = fd;
+	c->connect_mode = connect_mode;
+	c->start_ms = util_wall_ms();
+	c->start_mono = util_mono_ms();
+	c->audit_id = audit_conn_id(w->sl->audit);
+	util_addr_str(peer, c->client_str, sizeof(c->client_str));
+	util_addr_ip(peer, c->client_ip, sizeof(c->client_ip));
+	TAILQ_INSERT_TAIL(&w->conns, c, entry);
+	w->nconns++;
+
+	c->timer = evtimer_new(w->base, front_timer_cb, c);
+	c->ev = event_new(w->base, fd, EV_READ | EV_ET | EV_PERSIST,
+	    front_fd_cb, c);
+	if (c->timer == NULL || c->ev == NULL)
+		goto fail;
+	c->deadline = c->start_mono + cfg->handshake_timeout * 1000.0;
+	front_arm(c, cfg->handshake_timeout);
+
+	if (connect_mode) {
+		c->state = CONN_CONNECT_HEAD;
+	} else {
+		if (listener_destination(cfg, fd, &dst, &dstlen) == -1)
+			goto notredirected;
+		memcpy(&c->up_addr, &dst, dstlen);
+		c->up_len = dstlen;
+		c->dst_port = util_addr_port((struct sockaddr *)&dst);
+		util_addr_str((struct sockaddr *)&dst, c->server_str,
+		    sizeof(c->server_str));
+		c->state = CONN_PEEK;
+	}
+	event_add(c->ev, NULL);
+	return;
+notredirected:
+	log_event(LOG_WARN, "not_redirected", "client=%s", c->client_str);
+fail:
+	front_kill(c);
+	front_run(c);
+}
+
+static void
+front_fd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CONNECT_HEAD)
+		intercept_read_connect(c);
+	else if (c->state == CONN_PEEK)
+		intercept_peek(c);
+	front_run(c);
+}
+
+void
+front_bev_setup(struct conn *c, struct bufferevent *bev, int client)
+{
+	if (client)
+		bufferevent_setcb(bev, front_client_read, front_client_write,
+		    front_client_event, c);
+	else
+		bufferevent_setcb(bev, upleg_read, front_client_write,
+		    upleg_event, c);
+	bufferevent_setwatermark(bev, EV_READ, 0, CONN_HIGH_WATER);
+	bufferevent_setwatermark(bev, EV_WRITE, CONN_HIGH_WATER / 2, 0);
+}
+
+/*
+ * --pcap: every byte added to the client's input (what it sent) or output
+ * (what sluice wrote for it) is copied as it arrives, while c->ex.rule
+ * still names the credentials a response may echo.
+ */
+static void
+front_capture_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn *c = arg;
+
+	if (info->n_added > 0)
+		capture_bytes(c->cap, buf == bufferevent_get_output(c->cbev),
+		    buf, info->n_added, c->ex.rule);
+}
+
+void
+front_capture_start(struct conn *c)
+{
+	struct capture *cap = c->w->sl->capture;
+	const char *only = front_cfg(c)->pcap_filter;
+
+	if (cap == NULL || (only != NULL && !rules_host_match(only, c->name)) ||
+	    (c->cap = capture_conn_new(cap, c->client_str, c->server_str)) ==
+	    NULL)
+		return;
+	evbuffer_add_cb(bufferevent_get_input(c->cbev), front_capture_cb, c);
+	evbuffer_add_cb(bufferevent_get_output(c->cbev), front_capture_cb, c);
+}
+
+/*
+ * The FIN.  Where cbev was freed before (client EOF, tunnel end), its
+ * buffers went with it, and libevent frees a buffer without calling its
+ * callbacks.
+ */
+static void
+front_capture_end(struct conn *c)
+{
+	if (c->cap == NULL)
+		return;
+	if (c->cbev != NULL) {
+		evbuffer_remove_cb(bufferevent_get_input(c->cbev),
+		    front_capture_cb, c);
+		evbuffer_remove_cb(bufferevent_get_output(c->cbev),
+		    front_capture_cb, c);
+	}
+	capture_conn_free(c->cap);
+	c->cap = NULL;
+}
+
+static int
+front_output_pending(struct bufferevent *bev)
+{
+	return bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0;
+}
+
+/* Stop reading; free once what is queued has been written. */
+void
+front_flush(struct conn *c)
+{
+	if (c->state != CONN_FLUSH) {
+		c->state = CONN_FLUSH;
+		front_arm(c, CONN_FLUSH_SECS);
+		if (c->ubev != NULL && c->ubev_reusable && !c->passthrough) {
+			upstream_pool_put(c->w, c->ubev,
+			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
+			c->ubev = NULL;
+		}
+	}
+	if (!front_output_pending(c->cbev) && !front_output_pending(c->ubev))
+		front_kill(c);
+}
+
+/* Send close_notify and a FIN: the client may still send, we will not. */
+static void
+front_client_shutdown(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->cbev);
+
+	if (ssl != NULL && SSL_is_init_finished(ssl) &&
+	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		SSL_shutdown(ssl);	/* best effort: the alert is small */
+	ERR_clear_error();
+	shutdown(bufferevent_getfd(c->cbev), SHUT_WR);
+}
+
+/*
+ * The lingering close of a client that was answered while it still sent
+ * its body (a deny, a 429, an upstream's early 413...).  Closing at once
+ * would leave its bytes unread in our receive queue; the kernel answers
+ * that with a reset, which destroys the answer in the client's receive
+ * queue before the client, still busy writing, ever reads it.  So, like
+ * nginx: keep reading and dropping what arrives; once the answer is
+ * written, send close_notify and a FIN; free when the client closes, or
+ * after CONN_LINGER_SECS, CONN_LINGER_IDLE without data or CONN_LINGER_MAX
+ * bytes, whichever comes first.
+ */
+void
+front_linger(struct conn *c)
+{
+	double left;
+	size_t n;
+
+	if (c->state != CONN_LINGER) {
+		c->state = CONN_LINGER;
+		c->deadline = util_mono_ms() + CONN_LINGER_SECS * 1000.0;
+		front_arm(c, CONN_LINGER_IDLE);
+		if (c->ubev != NULL && c->ubev_reusable) {
+			upstream_pool_put(c->w, c->ubev,
+			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
+			c->ubev = NULL;
+		}
+		upleg_drop(c);
+	}
+	if (c->cbev == NULL) {
+		front_kill(c);
+		return;
+	}
+	n = evbuffer_get_length(bufferevent_get_input(c->cbev));
+	if (n > 0) {
+		evbuffer_drain(bufferevent_get_input(c->cbev), n);
+		c->linger_bytes += n;
+		left = (c->deadline - util_mono_ms()) / 1000.0;
+		if (c->linger_bytes > CONN_LINGER_MAX || left <= 0) {
+			front_kill(c);
+			return;
+		}
+		front_arm(c, left < CONN_LINGER_IDLE ? left : CONN_LINGER_IDLE);
+	}
+	if (!c->linger_shut && !front_output_pending(c->cbev)) {
+		front_client_shutdown(c);
+		c->linger_shut = 1;
+	}
+}
+
+/*
+ * How the client's connection ends tells the client whether the last
+ * response was whole: close_notify when it was (or none was under way);
+ * a reset when it was cut short, since a FIN without close_notify passes
+ * for a clean end with many TLS clients (Python's suppress_ragged_eofs).
+ */
+static void
+front_client_close(struct conn *c, int cut)
+{
+	struct linger l = { 1, 0 };
+
+	if (cut || front_output_pending(c->cbev))
+		setsockopt(bufferevent_getfd(c->cbev), SOL_SOCKET, SO_LINGER,
+		    &l, sizeof(l));
+	else
+		front_client_shutdown(c);
+}
+
+/* How a connection that said nothing more specific ended. */
+static const char *
+front_end_reason(enum conn_state last)
+{
+	switch (last) {
+	case CONN_CONNECT_HEAD:
+	case CONN_RESOLVING:
+	case CONN_PEEK:
+		return "closed_before_tls";
+	case CONN_HANDSHAKE:
+		return "handshake_failed";
+	case CONN_HELD:
+	case CONN_COLLAPSED:
+	case CONN_EXCHANGE:
+		return "closed_during_request";
+	case CONN_TUNNEL:
+		return "tunnel_closed";
+	default:
+		return "closed";
+	}
+}
+
+/* The connection's own row; its requests already name audit_id. */
+static void
+front_audit_connection(struct conn *c)
+{
+	struct audit_conn_record rec = {
+		.id = c->audit_id,
+		.started_ms = c->start_ms,
+		.ended_ms = util_wall_ms(),
+		.client = c->client_str,
+		.server = c->server_str,
+		.sni = c->sni[0] ? c->sni : NULL,
+		.connect_host = c->connect_host[0] ? c->connect_host : NULL,
+		.tls_version = c->tls_version,
+		.cipher = c->cipher,
+		.alpn = c->alpn[0] ? c->alpn : NULL,
+		.upstream_tls_version = c->up_tls_version,
+		.upstream_cipher = c->up_cipher,
+		.upstream_subject = c->up_subject[0] ? c->up_subject : NULL,
+		.upstream_issuer = c->up_issuer[0] ? c->up_issuer : NULL,
+		.verify_result = c->verify_result,
+		.bytes_in = (int64_t)(c->wire_in +
+		    (c->passthrough ? c->tunnel_up : 0)),
+		.bytes_out = (int64_t)(c->wire_out +
+		    (c->passthrough ? c->tunnel_down : 0)),
+		.end_reason = c->end_reason != NULL ? c->end_reason :
+		    front_end_reason(c->end_state),
+	};
+
+	audit_submit_conn(c->w->sl->audit, &rec);
+}
+
+void
+front_free(struct conn *c)
+{
+	struct worker *w = c->w;
+	int cut = c->ex.start_ms != 0 && c->ex.resp_started;
+
+	if (c->ex.held)
+		ratelimit_held_done(w->sl->ratelimit);
+	cache_flight_leave(w->sl->cache, &c->waiter);
+	if (c->waiter.ev != NULL)
+		event_free(c->waiter.ev);
+	if (c->ex.start_ms != 0) {
+		if (c->ex.error[0] == '\0')
+			snprintf(c->ex.error, sizeof(c->ex.error),
+			    "connection closed before the response ended");
+		if (c->ex.status == 0)
+			c->ex.decision = "error";
+		exchange_audit(c);
+	}
+	if (c->passthrough)
+		intercept_audit_flow(c, "passthrough", NULL, 0, c->passthrough_rule,
+		    c->passthrough_note[0] ? c->passthrough_note : NULL);
+	if (c->dnsreq != NULL)
+		evdns_getaddrinfo_cancel(c->dnsreq);
+	upstream_free(w, c->ubev);
+	front_capture_end(c);
+	if (c->cbev != NULL) {
+		front_client_close(c, cut);
+		front_client_wire(c);
+		bufferevent_free(c->cbev);
+	}
+	/* After the close, whose close_notify is on the wire too. */
+	front_audit_connection(c);
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->fd != -1)
+		close(c->fd);
+	TAILQ_REMOVE(&w->conns, c, entry);
+	w->nconns--;
+	atomic_fetch_sub(&w->sl->nconns, 1);
+	free(c);
+	worker_conn_closed(w);
+}
+
+static void
+front_set_read(struct bufferevent *bev, int on)
+{
+	if (bev == NULL)
+		return;
+	if (on && !(bufferevent_get_enabled(bev) & EV_READ))
+		bufferevent_enable(bev, EV_READ);
+	else if (!on && (bufferevent_get_enabled(bev) & EV_READ))
+		bufferevent_disable(bev, EV_READ);
+}
+
+/* The one place that decides which side may read. */
+static void
+front_update_events(struct conn *c)
+{
+	struct exchange *r = &c->ex;
+	int cread = 0, uread = 0;
+
+	/*
+	 * Reading stays on unless the other side's output is full: toggling
+	 * it per request would cost an epoll_ctl each time.  An idle upstream
+	 * keeps reading so that its close is noticed.
+	 */
+	switch (c->state) {
+	case CONN_HANDSHAKE:
+		cread = 1;
+		break;
+	case CONN_REQ_HEAD:
+		cread = 1;
+		uread = 1;
+		break;
+	case CONN_HELD:
+	case CONN_COLLAPSED:
+		uread = 1;
+		break;
+	case CONN_EXCHANGE:
+		cread = r->local ? !r->body.done : front_has_room(c->ubev);
+		uread = front_has_room(c->cbev);
+		break;
+	case CONN_TUNNEL:
+		cread = front_has_room(c->ubev);
+		uread = front_has_room(c->cbev);
+		break;
+	case CONN_LINGER:
+		cread = 1;
+		break;
+	default:
+		break;
+	}
+	front_set_read(c->cbev, cread);
+	front_set_read(c->ubev, uread && !c->ubev_eof);
+}
+
+static void
+front_pump(struct conn *c)
+{
+	int progress;
+
+	do {
+		switch (c->state) {
+		case CONN_REQ_HEAD:
+			progress = exchange_request_head(c);
+			break;
+		case CONN_EXCHANGE:
+			progress = exchange_pump(c);
+			break;
+		case CONN_TUNNEL:
+			progress = tunnel_pump(c);
+			break;
+		case CONN_FLUSH:
+			front_flush(c);
+			progress = 0;
+			break;
+		case CONN_LINGER:
+			front_linger(c);
+			progress = 0;
+			break;
+		default:
+			progress = 0;
+			break;
+		}
+	} while (progress > 0 && c->state != CONN_DEAD);
+}
+
+void
+front_run(struct conn *c)
+{
+	if (c->state != CONN_DEAD)
+		front_pump(c);
+	/* A response no longer in flight cannot continue a secret. */
+	if (c->cap != NULL)
+		capture_flush(c->cap, c->ex.start_ms == 0 ||
+		    c->ex.resp_state == RESP_DONE);
+	if (c->state == CONN_DEAD)
+		front_free(c);
+	else
+		front_update_events(c);
+}
+
+static void
+front_client_read(struct bufferevent *bev, void *arg)
+{
+	front_run(arg);
+}
+
+static void
+front_client_write(struct bufferevent *bev, void *arg)
+{
+	front_run(arg);
+}
+
+/*
+ * A refused ALPN list is a client that cannot work through sluice at all, so
+ * the operator sees it (warning and audit row); other failures (a scanner,
+ * a client that does not trust the CA and says so with an alert) are logged
+ * with OpenSSL's reason at debug level.
+ */
+static void
+front_handshake_failed(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->cbev);
+	const char *alpn = ssl != NULL ? tls_alpn_refused(ssl) : NULL;
+	unsigned long e = bufferevent_get_openssl_error(c->cbev);
+	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+	char error[512];		/* the SNI and the ALPN list (<= 120) */
+	struct audit_record rec = {
+		.ts_ms = c->start_ms,
+		.client = c->client_str,
+		.server = c->server_str,
+		.sni = c->sni[0] ? c->sni : NULL,
+		.host = c->name,
+		.decision = "error",
+		.rule_id = -1,
+		.req_bytes = -1,
+		.resp_bytes = -1,
+		.error = error,
+	};
+
+	ERR_clear_error();
+	c->end_reason = "handshake_failed";
+	worker_count_tls_failure(c->w, WORKER_LEG_CLIENT, alpn != NULL ?
+	    WORKER_TLS_ALPN : e != 0 ? WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
+	rec.conn_id = c->audit_id;
+	if (alpn == NULL) {
+		log_event(LOG_DEBUG, "client_handshake_failed", "client=%s "
+		    "sni=%s err=%s", c->client_str, c->sni,
+		    why != NULL ? why : "closed");
+		return;
+	}
+	snprintf(error, sizeof(error), "client offered only unsupported ALPN "
+	    "protocols: %s (sni %s)", alpn, c->sni[0] ? c->sni : "none");
+	log_event(LOG_WARN, "client_alpn_refused", "client=%s sni=%s "
+	    "offered=%s", c->client_str, c->sni, alpn);
+	rec.duration_ms = util_mono_ms() - c->start_mono;
+	audit_submit(c->w->sl->audit, &rec);
+	worker_count_request(c->w, "error", 0, -1, NULL);
+}
+
+/* The client leg for the connections row, once its handshake is done. */
+static void
+front_note_client_tls(struct conn *c, SSL *ssl)
+{
+	const unsigned char *alpn;
+	unsigned len;
+
+	if (ssl == NULL)
+		return;
+	worker_count_handshake(c->w, WORKER_LEG_CLIENT);
+	c->tls_version = SSL_get_version(ssl);
+	c->cipher = SSL_get_cipher_name(ssl);
+	SSL_get0_alpn_selected(ssl, &alpn, &len);
+	snprintf(c->alpn, sizeof(c->alpn), "%.*s", (int)len,
+	    alpn != NULL ? (const char *)alpn : "");
+}
+
+static void
+front_client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == CONN_HANDSHAKE) {
+			front_note_client_tls(c, bufferevent_openssl_get_ssl(bev));
+			c->state = CONN_REQ_HEAD;
+			front_arm(c, front_cfg(c)->idle_timeout);
+		}
+	} else if (c->state == CONN_HANDSHAKE) {
+		front_handshake_failed(c);
+		front_kill(c);
+	} else if (c->state == CONN_TUNNEL) {
+		tunnel_end(c, &c->cbev);
+	} else {
+		if (c->state == CONN_EXCHANGE && c->ex.error[0] == '\0')
+			snprintf(c->ex.error, sizeof(c->ex.error),
+			    "client closed the connection");
+		ERR_clear_error();
+		front_client_wire(c);
+		bufferevent_free(c->cbev);
+		c->cbev = NULL;
+		front_kill(c);
+	}
+	front_run(c);
+}
+
+static void
+front_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct exchange *r = &c->ex;
+	char why[CONFIG_HOST_MAX + 40];
+
+	switch (c->state) {
+	case CONN_CONNECT_HEAD:
+	case CONN_PEEK:
+		front_kill(c);		/* the handshake timeout */
+		break;
+	case CONN_RESOLVING:
+		if (c->dnsreq != NULL)
+			evdns_getaddrinfo_cancel(c->dnsreq);
+		c->dnsreq = NULL;
+		if (c->connect_mode)
+			intercept_connect_fail(c, 504, "error", -1,
+			    "resolving the CONNECT host timed out");
+		else {
+			snprintf(why, sizeof(why), "passthrough: %s: resolving "
+			    "timed out", c->sni);
+			intercept_refuse(c, c->passthrough_rule, why);
+		}
+		break;
+	case CONN_HELD:
+	case CONN_COLLAPSED:
+		exchange_resume(c);
+		break;
+	case CONN_EXCHANGE:
+		if (!r->body.done && !r->resp_started) {
+			respond_error(c, 408, "timeout",
+			    "client sent no request body for too long");
+		} else if (!r->resp_started) {
+			log_event(LOG_WARN, "upstream_timeout", "client=%s "
+			    "sni=%s upstream=%s", c->client_str, c->sni,
+			    c->server_str);
+			respond_error(c, 504, "gateway_timeout",
+			    "upstream timed out");
+		} else {
+			/* front_free() resets the client: the body was cut. */
+			if (r->resp_state == RESP_WAIT_HEAD && r->body.done)
+				snprintf(r->error, sizeof(r->error),
+				    "upstream timed out");	/* after a 1xx */
+			else
+				snprintf(r->error, sizeof(r->error),
+				    "stream idle for %d s",
+				    front_cfg(c)->stream_idle_timeout);
+			r->decision = "error";
+			r->client_keepalive = 0;
+			front_kill(c);
+		}
+		break;
+	default:
+		front_kill(c);
+		break;
+	}
+	front_run(c);
+}
+
+void
+front_close_idle(struct worker *w)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state != CONN_EXCHANGE && c->state != CONN_TUNNEL &&
+		    c->state != CONN_FLUSH && c->state != CONN_LINGER &&
+		    c->state != CONN_HELD &&
+		    c->state != CONN_COLLAPSED &&
+		    !(c->state == CONN_REQ_HEAD && c->cbev != NULL &&
+		    evbuffer_get_length(bufferevent_get_input(c->cbev)) > 0)) {
+			c->end_reason = "shutdown";
+			front_kill(c);
+			front_run(c);
+		}
+	}
+}
+
+void
+front_close_all(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&w->conns)) != NULL) {
+		if (c->ex.error[0] == '\0')
+			snprintf(c->ex.error, sizeof(c->ex.error),
+			    "shutdown");
+		c->end_reason = "shutdown";
+		front_kill(c);
+		front_run(c);
+	}
+}

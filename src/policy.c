@@ -1,0 +1,227 @@
+/*
+ * policy.c - what sluice decides about a parsed request: the Host it names
+ * must be the one the connection was verified for, the target must be in
+ * origin form and normalise, a rule allows or denies it (report-only turns
+ * a deny into would_deny), and a rule's rate limit passes, holds or
+ * refuses it (locally, or through Redis for a shared limit).
+ */
+
+#include <stdio.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include "datapath.h"
+#include "ratelimit.h"
+#include "ratelimit_redis.h"
+#include "rules.h"
+#include "util.h"
+#include "worker.h"
+
+/*
+ * The policy said deny: a deny rule (also one widened at load to fail
+ * closed), the default deny, or a CONNECT port no rule opens.  Returns 1
+ * when the deny stands.  Under --report-only it logs event=would_deny and
+ * returns 0: the caller goes on as if allowed and audits 'would_deny' with
+ * the rule that would have denied.  Only policy comes through here; a
+ * malformed request (400), a Host or SNI that names another server (421)
+ * and the SSRF guard are safety, not policy, and stay enforced.  path is
+ * logged without its query, which may carry a client's credential.
+ */
+int
+policy_deny_stands(struct conn *c, const char *host, const char *method,
+    const char *path, size_t pathlen, int64_t rule_id)
+{
+	char rule[24] = "none";
+
+	if (!front_cfg(c)->report_only)
+		return 1;
+	if (rule_id >= 0)
+		snprintf(rule, sizeof(rule), "%lld", (long long)rule_id);
+	log_event(LOG_INFO, "would_deny", "client=%s host=%s method=%s "
+	    "path=%.*s rule=%s", c->client_str, host, method, path != NULL ?
+	    (int)pathlen : 1, path != NULL ? path : "-", rule);
+	return 0;
+}
+
+/* A bucket's answer (ratelimit_take()'s convention) applied. */
+static enum policy_limit
+policy_limit_apply(struct conn *c, const struct rule *rule, int64_t wait,
+    int counted)
+{
+	if (wait > 0) {
+		respond_limited(c, rule, wait);
+		return POLICY_LIMIT_REFUSED;
+	}
+	if (wait < 0) {
+		/* The head stays in the input until the token is due. */
+		c->ex.held = counted;
+		c->state = CONN_HELD;
+		front_arm(c, -wait / 1000.0);
+		return POLICY_LIMIT_HELD;
+	}
+	return POLICY_LIMIT_PASS;
+}
+
+/*
+ * The local bucket: the rule's own, or for a shared limit without an
+ * answer from Redis, this gateway's share of it (rate / --fleet-size).
+ */
+static enum policy_limit
+policy_limit_local(struct conn *c, const struct rule *rule)
+{
+	struct rule_limit share;
+	const struct rule_limit *lim = &rule->limit;
+
+	if (lim->shared) {
+		ratelimit_redis_local_limit(lim, front_cfg(c)->fleet_size,
+		    &share);
+		lim = &share;
+		worker_count_shared_local(c->w);
+	}
+	c->ex.limit_source = "local";
+	return policy_limit_apply(c, rule, ratelimit_take(c->w->sl->ratelimit,
+	    lim, rule->id, c->client_ip, util_mono_ms()), 1);
+}
+
+/* Redis answered, failed or is late: the timer fires now. */
+static void
+policy_limit_answered(void *arg)
+{
+	struct conn *c = arg;
+
+	event_active(c->timer, EV_TIMEOUT, 0);
+}
+
+/*
+ * A shared limit asks Redis; the request waits in CONN_HELD for at most
+ * --redis-timeout-ms, without blocking the loop, then the local share
+ * decides.
+ */
+enum policy_limit
+policy_limit(struct conn *c, const struct rule *rule)
+{
+	struct ratelimit_redis *redis = c->w->redis;
+	int64_t wait;
+
+	if (!rule->limit.shared || redis == NULL)
+		return policy_limit_local(c, rule);
+	switch (ratelimit_redis_take(redis, &rule->limit, rule->id,
+	    c->client_ip, policy_limit_answered, c, &c->ex.shared, &wait)) {
+	case RATELIMIT_REDIS_DECIDED:
+		c->ex.limit_source = "redis";
+		return policy_limit_apply(c, rule, wait, 0);
+	case RATELIMIT_REDIS_PENDING:
+		c->state = CONN_HELD;
+		front_arm(c, front_cfg(c)->redis_timeout_ms / 1000.0);
+		return POLICY_LIMIT_HELD;
+	case RATELIMIT_REDIS_LOCAL:
+		break;
+	}
+	return policy_limit_local(c, rule);
+}
+
+/* The shared decision a held request waited for, or the local one. */
+enum policy_limit
+policy_limit_collect(struct conn *c)
+{
+	struct exchange *r = &c->ex;
+	struct ratelimit_redis_wait *w = r->shared;
+	int64_t wait;
+
+	r->shared = NULL;
+	if (ratelimit_redis_collect(c->w->redis, w, &wait) ==
+	    RATELIMIT_REDIS_LOCAL)
+		return policy_limit_local(c, r->rule);
+	r->limit_source = "redis";
+	return policy_limit_apply(c, r->rule, wait, 0);
+}
+
+/*
+ * Decide what to do with the request whose head h sits at the start of the
+ * client's input.  Returns with the head drained and state EXCHANGE.
+ */
+void
+policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
+{
+	struct exchange *r = &c->ex;
+	struct evbuffer *in = bufferevent_get_input(c->cbev);
+	const struct rule *rule;
+	struct http1_str path;
+	char hosthdr[CONFIG_HOST_MAX];
+
+	exchange_begin(c, h);
+	c->state = CONN_EXCHANGE;
+	front_arm(c, front_cfg(c)->upstream_timeout);
+
+	/*
+	 * Host must name what the connection was verified for: the SNI, else
+	 * the CONNECT host, else the destination address.  A request the
+	 * upstream would route to another name must not ride on this one's
+	 * rule and credentials.
+	 */
+	if (h->host.len > 0) {
+		exchange_host_from_header(h->host, hosthdr, sizeof(hosthdr));
+		if (!util_same_host(hosthdr, c->name)) {
+			respond_error(c, 421, "misdirected",
+			    c->sni[0] != '\0' ? "Host header does not match "
+			    "the TLS server name" : c->connect_mode ? "Host "
+			    "header does not match the CONNECT host" : "Host "
+			    "header does not match the destination address");
+			goto drain;
+		}
+	}
+	if (c->misdirected) {
+		respond_error(c, 421, "misdirected",
+		    "TLS server name does not match the CONNECT host");
+		goto drain;
+	}
+	if (h->target.p[0] != '/' && !(h->target.len == 1 &&
+	    h->target.p[0] == '*')) {
+		/* absolute-form could name another host than the one verified */
+		respond_error(c, 400, "bad_request",
+		    "only origin-form request targets are accepted");
+		goto drain;
+	}
+	if (r->norm == NULL) {
+		respond_error(c, 400, "bad_request", "request target has "
+		    "a '%' without two hex digits, a '\\', or a '.;' or '..;' "
+		    "segment");
+		goto drain;
+	}
+
+	r->rules = worker_rules(c->w);
+	rules_snapshot_ref(r->rules);
+	path = exchange_target_path((struct http1_str){ r->norm, r->norm_len });
+	rule = rules_match_request(r->rules, r->host, c->dst_port, r->method,
+	    path.p, path.len);
+	r->rule = rule;
+	if (rule != NULL)
+		r->rule_id = rule->id;
+	if (rule == NULL ? front_cfg(c)->default_deny :
+	    rule->action == RULE_DENY) {
+		if (policy_deny_stands(c, r->host, r->method, path.p, path.len,
+		    r->rule_id)) {
+			respond_denied(c, r->rule_id);
+			goto drain;
+		}
+		/* Sent as with no rule: a deny's limit or cache never applies. */
+		r->decision = "would_deny";
+		r->rule = rule = NULL;
+	}
+	if (rule != NULL && rule->has_limit) {
+		switch (policy_limit(c, rule)) {
+		case POLICY_LIMIT_PASS:
+			break;
+		case POLICY_LIMIT_REFUSED:
+			goto drain;
+		case POLICY_LIMIT_HELD:
+			return;
+		}
+	}
+	if (lookup_send(c, h, p, rule) == 1)
+		return;
+drain:
+	evbuffer_drain(in, h->head_len);
+}

@@ -1,0 +1,149 @@
+/*
+ * respond.c - the answers sluice makes itself: a JSON body, no-store, and
+ * whether the connection may go on (403 denied, 429 with RateLimit fields,
+ * and the error statuses of the contract).
+ */
+
+#include <stdio.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+
+#include "datapath.h"
+#include "rules.h"
+#include "worker.h"
+
+const char *
+respond_reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 408: return "Request Timeout";
+	case 421: return "Misdirected Request";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 502: return "Bad Gateway";
+	case 504: return "Gateway Timeout";
+	default: return "Error";
+	}
+}
+
+/* Write a JSON string literal of s (printable ASCII kept, rest escaped). */
+void
+respond_json_str(struct evbuffer *out, const char *s)
+{
+	evbuffer_add(out, "\"", 1);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			evbuffer_add_printf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			evbuffer_add_printf(out, "\\u%04x", (unsigned char)*s);
+		else
+			evbuffer_add(out, s, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+/*
+ * Answer the current request ourselves.  body is a JSON document.  keep: the
+ * connection may serve another request afterwards.  The request body, if
+ * any, is then discarded (small, known length) or the connection closes.
+ */
+static void
+respond(struct conn *c, int status, const char *decision,
+    const char *fields, struct evbuffer *body, int keep)
+{
+	struct exchange *r = &c->ex;
+	struct evbuffer *out = bufferevent_get_output(c->cbev);
+	size_t blen = body ? evbuffer_get_length(body) : 0;
+
+	if (r->used_upstream) {
+		upleg_drop(c);
+		r->used_upstream = 0;
+	}
+	/*
+	 * A body still to come is read and dropped when it is small and
+	 * announced; a client waiting for 100-continue will not send it, so
+	 * that connection cannot be kept.
+	 */
+	if (!r->body.done && (r->resp_started || r->expect_continue ||
+	    r->body.kind != HTTP1_BODY_LENGTH ||
+	    r->body.remaining > CONN_DISCARD_MAX))
+		keep = 0;
+	if (!keep || c->w->draining) {
+		r->client_keepalive = 0;
+		r->body_cut = !r->body.done;
+		r->body.done = 1;
+	}
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n%s%s\r\n", status, respond_reason(status),
+	    blen, fields ? fields : "",
+	    r->client_keepalive ? "" : "Connection: close\r\n");
+	if (body != NULL && !r->is_head)
+		evbuffer_add_buffer(out, body);
+	r->local = 1;
+	r->local_bytes = r->is_head ? 0 : (int64_t)blen;
+	r->resp_state = RESP_DONE;
+	r->resp_started = 1;
+	r->status = status;
+	r->decision = decision;
+}
+
+/* An error answer {"error":code,"reason":why}; the connection closes. */
+void
+respond_error(struct conn *c, int status, const char *code,
+    const char *why)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	snprintf(c->ex.error, sizeof(c->ex.error), "%s", why);
+	if (body != NULL) {
+		evbuffer_add_printf(body, "{\"error\":\"%s\",\"reason\":", code);
+		respond_json_str(body, why);
+		evbuffer_add_printf(body, "}\n");
+	}
+	respond(c, status, "error", NULL, body, 0);
+	if (body != NULL)
+		evbuffer_free(body);
+}
+
+void
+respond_denied(struct conn *c, int64_t rule_id)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	if (body != NULL) {
+		if (rule_id >= 0)
+			evbuffer_add_printf(body,
+			    "{\"error\":\"denied\",\"rule\":%lld}\n",
+			    (long long)rule_id);
+		else
+			evbuffer_add_printf(body,
+			    "{\"error\":\"denied\",\"rule\":null}\n");
+	}
+	respond(c, 403, "denied", NULL, body, 1);
+	if (body != NULL)
+		evbuffer_free(body);
+}
+
+/* 429, with Retry-After and the IETF draft's RateLimit fields. */
+void
+respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms)
+{
+	struct evbuffer *body = evbuffer_new();
+	long long secs = (wait_ms + 999) / 1000, id = rule->id;
+	char fields[256];
+
+	snprintf(fields, sizeof(fields), "Retry-After: %lld\r\n"
+	    "RateLimit-Policy: \"rule-%lld\";q=%d;w=%d\r\n"
+	    "RateLimit: \"rule-%lld\";r=0;t=%lld\r\n", secs, id,
+	    rule->limit.requests, rule->limit.per_seconds, id, secs);
+	if (body != NULL)
+		evbuffer_add_printf(body, "{\"error\":\"rate_limited\","
+		    "\"rule\":%lld,\"retry_after\":%lld}\n", id, secs);
+	respond(c, 429, "rate_limited", fields, body, 1);
+	if (body != NULL)
+		evbuffer_free(body);
+}

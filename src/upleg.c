@@ -1,0 +1,282 @@
+/*
+ * upleg.c - the upstream leg of an exchange: a connection to the verified
+ * destination (this connection's kept one, a pooled one, or a new one),
+ * the request head written with the rule's credentials, and what an
+ * upstream's failure or close means for the request (retry once on a
+ * stale pooled connection, 502, or a response cut short).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+
+#include "datapath.h"
+#include "inject.h"
+#include "tls.h"
+#include "worker.h"
+
+void
+upleg_drop(struct conn *c)
+{
+	upstream_free(c->w, c->ubev);
+	c->ubev = NULL;
+	c->ubev_connected = 0;
+	c->ubev_reused = 0;
+	c->ubev_reusable = 0;
+	c->ubev_eof = 0;
+}
+
+/* The upstream leg for the connections row: TLS, certificate, verdict. */
+void
+upleg_note(struct conn *c, SSL *ssl)
+{
+	STACK_OF(X509) *chain;
+	X509 *cert;
+
+	if (ssl == NULL)
+		return;
+	/* When verification fails OpenSSL keeps the chain but no peer. */
+	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL &&
+	    (chain = SSL_get_peer_cert_chain(ssl)) != NULL &&
+	    sk_X509_num(chain) > 0)
+		cert = sk_X509_value(chain, 0);
+	if (cert != NULL) {
+		X509_NAME_oneline(X509_get_subject_name(cert), c->up_subject,
+		    sizeof(c->up_subject));
+		X509_NAME_oneline(X509_get_issuer_name(cert), c->up_issuer,
+		    sizeof(c->up_issuer));
+	}
+	if ((c->verify_result = tls_verify_error(ssl)) == NULL && cert != NULL)
+		c->verify_result = "ok";
+	if (SSL_is_init_finished(ssl)) {
+		c->up_tls_version = SSL_get_version(ssl);
+		c->up_cipher = SSL_get_cipher_name(ssl);
+	}
+}
+
+/* Attach an upstream connection: this connection's, the pool's, or new. */
+static int
+upleg_attach(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	c->ex.used_upstream = 1;
+	/* A kept connection that spoke out of turn cannot be trusted. */
+	if (c->ubev != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(c->ubev)) > 0)
+		upleg_drop(c);
+	if (c->ubev != NULL) {
+		c->ubev_reusable = 0;
+		return 0;
+	}
+	c->ubev = upstream_pool_take(w, (struct sockaddr *)&c->up_addr,
+	    c->up_len, c->name);
+	if (c->ubev != NULL) {
+		c->ubev_connected = 1;
+		c->ubev_reused = 1;
+	} else {
+		c->ubev = upstream_connect_tls(w, (struct sockaddr *)&c->up_addr,
+		    c->up_len, c->sni[0] ? c->sni : c->name, c->name);
+		if (c->ubev == NULL)
+			return -1;
+		c->ubev_connected = 0;
+		c->ubev_reused = 0;
+	}
+	front_bev_setup(c, c->ubev, 0);
+	return 0;
+}
+
+/*
+ * Send the head, with the normalised target and the rule's credentials,
+ * and start the exchange.
+ * Secrets are bound to the destination by construction: rules match on
+ * c->name (the SNI, the CONNECT host or the destination IP, never the Host
+ * header, which must agree with the SNI), and the upstream connection is
+ * verified for c->name before any byte written here leaves.
+ */
+void
+upleg_send_request(struct conn *c, const struct http1_head *h,
+    const char *p, const struct rule *rule, const char *extra)
+{
+	struct exchange *r = &c->ex;
+	struct http1_str target = { r->norm, r->norm_len };
+	struct evbuffer *out;
+	char *audit_target = NULL;
+	size_t len;
+
+	if (upleg_attach(c) == -1) {
+		respond_error(c, 502, "bad_gateway",
+		    "cannot connect to upstream");
+		return;
+	}
+	out = bufferevent_get_output(c->ubev);
+	if (inject_write_request(out, h, p, target, rule, extra, &audit_target,
+	    r->injected, sizeof(r->injected)) == -1) {
+		respond_error(c, 502, "bad_gateway", "out of memory");
+		return;
+	}
+	if (audit_target != NULL) {
+		free(r->target);
+		r->target = audit_target;
+	}
+	/* A request without body on a reused connection may be sent again. */
+	len = evbuffer_get_length(out);
+	if (c->ubev_reused && r->body.done &&
+	    (r->retry_head = evbuffer_new()) != NULL)
+		evbuffer_add(r->retry_head, evbuffer_pullup(out, len), len);
+}
+
+void
+upleg_read(struct bufferevent *bev, void *arg)
+{
+	front_run(arg);
+}
+
+/* Retry a request on a fresh connection when a pooled one was stale. */
+static int
+upleg_retry(struct conn *c)
+{
+	struct exchange *r = &c->ex;
+	struct evbuffer *head = r->retry_head;
+
+	if (!c->ubev_reused || head == NULL || r->resp_started)
+		return -1;
+	r->retry_head = NULL;
+	upleg_drop(c);
+	if (upleg_attach(c) == -1) {
+		evbuffer_free(head);
+		return -1;
+	}
+	evbuffer_add_buffer(bufferevent_get_output(c->ubev), head);
+	evbuffer_free(head);
+	return 0;
+}
+
+/*
+ * The upstream failed before the response ended.  err: errno as the event
+ * callback found it (0 once the connection was up).
+ */
+static void
+upleg_failed(struct conn *c, int err)
+{
+	struct exchange *r = &c->ex;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->ubev);
+	const char *verr = ssl ? tls_verify_error(ssl) : NULL;
+	int reset = c->ubev_close == UPSTREAM_CLOSE_RESET;
+	const char *cerr;
+	char why[160];
+	int n;
+
+	if (c->ubev_connected && r->resp_state == RESP_BODY &&
+	    r->resp.kind == HTTP1_BODY_UNTIL_CLOSE)
+		snprintf(why, sizeof(why), "upstream %s; response truncated",
+		    reset ? "reset the connection" :
+		    "closed without close_notify");
+	else if (c->ubev_connected)
+		snprintf(why, sizeof(why),
+		    "upstream %s the connection before the response ended",
+		    reset ? "reset" : "closed");
+	else if (verr != NULL) {
+		worker_count_tls_failure(c->w, WORKER_LEG_UPSTREAM,
+		    WORKER_TLS_VERIFY);
+		upleg_note(c, ssl);
+		snprintf(why, sizeof(why),
+		    "upstream certificate verification failed: %s", verr);
+	} else if ((cerr = upstream_connect_error(c->ubev, err)) != NULL) {
+		/* "connection refused": strerror's capital mid-sentence */
+		n = snprintf(why, sizeof(why), "cannot connect to upstream: ");
+		snprintf(why + n, sizeof(why) - n, "%s", cerr);
+		why[n] = (char)tolower((unsigned char)why[n]);
+	} else {
+		worker_count_tls_failure(c->w, WORKER_LEG_UPSTREAM,
+		    bufferevent_get_openssl_error(c->ubev) != 0 ?
+		    WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
+		snprintf(why, sizeof(why), "upstream TLS handshake failed");
+	}
+	ERR_clear_error();
+
+	if (r->resp_state == RESP_WAIT_HEAD && upleg_retry(c) == 0)
+		return;
+	if (!r->resp_started) {
+		if (verr != NULL && !c->ubev_connected)
+			log_event(LOG_WARN, "upstream_verify_failed",
+			    "client=%s sni=%s host=%s upstream=%s err=%s",
+			    c->client_str, c->sni, c->name, c->server_str,
+			    verr);
+		else
+			log_event(LOG_WARN, "upstream_failed", "client=%s "
+			    "sni=%s upstream=%s err=%s", c->client_str, c->sni,
+			    c->server_str, why);
+		respond_error(c, 502, "bad_gateway", why);
+		return;
+	}
+	/*
+	 * Part of the response went out: all we can do is cut it short, and
+	 * front_free() resets the client's connection so that it shows.
+	 */
+	snprintf(r->error, sizeof(r->error), "%s", why);
+	r->decision = "error";
+	upleg_drop(c);
+	r->client_keepalive = 0;
+	front_flush(c);
+}
+
+/*
+ * The upstream closed and everything it sent has been forwarded: that ends
+ * a read-until-close body, if the close came with close_notify (without
+ * it, or with a reset, the body may have been cut: RFC 9112 9.8); anything
+ * else is a failure.  -1 if it failed.
+ */
+int
+upleg_eof(struct conn *c)
+{
+	struct exchange *r = &c->ex;
+
+	if (r->resp_state == RESP_BODY && c->ubev_close == UPSTREAM_CLOSE_CLEAN
+	    && http1_body_eof(&r->resp) == 0) {
+		r->resp_state = RESP_DONE;
+		r->upstream_keepalive = 0;
+		return 0;
+	}
+	upleg_failed(c, 0);
+	return -1;
+}
+
+void
+upleg_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->ubev_connected = 1;
+		if (bufferevent_openssl_get_ssl(bev) != NULL)
+			worker_count_handshake(c->w, WORKER_LEG_UPSTREAM);
+	} else if (c->state == CONN_TUNNEL) {
+		tunnel_end(c, &c->ubev);
+	} else if (c->state == CONN_EXCHANGE && !c->ex.local &&
+	    c->ubev_connected) {
+		/*
+		 * A close (clean, dirty or reset) or an error.  What was read
+		 * with it reaches the input only after this callback returns,
+		 * so exchange_pump() judges the end from a deferred read
+		 * callback, once it has forwarded what is left.
+		 */
+		c->ubev_eof = 1;
+		c->ubev_close = upstream_close_kind(bev, err);
+		ERR_clear_error();
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+		    BEV_TRIG_DEFER_CALLBACKS);
+		return;
+	} else if (c->state == CONN_EXCHANGE && !c->ex.local) {
+		upleg_failed(c, err);
+	} else {
+		upleg_drop(c);
+	}
+	front_run(c);
+}
