@@ -56,19 +56,34 @@ enum conn_state {
 	CONN_PEEK,		/* waiting for a whole ClientHello */
 	CONN_HANDSHAKE,		/* TLS with the client */
 	CONN_REQ_HEAD,		/* between requests: reading a request head */
-	CONN_HELD,		/* a request waits for its rate-limit token */
-	CONN_COLLAPSED,		/* a request waits for another's identical miss */
-	CONN_EXCHANGE,		/* a request is being forwarded or answered */
+	CONN_EXCHANGE,		/* a request is in flight: ex.state says where */
 	CONN_TUNNEL,		/* raw relay: passthrough, or after a 101 */
 	CONN_FLUSH,		/* writing what is left, then freed */
 	CONN_LINGER,		/* answered; dropping the rest of the body */
 	CONN_DEAD,		/* transient: freed when the callback returns */
 };
 
-enum conn_resp {
-	RESP_WAIT_HEAD = 0,
-	RESP_BODY,
-	RESP_DONE,
+/*
+ * One request's life.  The state says what the exchange waits for; each
+ * has its invariants, which exchange_assert() checks in debug builds.
+ *
+ *   HEAD -> POLICY -+-> HELD ------+        (token due, Redis answered)
+ *                   +-> COLLAPSED -+        (the identical miss ended)
+ *                   |              v
+ *                   +-------> POLICY again -+-> UPSTREAM -> RESPONSE -> DONE
+ *                   |                       |                 ^
+ *                   +-----------------------+-----------------+
+ *                     sluice's own answer, or a cache hit: DONE at once
+ */
+enum exchange_state {
+	EX_HEAD = 0,		/* none yet: the connection reads a head */
+	EX_POLICY,		/* head parsed; rules, limits and the cache decide */
+	EX_HELD,		/* waits for a rate-limit token or shared decision */
+	EX_COLLAPSED,		/* waits for an identical miss to reach the cache */
+	EX_UPSTREAM,		/* sent upstream; waits for the response head */
+	EX_RESPONSE,		/* the upstream's body streams to the client */
+	EX_DONE,		/* the response is complete (the request body may
+				   still be ending) */
 };
 
 struct exchange {
@@ -90,7 +105,7 @@ struct exchange {
 	struct rules_snapshot *rules;
 	struct http1_body body;			/* client -> upstream */
 	struct http1_body resp;			/* upstream -> client */
-	enum conn_resp	 resp_state;
+	enum exchange_state state;
 	int		 local;			/* sluice answered itself */
 	int64_t		 local_bytes;		/* body bytes of that answer */
 	int		 resp_started;		/* a byte of a response went out */
@@ -152,7 +167,7 @@ struct conn {
 	enum upstream_close ubev_close;		/* how, once ubev_eof */
 
 	struct exchange	 ex;
-	struct cache_waiter waiter;		/* while CONN_COLLAPSED */
+	struct cache_waiter waiter;		/* while EX_COLLAPSED */
 	size_t		 head_scanned;		/* request head bytes without its end */
 	int		 passthrough;		/* audit the tunnel at close */
 	int64_t		 passthrough_rule;
@@ -182,7 +197,7 @@ struct conn {
 enum policy_limit {
 	POLICY_LIMIT_PASS = 0,	/* go on */
 	POLICY_LIMIT_REFUSED,	/* answered 429 */
-	POLICY_LIMIT_HELD,	/* CONN_HELD until the timer: a token is due,
+	POLICY_LIMIT_HELD,	/* EX_HELD until the timer: a token is due,
 				   or a shared decision comes or is late */
 };
 
@@ -223,6 +238,12 @@ void exchange_resume(struct conn *c);
 void exchange_wake(evutil_socket_t fd, short what, void *arg);
 int exchange_request_head(struct conn *c);
 int exchange_pump(struct conn *c);
+int exchange_waits(const struct exchange *r);
+#ifdef SLUICE_DEBUG
+void exchange_assert(const struct conn *c);
+#else
+#define exchange_assert(c)	((void)0)
+#endif
 
 /* policy.c */
 int policy_deny_stands(struct conn *c, const char *host, const char *method,

@@ -5,6 +5,7 @@
  * streamed with backpressure, the response head rewritten, and exactly one
  * audit row at the end.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,7 @@ exchange_begin(struct conn *c, const struct http1_head *h)
 	http1_body_init(&r->body, h->body, h->content_length);
 	if (h->body == HTTP1_BODY_NONE)
 		r->body.done = 1;
-	r->resp_state = RESP_WAIT_HEAD;
+	r->state = EX_POLICY;
 	/* The host rules see: the SNI, the CONNECT host or the destination IP. */
 	snprintf(r->host, sizeof(r->host), "%s", c->name);
 }
@@ -168,7 +169,7 @@ exchange_end(struct conn *c)
 	if (r->used_upstream) {
 		c->ubev_reusable = c->ubev_connected && !c->ubev_eof &&
 		    !r->local && r->upstream_keepalive && r->body.done &&
-		    r->resp_state == RESP_DONE;
+		    r->state == EX_DONE;
 		if (!c->ubev_reusable)
 			upleg_drop(c);
 		else
@@ -295,7 +296,7 @@ exchange_resume(struct conn *c)
 		r->held = 0;
 	}
 	cache_flight_leave(c->w->sl->cache, &c->waiter);
-	c->state = CONN_EXCHANGE;
+	r->state = EX_POLICY;
 	front_arm(c, front_cfg(c)->upstream_timeout);
 	if (r->shared != NULL &&
 	    (limit = policy_limit_collect(c)) == POLICY_LIMIT_HELD)
@@ -320,7 +321,7 @@ exchange_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == CONN_COLLAPSED)
+	if (c->state == CONN_EXCHANGE && c->ex.state == EX_COLLAPSED)
 		exchange_resume(c);
 	front_run(c);
 }
@@ -532,10 +533,10 @@ exchange_response_head(struct conn *c)
 	evbuffer_add(out, "\r\n", 2);
 	evbuffer_drain(in, h.head_len);
 	http1_body_init(&r->resp, h.body, h.content_length);
-	r->resp_state = RESP_BODY;
+	r->state = EX_RESPONSE;
 	if (h.body == HTTP1_BODY_NONE) {
 		r->resp.done = 1;
-		r->resp_state = RESP_DONE;
+		r->state = EX_DONE;
 		if (r->fill != NULL) {
 			cache_fill_commit(r->fill, 0);
 			r->fill = NULL;
@@ -553,6 +554,8 @@ exchange_pump(struct conn *c)
 	struct evbuffer *uout = c->ubev ? bufferevent_get_output(c->ubev) : NULL;
 	int progress = 0, n;
 
+	if (exchange_waits(r))
+		return 0;		/* a timer or a waiter wakes it */
 	if (!r->body.done) {
 		n = exchange_forward(cin, r->local ? NULL : uout, &r->body, NULL);
 		if (n == -1) {
@@ -568,7 +571,7 @@ exchange_pump(struct conn *c)
 		}
 		progress |= n;
 	}
-	while (r->resp_state == RESP_WAIT_HEAD && c->ubev != NULL) {
+	while (r->state == EX_UPSTREAM && c->ubev != NULL) {
 		n = exchange_response_head(c);
 		if (n == -1)
 			return 1;
@@ -576,7 +579,7 @@ exchange_pump(struct conn *c)
 			break;
 		progress = 1;
 	}
-	if (r->resp_state == RESP_BODY) {
+	if (r->state == EX_RESPONSE) {
 		n = exchange_forward(bufferevent_get_input(c->ubev),
 		    bufferevent_get_output(c->cbev), &r->resp, &r->fill);
 		if (n == -1) {
@@ -588,18 +591,18 @@ exchange_pump(struct conn *c)
 		}
 		progress |= n != 0;
 		if (r->resp.done)
-			r->resp_state = RESP_DONE;
+			r->state = EX_DONE;
 		if (r->resp.done && r->fill != NULL && r->error[0] == '\0') {
 			cache_fill_commit(r->fill, r->resp.payload);
 			r->fill = NULL;
 			lookup_flight_end(c);
 		}
 	}
-	if (c->ubev_eof && !r->local && r->resp_state != RESP_DONE &&
+	if (c->ubev_eof && !r->local && r->state != EX_DONE &&
 	    evbuffer_get_length(bufferevent_get_input(c->ubev)) == 0 &&
 	    upleg_eof(c) == -1)
 		return 1;
-	if (r->resp_state == RESP_DONE && !r->body.done && !r->local) {
+	if (r->state == EX_DONE && !r->body.done && !r->local) {
 		/*
 		 * Answered before the body ended: neither side can be reused,
 		 * and the client gets a lingering close.
@@ -609,7 +612,7 @@ exchange_pump(struct conn *c)
 		r->client_keepalive = 0;
 		r->upstream_keepalive = 0;
 	}
-	if (r->resp_state == RESP_DONE && r->body.done) {
+	if (r->state == EX_DONE && r->body.done) {
 		exchange_end(c);
 		return 1;
 	}
@@ -618,8 +621,69 @@ exchange_pump(struct conn *c)
 	 * streaming either way may pause longer (LLM streams do).
 	 */
 	if (progress)
-		front_arm(c, r->resp_state == RESP_BODY || !r->body.done ?
+		front_arm(c, r->state == EX_RESPONSE || !r->body.done ?
 		    front_cfg(c)->stream_idle_timeout :
 		    front_cfg(c)->upstream_timeout);
 	return progress;
 }
+
+/* A held or collapsed request: it neither reads nor sends until woken. */
+int
+exchange_waits(const struct exchange *r)
+{
+	return r->state == EX_HELD || r->state == EX_COLLAPSED;
+}
+
+#ifdef SLUICE_DEBUG
+/*
+ * What each state promises, checked after every step of a connection in
+ * debug builds (SQLite's assert_pager_state() is the model).  Between
+ * requests nothing of the last one is left; within one, the state agrees
+ * with what the exchange holds.
+ */
+void
+exchange_assert(const struct conn *c)
+{
+	const struct exchange *r = &c->ex;
+
+	if (c->state == CONN_REQ_HEAD) {
+		assert(r->state == EX_HEAD && r->start_ms == 0);
+		assert(r->fill == NULL && r->flight == NULL &&
+		    r->cached == NULL && r->shared == NULL && !r->held);
+		assert(r->retry_head == NULL && r->rules == NULL);
+		return;
+	}
+	if (c->state != CONN_EXCHANGE)
+		return;
+	assert(r->start_ms != 0);
+	assert(!r->local || r->state == EX_DONE);
+	switch (r->state) {
+	case EX_HEAD:
+	case EX_POLICY:
+		assert(!"an exchange left undecided");
+		break;
+	case EX_HELD:
+		assert(r->rule != NULL && r->rule->has_limit);
+		assert(!r->resp_started && !r->used_upstream);
+		assert(r->fill == NULL && r->flight == NULL);
+		break;
+	case EX_COLLAPSED:
+		assert(r->collapsed && c->waiter.flight != NULL);
+		assert(r->flight == NULL && !r->resp_started &&
+		    !r->used_upstream);
+		break;
+	case EX_UPSTREAM:
+		assert(r->used_upstream && c->ubev != NULL);
+		assert(r->status < 200 && r->fill == NULL);
+		break;
+	case EX_RESPONSE:
+		assert(r->used_upstream && r->resp_started);
+		assert(r->status >= 200 && !r->resp.done);
+		break;
+	case EX_DONE:
+		assert(r->resp_started && r->status != 0);
+		break;
+	}
+}
+#endif
+

@@ -367,8 +367,6 @@ front_end_reason(enum conn_state last)
 		return "closed_before_tls";
 	case CONN_HANDSHAKE:
 		return "handshake_failed";
-	case CONN_HELD:
-	case CONN_COLLAPSED:
 	case CONN_EXCHANGE:
 		return "closed_during_request";
 	case CONN_TUNNEL:
@@ -486,11 +484,11 @@ front_update_events(struct conn *c)
 		cread = 1;
 		uread = 1;
 		break;
-	case CONN_HELD:
-	case CONN_COLLAPSED:
-		uread = 1;
-		break;
 	case CONN_EXCHANGE:
+		if (exchange_waits(r)) {
+			uread = 1;
+			break;
+		}
 		cread = r->local ? !r->body.done : front_has_room(c->ubev);
 		uread = front_has_room(c->cbev);
 		break;
@@ -547,11 +545,13 @@ front_run(struct conn *c)
 	/* A response no longer in flight cannot continue a secret. */
 	if (c->cap != NULL)
 		capture_flush(c->cap, c->ex.start_ms == 0 ||
-		    c->ex.resp_state == RESP_DONE);
-	if (c->state == CONN_DEAD)
+		    c->ex.state == EX_DONE);
+	if (c->state == CONN_DEAD) {
 		front_free(c);
-	else
-		front_update_events(c);
+		return;
+	}
+	exchange_assert(c);
+	front_update_events(c);
 }
 
 static void
@@ -647,7 +647,8 @@ front_client_event(struct bufferevent *bev, short what, void *arg)
 	} else if (c->state == CONN_TUNNEL) {
 		tunnel_end(c, &c->cbev);
 	} else {
-		if (c->state == CONN_EXCHANGE && c->ex.error[0] == '\0')
+		if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
+		    c->ex.error[0] == '\0')
 			snprintf(c->ex.error, sizeof(c->ex.error),
 			    "client closed the connection");
 		ERR_clear_error();
@@ -684,12 +685,10 @@ front_timer_cb(evutil_socket_t fd, short what, void *arg)
 			intercept_refuse(c, c->passthrough_rule, why);
 		}
 		break;
-	case CONN_HELD:
-	case CONN_COLLAPSED:
-		exchange_resume(c);
-		break;
 	case CONN_EXCHANGE:
-		if (!r->body.done && !r->resp_started) {
+		if (exchange_waits(r)) {
+			exchange_resume(c);
+		} else if (!r->body.done && !r->resp_started) {
 			respond_error(c, 408, "timeout",
 			    "client sent no request body for too long");
 		} else if (!r->resp_started) {
@@ -700,7 +699,7 @@ front_timer_cb(evutil_socket_t fd, short what, void *arg)
 			    "upstream timed out");
 		} else {
 			/* front_free() resets the client: the body was cut. */
-			if (r->resp_state == RESP_WAIT_HEAD && r->body.done)
+			if (r->state == EX_UPSTREAM && r->body.done)
 				snprintf(r->error, sizeof(r->error),
 				    "upstream timed out");	/* after a 1xx */
 			else
@@ -728,8 +727,6 @@ front_close_idle(struct worker *w)
 		next = TAILQ_NEXT(c, entry);
 		if (c->state != CONN_EXCHANGE && c->state != CONN_TUNNEL &&
 		    c->state != CONN_FLUSH && c->state != CONN_LINGER &&
-		    c->state != CONN_HELD &&
-		    c->state != CONN_COLLAPSED &&
 		    !(c->state == CONN_REQ_HEAD && c->cbev != NULL &&
 		    evbuffer_get_length(bufferevent_get_input(c->cbev)) > 0)) {
 			c->end_reason = "shutdown";

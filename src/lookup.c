@@ -47,7 +47,7 @@ lookup_collapse(struct conn *c, const struct rule *rule,
 	if (r->flight != NULL || c->waiter.flight == NULL)
 		return 0;
 	r->collapsed = 1;
-	c->state = CONN_COLLAPSED;
+	r->state = EX_COLLAPSED;
 	front_arm(c, CONN_COLLAPSE_SECS);
 	return 1;
 }
@@ -82,7 +82,7 @@ lookup_serve(struct conn *c, struct cache_entry *e, int64_t age,
 	    !c->w->draining ? "" : "Connection: close\r\n");
 	r->local = 1;
 	r->local_bytes = r->is_head ? 0 : (int64_t)cache_entry_payload(e);
-	r->resp_state = RESP_DONE;
+	r->state = EX_DONE;
 	r->resp_started = 1;
 	r->status = cache_entry_status(e);
 	r->decision = "cached";

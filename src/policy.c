@@ -57,7 +57,7 @@ policy_limit_apply(struct conn *c, const struct rule *rule, int64_t wait,
 	if (wait < 0) {
 		/* The head stays in the input until the token is due. */
 		c->ex.held = counted;
-		c->state = CONN_HELD;
+		c->ex.state = EX_HELD;
 		front_arm(c, -wait / 1000.0);
 		return POLICY_LIMIT_HELD;
 	}
@@ -95,7 +95,7 @@ policy_limit_answered(void *arg)
 }
 
 /*
- * A shared limit asks Redis; the request waits in CONN_HELD for at most
+ * A shared limit asks Redis; the request waits in EX_HELD for at most
  * --redis-timeout-ms, without blocking the loop, then the local share
  * decides.
  */
@@ -113,7 +113,7 @@ policy_limit(struct conn *c, const struct rule *rule)
 		c->ex.limit_source = "redis";
 		return policy_limit_apply(c, rule, wait, 0);
 	case RATELIMIT_REDIS_PENDING:
-		c->state = CONN_HELD;
+		c->ex.state = EX_HELD;
 		front_arm(c, front_cfg(c)->redis_timeout_ms / 1000.0);
 		return POLICY_LIMIT_HELD;
 	case RATELIMIT_REDIS_LOCAL:

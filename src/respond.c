@@ -85,7 +85,7 @@ respond(struct conn *c, int status, const char *decision,
 		evbuffer_add_buffer(out, body);
 	r->local = 1;
 	r->local_bytes = r->is_head ? 0 : (int64_t)blen;
-	r->resp_state = RESP_DONE;
+	r->state = EX_DONE;
 	r->resp_started = 1;
 	r->status = status;
 	r->decision = decision;

@@ -114,6 +114,7 @@ upleg_send_request(struct conn *c, const struct http1_head *h,
 		    "cannot connect to upstream");
 		return;
 	}
+	r->state = EX_UPSTREAM;
 	out = bufferevent_get_output(c->ubev);
 	if (inject_write_request(out, h, p, target, rule, extra, &audit_target,
 	    r->injected, sizeof(r->injected)) == -1) {
@@ -172,7 +173,7 @@ upleg_failed(struct conn *c, int err)
 	char why[160];
 	int n;
 
-	if (c->ubev_connected && r->resp_state == RESP_BODY &&
+	if (c->ubev_connected && r->state == EX_RESPONSE &&
 	    r->resp.kind == HTTP1_BODY_UNTIL_CLOSE)
 		snprintf(why, sizeof(why), "upstream %s; response truncated",
 		    reset ? "reset the connection" :
@@ -200,7 +201,7 @@ upleg_failed(struct conn *c, int err)
 	}
 	ERR_clear_error();
 
-	if (r->resp_state == RESP_WAIT_HEAD && upleg_retry(c) == 0)
+	if (r->state == EX_UPSTREAM && upleg_retry(c) == 0)
 		return;
 	if (!r->resp_started) {
 		if (verr != NULL && !c->ubev_connected)
@@ -237,9 +238,9 @@ upleg_eof(struct conn *c)
 {
 	struct exchange *r = &c->ex;
 
-	if (r->resp_state == RESP_BODY && c->ubev_close == UPSTREAM_CLOSE_CLEAN
+	if (r->state == EX_RESPONSE && c->ubev_close == UPSTREAM_CLOSE_CLEAN
 	    && http1_body_eof(&r->resp) == 0) {
-		r->resp_state = RESP_DONE;
+		r->state = EX_DONE;
 		r->upstream_keepalive = 0;
 		return 0;
 	}
@@ -259,8 +260,8 @@ upleg_event(struct bufferevent *bev, short what, void *arg)
 			worker_count_handshake(c->w, WORKER_LEG_UPSTREAM);
 	} else if (c->state == CONN_TUNNEL) {
 		tunnel_end(c, &c->ubev);
-	} else if (c->state == CONN_EXCHANGE && !c->ex.local &&
-	    c->ubev_connected) {
+	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
+	    !c->ex.local && c->ubev_connected) {
 		/*
 		 * A close (clean, dirty or reset) or an error.  What was read
 		 * with it reaches the input only after this callback returns,
@@ -273,7 +274,8 @@ upleg_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
 		    BEV_TRIG_DEFER_CALLBACKS);
 		return;
-	} else if (c->state == CONN_EXCHANGE && !c->ex.local) {
+	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
+	    !c->ex.local) {
 		upleg_failed(c, err);
 	} else {
 		upleg_drop(c);
