@@ -126,6 +126,7 @@ lookup_send(struct conn *c, const struct http1_head *h, const char *p,
 	switch (cache_lookup(cache, rule->id, r->host, h, time(NULL), &e,
 	    &age)) {
 	case CACHE_FRESH:
+		r->cache_status = NULL;	/* a hit after a collapse is no miss */
 		lookup_serve(c, e, age, "hit");
 		return 0;
 	case CACHE_STALE:
