@@ -15,7 +15,9 @@
  * the worker's counters and the audit rows show of each path:
  *
  *   keep-alive     UPSTREAM -> RESPONSE -> DONE -> HEAD, twice, one upstream
- *   denied         POLICY -> DONE (403), the connection kept
+ *   denied         POLICY -> DONE (403), the connection kept; a POST
+ *                  denied before its body came is DONE while the body
+ *                  is read and dropped, then the connection goes on
  *   rate limit     POLICY -> HELD -> POLICY -> UPSTREAM, and a 429
  *   collapse       one leads (UPSTREAM), one waits COLLAPSED, then a hit
  *   upstream cut   RESPONSE, then a reset for the client; refused: 502
@@ -88,7 +90,7 @@ up_write(SSL *ssl, const char *s, size_t len)
 
 /* Answer one request for path; -1 when the connection must end. */
 static int
-up_answer(SSL *ssl, const char *path)
+up_answer(SSL *ssl, const char *path, size_t reqbody)
 {
 	char head[512], body[256];
 	int blen;
@@ -109,7 +111,8 @@ up_answer(SSL *ssl, const char *path)
 		up_write(ssl, part, sizeof(part));
 		return -1;
 	}
-	blen = snprintf(body, sizeof(body), "hello %s", path);
+	blen = reqbody == 0 ? snprintf(body, sizeof(body), "hello %s", path) :
+	    snprintf(body, sizeof(body), "hello %s, %zu bytes", path, reqbody);
 	if (strcmp(path, "/cached/slow") == 0) {
 		usleep(SLOW_MS * 1000);
 		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
@@ -124,21 +127,28 @@ up_answer(SSL *ssl, const char *path)
 	return 0;
 }
 
-/* Requests without bodies (sluice sends GETs here), kept alive. */
+/* Requests with a Content-Length body or none, kept alive. */
 static void *
 up_conn(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
 	SSL *ssl = SSL_new(up.ctx);
-	char buf[8192], path[256], *end;
-	size_t len = 0, hl;
+	char buf[8192], path[256], *end, *cl;
+	size_t len = 0, hl, blen = 0;
 	int n;
 
 	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1)
 		goto done;
 	for (;;) {
 		buf[len] = '\0';
-		if ((end = strstr(buf, "\r\n\r\n")) == NULL) {
+		end = strstr(buf, "\r\n\r\n");
+		if (end != NULL) {
+			*end = '\0';
+			cl = strcasestr(buf, "\r\ncontent-length:");
+			blen = cl != NULL ? strtoul(cl + 17, NULL, 10) : 0;
+			*end = '\r';
+		}
+		if (end == NULL || len < (size_t)(end + 4 - buf) + blen) {
 			if (len + 1 >= sizeof(buf) ||
 			    (n = SSL_read(ssl, buf + len,
 			    (int)(sizeof(buf) - 1 - len))) <= 0)
@@ -146,9 +156,9 @@ up_conn(void *arg)
 			len += (size_t)n;
 			continue;
 		}
-		hl = (size_t)(end + 4 - buf);
+		hl = (size_t)(end + 4 - buf) + blen;
 		if (sscanf(buf, "%*s %255s", path) != 1 ||
-		    up_answer(ssl, path) == -1)
+		    up_answer(ssl, path, blen) == -1)
 			break;
 		memmove(buf, buf + hl, len - hl);
 		len -= hl;
@@ -639,7 +649,20 @@ test_denied(void)
 	client_response(&cl, &r);
 	CHECK(r.status == 200 && strcmp(r.body, "hello /s2/after") == 0,
 	    "denied: the next request on the connection is forwarded");
-	CHECK(counted(WORKER_DENIED) == 1, "denied: one denial counted");
+	/* Answered before its body came: EX_DONE while the body ends. */
+	client_send(&cl, "POST /denied/y HTTP/1.1\r\nHost: api.test\r\n"
+	    "Content-Length: 10\r\n\r\n");
+	client_response(&cl, &r);
+	CHECK(r.status == 403 && strcasestr(r.head, "connection: close") ==
+	    NULL, "denied: a POST is answered before its body comes");
+	client_send(&cl, "0123456789");
+	client_send(&cl, "POST /s2/post HTTP/1.1\r\nHost: api.test\r\n"
+	    "Content-Length: 5\r\n\r\nabcde");
+	client_response(&cl, &r);
+	CHECK(r.status == 200 &&
+	    strcmp(r.body, "hello /s2/post, 5 bytes") == 0,
+	    "denied: the late body is dropped, the next POST forwarded whole");
+	CHECK(counted(WORKER_DENIED) == 2, "denied: two denials counted");
 	client_close(&cl);
 }
 
@@ -820,8 +843,11 @@ test_audit_rows(void)
 	CHECK(rows(db, "path IN ('/s1/a', '/s1/b') AND decision = 'forwarded' "
 	    "AND status = 200 AND rule_id = 4") == 2,
 	    "audit: a row per keep-alive request");
-	CHECK(rows(db, "path = '/denied/x' AND decision = 'denied' AND "
-	    "status = 403 AND rule_id = 1") == 1, "audit: the denial");
+	CHECK(rows(db, "path IN ('/denied/x', '/denied/y') AND decision = "
+	    "'denied' AND status = 403 AND rule_id = 1") == 2,
+	    "audit: the denials");
+	CHECK(rows(db, "path = '/s2/post' AND decision = 'forwarded' AND "
+	    "req_bytes = 5") == 1, "audit: the POST and its body's size");
 	CHECK(rows(db, "path = '/limited' AND decision = 'forwarded' AND "
 	    "limit_source = 'local'") == 2 &&
 	    rows(db, "path = '/limited' AND decision = 'rate_limited' AND "
