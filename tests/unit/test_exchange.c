@@ -21,6 +21,8 @@
  *   rate limit     POLICY -> HELD -> POLICY -> UPSTREAM, and a 429
  *   collapse       one leads (UPSTREAM), one waits COLLAPSED, then a hit
  *   upstream cut   RESPONSE, then a reset for the client; refused: 502
+ *   retry          UPSTREAM on a kept connection that closes, UPSTREAM
+ *                  again on another
  *   malformed      400 and a close; the next connection is served
  */
 #include <arpa/inet.h>
@@ -135,7 +137,7 @@ up_conn(void *arg)
 	SSL *ssl = SSL_new(up.ctx);
 	char buf[8192], path[256], *end, *cl;
 	size_t len = 0, hl, blen = 0;
-	int n;
+	int n, drop_next = 0;
 
 	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1)
 		goto done;
@@ -157,9 +159,12 @@ up_conn(void *arg)
 			continue;
 		}
 		hl = (size_t)(end + 4 - buf) + blen;
-		if (sscanf(buf, "%*s %255s", path) != 1 ||
+		/* After /drop-next the next request gets a close, as on a
+		   connection the upstream timed out just then. */
+		if (drop_next || sscanf(buf, "%*s %255s", path) != 1 ||
 		    up_answer(ssl, path, blen) == -1)
 			break;
+		drop_next = strcmp(path, "/drop-next") == 0;
 		memmove(buf, buf + hl, len - hl);
 		len -= hl;
 	}
@@ -782,6 +787,33 @@ test_upstream_failures(void)
 	client_close(&cl);
 }
 
+/*
+ * The upstream connection kept from the last request closes as the next
+ * one arrives: that one is sent again, once, on another connection
+ * (EX_UPSTREAM, a failure, EX_UPSTREAM again) and the client sees nothing.
+ */
+static void
+test_retry(void)
+{
+	struct client cl;
+	struct response r;
+	int before;
+
+	CHECK(client_open(&cl, "api.test") == 0, "retry: connected");
+	client_get(&cl, "/drop-next");
+	client_response(&cl, &r);
+	CHECK(r.status == 200, "retry: the first request is answered");
+	before = up_count(&up.requests);
+	client_get(&cl, "/s7/again");
+	client_response(&cl, &r);
+	CHECK(r.status == 200 && r.complete &&
+	    strcmp(r.body, "hello /s7/again") == 0,
+	    "retry: the next one, dropped by the upstream, is sent again");
+	CHECK(up_count(&up.requests) == before + 1,
+	    "retry: ... and answered once");
+	client_close(&cl);
+}
+
 /* A malformed head: 400 and a close; the daemon goes on serving. */
 static void
 test_malformed(void)
@@ -863,6 +895,9 @@ test_audit_rows(void)
 	CHECK(rows(db, "host = 'down.test' AND decision = 'error' AND "
 	    "status = 502 AND error LIKE '%connection refused%'") == 1,
 	    "audit: the refused upstream");
+	CHECK(rows(db, "path = '/s7/again' AND decision = 'forwarded' AND "
+	    "status = 200 AND error IS NULL") == 1,
+	    "audit: the request sent again is one row, forwarded");
 	CHECK(rows(db, "decision = 'error' AND status = 400") == 1,
 	    "audit: the malformed request");
 	sqlite3_close(db);
@@ -904,6 +939,7 @@ main(void)
 	test_rate_limit();
 	test_collapse();
 	test_upstream_failures();
+	test_retry();
 	test_malformed();
 
 	sluice_stop();
