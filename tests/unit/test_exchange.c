@@ -14,7 +14,8 @@
  * program when a transition is wrong; the checks here are what a client,
  * the worker's counters and the audit rows show of each path:
  *
- *   keep-alive     UPSTREAM -> RESPONSE -> DONE -> HEAD, twice, one upstream
+ *   keep-alive     UPSTREAM -> RESPONSE -> DONE -> HEAD, on one upstream
+ *                  connection; UPSTREAM -> DONE for a 204 and a HEAD
  *   denied         POLICY -> DONE (403), the connection kept; a POST
  *                  denied before its body came is DONE while the body
  *                  is read and dropped, then the connection goes on
@@ -62,6 +63,7 @@
 #define UP_MAX_CONNS	64
 #define SLOW_MS		500	/* the upstream's delay for /cached/slow */
 #define CUT_LEN		1000	/* /cut announces this, sends a tenth */
+#define NO_CONTENT	"HTTP/1.1 204 No Content\r\n\r\n"
 
 static char tmpdir[] = "/tmp/test_exchange.XXXXXX";
 static char ca_crt[256], ca_key[256], up_ca_crt[256], up_ca_key[256];
@@ -92,7 +94,7 @@ up_write(SSL *ssl, const char *s, size_t len)
 
 /* Answer one request for path; -1 when the connection must end. */
 static int
-up_answer(SSL *ssl, const char *path, size_t reqbody)
+up_answer(SSL *ssl, const char *method, const char *path, size_t reqbody)
 {
 	char head[512], body[256];
 	int blen;
@@ -113,6 +115,8 @@ up_answer(SSL *ssl, const char *path, size_t reqbody)
 		up_write(ssl, part, sizeof(part));
 		return -1;
 	}
+	if (strcmp(path, "/204") == 0)
+		return up_write(ssl, NO_CONTENT, sizeof(NO_CONTENT) - 1);
 	blen = reqbody == 0 ? snprintf(body, sizeof(body), "hello %s", path) :
 	    snprintf(body, sizeof(body), "hello %s, %zu bytes", path, reqbody);
 	if (strcmp(path, "/cached/slow") == 0) {
@@ -124,7 +128,7 @@ up_answer(SSL *ssl, const char *path, size_t reqbody)
 		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
 		    "Content-Length: %d\r\n\r\n", blen);
 	if (up_write(ssl, head, strlen(head)) == -1 ||
-	    up_write(ssl, body, blen) == -1)
+	    (strcmp(method, "HEAD") != 0 && up_write(ssl, body, blen) == -1))
 		return -1;
 	return 0;
 }
@@ -135,7 +139,7 @@ up_conn(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
 	SSL *ssl = SSL_new(up.ctx);
-	char buf[8192], path[256], *end, *cl;
+	char buf[8192], method[16], path[256], *end, *cl;
 	size_t len = 0, hl, blen = 0;
 	int n, drop_next = 0;
 
@@ -161,8 +165,9 @@ up_conn(void *arg)
 		hl = (size_t)(end + 4 - buf) + blen;
 		/* After /drop-next the next request gets a close, as on a
 		   connection the upstream timed out just then. */
-		if (drop_next || sscanf(buf, "%*s %255s", path) != 1 ||
-		    up_answer(ssl, path, blen) == -1)
+		if (drop_next ||
+		    sscanf(buf, "%15s %255s", method, path) != 2 ||
+		    up_answer(ssl, method, path, blen) == -1)
 			break;
 		drop_next = strcmp(path, "/drop-next") == 0;
 		memmove(buf, buf + hl, len - hl);
@@ -571,9 +576,12 @@ field(const struct response *r, const char *name, char *val, size_t valsz)
 	return val;
 }
 
-/* Read one response (Content-Length framed, as sluice writes them). */
+/*
+ * Read one response (Content-Length framed, as sluice writes them; the
+ * answer to a HEAD has none of the body it announces).
+ */
 static void
-client_response(struct client *cl, struct response *r)
+client_response_to(struct client *cl, struct response *r, int head)
 {
 	char cl_val[32], *end;
 	size_t hl, want;
@@ -590,7 +598,7 @@ client_response(struct client *cl, struct response *r)
 	hl = (size_t)(end + 4 - cl->buf);
 	snprintf(r->head, sizeof(r->head), "%.*s", (int)hl, cl->buf);
 	r->status = atoi(r->head + 9);
-	want = (size_t)atol(field(r, "content-length", cl_val,
+	want = head ? 0 : (size_t)atol(field(r, "content-length", cl_val,
 	    sizeof(cl_val)));
 	while (cl->len - hl < want && client_fill(cl))
 		;
@@ -601,6 +609,12 @@ client_response(struct client *cl, struct response *r)
 	hl += r->body_len;
 	memmove(cl->buf, cl->buf + hl, cl->len - hl);
 	cl->len -= hl;
+}
+
+static void
+client_response(struct client *cl, struct response *r)
+{
+	client_response_to(cl, r, 0);
 }
 
 /* --- the scenarios ------------------------------------------------------- */
@@ -625,9 +639,22 @@ test_keepalive(void)
 	CHECK(r.status == 200 && r.complete &&
 	    strcmp(r.body, "hello /s1/b") == 0,
 	    "keep-alive: second response whole");
+	/* Responses without a body: UPSTREAM -> DONE at the head. */
+	client_get(&cl, "/204");
+	client_response(&cl, &r);
+	CHECK(r.status == 204 && cl.len == 0,
+	    "keep-alive: a 204 ends at its head");
+	client_send(&cl, "HEAD /s1/head HTTP/1.1\r\nHost: api.test\r\n\r\n");
+	client_response_to(&cl, &r, 1);
+	CHECK(r.status == 200 && cl.len == 0,
+	    "keep-alive: the answer to a HEAD has no body");
+	client_get(&cl, "/s1/c");
+	client_response(&cl, &r);
+	CHECK(r.status == 200 && strcmp(r.body, "hello /s1/c") == 0,
+	    "keep-alive: and the connection goes on");
 	CHECK(up_count(&up.nconns) == 1,
-	    "keep-alive: both went on one upstream connection");
-	CHECK(counted(WORKER_FORWARDED) == 2, "keep-alive: two forwarded "
+	    "keep-alive: all went on one upstream connection");
+	CHECK(counted(WORKER_FORWARDED) == 5, "keep-alive: five forwarded "
 	    "requests counted");
 	client_close(&cl);
 }
