@@ -167,12 +167,12 @@ admin_json_rule(struct evbuffer *out, const struct rule *r)
 }
 
 static int
-admin_rules(struct evbuffer *out)
+admin_rules(struct admin *a, struct evbuffer *out)
 {
 	struct rules_snapshot *snap;
 	size_t i;
 
-	if ((snap = rules_acquire()) == NULL)
+	if ((snap = rules_acquire(a->sl->rules)) == NULL)
 		return 503;
 	evbuffer_add_printf(out, "{\"generation\":%" PRIu64 ",\"rules\":[",
 	    snap->generation);
@@ -353,11 +353,12 @@ admin_metrics_modules(struct admin *a, struct evbuffer *out,
 	uint64_t x, y;
 
 	admin_metric(out, "sluice_rules_generation", "gauge",
-	    "Generation of the loaded rules snapshot.", rules_generation());
+	    "Generation of the loaded rules snapshot.",
+	    rules_generation(sl->rules));
 	admin_metric(out, "sluice_rules_loaded", "gauge",
 	    "Enabled rules in the loaded snapshot.",
 	    snap != NULL ? snap->nrules : 0);
-	rules_reload_stats(&x, &y);
+	rules_reload_stats(sl->rules, &x, &y);
 	admin_metric(out, "sluice_rules_reloads_total", "counter",
 	    "Rules snapshots published after the first.", x);
 	admin_metric(out, "sluice_rules_reload_failures_total", "counter",
@@ -389,7 +390,7 @@ admin_metrics_modules(struct admin *a, struct evbuffer *out,
 static int
 admin_metrics(struct admin *a, struct evbuffer *out)
 {
-	struct rules_snapshot *snap = rules_acquire();
+	struct rules_snapshot *snap = rules_acquire(a->sl->rules);
 	struct admin_totals t;
 
 	admin_totals(a, &t);
@@ -449,7 +450,7 @@ admin_route(struct admin *a, const char *path, struct evbuffer *out,
 	}
 	if (strcmp(path, "/rules") == 0) {
 		*type = "application/json";
-		return admin_rules(out);
+		return admin_rules(a, out);
 	}
 	evbuffer_add_printf(out, "not found\n");
 	return 404;

@@ -705,7 +705,7 @@ main_drop_privileges(const char *user)
 }
 
 static int
-main_wait(struct audit *audit)
+main_wait(struct sluice *sl)
 {
 	sigset_t set;
 	int sig;
@@ -720,8 +720,8 @@ main_wait(struct audit *audit)
 		if (sig == SIGHUP) {
 			log_event(LOG_INFO, "sighup", "action=%s",
 			    "reload rules, reopen audit");
-			rules_reload();
-			audit_reopen(audit);
+			rules_reload(sl->rules);
+			audit_reopen(sl->audit);
 			continue;
 		}
 		return sig;
@@ -772,8 +772,8 @@ main(int argc, char **argv)
 	    cfg.keylog_path)) == NULL)
 		exit(1);
 	redistls_set_ctx(sl.upstream_ctx);
-	if (rules_db_init(cfg.rules_path) == -1 ||
-	    rules_start(cfg.rules_path, MAIN_RULES_POLL_MS) == -1)
+	if (rules_db_init(cfg.rules_path) == -1 || (sl.rules =
+	    rules_start(cfg.rules_path, MAIN_RULES_POLL_MS)) == NULL)
 		exit(1);
 	if ((sl.audit = audit_open(cfg.audit_path, MAIN_AUDIT_QUEUE,
 	    cfg.audit_retention)) == NULL)
@@ -796,7 +796,8 @@ main(int argc, char **argv)
 	    cfg.ndns_capture, cfg.dns_trust, cfg.ndns_trust, names)) == NULL)
 		exit(1);
 	if (cfg.nfqueue >= 0 &&
-	    (nfqueue = nfqueue_open(&cfg, sl.audit, names)) == NULL)
+	    (nfqueue = nfqueue_open(&cfg, sl.audit, sl.rules,
+	    names)) == NULL)
 		exit(1);
 	if (cfg.has_admin && ((admin = admin_new(&sl, ws, cfg.workers,
 	    (struct sockaddr *)&cfg.admin.addr, cfg.admin.addrlen)) == NULL ||
@@ -815,7 +816,7 @@ main(int argc, char **argv)
 	    "default_policy=%s", cfg.nlisten + cfg.ntproxy + cfg.nconnect,
 	    cfg.workers, cfg.default_deny ? "deny" : "allow");
 
-	sig = main_wait(sl.audit);
+	sig = main_wait(&sl);
 	log_event(LOG_INFO, "draining", "signal=%s timeout_s=%d",
 	    strsignal(sig), cfg.drain_timeout);
 	admin_set_draining(admin);
@@ -839,7 +840,7 @@ main(int argc, char **argv)
 		free(cfg.redis_password);
 	}
 	cache_free(sl.cache);
-	rules_stop();
+	rules_stop(sl.rules);
 	SSL_CTX_free(sl.client_ctx);
 	SSL_CTX_free(sl.upstream_ctx);
 	certforge_free(sl.certforge);

@@ -99,6 +99,7 @@
 struct nfqueue {
 	const struct config *cfg;
 	struct addrname	*names;		/* not owned */
+	struct rules	*ruleset;	/* not owned: publishes snapshots */
 	struct flowaudit *flowaudit;
 	struct nfq_handle *h;
 	struct nfq_q_handle *qh;
@@ -213,11 +214,12 @@ nfqueue_decide(const struct rules_snapshot *snap, int default_deny,
 static void
 nfqueue_refresh_rules(struct nfqueue *q)
 {
-	if (q->rules != NULL && q->rules->generation == rules_generation())
+	if (q->rules != NULL && q->rules->generation ==
+	    rules_generation(q->ruleset))
 		return;
 	if (q->rules != NULL)
 		rules_snapshot_unref(q->rules);
-	q->rules = rules_acquire();
+	q->rules = rules_acquire(q->ruleset);
 }
 
 static uint64_t
@@ -377,7 +379,7 @@ nfqueue_main(void *arg)
 
 struct nfqueue *
 nfqueue_open(const struct config *cfg, struct audit *audit,
-    struct addrname *names)
+    struct rules *rules, struct addrname *names)
 {
 	struct nfqueue *q;
 	int rcvbuf = NFQUEUE_RCVBUF;
@@ -389,6 +391,7 @@ nfqueue_open(const struct config *cfg, struct audit *audit,
 		goto fail;
 	}
 	q->cfg = cfg;
+	q->ruleset = rules;
 	q->names = names;
 	q->fd = -1;
 	if ((q->h = nfq_open()) == NULL) {

@@ -22,10 +22,12 @@ struct nfqueue;
 /*
  * Bind queue cfg->nfqueue (needs CAP_NET_ADMIN).  The DNS answers queued
  * to it teach names (from cfg->dns_trust's resolvers, if any) into names,
- * which the verdicts read.  NULL after logging one line saying why.
+ * which the verdicts read with the snapshots rules publishes (names and
+ * rules are not owned and must outlive the nfqueue).  NULL after logging
+ * one line saying why.
  */
 struct nfqueue *nfqueue_open(const struct config *cfg, struct audit *audit,
-    struct addrname *names);
+    struct rules *rules, struct addrname *names);
 
 /* Start the thread that gives the verdicts. */
 int nfqueue_start(struct nfqueue *);

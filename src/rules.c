@@ -29,20 +29,28 @@
  * the (priority, id) order, so the answer is the smallest position that
  * any candidate list offers and whose port, method and path fit.
  *
- * Publication:
+ * Publication goes through a handle, struct rules, one per database
+ * watched: rules_start() makes it and its loader thread, rules_stop()
+ * joins the thread and frees it.  The handle owns the mutex, the condition
+ * variable the loader waits on, the current snapshot, its generation and
+ * the reload counters; nothing about publication is process-wide, so two
+ * handles on two files publish independently.
  *
- *	loader thread                     workers
- *	-------------                     -------
- *	poll data_version / st_ino        rules_generation() != held?
- *	rules_load_db() -> new snapshot     rules_acquire() under rules_mtx
- *	lock; swap rules_current;           (ref), unref the old one
- *	  generation++; unlock
+ *	loader thread (one per handle)    workers, admin, nfqueue
+ *	------------------------------    -----------------------
+ *	poll data_version / st_ino        rules_generation(rs) != held?
+ *	rules_load_db() -> new snapshot     rules_acquire(rs) under rs->mtx
+ *	lock rs->mtx; swap rs->current;     (ref), unref the old one
+ *	  rs->gen++; unlock
  *	unref the old snapshot
  *
- * Invariants: a published snapshot is never written again; rules_current is
- * only read or written under rules_mtx; rules_gen equals
- * rules_current->generation once rules_mtx is released; a snapshot is freed
- * by whoever drops its last reference, whichever thread that is.
+ * Invariants: a published snapshot is never written again; rs->current is
+ * only read or written under rs->mtx; rs->gen equals
+ * rs->current->generation once rs->mtx is released; a snapshot is freed
+ * by whoever drops its last reference, whichever thread that is, so a
+ * snapshot may outlive the handle that published it; rs->ldr is touched
+ * only by the loader thread once it runs (before: by rules_start(), after
+ * the join: by rules_stop()).
  */
 #include <sys/stat.h>
 
@@ -169,18 +177,19 @@ struct rules_loader {
 	char		 lasterr[RULES_ERRLEN];	/* its reason, said once */
 };
 
-static pthread_once_t		 rules_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t		 rules_mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t		 rules_cond;	/* CLOCK_MONOTONIC */
-static struct rules_snapshot	*rules_current;	/* rules_mtx */
-static int			 rules_reload_wanted;	/* rules_mtx */
-static int			 rules_stopping;	/* rules_mtx */
-static _Atomic uint64_t		 rules_gen;
-static _Atomic uint64_t		 rules_reloads;		/* loader stores */
-static _Atomic uint64_t		 rules_reload_failures;	/* loader stores */
-static int			 rules_running;	/* start/stop thread only */
-static pthread_t		 rules_thread;
-static struct rules_loader	 rules_ldr;
+/* The handle: see "Publication" above. */
+struct rules {
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cond;		/* CLOCK_MONOTONIC */
+	struct rules_snapshot	*current;	/* mtx */
+	int			 reload_wanted;	/* mtx */
+	int			 stopping;	/* mtx */
+	_Atomic uint64_t	 gen;
+	_Atomic uint64_t	 reloads;	/* loader stores */
+	_Atomic uint64_t	 reload_failures; /* loader stores */
+	pthread_t		 thread;
+	struct rules_loader	 ldr;
+};
 
 /* Free what r owns; inject_clear() wipes the secrets on the way. */
 static void
@@ -1719,18 +1728,18 @@ rules_match_request(const struct rules_snapshot *snap, const char *host,
 	return rules_index_match(snap, host, &q);
 }
 
-/* Hand snap (and our reference to it) over as the current snapshot. */
+/* Hand snap (and our reference to it) over as rs's current snapshot. */
 static void
-rules_publish(struct rules_snapshot *snap)
+rules_publish(struct rules *rs, struct rules_snapshot *snap)
 {
 	struct rules_snapshot *old;
 
-	pthread_mutex_lock(&rules_mtx);
-	old = rules_current;
-	snap->generation = atomic_load(&rules_gen) + 1;
-	rules_current = snap;
-	atomic_store(&rules_gen, snap->generation);
-	pthread_mutex_unlock(&rules_mtx);
+	pthread_mutex_lock(&rs->mtx);
+	old = rs->current;
+	snap->generation = atomic_load(&rs->gen) + 1;
+	rs->current = snap;
+	atomic_store(&rs->gen, snap->generation);
+	pthread_mutex_unlock(&rs->mtx);
 	rules_snapshot_unref(old);
 	log_event(LOG_INFO, "rules_loaded", "rules=%zu skipped=%zu "
 	    "generation=%llu", snap->nrules, snap->nskipped,
@@ -1763,8 +1772,9 @@ rules_loader_open(struct rules_loader *ldr, char *err)
  * never a missed change.
  */
 static int
-rules_loader_load(struct rules_loader *ldr, char *err)
+rules_loader_load(struct rules *rs, char *err)
 {
+	struct rules_loader *ldr = &rs->ldr;
 	struct rules_snapshot *snap;
 
 	if (rules_db_int(ldr->db, "PRAGMA data_version",
@@ -1775,7 +1785,7 @@ rules_loader_load(struct rules_loader *ldr, char *err)
 	}
 	if ((snap = rules_load_db(ldr->db, ldr->path, err)) == NULL)
 		return -1;
-	rules_publish(snap);
+	rules_publish(rs, snap);
 	return 0;
 }
 
@@ -1789,8 +1799,9 @@ rules_loader_load(struct rules_loader *ldr, char *err)
  * install checkpoints and removes it before its rename (rulesdist.c).
  */
 static void
-rules_loader_poll(struct rules_loader *ldr, int forced)
+rules_loader_poll(struct rules *rs, int forced)
 {
+	struct rules_loader *ldr = &rs->ldr;
 	struct stat sb;
 	char err[RULES_ERRLEN];
 	int64_t version;
@@ -1805,20 +1816,20 @@ rules_loader_poll(struct rules_loader *ldr, int forced)
 
 	if (reopen && rules_loader_open(ldr, err) == -1)
 		goto fail;
-	if (rules_loader_load(ldr, err) == -1)
+	if (rules_loader_load(rs, err) == -1)
 		goto fail;
-	atomic_store(&rules_reloads, atomic_load(&rules_reloads) + 1);
+	atomic_store(&rs->reloads, atomic_load(&rs->reloads) + 1);
 	ldr->failing = 0;
 	ldr->lasterr[0] = '\0';
 	return;
 fail:
 	/* A failing file is retried each poll: count the first failure. */
 	if (!ldr->failing || forced)
-		atomic_store(&rules_reload_failures,
-		    atomic_load(&rules_reload_failures) + 1);
+		atomic_store(&rs->reload_failures,
+		    atomic_load(&rs->reload_failures) + 1);
 	if (strcmp(err, ldr->lasterr) != 0) {
 		log_event(LOG_WARN, "rules_reload_failed", "generation=%llu "
-		    "err=%s", (unsigned long long)rules_generation(), err);
+		    "err=%s", (unsigned long long)rules_generation(rs), err);
 		memcpy(ldr->lasterr, err, sizeof(ldr->lasterr));
 	}
 	ldr->failing = 1;
@@ -1827,153 +1838,161 @@ fail:
 static void *
 rules_loader_main(void *arg)
 {
-	struct rules_loader *ldr = arg;
+	struct rules *rs = arg;
 	struct timespec deadline;
 	int forced;
 
-	pthread_mutex_lock(&rules_mtx);
-	while (!rules_stopping) {
+	pthread_mutex_lock(&rs->mtx);
+	while (!rs->stopping) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += ldr->interval_ms / 1000;
-		deadline.tv_nsec += (long)(ldr->interval_ms % 1000) * 1000000;
+		deadline.tv_sec += rs->ldr.interval_ms / 1000;
+		deadline.tv_nsec += (long)(rs->ldr.interval_ms % 1000) *
+		    1000000;
 		if (deadline.tv_nsec >= 1000000000) {
 			deadline.tv_sec++;
 			deadline.tv_nsec -= 1000000000;
 		}
-		while (!rules_stopping && !rules_reload_wanted &&
-		    pthread_cond_timedwait(&rules_cond, &rules_mtx,
+		while (!rs->stopping && !rs->reload_wanted &&
+		    pthread_cond_timedwait(&rs->cond, &rs->mtx,
 		    &deadline) != ETIMEDOUT)
 			;
-		if (rules_stopping)
+		if (rs->stopping)
 			break;
-		forced = rules_reload_wanted;
-		rules_reload_wanted = 0;
-		pthread_mutex_unlock(&rules_mtx);
-		rules_loader_poll(ldr, forced);
-		pthread_mutex_lock(&rules_mtx);
+		forced = rs->reload_wanted;
+		rs->reload_wanted = 0;
+		pthread_mutex_unlock(&rs->mtx);
+		rules_loader_poll(rs, forced);
+		pthread_mutex_lock(&rs->mtx);
 	}
-	pthread_mutex_unlock(&rules_mtx);
+	pthread_mutex_unlock(&rs->mtx);
 	return NULL;
 }
 
 /* A monotonic clock, so that setting the wall clock cannot stall polls. */
-static void
-rules_cond_init(void)
+static int
+rules_cond_init(pthread_cond_t *cond)
 {
 	pthread_condattr_t ca;
+	int rc;
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&rules_cond, &ca);
+	if ((rc = pthread_condattr_init(&ca)) != 0)
+		return rc;
+	if ((rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) == 0)
+		rc = pthread_cond_init(cond, &ca);
 	pthread_condattr_destroy(&ca);
+	return rc;
 }
 
-int
+/* A handle with its lock and condition variable; NULL with errno set. */
+static struct rules *
+rules_new(void)
+{
+	struct rules *rs;
+
+	if ((rs = calloc(1, sizeof(*rs))) == NULL)
+		return NULL;
+	if ((errno = pthread_mutex_init(&rs->mtx, NULL)) != 0) {
+		free(rs);
+		return NULL;
+	}
+	if ((errno = rules_cond_init(&rs->cond)) != 0) {
+		pthread_mutex_destroy(&rs->mtx);
+		free(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+/* Free what rules_start() made; the loader thread is not running. */
+static void
+rules_free(struct rules *rs)
+{
+	sqlite3_close(rs->ldr.db);
+	free(rs->ldr.path);
+	rules_snapshot_unref(rs->current);
+	pthread_cond_destroy(&rs->cond);
+	pthread_mutex_destroy(&rs->mtx);
+	free(rs);
+}
+
+struct rules *
 rules_start(const char *path, int interval_ms)
 {
-	struct rules_loader *ldr = &rules_ldr;
+	struct rules *rs;
 	char err[RULES_ERRLEN];
 
-	if (rules_running) {
-		log_event(LOG_WARN, "rules_start_failed", "err=%s",
-		    "already started");
-		return -1;
-	}
-	memset(ldr, 0, sizeof(*ldr));
-	ldr->interval_ms = interval_ms > 0 ? interval_ms : 1000;
-	if ((ldr->path = strdup(path)) == NULL) {
+	if ((rs = rules_new()) == NULL) {
 		log_event(LOG_WARN, "rules_start_failed", "err=%s",
 		    strerror(errno));
-		return -1;
+		return NULL;
 	}
-	if (rules_loader_open(ldr, err) == -1 ||
-	    rules_loader_load(ldr, err) == -1) {
+	rs->ldr.interval_ms = interval_ms > 0 ? interval_ms : 1000;
+	if ((rs->ldr.path = strdup(path)) == NULL) {
+		log_event(LOG_WARN, "rules_start_failed", "err=%s",
+		    strerror(errno));
+		goto fail;
+	}
+	if (rules_loader_open(&rs->ldr, err) == -1 ||
+	    rules_loader_load(rs, err) == -1) {
 		log_event(LOG_WARN, "rules_load_failed", "err=%s", err);
 		goto fail;
 	}
-
-	pthread_once(&rules_once, rules_cond_init);
-	pthread_mutex_lock(&rules_mtx);
-	rules_stopping = 0;
-	rules_reload_wanted = 0;
-	pthread_mutex_unlock(&rules_mtx);
-	if ((errno = pthread_create(&rules_thread, NULL, rules_loader_main,
-	    ldr)) != 0) {
+	if ((errno = pthread_create(&rs->thread, NULL, rules_loader_main,
+	    rs)) != 0) {
 		log_event(LOG_WARN, "rules_start_failed", "what=thread err=%s",
 		    strerror(errno));
 		goto fail;
 	}
-	rules_running = 1;
-	return 0;
+	return rs;
 fail:
-	sqlite3_close(ldr->db);
-	ldr->db = NULL;
-	free(ldr->path);
-	ldr->path = NULL;
-	pthread_mutex_lock(&rules_mtx);
-	rules_snapshot_unref(rules_current);
-	rules_current = NULL;
-	pthread_mutex_unlock(&rules_mtx);
-	return -1;
+	rules_free(rs);
+	return NULL;
 }
 
 void
-rules_reload(void)
+rules_reload(struct rules *rs)
 {
-	pthread_once(&rules_once, rules_cond_init);
-	pthread_mutex_lock(&rules_mtx);
-	rules_reload_wanted = 1;
-	pthread_cond_signal(&rules_cond);
-	pthread_mutex_unlock(&rules_mtx);
+	pthread_mutex_lock(&rs->mtx);
+	rs->reload_wanted = 1;
+	pthread_cond_signal(&rs->cond);
+	pthread_mutex_unlock(&rs->mtx);
 }
 
 void
-rules_stop(void)
+rules_stop(struct rules *rs)
 {
-	struct rules_snapshot *old;
-
-	if (!rules_running)
+	if (rs == NULL)
 		return;
-	pthread_mutex_lock(&rules_mtx);
-	rules_stopping = 1;
-	pthread_cond_signal(&rules_cond);
-	pthread_mutex_unlock(&rules_mtx);
-	pthread_join(rules_thread, NULL);
-	rules_running = 0;
-
-	sqlite3_close(rules_ldr.db);
-	rules_ldr.db = NULL;
-	free(rules_ldr.path);
-	rules_ldr.path = NULL;
-
-	pthread_mutex_lock(&rules_mtx);
-	old = rules_current;
-	rules_current = NULL;
-	pthread_mutex_unlock(&rules_mtx);
-	rules_snapshot_unref(old);
+	pthread_mutex_lock(&rs->mtx);
+	rs->stopping = 1;
+	pthread_cond_signal(&rs->cond);
+	pthread_mutex_unlock(&rs->mtx);
+	pthread_join(rs->thread, NULL);
+	rules_free(rs);
 }
 
 uint64_t
-rules_generation(void)
+rules_generation(const struct rules *rs)
 {
-	return atomic_load(&rules_gen);
+	return atomic_load(&rs->gen);
 }
 
 void
-rules_reload_stats(uint64_t *reloads, uint64_t *failures)
+rules_reload_stats(const struct rules *rs, uint64_t *reloads,
+    uint64_t *failures)
 {
-	*reloads = atomic_load(&rules_reloads);
-	*failures = atomic_load(&rules_reload_failures);
+	*reloads = atomic_load(&rs->reloads);
+	*failures = atomic_load(&rs->reload_failures);
 }
 
 struct rules_snapshot *
-rules_acquire(void)
+rules_acquire(struct rules *rs)
 {
 	struct rules_snapshot *snap;
 
-	pthread_mutex_lock(&rules_mtx);
-	if ((snap = rules_current) != NULL)
+	pthread_mutex_lock(&rs->mtx);
+	if ((snap = rs->current) != NULL)
 		rules_snapshot_ref(snap);
-	pthread_mutex_unlock(&rules_mtx);
+	pthread_mutex_unlock(&rs->mtx);
 	return snap;
 }

@@ -3,8 +3,9 @@
  *
  * Rules live in SQLite (rules/schema.sql, embedded at build time).  They are
  * loaded into an immutable, refcounted snapshot; matching never touches
- * SQLite.  A loader thread watches the database (PRAGMA data_version) and
- * publishes a new snapshot when it changes; workers pick it up by comparing
+ * SQLite.  A handle (struct rules, from rules_start()) runs a loader
+ * thread that watches one database (PRAGMA data_version) and publishes a
+ * new snapshot when it changes; workers pick it up by comparing
  * rules_generation() with the generation they hold.
  */
 #ifndef SLUICE_RULES_H
@@ -138,22 +139,31 @@ int rules_host_match(const char *pattern, const char *host);
 int rules_glob_match(const char *glob, const char *s, size_t slen);
 
 /*
- * Publication.  rules_start() loads the first snapshot (failing start-up if
- * that fails) and starts the loader thread, which polls every interval_ms.
- * rules_reload() asks the loader to reload now (safe from a signal-waiting
- * thread, not from a signal handler).  rules_acquire() returns a new
- * reference to the current snapshot.
+ * Publication, through a handle that watches one database.  rules_start()
+ * loads the first snapshot and starts the handle's loader thread, which
+ * polls every interval_ms; it returns NULL after logging why (no handle is
+ * made when the first load fails).  rules_reload() asks the loader to
+ * reload now (safe from a signal-waiting thread, not from a signal
+ * handler).  rules_stop() stops the thread and frees the handle, dropping
+ * its reference to the current snapshot (references taken with
+ * rules_acquire() stay valid until unref'd); no call may use the handle
+ * after it.  rules_acquire() returns a new reference to the current
+ * snapshot.  Handles are independent: each has its own snapshot,
+ * generation and counters.
  */
-int rules_start(const char *path, int interval_ms);
-void rules_reload(void);
-void rules_stop(void);
-uint64_t rules_generation(void);
+struct rules;
+
+struct rules *rules_start(const char *path, int interval_ms);
+void rules_reload(struct rules *);
+void rules_stop(struct rules *);
+uint64_t rules_generation(const struct rules *);
 /*
  * Reloads published since rules_start(), and reloads that failed (a file
  * that keeps failing is retried each poll but counted once, unless a
  * reload is asked for again).
  */
-void rules_reload_stats(uint64_t *reloads, uint64_t *failures);
-struct rules_snapshot *rules_acquire(void);
+void rules_reload_stats(const struct rules *, uint64_t *reloads,
+    uint64_t *failures);
+struct rules_snapshot *rules_acquire(struct rules *);
 
 #endif

@@ -145,8 +145,8 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 		    worker_accept_error);
 		w->nlisteners = n + 1;
 	}
-	w->rules = rules_acquire();
-	w->rules_gen = rules_generation();
+	w->rules = rules_acquire(sl->rules);
+	w->rules_gen = rules_generation(sl->rules);
 	worker_check_shared(w);
 	return 0;
 }
@@ -233,11 +233,11 @@ worker_check_shared(struct worker *w)
 struct rules_snapshot *
 worker_rules(struct worker *w)
 {
-	uint64_t gen = rules_generation();
+	uint64_t gen = rules_generation(w->sl->rules);
 
 	if (gen != w->rules_gen) {
 		rules_snapshot_unref(w->rules);
-		w->rules = rules_acquire();
+		w->rules = rules_acquire(w->sl->rules);
 		w->rules_gen = gen;
 		worker_check_shared(w);
 	}

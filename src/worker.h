@@ -28,6 +28,7 @@ struct ratelimit;
 struct ratelimit_redis;
 struct certforge;
 struct conn;
+struct rules;
 struct rules_snapshot;
 struct upstream_idle;
 
@@ -38,6 +39,7 @@ struct sluice {
 	SSL_CTX			*upstream_ctx;
 	struct audit		*audit;
 	struct ratelimit	*ratelimit;
+	struct rules		*rules;
 	struct cache		*cache;
 	struct capture		*capture;	/* NULL: no --pcap */
 	atomic_int		 nconns;	/* open client connections, all workers */

@@ -93,17 +93,20 @@ test_has_rule(const struct rules_snapshot *snap, int64_t id)
 	return 0;
 }
 
-/* Wait up to ms for a snapshot newer than gen that holds rule id (or any). */
+/*
+ * Wait up to ms for rs to publish a snapshot newer than gen that holds
+ * rule id (or any).
+ */
 static int
-test_wait_for(uint64_t gen, int64_t id, int ms)
+test_wait_for(struct rules *rs, uint64_t gen, int64_t id, int ms)
 {
 	struct rules_snapshot *snap;
 	double end = test_now_ms() + ms;
 	int found;
 
 	while (test_now_ms() < end) {
-		if (rules_generation() > gen) {
-			snap = rules_acquire();
+		if (rules_generation(rs) > gen) {
+			snap = rules_acquire(rs);
 			found = snap != NULL && (id < 0 || test_has_rule(snap, id));
 			rules_snapshot_unref(snap);
 			if (found)
@@ -1295,60 +1298,67 @@ test_reload(void)
 {
 	char path[PATH_MAX], newpath[PATH_MAX];
 	struct rules_snapshot *old, *cur;
+	struct rules *rs;
 	uint64_t gen;
 	sqlite3 *db;
 
 	test_path(path, sizeof(path), "reload.db");
-	CHECK(rules_start(path, 100) == -1, "reload: missing db fails start");
-	CHECK(rules_generation() == 0 && rules_acquire() == NULL,
-	    "reload: nothing published after a failed start");
+	CHECK(rules_start(path, 100) == NULL, "reload: missing db fails start");
 
 	CHECK(rules_db_init(path) == 0, "reload: db created");
 	db = test_db_open(path);
 	test_exec(db, "INSERT INTO rules (id, host) VALUES (1, 'one.example')");
-	CHECK(rules_start(path, 100) == 0, "reload: started");
-	gen = rules_generation();
-	old = rules_acquire();
+	CHECK((rs = rules_start(path, 100)) != NULL, "reload: started");
+	if (rs == NULL) {
+		sqlite3_close(db);
+		return;
+	}
+	CHECK(rules_generation(rs) == 1,
+	    "reload: nothing published after a failed start");
+	gen = rules_generation(rs);
+	old = rules_acquire(rs);
 	CHECK(gen >= 1 && old != NULL && old->generation == gen &&
 	    old->nrules == 1, "reload: first snapshot published");
 
 	CHECK(test_exec(db, "INSERT INTO rules (id, host) VALUES "
 	    "(2, 'two.example')") == SQLITE_OK, "reload: rule inserted");
-	CHECK(test_wait_for(gen, 2, 2000),
+	CHECK(test_wait_for(rs, gen, 2, 2000),
 	    "reload: committed change picked up within 2 s");
 	CHECK(old->nrules == 1 && !test_has_rule(old, 2),
 	    "reload: held snapshot unchanged");
 	rules_snapshot_unref(old);
 
 	/* A change the CHECKs refuse never reaches a snapshot. */
-	gen = rules_generation();
+	gen = rules_generation(rs);
 	CHECK(test_exec(db, "INSERT INTO rules (id, host) VALUES "
 	    "(3, 'bad host')") == SQLITE_CONSTRAINT, "reload: bad row refused");
 	test_sleep_ms(300);
-	CHECK(rules_generation() == gen, "reload: no commit, no new snapshot");
+	CHECK(rules_generation(rs) == gen,
+	    "reload: no commit, no new snapshot");
 
-	rules_reload();
-	CHECK(test_wait_for(gen, -1, 2000), "reload: rules_reload forces one");
+	rules_reload(rs);
+	CHECK(test_wait_for(rs, gen, -1, 2000),
+	    "reload: rules_reload forces one");
 
 	/* A database it cannot load leaves the last good snapshot in place. */
-	gen = rules_generation();
+	gen = rules_generation(rs);
 	test_exec(db, "PRAGMA user_version = 99");
 	test_exec(db, "INSERT INTO rules (id, host) VALUES (4, 'four.example')");
 	test_sleep_ms(400);
-	cur = rules_acquire();
-	CHECK(rules_generation() == gen && cur != NULL &&
+	cur = rules_acquire(rs);
+	CHECK(rules_generation(rs) == gen && cur != NULL &&
 	    cur->generation == gen && !test_has_rule(cur, 4),
 	    "reload: failed load keeps the current snapshot");
 	rules_snapshot_unref(cur);
 	test_exec(db, "PRAGMA user_version = 1");
-	CHECK(test_wait_for(gen, 4, 2000), "reload: recovers once fixed");
+	CHECK(test_wait_for(rs, gen, 4, 2000), "reload: recovers once fixed");
 
 	/*
 	 * A database replaced by rename is noticed by its new inode.  The old
 	 * one's -wal must be empty first: SQLite would pair whatever frames
 	 * it holds with the new file at the same path.
 	 */
-	gen = rules_generation();
+	gen = rules_generation(rs);
 	CHECK(test_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)") == SQLITE_OK,
 	    "reload: old WAL truncated");
 	sqlite3_close(db);
@@ -1358,14 +1368,110 @@ test_reload(void)
 	test_exec(db, "INSERT INTO rules (id, host) VALUES (7, 'seven.example')");
 	sqlite3_close(db);
 	CHECK(rename(newpath, path) == 0, "reload: replacement renamed in");
-	CHECK(test_wait_for(gen, 7, 2000), "reload: replaced file picked up");
-	cur = rules_acquire();
+	CHECK(test_wait_for(rs, gen, 7, 2000),
+	    "reload: replaced file picked up");
+	cur = rules_acquire(rs);
 	CHECK(cur != NULL && cur->nrules == 1 && test_has_rule(cur, 7),
 	    "reload: only the new file's rules");
-	rules_snapshot_unref(cur);
 
-	rules_stop();
-	CHECK(rules_acquire() == NULL, "reload: stopped, nothing current");
+	/* Stopping drops the handle's reference; ours stays good. */
+	rules_stop(rs);
+	CHECK(cur != NULL && test_has_rule(cur, 7) &&
+	    __atomic_load_n(&cur->refcnt, __ATOMIC_RELAXED) == 1,
+	    "reload: stopped, nothing current");
+	rules_snapshot_unref(cur);
+}
+
+/* A database at path holding one rule, id on host. */
+static sqlite3 *
+test_db_one_rule(const char *path, int64_t id, const char *host)
+{
+	char sql[256];
+	sqlite3 *db;
+
+	CHECK(rules_db_init(path) == 0, "handles: db created");
+	db = test_db_open(path);
+	snprintf(sql, sizeof(sql), "INSERT INTO rules (id, host) VALUES "
+	    "(%lld, '%s')", (long long)id, host);
+	CHECK(test_exec(db, sql) == SQLITE_OK, "handles: rule inserted");
+	return db;
+}
+
+/*
+ * Two handles on two files in one process: each publishes its own file's
+ * snapshots, counts its own reloads, reloads when asked without the other
+ * moving, and stops without taking the other's snapshot with it.
+ */
+static void
+test_two_handles(void)
+{
+	char pa[PATH_MAX], pb[PATH_MAX];
+	struct rules_snapshot *sa, *sb;
+	struct rules *a, *b;
+	uint64_t ga, gb, ra, fa, rb, fb;
+	sqlite3 *dba, *dbb;
+
+	test_path(pa, sizeof(pa), "handle-a.db");
+	test_path(pb, sizeof(pb), "handle-b.db");
+	dba = test_db_one_rule(pa, 10, "a.example");
+	dbb = test_db_one_rule(pb, 20, "b.example");
+	a = rules_start(pa, 100);
+	b = rules_start(pb, 100);
+	CHECK(a != NULL && b != NULL && a != b, "handles: both started");
+	if (a == NULL || b == NULL)
+		goto out;
+
+	sa = rules_acquire(a);
+	sb = rules_acquire(b);
+	CHECK(sa != NULL && sb != NULL && sa != sb &&
+	    test_has_rule(sa, 10) && !test_has_rule(sa, 20) &&
+	    test_has_rule(sb, 20) && !test_has_rule(sb, 10),
+	    "handles: each has its own file's rules");
+	CHECK(rules_generation(a) == 1 && rules_generation(b) == 1,
+	    "handles: each counts its own generations");
+	rules_snapshot_unref(sa);
+	rules_snapshot_unref(sb);
+
+	/* A commit to a's file moves a alone. */
+	ga = rules_generation(a);
+	gb = rules_generation(b);
+	CHECK(test_exec(dba, "INSERT INTO rules (id, host) VALUES "
+	    "(11, 'a2.example')") == SQLITE_OK, "handles: a's rule inserted");
+	CHECK(test_wait_for(a, ga, 11, 2000),
+	    "handles: a picked up its commit");
+	test_sleep_ms(300);
+	sb = rules_acquire(b);
+	CHECK(rules_generation(b) == gb && sb != NULL && sb->nrules == 1 &&
+	    !test_has_rule(sb, 11), "handles: b did not move with a");
+	rules_snapshot_unref(sb);
+	rules_reload_stats(a, &ra, &fa);
+	rules_reload_stats(b, &rb, &fb);
+	CHECK(ra == 1 && fa == 0 && rb == 0 && fb == 0,
+	    "handles: reloads counted per handle");
+
+	/* Asking b to reload moves b alone. */
+	ga = rules_generation(a);
+	rules_reload(b);
+	CHECK(test_wait_for(b, gb, 20, 2000), "handles: b reloads when asked");
+	CHECK(rules_generation(a) == ga, "handles: a did not reload with b");
+
+	/* Stopping a leaves b publishing. */
+	rules_stop(a);
+	a = NULL;
+	gb = rules_generation(b);
+	CHECK(test_exec(dbb, "INSERT INTO rules (id, host) VALUES "
+	    "(21, 'b2.example')") == SQLITE_OK, "handles: b's rule inserted");
+	CHECK(test_wait_for(b, gb, 21, 2000),
+	    "handles: b still publishes after a stopped");
+	sb = rules_acquire(b);
+	CHECK(sb != NULL && test_has_rule(sb, 20) && test_has_rule(sb, 21) &&
+	    !test_has_rule(sb, 10), "handles: b holds only b's rules");
+	rules_snapshot_unref(sb);
+out:
+	rules_stop(a);
+	rules_stop(b);
+	sqlite3_close(dba);
+	sqlite3_close(dbb);
 }
 
 int
@@ -1388,6 +1494,7 @@ main(void)
 	test_migrations();
 	test_shared_limits();
 	test_reload();
+	test_two_handles();
 	if (unit_failed == 0) {
 		char cmd[PATH_MAX + 16];
 
