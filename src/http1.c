@@ -170,17 +170,16 @@ http1_method_is(struct http1_str m, const char *lit)
 }
 
 int
-http1_str_eq(struct http1_str s, const char *lit)
+http1_case_eq(const char *p, const char *lit, size_t n)
 {
 	size_t	 i;
 
-	for (i = 0; i < s.len; i++) {
-		if (lit[i] == '\0' ||
-		    http1_lower((unsigned char)s.p[i]) !=
+	for (i = 0; i < n; i++) {
+		if (http1_lower((unsigned char)p[i]) !=
 		    http1_lower((unsigned char)lit[i]))
 			return 0;
 	}
-	return lit[i] == '\0';
+	return 1;
 }
 
 const struct http1_header *

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define HTTP1_MAX_HEAD    65536	/* bytes of request line/status line + headers */
@@ -94,8 +95,21 @@ enum http1_result http1_parse_response(const char *buf, size_t len,
 const struct http1_header *http1_find(const struct http1_head *h,
     const char *name);
 
-/* Case-insensitive compare of an http1_str with a NUL-terminated string. */
-int http1_str_eq(struct http1_str s, const char *lit);
+/* Case-insensitive (ASCII) compare of n bytes at p with n bytes at lit. */
+int http1_case_eq(const char *p, const char *lit, size_t n);
+
+/*
+ * Case-insensitive compare of an http1_str with a NUL-terminated string.
+ * Inline so that strlen() of a literal is a constant: most calls compare a
+ * field name with a name of another length, and that costs one comparison.
+ */
+static inline int
+http1_str_eq(struct http1_str s, const char *lit)
+{
+	size_t	 n = strlen(lit);
+
+	return s.len == n && http1_case_eq(s.p, lit, n);
+}
 
 /* Does the comma-separated list v contain token t (case-insensitively)? */
 int http1_list_has(struct http1_str v, struct http1_str t);
