@@ -1383,10 +1383,14 @@ conn_write_response_head(const struct http1_head *h, const char *p,
     struct evbuffer *out, int drop_age)
 {
 	struct conn_resp_filter rf = { h, out, drop_age, 1 };
-	char framing[HTTP1_FRAMING_MAX];
+	char framing[HTTP1_FRAMING_MAX], line[HTTP1_STATUS_LINE_MAX];
+	size_t n;
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", h->status,
-	    (int)h->reason.len, h->reason.p);
+	if ((n = http1_write_status_line(h, line, sizeof(line))) > 0)
+		evbuffer_add(out, line, n);
+	else
+		evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", h->status,
+		    (int)h->reason.len, h->reason.p);
 	http1_head_spans(h, p, conn_keep_response_field, conn_emit_response,
 	    &rf);
 	evbuffer_add(out, framing, http1_framing_fields(h, framing,

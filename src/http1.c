@@ -942,6 +942,24 @@ http1_drops_framing_field(const struct http1_head *h, struct http1_str name)
 	return h->body != HTTP1_BODY_NONE && http1_is_framing_field(name);
 }
 
+/* By hand, like the framing fields: one per response forwarded. */
+size_t
+http1_write_status_line(const struct http1_head *h, char *buf, size_t bufsz)
+{
+	size_t n = 9 + 3 + 1 + h->reason.len + 2;
+
+	if (h->status < 100 || h->status > 999 || n > bufsz)
+		return 0;
+	memcpy(buf, "HTTP/1.1 ", 9);
+	buf[9] = (char)('0' + h->status / 100);
+	buf[10] = (char)('0' + h->status / 10 % 10);
+	buf[11] = (char)('0' + h->status % 10);
+	buf[12] = ' ';
+	memcpy(buf + 13, h->reason.p, h->reason.len);
+	memcpy(buf + 13 + h->reason.len, "\r\n", 2);
+	return n;
+}
+
 /* name, value and CRLF into buf, NUL-terminated; 0 if they do not fit. */
 static size_t
 http1_put_field(char *buf, size_t bufsz, const char *name,

@@ -138,6 +138,16 @@ int http1_drops_framing_field(const struct http1_head *h,
     struct http1_str name);
 
 /*
+ * The status line to send for a parsed response h, "HTTP/1.1 NNN reason"
+ * and CRLF, into buf (not NUL-terminated).  Returns its length, or 0 if it
+ * does not fit: HTTP1_STATUS_LINE_MAX holds any reason phrase of up to 240
+ * bytes.
+ */
+#define HTTP1_STATUS_LINE_MAX	256
+size_t http1_write_status_line(const struct http1_head *h, char *buf,
+    size_t bufsz);
+
+/*
  * The framing fields to send for h, as field lines with CRLFs, into buf
  * (NUL-terminated): "Content-Length: N", or the Transfer-Encoding that was
  * parsed (a response's codings before or instead of "chunked" included),
