@@ -484,12 +484,15 @@ http1_fields(struct http1_head *h, struct http1_fields *f, const char **why)
 				break;
 			rest = hd->value;
 			while ((r = http1_list_next(&rest, &tok)) == 1) {
-				if (http1_str_eq(tok, "close"))
-					f->conn_close = 1;
-				else if (http1_str_eq(tok, "keep-alive"))
+				if (http1_str_eq(tok, "keep-alive"))
 					f->conn_keep_alive = 1;
 				else if (http1_str_eq(tok, "upgrade"))
 					f->conn_upgrade = 1;
+				else {
+					if (http1_str_eq(tok, "close"))
+						f->conn_close = 1;
+					h->conn_names++;
+				}
 			}
 			if (r == -1)
 				return http1_error(why, HTTP1_ERR_MALFORMED,
@@ -645,6 +648,7 @@ http1_head_reset(struct http1_head *h)
 	h->keep_alive = 0;
 	h->expect_continue = 0;
 	h->upgrade = 0;
+	h->conn_names = 0;
 }
 
 /*
@@ -1021,6 +1025,14 @@ http1_is_hop_field(const struct http1_head *h, struct http1_str name)
 	    http1_str_eq(name, "proxy-connection"))
 		return 1;
 	if (http1_is_pinned_field(name))
+		return 0;
+	/*
+	 * Keep-Alive is hop-by-hop anyway and Upgrade is pinned: unless
+	 * Connection names something else ("close" included), no field need
+	 * be looked for in it.  Most messages are like that, and this is
+	 * asked about each of their fields.
+	 */
+	if (h->conn_names == 0)
 		return 0;
 	for (i = 0; i < h->nheaders; i++)
 		if (http1_str_eq(h->headers[i].name, "connection") &&

@@ -62,6 +62,7 @@ struct http1_head {
 	int		 keep_alive;		/* per version and Connection */
 	int		 expect_continue;	/* request had Expect: 100-continue */
 	int		 upgrade;		/* Connection: upgrade + Upgrade present */
+	int		 conn_names;		/* Connection tokens besides keep-alive, upgrade */
 	struct http1_str host;			/* Host header value (requests), or empty */
 	struct http1_str te;			/* Transfer-Encoding value, or empty */
 };

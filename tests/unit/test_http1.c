@@ -800,6 +800,25 @@ test_connection_pinned(void)
 	    "a HEAD response keeps its Content-Length, framing nothing");
 }
 
+/* Only what Connection names is dropped; keep-alive and close alone. */
+static void
+test_connection_names(void)
+{
+	const char *ka = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
+	    "Keep-Alive: timeout=5\r\nClose: x\r\nContent-Length: 0\r\n\r\n";
+	const char *cl = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
+	    "Connection: Close\r\nClose: x\r\nContent-Length: 0\r\n\r\n";
+	struct http1_str get = { "GET", 3 };
+
+	CHECK(http1_parse_response(ka, strlen(ka), get, &h, &why) ==
+	    HTTP1_OK && hop("keep-alive") && hop("Connection") &&
+	    !hop("close") && !hop("x-other"),
+	    "Connection: keep-alive takes only Connection and Keep-Alive");
+	CHECK(http1_parse_response(cl, strlen(cl), get, &h, &why) ==
+	    HTTP1_OK && hop("close") && !hop("x-other") && !h.keep_alive,
+	    "a second Connection field naming close takes a Close field");
+}
+
 /* What sluice writes by hand: lengths of every size, the status line. */
 static void
 test_written_by_hand(void)
@@ -849,6 +868,7 @@ main(void)
 	test_chunked();
 	test_class_table();
 	test_connection_pinned();
+	test_connection_names();
 	test_written_by_hand();
 	return unit_done();
 }
