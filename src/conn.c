@@ -1202,8 +1202,7 @@ conn_request_begin(struct conn *c, const struct http1_head *h)
 	memset(r, 0, sizeof(*r));
 	r->start_ms = util_wall_ms();
 	r->start_mono = util_mono_ms();
-	snprintf(r->method, sizeof(r->method), "%.*s", (int)h->method.len,
-	    h->method.p);
+	util_copy(r->method, sizeof(r->method), h->method.p, h->method.len);
 	conn_request_target(r, h->target);
 	r->is_head = http1_str_eq(h->method, "HEAD");
 	r->expect_continue = h->expect_continue;
@@ -1219,7 +1218,7 @@ conn_request_begin(struct conn *c, const struct http1_head *h)
 		r->body.done = 1;
 	r->resp_state = RESP_WAIT_HEAD;
 	/* The host rules see: the SNI, the CONNECT host or the destination IP. */
-	snprintf(r->host, sizeof(r->host), "%s", c->name);
+	util_copy(r->host, sizeof(r->host), c->name, strlen(c->name));
 }
 
 /* Wake the requests that wait for this one's response to reach the cache. */
