@@ -322,6 +322,29 @@ certforge_not_after(time_t now)
 	return now - CERTFORGE_DAY + CERTFORGE_LEAF_DAYS * CERTFORGE_DAY;
 }
 
+/*
+ * x decoded again from its own DER (x is freed).  X509_sign() leaves the
+ * certificate without a cached encoding, so each handshake that sends it
+ * would encode it from its fields, twice (to size it, then to write it); a
+ * decoded certificate keeps its DER, and encoding it is a copy.
+ */
+static X509 *
+certforge_keep_der(X509 *x)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *y = NULL;
+	int len;
+
+	if ((len = i2d_X509(x, &der)) > 0) {
+		p = der;
+		y = d2i_X509(NULL, &p, len);
+	}
+	OPENSSL_free(der);
+	X509_free(x);
+	return y;
+}
+
 /* name is already checked and lowercased by certforge_name(). */
 static X509 *
 certforge_leaf(struct certforge *cf, const char *name, time_t now)
@@ -354,6 +377,9 @@ certforge_leaf(struct certforge *cf, const char *name, time_t now)
 			goto fail;
 	if (certforge_san(x, name) == -1 ||
 	    !X509_sign(x, cf->ca_key, EVP_sha256()))
+		goto fail;
+	x = certforge_keep_der(x);
+	if (x == NULL)
 		goto fail;
 	return x;
  fail:

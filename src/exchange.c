@@ -86,8 +86,7 @@ exchange_begin(struct conn *c, const struct http1_head *h)
 	memset(r, 0, sizeof(*r));
 	r->start_ms = util_wall_ms();
 	r->start_mono = util_mono_ms();
-	snprintf(r->method, sizeof(r->method), "%.*s", (int)h->method.len,
-	    h->method.p);
+	util_copy(r->method, sizeof(r->method), h->method.p, h->method.len);
 	exchange_target(r, h->target);
 	r->is_head = http1_str_eq(h->method, "HEAD");
 	r->expect_continue = h->expect_continue;
@@ -103,7 +102,7 @@ exchange_begin(struct conn *c, const struct http1_head *h)
 		r->body.done = 1;
 	r->state = EX_POLICY;
 	/* The host rules see: the SNI, the CONNECT host or the destination IP. */
-	snprintf(r->host, sizeof(r->host), "%s", c->name);
+	util_copy(r->host, sizeof(r->host), c->name, strlen(c->name));
 }
 
 /* Write the request's audit row and forget the request. */
@@ -229,10 +228,14 @@ exchange_write_response_head(const struct http1_head *h, const char *p,
     struct evbuffer *out, int drop_age)
 {
 	struct exchange_resp_filter rf = { h, out, drop_age, 1 };
-	char framing[HTTP1_FRAMING_MAX];
+	char framing[HTTP1_FRAMING_MAX], line[HTTP1_STATUS_LINE_MAX];
+	size_t n;
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", h->status,
-	    (int)h->reason.len, h->reason.p);
+	if ((n = http1_write_status_line(h, line, sizeof(line))) > 0)
+		evbuffer_add(out, line, n);
+	else
+		evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", h->status,
+		    (int)h->reason.len, h->reason.p);
 	http1_head_spans(h, p, exchange_keep_response_field, exchange_emit_response,
 	    &rf);
 	evbuffer_add(out, framing, http1_framing_fields(h, framing,

@@ -170,17 +170,16 @@ http1_method_is(struct http1_str m, const char *lit)
 }
 
 int
-http1_str_eq(struct http1_str s, const char *lit)
+http1_case_eq(const char *p, const char *lit, size_t n)
 {
 	size_t	 i;
 
-	for (i = 0; i < s.len; i++) {
-		if (lit[i] == '\0' ||
-		    http1_lower((unsigned char)s.p[i]) !=
+	for (i = 0; i < n; i++) {
+		if (http1_lower((unsigned char)p[i]) !=
 		    http1_lower((unsigned char)lit[i]))
 			return 0;
 	}
-	return lit[i] == '\0';
+	return 1;
 }
 
 const struct http1_header *
@@ -485,12 +484,15 @@ http1_fields(struct http1_head *h, struct http1_fields *f, const char **why)
 				break;
 			rest = hd->value;
 			while ((r = http1_list_next(&rest, &tok)) == 1) {
-				if (http1_str_eq(tok, "close"))
-					f->conn_close = 1;
-				else if (http1_str_eq(tok, "keep-alive"))
+				if (http1_str_eq(tok, "keep-alive"))
 					f->conn_keep_alive = 1;
 				else if (http1_str_eq(tok, "upgrade"))
 					f->conn_upgrade = 1;
+				else {
+					if (http1_str_eq(tok, "close"))
+						f->conn_close = 1;
+					h->conn_names++;
+				}
 			}
 			if (r == -1)
 				return http1_error(why, HTTP1_ERR_MALFORMED,
@@ -646,6 +648,7 @@ http1_head_reset(struct http1_head *h)
 	h->keep_alive = 0;
 	h->expect_continue = 0;
 	h->upgrade = 0;
+	h->conn_names = 0;
 }
 
 /*
@@ -943,20 +946,60 @@ http1_drops_framing_field(const struct http1_head *h, struct http1_str name)
 	return h->body != HTTP1_BODY_NONE && http1_is_framing_field(name);
 }
 
+/* By hand, like the framing fields: one per response forwarded. */
+size_t
+http1_write_status_line(const struct http1_head *h, char *buf, size_t bufsz)
+{
+	size_t n = 9 + 3 + 1 + h->reason.len + 2;
+
+	if (h->status < 100 || h->status > 999 || n > bufsz)
+		return 0;
+	memcpy(buf, "HTTP/1.1 ", 9);
+	buf[9] = (char)('0' + h->status / 100);
+	buf[10] = (char)('0' + h->status / 10 % 10);
+	buf[11] = (char)('0' + h->status % 10);
+	buf[12] = ' ';
+	memcpy(buf + 13, h->reason.p, h->reason.len);
+	memcpy(buf + 13 + h->reason.len, "\r\n", 2);
+	return n;
+}
+
+/* name, value and CRLF into buf, NUL-terminated; 0 if they do not fit. */
+static size_t
+http1_put_field(char *buf, size_t bufsz, const char *name,
+    const char *value, size_t vlen)
+{
+	size_t n = strlen(name);
+
+	if (n + vlen + 3 > bufsz)
+		return 0;
+	memcpy(buf, name, n);
+	memcpy(buf + n, value, vlen);
+	memcpy(buf + n + vlen, "\r\n", 3);
+	return n + vlen + 2;
+}
+
+/* Written by hand: this runs for every request and response forwarded. */
 size_t
 http1_framing_fields(const struct http1_head *h, char *buf, size_t bufsz)
 {
-	int n = 0;
+	char digits[20], *d = digits + sizeof(digits);
+	uint64_t v = h->content_length;
 
 	if (bufsz > 0)
 		buf[0] = '\0';
-	if (h->body == HTTP1_BODY_LENGTH)
-		n = snprintf(buf, bufsz, "Content-Length: %llu\r\n",
-		    (unsigned long long)h->content_length);
-	else if (h->body != HTTP1_BODY_NONE && h->te.len > 0)
-		n = snprintf(buf, bufsz, "Transfer-Encoding: %.*s\r\n",
-		    (int)h->te.len, h->te.p);
-	return n > 0 && (size_t)n < bufsz ? (size_t)n : 0;
+	if (h->body == HTTP1_BODY_LENGTH) {
+		do {
+			*--d = (char)('0' + v % 10);
+			v /= 10;
+		} while (v > 0);
+		return http1_put_field(buf, bufsz, "Content-Length: ", d,
+		    digits + sizeof(digits) - d);
+	}
+	if (h->body != HTTP1_BODY_NONE && h->te.len > 0)
+		return http1_put_field(buf, bufsz, "Transfer-Encoding: ",
+		    h->te.p, h->te.len);
+	return 0;
 }
 
 /*
@@ -982,6 +1025,14 @@ http1_is_hop_field(const struct http1_head *h, struct http1_str name)
 	    http1_str_eq(name, "proxy-connection"))
 		return 1;
 	if (http1_is_pinned_field(name))
+		return 0;
+	/*
+	 * Keep-Alive is hop-by-hop anyway and Upgrade is pinned: unless
+	 * Connection names something else ("close" included), no field need
+	 * be looked for in it.  Most messages are like that, and this is
+	 * asked about each of their fields.
+	 */
+	if (h->conn_names == 0)
 		return 0;
 	for (i = 0; i < h->nheaders; i++)
 		if (http1_str_eq(h->headers[i].name, "connection") &&

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define HTTP1_MAX_HEAD    65536	/* bytes of request line/status line + headers */
@@ -61,6 +62,7 @@ struct http1_head {
 	int		 keep_alive;		/* per version and Connection */
 	int		 expect_continue;	/* request had Expect: 100-continue */
 	int		 upgrade;		/* Connection: upgrade + Upgrade present */
+	int		 conn_names;		/* Connection tokens besides keep-alive, upgrade */
 	struct http1_str host;			/* Host header value (requests), or empty */
 	struct http1_str te;			/* Transfer-Encoding value, or empty */
 };
@@ -94,8 +96,21 @@ enum http1_result http1_parse_response(const char *buf, size_t len,
 const struct http1_header *http1_find(const struct http1_head *h,
     const char *name);
 
-/* Case-insensitive compare of an http1_str with a NUL-terminated string. */
-int http1_str_eq(struct http1_str s, const char *lit);
+/* Case-insensitive (ASCII) compare of n bytes at p with n bytes at lit. */
+int http1_case_eq(const char *p, const char *lit, size_t n);
+
+/*
+ * Case-insensitive compare of an http1_str with a NUL-terminated string.
+ * Inline so that strlen() of a literal is a constant: most calls compare a
+ * field name with a name of another length, and that costs one comparison.
+ */
+static inline int
+http1_str_eq(struct http1_str s, const char *lit)
+{
+	size_t	 n = strlen(lit);
+
+	return s.len == n && http1_case_eq(s.p, lit, n);
+}
 
 /* Does the comma-separated list v contain token t (case-insensitively)? */
 int http1_list_has(struct http1_str v, struct http1_str t);
@@ -122,6 +137,16 @@ int http1_is_framing_field(struct http1_str name);
  */
 int http1_drops_framing_field(const struct http1_head *h,
     struct http1_str name);
+
+/*
+ * The status line to send for a parsed response h, "HTTP/1.1 NNN reason"
+ * and CRLF, into buf (not NUL-terminated).  Returns its length, or 0 if it
+ * does not fit: HTTP1_STATUS_LINE_MAX holds any reason phrase of up to 240
+ * bytes.
+ */
+#define HTTP1_STATUS_LINE_MAX	256
+size_t http1_write_status_line(const struct http1_head *h, char *buf,
+    size_t bufsz);
 
 /*
  * The framing fields to send for h, as field lines with CRLFs, into buf

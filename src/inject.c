@@ -272,7 +272,9 @@ inject_request_line(struct evbuffer *out, const struct http1_head *h,
 		evbuffer_add(out, target.p, target.len);
 	else if (inject_query(out, target, rule, audit, names, namesz) == -1)
 		return -1;
-	evbuffer_add_printf(out, " HTTP/1.%d\r\n", h->version_minor);
+	/* One per request: a copy, not evbuffer_add_printf(). */
+	evbuffer_add(out, h->version_minor == 0 ? " HTTP/1.0\r\n" :
+	    " HTTP/1.1\r\n", 11);
 	return 0;
 }
 
@@ -347,7 +349,8 @@ inject_write_request(struct evbuffer *out, const struct http1_head *h,
 		inj = &rule->injections[i];
 		if ((name = inject_field_name(inj)) == NULL)
 			continue;
-		evbuffer_add_printf(out, "%s: ", name);
+		evbuffer_add(out, name, strlen(name));
+		evbuffer_add(out, ": ", 2);
 		evbuffer_add(out, inj->wire, inj->wire_len);
 		evbuffer_add(out, "\r\n", 2);
 		inject_add_name(names, namesz, name);

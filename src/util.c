@@ -175,3 +175,14 @@ util_lowercase(char *dst, size_t dstsz, const char *src, size_t n)
 		dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? src[i] + 32 : src[i];
 	dst[i] = '\0';
 }
+
+void
+util_copy(char *dst, size_t dstsz, const char *src, size_t n)
+{
+	if (dstsz == 0)
+		return;
+	if (n > dstsz - 1)
+		n = dstsz - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}

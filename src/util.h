@@ -35,4 +35,11 @@ double util_mono_ms(void);
 /* Copy at most n bytes of src, lowercased, into dst (dstsz incl. NUL). */
 void util_lowercase(char *dst, size_t dstsz, const char *src, size_t n);
 
+/*
+ * Copy at most n bytes of src into dst (dstsz incl. NUL), truncated to fit:
+ * snprintf(dst, dstsz, "%.*s", n, src) for a src without NULs, without the
+ * formatting (once or twice per request).
+ */
+void util_copy(char *dst, size_t dstsz, const char *src, size_t n);
+
 #endif

@@ -800,6 +800,58 @@ test_connection_pinned(void)
 	    "a HEAD response keeps its Content-Length, framing nothing");
 }
 
+/* Only what Connection names is dropped; keep-alive and close alone. */
+static void
+test_connection_names(void)
+{
+	const char *ka = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
+	    "Keep-Alive: timeout=5\r\nClose: x\r\nContent-Length: 0\r\n\r\n";
+	const char *cl = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
+	    "Connection: Close\r\nClose: x\r\nContent-Length: 0\r\n\r\n";
+	struct http1_str get = { "GET", 3 };
+
+	CHECK(http1_parse_response(ka, strlen(ka), get, &h, &why) ==
+	    HTTP1_OK && hop("keep-alive") && hop("Connection") &&
+	    !hop("close") && !hop("x-other"),
+	    "Connection: keep-alive takes only Connection and Keep-Alive");
+	CHECK(http1_parse_response(cl, strlen(cl), get, &h, &why) ==
+	    HTTP1_OK && hop("close") && !hop("x-other") && !h.keep_alive,
+	    "a second Connection field naming close takes a Close field");
+}
+
+/* What sluice writes by hand: lengths of every size, the status line. */
+static void
+test_written_by_hand(void)
+{
+	char buf[HTTP1_FRAMING_MAX], line[HTTP1_STATUS_LINE_MAX], big[400];
+	const char *resp = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+	const char *bare = "HTTP/1.1 204\r\n\r\n";
+	struct http1_str get = { "GET", 3 };
+	struct http1_head hh;
+
+	memset(&hh, 0, sizeof(hh));
+	hh.body = HTTP1_BODY_LENGTH;
+	hh.content_length = UINT64_MAX;
+	CHECK(http1_framing_fields(&hh, buf, sizeof(buf)) == 38 &&
+	    strcmp(buf, "Content-Length: 18446744073709551615\r\n") == 0,
+	    "the largest length is written whole");
+	CHECK(http1_framing_fields(&hh, buf, 20) == 0 && buf[0] == '\0',
+	    "a length that does not fit writes nothing");
+
+	CHECK(http1_parse_response(resp, strlen(resp), get, &hh, &why) ==
+	    HTTP1_OK && http1_write_status_line(&hh, line, sizeof(line)) == 24 &&
+	    memcmp(line, "HTTP/1.1 404 Not Found\r\n", 24) == 0,
+	    "the status line is written from the parsed status and reason");
+	CHECK(http1_parse_response(bare, strlen(bare), get, &hh, &why) ==
+	    HTTP1_OK && http1_write_status_line(&hh, line, sizeof(line)) == 15 &&
+	    memcmp(line, "HTTP/1.1 204 \r\n", 15) == 0,
+	    "an empty reason keeps the space before it");
+	snprintf(big, sizeof(big), "HTTP/1.1 200 %0*d\r\n\r\n", 300, 0);
+	CHECK(http1_parse_response(big, strlen(big), get, &hh, &why) ==
+	    HTTP1_OK && http1_write_status_line(&hh, line, sizeof(line)) == 0,
+	    "a reason too long for the buffer is left to the caller");
+}
+
 int
 main(void)
 {
@@ -816,5 +868,7 @@ main(void)
 	test_chunked();
 	test_class_table();
 	test_connection_pinned();
+	test_connection_names();
+	test_written_by_hand();
 	return unit_done();
 }

@@ -1,0 +1,98 @@
+# tests/bench/lab-bench.sh - the lab that tests/bench/run and
+# tests/bench/callgrind share.  Source it after setting srcdir (the source
+# tree) and builddir; it defines functions and runs nothing but lab.sh's
+# sourcing.
+#
+#   bench_up            the lab (no Python upstream), the client resolving
+#                       api.test to IPv4 only, and nginx in U serving
+#                       small.json and 1m.bin over TLS (upstream on CPU 1)
+#   bench_mode MODE     where G sends the client's TCP/443: direct, sluice,
+#                       sluice-obs or nginx
+#   bench_nginx_conf    nginx's certificate (same key type as sluice's
+#                       forged leaf: sluice must run and bench_mode sluice be
+#                       set) and $LAB_DIR/nginx-proxy.conf for nginx as the
+#                       proxy, listening on $NGINX_PORT
+export SLUICE_SRCDIR=$srcdir
+export SLUICE=${SLUICE:-$builddir/src/sluice}
+export SLUICE_CA=${SLUICE_CA:-$builddir/tools/sluice-ca}
+export SLUICE_NETFILTER=${SLUICE_NETFILTER:-$builddir/tools/sluice-netfilter}
+. "$srcdir/tests/lab/lab.sh"
+# In a bench a "skip" is a plain failure to run.
+skip() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+NGINX_PORT=8445
+OBS_PORT=8446			# tests/bench/run's second sluice, with --pcap and --admin
+
+fill() {	# fill TEMPLATE OUT KEY=VALUE...
+	local in=$1 out=$2 expr=() kv
+	shift 2
+	for kv in "$@"; do
+		expr+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
+	done
+	sed "${expr[@]}" "$in" >"$out"
+}
+
+bench_up() {
+	LAB_UPSTREAM=0
+	lab_up
+	lab_redirect_off
+	# wrk takes the first address; make it the IPv4 one, like every mode here.
+	printf '127.0.0.1\tlocalhost\n%s\t%s\n' "$LAB_U4" "$LAB_NAMES" >"/etc/netns/$LAB_C/hosts"
+
+	mkdir -p "$LAB_DIR/www" "$LAB_DIR/nginx-upstream-tmp" "$LAB_DIR/nginx-proxy-tmp"
+	# nginx's workers are not root: let them reach the files (the keys stay 0600).
+	chmod 0711 "$LAB_DIR"
+	printf '{"id":42,"name":"sluice","ok":true,"items":[1,2,3],"note":"a small JSON body"}\n' \
+		>"$LAB_DIR/www/small.json"
+	lab_gen $((1024 * 1024)) bench >"$LAB_DIR/www/1m.bin"
+
+	fill "$srcdir/tests/bench/nginx-upstream.conf.in" "$LAB_DIR/nginx-upstream.conf" \
+		DIR="$LAB_DIR" LISTEN="$LAB_U4:443" \
+		CERT="$LAB_DIR/certs/trusted/api.test.crt" KEY="$LAB_DIR/certs/trusted/api.test.key"
+	taskset -c 1 ip netns exec "$LAB_U" nginx -e "$LAB_DIR/nginx-upstream-error.log" \
+		-c "$LAB_DIR/nginx-upstream.conf" -g 'daemon off;' >>"$LAB_DIR/upstream.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_U" 443 || fail "the upstream nginx did not start: $(cat "$LAB_DIR/nginx-upstream-error.log")"
+}
+
+bench_mode() {
+	lab_in_g iptables -t nat -F PREROUTING
+	case $1 in
+	direct) ;;
+	sluice) lab_in_g iptables -t nat -A PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
+		-j REDIRECT --to-ports "$LAB_PROXY_PORT" ;;
+	sluice-obs) lab_in_g iptables -t nat -A PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
+		-j REDIRECT --to-ports "$OBS_PORT" ;;
+	nginx) lab_in_g iptables -t nat -A PREROUTING -i "$LAB_IF_GL" -p tcp --dport 443 \
+		-j REDIRECT --to-ports "$NGINX_PORT" ;;
+	esac
+}
+
+# Sets keyalg and keybits (sluice's forged leaf) for the caller to print.
+bench_nginx_conf() {
+	local newkey
+	lab_cert_of "$LAB_DIR/sluice-leaf.pem" https://api.test/small.json >/dev/null
+	keyalg=$(openssl x509 -in "$LAB_DIR/sluice-leaf.pem" -noout -text 2>/dev/null |
+		sed -n 's/^ *Public Key Algorithm: *//p')
+	keybits=$(openssl x509 -in "$LAB_DIR/sluice-leaf.pem" -noout -text 2>/dev/null |
+		sed -n 's/^ *Public-Key: *(\([0-9]*\) bit)/\1/p')
+	case $keyalg in
+	rsaEncryption) newkey=(-newkey "rsa:${keybits:-2048}") ;;
+	id-ecPublicKey) newkey=(-newkey ec -pkeyopt "ec_paramgen_curve:P-${keybits:-256}") ;;
+	*) fail "cannot tell the key type of sluice's forged certificate (got '$keyalg')" ;;
+	esac
+
+	printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+		"extendedKeyUsage=serverAuth" "subjectAltName=DNS:api.test" >"$LAB_DIR/nginx-leaf.ext"
+	openssl req -new "${newkey[@]}" -nodes -keyout "$LAB_DIR/nginx-leaf.key" \
+		-out "$LAB_DIR/nginx-leaf.csr" -subj "/CN=api.test" 2>/dev/null &&
+	openssl x509 -req -in "$LAB_DIR/nginx-leaf.csr" -CA "$LAB_DIR/ica/ca.crt" \
+		-CAkey "$LAB_DIR/ica/ca.key" -CAcreateserial -CAserial "$LAB_DIR/ica.srl" -days 2 \
+		-extfile "$LAB_DIR/nginx-leaf.ext" -out "$LAB_DIR/nginx-leaf.crt" 2>/dev/null ||
+		fail "making nginx's certificate from the interception CA"
+	fill "$srcdir/tests/bench/nginx.conf.in" "$LAB_DIR/nginx-proxy.conf" \
+		DIR="$LAB_DIR" LISTEN="0.0.0.0:$NGINX_PORT" UPSTREAM="$LAB_U4" \
+		CERT="$LAB_DIR/nginx-leaf.crt" KEY="$LAB_DIR/nginx-leaf.key" \
+		UPSTREAM_CA="$LAB_DIR/certs/ca.crt"
+}
