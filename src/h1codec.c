@@ -38,10 +38,12 @@ enum h1codec_class {
 	H1_UPGRADE,
 };
 
+/* lit is lowercase; its first byte is compared inline, the common miss. */
 static int
 h1codec_is(const char *s, size_t len, const char *lit, size_t litlen)
 {
-	return len == litlen && strncasecmp(s, lit, len) == 0;
+	return len == litlen && (s[0] | 0x20) == lit[0] &&
+	    strncasecmp(s, lit, len) == 0;
 }
 
 #define H1CODEC_IS(s, len, lit)	h1codec_is((s), (len), lit, sizeof(lit) - 1)
@@ -80,6 +82,34 @@ struct h1codec_conn {
 	int		 too_many;
 };
 
+/*
+ * Does Connection value v name a field that could be present and is not
+ * dropped anyway?  "close", "keep-alive", "upgrade" and "te" do not: the
+ * usual Connection costs no per-field lookup.
+ */
+static int
+h1codec_conn_names(struct http1_str v)
+{
+	const char *s = v.p, *end = v.p + v.len, *e;
+	size_t n;
+
+	while (s < end) {
+		while (s < end && (*s == ' ' || *s == '\t' || *s == ','))
+			s++;
+		for (e = s; e < end && *e != ','; e++)
+			;
+		n = e - s;
+		while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n > 0 && !H1CODEC_IS(s, n, "close") &&
+		    !H1CODEC_IS(s, n, "keep-alive") &&
+		    !H1CODEC_IS(s, n, "upgrade") && !H1CODEC_IS(s, n, "te"))
+			return 1;
+		s = e;
+	}
+	return 0;
+}
+
 static void
 h1codec_conn_scan(const struct http1_head *h, struct h1codec_conn *cn)
 {
@@ -89,7 +119,8 @@ h1codec_conn_scan(const struct http1_head *h, struct h1codec_conn *cn)
 	cn->too_many = 0;
 	for (i = 0; i < h->nheaders; i++) {
 		if (h->headers[i].name.len != 10 ||
-		    h1codec_class(h->headers[i].name.p, 10) != H1_CONNECTION)
+		    h1codec_class(h->headers[i].name.p, 10) != H1_CONNECTION ||
+		    !h1codec_conn_names(h->headers[i].value))
 			continue;
 		if (cn->n == H1CODEC_MAX_CONNECTION)
 			cn->too_many = 1;
