@@ -472,9 +472,11 @@ h1codec_put_framing(struct h1codec_out *o, const struct msg *m, int flags)
 			break;
 		H1CODEC_PUT(o, "Transfer-Encoding: ");
 		h1codec_put(o, msg_ptr(m, m->codings), m->codings.len);
-		if (!(flags & H1CODEC_CLOSE_DELIMITED))
-			h1codec_put(o, ", chunked" + (m->codings.len ? 0 : 2),
-			    m->codings.len ? 9 : 7);
+		/* Close-delimited: the codings alone, the close ends it. */
+		if (!(flags & H1CODEC_CLOSE_DELIMITED) && m->codings.len > 0)
+			H1CODEC_PUT(o, ", chunked");
+		else if (!(flags & H1CODEC_CLOSE_DELIMITED))
+			H1CODEC_PUT(o, "chunked");
 		H1CODEC_PUT(o, "\r\n");
 		break;
 	}
@@ -538,6 +540,20 @@ h1codec_write_request(struct evbuffer *out, const struct msg *m, int minor,
 	return h1codec_commit(out, &v, &o);
 }
 
+/*
+ * Can the codings of m be written chunked on top?  Not when chunked is
+ * among them already (applied twice, RFC 9112 7), nor when the line would
+ * be longer than a recipient (http1.c) takes.
+ */
+static int
+h1codec_chunkable(const struct msg *m)
+{
+	struct http1_str c = { msg_ptr(m, m->codings), m->codings.len };
+
+	return m->codings.len + 9 <= HTTP1_TE_MAX &&
+	    !http1_list_has(c, (struct http1_str){ "chunked", 7 });
+}
+
 int
 h1codec_write_response(struct evbuffer *out, const struct msg *m, int flags)
 {
@@ -547,6 +563,9 @@ h1codec_write_response(struct evbuffer *out, const struct msg *m, int flags)
 	size_t size;
 
 	if (m->kind != MSG_RESPONSE || m->status < 100 || m->status > 999)
+		return -1;
+	if (m->body == MSG_BODY_UNKNOWN && !(flags & H1CODEC_CLOSE_DELIMITED) &&
+	    !h1codec_chunkable(m))
 		return -1;
 	size = m->reason.len + h1codec_fields_size(m, &m->fields) +
 	    m->codings.len + H1CODEC_OWN_MAX + 64;

@@ -279,6 +279,15 @@ test_framing(void)
 	CHECK(s != NULL && strcmp(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
 	    "gzip, chunked\r\n\r\n") == 0, "response codings before chunked");
 	free(s);
+	s = answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n"
+	    "\r\n", "GET", 0);
+	CHECK(s == NULL, "codings holding chunked cannot be chunked again");
+	s = answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n"
+	    "\r\n", "GET", H1CODEC_CLOSE_DELIMITED);
+	CHECK(s != NULL && strcmp(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+	    "chunked, gzip\r\n\r\n") == 0,
+	    "but are passed on as they were when the close ends the body");
+	free(s);
 	s = answer("HTTP/1.1 200 OK\r\nServer: u\r\n\r\n", "GET",
 	    H1CODEC_CLOSE_DELIMITED);
 	CHECK(s != NULL && strcmp(s, "HTTP/1.1 200 OK\r\nServer: u\r\n\r\n")
