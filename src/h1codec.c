@@ -196,6 +196,22 @@ h1codec_import_fields(const struct http1_head *h, const char *p,
 	return 0;
 }
 
+/* The authority for a verified name: an IPv6 address goes in brackets. */
+static int
+h1codec_authority(struct msg *m, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strchr(name, ':') == NULL)
+		return msg_copy(m, name, len, &m->authority);
+	if (msg_alloc(m, len + 2, &m->authority) == -1)
+		return -1;
+	m->buf[m->authority.off] = '[';
+	memcpy(m->buf + m->authority.off + 1, name, len);
+	m->buf[m->authority.off + len + 1] = ']';
+	return 0;
+}
+
 /* Request fields and pseudo-fields; path is in the arena already. */
 static int
 h1codec_request_build(const struct http1_head *h, const char *p,
@@ -211,7 +227,7 @@ h1codec_request_build(const struct http1_head *h, const char *p,
 		return -1;
 	if (h->host.len > 0)
 		m->authority = h1codec_at(head.off, p, h->host);
-	else if (msg_copy(m, name, strlen(name), &m->authority) == -1)
+	else if (h1codec_authority(m, name) == -1)
 		return -1;
 	m->upgrade = h->upgrade;
 	switch (h->body) {

@@ -107,6 +107,11 @@ test_request_round_trip(void)
 	    "\r\nX: y\r\n\r\n") == 0,
 	    "request: HTTP/1.0 without Host gets the verified name as Host");
 	free(once);
+	once = forward("GET / HTTP/1.0\r\n\r\n", "fd00:77:2::2", &no);
+	CHECK(once != NULL && strcmp(once, "GET / HTTP/1.0\r\n"
+	    "Host: [fd00:77:2::2]\r\n\r\n") == 0,
+	    "request: an IPv6 address as Host is bracketed");
+	free(once);
 }
 
 static void
