@@ -472,7 +472,7 @@ exchange_response_head(struct conn *c)
 	r->resp_started = 1;
 	if (h.status < 200) {
 		if (exchange_write_response_head(&h, p, out, 0) == -1)
-			goto nomem;
+			goto unwritable;
 		evbuffer_add(out, "\r\n", 2);
 		evbuffer_drain(in, h.head_len);
 		if (h.status != 101)
@@ -499,7 +499,7 @@ exchange_response_head(struct conn *c)
 	before = evbuffer_get_length(out);
 	if (exchange_write_response_head(&h, p, out, r->cache_req != NULL) ==
 	    -1)
-		goto nomem;
+		goto unwritable;
 	if (r->cache_req != NULL)
 		lookup_fill(c, &h, out, before);
 	if (r->cache_status != NULL)
@@ -521,8 +521,10 @@ exchange_response_head(struct conn *c)
 		lookup_flight_end(c);
 	}
 	return 1;
-nomem:
-	respond_error(c, 502, "bad_gateway", "out of memory");
+unwritable:
+	/* No memory, or a coding list too long to add chunked to. */
+	respond_error(c, 502, "bad_gateway",
+	    "response head cannot be written");
 	return -1;
 }
 
