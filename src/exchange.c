@@ -15,6 +15,8 @@
 
 #include "audit.h"
 #include "datapath.h"
+#include "h1codec.h"
+#include "msg.h"
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
 #include "rules.h"
@@ -186,60 +188,31 @@ exchange_end(struct conn *c)
 }
 
 /*
- * Response fields that end here: hop-by-hop ones, the framing fields of a
- * message with a body (sluice writes its own), and Alt-Svc (no QUIC).
+ * Write the response head h (parsed from p) to out from its message:
+ * sluice's status line, the fields that do not end here (hop-by-hop ones
+ * never enter the message; Alt-Svc goes, no QUIC; Age when the cache adds
+ * its own) and the framing sluice decides; the caller adds its fields and
+ * the blank line.  A body read until close stays so: the client is not
+ * kept.  -1 on allocation failure.
  */
-struct exchange_resp_filter {
-	const struct http1_head *h;
-	struct evbuffer	*out;
-	int		 drop_age;	/* the cache adds its own */
-	int		 start_line;	/* the next span is the upstream's */
-};
-
 static int
-exchange_keep_response_field(void *arg, const struct http1_header *f)
-{
-	struct exchange_resp_filter *rf = arg;
-
-	return !http1_is_hop_field(rf->h, f->name) &&
-	    !http1_drops_framing_field(rf->h, f->name) &&
-	    !http1_str_eq(f->name, "alt-svc") &&
-	    !(rf->drop_age && http1_str_eq(f->name, "age"));
-}
-
-static void
-exchange_emit_response(void *arg, const char *s, size_t len)
-{
-	struct exchange_resp_filter *rf = arg;
-
-	if (rf->start_line)
-		rf->start_line = 0;
-	else
-		evbuffer_add(rf->out, s, len);
-}
-
-/*
- * Write the response head h (parsed from p) to out as sluice's message:
- * its own status line, the fields that do not end here, and the framing
- * sluice parsed; the caller adds its fields and the blank line.
- */
-static void
 exchange_write_response_head(const struct http1_head *h, const char *p,
     struct evbuffer *out, int drop_age)
 {
-	struct exchange_resp_filter rf = { h, out, drop_age, 1 };
-	char framing[HTTP1_FRAMING_MAX], line[HTTP1_STATUS_LINE_MAX];
-	size_t n;
+	struct msg m;
+	int rc = -1;
 
-	if ((n = http1_write_status_line(h, line, sizeof(line))) > 0)
-		evbuffer_add(out, line, n);
-	else
-		evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", h->status,
-		    (int)h->reason.len, h->reason.p);
-	http1_head_spans(h, p, exchange_keep_response_field, exchange_emit_response,
-	    &rf);
-	evbuffer_add(out, framing, http1_framing_fields(h, framing,
-	    sizeof(framing)));
+	msg_init(&m, MSG_RESPONSE);
+	if (h1codec_response_msg(h, p, &m) == -1)
+		goto fail;
+	msg_remove(&m, "alt-svc", 7);
+	if (drop_age)
+		msg_remove(&m, "age", 3);
+	rc = h1codec_write_response(out, &m, H1CODEC_OPEN |
+	    (h->body == HTTP1_BODY_UNTIL_CLOSE ? H1CODEC_CLOSE_DELIMITED : 0));
+fail:
+	msg_free(&m);
+	return rc;
 }
 
 /*
@@ -498,9 +471,8 @@ exchange_response_head(struct conn *c)
 		worker_count_latency(c->w, util_mono_ms() - r->start_mono);
 	r->resp_started = 1;
 	if (h.status < 200) {
-		exchange_write_response_head(&h, p, out, 0);
-		if (h.status == 101)
-			evbuffer_add(out, "Connection: upgrade\r\n", 21);
+		if (exchange_write_response_head(&h, p, out, 0) == -1)
+			goto unwritable;
 		evbuffer_add(out, "\r\n", 2);
 		evbuffer_drain(in, h.head_len);
 		if (h.status != 101)
@@ -525,7 +497,9 @@ exchange_response_head(struct conn *c)
 		return 1;
 	}
 	before = evbuffer_get_length(out);
-	exchange_write_response_head(&h, p, out, r->cache_req != NULL);
+	if (exchange_write_response_head(&h, p, out, r->cache_req != NULL) ==
+	    -1)
+		goto unwritable;
 	if (r->cache_req != NULL)
 		lookup_fill(c, &h, out, before);
 	if (r->cache_status != NULL)
@@ -547,6 +521,11 @@ exchange_response_head(struct conn *c)
 		lookup_flight_end(c);
 	}
 	return 1;
+unwritable:
+	/* No memory, or a coding list too long to add chunked to. */
+	respond_error(c, 502, "bad_gateway",
+	    "response head cannot be written");
+	return -1;
 }
 
 int

@@ -1040,32 +1040,3 @@ http1_is_hop_field(const struct http1_head *h, struct http1_str name)
 			return 1;
 	return 0;
 }
-
-void
-http1_head_spans(const struct http1_head *h, const char *p,
-    int (*keep)(void *arg, const struct http1_header *f),
-    void (*emit)(void *arg, const char *s, size_t len), void *arg)
-{
-	const char *end = p + h->head_len, *run = NULL, *run_end = NULL, *eol;
-	const struct http1_header *f;
-	size_t i;
-
-	eol = memchr(p, '\n', h->head_len);
-	emit(arg, p, eol + 1 - p);
-	for (i = 0; i < h->nheaders; i++) {
-		f = &h->headers[i];
-		/* the line ends after the value and its trailing whitespace */
-		eol = memchr(f->value.p + f->value.len, '\n',
-		    end - (f->value.p + f->value.len));
-		if (keep(arg, f)) {
-			if (run == NULL)
-				run = f->name.p;
-			run_end = eol + 1;
-		} else if (run != NULL) {
-			emit(arg, run, run_end - run);
-			run = NULL;
-		}
-	}
-	if (run != NULL)
-		emit(arg, run, run_end - run);
-}

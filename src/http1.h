@@ -159,16 +159,6 @@ size_t http1_write_status_line(const struct http1_head *h, char *buf,
 size_t http1_framing_fields(const struct http1_head *h, char *buf,
     size_t bufsz);
 
-/*
- * Walk the head at p (parsed as h): emit() gets the start line, then each run
- * of consecutive fields that keep() accepts, as raw bytes with their CRLFs;
- * the blank line is left out.  A rewriter copies what it keeps in few
- * pieces and appends its own fields after.
- */
-void http1_head_spans(const struct http1_head *h, const char *p,
-    int (*keep)(void *arg, const struct http1_header *f),
-    void (*emit)(void *arg, const char *s, size_t len), void *arg);
-
 /* Incremental body framer. */
 struct http1_body {
 	enum http1_body_kind kind;

@@ -1,29 +1,28 @@
 /*
- * inject.c - credential injection: rewrite a request head for its rule.
+ * inject.c - credential injection: a request message changed for its rule.
  *
  * Owns the wire form of each credential (built once per snapshot by
- * inject_prepare, wiped by inject_clear) and the rewriting of the request
- * line and fields.  Does not own which rule applies (rules.c) nor where the
- * head goes (upleg.c, which only sends it on a connection verified for the
- * rule's host).
+ * inject_prepare, wiped by inject_clear) and what a rule changes in a
+ * request message: fields set, query parameters put on the path.  Does not
+ * own which rule applies (rules.c), how the message is written (a codec)
+ * nor where it goes (upleg.c, which only sends it on a connection
+ * verified for the rule's host).
  *
  * A credential replaces what the client sent under the same name: headers
  * by name (case-insensitively), query parameters by their percent-decoded
  * name, so "api%5Fkey=x" cannot ride along next to an injected "api_key".
- * Secrets reach only the output buffer: the audit copy of the target shows
- * "***" and the names list holds names.
+ * Secrets reach only the message, which is marked to be wiped: the audit
+ * copy of the target shows "***" and the names list holds names.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <event2/buffer.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "http1.h"
 #include "inject.h"
+#include "msg.h"
 #include "rules.h"
 #include "urlpath.h"
 
@@ -187,62 +186,89 @@ inject_find_param(const struct rule *rule, const char *s, size_t len)
 	return NULL;
 }
 
+/* Append name to the comma-separated list names (truncated to fit). */
 static void
 inject_add_name(char *names, size_t namesz, const char *name)
 {
-	size_t used = strlen(names);
+	size_t used = strlen(names), n = strlen(name);
 
-	snprintf(names + used, namesz - used, "%s%s", used ? "," : "", name);
+	if (used > 0 && used + 1 < namesz)
+		names[used++] = ',';
+	if (n > namesz - used - 1)
+		n = namesz - used - 1;
+	memcpy(names + used, name, n);
+	names[used + n] = '\0';
+}
+
+/* A target being rebuilt: dst has room for what is put. */
+struct inject_target {
+	char		*dst;
+	size_t		 len;
+};
+
+static void
+inject_put(struct inject_target *t, const char *s, size_t len)
+{
+	memcpy(t->dst + t->len, s, len);
+	t->len += len;
+}
+
+/* What the rebuilt target can take: the old one and every parameter. */
+static size_t
+inject_query_room(const struct rule *rule, size_t len, int masked)
+{
+	const struct rule_injection *inj;
+	size_t i;
+
+	for (i = 0; i < rule->ninjections; i++) {
+		inj = &rule->injections[i];
+		if (inj->kind == RULE_INJECT_QUERY)
+			len += 2 + strlen(inj->name) + (masked ?
+			    sizeof(INJECT_MASK) - 1 : inj->wire_len);
+	}
+	return len;
 }
 
 /*
- * The target with the client's values for injected parameters dropped and
- * ours appended; *audit gets it with "***" instead.
+ * t <- target t0 with the client's values for injected parameters dropped
+ * and ours appended (masked: "***" in place of each value).
  */
-static int
-inject_query(struct evbuffer *out, struct http1_str target,
-    const struct rule *rule, char **audit, char *names, size_t namesz)
+static void
+inject_query(struct inject_target *t, const char *t0, size_t len,
+    const struct rule *rule, int masked)
 {
-	struct evbuffer *masked;
-	const char *t = target.p, *end = t + target.len, *q, *amp, *eq;
+	const char *end = t0 + len, *q, *amp, *eq;
 	const struct rule_injection *inj;
 	char sep = '?';
-	size_t i, len;
+	size_t i, n;
 
-	if ((masked = evbuffer_new()) == NULL)
-		return -1;
-	q = memchr(t, '?', target.len);
-	evbuffer_add(out, t, (q ? q : end) - t);
-	evbuffer_add(masked, t, (q ? q : end) - t);
+	q = memchr(t0, '?', len);
+	inject_put(t, t0, (q ? q : end) - t0);
 	for (q = q ? q + 1 : end; q < end; q = amp + 1) {
 		if ((amp = memchr(q, '&', end - q)) == NULL)
 			amp = end;
-		len = amp - q;
-		if ((eq = memchr(q, '=', len)) == NULL)
+		n = amp - q;
+		if ((eq = memchr(q, '=', n)) == NULL)
 			eq = amp;
-		if (len == 0 || inject_find_param(rule, q, eq - q) != NULL)
+		if (n == 0 || inject_find_param(rule, q, eq - q) != NULL)
 			continue;
-		evbuffer_add_printf(out, "%c%.*s", sep, (int)len, q);
-		evbuffer_add_printf(masked, "%c%.*s", sep, (int)len, q);
+		inject_put(t, &sep, 1);
+		inject_put(t, q, n);
 		sep = '&';
 	}
 	for (i = 0; i < rule->ninjections; i++) {
 		inj = &rule->injections[i];
 		if (inj->kind != RULE_INJECT_QUERY)
 			continue;
-		evbuffer_add_printf(out, "%c%s=", sep, inj->name);
-		evbuffer_add(out, inj->wire, inj->wire_len);
-		evbuffer_add_printf(masked, "%c%s=" INJECT_MASK, sep, inj->name);
-		inject_add_name(names, namesz, inj->name);
+		inject_put(t, &sep, 1);
+		inject_put(t, inj->name, strlen(inj->name));
+		inject_put(t, "=", 1);
+		if (masked)
+			inject_put(t, INJECT_MASK, sizeof(INJECT_MASK) - 1);
+		else
+			inject_put(t, inj->wire, inj->wire_len);
 		sep = '&';
 	}
-	len = evbuffer_get_length(masked);
-	if ((*audit = malloc(len + 1)) != NULL) {
-		evbuffer_remove(masked, *audit, len);
-		(*audit)[len] = '\0';
-	}
-	evbuffer_free(masked);
-	return *audit != NULL ? 0 : -1;
 }
 
 static int
@@ -257,62 +283,35 @@ inject_has_query(const struct rule *rule)
 }
 
 /*
- * The request line, written from the parsed message and never copied
- * from the client's: the target sent is the one the rules matched, not
- * another spelling of it.
+ * m's path gets the rule's parameters; *audit (malloc'd) the same path
+ * with their values masked.
  */
 static int
-inject_request_line(struct evbuffer *out, const struct http1_head *h,
-    struct http1_str target, const struct rule *rule, char **audit,
+inject_path(struct msg *m, const struct rule *rule, char **audit,
     char *names, size_t namesz)
 {
-	evbuffer_add(out, h->method.p, h->method.len);
-	evbuffer_add(out, " ", 1);
-	if (!inject_has_query(rule))
-		evbuffer_add(out, target.p, target.len);
-	else if (inject_query(out, target, rule, audit, names, namesz) == -1)
+	struct inject_target t, a;
+	struct msg_str path;
+	size_t i, len = m->path.len;
+
+	if (msg_alloc(m, inject_query_room(rule, len, 0), &path) == -1 ||
+	    (*audit = malloc(inject_query_room(rule, len, 1) + 1)) == NULL)
 		return -1;
-	/* One per request: a copy, not evbuffer_add_printf(). */
-	evbuffer_add(out, h->version_minor == 0 ? " HTTP/1.0\r\n" :
-	    " HTTP/1.1\r\n", 11);
+	/* After the allocation: the arena may have moved. */
+	t.dst = m->buf + path.off;
+	t.len = 0;
+	inject_query(&t, msg_ptr(m, m->path), len, rule, 0);
+	a.dst = *audit;
+	a.len = 0;
+	inject_query(&a, msg_ptr(m, m->path), len, rule, 1);
+	a.dst[a.len] = '\0';
+	path.len = (uint32_t)t.len;
+	m->path = path;
+	for (i = 0; i < rule->ninjections; i++)
+		if (rule->injections[i].kind == RULE_INJECT_QUERY)
+			inject_add_name(names, namesz,
+			    rule->injections[i].name);
 	return 0;
-}
-
-struct inject_filter {
-	const struct http1_head *h;
-	const struct rule	*rule;
-	struct evbuffer		*out;
-	int			 skip_start;	/* the start line was rewritten */
-};
-
-static int
-inject_keep_field(void *arg, const struct http1_header *f)
-{
-	struct inject_filter *flt = arg;
-	const struct rule *rule = flt->rule;
-	const char *name;
-	size_t i;
-
-	if (http1_is_hop_field(flt->h, f->name) ||
-	    http1_drops_framing_field(flt->h, f->name))
-		return 0;
-	for (i = 0; rule != NULL && i < rule->ninjections; i++)
-		if ((name = inject_field_name(&rule->injections[i])) != NULL &&
-		    http1_str_eq(f->name, name))
-			return 0;
-	return 1;
-}
-
-static void
-inject_emit(void *arg, const char *s, size_t len)
-{
-	struct inject_filter *flt = arg;
-
-	if (flt->skip_start) {
-		flt->skip_start = 0;
-		return;
-	}
-	evbuffer_add(flt->out, s, len);
 }
 
 int
@@ -329,38 +328,33 @@ inject_sets_field(const struct rule *rule, const char *name)
 }
 
 int
-inject_write_request(struct evbuffer *out, const struct http1_head *h,
-    const char *p, struct http1_str target, const struct rule *rule,
-    const char *extra, char **audit_target, char *names, size_t namesz)
+inject_request(struct msg *m, const struct rule *rule, char **audit_target,
+    char *names, size_t namesz)
 {
-	struct inject_filter flt = { h, rule, out, 1 };
-	char framing[HTTP1_FRAMING_MAX];
 	const struct rule_injection *inj;
 	const char *name;
 	size_t i;
 
 	names[0] = '\0';
 	*audit_target = NULL;
-	if (inject_request_line(out, h, target, rule, audit_target, names,
-	    namesz) == -1)
-		return -1;
-	http1_head_spans(h, p, inject_keep_field, inject_emit, &flt);
-	for (i = 0; rule != NULL && i < rule->ninjections; i++) {
+	if (rule == NULL || rule->ninjections == 0)
+		return 0;
+	msg_hold_secret(m);
+	if (inject_has_query(rule) &&
+	    inject_path(m, rule, audit_target, names, namesz) == -1)
+		goto fail;
+	for (i = 0; i < rule->ninjections; i++) {
 		inj = &rule->injections[i];
 		if ((name = inject_field_name(inj)) == NULL)
 			continue;
-		evbuffer_add(out, name, strlen(name));
-		evbuffer_add(out, ": ", 2);
-		evbuffer_add(out, inj->wire, inj->wire_len);
-		evbuffer_add(out, "\r\n", 2);
+		if (msg_set(m, name, strlen(name), inj->wire,
+		    inj->wire_len) == -1)
+			goto fail;
 		inject_add_name(names, namesz, name);
 	}
-	if (extra != NULL)
-		evbuffer_add(out, extra, strlen(extra));
-	evbuffer_add(out, framing, http1_framing_fields(h, framing,
-	    sizeof(framing)));
-	if (h->upgrade)
-		evbuffer_add(out, "Connection: upgrade\r\n", 21);
-	evbuffer_add(out, "\r\n", 2);
 	return 0;
+fail:
+	free(*audit_target);
+	*audit_target = NULL;
+	return -1;
 }

@@ -1,7 +1,7 @@
 /*
  * inject.h - credential injection: what a matching rule adds to a request.
  *
- * The request head is rewritten on its way to the upstream: headers the
+ * The request message is changed on its way to the upstream: headers the
  * rule injects replace any the client sent (never forwarded alongside), and
  * query parameters it injects replace the client's.  The audit copy of the
  * target shows injected parameters' values as "***".
@@ -11,9 +11,7 @@
 
 #include <stddef.h>
 
-#include "http1.h"
-
-struct evbuffer;
+struct msg;
 struct rule;
 struct rule_injection;
 
@@ -28,20 +26,17 @@ int inject_prepare(struct rule_injection *inj);
 void inject_clear(struct rule_injection *inj);
 
 /*
- * Write the request head at p (parsed as h) to out for rule (NULL: none):
- * the request line, made from h's method and version and target (the
- * target to send, e.g. normalised, in place of h->target) with injected
- * query parameters, then the fields that are neither hop-by-hop, framing
- * nor replaced, then the injected fields, then extra (whole field lines, or
- * NULL), then sluice's own framing field for the body it parsed, then the
- * blank line.  When a query parameter was injected, *audit_target
- * (malloc'd) gets the target with its value masked; otherwise it is NULL
- * and target is what to audit.  names gets the comma-separated names of
- * what was injected ("" when nothing).  -1 on allocation failure.
+ * Apply rule (NULL: none) to the request m: each injected field replaces
+ * every field of that name (appended after the others), injected query
+ * parameters replace the client's on m's path.  When a parameter was
+ * injected, *audit_target (malloc'd) gets the path with its value masked;
+ * otherwise it is NULL and m's path is what to audit.  names gets the
+ * comma-separated names of what was injected ("" when nothing).  m is
+ * marked as holding a secret (msg_free() wipes it).  -1 on allocation
+ * failure.
  */
-int inject_write_request(struct evbuffer *out, const struct http1_head *h,
-    const char *p, struct http1_str target, const struct rule *rule,
-    const char *extra, char **audit_target, char *names, size_t namesz);
+int inject_request(struct msg *m, const struct rule *rule,
+    char **audit_target, char *names, size_t namesz);
 
 /* The header field an injection sets, or NULL for a query parameter. */
 const char *inject_field_name(const struct rule_injection *inj);

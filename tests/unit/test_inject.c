@@ -1,13 +1,16 @@
 /*
- * test_inject.c - credential injection: wire forms and head rewriting.
+ * test_inject.c - credential injection: wire forms and what reaches the wire
+ * once a request message is changed and written (h1codec.c).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
+#include "h1codec.h"
 #include "http1.h"
 #include "inject.h"
+#include "msg.h"
 #include "rules.h"
 #include "unit.h"
 
@@ -36,9 +39,11 @@ rewrite_to(const char *req, const char *target, struct rule_injection *inj,
 	struct rule rule;
 	struct http1_head h;
 	struct evbuffer *out = evbuffer_new();
+	struct msg m;
 	const char *why;
 	size_t len;
 	char *s;
+	int rc;
 
 	memset(&rule, 0, sizeof(rule));
 	rule.injections = inj;
@@ -49,8 +54,15 @@ rewrite_to(const char *req, const char *target, struct rule_injection *inj,
 		h.target.p = target;
 		h.target.len = strlen(target);
 	}
-	if (inject_write_request(out, &h, req, h.target, n ? &rule : NULL,
-	    NULL, audit, names, namesz) == -1)
+	msg_init(&m, MSG_REQUEST);
+	rc = h1codec_request_msg(&h, req, h.target.p, h.target.len, "a", &m);
+	if (rc == 0)
+		rc = inject_request(&m, n ? &rule : NULL, audit, names,
+		    namesz);
+	if (rc == 0)
+		rc = h1codec_write_request(out, &m, h.version_minor, 0);
+	msg_free(&m);
+	if (rc == -1)
 		return NULL;
 	len = evbuffer_get_length(out);
 	s = malloc(len + 1);

@@ -1,0 +1,99 @@
+/*
+ * h1codec.h - HTTP/1.1 bytes <-> neutral messages (msg.h).
+ *
+ * Server side (client connections): a request head parsed by http1.c
+ * becomes a message, with the checks the data path makes on it; a response
+ * message is written as HTTP/1.1 bytes for the client.  Client side
+ * (upstream connections): a parsed response head becomes a message; a
+ * request message is written as HTTP/1.1 bytes for the upstream.
+ *
+ * Every writer writes the framing it decides from the message's body fact
+ * (Content-Length for a known length, chunked for an unknown one, nothing
+ * for none), never a framing field the message carries; hop-by-hop fields
+ * never enter a message and are never written from one.
+ */
+#ifndef SLUICE_H1CODEC_H
+#define SLUICE_H1CODEC_H
+
+#include <stddef.h>
+
+#include "http1.h"
+#include "msg.h"
+
+struct evbuffer;
+
+/* Why a request is refused: the status to answer and the audit's words. */
+struct h1codec_refusal {
+	int		 status;	/* 400 or 421 */
+	const char	*code;		/* "bad_request", "misdirected" */
+	const char	*why;
+};
+
+/*
+ * Server side: the request h (parsed from p) as a message, checked as the
+ * data path checks it: Host must name what the connection was verified for
+ * (name: the SNI, the CONNECT host or the destination address; 421), the
+ * target must be origin-form or "*" (absolute-form could name another
+ * host; 400) and normalise (urlpath.c; 400).  The scheme is "https", the
+ * authority the Host field (name when there is none).  On refusal, -1 with
+ * *no filled; -1 with no->status 0 is an allocation failure.
+ */
+int h1codec_request_in(const struct http1_head *h, const char *p,
+    const char *name, struct msg *m, struct h1codec_refusal *no);
+
+/*
+ * The same without the checks, for a request already checked whose
+ * normalised target is path[0..plen).  Dropped on the way in: Host (it is
+ * the authority), Connection and the fields it names, Keep-Alive, Proxy-*,
+ * TE (trailers_ok records whether it listed "trailers"), Content-Length
+ * and Transfer-Encoding (the body fact replaces them).  Upgrade stays and
+ * m->upgrade says whether Connection asked for it.
+ */
+int h1codec_request_msg(const struct http1_head *h, const char *p,
+    const char *path, size_t plen, const char *name, struct msg *m);
+
+/*
+ * Client side: the response h (parsed from p, for the request's method) as
+ * a message.  Hop-by-hop fields are dropped as for requests; framing fields
+ * go when the response has a body, and stay when it has none (a HEAD or
+ * 304 response's Content-Length describes, it does not frame).  A chunked
+ * body or one read until close is MSG_BODY_UNKNOWN, with the codings
+ * before chunked kept in m->codings.
+ */
+int h1codec_response_msg(const struct http1_head *h, const char *p,
+    struct msg *m);
+
+/* Writer flags. */
+#define H1CODEC_OPEN		0x1	/* leave the head open: the caller adds
+					   fields and the blank line */
+#define H1CODEC_CLOSE_DELIMITED	0x2	/* an unknown-length body ends with
+					   the connection, not chunked */
+
+/*
+ * Client side: the request m as an HTTP/1.<minor> head: the request line
+ * with m's path, Host from the authority, each field, the framing, then
+ * Connection for an upgrade (and TE: trailers when the client takes them).
+ */
+int h1codec_write_request(struct evbuffer *out, const struct msg *m,
+    int minor, int flags);
+
+/*
+ * Server side: the response m as an HTTP/1.1 head: the status line, each
+ * field, the framing (H1CODEC_CLOSE_DELIMITED: none for an unknown length,
+ * the caller closes after the body) and Connection: upgrade for a 101.
+ */
+int h1codec_write_response(struct evbuffer *out, const struct msg *m,
+    int flags);
+
+/* A chunk of a body written chunked (nothing for len 0). */
+int h1codec_write_chunk(struct evbuffer *out, const void *p, size_t len);
+/* The last chunk, m's trailers, and the end of the chunked body. */
+int h1codec_write_end(struct evbuffer *out, const struct msg *m);
+
+/*
+ * Add fields given as HTTP/1 field lines ("Name: value\r\n"...), each
+ * checked as by msg_add(); -1 on a malformed line.
+ */
+int h1codec_add_lines(struct msg *m, const char *lines);
+
+#endif

@@ -1,0 +1,384 @@
+/*
+ * test_h1codec.c - HTTP/1 heads to messages and back: round trips,
+ * hop-by-hop fields, the checks on a request, framing written by us,
+ * trailers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "h1codec.h"
+#include "http1.h"
+#include "msg.h"
+#include "unit.h"
+
+#define S(lit)	lit, sizeof(lit) - 1
+
+static char *
+drain(struct evbuffer *out)
+{
+	size_t len = evbuffer_get_length(out);
+	char *s = malloc(len + 1);
+
+	evbuffer_remove(out, s, len);
+	s[len] = '\0';
+	return s;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (; (hay = strstr(hay, needle)) != NULL; hay++)
+		n++;
+	return n;
+}
+
+/* req as it reaches the upstream (checked, normalised), or NULL. */
+static char *
+forward(const char *req, const char *name, struct h1codec_refusal *no)
+{
+	struct evbuffer *out = evbuffer_new();
+	struct http1_head h;
+	struct msg m;
+	const char *why;
+	char *s = NULL;
+
+	if (http1_parse_request(req, strlen(req), &h, &why) != HTTP1_OK)
+		goto done;
+	msg_init(&m, MSG_REQUEST);
+	if (h1codec_request_in(&h, req, name, &m, no) == 0 &&
+	    h1codec_write_request(out, &m, h.version_minor, 0) == 0)
+		s = drain(out);
+	msg_free(&m);
+done:
+	evbuffer_free(out);
+	return s;
+}
+
+/* resp (answering method) as it reaches the client, or NULL. */
+static char *
+answer(const char *resp, const char *method, int flags)
+{
+	struct evbuffer *out = evbuffer_new();
+	struct http1_str meth = { method, strlen(method) };
+	struct http1_head h;
+	struct msg m;
+	const char *why;
+	char *s = NULL;
+
+	if (http1_parse_response(resp, strlen(resp), meth, &h, &why) !=
+	    HTTP1_OK)
+		goto done;
+	msg_init(&m, MSG_RESPONSE);
+	if (h1codec_response_msg(&h, resp, &m) == 0 &&
+	    h1codec_write_response(out, &m, flags) == 0)
+		s = drain(out);
+	msg_free(&m);
+done:
+	evbuffer_free(out);
+	return s;
+}
+
+static void
+test_request_round_trip(void)
+{
+	struct h1codec_refusal no;
+	const char *want = "GET /a/b?x=1 HTTP/1.1\r\nHost: api.test\r\n"
+	    "Accept: */*\r\nX-Two: 1\r\nx-two: 2\r\n\r\n";
+	char *once, *twice;
+
+	once = forward("GET /a/./c/../b?x=1 HTTP/1.1\r\nAccept: */*\r\n"
+	    "Host: api.test\r\nX-Two: 1\r\nx-two:   2  \r\n\r\n", "api.test",
+	    &no);
+	CHECK(once != NULL && strcmp(once, want) == 0,
+	    "request: normalised path, Host first, fields in order, names "
+	    "as sent, duplicates kept");
+	twice = once ? forward(once, "api.test", &no) : NULL;
+	CHECK(twice != NULL && strcmp(twice, want) == 0,
+	    "request: what we write parses and writes the same again");
+	free(once);
+	free(twice);
+
+	once = forward("GET / HTTP/1.0\r\nX: y\r\n\r\n", "api.test", &no);
+	CHECK(once != NULL && strcmp(once, "GET / HTTP/1.0\r\nHost: api.test"
+	    "\r\nX: y\r\n\r\n") == 0,
+	    "request: HTTP/1.0 without Host gets the verified name as Host");
+	free(once);
+	once = forward("GET / HTTP/1.0\r\n\r\n", "fd00:77:2::2", &no);
+	CHECK(once != NULL && strcmp(once, "GET / HTTP/1.0\r\n"
+	    "Host: [fd00:77:2::2]\r\n\r\n") == 0,
+	    "request: an IPv6 address as Host is bracketed");
+	free(once);
+}
+
+static void
+test_request_checks(void)
+{
+	struct h1codec_refusal no;
+	char *s;
+
+	s = forward("GET / HTTP/1.1\r\nHost: other.test\r\n\r\n", "api.test",
+	    &no);
+	CHECK(s == NULL && no.status == 421, "Host for another name: 421");
+	s = forward("GET / HTTP/1.1\r\nHost: API.Test.:8443\r\n\r\n",
+	    "api.test", &no);
+	CHECK(s != NULL && strstr(s, "\r\nHost: API.Test.:8443\r\n") != NULL,
+	    "Host agrees whatever its case, port or final dot; sent as is");
+	free(s);
+	s = forward("GET http://other.test/ HTTP/1.1\r\nHost: api.test\r\n"
+	    "\r\n", "api.test", &no);
+	CHECK(s == NULL && no.status == 400, "absolute-form: 400");
+	s = forward("GET /%zz HTTP/1.1\r\nHost: api.test\r\n\r\n", "api.test",
+	    &no);
+	CHECK(s == NULL && no.status == 400, "a bad escape: 400");
+	s = forward("GET /a/..;/admin HTTP/1.1\r\nHost: api.test\r\n\r\n",
+	    "api.test", &no);
+	CHECK(s == NULL && no.status == 400, "a '..;' segment: 400");
+	s = forward("OPTIONS * HTTP/1.1\r\nHost: api.test\r\n\r\n", "api.test",
+	    &no);
+	CHECK(s != NULL && strncmp(s, "OPTIONS * HTTP/1.1\r\n", 20) == 0,
+	    "asterisk-form kept");
+	free(s);
+}
+
+static void
+test_hop_by_hop(void)
+{
+	struct h1codec_refusal no;
+	char *s, *r;
+
+	s = forward("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, "
+	    "X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n"
+	    "Proxy-Connection: keep-alive\r\nProxy-Authorization: Basic eA==\r\n"
+	    "TE: gzip, trailers\r\nX-Keep: 1\r\nConnection: X-Hop2\r\n"
+	    "X-Hop2: 2\r\n\r\n", "a", &no);
+	CHECK(s != NULL && strcmp(s, "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "X-Keep: 1\r\nTE: trailers\r\nConnection: te\r\n\r\n") == 0,
+	    "request: Connection and what it names, Keep-Alive, Proxy-*, TE "
+	    "dropped; trailers still accepted");
+	free(s);
+
+	s = forward("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+	    "Upgrade: websocket\r\n\r\n", "a", &no);
+	CHECK(s != NULL && strcmp(s, "GET /ws HTTP/1.1\r\nHost: a\r\n"
+	    "Upgrade: websocket\r\nConnection: upgrade\r\n\r\n") == 0,
+	    "request: an upgrade is asked for again by us");
+	free(s);
+
+	s = forward("POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length"
+	    ", host\r\nContent-Length: 2\r\n\r\n", "a", &no);
+	CHECK(s != NULL && count(s, "Content-Length: 2\r\n") == 1 &&
+	    count(s, "Host: a\r\n") == 1,
+	    "request: Connection cannot name framing or Host away");
+	free(s);
+
+	r = answer("HTTP/1.1 200 OK\r\nConnection: close, X-Drop\r\n"
+	    "X-Drop: 1\r\nKeep-Alive: timeout=5\r\nServer: u\r\n"
+	    "Proxy-Authenticate: Basic\r\nContent-Length: 5\r\n\r\n", "GET",
+	    0);
+	CHECK(r != NULL && strcmp(r, "HTTP/1.1 200 OK\r\nServer: u\r\n"
+	    "Content-Length: 5\r\n\r\n") == 0,
+	    "response: hop-by-hop fields dropped, framing ours");
+	free(r);
+}
+
+/* A field that would break the head can never reach a writer. */
+static void
+test_unwritable(void)
+{
+	struct evbuffer *out = evbuffer_new();
+	struct http1_head h;
+	struct msg m;
+	const char *why;
+	char *s;
+
+	CHECK(http1_parse_request(S("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n"
+	    " folded\r\n\r\n"), &h, &why) != HTTP1_OK,
+	    "obs-fold never parses into a message");
+	msg_init(&m, MSG_REQUEST);
+	CHECK(msg_set_request(&m, S("GET"), S("https"), S("a"), S("/")) == 0,
+	    "request made by hand");
+	CHECK(msg_add(&m, S("X"), S("1\r\nEvil: 2")) == -1 &&
+	    msg_add(&m, S("X"), S("1\r\n folded")) == -1 &&
+	    msg_add(&m, S("X"), "1\0002", 3) == -1 &&
+	    msg_set(&m, S("X"), S("a\nb")) == -1 &&
+	    msg_add_trailer(&m, S("X"), S("a\rb")) == -1,
+	    "CR, LF, NUL, obs-fold refused by add, set and trailers");
+	CHECK(h1codec_add_lines(&m, "X: a\nEvil: b\r\n") == -1 &&
+	    h1codec_add_lines(&m, "no colon\r\n") == -1,
+	    "field lines with a bare LF or no colon refused");
+	CHECK(h1codec_write_request(out, &m, 1, 0) == 0, "written");
+	s = drain(out);
+	CHECK(strcmp(s, "GET / HTTP/1.1\r\nHost: a\r\n\r\n") == 0 &&
+	    strstr(s, "Evil") == NULL, "nothing refused reached the wire");
+	free(s);
+	msg_free(&m);
+	evbuffer_free(out);
+}
+
+static char *
+write_req(struct msg *m)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *s = NULL;
+
+	if (h1codec_write_request(out, m, 1, 0) == 0)
+		s = drain(out);
+	evbuffer_free(out);
+	return s;
+}
+
+static void
+test_framing(void)
+{
+	struct h1codec_refusal no;
+	struct msg m;
+	char *s;
+
+	msg_init(&m, MSG_REQUEST);
+	(void)msg_set_request(&m, S("POST"), S("https"), S("a"), S("/"));
+	/* What a request with both used to carry: neither is written. */
+	(void)msg_add(&m, S("Content-Length"), S("5"));
+	(void)msg_add(&m, S("Transfer-Encoding"), S("chunked"));
+	msg_set_body(&m, MSG_BODY_UNKNOWN, 0);
+	s = write_req(&m);
+	CHECK(s != NULL && count(s, "Transfer-Encoding: chunked\r\n") == 1 &&
+	    strstr(s, "Content-Length") == NULL,
+	    "unknown length: chunked, one framing, the carried CL dropped");
+	free(s);
+	msg_set_body(&m, MSG_BODY_LENGTH, 5);
+	s = write_req(&m);
+	CHECK(s != NULL && count(s, "Content-Length") == 1 &&
+	    count(s, "Content-Length: 5\r\n") == 1 &&
+	    strstr(s, "Transfer-Encoding") == NULL,
+	    "known length: exactly one Content-Length, no Transfer-Encoding");
+	free(s);
+	msg_set_body(&m, MSG_BODY_NONE, 0);
+	s = write_req(&m);
+	CHECK(s != NULL && strstr(s, "Content-Length") == NULL &&
+	    strstr(s, "Transfer-Encoding") == NULL, "no body: no framing");
+	free(s);
+	msg_set_body(&m, MSG_BODY_LENGTH, UINT64_MAX);
+	s = write_req(&m);
+	CHECK(s != NULL && strstr(s, "Content-Length: 18446744073709551615\r\n")
+	    != NULL, "the longest length");
+	free(s);
+	msg_free(&m);
+
+	s = forward("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n", "a", &no);
+	CHECK(s != NULL && strcmp(s, "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n") == 0, "chunked request");
+	free(s);
+	s = forward("POST / HTTP/1.1\r\nContent-Length: 0\r\nHost: a\r\n\r\n",
+	    "a", &no);
+	CHECK(s != NULL && strcmp(s, "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 0\r\n\r\n") == 0, "an announced empty body stays");
+	free(s);
+
+	s = answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n"
+	    "\r\n", "GET", 0);
+	CHECK(s != NULL && strcmp(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+	    "gzip, chunked\r\n\r\n") == 0, "response codings before chunked");
+	free(s);
+	s = answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n"
+	    "\r\n", "GET", 0);
+	CHECK(s == NULL, "codings holding chunked cannot be chunked again");
+	s = answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n"
+	    "\r\n", "GET", H1CODEC_CLOSE_DELIMITED);
+	CHECK(s != NULL && strcmp(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+	    "chunked, gzip\r\n\r\n") == 0,
+	    "but are passed on as they were when the close ends the body");
+	free(s);
+	s = answer("HTTP/1.1 200 OK\r\nServer: u\r\n\r\n", "GET",
+	    H1CODEC_CLOSE_DELIMITED);
+	CHECK(s != NULL && strcmp(s, "HTTP/1.1 200 OK\r\nServer: u\r\n\r\n")
+	    == 0, "read until close, written close-delimited: no framing");
+	free(s);
+	s = answer("HTTP/1.1 200 OK\r\nServer: u\r\n\r\n", "GET", 0);
+	CHECK(s != NULL && strcmp(s, "HTTP/1.1 200 OK\r\nServer: u\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n") == 0,
+	    "unknown length otherwise written chunked");
+	free(s);
+	s = answer("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", "HEAD",
+	    0);
+	CHECK(s != NULL && strcmp(s, "HTTP/1.1 200 OK\r\nContent-Length: 1234"
+	    "\r\n\r\n") == 0, "HEAD response: its length describes, kept");
+	free(s);
+	s = answer("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n", "GET",
+	    H1CODEC_OPEN);
+	CHECK(s != NULL && strcmp(s, "HTTP/1.1 304 Not Modified\r\n"
+	    "ETag: \"x\"\r\n") == 0, "304: no framing; OPEN leaves it open");
+	free(s);
+	s = answer("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: upgrade\r\n\r\n", "GET", 0);
+	CHECK(s != NULL && strcmp(s, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: upgrade\r\n\r\n") == 0,
+	    "101: Upgrade kept, Connection ours");
+	free(s);
+	s = answer("HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", "GET", 0);
+	CHECK(s != NULL && strcmp(s, "HTTP/1.1 200 \r\nContent-Length: 0\r\n"
+	    "\r\n") == 0, "empty reason, empty body");
+	free(s);
+}
+
+static void
+test_trailers(void)
+{
+	struct evbuffer *out = evbuffer_new();
+	struct http1_body b;
+	struct msg m;
+	char *s;
+	ssize_t n;
+
+	msg_init(&m, MSG_RESPONSE);
+	(void)msg_add_trailer(&m, S("grpc-status"), S("0"));
+	(void)msg_add_trailer(&m, S("Content-Length"), S("9"));
+	(void)msg_add_trailer(&m, S("grpc-message"), S("ok"));
+	CHECK(h1codec_write_chunk(out, "hello", 5) == 0 &&
+	    h1codec_write_chunk(out, "", 0) == 0 &&
+	    h1codec_write_chunk(out, "0123456789abcdefg", 17) == 0 &&
+	    h1codec_write_end(out, &m) == 0, "chunks and the end written");
+	s = drain(out);
+	CHECK(strcmp(s, "5\r\nhello\r\n11\r\n0123456789abcdefg\r\n0\r\n"
+	    "grpc-status: 0\r\ngrpc-message: ok\r\n\r\n") == 0,
+	    "chunked body with trailers; no framing field among them");
+	http1_body_init(&b, HTTP1_BODY_CHUNKED, 0);
+	n = http1_body_feed(&b, s, strlen(s));
+	CHECK(n == (ssize_t)strlen(s) && b.done && b.payload == 22,
+	    "what we chunk parses as one whole body");
+	free(s);
+	msg_free(&m);
+	evbuffer_free(out);
+}
+
+static void
+test_add_lines(void)
+{
+	struct msg m;
+
+	msg_init(&m, MSG_REQUEST);
+	CHECK(h1codec_add_lines(&m, "If-None-Match: \"v1\"\r\n"
+	    "If-Modified-Since:  Tue, 01 Dec 2026 10:00:00 GMT \r\n") == 0 &&
+	    m.fields.n == 2 && msg_find(&m, S("if-modified-since"))->value.len
+	    == 29, "field lines added, OWS trimmed");
+	CHECK(h1codec_add_lines(&m, "") == 0 && m.fields.n == 2,
+	    "no lines");
+	msg_free(&m);
+}
+
+int
+main(void)
+{
+	test_request_round_trip();
+	test_request_checks();
+	test_hop_by_hop();
+	test_unwritable();
+	test_framing();
+	test_trailers();
+	test_add_lines();
+	return unit_done();
+}
