@@ -203,6 +203,8 @@ upleg_failed(struct conn *c, int err)
 
 	if (r->state == EX_UPSTREAM && upleg_retry(c) == 0)
 		return;
+	if (!r->resp_started && lookup_serve_stale(c, 0))
+		return;
 	if (!r->resp_started) {
 		if (verr != NULL && !c->ubev_connected)
 			log_event(LOG_WARN, "upstream_verify_failed",
