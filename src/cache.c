@@ -428,7 +428,7 @@ cache_answer(const struct cache_entry *e, const struct http1_head *req,
 	enum cache_range range = CACHE_RANGE_NONE;
 	uint64_t first = 0, last = 0;
 	int head_only = cache_method_is(req->method, "HEAD");
-	char line[96];
+	char line[160];
 
 	memset(a, 0, sizeof(*a));
 	a->status = e->status;
