@@ -7,8 +7,11 @@
  * own Age and Cache-Status, and decides when to look up, fill or
  * invalidate.
  *
- * An entry is one response: the head as sent to the client, the body as
- * framed on the wire, and its key.  The primary key is (rule id, host,
+ * An entry is one response as a message: its head (status line and
+ * end-to-end fields; never hop-by-hop, framing, Alt-Svc or Age fields),
+ * its body unframed (a chunked body is decoded as it is copied), and its
+ * key.  cache_answer() writes the framing when the entry is served, and
+ * turns it into a 304, 206 or 416 when the request asks for that.  The primary key is (rule id, host,
  * target); under one primary key several variants may live side by side,
  * each remembering the request values of the fields its response's Vary
  * names (a missing field is distinct from an empty one).  The variant is a
@@ -79,11 +82,14 @@ struct cache_entry {
 	size_t		 bodylen;
 	char		*validators;	/* "" without any */
 	int		 status;
-	uint64_t	 payload;
 	time_t		 stored;	/* resident time counts from here */
-	int64_t		 initial_age;	/* the response's Age */
+	int64_t		 initial_age;	/* RFC 9111, 4.2.3, corrected */
 	int64_t		 lifetime;
+	int64_t		 sie;		/* stale-if-error window, or 0 */
+	int64_t		 swr;		/* stale-while-revalidate window, or 0 */
 	size_t		 size;		/* charged to the shard's budget */
+
+	_Atomic int	 claimed;	/* a background revalidation runs */
 };
 
 struct cache_flight {
@@ -116,12 +122,26 @@ struct cache {
 	uint64_t	 seed;
 };
 
+/* Decoding a chunked body (framing that http1.c has already checked). */
+enum cache_chunk {
+	CACHE_CH_SIZE = 0,	/* hex digits of a chunk size */
+	CACHE_CH_EXT,		/* the rest of the size line */
+	CACHE_CH_DATA,
+	CACHE_CH_DATA_END,	/* the CRLF after the data */
+	CACHE_CH_TRAILER,	/* at the start of a trailer line */
+	CACHE_CH_TRAILER_LINE,
+	CACHE_CH_DONE,
+};
+
 struct cache_fill {
 	struct cache	*cache;
 	struct cache_entry *e;		/* not linked yet */
 	size_t		 cap;		/* bytes allocated at e->data */
 	size_t		 limit;		/* head + body may not exceed it */
 	int		 over;
+	int		 chunked;
+	enum cache_chunk cstate;
+	uint64_t	 cleft;		/* size, then bytes left, of a chunk */
 };
 
 /* A growing string for building keys and heads. */
@@ -144,7 +164,6 @@ static void	cache_insert(struct cache *, struct cache_entry *,
 		    struct cache_entry *);
 static void	cache_release(struct cache_entry *);
 static void	cache_entry_free(struct cache_entry *);
-static int64_t	cache_entry_age(const struct cache_entry *, time_t);
 static int	cache_method_is(struct http1_str, const char *);
 static int	cache_cc_get(const struct http1_head *, const char *,
 		    struct http1_str *);
@@ -163,6 +182,19 @@ static int	cache_head_field(const char *, size_t, const char *,
 static char	*cache_validators_new(const char *, size_t);
 static int	cache_refresh_keeps(struct http1_str);
 static int	cache_buf_add(struct cache_buf *, const char *, size_t);
+static int	cache_head_build(struct cache_buf *, const struct http1_head *);
+static void	cache_stale_windows(struct cache_entry *,
+		    const struct http1_head *);
+static int	cache_fill_put(struct cache_fill *, const char *, size_t);
+static int	cache_fill_unchunk(struct cache_fill *, const char *, size_t);
+static int	cache_heuristic_status(int);
+static int	cache_not_modified(const struct cache_entry *,
+		    const struct http1_head *);
+static int	cache_if_range(const struct cache_entry *,
+		    const struct http1_head *);
+static int	cache_fields_add(struct cache_buf *, const struct cache_entry *,
+		    int);
+static int	cache_304_field(const char *, size_t);
 
 struct cache *
 cache_new(size_t max_bytes)
@@ -304,18 +336,19 @@ cache_lookup(struct cache *c, int64_t rule_id, const char *host,
 		return CACHE_MISS;
 
 	a = cache_entry_age(e, now);
-	if (a < e->lifetime && !cache_req_revalidate(req, a)) {
-		*entry = e;
-		*age = a;
-		return CACHE_FRESH;
-	}
-	if (e->validators[0] == '\0') {
-		cache_entry_unref(e);
-		return CACHE_MISS;
-	}
 	*entry = e;
 	*age = a;
-	return CACHE_STALE;
+	if (a < e->lifetime && !cache_req_revalidate(req, a))
+		return CACHE_FRESH;
+	if (a >= e->lifetime && a - e->lifetime < e->swr &&
+	    !cache_req_revalidate(req, a))
+		return CACHE_STALE_SWR;
+	if (e->validators[0] != '\0' || cache_entry_on_error(e, now))
+		return CACHE_STALE;
+	cache_entry_unref(e);
+	*entry = NULL;
+	*age = 0;
+	return CACHE_MISS;
 }
 
 const char *
@@ -341,13 +374,19 @@ cache_entry_status(const struct cache_entry *e)
 uint64_t
 cache_entry_payload(const struct cache_entry *e)
 {
-	return e->payload;
+	return e->bodylen;
 }
 
 const char *
 cache_entry_validators(const struct cache_entry *e)
 {
 	return e->validators;
+}
+
+void
+cache_entry_ref(struct cache_entry *e)
+{
+	atomic_fetch_add_explicit(&e->refcnt, 1, memory_order_relaxed);
 }
 
 void
@@ -360,6 +399,206 @@ cache_entry_unref(struct cache_entry *e)
 		cache_entry_free(e);
 }
 
+int
+cache_entry_on_error(const struct cache_entry *e, time_t now)
+{
+	int64_t a = cache_entry_age(e, now);
+
+	return a >= e->lifetime && a - e->lifetime < e->sie;
+}
+
+int
+cache_entry_claim(struct cache_entry *e)
+{
+	return atomic_exchange(&e->claimed, 1) == 0;
+}
+
+void
+cache_entry_release_claim(struct cache_entry *e)
+{
+	atomic_store(&e->claimed, 0);
+}
+
+int
+cache_answer(const struct cache_entry *e, const struct http1_head *req,
+    struct cache_answer *a)
+{
+	struct cache_buf b = { NULL, 0, 0 };
+	const struct http1_header *f;
+	enum cache_range range = CACHE_RANGE_NONE;
+	uint64_t first = 0, last = 0;
+	int head_only = cache_method_is(req->method, "HEAD");
+	char line[160];
+
+	memset(a, 0, sizeof(*a));
+	a->status = e->status;
+	/* Preconditions only stand for what would be a 2xx (RFC 9110, 13.2.1). */
+	if (e->status >= 200 && e->status < 300 && cache_not_modified(e, req))
+		a->status = 304;
+	else if (e->status == 200 && !head_only &&
+	    (f = http1_find(req, "range")) != NULL && cache_if_range(e, req))
+		range = cache_range_parse(f->value, e->bodylen, &first, &last);
+
+	if (a->status == 304) {
+		if (cache_buf_add(&b, "HTTP/1.1 304 Not Modified\r\n", 27) == -1 ||
+		    cache_fields_add(&b, e, 1) == -1)
+			goto fail;
+	} else if (range == CACHE_RANGE_UNSAT) {
+		a->status = 416;
+		snprintf(line, sizeof(line), "HTTP/1.1 416 Range Not "
+		    "Satisfiable\r\nContent-Range: bytes */%zu\r\n"
+		    "Content-Length: 0\r\n", e->bodylen);
+		if (cache_buf_add(&b, line, strlen(line)) == -1)
+			goto fail;
+	} else if (range == CACHE_RANGE_OK) {
+		a->status = 206;
+		a->body = e->data + e->headlen + first;
+		a->bodylen = last - first + 1;
+		snprintf(line, sizeof(line), "Content-Range: bytes %llu-%llu/%zu"
+		    "\r\nContent-Length: %zu\r\n", (unsigned long long)first,
+		    (unsigned long long)last, e->bodylen, a->bodylen);
+		if (cache_buf_add(&b, "HTTP/1.1 206 Partial Content\r\n",
+		    30) == -1 || cache_fields_add(&b, e, 0) == -1 ||
+		    cache_buf_add(&b, line, strlen(line)) == -1)
+			goto fail;
+	} else {
+		if (cache_buf_add(&b, e->data, e->headlen) == -1)
+			goto fail;
+		/* RFC 9110, 8.6: never a Content-Length on a 204. */
+		if (e->status != 204) {
+			snprintf(line, sizeof(line), "Content-Length: %zu\r\n",
+			    e->bodylen);
+			if (cache_buf_add(&b, line, strlen(line)) == -1)
+				goto fail;
+		}
+		if (!head_only) {
+			a->body = e->data + e->headlen;
+			a->bodylen = e->bodylen;
+		}
+	}
+	a->head = b.p;
+	a->headlen = b.len;
+	return 0;
+
+fail:
+	free(b.p);
+	memset(a, 0, sizeof(*a));
+	return -1;
+}
+
+enum cache_range
+cache_range_parse(struct http1_str v, uint64_t len, uint64_t *first,
+    uint64_t *last)
+{
+	const char *p = v.p, *end = v.p + v.len;
+	uint64_t a = 0, z = 0;
+	int na = 0, nz = 0;
+
+	if (v.len < 6 || strncasecmp(p, "bytes=", 6) != 0)
+		return CACHE_RANGE_NONE;
+	p += 6;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	/* Several ranges: the whole representation is a valid answer. */
+	if (memchr(p, ',', end - p) != NULL)
+		return CACHE_RANGE_NONE;
+	for (; p < end && *p >= '0' && *p <= '9'; p++, na++)
+		a = a > UINT64_MAX / 10 - 9 ? UINT64_MAX : a * 10 + (*p - '0');
+	if (p == end || *p != '-')
+		return CACHE_RANGE_NONE;
+	for (p++; p < end && *p >= '0' && *p <= '9'; p++, nz++)
+		z = z > UINT64_MAX / 10 - 9 ? UINT64_MAX : z * 10 + (*p - '0');
+	if (p != end || (na == 0 && nz == 0) || (na > 0 && nz > 0 && z < a))
+		return CACHE_RANGE_NONE;
+	if (na == 0) {			/* the last z bytes */
+		if (z == 0 || len == 0)
+			return CACHE_RANGE_UNSAT;
+		*first = z >= len ? 0 : len - z;
+		*last = len - 1;
+		return CACHE_RANGE_OK;
+	}
+	if (a >= len)
+		return CACHE_RANGE_UNSAT;
+	*first = a;
+	*last = nz == 0 || z >= len ? len - 1 : z;
+	return CACHE_RANGE_OK;
+}
+
+int
+cache_etag_match(struct http1_str list, struct http1_str etag, int strong)
+{
+	const char *p = list.p, *end = list.p + list.len, *q, *tag;
+	struct http1_str want = etag;
+	int weak, want_weak = 0;
+
+	if (want.len > 2 && memcmp(want.p, "W/", 2) == 0) {
+		want.p += 2;
+		want.len -= 2;
+		want_weak = 1;
+	}
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p == end)
+			break;
+		if (*p == '*')		/* any current representation */
+			return !strong;
+		weak = end - p > 2 && memcmp(p, "W/", 2) == 0;
+		tag = weak ? p + 2 : p;
+		if (tag >= end || *tag != '"' ||
+		    (q = memchr(tag + 1, '"', end - tag - 1)) == NULL)
+			return 0;	/* not a list of entity-tags */
+		if (etag.len > 0 && (size_t)(q + 1 - tag) == want.len &&
+		    memcmp(tag, want.p, want.len) == 0 &&
+		    (!strong || (!weak && !want_weak)))
+			return 1;
+		p = q + 1;
+	}
+	return 0;
+}
+
+int
+cache_age_value(const struct http1_head *resp, int64_t *age)
+{
+	const struct http1_header *f;
+	size_t i, j, n = 0;
+
+	*age = 0;
+	for (i = 0; i < resp->nheaders; i++) {
+		f = &resp->headers[i];
+		if (!http1_str_eq(f->name, "age"))
+			continue;
+		if (++n > 1 || f->value.len == 0)
+			return -1;
+		for (j = 0; j < f->value.len; j++)
+			if (f->value.p[j] < '0' || f->value.p[j] > '9')
+				return -1;
+		*age = cache_delta(f->value);
+	}
+	return 0;
+}
+
+int64_t
+cache_initial_age(const struct http1_head *resp, time_t request_time,
+    time_t response_time)
+{
+	const struct http1_header *f;
+	int64_t age_value, apparent = 0, delay = 0, corrected;
+	time_t date;
+
+	if (cache_age_value(resp, &age_value) == -1)
+		age_value = 0;
+	if ((f = http1_find(resp, "date")) != NULL &&
+	    cache_date(f->value, &date) == 0 && response_time > date)
+		apparent = response_time - date;
+	if (response_time > request_time)
+		delay = response_time - request_time;
+	corrected = age_value + delay;
+	return apparent > corrected ? apparent : corrected;
+}
+
 int64_t
 cache_storable(const struct http1_head *req, const struct http1_head *resp,
     const struct rule_cache *pol, int client_auth, time_t now)
@@ -367,17 +606,22 @@ cache_storable(const struct http1_head *req, const struct http1_head *resp,
 	const struct http1_header *f, *date;
 	struct http1_str v, star = { "*", 1 };
 	time_t expires, served;
-	int64_t lifetime;
+	int64_t lifetime, age;
 	size_t i;
+
+	int explicit;
 
 	if (!cache_method_is(req->method, "GET"))
 		return -1;
-	switch (resp->status) {
-	case 200: case 203: case 204: case 300: case 301: case 404: case 410:
-		break;
-	default:
+	/* A part, or a coding sluice cannot undo, is no whole message. */
+	if (resp->status < 200 || resp->status == 206 || resp->status == 304 ||
+	    (resp->te.len > 0 && !http1_str_eq(resp->te, "chunked")))
 		return -1;
-	}
+	explicit = cache_cc_get(resp, "s-maxage", &v) ||
+	    cache_cc_get(resp, "max-age", &v) ||
+	    http1_find(resp, "expires") != NULL;
+	if (!explicit && !cache_heuristic_status(resp->status))
+		return -1;
 	if (cache_cc_get(resp, "no-store", &v) ||
 	    cache_cc_get(resp, "private", &v) ||
 	    cache_cc_get(req, "no-store", &v))
@@ -418,6 +662,9 @@ cache_storable(const struct http1_head *req, const struct http1_head *resp,
 	 */
 	if (cache_cc_get(resp, "no-cache", &v))
 		lifetime = 0;
+	/* RFC 9111, 5.1: an Age that cannot be read means stale. */
+	if (cache_age_value(resp, &age) == -1)
+		lifetime = 0;
 	if (lifetime == 0 && http1_find(resp, "etag") == NULL &&
 	    http1_find(resp, "last-modified") == NULL)
 		return -1;
@@ -427,13 +674,11 @@ cache_storable(const struct http1_head *req, const struct http1_head *resp,
 struct cache_fill *
 cache_fill_new(struct cache *c, int64_t rule_id, const char *host,
     const struct http1_head *req, const struct http1_head *resp,
-    const char *head, size_t headlen, int64_t lifetime, size_t max_bytes,
-    time_t now)
+    int64_t lifetime, size_t max_bytes, time_t request_time, time_t now)
 {
 	struct cache_fill *fill = NULL;
 	struct cache_entry *e = NULL;
-	struct cache_buf key = { NULL, 0, 0 };
-	const struct http1_header *f;
+	struct cache_buf key = { NULL, 0, 0 }, head = { NULL, 0, 0 };
 	size_t hostlen = strlen(host), i, fixed;
 
 	if ((fill = calloc(1, sizeof(*fill))) == NULL ||
@@ -470,29 +715,33 @@ cache_fill_new(struct cache *c, int64_t rule_id, const char *host,
 	e->status = resp->status;
 	e->stored = now;
 	e->lifetime = lifetime;
-	if ((f = http1_find(resp, "age")) != NULL)
-		e->initial_age = cache_delta(f->value);
+	e->initial_age = cache_initial_age(resp, request_time, now);
+	cache_stale_windows(e, resp);
+	fill->chunked = resp->body == HTTP1_BODY_CHUNKED;
 
 	/* Stop copying as soon as it could not be stored anyway. */
+	if (cache_head_build(&head, resp) == -1)
+		goto fail;
 	fixed = sizeof(*e) + e->keylen;
 	fill->limit = c->shard_budget > fixed ? c->shard_budget - fixed : 0;
 	if (max_bytes < fill->limit)
 		fill->limit = max_bytes;
-	if (headlen > fill->limit)
+	if (head.len > fill->limit)
 		goto fail;
-	fill->cap = headlen + 4096 < fill->limit ? headlen + 4096 :
+	fill->cap = head.len + 4096 < fill->limit ? head.len + 4096 :
 	    fill->limit;
-	if ((e->data = malloc(fill->cap ? fill->cap : 1)) == NULL) {
+	if ((e->data = realloc(head.p, fill->cap)) == NULL) {
 		log_event(LOG_WARN, "cache_alloc_failed",
-		    "call=malloc err=%s", strerror(errno));
+		    "call=realloc err=%s", strerror(errno));
 		goto fail;
 	}
-	memcpy(e->data, head, headlen);
-	e->headlen = headlen;
+	head.p = NULL;
+	e->headlen = head.len;
 	return fill;
 
 fail:
 	free(key.p);
+	free(head.p);
 	cache_entry_free(e);
 	free(fill);
 	return NULL;
@@ -500,6 +749,17 @@ fail:
 
 int
 cache_fill_append(struct cache_fill *fill, const char *data, size_t len)
+{
+	if (fill->over)
+		return -1;
+	if (fill->chunked)
+		return cache_fill_unchunk(fill, data, len);
+	return cache_fill_put(fill, data, len);
+}
+
+/* Copy body bytes as they are. */
+static int
+cache_fill_put(struct cache_fill *fill, const char *data, size_t len)
 {
 	struct cache_entry *e = fill->e;
 	size_t used = e->headlen + e->bodylen, cap;
@@ -527,14 +787,85 @@ cache_fill_append(struct cache_fill *fill, const char *data, size_t len)
 	return 0;
 }
 
+/*
+ * Decode chunked framing (RFC 9112, 7.1) into the body.  http1.c checked
+ * the framing as the bytes went by, so this only has to follow it;
+ * trailers are dropped (RFC 9110, 6.5: a cache may discard them).
+ */
+static int
+cache_fill_unchunk(struct cache_fill *fill, const char *data, size_t len)
+{
+	const char *end = data + len;
+	size_t n;
+	int d;
+
+	while (data < end) {
+		switch (fill->cstate) {
+		case CACHE_CH_SIZE:
+			d = *data >= '0' && *data <= '9' ? *data - '0' :
+			    *data >= 'a' && *data <= 'f' ? *data - 'a' + 10 :
+			    *data >= 'A' && *data <= 'F' ? *data - 'A' + 10 :
+			    -1;
+			if (d >= 0) {
+				if (fill->cleft > fill->limit)
+					goto over;
+				fill->cleft = fill->cleft * 16 + d;
+				data++;
+				break;
+			}
+			fill->cstate = CACHE_CH_EXT;
+			/* FALLTHROUGH */
+		case CACHE_CH_EXT:
+			if (*data++ != '\n')
+				break;
+			fill->cstate = fill->cleft > 0 ? CACHE_CH_DATA :
+			    CACHE_CH_TRAILER;
+			break;
+		case CACHE_CH_DATA:
+			n = (size_t)(end - data) < fill->cleft ?
+			    (size_t)(end - data) : fill->cleft;
+			if (cache_fill_put(fill, data, n) == -1)
+				return -1;
+			data += n;
+			if ((fill->cleft -= n) == 0)
+				fill->cstate = CACHE_CH_DATA_END;
+			break;
+		case CACHE_CH_DATA_END:
+			if (*data++ == '\n')
+				fill->cstate = CACHE_CH_SIZE;
+			break;
+		case CACHE_CH_TRAILER:
+			if (*data == '\r') {
+				data++;
+				break;
+			}
+			fill->cstate = *data++ == '\n' ? CACHE_CH_DONE :
+			    CACHE_CH_TRAILER_LINE;
+			break;
+		case CACHE_CH_TRAILER_LINE:
+			if (*data++ == '\n')
+				fill->cstate = CACHE_CH_TRAILER;
+			break;
+		case CACHE_CH_DONE:
+			goto over;	/* bytes after the end: not ours */
+		}
+	}
+	return 0;
+
+over:
+	fill->over = 1;
+	return -1;
+}
+
 void
-cache_fill_commit(struct cache_fill *fill, uint64_t payload)
+cache_fill_commit(struct cache_fill *fill)
 {
 	struct cache_entry *e = fill->e;
 	size_t used = e->headlen + e->bodylen;
 	char *p;
 
-	if (fill->over) {
+	/* Only a whole message is stored. */
+	if (fill->over || (fill->chunked && fill->cstate != CACHE_CH_DONE)) {
 		cache_fill_abort(fill);
 		return;
 	}
@@ -542,7 +873,6 @@ cache_fill_commit(struct cache_fill *fill, uint64_t payload)
 	if (used > 0 && used < fill->cap &&
 	    (p = realloc(e->data, used)) != NULL)
 		e->data = p;
-	e->payload = payload;
 	if ((e->validators = cache_validators_new(e->data,
 	    e->headlen)) == NULL) {
 		cache_fill_abort(fill);
@@ -642,11 +972,13 @@ cache_refresh(struct cache *c, struct cache_entry *old,
 	e->hash = old->hash;
 	e->rule_id = old->rule_id;
 	e->status = old->status;
-	e->payload = old->payload;
 	e->stored = now;
 	e->lifetime = lifetime;
-	if ((f = http1_find(resp304, "age")) != NULL)
-		e->initial_age = cache_delta(f->value);
+	e->initial_age = cache_initial_age(resp304, now, now);
+	e->sie = old->sie;
+	e->swr = old->swr;
+	if (http1_find(resp304, "cache-control") != NULL)
+		cache_stale_windows(e, resp304);
 	if ((e->validators = cache_validators_new(e->data,
 	    e->headlen)) == NULL)
 		goto fail;
@@ -899,12 +1231,8 @@ cache_entry_free(struct cache_entry *e)
 	free(e);
 }
 
-/*
- * RFC 9111, 4.2.3, simplified: the Age the response came with plus the
- * time it has been here.  The Date-based apparent age is left out, so an
- * upstream whose clock runs slow does not make everything it sends stale.
- */
-static int64_t
+/* RFC 9111, 4.2.3: the corrected initial age plus the time it has been here. */
+int64_t
 cache_entry_age(const struct cache_entry *e, time_t now)
 {
 	int64_t resident = now > e->stored ? (int64_t)(now - e->stored) : 0;
@@ -1322,6 +1650,166 @@ cache_buf_add(struct cache_buf *b, const char *p, size_t n)
 	}
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
+	return 0;
+}
+
+/*
+ * The head an entry keeps: sluice's status line, then the response's
+ * end-to-end fields (RFC 9111, 3.1), without the framing (the entry holds
+ * the body unframed), Alt-Svc (no QUIC here) and Age (the entry keeps the
+ * age itself).
+ */
+static int
+cache_head_build(struct cache_buf *b, const struct http1_head *resp)
+{
+	const struct http1_header *f;
+	char line[32];
+	size_t i;
+
+	snprintf(line, sizeof(line), "HTTP/1.1 %d ", resp->status);
+	if (cache_buf_add(b, line, strlen(line)) == -1 ||
+	    cache_buf_add(b, resp->reason.p, resp->reason.len) == -1 ||
+	    cache_buf_add(b, "\r\n", 2) == -1)
+		return -1;
+	for (i = 0; i < resp->nheaders; i++) {
+		f = &resp->headers[i];
+		if (http1_is_hop_field(resp, f->name) ||
+		    http1_is_framing_field(f->name) ||
+		    http1_str_eq(f->name, "alt-svc") ||
+		    http1_str_eq(f->name, "age"))
+			continue;
+		if (cache_buf_add(b, f->name.p, f->name.len) == -1 ||
+		    cache_buf_add(b, ": ", 2) == -1 ||
+		    cache_buf_add(b, f->value.p, f->value.len) == -1 ||
+		    cache_buf_add(b, "\r\n", 2) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * stale-if-error and stale-while-revalidate (RFC 5861), unless the
+ * response forbids serving it stale: must-revalidate, proxy-revalidate,
+ * s-maxage (which implies proxy-revalidate, RFC 9111, 5.2.2.10) or
+ * no-cache.
+ */
+static void
+cache_stale_windows(struct cache_entry *e, const struct http1_head *resp)
+{
+	struct http1_str v;
+
+	e->sie = e->swr = 0;
+	if (cache_cc_get(resp, "must-revalidate", &v) ||
+	    cache_cc_get(resp, "proxy-revalidate", &v) ||
+	    cache_cc_get(resp, "s-maxage", &v) ||
+	    cache_cc_get(resp, "no-cache", &v))
+		return;
+	if (cache_cc_get(resp, "stale-if-error", &v))
+		e->sie = cache_delta(v);
+	if (cache_cc_get(resp, "stale-while-revalidate", &v))
+		e->swr = cache_delta(v);
+}
+
+/* RFC 9110, 15.1: the statuses a cache may give a heuristic lifetime. */
+static int
+cache_heuristic_status(int status)
+{
+	switch (status) {
+	case 200: case 203: case 204: case 300: case 301: case 308:
+	case 404: case 405: case 410: case 414: case 501:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * RFC 9110, 13.1.2 and 13.1.3, as a cache answering for the origin (RFC
+ * 9111, 4.3.2): If-None-Match with a weak comparison; without it,
+ * If-Modified-Since against Last-Modified, else Date.
+ */
+static int
+cache_not_modified(const struct cache_entry *e, const struct http1_head *req)
+{
+	const struct http1_header *f;
+	struct http1_str etag = { "", 0 }, lm;
+	time_t since, t;
+	size_t i;
+	int seen = 0;
+
+	cache_head_field(e->data, e->headlen, "etag", &etag);
+	for (i = 0; i < req->nheaders; i++) {
+		f = &req->headers[i];
+		if (!http1_str_eq(f->name, "if-none-match"))
+			continue;
+		seen = 1;
+		if (cache_etag_match(f->value, etag, 0))
+			return 1;
+	}
+	if (seen || (f = http1_find(req, "if-modified-since")) == NULL ||
+	    cache_date(f->value, &since) == -1)
+		return 0;
+	if (!cache_head_field(e->data, e->headlen, "last-modified", &lm) &&
+	    !cache_head_field(e->data, e->headlen, "date", &lm))
+		return 0;
+	return cache_date(lm, &t) == 0 && t <= since;
+}
+
+/*
+ * RFC 9110, 13.1.5: honour Range only if If-Range, when present, names
+ * the stored representation: its strong ETag, or its Last-Modified date.
+ */
+static int
+cache_if_range(const struct cache_entry *e, const struct http1_head *req)
+{
+	const struct http1_header *f = http1_find(req, "if-range");
+	struct http1_str etag, lm;
+	time_t a, b;
+
+	if (f == NULL)
+		return 1;
+	if ((f->value.len > 0 && f->value.p[0] == '"') ||
+	    (f->value.len > 1 && memcmp(f->value.p, "W/", 2) == 0))
+		return cache_head_field(e->data, e->headlen, "etag", &etag) &&
+		    cache_etag_match(f->value, etag, 1);
+	return cache_head_field(e->data, e->headlen, "last-modified", &lm) &&
+	    cache_date(lm, &a) == 0 && cache_date(f->value, &b) == 0 &&
+	    a == b;
+}
+
+/* The stored fields (all, or those a 304 carries) after the status line. */
+static int
+cache_fields_add(struct cache_buf *b, const struct cache_entry *e,
+    int only304)
+{
+	const char *p, *end = e->data + e->headlen, *eol, *colon;
+
+	if ((p = memchr(e->data, '\n', e->headlen)) == NULL)
+		return 0;
+	for (p++; p < end; p = eol + 1) {
+		if ((eol = memchr(p, '\n', end - p)) == NULL)
+			break;
+		colon = memchr(p, ':', eol - p);
+		if (only304 && (colon == NULL || !cache_304_field(p, colon - p)))
+			continue;
+		if (cache_buf_add(b, p, eol + 1 - p) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* RFC 9110, 15.4.5, and Last-Modified: what a 304 from a cache carries. */
+static int
+cache_304_field(const char *name, size_t len)
+{
+	static const char *const keep[] = { "cache-control",
+	    "content-location", "date", "etag", "expires", "last-modified",
+	    "vary" };
+	size_t i;
+
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (strlen(keep[i]) == len && strncasecmp(keep[i], name,
+		    len) == 0)
+			return 1;
 	return 0;
 }
 

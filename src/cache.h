@@ -6,9 +6,10 @@
  * Keys: the rule id (so a response fetched with one rule's credentials is
  * never served to a request that matched another rule), the host, the
  * target (path with query), and the values of the request fields that the
- * response's Vary names.  Entries hold the response head as it was sent to
- * the client (hop-by-hop fields and Alt-Svc already removed) and the body
- * bytes as framed on the wire (Content-Length or chunked).
+ * response's Vary names.  Entries hold a message, not wire bytes: the
+ * status, the reason and the end-to-end fields (no hop-by-hop, framing,
+ * Alt-Svc or Age field), and the body unframed (chunked decoded).  Whoever
+ * serves an entry writes its own framing (cache_answer).
  */
 #ifndef SLUICE_CACHE_H
 #define SLUICE_CACHE_H
@@ -41,23 +42,33 @@ int cache_request_bypass(const struct http1_head *req);
 enum cache_lookup {
 	CACHE_MISS = 0,
 	CACHE_FRESH,		/* serve it */
-	CACHE_STALE,		/* revalidate it (it has a validator) */
+	CACHE_STALE,		/* ask the upstream: conditionally if it has a
+				   validator; serve it if that fails and
+				   stale-if-error allows (cache_entry_on_error) */
+	CACHE_STALE_SWR,	/* serve it now; stale-while-revalidate: revalidate
+				   it in the background if cache_entry_claim() */
 };
 
 /*
  * Find the entry for req (GET, or HEAD answered from a GET entry) under
- * rule_id and host.  On FRESH and STALE *entry gets a reference (release
- * with cache_entry_unref) and *age its current age in seconds.  A request
- * with Cache-Control no-cache gets STALE for a fresh entry that has a
- * validator, MISS otherwise.  A stale entry without validator is MISS.
+ * rule_id and host.  On FRESH, STALE and STALE_SWR *entry gets a reference
+ * (release with cache_entry_unref) and *age its current age in seconds
+ * (RFC 9111, 4.2.3).  A request with Cache-Control no-cache gets STALE for
+ * a fresh entry that has a validator, MISS otherwise.  A stale entry is
+ * STALE_SWR within its stale-while-revalidate window (a request that asks
+ * for revalidation excepted), STALE when it has a validator or a
+ * stale-if-error window open, MISS otherwise.
  */
 enum cache_lookup cache_lookup(struct cache *, int64_t rule_id,
     const char *host, const struct http1_head *req, time_t now,
     struct cache_entry **entry, int64_t *age);
 
-/* The stored head: status line and fields, each ending CRLF, no blank line. */
+/*
+ * The stored head: "HTTP/1.1 status reason" and the end-to-end fields,
+ * each ending CRLF, no framing field, no blank line.
+ */
 const char *cache_entry_head(const struct cache_entry *, size_t *len);
-/* The stored body bytes, framed as the head says. */
+/* The stored body, unframed. */
 const char *cache_entry_body(const struct cache_entry *, size_t *len);
 int cache_entry_status(const struct cache_entry *);
 /* Payload bytes (without chunk framing), for the audit row. */
@@ -67,19 +78,87 @@ uint64_t cache_entry_payload(const struct cache_entry *);
  * and/or "If-Modified-Since: ...\r\n"), never empty for a STALE entry.
  */
 const char *cache_entry_validators(const struct cache_entry *);
+void cache_entry_ref(struct cache_entry *);
 void cache_entry_unref(struct cache_entry *);
 
 /*
+ * May a stale e be served because the upstream failed (a 500, 502, 503 or
+ * 504, or no answer at all) at now?  RFC 5861, 4: its stale-if-error
+ * window is open, and nothing (must-revalidate, proxy-revalidate,
+ * s-maxage, no-cache) forbids serving it stale.
+ */
+int cache_entry_on_error(const struct cache_entry *, time_t now);
+/* Its current age (RFC 9111, 4.2.3) at now, in seconds. */
+int64_t cache_entry_age(const struct cache_entry *, time_t now);
+/*
+ * Take the one background revalidation of a STALE_SWR entry: 1 if the
+ * caller now owns it (and must call cache_entry_release_claim when done,
+ * unless a refresh replaced the entry), 0 if one already runs.
+ */
+int cache_entry_claim(struct cache_entry *);
+void cache_entry_release_claim(struct cache_entry *);
+
+/*
+ * What to send for req from e (RFC 9110, 13 and 14): 304 when the
+ * request's If-None-Match (weak comparison) or, without one,
+ * If-Modified-Since matches; 206 with Content-Range for one satisfiable
+ * byte range (If-Range permitting); 416 for an unsatisfiable one; else the
+ * stored status.  head gets the status line and fields, framing
+ * (Content-Length) included, each ending CRLF, no blank line (free it);
+ * body points into e (bodylen 0 for HEAD, 304 and 416).  -1 without
+ * memory.
+ */
+struct cache_answer {
+	int		 status;
+	char		*head;
+	size_t		 headlen;
+	const char	*body;
+	size_t		 bodylen;
+};
+int cache_answer(const struct cache_entry *, const struct http1_head *req,
+    struct cache_answer *);
+
+/* Pure parts of the above, for the unit tests. */
+enum cache_range {
+	CACHE_RANGE_NONE = 0,	/* no usable Range: send it all */
+	CACHE_RANGE_OK,		/* bytes first..last (inclusive) */
+	CACHE_RANGE_UNSAT,	/* 416 */
+};
+/* One "bytes=" range of a len-byte body; several ranges are NONE. */
+enum cache_range cache_range_parse(struct http1_str v, uint64_t len,
+    uint64_t *first, uint64_t *last);
+/*
+ * Does the If-None-Match list name etag (weak comparison, or "*")?
+ * Strong comparison (If-Range) when strong is set.
+ */
+int cache_etag_match(struct http1_str list, struct http1_str etag,
+    int strong);
+/*
+ * The response's Age (RFC 9111, 5.1) in *age: 0 when absent; -1 when it is
+ * not one non-negative integer (a list, a sign, anything else), which makes
+ * the response stale.
+ */
+int cache_age_value(const struct http1_head *resp, int64_t *age);
+/*
+ * RFC 9111, 4.2.3: corrected_initial_age of resp, requested at
+ * request_time and received at response_time: the larger of the apparent
+ * age (response_time - Date) and Age + response delay.
+ */
+int64_t cache_initial_age(const struct http1_head *resp, time_t request_time,
+    time_t response_time);
+/*
  * May this response to req be stored under policy pol (RFC 9111, 3, for a
- * shared cache, plus the contract's status list and the rule's TTL)?
- * Returns the freshness lifetime in seconds (s-maxage, then max-age, then
- * Expires - Date, each capped at pol->ttl_seconds; without any,
- * ttl_seconds when pol->heuristic, else 0: then stored only if it has a
- * validator), or -1 when it may not be stored: not a GET, a status the
- * contract does not list, no-store or private in the response, Vary: *,
- * no-store in the request, or client_auth (the client sent its own
- * Authorization, forwarded as is) without public, s-maxage or
- * must-revalidate (RFC 9111, 3.5).  Credentials sluice injects are the
+ * shared cache, and the rule's TTL)?  Returns the freshness lifetime in
+ * seconds (s-maxage, then max-age, then Expires - Date, each capped at
+ * pol->ttl_seconds; without any, ttl_seconds when pol->heuristic and the
+ * status is heuristically cacheable (RFC 9110, 15.1), else 0: then stored
+ * only if it has a validator; 0 too for an invalid Age), or -1 when it may
+ * not be stored: not a GET, not a final status, a 206 or 304, a status
+ * that is not heuristically cacheable without explicit freshness, a
+ * transfer coding other than chunked, no-store or private in the
+ * response, Vary: *, no-store in the request, or client_auth (the client
+ * sent its own Authorization, forwarded as is) without public, s-maxage
+ * or must-revalidate (RFC 9111, 3.5).  Credentials sluice injects are the
  * rule's, and the rule is in the key.
  */
 int64_t cache_storable(const struct http1_head *req,
@@ -87,18 +166,22 @@ int64_t cache_storable(const struct http1_head *req,
     int client_auth, time_t now);
 
 /*
- * Start copying a response into the cache.  head is what is sent to the
- * client (status line and fields, CRLF each, no blank line); lifetime from
- * cache_storable.  NULL if it cannot be stored (too big already, no memory).
+ * Start copying a response into the cache: its status, reason and
+ * end-to-end fields now, its body with cache_fill_append.  lifetime from
+ * cache_storable; request_time is when the request was sent (for the
+ * age).  NULL if it cannot be stored (too big already, no memory).
  */
 struct cache_fill *cache_fill_new(struct cache *, int64_t rule_id,
     const char *host, const struct http1_head *req,
-    const struct http1_head *resp, const char *head, size_t headlen,
-    int64_t lifetime, size_t max_bytes, time_t now);
-/* Append body bytes; -1 once over max_bytes (then only abort is valid). */
+    const struct http1_head *resp, int64_t lifetime, size_t max_bytes,
+    time_t request_time, time_t now);
+/*
+ * Append body bytes as framed on the wire (a chunked body is decoded
+ * here); -1 once over max_bytes or malformed (then only abort is valid).
+ */
 int cache_fill_append(struct cache_fill *, const char *data, size_t len);
-/* Publish (replacing the same key and variant); frees the fill. */
-void cache_fill_commit(struct cache_fill *, uint64_t payload);
+/* Publish the whole body (replacing the same key and variant); frees it. */
+void cache_fill_commit(struct cache_fill *);
 void cache_fill_abort(struct cache_fill *);
 
 /*

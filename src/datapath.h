@@ -256,9 +256,11 @@ void policy_dispatch(struct conn *c, const struct http1_head *h, const char *p);
 void lookup_flight_end(struct conn *c);
 int lookup_send(struct conn *c, const struct http1_head *h, const char *p,
     const struct rule *rule);
+int lookup_hit(struct conn *c, const struct http1_head *h, const char *p,
+    const struct rule *rule);
 void lookup_revalidated(struct conn *c, const struct http1_head *h304);
-void lookup_fill(struct conn *c, const struct http1_head *h,
-    struct evbuffer *out, size_t before);
+int lookup_serve_stale(struct conn *c, int status);
+void lookup_fill(struct conn *c, const struct http1_head *h);
 
 /* respond.c */
 const char *respond_reason(int status);

@@ -436,7 +436,6 @@ exchange_response_head(struct conn *c)
 	struct http1_str method = { r->method, strlen(r->method) };
 	struct http1_head h;
 	const char *why = "malformed response";
-	size_t before;
 	char *p;
 
 	if (len == 0)
@@ -496,12 +495,13 @@ exchange_response_head(struct conn *c)
 		r->resp.done = 1;	/* a 304 has no body */
 		return 1;
 	}
-	before = evbuffer_get_length(out);
-	if (exchange_write_response_head(&h, p, out, r->cache_req != NULL) ==
-	    -1)
+	if (lookup_serve_stale(c, h.status))
+		return 1;
+	/* The upstream's Age goes on: the cache adds to it only on a hit. */
+	if (exchange_write_response_head(&h, p, out, 0) == -1)
 		goto unwritable;
 	if (r->cache_req != NULL)
-		lookup_fill(c, &h, out, before);
+		lookup_fill(c, &h);
 	if (r->cache_status != NULL)
 		evbuffer_add_printf(out, "Cache-Status: sluice; %s\r\n",
 		    r->cache_status);
@@ -515,7 +515,7 @@ exchange_response_head(struct conn *c)
 		r->resp.done = 1;
 		r->state = EX_DONE;
 		if (r->fill != NULL) {
-			cache_fill_commit(r->fill, 0);
+			cache_fill_commit(r->fill);
 			r->fill = NULL;
 		}
 		lookup_flight_end(c);
@@ -575,7 +575,7 @@ exchange_pump(struct conn *c)
 		if (r->resp.done)
 			r->state = EX_DONE;
 		if (r->resp.done && r->fill != NULL && r->error[0] == '\0') {
-			cache_fill_commit(r->fill, r->resp.payload);
+			cache_fill_commit(r->fill);
 			r->fill = NULL;
 			lookup_flight_end(c);
 		}

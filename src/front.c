@@ -691,6 +691,8 @@ front_timer_cb(evutil_socket_t fd, short what, void *arg)
 		} else if (!r->body.done && !r->resp_started) {
 			respond_error(c, 408, "timeout",
 			    "client sent no request body for too long");
+		} else if (!r->resp_started && lookup_serve_stale(c, 0)) {
+			break;		/* stale-if-error */
 		} else if (!r->resp_started) {
 			log_event(LOG_WARN, "upstream_timeout", "client=%s "
 			    "sni=%s upstream=%s", c->client_str, c->sni,

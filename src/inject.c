@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "h1codec.h"
 #include "inject.h"
 #include "msg.h"
 #include "rules.h"
@@ -357,4 +358,30 @@ fail:
 	free(*audit_target);
 	*audit_target = NULL;
 	return -1;
+}
+
+int
+inject_write_request(struct evbuffer *out, const struct http1_head *h,
+    const char *p, const char *path, size_t plen, const char *name,
+    const struct rule *rule, const char *extra, char **audit_target,
+    char *names, size_t namesz)
+{
+	struct msg m;
+	int rc = -1;
+
+	*audit_target = NULL;
+	msg_init(&m, MSG_REQUEST);
+	if (h1codec_request_msg(h, p, path, plen, name, &m) == -1 ||
+	    inject_request(&m, rule, audit_target, names, namesz) == -1)
+		goto fail;
+	if ((extra != NULL && h1codec_add_lines(&m, extra) == -1) ||
+	    h1codec_write_request(out, &m, h->version_minor, 0) == -1) {
+		free(*audit_target);
+		*audit_target = NULL;
+		goto fail;
+	}
+	rc = 0;
+fail:
+	msg_free(&m);	/* wipes the credentials it held */
+	return rc;
 }

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+struct evbuffer;
+struct http1_head;
 struct msg;
 struct rule;
 struct rule_injection;
@@ -37,6 +39,19 @@ void inject_clear(struct rule_injection *inj);
  */
 int inject_request(struct msg *m, const struct rule *rule,
     char **audit_target, char *names, size_t namesz);
+
+/*
+ * The request an upstream gets, written to out from the head h parsed at p:
+ * the target path[0..plen) (normalised), Host from name (the verified
+ * destination), the rule's credentials (inject_request), extra field lines
+ * (the cache's validators) or NULL, and the framing sluice decides.
+ * *audit_target and names as for inject_request().  The message that held
+ * the credentials is wiped.  -1 on allocation failure.
+ */
+int inject_write_request(struct evbuffer *out, const struct http1_head *h,
+    const char *p, const char *path, size_t plen, const char *name,
+    const struct rule *rule, const char *extra, char **audit_target,
+    char *names, size_t namesz);
 
 /* The header field an injection sets, or NULL for a query parameter. */
 const char *inject_field_name(const struct rule_injection *inj);

@@ -1,8 +1,10 @@
 /*
- * lookup.c - the cache step of an exchange: serve a fresh hit, wait for an
- * identical miss already on its way (collapsed forwarding), send a stale
- * entry's validators and serve it on a 304, and copy a storable response
- * into the cache as it streams to the client.
+ * lookup.c - the cache step of an exchange: serve a fresh hit (or the
+ * 304, 206 or 416 it answers), wait for an identical miss already on its
+ * way (collapsed forwarding), send a stale entry's validators and serve it
+ * on a 304, serve it when the upstream fails (stale-if-error) or at once
+ * while it is revalidated in the background (stale-while-revalidate), and
+ * copy a storable response into the cache as it streams to the client.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 
 #include "datapath.h"
 #include "inject.h"
+#include "revalidate.h"
 #include "rules.h"
 #include "worker.h"
 
@@ -58,37 +61,100 @@ lookup_unref(const void *data, size_t len, void *arg)
 	cache_entry_unref(arg);
 }
 
-/* Answer from a cache entry (takes the reference). */
+/*
+ * Answer req from a cache entry (takes the reference): the stored message
+ * with sluice's framing, or the 304, 206 or 416 that req asks for.
+ */
 static void
-lookup_serve(struct conn *c, struct cache_entry *e, int64_t age,
-    const char *status)
+lookup_serve(struct conn *c, struct cache_entry *e,
+    const struct http1_head *req, int64_t age, const char *status)
 {
 	struct exchange *r = &c->ex;
 	struct evbuffer *out = bufferevent_get_output(c->cbev);
-	const char *head, *body;
-	size_t hl, bl;
+	struct cache_answer a;
 
+	if (cache_answer(e, req, &a) == -1) {
+		cache_entry_unref(e);
+		respond_error(c, 502, "bad_gateway", "out of memory");
+		return;
+	}
 	if (r->used_upstream && !c->ubev_connected)
 		upleg_drop(c);
 	if (!r->body.done) {
 		r->body.done = 1;
 		r->client_keepalive = 0;
 	}
-	head = cache_entry_head(e, &hl);
-	body = cache_entry_body(e, &bl);
-	evbuffer_add(out, head, hl);
+	evbuffer_add(out, a.head, a.headlen);
+	free(a.head);
 	evbuffer_add_printf(out, "Age: %lld\r\nCache-Status: sluice; %s\r\n%s"
 	    "\r\n", (long long)age, status, r->client_keepalive &&
 	    !c->w->draining ? "" : "Connection: close\r\n");
 	r->local = 1;
-	r->local_bytes = r->is_head ? 0 : (int64_t)cache_entry_payload(e);
+	r->local_bytes = (int64_t)a.bodylen;
 	r->state = EX_DONE;
 	r->resp_started = 1;
-	r->status = cache_entry_status(e);
+	r->status = a.status;
 	r->decision = "cached";
-	if (r->is_head || bl == 0 ||
-	    evbuffer_add_reference(out, body, bl, lookup_unref, e) == -1)
+	if (a.bodylen == 0 || evbuffer_add_reference(out, a.body, a.bodylen,
+	    lookup_unref, e) == -1)
 		cache_entry_unref(e);
+}
+
+/*
+ * Within stale-while-revalidate: answer from the stale entry (takes the
+ * reference) and start its one background revalidation.
+ */
+static void
+lookup_serve_swr(struct conn *c, const struct http1_head *h, const char *p,
+    const struct rule *rule, struct cache_entry *e, int64_t age)
+{
+	struct exchange *r = &c->ex;
+	int client_auth = http1_find(h, "authorization") != NULL &&
+	    !inject_sets_field(rule, "authorization");
+
+	if (revalidate_start(c->w, (struct sockaddr *)&c->up_addr, c->up_len,
+	    c->sni[0] ? c->sni : c->name, c->name, e, r->rules, rule, r->host,
+	    p, h->head_len, h->target, client_auth) == -1)
+		log_event(LOG_DEBUG, "cache_revalidate_skipped", "host=%s",
+		    r->host);
+	lookup_serve(c, e, h, age, "hit; fwd=stale");
+}
+
+/*
+ * Answer from the cache if the entry is fresh (or within
+ * stale-while-revalidate), before the rate limit is asked: such a hit
+ * costs the upstream nothing.  1 if answered.
+ */
+int
+lookup_hit(struct conn *c, const struct http1_head *h, const char *p,
+    const struct rule *rule)
+{
+	struct http1_head keyed;
+	struct cache_entry *e;
+	int64_t age;
+
+	if (!rule->has_cache)
+		return 0;
+	keyed = *h;
+	keyed.target.p = c->ex.norm;
+	keyed.target.len = c->ex.norm_len;
+	if (cache_request_bypass(&keyed))
+		return 0;
+	switch (cache_lookup(c->w->sl->cache, rule->id, c->ex.host, &keyed,
+	    time(NULL), &e, &age)) {
+	case CACHE_FRESH:
+		lookup_serve(c, e, &keyed, age, "hit");
+		return 1;
+	case CACHE_STALE_SWR:
+		lookup_serve_swr(c, &keyed, p, rule, e, age);
+		return 1;
+	case CACHE_STALE:
+		cache_entry_unref(e);
+		break;
+	case CACHE_MISS:
+		break;
+	}
+	return 0;
 }
 
 /*
@@ -127,14 +193,21 @@ lookup_send(struct conn *c, const struct http1_head *h, const char *p,
 	    &age)) {
 	case CACHE_FRESH:
 		r->cache_status = NULL;	/* a hit after a collapse is no miss */
-		lookup_serve(c, e, age, "hit");
+		lookup_serve(c, e, h, age, "hit");
+		return 0;
+	case CACHE_STALE_SWR:
+		lookup_serve_swr(c, h, p, rule, e, age);
 		return 0;
 	case CACHE_STALE:
-		/* The client's own conditions would clash with ours. */
+		/*
+		 * The client's own conditions would clash with ours.  Kept
+		 * without validators, the entry is there for stale-if-error.
+		 */
 		if (http1_find(h, "if-none-match") == NULL &&
 		    http1_find(h, "if-modified-since") == NULL) {
 			r->cached = e;
-			extra = cache_entry_validators(e);
+			if (cache_entry_validators(e)[0] != '\0')
+				extra = cache_entry_validators(e);
 		} else
 			cache_entry_unref(e);
 		r->cache_status = "fwd=stale";
@@ -198,24 +271,48 @@ lookup_revalidated(struct conn *c, const struct http1_head *h304)
 		e = fresh;
 	} else if (fresh != NULL && fresh != e)
 		cache_entry_unref(fresh);
-	lookup_serve(c, e, 0, "fwd=stale; fwd-status=304");
+	lookup_serve(c, e, &rq, 0, "fwd=stale; fwd-status=304");
 	/* The upstream answered in full: keep it. */
 	r->local = 0;
 	r->resp.payload = (uint64_t)r->local_bytes;
 	r->local_bytes = 0;
 }
 
-/* Start copying this response into the cache, if it may be stored. */
-void
-lookup_fill(struct conn *c, const struct http1_head *h,
-    struct evbuffer *out, size_t before)
+/*
+ * The upstream failed (status: its 5xx, 0: no answer): serve the stale
+ * entry instead if stale-if-error allows.  1 if it was served.
+ */
+int
+lookup_serve_stale(struct conn *c, int status)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer_ptr pos;
+	struct http1_head rq;
+	struct cache_entry *e = r->cached;
+	char cs[48];
+
+	if (e == NULL || (status != 0 && status != 500 && status != 502 &&
+	    status != 503 && status != 504) ||
+	    !cache_entry_on_error(e, time(NULL)) ||
+	    lookup_request(c, &rq) == -1)
+		return 0;
+	r->cached = NULL;
+	if (r->used_upstream) {
+		upleg_drop(c);		/* what it still sends is not wanted */
+		r->used_upstream = 0;
+	}
+	snprintf(cs, sizeof(cs), status ? "fwd=stale; fwd-status=%d" :
+	    "fwd=stale", status);
+	lookup_serve(c, e, &rq, cache_entry_age(e, time(NULL)), cs);
+	return 1;
+}
+
+/* Start copying this response into the cache, if it may be stored. */
+void
+lookup_fill(struct conn *c, const struct http1_head *h)
+{
+	struct exchange *r = &c->ex;
 	struct http1_head rq;
 	int64_t lifetime;
-	size_t len = evbuffer_get_length(out) - before;
-	char *head;
 
 	if (r->cached != NULL) {
 		cache_entry_unref(r->cached);
@@ -227,14 +324,11 @@ lookup_fill(struct conn *c, const struct http1_head *h,
 	}
 	lifetime = cache_storable(&rq, h, &r->rule->cache, r->client_auth,
 	    time(NULL));
-	if (lifetime < 0 || (head = malloc(len)) == NULL) {
+	if (lifetime < 0) {
 		lookup_flight_end(c);	/* nothing will be stored to wait for */
 		return;
 	}
-	if (evbuffer_ptr_set(out, &pos, before, EVBUFFER_PTR_SET) == 0 &&
-	    evbuffer_copyout_from(out, &pos, head, len) == (ssize_t)len)
-		r->fill = cache_fill_new(c->w->sl->cache, r->rule->id, r->host,
-		    &rq, h, head, len, lifetime, r->rule->cache.max_bytes,
-		    time(NULL));
-	free(head);
+	r->fill = cache_fill_new(c->w->sl->cache, r->rule->id, r->host, &rq, h,
+	    lifetime, r->rule->cache.max_bytes, (time_t)(r->start_ms / 1000),
+	    time(NULL));
 }

@@ -210,6 +210,9 @@ policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 		r->decision = "would_deny";
 		r->rule = rule = NULL;
 	}
+	/* A fresh hit costs the upstream nothing: it spends no token. */
+	if (rule != NULL && rule->has_limit && lookup_hit(c, h, p, rule))
+		goto drain;
 	if (rule != NULL && rule->has_limit) {
 		switch (policy_limit(c, rule)) {
 		case POLICY_LIMIT_PASS:

@@ -94,41 +94,6 @@ upleg_attach(struct conn *c)
 }
 
 /*
- * The request as the upstream gets it, written from the message: the
- * normalised target, the rule's credentials, extra (the cache's
- * validators, as field lines, or NULL) and the framing sluice parsed.
- */
-static int
-upleg_write_request(struct conn *c, const struct http1_head *h,
-    const char *p, const struct rule *rule, const char *extra,
-    struct evbuffer *out)
-{
-	struct exchange *r = &c->ex;
-	struct msg m;
-	char *audit_target = NULL;
-	int rc = -1;
-
-	msg_init(&m, MSG_REQUEST);
-	if (h1codec_request_msg(h, p, r->norm, r->norm_len, c->name, &m) == -1
-	    || inject_request(&m, rule, &audit_target, r->injected,
-	    sizeof(r->injected)) == -1)
-		goto fail;
-	if ((extra != NULL && h1codec_add_lines(&m, extra) == -1) ||
-	    h1codec_write_request(out, &m, h->version_minor, 0) == -1) {
-		free(audit_target);
-		goto fail;
-	}
-	if (audit_target != NULL) {
-		free(r->target);
-		r->target = audit_target;
-	}
-	rc = 0;
-fail:
-	msg_free(&m);	/* wipes the credentials it held */
-	return rc;
-}
-
-/*
  * Send the head, with the normalised target and the rule's credentials,
  * and start the exchange.
  * Secrets are bound to the destination by construction: rules match on
@@ -142,6 +107,7 @@ upleg_send_request(struct conn *c, const struct http1_head *h,
 {
 	struct exchange *r = &c->ex;
 	struct evbuffer *out;
+	char *audit_target;
 	size_t len;
 
 	if (upleg_attach(c) == -1) {
@@ -151,9 +117,14 @@ upleg_send_request(struct conn *c, const struct http1_head *h,
 	}
 	r->state = EX_UPSTREAM;
 	out = bufferevent_get_output(c->ubev);
-	if (upleg_write_request(c, h, p, rule, extra, out) == -1) {
+	if (inject_write_request(out, h, p, r->norm, r->norm_len, c->name, rule,
+	    extra, &audit_target, r->injected, sizeof(r->injected)) == -1) {
 		respond_error(c, 502, "bad_gateway", "out of memory");
 		return;
+	}
+	if (audit_target != NULL) {
+		free(r->target);
+		r->target = audit_target;
 	}
 	/* A request without body on a reused connection may be sent again. */
 	len = evbuffer_get_length(out);
@@ -232,6 +203,8 @@ upleg_failed(struct conn *c, int err)
 	ERR_clear_error();
 
 	if (r->state == EX_UPSTREAM && upleg_retry(c) == 0)
+		return;
+	if (!r->resp_started && lookup_serve_stale(c, 0))
 		return;
 	if (!r->resp_started) {
 		if (verr != NULL && !c->ubev_connected)

@@ -45,6 +45,13 @@ Endpoints (any method; HEAD gets the head only):
                        vary=V    Vary: V
                        status=N  that status (204 and 304 without a body)
                        size=N    body padded with spaces to N bytes
+                       age=V     Age: V
+                       te=V      Transfer-Encoding: V (ending in chunked)
+                                 (gzip-compressed first when V names gzip)
+                       then=X    from the second request for this target
+                                 on: X=NNN answers that status (JSON, no
+                                 cache fields); X=close closes the
+                                 connection without an answer
                      A GET or HEAD whose If-None-Match names the ETag (or,
                      without If-None-Match, whose If-Modified-Since is not
                      before Last-Modified) gets a 304 with the same fields
@@ -63,6 +70,7 @@ accepted connection {"event": "conn", "listen", "client", "sni", "tls"
 
 import argparse
 import email.utils
+import gzip
 import hashlib
 import http.server
 import itertools
@@ -323,9 +331,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             exp = email.utils.formatdate(now + int(exp), usegmt=True)
         for name, v in (("Cache-Control", q.get("cc")), ("ETag", etag),
                         ("Last-Modified", lm), ("Expires", exp),
-                        ("Vary", q.get("vary"))):
+                        ("Vary", q.get("vary")), ("Age", q.get("age"))):
             if v is not None:
                 fields.append((name, v))
+        then = q.get("then")
+        if then is not None and n > 1:
+            if then == "close":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self._send_json(int(then), {"n": n, "status": int(then)},
+                            extra=[("X-Upstream-Count", str(n))])
+            return
 
         if "delay" in q:	# seconds before answering (collapsing tests)
             time.sleep(float(q["delay"]))
@@ -343,6 +360,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         line = json.dumps(obj)
         size = int(q.get("size", "0"))
         body = (line + " " * max(0, size - len(line) - 1) + "\n").encode()
+        te = q.get("te")
+        if te is not None:
+            if "gzip" in te:
+                body = gzip.compress(body)
+            self._head(status, [("Content-Type", "application/json"),
+                                ("Transfer-Encoding", te)] + fields)
+            if self.command != "HEAD":
+                half = len(body) // 2
+                for b in (body[:half], body[half:]):
+                    self.wfile.write(b"%x\r\n" % len(b) + b + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            return
         self._head(status, [("Content-Type", "application/json")] + fields,
                    length=len(body))
         if self.command != "HEAD":

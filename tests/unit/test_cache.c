@@ -68,15 +68,15 @@ test_store(struct cache *c, int64_t rule, const char *reqs,
 	lifetime = cache_storable(&req, &rsp, &test_pol, 0, now);
 	if (lifetime < 0)
 		return -1;
-	fill = cache_fill_new(c, rule, "a.test", &req, &rsp, resps,
-	    rsp.head_len - 2, lifetime, 1 << 20, now);
+	fill = cache_fill_new(c, rule, "a.test", &req, &rsp, lifetime,
+	    1 << 20, now, now);
 	if (fill == NULL)
 		return -1;
 	if (cache_fill_append(fill, body, strlen(body)) == -1) {
 		cache_fill_abort(fill);
 		return -1;
 	}
-	cache_fill_commit(fill, strlen(body));
+	cache_fill_commit(fill);
 	return 0;
 }
 
@@ -180,28 +180,60 @@ test_freshness(void)
 static void
 test_storable(void)
 {
-	static const int refused[] = { 201, 202, 206, 302, 303, 307, 308,
-	    400, 403, 405, 500, 502, 503 };
-	static const int allowed[] = { 200, 203, 204, 300, 301, 404, 410 };
+	/* Heuristically cacheable (RFC 9110, 15.1), 206 aside. */
+	static const int heuristic[] = { 200, 203, 204, 300, 301, 308, 404,
+	    405, 410, 414, 501 };
+	static const int explicit_only[] = { 201, 202, 302, 303, 307, 400,
+	    403, 500, 502, 503 };
 	struct http1_head req, rsp;
-	char buf[128], what[64];
+	char buf[160], what[64];
 	size_t i;
 
-	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+	for (i = 0; i < sizeof(heuristic) / sizeof(heuristic[0]); i++) {
 		snprintf(buf, sizeof(buf), "HTTP/1.1 %d X\r\n"
-		    "Cache-Control: max-age=60\r\nContent-Length: 0\r\n\r\n",
-		    refused[i]);
-		snprintf(what, sizeof(what), "storable: %d refused",
-		    refused[i]);
-		CHECK(test_lifetime(buf, &test_pol, 0) == -1, what);
+		    "Content-Length: 0\r\n\r\n", heuristic[i]);
+		snprintf(what, sizeof(what), "storable: %d heuristic",
+		    heuristic[i]);
+		CHECK(test_lifetime(buf, &test_pol, 0) == 3600, what);
 	}
-	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+	for (i = 0; i < sizeof(explicit_only) / sizeof(explicit_only[0]);
+	    i++) {
+		snprintf(buf, sizeof(buf), "HTTP/1.1 %d X\r\n"
+		    "Content-Length: 0\r\n\r\n", explicit_only[i]);
+		snprintf(what, sizeof(what), "storable: %d not heuristic",
+		    explicit_only[i]);
+		CHECK(test_lifetime(buf, &test_pol, 0) == -1, what);
 		snprintf(buf, sizeof(buf), "HTTP/1.1 %d X\r\n"
 		    "Cache-Control: max-age=60\r\nContent-Length: 0\r\n\r\n",
-		    allowed[i]);
-		snprintf(what, sizeof(what), "storable: %d stored", allowed[i]);
+		    explicit_only[i]);
+		snprintf(what, sizeof(what), "storable: %d with max-age",
+		    explicit_only[i]);
+		CHECK(test_lifetime(buf, &test_pol, 0) == 60, what);
+		snprintf(buf, sizeof(buf), "HTTP/1.1 %d X\r\n"
+		    "Cache-Control: s-maxage=70\r\nContent-Length: 0\r\n\r\n",
+		    explicit_only[i]);
+		snprintf(what, sizeof(what), "storable: %d with s-maxage",
+		    explicit_only[i]);
+		CHECK(test_lifetime(buf, &test_pol, 0) == 70, what);
+		snprintf(buf, sizeof(buf), "HTTP/1.1 %d X\r\n"
+		    "Expires: Tue, 14 Nov 2023 22:14:20 GMT\r\n"
+		    "Content-Length: 0\r\n\r\n", explicit_only[i]);
+		snprintf(what, sizeof(what), "storable: %d with Expires",
+		    explicit_only[i]);
 		CHECK(test_lifetime(buf, &test_pol, 0) == 60, what);
 	}
+	CHECK(test_lifetime("HTTP/1.1 206 Partial Content\r\nCache-Control: "
+	    "max-age=60\r\nContent-Range: bytes 0-0/9\r\n"
+	    "Content-Length: 1\r\n\r\n", &test_pol, 0) == -1,
+	    "storable: 206 never");
+	CHECK(test_lifetime("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+	    "Transfer-Encoding: gzip, chunked\r\n\r\n", &test_pol, 0) == -1 &&
+	    test_lifetime("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+	    "Transfer-Encoding: gzip\r\n\r\n", &test_pol, 0) == -1,
+	    "storable: a transfer coding other than chunked");
+	CHECK(test_lifetime("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", &test_pol, 0) == 60,
+	    "storable: chunked");
 	CHECK(test_lifetime(OK200("Cache-Control: max-age=60, no-store\r\n"),
 	    &test_pol, 0) == -1, "storable: no-store");
 	CHECK(test_lifetime(OK200("Cache-Control: Private\r\n"),
@@ -352,9 +384,9 @@ test_revalidate(void)
 	CHECK(memmem(s, len, "x-version: 2\r\n", 14) != NULL &&
 	    memmem(s, len, "X-Version: 1", 12) == NULL,
 	    "refresh: 304's field replaces the stored one");
-	CHECK(memmem(s, len, "Content-Length: 5\r\n", 19) != NULL &&
+	CHECK(memmem(s, len, "Content-Length", 14) == NULL &&
 	    memmem(s, len, "99", 2) == NULL,
-	    "refresh: Content-Length kept");
+	    "refresh: no framing from the 304");
 	CHECK(memmem(s, len, "Connection", 10) == NULL,
 	    "refresh: hop-by-hop fields not stored");
 	CHECK(strncmp(s, "HTTP/1.1 200 OK\r\n", 17) == 0 &&
@@ -417,15 +449,15 @@ test_budget(void)
 
 	test_req(&req, GET("/big"));
 	test_resp(&rsp, OK200(""));
-	fill = cache_fill_new(c, 1, "a.test", &req, &rsp, "HTTP/1.1 200 OK\r\n",
-	    17, 60, 100, TEST_NOW);
+	fill = cache_fill_new(c, 1, "a.test", &req, &rsp, 60, 100, TEST_NOW,
+	    TEST_NOW);
 	CHECK(fill != NULL && cache_fill_append(fill, body, 50) == 0,
 	    "fill: under max_bytes");
 	CHECK(cache_fill_append(fill, body, 50) == -1,
 	    "fill: over max_bytes refused");
 	cache_fill_abort(fill);
-	fill = cache_fill_new(c, 1, "a.test", &req, &rsp, "HTTP/1.1 200 OK\r\n",
-	    17, 60, 1 << 20, TEST_NOW);
+	fill = cache_fill_new(c, 1, "a.test", &req, &rsp, 60, 1 << 20,
+	    TEST_NOW, TEST_NOW);
 	for (i = 0; i < 6; i++)
 		if (cache_fill_append(fill, body, sizeof(body)) == -1)
 			break;
@@ -510,14 +542,14 @@ test_race_run(void *arg)
 		} else {
 			memset(body, '0' + k, sizeof(body));
 			fill = cache_fill_new(r->c, 1, "a.test", &req, &rsp,
-			    resps, rsp.head_len - 2, 1, 1 << 20, TEST_NOW);
+			    1, 1 << 20, TEST_NOW, TEST_NOW);
 			if (fill == NULL ||
 			    cache_fill_append(fill, body, sizeof(body)) == -1) {
 				r->errors++;
 				cache_fill_abort(fill);
 				continue;
 			}
-			cache_fill_commit(fill, sizeof(body));
+			cache_fill_commit(fill);
 		}
 		if (rand_r(&seed) % 50 == 0)
 			cache_invalidate(r->c, "a.test", req.target);
@@ -554,11 +586,327 @@ test_race(void)
 	    "invalidations and unrefs from 4 threads");
 }
 
+/* cache_initial_age and Age parsing (RFC 9111, 4.2.3 and 5.1). */
+static void
+test_age(void)
+{
+	struct cache *c;
+	struct http1_head rsp;
+	int64_t age;
+
+#define AGE_RESP(f) "HTTP/1.1 200 OK\r\n" f "Content-Length: 0\r\n\r\n"
+	CHECK(test_resp(&rsp, AGE_RESP("Age: 30\r\n")) &&
+	    cache_age_value(&rsp, &age) == 0 && age == 30, "age: value read");
+	CHECK(test_resp(&rsp, AGE_RESP("")) &&
+	    cache_age_value(&rsp, &age) == 0 && age == 0, "age: absent is 0");
+	CHECK(test_resp(&rsp, AGE_RESP("Age: 1, 2\r\n")) &&
+	    cache_age_value(&rsp, &age) == -1, "age: a list is invalid");
+	CHECK(test_resp(&rsp, AGE_RESP("Age: 1\r\nAge: 2\r\n")) &&
+	    cache_age_value(&rsp, &age) == -1, "age: two fields are invalid");
+	CHECK(test_resp(&rsp, AGE_RESP("Age: -5\r\n")) &&
+	    cache_age_value(&rsp, &age) == -1, "age: negative is invalid");
+	CHECK(test_resp(&rsp, AGE_RESP("Age: ten\r\n")) &&
+	    cache_age_value(&rsp, &age) == -1, "age: non-numeric is invalid");
+	CHECK(test_resp(&rsp, AGE_RESP("Age: 99999999999999\r\n")) &&
+	    cache_age_value(&rsp, &age) == 0 && age == 2147483648LL,
+	    "age: capped at 2^31");
+
+	CHECK(test_resp(&rsp, AGE_RESP("Age: 10\r\n")) &&
+	    cache_initial_age(&rsp, TEST_NOW - 2, TEST_NOW) == 12,
+	    "initial age: Age plus the response delay");
+	CHECK(test_resp(&rsp, AGE_RESP("Age: 10\r\n"
+	    "Date: Tue, 14 Nov 2023 22:12:20 GMT\r\n")) &&
+	    cache_initial_age(&rsp, TEST_NOW, TEST_NOW) == 60,
+	    "initial age: apparent age when larger");
+	CHECK(test_resp(&rsp, AGE_RESP("Age: 100\r\n"
+	    "Date: Tue, 14 Nov 2023 22:12:20 GMT\r\n")) &&
+	    cache_initial_age(&rsp, TEST_NOW, TEST_NOW) == 100,
+	    "initial age: corrected Age when larger");
+	CHECK(test_resp(&rsp, AGE_RESP("Date: Wed, 15 Nov 2023 00:00:00 GMT"
+	    "\r\n")) && cache_initial_age(&rsp, TEST_NOW, TEST_NOW) == 0,
+	    "initial age: a Date in the future is no age");
+
+	CHECK(test_lifetime(OK200("Cache-Control: max-age=60\r\nAge: 1, 2\r\n"
+	    "ETag: \"x\"\r\n"), &test_pol, 0) == 0,
+	    "age: a listed Age makes it stale");
+	CHECK(test_lifetime(OK200("Cache-Control: max-age=60\r\nAge: -1\r\n"),
+	    &test_pol, 0) == -1,
+	    "age: a negative Age without validator is not stored");
+
+	c = cache_new(TEST_BIG);
+	CHECK(test_store(c, 1, GET("/d"), OK200("Cache-Control: max-age=100"
+	    "\r\nDate: Tue, 14 Nov 2023 22:12:50 GMT\r\n"), "hello",
+	    TEST_NOW) == 0 && test_get(c, 1, GET("/d"), TEST_NOW + 10, &age,
+	    NULL) == CACHE_FRESH && age == 40,
+	    "age: apparent age plus resident time on a hit");
+	CHECK(test_get(c, 1, GET("/d"), TEST_NOW + 70, &age, NULL) ==
+	    CACHE_MISS, "age: stale by its apparent age");
+	cache_free(c);
+#undef AGE_RESP
+}
+
+/* The answer a stored entry gives (cache_answer), head and body. */
+static int
+test_answer(struct cache *c, const char *reqs, int status,
+    const char *want_field, const char *want_body)
+{
+	struct http1_head req;
+	struct cache_entry *e;
+	struct cache_answer a;
+	int64_t age;
+	int ok;
+
+	if (!test_req(&req, reqs) || cache_lookup(c, 1, "a.test", &req,
+	    TEST_NOW, &e, &age) != CACHE_FRESH)
+		return 0;
+	if (cache_answer(e, &req, &a) == -1) {
+		cache_entry_unref(e);
+		return 0;
+	}
+	ok = a.status == status &&
+	    (want_field == NULL || memmem(a.head, a.headlen, want_field,
+	    strlen(want_field)) != NULL) &&
+	    a.bodylen == strlen(want_body) &&
+	    memcmp(a.body ? a.body : "", want_body, a.bodylen) == 0;
+	if (!ok)
+		printf("# answer %d: %.*s[%.*s]\n", a.status, (int)a.headlen,
+		    a.head, (int)a.bodylen, a.body ? a.body : "");
+	free(a.head);
+	cache_entry_unref(e);
+	return ok;
+}
+
+static void
+test_conditional(void)
+{
+	struct cache *c = cache_new(TEST_BIG);
+	struct http1_str list, tag;
+
+#define REQ(f) "GET /c HTTP/1.1\r\nHost: a.test\r\n" f "\r\n"
+#define TAGS(l, t) (list.p = (l), list.len = strlen(l), tag.p = (t), \
+	tag.len = strlen(t))
+	TAGS("\"a\", W/\"b\"", "\"b\"");
+	CHECK(cache_etag_match(list, tag, 0), "etag: weak comparison matches");
+	CHECK(!cache_etag_match(list, tag, 1), "etag: strong one does not");
+	TAGS("\"x,y\"", "\"x,y\"");
+	CHECK(cache_etag_match(list, tag, 0), "etag: comma inside a tag");
+	TAGS("*", "");
+	CHECK(cache_etag_match(list, tag, 0), "etag: * matches any");
+	TAGS("\"a\"", "");
+	CHECK(!cache_etag_match(list, tag, 0), "etag: none stored");
+
+	test_store(c, 1, GET("/c"), OK200("Cache-Control: max-age=60\r\n"
+	    "ETag: W/\"v1\"\r\nLast-Modified: Mon, 13 Nov 2023 00:00:00 GMT\r\n"
+	    "Content-Type: text/plain\r\nX-Other: 1\r\n"
+	    "Connection: X-Other\r\n"), "hello", TEST_NOW);
+	CHECK(test_answer(c, REQ(""), 200, "Content-Length: 5\r\n", "hello"),
+	    "answer: 200 with sluice's Content-Length");
+	CHECK(test_answer(c, REQ("If-None-Match: \"v1\"\r\n"), 304,
+	    "ETag: W/\"v1\"\r\n", ""), "answer: If-None-Match, weak: 304");
+	CHECK(test_answer(c, REQ("If-None-Match: \"v2\", *\r\n"), 304, NULL,
+	    ""), "answer: If-None-Match * : 304");
+	CHECK(test_answer(c, REQ("If-None-Match: \"v2\"\r\n"
+	    "If-Modified-Since: Tue, 14 Nov 2023 00:00:00 GMT\r\n"), 200, NULL,
+	    "hello"), "answer: If-Modified-Since ignored with If-None-Match");
+	CHECK(test_answer(c, REQ("If-Modified-Since: Tue, 14 Nov 2023 "
+	    "00:00:00 GMT\r\n"), 304, "Last-Modified: ", ""),
+	    "answer: If-Modified-Since after Last-Modified: 304");
+	CHECK(test_answer(c, REQ("If-Modified-Since: Sun, 12 Nov 2023 "
+	    "00:00:00 GMT\r\n"), 200, NULL, "hello"),
+	    "answer: If-Modified-Since before Last-Modified: 200");
+	CHECK(test_answer(c, REQ("If-Modified-Since: yesterday\r\n"), 200,
+	    NULL, "hello"), "answer: a bad If-Modified-Since is ignored");
+	CHECK(test_answer(c, REQ("If-None-Match: \"v1\"\r\n"), 304,
+	    "Cache-Control: max-age=60\r\n", "") &&
+	    !test_answer(c, REQ("If-None-Match: \"v1\"\r\n"), 304,
+	    "Content-Type", "") && !test_answer(c, REQ("If-None-Match: "
+	    "\"v1\"\r\n"), 304, "Content-Length", ""),
+	    "answer: a 304 carries the validators, not the content fields");
+	CHECK(!test_answer(c, REQ(""), 200, "X-Other", "hello"),
+	    "answer: hop-by-hop fields were not stored");
+	CHECK(test_answer(c, "HEAD /c HTTP/1.1\r\nHost: a.test\r\n\r\n", 200,
+	    "Content-Length: 5\r\n", ""), "answer: HEAD, length without body");
+
+	test_store(c, 1, GET("/404"), "HTTP/1.1 404 Not Found\r\n"
+	    "Cache-Control: max-age=60\r\nETag: \"n\"\r\n"
+	    "Content-Length: 4\r\n\r\n", "gone", TEST_NOW);
+	CHECK(test_answer(c, "GET /404 HTTP/1.1\r\nHost: a.test\r\n"
+	    "If-None-Match: \"n\"\r\n\r\n", 404, NULL, "gone"),
+	    "answer: no 304 for a stored 404");
+	cache_free(c);
+#undef REQ
+#undef TAGS
+}
+
+static enum cache_range
+test_range_of(const char *s, uint64_t len, uint64_t *a, uint64_t *z)
+{
+	struct http1_str v = { s, strlen(s) };
+
+	return cache_range_parse(v, len, a, z);
+}
+
+static void
+test_range(void)
+{
+	struct cache *c = cache_new(TEST_BIG);
+	uint64_t a, z;
+
+#define RANGE(s, n)	test_range_of((s), (n), &a, &z)
+	CHECK(RANGE("bytes=0-4", 10) == CACHE_RANGE_OK && a == 0 && z == 4,
+	    "range: first bytes");
+	CHECK(RANGE("bytes=5-", 10) == CACHE_RANGE_OK && a == 5 && z == 9,
+	    "range: open");
+	CHECK(RANGE("bytes=-3", 10) == CACHE_RANGE_OK && a == 7 && z == 9,
+	    "range: suffix");
+	CHECK(RANGE("bytes=-30", 10) == CACHE_RANGE_OK && a == 0 && z == 9,
+	    "range: suffix longer than the body");
+	CHECK(RANGE("bytes=3-99", 10) == CACHE_RANGE_OK && a == 3 && z == 9,
+	    "range: last clipped");
+	CHECK(RANGE("BYTES = 1-2", 10) == CACHE_RANGE_NONE,
+	    "range: not the syntax");
+	CHECK(RANGE("bytes=10-", 10) == CACHE_RANGE_UNSAT,
+	    "range: starts past the end");
+	CHECK(RANGE("bytes=-0", 10) == CACHE_RANGE_UNSAT,
+	    "range: empty suffix");
+	CHECK(RANGE("bytes=5-2", 10) == CACHE_RANGE_NONE,
+	    "range: last before first is invalid");
+	CHECK(RANGE("bytes=0-1,3-4", 10) == CACHE_RANGE_NONE,
+	    "range: several ranges, whole body");
+	CHECK(RANGE("items=0-1", 10) == CACHE_RANGE_NONE,
+	    "range: other units ignored");
+	CHECK(RANGE("bytes=99999999999999999999999-", 10) ==
+	    CACHE_RANGE_UNSAT, "range: huge first byte");
+
+	test_store(c, 1, GET("/r"), OK200("Cache-Control: max-age=60\r\n"
+	    "ETag: \"s\"\r\nLast-Modified: Wed, 15 Nov 2023 00:00:00 GMT\r\n"),
+	    "0123456789", TEST_NOW);
+#define REQ(f) "GET /r HTTP/1.1\r\nHost: a.test\r\n" f "\r\n"
+	CHECK(test_answer(c, REQ("Range: bytes=2-4\r\n"), 206,
+	    "Content-Range: bytes 2-4/10\r\nContent-Length: 3\r\n", "234"),
+	    "answer: 206 with Content-Range");
+	CHECK(test_answer(c, REQ("Range: bytes=-2\r\n"), 206,
+	    "Content-Range: bytes 8-9/10\r\n", "89"), "answer: 206 suffix");
+	CHECK(test_answer(c, REQ("Range: bytes=20-\r\n"), 416,
+	    "Content-Range: bytes */10\r\n", ""),
+	    "answer: 416 with the length");
+	CHECK(test_answer(c, REQ("Range: bytes=0-0,2-2\r\n"), 200, NULL,
+	    "0123456789"), "answer: several ranges, 200");
+	CHECK(test_answer(c, REQ("Range: bytes=0-1\r\nIf-Range: \"s\"\r\n"),
+	    206, NULL, "01"), "answer: If-Range with the ETag");
+	CHECK(test_answer(c, REQ("Range: bytes=0-1\r\nIf-Range: \"t\"\r\n"),
+	    200, NULL, "0123456789"), "answer: If-Range with another ETag");
+	CHECK(test_answer(c, REQ("Range: bytes=0-1\r\nIf-Range: W/\"s\"\r\n"),
+	    200, NULL, "0123456789"), "answer: If-Range with a weak ETag");
+	CHECK(test_answer(c, REQ("Range: bytes=0-1\r\nIf-Range: Wed, 15 Nov "
+	    "2023 00:00:00 GMT\r\n"), 206, NULL, "01"),
+	    "answer: If-Range with the date (a Wednesday)");
+	CHECK(test_answer(c, REQ("Range: bytes=0-1\r\nIf-Range: Wed, 15 Nov "
+	    "2023 00:00:01 GMT\r\n"), 200, NULL, "0123456789"),
+	    "answer: If-Range with another date");
+	CHECK(test_answer(c, "HEAD /r HTTP/1.1\r\nHost: a.test\r\nRange: "
+	    "bytes=0-1\r\n\r\n", 200, "Content-Length: 10\r\n", ""),
+	    "answer: Range on HEAD ignored");
+	cache_free(c);
+#undef RANGE
+#undef REQ
+}
+
+/* A chunked body is stored decoded, and only when whole. */
+static void
+test_unchunk(void)
+{
+	static const char wire[] = "5;ext=1\r\nhello\r\n1\r\n \r\n"
+	    "A\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n";
+	struct cache *c = cache_new(TEST_BIG);
+	struct http1_head req, rsp;
+	struct cache_fill *fill;
+	char *body;
+	size_t i;
+	int64_t age;
+
+	test_req(&req, GET("/ch"));
+	test_resp(&rsp, "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	fill = cache_fill_new(c, 1, "a.test", &req, &rsp, 60, 1 << 20,
+	    TEST_NOW, TEST_NOW);
+	/* A byte at a time: every state boundary is crossed. */
+	for (i = 0; i < sizeof(wire) - 1; i++)
+		if (cache_fill_append(fill, wire + i, 1) == -1)
+			break;
+	CHECK(i == sizeof(wire) - 1, "unchunk: all bytes taken");
+	cache_fill_commit(fill);
+	CHECK(test_get(c, 1, GET("/ch"), TEST_NOW, &age, &body) ==
+	    CACHE_FRESH && test_body_is(body, "hello 0123456789"),
+	    "unchunk: body stored decoded");
+
+	test_req(&req, GET("/cut"));
+	fill = cache_fill_new(c, 1, "a.test", &req, &rsp, 60, 1 << 20,
+	    TEST_NOW, TEST_NOW);
+	CHECK(cache_fill_append(fill, wire, 20) == 0, "unchunk: part taken");
+	cache_fill_commit(fill);
+	CHECK(test_get(c, 1, GET("/cut"), TEST_NOW, &age, NULL) == CACHE_MISS,
+	    "unchunk: a cut body is not stored");
+	cache_free(c);
+}
+
+/* stale-if-error and stale-while-revalidate windows (RFC 5861). */
+static void
+test_stale(void)
+{
+	struct cache *c = cache_new(TEST_BIG);
+	struct http1_head req;
+	struct cache_entry *e;
+	int64_t age;
+
+	test_store(c, 1, GET("/sie"), OK200("Cache-Control: max-age=10, "
+	    "stale-if-error=20\r\n"), "sie..", TEST_NOW);
+	test_store(c, 1, GET("/swr"), OK200("Cache-Control: max-age=10, "
+	    "stale-while-revalidate=20\r\n"), "swr..", TEST_NOW);
+	test_store(c, 1, GET("/mr"), OK200("Cache-Control: max-age=10, "
+	    "stale-if-error=20, stale-while-revalidate=20, must-revalidate\r\n"),
+	    "mr...", TEST_NOW);
+	test_req(&req, GET("/sie"));
+	CHECK(cache_lookup(c, 1, "a.test", &req, TEST_NOW + 15, &e, &age) ==
+	    CACHE_STALE && cache_entry_on_error(e, TEST_NOW + 15) &&
+	    !cache_entry_on_error(e, TEST_NOW + 5) &&
+	    !cache_entry_on_error(e, TEST_NOW + 30),
+	    "stale-if-error: STALE without validator, usable on error");
+	cache_entry_unref(e);
+	CHECK(test_get(c, 1, GET("/sie"), TEST_NOW + 30, &age, NULL) ==
+	    CACHE_MISS, "stale-if-error: MISS once the window closed");
+
+	test_req(&req, GET("/swr"));
+	CHECK(cache_lookup(c, 1, "a.test", &req, TEST_NOW + 15, &e, &age) ==
+	    CACHE_STALE_SWR && age == 15,
+	    "stale-while-revalidate: served stale within the window");
+	CHECK(cache_entry_claim(e) && !cache_entry_claim(e),
+	    "stale-while-revalidate: one revalidation at a time");
+	cache_entry_release_claim(e);
+	CHECK(cache_entry_claim(e), "stale-while-revalidate: claim again");
+	cache_entry_unref(e);
+	CHECK(test_get(c, 1, "GET /swr HTTP/1.1\r\nHost: a.test\r\n"
+	    "Cache-Control: no-cache\r\n\r\n", TEST_NOW + 15, &age, NULL) ==
+	    CACHE_MISS, "stale-while-revalidate: not for no-cache");
+	CHECK(test_get(c, 1, GET("/swr"), TEST_NOW + 30, &age, NULL) ==
+	    CACHE_MISS, "stale-while-revalidate: MISS after the window");
+
+	test_req(&req, GET("/mr"));
+	CHECK(test_get(c, 1, GET("/mr"), TEST_NOW + 15, &age, NULL) ==
+	    CACHE_MISS, "must-revalidate: no stale serving");
+	cache_free(c);
+}
+
 int
 main(void)
 {
 	test_freshness();
 	test_storable();
+	test_age();
+	test_conditional();
+	test_range();
+	test_unchunk();
+	test_stale();
 	test_keys();
 	test_revalidate();
 	test_budget();

@@ -1,0 +1,260 @@
+/*
+ * revalidate.c - a cache entry's background revalidation
+ * (stale-while-revalidate, RFC 5861, 3).
+ *
+ * Owns one upstream request that no client waits for: the client that
+ * found the entry stale was answered from it at once.  The request is the
+ * client's, written by inject.c with the rule's credentials (and the
+ * entry's validators, which is why a client's own conditional or Range
+ * request is not used), on a new connection verified like any other.  A
+ * 304 refreshes the entry, a storable response replaces it, anything else
+ * leaves it to go stale.  Nothing here is sent to a client or audited.
+ *
+ * One at a time per entry: cache_entry_claim() is taken before the
+ * request and released when it ends, whatever the outcome.  The request
+ * is bounded by --upstream-timeout for each read and write.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "cache.h"
+#include "config.h"
+#include "http1.h"
+#include "inject.h"
+#include "log.h"
+#include "revalidate.h"
+#include "rules.h"
+#include "upstream.h"
+#include "worker.h"
+
+struct revalidate {
+	struct worker	*w;
+	struct bufferevent *bev;
+	struct cache_entry *e;		/* claimed and referenced */
+	struct rules_snapshot *rules;	/* keeps rule alive */
+	const struct rule *rule;
+	char		*head;		/* the client's request head */
+	size_t		 head_len;
+	char		*target;	/* normalised */
+	size_t		 target_len;
+	char		*host;
+	int		 client_auth;
+	int		 conditional;	/* the entry's validators were sent */
+	time_t		 sent;
+	struct http1_body body;
+	struct cache_fill *fill;	/* NULL until a storable head came */
+};
+
+static void	revalidate_read(struct bufferevent *, void *);
+static void	revalidate_event(struct bufferevent *, short, void *);
+static int	revalidate_head(struct revalidate *, struct evbuffer *);
+static int	revalidate_body(struct revalidate *, struct evbuffer *);
+static int	revalidate_request(struct revalidate *, struct http1_head *);
+static void	revalidate_free(struct revalidate *);
+
+/* A request whose answer would not be the entry's whole representation. */
+static int
+revalidate_usable(const struct http1_head *h)
+{
+	return h->body == HTTP1_BODY_NONE &&
+	    http1_find(h, "if-none-match") == NULL &&
+	    http1_find(h, "if-modified-since") == NULL &&
+	    http1_find(h, "range") == NULL;
+}
+
+int
+revalidate_start(struct worker *w, const struct sockaddr *addr,
+    socklen_t addrlen, const char *sni, const char *verify_name,
+    struct cache_entry *e, struct rules_snapshot *rules,
+    const struct rule *rule, const char *host, const char *head,
+    size_t head_len, struct http1_str target, int client_auth)
+{
+	struct revalidate *rv;
+	struct http1_head h;
+	struct timeval tv = { w->sl->cfg->upstream_timeout, 0 };
+	const char *validators = cache_entry_validators(e);
+	char *audit_target = NULL, names[256];
+
+	if (http1_parse_request(head, head_len, &h, NULL) != HTTP1_OK ||
+	    !revalidate_usable(&h))
+		return -1;
+	if (!cache_entry_claim(e))
+		return 0;
+	if ((rv = calloc(1, sizeof(*rv))) == NULL) {
+		cache_entry_release_claim(e);
+		return -1;
+	}
+	rv->w = w;
+	rv->e = e;
+	cache_entry_ref(e);
+	rv->rules = rules;
+	rules_snapshot_ref(rules);
+	rv->rule = rule;
+	rv->client_auth = client_auth;
+	rv->conditional = validators[0] != '\0';
+	rv->sent = time(NULL);
+	if ((rv->head = malloc(head_len)) == NULL ||
+	    (rv->target = malloc(target.len + 1)) == NULL ||
+	    (rv->host = strdup(host)) == NULL)
+		goto fail;
+	memcpy(rv->head, head, head_len);
+	rv->head_len = head_len;
+	memcpy(rv->target, target.p, target.len);
+	rv->target[target.len] = '\0';
+	rv->target_len = target.len;
+	if (revalidate_request(rv, &h) == -1 ||
+	    (rv->bev = upstream_connect_tls(w, addr, addrlen, sni,
+	    verify_name)) == NULL)
+		goto fail;
+	if (inject_write_request(bufferevent_get_output(rv->bev), &h, rv->head,
+	    rv->target, rv->target_len, verify_name, rule, rv->conditional ?
+	    validators : NULL, &audit_target, names, sizeof(names)) == -1)
+		goto fail;
+	free(audit_target);
+	bufferevent_setcb(rv->bev, revalidate_read, NULL, revalidate_event,
+	    rv);
+	bufferevent_set_timeouts(rv->bev, &tv, &tv);
+	bufferevent_enable(rv->bev, EV_READ | EV_WRITE);
+	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%s", host,
+	    rv->target);
+	return 0;
+
+fail:
+	revalidate_free(rv);
+	return -1;
+}
+
+/* The saved request head, parsed again, keyed on the normalised target. */
+static int
+revalidate_request(struct revalidate *rv, struct http1_head *h)
+{
+	if (http1_parse_request(rv->head, rv->head_len, h, NULL) != HTTP1_OK)
+		return -1;
+	h->target.p = rv->target;
+	h->target.len = rv->target_len;
+	return 0;
+}
+
+static void
+revalidate_read(struct bufferevent *bev, void *arg)
+{
+	struct revalidate *rv = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	int r;
+
+	if (rv->fill == NULL)
+		r = revalidate_head(rv, in);
+	else
+		r = revalidate_body(rv, in);
+	if (r != 0)
+		revalidate_free(rv);
+}
+
+/*
+ * 0: wait for more; 1: done (refreshed, replaced or given up); a storable
+ * response goes on with its body.
+ */
+static int
+revalidate_head(struct revalidate *rv, struct evbuffer *in)
+{
+	struct http1_str get = { "GET", 3 };
+	struct http1_head h, rq, as200;
+	const struct rule_cache *pol = &rv->rule->cache;
+	time_t now = time(NULL);
+	int64_t lifetime;
+	size_t len;
+	char *p;
+
+	for (;;) {
+		len = evbuffer_get_length(in);
+		if (len > HTTP1_MAX_HEAD)
+			len = HTTP1_MAX_HEAD;
+		p = (char *)evbuffer_pullup(in, len);
+		switch (http1_parse_response(p, len, get, &h, NULL)) {
+		case HTTP1_INCOMPLETE:
+			return 0;
+		case HTTP1_OK:
+			break;
+		default:
+			return 1;
+		}
+		if (h.status >= 200)
+			break;
+		evbuffer_drain(in, h.head_len);		/* a 1xx */
+	}
+	if (revalidate_request(rv, &rq) == -1)
+		return 1;
+	if (h.status == 304 && rv->conditional) {
+		as200 = h;
+		as200.status = 200;
+		lifetime = cache_storable(&rq, &as200, pol, rv->client_auth,
+		    now);
+		cache_refresh(rv->w->sl->cache, rv->e, &h,
+		    lifetime > 0 ? lifetime : 0, now);
+		return 1;
+	}
+	lifetime = cache_storable(&rq, &h, pol, rv->client_auth, now);
+	if (lifetime < 0 || h.body == HTTP1_BODY_UNTIL_CLOSE)
+		return 1;
+	rv->fill = cache_fill_new(rv->w->sl->cache, rv->rule->id, rv->host,
+	    &rq, &h, lifetime, pol->max_bytes, rv->sent, now);
+	if (rv->fill == NULL)
+		return 1;
+	http1_body_init(&rv->body, h.body, h.content_length);
+	evbuffer_drain(in, h.head_len);
+	if (h.body == HTTP1_BODY_NONE)
+		rv->body.done = 1;
+	return revalidate_body(rv, in);
+}
+
+/* Copy the body into the fill; 1 once it ended (stored) or failed. */
+static int
+revalidate_body(struct revalidate *rv, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	while (!rv->body.done && evbuffer_peek(in, -1, NULL, &v, 1) == 1) {
+		if ((n = http1_body_feed(&rv->body, v.iov_base,
+		    v.iov_len)) <= 0 ||
+		    cache_fill_append(rv->fill, v.iov_base, n) == -1)
+			return 1;
+		evbuffer_drain(in, n);
+	}
+	if (!rv->body.done)
+		return 0;
+	cache_fill_commit(rv->fill);
+	rv->fill = NULL;
+	return 1;
+}
+
+static void
+revalidate_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct revalidate *rv = arg;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	/* A close, an error or a timeout: what was stored stays. */
+	revalidate_free(rv);
+}
+
+static void
+revalidate_free(struct revalidate *rv)
+{
+	cache_fill_abort(rv->fill);
+	upstream_free(rv->w, rv->bev);
+	cache_entry_release_claim(rv->e);
+	cache_entry_unref(rv->e);
+	rules_snapshot_unref(rv->rules);
+	free(rv->head);
+	free(rv->target);
+	free(rv->host);
+	free(rv);
+}
