@@ -393,7 +393,7 @@ sluice_start(void)
 	    (sl.client_ctx = tls_client_ctx_new(sl.certforge, NULL, 1)) ==
 	    NULL ||
 	    (sl.upstream_ctx = tls_upstream_ctx_new(up_ca_crt, NULL)) == NULL ||
-	    rules_start(rules_path, 500) == -1 ||
+	    (sl.rules = rules_start(rules_path, 500)) == NULL ||
 	    (sl.audit = audit_open(audit_path, 1024, 0)) == NULL ||
 	    (sl.ratelimit = ratelimit_new(64)) == NULL ||
 	    (sl.cache = cache_new(cfg.cache_size)) == NULL) {
@@ -425,7 +425,7 @@ sluice_free(void)
 	audit_close(sl.audit);
 	ratelimit_free(sl.ratelimit);
 	cache_free(sl.cache);
-	rules_stop();
+	rules_stop(sl.rules);
 	SSL_CTX_free(sl.client_ctx);
 	SSL_CTX_free(sl.upstream_ctx);
 	certforge_free(sl.certforge);
