@@ -29,9 +29,9 @@
 #include "http1.h"
 #include "upstream.h"
 
-struct bufferevent;
 struct evbuffer;
 struct rule;
+struct sock;
 struct worker;
 
 #define CONN_HIGH_WATER		(256 * 1024)
@@ -137,7 +137,7 @@ struct conn {
 	TAILQ_ENTRY(conn) entry;
 	struct worker	*w;
 	enum conn_state	 state;
-	int		 fd;			/* until a bufferevent owns it */
+	int		 fd;			/* until a sock owns it */
 	int		 connect_mode;
 	int		 misdirected;		/* SNI != CONNECT host */
 
@@ -157,9 +157,9 @@ struct conn {
 	struct evdns_getaddrinfo_request *dnsreq;
 	int		 dns_sync;		/* inside evdns_getaddrinfo() */
 
-	struct bufferevent *cbev;		/* client side */
+	struct sock	*cbev;			/* client side */
 	struct capture_conn *cap;		/* --pcap: cbev's bytes */
-	struct bufferevent *ubev;		/* upstream side */
+	struct sock	*ubev;			/* upstream side */
 	int		 ubev_connected;
 	int		 ubev_reused;		/* carried a previous request */
 	int		 ubev_reusable;		/* idle and fit for another */
@@ -206,8 +206,8 @@ const struct config *front_cfg(struct conn *c);
 void front_arm(struct conn *c, double secs);
 void front_kill(struct conn *c);
 void front_client_wire(struct conn *c);
-int front_has_room(struct bufferevent *bev);
-void front_bev_setup(struct conn *c, struct bufferevent *bev, int client);
+int front_has_room(struct sock *bev);
+void front_bev_setup(struct conn *c, struct sock *bev, int client);
 void front_capture_start(struct conn *c);
 void front_flush(struct conn *c);
 void front_linger(struct conn *c);
@@ -227,7 +227,7 @@ void intercept_peek(struct conn *c);
 void tunnel_start(struct conn *c, int64_t rule_id);
 void tunnel_upgrade(struct conn *c);
 int tunnel_pump(struct conn *c);
-void tunnel_end(struct conn *c, struct bufferevent **closed);
+void tunnel_end(struct conn *c, struct sock **closed);
 
 /* exchange.c */
 void exchange_host_from_header(struct http1_str v, char *host, size_t hostsz);
@@ -275,8 +275,8 @@ void upleg_drop(struct conn *c);
 void upleg_note(struct conn *c, SSL *ssl);
 void upleg_send_request(struct conn *c, const struct http1_head *h,
     const char *p, const struct rule *rule, const char *extra);
-void upleg_read(struct bufferevent *bev, void *arg);
+void upleg_read(struct sock *bev, void *arg);
 int upleg_eof(struct conn *c);
-void upleg_event(struct bufferevent *bev, short what, void *arg);
+void upleg_event(struct sock *bev, short what, void *arg);
 
 #endif

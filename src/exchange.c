@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 
 #include "audit.h"
 #include "datapath.h"
@@ -20,6 +19,7 @@
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
 #include "rules.h"
+#include "sock.h"
 #include "urlpath.h"
 #include "util.h"
 #include "worker.h"
@@ -135,7 +135,7 @@ exchange_audit(struct conn *c)
 	if (r->shared != NULL)
 		ratelimit_redis_abandon(r->shared);
 	if (c->up_subject[0] == '\0' && c->ubev != NULL)
-		upleg_note(c, bufferevent_openssl_get_ssl(c->ubev));
+		upleg_note(c, sock_ssl(c->ubev));
 	audit_submit(c->w->sl->audit, &rec);
 	worker_count_request(c->w, r->decision, r->status, r->rule_id,
 	    r->cache_status);
@@ -260,7 +260,7 @@ void
 exchange_resume(struct conn *c)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *in = bufferevent_get_input(c->cbev);
+	struct evbuffer *in = sock_input(c->cbev);
 	struct http1_head h;
 	size_t len = evbuffer_get_length(in);
 	enum policy_limit limit = POLICY_LIMIT_PASS;
@@ -352,7 +352,7 @@ exchange_head_complete(struct evbuffer *in, size_t *scanned)
 int
 exchange_request_head(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->cbev);
+	struct evbuffer *in = sock_input(c->cbev);
 	size_t len = evbuffer_get_length(in);
 	struct http1_head h;
 	const char *why = "malformed request";
@@ -430,8 +430,8 @@ static int
 exchange_response_head(struct conn *c)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *in = bufferevent_get_input(c->ubev);
-	struct evbuffer *out = bufferevent_get_output(c->cbev);
+	struct evbuffer *in = sock_input(c->ubev);
+	struct evbuffer *out = sock_output(c->cbev);
 	size_t len = evbuffer_get_length(in);
 	struct http1_str method = { r->method, strlen(r->method) };
 	struct http1_head h;
@@ -532,8 +532,8 @@ int
 exchange_pump(struct conn *c)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *cin = bufferevent_get_input(c->cbev);
-	struct evbuffer *uout = c->ubev ? bufferevent_get_output(c->ubev) : NULL;
+	struct evbuffer *cin = sock_input(c->cbev);
+	struct evbuffer *uout = c->ubev ? sock_output(c->ubev) : NULL;
 	int progress = 0, n;
 
 	if (exchange_waits(r))
@@ -562,8 +562,8 @@ exchange_pump(struct conn *c)
 		progress = 1;
 	}
 	if (r->state == EX_RESPONSE) {
-		n = exchange_forward(bufferevent_get_input(c->ubev),
-		    bufferevent_get_output(c->cbev), &r->resp, &r->fill);
+		n = exchange_forward(sock_input(c->ubev),
+		    sock_output(c->cbev), &r->resp, &r->fill);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked response body");
@@ -581,7 +581,7 @@ exchange_pump(struct conn *c)
 		}
 	}
 	if (c->ubev_eof && !r->local && r->state != EX_DONE &&
-	    evbuffer_get_length(bufferevent_get_input(c->ubev)) == 0 &&
+	    evbuffer_get_length(sock_input(c->ubev)) == 0 &&
 	    upleg_eof(c) == -1)
 		return 1;
 	if (r->state == EX_DONE && !r->body.done && !r->local) {

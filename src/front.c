@@ -2,7 +2,7 @@
  * front.c - the client connection, from accept to close.
  *
  * A connection is one struct conn, owned by the worker that accepted it; it
- * owns its sockets, bufferevents, timer and the request in flight.  Every
+ * owns its socks, timer and the request in flight.  Every
  * libevent callback only records what happened and calls front_run(), which
  * advances the state machine as far as the buffers allow (front_pump), sets
  * which sides may read (front_update_events), and frees the connection if it
@@ -43,7 +43,6 @@
 #include <netinet/tcp.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <openssl/err.h>
@@ -55,14 +54,15 @@
 #include "listener.h"
 #include "ratelimit.h"
 #include "rules.h"
+#include "sock.h"
 #include "tls.h"
 #include "util.h"
 #include "worker.h"
 
 static void front_fd_cb(evutil_socket_t fd, short what, void *arg);
-static void front_client_read(struct bufferevent *bev, void *arg);
-static void front_client_write(struct bufferevent *bev, void *arg);
-static void front_client_event(struct bufferevent *bev, short what, void *arg);
+static void front_client_read(struct sock *bev, void *arg);
+static void front_client_write(struct sock *bev, void *arg);
+static void front_client_event(struct sock *bev, short what, void *arg);
 static void front_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 const struct config *
@@ -91,13 +91,13 @@ front_kill(struct conn *c)
 
 /*
  * Keep what the client's TLS connection moved on the wire (records, the
- * handshake, alerts) before its bufferevent goes: the socket BIO counts
+ * handshake, alerts) before its sock goes: the socket BIO counts
  * every byte it read or wrote.
  */
 void
 front_client_wire(struct conn *c)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(c->cbev);
+	SSL *ssl = sock_ssl(c->cbev);
 
 	if (ssl == NULL)
 		return;
@@ -106,10 +106,10 @@ front_client_wire(struct conn *c)
 }
 
 int
-front_has_room(struct bufferevent *bev)
+front_has_room(struct sock *bev)
 {
 	return bev != NULL &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) < CONN_HIGH_WATER;
+	    evbuffer_get_length(sock_output(bev)) < CONN_HIGH_WATER;
 }
 
 void
@@ -190,16 +190,15 @@ front_fd_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-front_bev_setup(struct conn *c, struct bufferevent *bev, int client)
+front_bev_setup(struct conn *c, struct sock *bev, int client)
 {
 	if (client)
-		bufferevent_setcb(bev, front_client_read, front_client_write,
+		sock_setcb(bev, front_client_read, front_client_write,
 		    front_client_event, c);
 	else
-		bufferevent_setcb(bev, upleg_read, front_client_write,
+		sock_setcb(bev, upleg_read, front_client_write,
 		    upleg_event, c);
-	bufferevent_setwatermark(bev, EV_READ, 0, CONN_HIGH_WATER);
-	bufferevent_setwatermark(bev, EV_WRITE, CONN_HIGH_WATER / 2, 0);
+	sock_set_watermarks(bev, CONN_HIGH_WATER, CONN_HIGH_WATER / 2);
 }
 
 /*
@@ -214,7 +213,7 @@ front_capture_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	struct conn *c = arg;
 
 	if (info->n_added > 0)
-		capture_bytes(c->cap, buf == bufferevent_get_output(c->cbev),
+		capture_bytes(c->cap, buf == sock_output(c->cbev),
 		    buf, info->n_added, c->ex.rule);
 }
 
@@ -228,8 +227,8 @@ front_capture_start(struct conn *c)
 	    (c->cap = capture_conn_new(cap, c->client_str, c->server_str)) ==
 	    NULL)
 		return;
-	evbuffer_add_cb(bufferevent_get_input(c->cbev), front_capture_cb, c);
-	evbuffer_add_cb(bufferevent_get_output(c->cbev), front_capture_cb, c);
+	evbuffer_add_cb(sock_input(c->cbev), front_capture_cb, c);
+	evbuffer_add_cb(sock_output(c->cbev), front_capture_cb, c);
 }
 
 /*
@@ -243,9 +242,9 @@ front_capture_end(struct conn *c)
 	if (c->cap == NULL)
 		return;
 	if (c->cbev != NULL) {
-		evbuffer_remove_cb(bufferevent_get_input(c->cbev),
+		evbuffer_remove_cb(sock_input(c->cbev),
 		    front_capture_cb, c);
-		evbuffer_remove_cb(bufferevent_get_output(c->cbev),
+		evbuffer_remove_cb(sock_output(c->cbev),
 		    front_capture_cb, c);
 	}
 	capture_conn_free(c->cap);
@@ -253,10 +252,10 @@ front_capture_end(struct conn *c)
 }
 
 static int
-front_output_pending(struct bufferevent *bev)
+front_output_pending(struct sock *bev)
 {
 	return bev != NULL &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) > 0;
+	    evbuffer_get_length(sock_output(bev)) > 0;
 }
 
 /* Stop reading; free once what is queued has been written. */
@@ -280,13 +279,7 @@ front_flush(struct conn *c)
 static void
 front_client_shutdown(struct conn *c)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(c->cbev);
-
-	if (ssl != NULL && SSL_is_init_finished(ssl) &&
-	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
-		SSL_shutdown(ssl);	/* best effort: the alert is small */
-	ERR_clear_error();
-	shutdown(bufferevent_getfd(c->cbev), SHUT_WR);
+	sock_shutdown(c->cbev);
 }
 
 /*
@@ -321,9 +314,9 @@ front_linger(struct conn *c)
 		front_kill(c);
 		return;
 	}
-	n = evbuffer_get_length(bufferevent_get_input(c->cbev));
+	n = evbuffer_get_length(sock_input(c->cbev));
 	if (n > 0) {
-		evbuffer_drain(bufferevent_get_input(c->cbev), n);
+		evbuffer_drain(sock_input(c->cbev), n);
 		c->linger_bytes += n;
 		left = (c->deadline - util_mono_ms()) / 1000.0;
 		if (c->linger_bytes > CONN_LINGER_MAX || left <= 0) {
@@ -350,7 +343,7 @@ front_client_close(struct conn *c, int cut)
 	struct linger l = { 1, 0 };
 
 	if (cut || front_output_pending(c->cbev))
-		setsockopt(bufferevent_getfd(c->cbev), SOL_SOCKET, SO_LINGER,
+		setsockopt(sock_fd(c->cbev), SOL_SOCKET, SO_LINGER,
 		    &l, sizeof(l));
 	else
 		front_client_shutdown(c);
@@ -436,7 +429,7 @@ front_free(struct conn *c)
 	if (c->cbev != NULL) {
 		front_client_close(c, cut);
 		front_client_wire(c);
-		bufferevent_free(c->cbev);
+		sock_free(c->cbev);
 	}
 	/* After the close, whose close_notify is on the wire too. */
 	front_audit_connection(c);
@@ -454,14 +447,10 @@ front_free(struct conn *c)
 }
 
 static void
-front_set_read(struct bufferevent *bev, int on)
+front_set_read(struct sock *bev, int on)
 {
-	if (bev == NULL)
-		return;
-	if (on && !(bufferevent_get_enabled(bev) & EV_READ))
-		bufferevent_enable(bev, EV_READ);
-	else if (!on && (bufferevent_get_enabled(bev) & EV_READ))
-		bufferevent_disable(bev, EV_READ);
+	if (bev != NULL)
+		sock_set_read(bev, on);
 }
 
 /* The one place that decides which side may read. */
@@ -555,13 +544,13 @@ front_run(struct conn *c)
 }
 
 static void
-front_client_read(struct bufferevent *bev, void *arg)
+front_client_read(struct sock *bev, void *arg)
 {
 	front_run(arg);
 }
 
 static void
-front_client_write(struct bufferevent *bev, void *arg)
+front_client_write(struct sock *bev, void *arg)
 {
 	front_run(arg);
 }
@@ -575,9 +564,9 @@ front_client_write(struct bufferevent *bev, void *arg)
 static void
 front_handshake_failed(struct conn *c)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(c->cbev);
+	SSL *ssl = sock_ssl(c->cbev);
 	const char *alpn = ssl != NULL ? tls_alpn_refused(ssl) : NULL;
-	unsigned long e = bufferevent_get_openssl_error(c->cbev);
+	unsigned long e = sock_ssl_error(c->cbev);
 	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
 	char error[512];		/* the SNI and the ALPN list (<= 120) */
 	struct audit_record rec = {
@@ -631,13 +620,13 @@ front_note_client_tls(struct conn *c, SSL *ssl)
 }
 
 static void
-front_client_event(struct bufferevent *bev, short what, void *arg)
+front_client_event(struct sock *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what & SOCK_EV_CONNECTED) {
 		if (c->state == CONN_HANDSHAKE) {
-			front_note_client_tls(c, bufferevent_openssl_get_ssl(bev));
+			front_note_client_tls(c, sock_ssl(bev));
 			c->state = CONN_REQ_HEAD;
 			front_arm(c, front_cfg(c)->idle_timeout);
 		}
@@ -653,7 +642,7 @@ front_client_event(struct bufferevent *bev, short what, void *arg)
 			    "client closed the connection");
 		ERR_clear_error();
 		front_client_wire(c);
-		bufferevent_free(c->cbev);
+		sock_free(c->cbev);
 		c->cbev = NULL;
 		front_kill(c);
 	}
@@ -730,7 +719,7 @@ front_close_idle(struct worker *w)
 		if (c->state != CONN_EXCHANGE && c->state != CONN_TUNNEL &&
 		    c->state != CONN_FLUSH && c->state != CONN_LINGER &&
 		    !(c->state == CONN_REQ_HEAD && c->cbev != NULL &&
-		    evbuffer_get_length(bufferevent_get_input(c->cbev)) > 0)) {
+		    evbuffer_get_length(sock_input(c->cbev)) > 0)) {
 			c->end_reason = "shutdown";
 			front_kill(c);
 			front_run(c);

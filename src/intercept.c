@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 
@@ -21,6 +20,7 @@
 #include "datapath.h"
 #include "guard.h"
 #include "rules.h"
+#include "sock.h"
 #include "tls.h"
 #include "util.h"
 #include "worker.h"
@@ -509,15 +509,13 @@ intercept_start_tls(struct conn *c)
 	}
 	event_free(c->ev);
 	c->ev = NULL;
-	c->cbev = bufferevent_openssl_socket_new(c->w->base, c->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	c->cbev = sock_new_tls(c->w->base, c->fd, ssl, SOCK_TLS_ACCEPT);
 	if (c->cbev == NULL) {
 		SSL_free(ssl);
 		front_kill(c);
 		return;
 	}
 	c->fd = -1;
-	bufferevent_openssl_set_allow_dirty_shutdown(c->cbev, 1);
 	front_bev_setup(c, c->cbev, 1);
 	front_capture_start(c);
 	c->state = CONN_HANDSHAKE;

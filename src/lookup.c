@@ -11,13 +11,13 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "datapath.h"
 #include "inject.h"
 #include "revalidate.h"
 #include "rules.h"
+#include "sock.h"
 #include "worker.h"
 
 /* Wake the requests that wait for this one's response to reach the cache. */
@@ -70,7 +70,7 @@ lookup_serve(struct conn *c, struct cache_entry *e,
     const struct http1_head *req, int64_t age, const char *status)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *out = bufferevent_get_output(c->cbev);
+	struct evbuffer *out = sock_output(c->cbev);
 	struct cache_answer a;
 
 	if (cache_answer(e, req, &a) == -1) {

@@ -9,13 +9,13 @@
 #include <stdio.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "datapath.h"
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
 #include "rules.h"
+#include "sock.h"
 #include "util.h"
 #include "worker.h"
 
@@ -146,7 +146,7 @@ void
 policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *in = bufferevent_get_input(c->cbev);
+	struct evbuffer *in = sock_input(c->cbev);
 	const struct rule *rule;
 	struct http1_str path;
 	char hosthdr[CONFIG_HOST_MAX];

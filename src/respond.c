@@ -7,10 +7,10 @@
 #include <stdio.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 
 #include "datapath.h"
 #include "rules.h"
+#include "sock.h"
 #include "worker.h"
 
 const char *
@@ -55,7 +55,7 @@ respond(struct conn *c, int status, const char *decision,
     const char *fields, struct evbuffer *body, int keep)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *out = bufferevent_get_output(c->cbev);
+	struct evbuffer *out = sock_output(c->cbev);
 	size_t blen = body ? evbuffer_get_length(body) : 0;
 
 	if (r->used_upstream) {

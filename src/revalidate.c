@@ -20,7 +20,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "cache.h"
@@ -30,12 +29,14 @@
 #include "log.h"
 #include "revalidate.h"
 #include "rules.h"
+#include "sock.h"
 #include "upstream.h"
 #include "worker.h"
 
 struct revalidate {
 	struct worker	*w;
-	struct bufferevent *bev;
+	struct sock	*sock;
+	struct event	*timer;		/* --upstream-timeout per wait */
 	struct cache_entry *e;		/* claimed and referenced */
 	struct rules_snapshot *rules;	/* keeps rule alive */
 	const struct rule *rule;
@@ -51,8 +52,9 @@ struct revalidate {
 	struct cache_fill *fill;	/* NULL until a storable head came */
 };
 
-static void	revalidate_read(struct bufferevent *, void *);
-static void	revalidate_event(struct bufferevent *, short, void *);
+static void	revalidate_read(struct sock *, void *);
+static void	revalidate_event(struct sock *, short, void *);
+static void	revalidate_timeout(evutil_socket_t, short, void *);
 static int	revalidate_head(struct revalidate *, struct evbuffer *);
 static int	revalidate_body(struct revalidate *, struct evbuffer *);
 static int	revalidate_request(struct revalidate *, struct http1_head *);
@@ -109,18 +111,17 @@ revalidate_start(struct worker *w, const struct sockaddr *addr,
 	rv->target[target.len] = '\0';
 	rv->target_len = target.len;
 	if (revalidate_request(rv, &h) == -1 ||
-	    (rv->bev = upstream_connect_tls(w, addr, addrlen, sni,
+	    (rv->timer = evtimer_new(w->base, revalidate_timeout, rv)) == NULL ||
+	    (rv->sock = upstream_connect_tls(w, addr, addrlen, sni,
 	    verify_name)) == NULL)
 		goto fail;
-	if (inject_write_request(bufferevent_get_output(rv->bev), &h, rv->head,
+	if (inject_write_request(sock_output(rv->sock), &h, rv->head,
 	    rv->target, rv->target_len, verify_name, rule, rv->conditional ?
 	    validators : NULL, &audit_target, names, sizeof(names)) == -1)
 		goto fail;
 	free(audit_target);
-	bufferevent_setcb(rv->bev, revalidate_read, NULL, revalidate_event,
-	    rv);
-	bufferevent_set_timeouts(rv->bev, &tv, &tv);
-	bufferevent_enable(rv->bev, EV_READ | EV_WRITE);
+	sock_setcb(rv->sock, revalidate_read, NULL, revalidate_event, rv);
+	event_add(rv->timer, &tv);
 	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%s", host,
 	    rv->target);
 	return 0;
@@ -142,11 +143,14 @@ revalidate_request(struct revalidate *rv, struct http1_head *h)
 }
 
 static void
-revalidate_read(struct bufferevent *bev, void *arg)
+revalidate_read(struct sock *sock, void *arg)
 {
 	struct revalidate *rv = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *in = sock_input(sock);
+	struct timeval tv = { rv->w->sl->cfg->upstream_timeout, 0 };
 	int r;
+
+	event_add(rv->timer, &tv);
 
 	if (rv->fill == NULL)
 		r = revalidate_head(rv, in);
@@ -235,21 +239,29 @@ revalidate_body(struct revalidate *rv, struct evbuffer *in)
 }
 
 static void
-revalidate_event(struct bufferevent *bev, short what, void *arg)
+revalidate_event(struct sock *sock, short what, void *arg)
 {
 	struct revalidate *rv = arg;
 
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & SOCK_EV_CONNECTED)
 		return;
 	/* A close, an error or a timeout: what was stored stays. */
 	revalidate_free(rv);
 }
 
 static void
+revalidate_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	revalidate_free(arg);
+}
+
+static void
 revalidate_free(struct revalidate *rv)
 {
 	cache_fill_abort(rv->fill);
-	upstream_free(rv->w, rv->bev);
+	upstream_free(rv->w, rv->sock);
+	if (rv->timer != NULL)
+		event_free(rv->timer);
 	cache_entry_release_claim(rv->e);
 	cache_entry_unref(rv->e);
 	rules_snapshot_unref(rv->rules);

@@ -5,11 +5,11 @@
  */
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "datapath.h"
 #include "guard.h"
+#include "sock.h"
 #include "worker.h"
 
 void
@@ -27,8 +27,7 @@ tunnel_start(struct conn *c, int64_t rule_id)
 	c->ev = NULL;
 	c->passthrough = 1;
 	c->passthrough_rule = rule_id;
-	c->cbev = bufferevent_socket_new(c->w->base, c->fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	c->cbev = sock_new_plain(c->w->base, c->fd);
 	if (c->cbev == NULL) {
 		front_kill(c);
 		return;
@@ -60,14 +59,14 @@ tunnel_upgrade(struct conn *c)
 
 /* Move what src received to dst's output; all of it, or while dst has room. */
 static uint64_t
-tunnel_relay(struct bufferevent *src, struct bufferevent *dst, int all)
+tunnel_relay(struct sock *src, struct sock *dst, int all)
 {
-	struct evbuffer *in = bufferevent_get_input(src);
+	struct evbuffer *in = sock_input(src);
 	size_t n = evbuffer_get_length(in);
 
 	if (n == 0 || (!all && !front_has_room(dst)))
 		return 0;
-	evbuffer_add_buffer(bufferevent_get_output(dst), in);
+	evbuffer_add_buffer(sock_output(dst), in);
 	return n;
 }
 
@@ -89,9 +88,9 @@ tunnel_pump(struct conn *c)
 
 /* One side of a tunnel closed: pass on its last bytes, then close. */
 void
-tunnel_end(struct conn *c, struct bufferevent **closed)
+tunnel_end(struct conn *c, struct sock **closed)
 {
-	struct bufferevent *other = *closed == c->cbev ? c->ubev : c->cbev;
+	struct sock *other = *closed == c->cbev ? c->ubev : c->cbev;
 	uint64_t n = other ? tunnel_relay(*closed, other, 1) : 0;
 
 	if (*closed == c->cbev)
@@ -102,7 +101,7 @@ tunnel_end(struct conn *c, struct bufferevent **closed)
 		upstream_free(c->w, *closed);
 	else {
 		front_client_wire(c);
-		bufferevent_free(*closed);
+		sock_free(*closed);
 	}
 	*closed = NULL;
 	front_flush(c);

@@ -11,14 +11,12 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 
 #include "datapath.h"
-#include "h1codec.h"
 #include "inject.h"
-#include "msg.h"
+#include "sock.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -70,7 +68,7 @@ upleg_attach(struct conn *c)
 	c->ex.used_upstream = 1;
 	/* A kept connection that spoke out of turn cannot be trusted. */
 	if (c->ubev != NULL &&
-	    evbuffer_get_length(bufferevent_get_input(c->ubev)) > 0)
+	    evbuffer_get_length(sock_input(c->ubev)) > 0)
 		upleg_drop(c);
 	if (c->ubev != NULL) {
 		c->ubev_reusable = 0;
@@ -116,7 +114,7 @@ upleg_send_request(struct conn *c, const struct http1_head *h,
 		return;
 	}
 	r->state = EX_UPSTREAM;
-	out = bufferevent_get_output(c->ubev);
+	out = sock_output(c->ubev);
 	if (inject_write_request(out, h, p, r->norm, r->norm_len, c->name, rule,
 	    extra, &audit_target, r->injected, sizeof(r->injected)) == -1) {
 		respond_error(c, 502, "bad_gateway", "out of memory");
@@ -134,7 +132,7 @@ upleg_send_request(struct conn *c, const struct http1_head *h,
 }
 
 void
-upleg_read(struct bufferevent *bev, void *arg)
+upleg_read(struct sock *bev, void *arg)
 {
 	front_run(arg);
 }
@@ -154,20 +152,17 @@ upleg_retry(struct conn *c)
 		evbuffer_free(head);
 		return -1;
 	}
-	evbuffer_add_buffer(bufferevent_get_output(c->ubev), head);
+	evbuffer_add_buffer(sock_output(c->ubev), head);
 	evbuffer_free(head);
 	return 0;
 }
 
-/*
- * The upstream failed before the response ended.  err: errno as the event
- * callback found it (0 once the connection was up).
- */
+/* The upstream failed before the response ended. */
 static void
-upleg_failed(struct conn *c, int err)
+upleg_failed(struct conn *c)
 {
 	struct exchange *r = &c->ex;
-	SSL *ssl = bufferevent_openssl_get_ssl(c->ubev);
+	SSL *ssl = sock_ssl(c->ubev);
 	const char *verr = ssl ? tls_verify_error(ssl) : NULL;
 	int reset = c->ubev_close == UPSTREAM_CLOSE_RESET;
 	const char *cerr;
@@ -189,14 +184,14 @@ upleg_failed(struct conn *c, int err)
 		upleg_note(c, ssl);
 		snprintf(why, sizeof(why),
 		    "upstream certificate verification failed: %s", verr);
-	} else if ((cerr = upstream_connect_error(c->ubev, err)) != NULL) {
+	} else if ((cerr = upstream_connect_error(c->ubev)) != NULL) {
 		/* "connection refused": strerror's capital mid-sentence */
 		n = snprintf(why, sizeof(why), "cannot connect to upstream: ");
 		snprintf(why + n, sizeof(why) - n, "%s", cerr);
 		why[n] = (char)tolower((unsigned char)why[n]);
 	} else {
 		worker_count_tls_failure(c->w, WORKER_LEG_UPSTREAM,
-		    bufferevent_get_openssl_error(c->ubev) != 0 ?
+		    sock_ssl_error(c->ubev) != 0 ?
 		    WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
 		snprintf(why, sizeof(why), "upstream TLS handshake failed");
 	}
@@ -247,19 +242,18 @@ upleg_eof(struct conn *c)
 		r->upstream_keepalive = 0;
 		return 0;
 	}
-	upleg_failed(c, 0);
+	upleg_failed(c);
 	return -1;
 }
 
 void
-upleg_event(struct bufferevent *bev, short what, void *arg)
+upleg_event(struct sock *bev, short what, void *arg)
 {
 	struct conn *c = arg;
-	int err = EVUTIL_SOCKET_ERROR();
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what & SOCK_EV_CONNECTED) {
 		c->ubev_connected = 1;
-		if (bufferevent_openssl_get_ssl(bev) != NULL)
+		if (sock_ssl(bev) != NULL)
 			worker_count_handshake(c->w, WORKER_LEG_UPSTREAM);
 	} else if (c->state == CONN_TUNNEL) {
 		tunnel_end(c, &c->ubev);
@@ -272,14 +266,13 @@ upleg_event(struct bufferevent *bev, short what, void *arg)
 		 * callback, once it has forwarded what is left.
 		 */
 		c->ubev_eof = 1;
-		c->ubev_close = upstream_close_kind(bev, err);
+		c->ubev_close = upstream_close_kind(bev);
 		ERR_clear_error();
-		bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
+		sock_trigger_read(bev);
 		return;
 	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
 	    !c->ex.local) {
-		upleg_failed(c, err);
+		upleg_failed(c);
 	} else {
 		upleg_drop(c);
 	}

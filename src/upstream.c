@@ -1,8 +1,8 @@
 /*
  * upstream.c - connections towards the real servers.
  *
- * A TLS upstream is a bufferevent_openssl in the CONNECTING state: libevent
- * holds anything written to it until the handshake has finished, and the
+ * A TLS upstream is a sock in its TCP connect, then its TLS handshake: the
+ * sock holds anything written to it until the handshake has finished, and the
  * handshake only finishes if OpenSSL verified the chain and the name
  * (tls_upstream_ssl_new), so no request byte - and so no secret - ever
  * reaches a server that failed verification.
@@ -23,14 +23,13 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "log.h"
 #include "netmark.h"
+#include "sock.h"
 #include "tls.h"
 #include "upstream.h"
 #include "util.h"
@@ -39,7 +38,8 @@
 struct upstream_idle {
 	TAILQ_ENTRY(upstream_idle) entry;
 	struct worker		*w;
-	struct bufferevent	*bev;
+	struct sock		*sock;
+	struct event		*timer;		/* UPSTREAM_IDLE_SECS */
 	struct sockaddr_storage	 addr;
 	socklen_t		 len;
 	char			 sni[CONFIG_HOST_MAX];
@@ -88,13 +88,31 @@ upstream_socket(const struct sockaddr *addr)
 	return fd;
 }
 
-struct bufferevent *
+/* Connect s, made on fd, to addr; s on success, NULL after freeing both. */
+static struct sock *
+upstream_start(struct worker *w, struct sock *s, int fd,
+    const struct sockaddr *addr, socklen_t len)
+{
+	if (s == NULL) {
+		log_event(LOG_WARN, "upstream_sock_failed", "err=%s",
+		    strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (sock_connect(s, addr, len) == -1) {
+		sock_free(s);
+		return NULL;
+	}
+	worker_count_upstream(w, 1);
+	return s;
+}
+
+struct sock *
 upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
     socklen_t len, const char *sni, const char *verify_name)
 {
-	struct bufferevent *bev;
+	struct sock *s;
 	SSL *ssl;
-
 	int fd;
 
 	ssl = tls_upstream_ssl_new(w->sl->upstream_ctx, sni, verify_name);
@@ -104,100 +122,58 @@ upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
 		SSL_free(ssl);
 		return NULL;
 	}
-	bev = bufferevent_openssl_socket_new(w->base, fd, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		close(fd);
+	if ((s = sock_new_tls(w->base, fd, ssl, SOCK_TLS_CONNECT)) == NULL)
 		SSL_free(ssl);
-		log_event(LOG_WARN, "upstream_bufferevent_failed", "sni=%s",
-		    sni);
-		return NULL;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	if (bufferevent_socket_connect(bev, addr, len) == -1) {
-		bufferevent_free(bev);
-		return NULL;
-	}
-	worker_count_upstream(w, 1);
-	return bev;
+	return upstream_start(w, s, fd, addr, len);
 }
 
 /*
- * libevent reports a refused connect on a bufferevent_openssl as a failed
- * (or dirtily closed) handshake, so ask the socket: a connection that never
- * got a peer failed in TCP, and err (errno in the callback: the failed
- * write consumed SO_ERROR) or SO_ERROR says why.
+ * Why a TCP connect failed: a sock that never got a peer failed in TCP,
+ * and the connect's error (SO_ERROR, kept by the sock) says why.
  */
 const char *
-upstream_connect_error(struct bufferevent *bev, int err)
+upstream_connect_error(struct sock *s)
 {
 	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer), elen = sizeof(int);
-	evutil_socket_t fd = bufferevent_getfd(bev);
-	int soerr = 0;
+	socklen_t len = sizeof(peer);
 
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&peer, &len) == 0 ||
-	    errno != ENOTCONN)
+	if (sock_is_connected(s) || getpeername(sock_fd(s),
+	    (struct sockaddr *)&peer, &len) == 0 || errno != ENOTCONN)
 		return NULL;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) == 0 &&
-	    soerr != 0)
-		err = soerr;
-	return err != 0 ? evutil_socket_error_to_string(err) :
+	return sock_errno(s) != 0 ? strerror(sock_errno(s)) :
 	    "connection failed";
 }
 
-/*
- * bufferevent_openssl reports a FIN without close_notify and a reset as
- * EOF (allow_dirty_shutdown) or as an error.  OpenSSL knows whether a
- * close_notify came, and names a bare FIN (unexpected eof); a reset is
- * ECONNRESET from the read.  The kernel's TCP state cannot tell: OpenSSL
- * answers a bare FIN with an alert, which the peer answers with a reset.
- */
 enum upstream_close
-upstream_close_kind(struct bufferevent *bev, int err)
+upstream_close_kind(struct sock *s)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(bev);
-	unsigned long e;
-	int bare_fin = 0;
-
-	if (ssl != NULL && (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN))
+	switch (sock_close_kind(s)) {
+	case SOCK_CLOSE_NOTIFY:
 		return UPSTREAM_CLOSE_CLEAN;
-	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-			bare_fin = 1;
-	if (!bare_fin && (err == ECONNRESET || err == EPIPE))
+	case SOCK_CLOSE_RESET:
 		return UPSTREAM_CLOSE_RESET;
-	return UPSTREAM_CLOSE_DIRTY;
+	default:
+		return UPSTREAM_CLOSE_DIRTY;
+	}
 }
 
-struct bufferevent *
+struct sock *
 upstream_connect_tcp(struct worker *w, const struct sockaddr *addr,
     socklen_t len)
 {
-	struct bufferevent *bev;
 	int fd;
 
 	if ((fd = upstream_socket(addr)) == -1)
 		return NULL;
-	bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		close(fd);
-		return NULL;
-	}
-	if (bufferevent_socket_connect(bev, addr, len) == -1) {
-		bufferevent_free(bev);
-		return NULL;
-	}
-	worker_count_upstream(w, 1);
-	return bev;
+	return upstream_start(w, sock_new_plain(w->base, fd), fd, addr, len);
 }
 
 void
-upstream_free(struct worker *w, struct bufferevent *bev)
+upstream_free(struct worker *w, struct sock *s)
 {
-	if (bev == NULL)
+	if (s == NULL)
 		return;
-	bufferevent_free(bev);
+	sock_free(s);
 	worker_count_upstream(w, -1);
 }
 
@@ -214,70 +190,86 @@ upstream_idle_free(struct upstream_idle *u)
 {
 	TAILQ_REMOVE(&u->w->idle, u, entry);
 	u->w->nidle--;
-	upstream_free(u->w, u->bev);
+	upstream_free(u->w, u->sock);
+	event_free(u->timer);
 	free(u);
 }
 
 /* Anything on an idle connection (data, close, timeout) retires it. */
 static void
-upstream_idle_read(struct bufferevent *bev, void *arg)
+upstream_idle_read(struct sock *s, void *arg)
 {
+	(void)s;
 	upstream_idle_free(arg);
 }
 
 static void
-upstream_idle_event(struct bufferevent *bev, short what, void *arg)
+upstream_idle_event(struct sock *s, short what, void *arg)
 {
+	(void)s;
+	(void)what;
 	upstream_idle_free(arg);
 }
 
-struct bufferevent *
+static void
+upstream_idle_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	upstream_idle_free(arg);
+}
+
+struct sock *
 upstream_pool_take(struct worker *w, const struct sockaddr *addr,
     socklen_t len, const char *sni)
 {
 	struct upstream_idle *u;
-	struct bufferevent *bev;
+	struct sock *s;
 
 	TAILQ_FOREACH(u, &w->idle, entry) {
 		if (!upstream_same(u, addr, len, sni))
 			continue;
-		bev = u->bev;
+		s = u->sock;
 		TAILQ_REMOVE(&w->idle, u, entry);
 		w->nidle--;
+		event_free(u->timer);
 		free(u);
-		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-		bufferevent_set_timeouts(bev, NULL, NULL);
-		return bev;
+		sock_setcb(s, NULL, NULL, NULL, NULL);
+		return s;
 	}
 	return NULL;
 }
 
 void
-upstream_pool_put(struct worker *w, struct bufferevent *bev,
+upstream_pool_put(struct worker *w, struct sock *s,
     const struct sockaddr *addr, socklen_t len, const char *sni)
 {
 	struct timeval idle = { UPSTREAM_IDLE_SECS, 0 };
 	struct upstream_idle *u;
 
-	if (w->draining ||
-	    evbuffer_get_length(bufferevent_get_input(bev)) != 0 ||
+	if (w->draining || evbuffer_get_length(sock_input(s)) != 0 ||
 	    (u = calloc(1, sizeof(*u))) == NULL) {
-		upstream_free(w, bev);
+		upstream_free(w, s);
+		return;
+	}
+	if ((u->timer = evtimer_new(w->base, upstream_idle_timeout, u)) ==
+	    NULL) {
+		free(u);
+		upstream_free(w, s);
 		return;
 	}
 	if (w->nidle >= UPSTREAM_POOL_MAX)
 		upstream_idle_free(TAILQ_FIRST(&w->idle));
 	u->w = w;
-	u->bev = bev;
+	u->sock = s;
 	memcpy(&u->addr, addr, len);
 	u->len = len;
 	snprintf(u->sni, sizeof(u->sni), "%s", sni);
 	TAILQ_INSERT_TAIL(&w->idle, u, entry);
 	w->nidle++;
-	bufferevent_setcb(bev, upstream_idle_read, NULL, upstream_idle_event,
-	    u);
-	bufferevent_set_timeouts(bev, &idle, NULL);
-	bufferevent_enable(bev, EV_READ);
+	sock_setcb(s, upstream_idle_read, NULL, upstream_idle_event, u);
+	evtimer_add(u->timer, &idle);
+	sock_set_read(s, 1);
 }
 
 void

@@ -7,7 +7,7 @@
 
 #include <sys/socket.h>
 
-struct bufferevent;
+struct sock;
 struct worker;
 
 #define UPSTREAM_POOL_MAX	64	/* idle connections per worker */
@@ -15,11 +15,11 @@ struct worker;
 
 /*
  * Start a TLS connection to addr, sending sni and verifying the certificate
- * for verify_name.  The bufferevent buffers writes until the handshake has
+ * for verify_name.  The sock holds writes until the handshake has
  * completed and verified, so nothing written to it leaves before then.
  * NULL after logging why.
  */
-struct bufferevent *upstream_connect_tls(struct worker *,
+struct sock *upstream_connect_tls(struct worker *,
     const struct sockaddr *addr, socklen_t len, const char *sni,
     const char *verify_name);
 
@@ -34,35 +34,33 @@ enum upstream_close {
 	UPSTREAM_CLOSE_RESET,
 };
 
-/* err: errno as the event callback found it. */
-enum upstream_close upstream_close_kind(struct bufferevent *, int err);
+enum upstream_close upstream_close_kind(struct sock *);
 
 /*
  * Why a TCP connect failed ("Connection refused"...), or NULL if the TCP
- * connection was made (the failure came later, in TLS).  err: errno as the
- * event callback found it.
+ * connection was made (the failure came later, in TLS).
  */
-const char *upstream_connect_error(struct bufferevent *, int err);
+const char *upstream_connect_error(struct sock *);
 
 /* A plain TCP connection (for passthrough). */
-struct bufferevent *upstream_connect_tcp(struct worker *,
+struct sock *upstream_connect_tcp(struct worker *,
     const struct sockaddr *addr, socklen_t len);
 
 /*
  * Close a connection made by upstream_connect_tls() or _tcp() (NULL: a
  * no-op); every one ends here, so that /metrics counts those open.
  */
-void upstream_free(struct worker *, struct bufferevent *);
+void upstream_free(struct worker *, struct sock *);
 
 /*
  * Take an idle connection to addr for sni from the pool, or NULL.  The
  * caller sets its own callbacks.
  */
-struct bufferevent *upstream_pool_take(struct worker *,
+struct sock *upstream_pool_take(struct worker *,
     const struct sockaddr *addr, socklen_t len, const char *sni);
 
 /* Give an idle, verified, reusable connection to the pool (takes it). */
-void upstream_pool_put(struct worker *, struct bufferevent *,
+void upstream_pool_put(struct worker *, struct sock *,
     const struct sockaddr *addr, socklen_t len, const char *sni);
 
 /* Free every pooled connection (worker shutdown). */
