@@ -578,7 +578,7 @@ http1_response_te(struct http1_head *h, struct http1_str value,
 	struct http1_str	 rest = value, tok, last = { NULL, 0 };
 	int			 nchunked = 0, r;
 
-	/* sluice writes it again on the way out (http1_framing_fields). */
+	/* sluice writes it again on the way out (h1codec.c). */
 	if (value.len > HTTP1_TE_MAX)
 		return http1_error(why, HTTP1_ERR_MALFORMED,
 		    "Transfer-Encoding too long");
@@ -938,68 +938,6 @@ http1_is_framing_field(struct http1_str name)
 {
 	return http1_str_eq(name, "content-length") ||
 	    http1_str_eq(name, "transfer-encoding");
-}
-
-int
-http1_drops_framing_field(const struct http1_head *h, struct http1_str name)
-{
-	return h->body != HTTP1_BODY_NONE && http1_is_framing_field(name);
-}
-
-/* By hand, like the framing fields: one per response forwarded. */
-size_t
-http1_write_status_line(const struct http1_head *h, char *buf, size_t bufsz)
-{
-	size_t n = 9 + 3 + 1 + h->reason.len + 2;
-
-	if (h->status < 100 || h->status > 999 || n > bufsz)
-		return 0;
-	memcpy(buf, "HTTP/1.1 ", 9);
-	buf[9] = (char)('0' + h->status / 100);
-	buf[10] = (char)('0' + h->status / 10 % 10);
-	buf[11] = (char)('0' + h->status % 10);
-	buf[12] = ' ';
-	memcpy(buf + 13, h->reason.p, h->reason.len);
-	memcpy(buf + 13 + h->reason.len, "\r\n", 2);
-	return n;
-}
-
-/* name, value and CRLF into buf, NUL-terminated; 0 if they do not fit. */
-static size_t
-http1_put_field(char *buf, size_t bufsz, const char *name,
-    const char *value, size_t vlen)
-{
-	size_t n = strlen(name);
-
-	if (n + vlen + 3 > bufsz)
-		return 0;
-	memcpy(buf, name, n);
-	memcpy(buf + n, value, vlen);
-	memcpy(buf + n + vlen, "\r\n", 3);
-	return n + vlen + 2;
-}
-
-/* Written by hand: this runs for every request and response forwarded. */
-size_t
-http1_framing_fields(const struct http1_head *h, char *buf, size_t bufsz)
-{
-	char digits[20], *d = digits + sizeof(digits);
-	uint64_t v = h->content_length;
-
-	if (bufsz > 0)
-		buf[0] = '\0';
-	if (h->body == HTTP1_BODY_LENGTH) {
-		do {
-			*--d = (char)('0' + v % 10);
-			v /= 10;
-		} while (v > 0);
-		return http1_put_field(buf, bufsz, "Content-Length: ", d,
-		    digits + sizeof(digits) - d);
-	}
-	if (h->body != HTTP1_BODY_NONE && h->te.len > 0)
-		return http1_put_field(buf, bufsz, "Transfer-Encoding: ",
-		    h->te.p, h->te.len);
-	return 0;
 }
 
 /*

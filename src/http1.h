@@ -123,41 +123,11 @@ int http1_list_has(struct http1_str v, struct http1_str t);
  */
 int http1_is_hop_field(const struct http1_head *h, struct http1_str name);
 
-/*
- * Content-Length or Transfer-Encoding: the fields a message with a body is
- * framed by.  sluice drops the peer's and writes its own from the parsed
- * framing, so the next hop frames by exactly what sluice framed by.
- */
+/* Content-Length or Transfer-Encoding: the fields a body is framed by. */
 int http1_is_framing_field(struct http1_str name);
 
-/*
- * Should the framing field f of h be dropped on the way out?  Yes when h
- * has a body (sluice writes the framing then); a bodiless message keeps
- * its fields, where they frame nothing (a HEAD or 304 response's length).
- */
-int http1_drops_framing_field(const struct http1_head *h,
-    struct http1_str name);
-
-/*
- * The status line to send for a parsed response h, "HTTP/1.1 NNN reason"
- * and CRLF, into buf (not NUL-terminated).  Returns its length, or 0 if it
- * does not fit: HTTP1_STATUS_LINE_MAX holds any reason phrase of up to 240
- * bytes.
- */
-#define HTTP1_STATUS_LINE_MAX	256
-size_t http1_write_status_line(const struct http1_head *h, char *buf,
-    size_t bufsz);
-
-/*
- * The framing fields to send for h, as field lines with CRLFs, into buf
- * (NUL-terminated): "Content-Length: N", or the Transfer-Encoding that was
- * parsed (a response's codings before or instead of "chunked" included),
- * nothing for a bodiless message.  Returns the length.
- */
-#define HTTP1_TE_MAX		256	/* a longer Transfer-Encoding is refused */
-#define HTTP1_FRAMING_MAX	(HTTP1_TE_MAX + 32)	/* always enough */
-size_t http1_framing_fields(const struct http1_head *h, char *buf,
-    size_t bufsz);
+/* A longer Transfer-Encoding is refused: sluice must be able to write it. */
+#define HTTP1_TE_MAX		256
 
 /* Incremental body framer. */
 struct http1_body {

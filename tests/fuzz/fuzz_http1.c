@@ -99,36 +99,6 @@ fuzz_body(enum http1_body_kind kind, uint64_t cl, const char *buf,
 	}
 }
 
-/*
- * What sluice writes in place of the peer's framing fields must frame the
- * body the same way: a head made of h's start line and those fields alone
- * parses to the same body kind and length.
- */
-static void
-fuzz_reframe(const struct http1_head *h, int request, struct http1_str m)
-{
-	static struct http1_head again;
-	char buf[HTTP1_FRAMING_MAX + 64], framing[HTTP1_FRAMING_MAX];
-	const char *why;
-	int n;
-
-	if (h->body == HTTP1_BODY_NONE)
-		return;
-	fuzz_check(http1_framing_fields(h, framing, sizeof(framing)) > 0 ||
-	    h->body == HTTP1_BODY_UNTIL_CLOSE);
-	if (request)
-		n = snprintf(buf, sizeof(buf), "POST / HTTP/1.1\r\nHost: a\r\n"
-		    "%s\r\n", framing);
-	else
-		n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d x\r\n%s\r\n",
-		    h->status, framing);
-	fuzz_check(n > 0 && (size_t)n < sizeof(buf));
-	fuzz_check((request ? http1_parse_request(buf, n, &again, &why) :
-	    http1_parse_response(buf, n, m, &again, &why)) == HTTP1_OK);
-	fuzz_check(again.body == h->body &&
-	    again.content_length == h->content_length);
-}
-
 static void
 fuzz_head(const char *buf, size_t len, int request, uint64_t hash)
 {
@@ -195,7 +165,6 @@ fuzz_head(const char *buf, size_t len, int request, uint64_t hash)
 	    again.content_length == h.content_length &&
 	    again.nheaders == h.nheaders && again.keep_alive == h.keep_alive);
 
-	fuzz_reframe(&h, request, m);
 	fuzz_body(h.body, h.content_length, buf + h.head_len,
 	    len - h.head_len, hash);
 }
