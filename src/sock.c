@@ -90,7 +90,6 @@ struct sock {
 	unsigned		 dead:1;	/* sock_free() while running */
 	unsigned		 connected:1;	/* CONNECTED reported */
 	unsigned		 read_full:1;	/* stopped at read_high */
-	unsigned		 trigger:1;	/* sock_trigger_read */
 	unsigned		 wrote:1;	/* output shrank this run */
 	unsigned		 shut_wanted:1;	/* sock_shutdown */
 	unsigned		 shut_done:1;
@@ -237,7 +236,7 @@ sock_setcb(struct sock *s, sock_data_cb *readcb, sock_data_cb *writecb,
 	s->eventcb = eventcb;
 	s->arg = arg;
 	/* An event that came while nobody listened is told to the new one. */
-	if (s->pending != 0 || evbuffer_get_length(s->in) > 0)
+	if (s->pending != 0)
 		sock_schedule(s);
 }
 
@@ -274,19 +273,6 @@ sock_set_read(struct sock *s, int on)
 	s->reading = on;
 	if (on)
 		sock_schedule(s);
-}
-
-int
-sock_reading(const struct sock *s)
-{
-	return s->reading;
-}
-
-void
-sock_trigger_read(struct sock *s)
-{
-	s->trigger = 1;
-	sock_schedule(s);
 }
 
 /* ---- errors -------------------------------------------------------- */
@@ -640,8 +626,7 @@ sock_run(struct sock *s)
 	sock_write_out(s);
 	sock_shutdown_now(s);
 	nread = sock_read_in(s);
-	if ((nread > 0 || s->trigger) && s->readcb != NULL) {
-		s->trigger = 0;
+	if (nread > 0 && s->readcb != NULL) {
 		s->readcb(s, s->arg);
 		if (s->dead)
 			return -1;

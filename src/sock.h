@@ -76,13 +76,9 @@ struct evbuffer *sock_output(struct sock *);
 
 /* Reading on or off (backpressure); nothing read meanwhile is lost. */
 void sock_set_read(struct sock *, int on);
-int sock_reading(const struct sock *);
 
 /* Write what the output holds now, not at the end of the callback. */
 void sock_flush(struct sock *);
-
-/* Run the readcb again from the loop, though nothing new came. */
-void sock_trigger_read(struct sock *);
 
 /*
  * Once the output is written: close_notify (TLS, if the handshake

@@ -261,15 +261,12 @@ upleg_event(struct sock *bev, short what, void *arg)
 	    !c->ex.local && c->ubev_connected) {
 		/*
 		 * A close (clean, dirty or reset) or an error.  What was read
-		 * with it reaches the input only after this callback returns,
-		 * so exchange_pump() judges the end from a deferred read
-		 * callback, once it has forwarded what is left.
+		 * with it is in the input already (the sock calls the read
+		 * callback first); exchange_pump() judges the end once it has
+		 * forwarded that.
 		 */
 		c->ubev_eof = 1;
 		c->ubev_close = upstream_close_kind(bev);
-		ERR_clear_error();
-		sock_trigger_read(bev);
-		return;
 	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
 	    !c->ex.local) {
 		upleg_failed(c);
