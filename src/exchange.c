@@ -153,8 +153,7 @@ exchange_audit(struct conn *c)
 	free(r->upgrade);
 	if (r->rules != NULL)
 		rules_snapshot_unref(r->rules);
-	if (r->retry_head != NULL)
-		evbuffer_free(r->retry_head);
+	util_evbuffer_wipe_free(r->retry_head);
 	free(r->target);
 	free(r->norm);
 	memset(r, 0, sizeof(*r));
@@ -454,10 +453,8 @@ exchange_response_head(struct conn *c)
 		respond_error(c, 502, "bad_gateway", why);
 		return -1;
 	}
-	if (r->retry_head != NULL) {
-		evbuffer_free(r->retry_head);
-		r->retry_head = NULL;
-	}
+	util_evbuffer_wipe_free(r->retry_head);
+	r->retry_head = NULL;
 	if (h.status == 101 && !exchange_upgrade_asked(r, &h)) {
 		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
 		    "err=%s", c->client_str, c->server_str,

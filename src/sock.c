@@ -45,6 +45,7 @@
 #include <openssl/ssl.h>
 
 #include "sock.h"
+#include "util.h"
 
 #define SOCK_RECORD	16384		/* TLS's largest record */
 #define SOCK_PLAIN_READ	65536		/* one read() on a plain socket */
@@ -95,6 +96,7 @@ struct sock {
 	unsigned		 shut_done:1;
 	unsigned		 reset:1;	/* sock_reset_on_free */
 	unsigned		 write_dead:1;	/* writing is over too */
+	unsigned		 wipe:1;	/* sock_set_wipe */
 };
 
 static void sock_fd_cb(evutil_socket_t, short, void *);
@@ -420,6 +422,7 @@ static int
 sock_write_tls(struct sock *s)
 {
 	size_t n = s->retry_len;
+	struct evbuffer_iovec v;
 	unsigned char *p;
 	int rc, code;
 
@@ -428,14 +431,26 @@ sock_write_tls(struct sock *s)
 		if (n > SOCK_RECORD)
 			n = SOCK_RECORD;
 	}
-	/* Whole records from small chunks: one pullup beats many records. */
-	if ((p = evbuffer_pullup(s->out, (ev_ssize_t)n)) == NULL) {
+	/*
+	 * Whole records from small chunks: one pullup beats many records.
+	 * But a pullup frees the chunks it copies unwiped, so a wiping sock
+	 * writes its first chunk as it is.
+	 */
+	if (s->wipe && s->retry_len == 0) {
+		if (evbuffer_peek(s->out, -1, NULL, &v, 1) < 1)
+			return 0;
+		p = v.iov_base;
+		if (n > v.iov_len)
+			n = v.iov_len;
+	} else if ((p = evbuffer_pullup(s->out, (ev_ssize_t)n)) == NULL) {
 		sock_fail(s, SOCK_EV_ERROR, SOCK_CLOSE_NONE, ENOMEM);
 		return 0;
 	}
 	ERR_clear_error();
 	rc = SSL_write(s->ssl, p, (int)n);
 	if (rc > 0) {
+		if (s->wipe)
+			OPENSSL_cleanse(p, (size_t)rc);
 		evbuffer_drain(s->out, (size_t)rc);
 		s->retry_len = 0;
 		s->write_wants = SOCK_WANT_NONE;
@@ -676,7 +691,10 @@ sock_destroy(struct sock *s)
 
 	event_free(s->ev);
 	evbuffer_free(s->in);
-	evbuffer_free(s->out);
+	if (s->wipe)
+		util_evbuffer_wipe_free(s->out);
+	else
+		evbuffer_free(s->out);
 	if (s->reset)
 		setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	if (s->ssl != NULL)
@@ -689,6 +707,12 @@ void
 sock_reset_on_free(struct sock *s)
 {
 	s->reset = 1;
+}
+
+void
+sock_set_wipe(struct sock *s)
+{
+	s->wipe = 1;
 }
 
 void

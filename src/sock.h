@@ -89,6 +89,13 @@ void sock_shutdown(struct sock *);
 /* Close with a reset (SO_LINGER 0) at sock_free(), discarding output. */
 void sock_reset_on_free(struct sock *);
 
+/*
+ * The output carries secrets (injected credentials): every byte is
+ * overwritten once written, and what is left at sock_free(), before the
+ * memory goes back to the allocator.  TLS socks only.
+ */
+void sock_set_wipe(struct sock *);
+
 /* Closes fd, frees SSL and the buffers; safe inside the sock's callbacks. */
 void sock_free(struct sock *);
 

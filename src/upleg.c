@@ -12,12 +12,14 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "datapath.h"
 #include "inject.h"
 #include "sock.h"
 #include "tls.h"
+#include "util.h"
 #include "worker.h"
 
 void
@@ -92,6 +94,33 @@ upleg_attach(struct conn *c)
 }
 
 /*
+ * A copy of the head just written (it holds the rule's credentials: freed
+ * with util_evbuffer_wipe_free()), or NULL.  A copy, not a pullup: that
+ * would free the output's chunks unwiped.
+ */
+static struct evbuffer *
+upleg_copy_head(struct evbuffer *out, size_t len)
+{
+	struct evbuffer *copy = evbuffer_new();
+	struct evbuffer_iovec v;
+
+	if (copy == NULL)
+		return NULL;
+	if (evbuffer_reserve_space(copy, (ev_ssize_t)len, &v, 1) != 1)
+		goto fail;
+	if (evbuffer_copyout(out, v.iov_base, len) != (ev_ssize_t)len) {
+		OPENSSL_cleanse(v.iov_base, len);
+		goto fail;
+	}
+	v.iov_len = len;
+	if (evbuffer_commit_space(copy, &v, 1) == 0)
+		return copy;
+fail:
+	evbuffer_free(copy);
+	return NULL;
+}
+
+/*
  * Send the head, with the normalised target and the rule's credentials,
  * and start the exchange.
  * Secrets are bound to the destination by construction: rules match on
@@ -126,9 +155,8 @@ upleg_send_request(struct conn *c, const struct http1_head *h,
 	}
 	/* A request without body on a reused connection may be sent again. */
 	len = evbuffer_get_length(out);
-	if (c->ubev_reused && r->body.done &&
-	    (r->retry_head = evbuffer_new()) != NULL)
-		evbuffer_add(r->retry_head, evbuffer_pullup(out, len), len);
+	if (c->ubev_reused && r->body.done)
+		r->retry_head = upleg_copy_head(out, len);
 }
 
 void
@@ -149,9 +177,10 @@ upleg_retry(struct conn *c)
 	r->retry_head = NULL;
 	upleg_drop(c);
 	if (upleg_attach(c) == -1) {
-		evbuffer_free(head);
+		util_evbuffer_wipe_free(head);
 		return -1;
 	}
+	/* Moves the chunks: the sock wipes them once written. */
 	evbuffer_add_buffer(sock_output(c->ubev), head);
 	evbuffer_free(head);
 	return 0;

@@ -124,6 +124,8 @@ upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
 	}
 	if ((s = sock_new_tls(w->base, fd, ssl, SOCK_TLS_CONNECT)) == NULL)
 		SSL_free(ssl);
+	else
+		sock_set_wipe(s);	/* requests carry injected credentials */
 	return upstream_start(w, s, fd, addr, len);
 }
 

@@ -9,6 +9,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include <event2/buffer.h>
+#include <openssl/crypto.h>
+
 #include "util.h"
 
 static int
@@ -186,3 +189,25 @@ util_copy(char *dst, size_t dstsz, const char *src, size_t n)
 	memcpy(dst, src, n);
 	dst[n] = '\0';
 }
+
+void
+util_evbuffer_wipe_free(struct evbuffer *buf)
+{
+	struct evbuffer_iovec v[8];
+	struct evbuffer_ptr pos;
+	int i, n;
+
+	if (buf == NULL)
+		return;
+	evbuffer_ptr_set(buf, &pos, 0, EVBUFFER_PTR_SET);
+	while ((n = evbuffer_peek(buf, -1, &pos, v, 8)) > 0) {
+		for (i = 0; i < n && i < 8; i++) {
+			OPENSSL_cleanse(v[i].iov_base, v[i].iov_len);
+			evbuffer_ptr_set(buf, &pos, v[i].iov_len, EVBUFFER_PTR_ADD);
+		}
+		if (n <= 8)
+			break;
+	}
+	evbuffer_free(buf);
+}
+

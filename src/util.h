@@ -42,4 +42,11 @@ void util_lowercase(char *dst, size_t dstsz, const char *src, size_t n);
  */
 void util_copy(char *dst, size_t dstsz, const char *src, size_t n);
 
+/*
+ * Overwrite every byte buf holds (a head with injected credentials) before
+ * its memory goes back to the allocator; then free it.  NULL: a no-op.
+ */
+struct evbuffer;
+void util_evbuffer_wipe_free(struct evbuffer *buf);
+
 #endif

@@ -550,6 +550,59 @@ ctx_init(void)
 	EVP_PKEY_free(key);
 }
 
+/* A referenced secret's bytes, and whether they were zero when let go. */
+static unsigned char secret[4096];
+static int secret_released, secret_zeroed;
+
+static void
+on_secret_done(const void *data, size_t len, void *arg)
+{
+	size_t i;
+
+	(void)arg;
+	secret_released = 1;
+	secret_zeroed = 1;
+	for (i = 0; i < len; i++)
+		if (((const unsigned char *)data)[i] != 0)
+			secret_zeroed = 0;
+}
+
+static int
+reader_got_secret(void)
+{
+	return ends[1].got >= sizeof(secret) && secret_released;
+}
+
+/*
+ * A wiping sock (the upstream leg, whose requests carry credentials)
+ * overwrites what it wrote before the buffer lets the memory go; the
+ * reader still gets the bytes as they were.  Without sock_set_wipe the
+ * bytes are released as they were written.
+ */
+static void
+test_wipe(int wipe)
+{
+	size_t i;
+
+	pair(1, SOCK_READ_HIGH);
+	for (i = 0; i < sizeof(secret); i++)
+		secret[i] = PATTERN(i);
+	secret_released = secret_zeroed = 0;
+	if (wipe)
+		sock_set_wipe(ends[0].s);
+	ends[0].sent = ends[0].total = sizeof(secret);
+	ends[1].total = 0;
+	evbuffer_add_reference(sock_output(ends[0].s), secret, sizeof(secret),
+	    on_secret_done, NULL);
+	CHECK(run(reader_got_secret) == 0 && !ends[1].bad,
+	    wipe ? "wipe: the reader gets the bytes" :
+	    "no wipe: the reader gets the bytes");
+	CHECK(wipe ? secret_zeroed : !secret_zeroed,
+	    wipe ? "wipe: written bytes zeroed before they are let go" :
+	    "no wipe: written bytes let go as they were");
+	ends_free();
+}
+
 int
 main(void)
 {
@@ -563,6 +616,8 @@ main(void)
 	test_close();
 	test_connect();
 	test_free_in_callback();
+	test_wipe(0);
+	test_wipe(1);
 	SSL_CTX_free(server_ctx);
 	SSL_CTX_free(client_ctx);
 	event_base_free(base);
