@@ -230,7 +230,6 @@ int tunnel_pump(struct conn *c);
 void tunnel_end(struct conn *c, struct sock **closed);
 
 /* exchange.c */
-void exchange_host_from_header(struct http1_str v, char *host, size_t hostsz);
 struct http1_str exchange_target_path(struct http1_str t);
 void exchange_begin(struct conn *c, const struct http1_head *h);
 void exchange_audit(struct conn *c);

@@ -24,26 +24,6 @@
 #include "util.h"
 #include "worker.h"
 
-/* Host header -> lowercased host without port or trailing dot. */
-void
-exchange_host_from_header(struct http1_str v, char *host, size_t hostsz)
-{
-	const char *end = v.p + v.len, *colon;
-	size_t n;
-
-	if (v.len > 0 && v.p[0] == '[') {
-		colon = memchr(v.p, ']', v.len);
-		n = colon ? (size_t)(colon - v.p - 1) : 0;
-		util_lowercase(host, hostsz, v.p + 1, n);
-		return;
-	}
-	colon = memchr(v.p, ':', v.len);
-	n = (colon ? colon : end) - v.p;
-	if (n > 0 && v.p[n - 1] == '.')
-		n--;
-	util_lowercase(host, hostsz, v.p, n);
-}
-
 /* The path of an origin-form target, without the query. */
 struct http1_str
 exchange_target_path(struct http1_str t)

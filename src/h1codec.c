@@ -291,14 +291,11 @@ h1codec_refuse(struct h1codec_refusal *no, int status, const char *code,
 }
 
 int
-h1codec_request_in(const struct http1_head *h, const char *p,
-    const char *name, struct msg *m, struct h1codec_refusal *no)
+h1codec_request_check(const struct http1_head *h, const char *name,
+    struct h1codec_refusal *no)
 {
 	char host[CONFIG_HOST_MAX];
-	struct msg_str path;
-	ssize_t n;
 
-	no->status = 0;
 	if (h->host.len > 0) {
 		h1codec_host(h->host, host, sizeof(host));
 		if (!util_same_host(host, name))
@@ -310,16 +307,7 @@ h1codec_request_in(const struct http1_head *h, const char *p,
 	    !(h->target.len == 1 && h->target.p[0] == '*')))
 		return h1codec_refuse(no, 400, "bad_request",
 		    "only origin-form request targets are accepted");
-	if (msg_alloc(m, h->target.len + 1, &path) == -1)
-		return -1;
-	n = urlpath_normalise(h->target.p, h->target.len,
-	    m->buf + path.off);
-	if (n < 0)
-		return h1codec_refuse(no, 400, "bad_request", "request target "
-		    "has a '%' without two hex digits, a '\\', or a '.;' or "
-		    "'..;' segment");
-	path.len = (uint32_t)n;
-	return h1codec_request_build(h, p, path, name, m);
+	return 0;
 }
 
 /* Trim OWS at both ends of s[0..*len); returns the new start. */

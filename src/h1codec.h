@@ -30,20 +30,19 @@ struct h1codec_refusal {
 };
 
 /*
- * Server side: the request h (parsed from p) as a message, checked as the
- * data path checks it: Host must name what the connection was verified for
- * (name: the SNI, the CONNECT host or the destination address; 421), the
- * target must be origin-form or "*" (absolute-form could name another
- * host; 400) and normalise (urlpath.c; 400).  The scheme is "https", the
- * authority the Host field (name when there is none).  On refusal, -1 with
- * *no filled; -1 with no->status 0 is an allocation failure.
+ * Server side: may the request h go on?  Host must name what the
+ * connection was verified for (name: the SNI, the CONNECT host or the
+ * destination address; 421), and the target must be origin-form or "*"
+ * (absolute-form could name another host; 400).  0, or -1 with *no
+ * filled.  Whether the target normalises is the caller's (it normalised
+ * it once, to match, send, key and audit the same path).
  */
-int h1codec_request_in(const struct http1_head *h, const char *p,
-    const char *name, struct msg *m, struct h1codec_refusal *no);
+int h1codec_request_check(const struct http1_head *h, const char *name,
+    struct h1codec_refusal *no);
 
 /*
- * The same without the checks, for a request already checked whose
- * normalised target is path[0..plen).  Dropped on the way in: Host (it is
+ * The request h (parsed from p), checked, as a message whose path is its
+ * normalised target path[0..plen).  Dropped on the way in: Host (it is
  * the authority), Connection and the fields it names, Keep-Alive, Proxy-*,
  * TE (trailers_ok records whether it listed "trailers"), Content-Length
  * and Transfer-Encoding (the body fact replaces them).  Upgrade stays and

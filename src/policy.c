@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "datapath.h"
+#include "h1codec.h"
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
 #include "rules.h"
@@ -148,40 +149,26 @@ policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 	struct exchange *r = &c->ex;
 	struct evbuffer *in = sock_input(c->cbev);
 	const struct rule *rule;
+	struct h1codec_refusal no;
 	struct http1_str path;
-	char hosthdr[CONFIG_HOST_MAX];
 
 	exchange_begin(c, h);
 	c->state = CONN_EXCHANGE;
 	front_arm(c, front_cfg(c)->upstream_timeout);
 
 	/*
-	 * Host must name what the connection was verified for: the SNI, else
-	 * the CONNECT host, else the destination address.  A request the
+	 * Host must name what the connection was verified for (the SNI, else
+	 * the CONNECT host, else the destination address): a request the
 	 * upstream would route to another name must not ride on this one's
-	 * rule and credentials.
+	 * rule and credentials.  The codec checks it, and the target's form.
 	 */
-	if (h->host.len > 0) {
-		exchange_host_from_header(h->host, hosthdr, sizeof(hosthdr));
-		if (!util_same_host(hosthdr, c->name)) {
-			respond_error(c, 421, "misdirected",
-			    c->sni[0] != '\0' ? "Host header does not match "
-			    "the TLS server name" : c->connect_mode ? "Host "
-			    "header does not match the CONNECT host" : "Host "
-			    "header does not match the destination address");
-			goto drain;
-		}
+	if (h1codec_request_check(h, c->name, &no) == -1) {
+		respond_error(c, no.status, no.code, no.why);
+		goto drain;
 	}
 	if (c->misdirected) {
 		respond_error(c, 421, "misdirected",
 		    "TLS server name does not match the CONNECT host");
-		goto drain;
-	}
-	if (h->target.p[0] != '/' && !(h->target.len == 1 &&
-	    h->target.p[0] == '*')) {
-		/* absolute-form could name another host than the one verified */
-		respond_error(c, 400, "bad_request",
-		    "only origin-form request targets are accepted");
 		goto drain;
 	}
 	if (r->norm == NULL) {

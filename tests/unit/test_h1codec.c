@@ -12,6 +12,7 @@
 #include "http1.h"
 #include "msg.h"
 #include "unit.h"
+#include "urlpath.h"
 
 #define S(lit)	lit, sizeof(lit) - 1
 
@@ -46,10 +47,21 @@ forward(const char *req, const char *name, struct h1codec_refusal *no)
 	const char *why;
 	char *s = NULL;
 
-	if (http1_parse_request(req, strlen(req), &h, &why) != HTTP1_OK)
+	char path[1024];
+	ssize_t n;
+
+	no->status = 0;
+	if (http1_parse_request(req, strlen(req), &h, &why) != HTTP1_OK ||
+	    h.target.len >= sizeof(path) ||
+	    h1codec_request_check(&h, name, no) == -1)
 		goto done;
+	/* As exchange.c does: a target that does not normalise is a 400. */
+	if ((n = urlpath_normalise(h.target.p, h.target.len, path)) < 0) {
+		no->status = 400;
+		goto done;
+	}
 	msg_init(&m, MSG_REQUEST);
-	if (h1codec_request_in(&h, req, name, &m, no) == 0 &&
+	if (h1codec_request_msg(&h, req, path, (size_t)n, name, &m) == 0 &&
 	    h1codec_write_request(out, &m, h.version_minor, 0) == 0)
 		s = drain(out);
 	msg_free(&m);
