@@ -169,14 +169,14 @@ exchange_end(struct conn *c)
 /*
  * Write the response head h (parsed from p) to out from its message:
  * sluice's status line, the fields that do not end here (hop-by-hop ones
- * never enter the message; Alt-Svc goes, no QUIC; Age when the cache adds
- * its own) and the framing sluice decides; the caller adds its fields and
+ * never enter the message; Alt-Svc goes, no QUIC; the upstream's Age stays)
+ * and the framing sluice decides; the caller adds its fields and
  * the blank line.  A body read until close stays so: the client is not
  * kept.  -1 on allocation failure.
  */
 static int
 exchange_write_response_head(const struct http1_head *h, const char *p,
-    struct evbuffer *out, int drop_age)
+    struct evbuffer *out)
 {
 	struct msg m;
 	int rc = -1;
@@ -185,8 +185,6 @@ exchange_write_response_head(const struct http1_head *h, const char *p,
 	if (h1codec_response_msg(h, p, &m) == -1)
 		goto fail;
 	msg_remove(&m, "alt-svc", 7);
-	if (drop_age)
-		msg_remove(&m, "age", 3);
 	rc = h1codec_write_response(out, &m, H1CODEC_OPEN |
 	    (h->body == HTTP1_BODY_UNTIL_CLOSE ? H1CODEC_CLOSE_DELIMITED : 0));
 fail:
@@ -447,7 +445,7 @@ exchange_response_head(struct conn *c)
 		worker_count_latency(c->w, util_mono_ms() - r->start_mono);
 	r->resp_started = 1;
 	if (h.status < 200) {
-		if (exchange_write_response_head(&h, p, out, 0) == -1)
+		if (exchange_write_response_head(&h, p, out) == -1)
 			goto unwritable;
 		evbuffer_add(out, "\r\n", 2);
 		evbuffer_drain(in, h.head_len);
@@ -475,7 +473,7 @@ exchange_response_head(struct conn *c)
 	if (lookup_serve_stale(c, h.status))
 		return 1;
 	/* The upstream's Age goes on: the cache adds to it only on a hit. */
-	if (exchange_write_response_head(&h, p, out, 0) == -1)
+	if (exchange_write_response_head(&h, p, out) == -1)
 		goto unwritable;
 	if (r->cache_req != NULL)
 		lookup_fill(c, &h);
