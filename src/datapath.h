@@ -110,7 +110,7 @@ struct exchange {
 	int64_t		 local_bytes;		/* body bytes of that answer */
 	int		 resp_started;		/* a byte of a response went out */
 	int		 body_cut;		/* answered before the body ended */
-	int		 used_upstream;		/* sent on c->ubev */
+	int		 used_upstream;		/* sent on c->usock */
 	int		 held;			/* owes ratelimit_held_done() */
 	struct ratelimit_redis_wait *shared;	/* a shared decision asked */
 	const char	*limit_source;		/* "redis", "local" or NULL */
@@ -157,14 +157,14 @@ struct conn {
 	struct evdns_getaddrinfo_request *dnsreq;
 	int		 dns_sync;		/* inside evdns_getaddrinfo() */
 
-	struct sock	*cbev;			/* client side */
-	struct capture_conn *cap;		/* --pcap: cbev's bytes */
-	struct sock	*ubev;			/* upstream side */
-	int		 ubev_connected;
-	int		 ubev_reused;		/* carried a previous request */
-	int		 ubev_reusable;		/* idle and fit for another */
-	int		 ubev_eof;		/* the upstream closed its side */
-	enum upstream_close ubev_close;		/* how, once ubev_eof */
+	struct sock	*csock;			/* client side */
+	struct capture_conn *cap;		/* --pcap: csock's bytes */
+	struct sock	*usock;			/* upstream side */
+	int		 usock_connected;
+	int		 usock_reused;		/* carried a previous request */
+	int		 usock_reusable;		/* idle and fit for another */
+	int		 usock_eof;		/* the upstream closed its side */
+	enum upstream_close usock_close;		/* how, once usock_eof */
 
 	struct exchange	 ex;
 	struct cache_waiter waiter;		/* while EX_COLLAPSED */
@@ -206,8 +206,8 @@ const struct config *front_cfg(struct conn *c);
 void front_arm(struct conn *c, double secs);
 void front_kill(struct conn *c);
 void front_client_wire(struct conn *c);
-int front_has_room(struct sock *bev);
-void front_bev_setup(struct conn *c, struct sock *bev, int client);
+int front_has_room(struct sock *s);
+void front_sock_setup(struct conn *c, struct sock *s, int client);
 void front_capture_start(struct conn *c);
 void front_flush(struct conn *c);
 void front_linger(struct conn *c);
@@ -274,8 +274,8 @@ void upleg_drop(struct conn *c);
 void upleg_note(struct conn *c, SSL *ssl);
 void upleg_send_request(struct conn *c, const struct http1_head *h,
     const char *p, const struct rule *rule, const char *extra);
-void upleg_read(struct sock *bev, void *arg);
+void upleg_read(struct sock *s, void *arg);
 int upleg_eof(struct conn *c);
-void upleg_event(struct sock *bev, short what, void *arg);
+void upleg_event(struct sock *s, short what, void *arg);
 
 #endif

@@ -114,8 +114,8 @@ exchange_audit(struct conn *c)
 
 	if (r->shared != NULL)
 		ratelimit_redis_abandon(r->shared);
-	if (c->up_subject[0] == '\0' && c->ubev != NULL)
-		upleg_note(c, sock_ssl(c->ubev));
+	if (c->up_subject[0] == '\0' && c->usock != NULL)
+		upleg_note(c, sock_ssl(c->usock));
 	audit_submit(c->w->sl->audit, &rec);
 	worker_count_request(c->w, r->decision, r->status, r->rule_id,
 	    r->cache_status);
@@ -147,13 +147,13 @@ exchange_end(struct conn *c)
 	int keep, linger = r->body_cut;
 
 	if (r->used_upstream) {
-		c->ubev_reusable = c->ubev_connected && !c->ubev_eof &&
+		c->usock_reusable = c->usock_connected && !c->usock_eof &&
 		    !r->local && r->upstream_keepalive && r->body.done &&
 		    r->state == EX_DONE;
-		if (!c->ubev_reusable)
+		if (!c->usock_reusable)
 			upleg_drop(c);
 		else
-			c->ubev_reused = 1;
+			c->usock_reused = 1;
 	}
 	keep = r->client_keepalive && r->body.done && !c->w->draining;
 	exchange_audit(c);
@@ -237,7 +237,7 @@ void
 exchange_resume(struct conn *c)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *in = sock_input(c->cbev);
+	struct evbuffer *in = sock_input(c->csock);
 	struct http1_head h;
 	size_t len = evbuffer_get_length(in);
 	enum policy_limit limit = POLICY_LIMIT_PASS;
@@ -329,7 +329,7 @@ exchange_head_complete(struct evbuffer *in, size_t *scanned)
 int
 exchange_request_head(struct conn *c)
 {
-	struct evbuffer *in = sock_input(c->cbev);
+	struct evbuffer *in = sock_input(c->csock);
 	size_t len = evbuffer_get_length(in);
 	struct http1_head h;
 	const char *why = "malformed request";
@@ -372,8 +372,8 @@ exchange_request_head(struct conn *c)
  * not, -1 on a framing error.
  */
 static int
-exchange_forward(struct evbuffer *src, struct evbuffer *dst, struct http1_body *b,
-    struct cache_fill **fill)
+exchange_forward(struct evbuffer *src, struct evbuffer *dst,
+    struct http1_body *b, struct cache_fill **fill)
 {
 	struct evbuffer_iovec v;
 	int moved = 0;
@@ -407,8 +407,8 @@ static int
 exchange_response_head(struct conn *c)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *in = sock_input(c->ubev);
-	struct evbuffer *out = sock_output(c->cbev);
+	struct evbuffer *in = sock_input(c->usock);
+	struct evbuffer *out = sock_output(c->csock);
 	size_t len = evbuffer_get_length(in);
 	struct http1_str method = { r->method, strlen(r->method) };
 	struct http1_head h;
@@ -507,14 +507,15 @@ int
 exchange_pump(struct conn *c)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *cin = sock_input(c->cbev);
-	struct evbuffer *uout = c->ubev ? sock_output(c->ubev) : NULL;
+	struct evbuffer *cin = sock_input(c->csock);
+	struct evbuffer *uout = c->usock ? sock_output(c->usock) : NULL;
 	int progress = 0, n;
 
 	if (exchange_waits(r))
 		return 0;		/* a timer or a waiter wakes it */
 	if (!r->body.done) {
-		n = exchange_forward(cin, r->local ? NULL : uout, &r->body, NULL);
+		n = exchange_forward(cin, r->local ? NULL : uout, &r->body,
+		    NULL);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked request body");
@@ -528,7 +529,7 @@ exchange_pump(struct conn *c)
 		}
 		progress |= n;
 	}
-	while (r->state == EX_UPSTREAM && c->ubev != NULL) {
+	while (r->state == EX_UPSTREAM && c->usock != NULL) {
 		n = exchange_response_head(c);
 		if (n == -1)
 			return 1;
@@ -537,8 +538,8 @@ exchange_pump(struct conn *c)
 		progress = 1;
 	}
 	if (r->state == EX_RESPONSE) {
-		n = exchange_forward(sock_input(c->ubev),
-		    sock_output(c->cbev), &r->resp, &r->fill);
+		n = exchange_forward(sock_input(c->usock),
+		    sock_output(c->csock), &r->resp, &r->fill);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked response body");
@@ -555,8 +556,8 @@ exchange_pump(struct conn *c)
 			lookup_flight_end(c);
 		}
 	}
-	if (c->ubev_eof && !r->local && r->state != EX_DONE &&
-	    evbuffer_get_length(sock_input(c->ubev)) == 0 &&
+	if (c->usock_eof && !r->local && r->state != EX_DONE &&
+	    evbuffer_get_length(sock_input(c->usock)) == 0 &&
 	    upleg_eof(c) == -1)
 		return 1;
 	if (r->state == EX_DONE && !r->body.done && !r->local) {
@@ -630,7 +631,7 @@ exchange_assert(const struct conn *c)
 		    !r->used_upstream);
 		break;
 	case EX_UPSTREAM:
-		assert(r->used_upstream && c->ubev != NULL);
+		assert(r->used_upstream && c->usock != NULL);
 		assert(r->status < 200 && r->fill == NULL);
 		break;
 	case EX_RESPONSE:

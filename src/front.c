@@ -2,11 +2,13 @@
  * front.c - the client connection, from accept to close.
  *
  * A connection is one struct conn, owned by the worker that accepted it; it
- * owns its socks, timer and the request in flight.  Every
- * libevent callback only records what happened and calls front_run(), which
- * advances the state machine as far as the buffers allow (front_pump), sets
- * which sides may read (front_update_events), and frees the connection if it
- * ended.  Nothing else frees it, so closing from inside a callback is safe.
+ * owns its socks (sock.c), timer and the request in flight (struct
+ * exchange, exchange.c).  Every callback only records what happened and
+ * calls front_run(), which advances the state machine as far as the
+ * buffers allow (front_pump), checks the exchange's invariants in debug
+ * builds, sets which sides may read (front_update_events), and frees the
+ * connection if it ended.  Nothing else frees it, so closing from inside a
+ * callback is safe.
  *
  *  accept --+-- transparent: original destination ---------------+
  *           +-- --connect: CONNECT_HEAD --> RESOLVING -----------+
@@ -27,14 +29,15 @@
  *                answered before the body +--> LINGER -----+
  *                ended (client still sending)
  *
- * Invariants: in EXCHANGE, req.body frames the client's bytes and req.resp
- * the upstream's; bytes move only through exchange_forward(), which stops at
- * CONN_HIGH_WATER in the destination (backpressure both ways).  A request
- * whose head was parsed gets exactly one audit row, in exchange_end().
- * Before PEEK and TUNNEL, the destination sluice dials has passed the SSRF
- * guard (guard.c); a refusal is one audit row (intercept_audit_flow).  Before TLS
- * the socket is watched edge-triggered: recv(MSG_PEEK) leaves the bytes in
- * the socket, so a level-triggered event would fire again at once.
+ * Invariants: in EXCHANGE, ex.body frames the client's bytes and ex.resp
+ * the upstream's; bytes move only through exchange_forward(), which stops
+ * at CONN_HIGH_WATER in the destination (backpressure both ways).  A
+ * request whose head was parsed gets exactly one audit row, in
+ * exchange_audit().  Before PEEK and TUNNEL, the destination sluice dials
+ * has passed the SSRF guard (guard.c); a refusal is one audit row
+ * (intercept_audit_flow).  Before TLS the socket is watched
+ * edge-triggered: recv(MSG_PEEK) leaves the bytes in the socket, so a
+ * level-triggered event would fire again at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,9 +63,9 @@
 #include "worker.h"
 
 static void front_fd_cb(evutil_socket_t fd, short what, void *arg);
-static void front_client_read(struct sock *bev, void *arg);
-static void front_client_write(struct sock *bev, void *arg);
-static void front_client_event(struct sock *bev, short what, void *arg);
+static void front_client_read(struct sock *s, void *arg);
+static void front_client_write(struct sock *s, void *arg);
+static void front_client_event(struct sock *s, short what, void *arg);
 static void front_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 const struct config *
@@ -97,7 +100,7 @@ front_kill(struct conn *c)
 void
 front_client_wire(struct conn *c)
 {
-	SSL *ssl = sock_ssl(c->cbev);
+	SSL *ssl = sock_ssl(c->csock);
 
 	if (ssl == NULL)
 		return;
@@ -106,10 +109,10 @@ front_client_wire(struct conn *c)
 }
 
 int
-front_has_room(struct sock *bev)
+front_has_room(struct sock *s)
 {
-	return bev != NULL &&
-	    evbuffer_get_length(sock_output(bev)) < CONN_HIGH_WATER;
+	return s != NULL &&
+	    evbuffer_get_length(sock_output(s)) < CONN_HIGH_WATER;
 }
 
 void
@@ -190,15 +193,15 @@ front_fd_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-front_bev_setup(struct conn *c, struct sock *bev, int client)
+front_sock_setup(struct conn *c, struct sock *s, int client)
 {
 	if (client)
-		sock_setcb(bev, front_client_read, front_client_write,
+		sock_setcb(s, front_client_read, front_client_write,
 		    front_client_event, c);
 	else
-		sock_setcb(bev, upleg_read, front_client_write,
+		sock_setcb(s, upleg_read, front_client_write,
 		    upleg_event, c);
-	sock_set_watermarks(bev, CONN_HIGH_WATER, CONN_HIGH_WATER / 2);
+	sock_set_watermarks(s, CONN_HIGH_WATER, CONN_HIGH_WATER / 2);
 }
 
 /*
@@ -213,7 +216,7 @@ front_capture_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	struct conn *c = arg;
 
 	if (info->n_added > 0)
-		capture_bytes(c->cap, buf == sock_output(c->cbev),
+		capture_bytes(c->cap, buf == sock_output(c->csock),
 		    buf, info->n_added, c->ex.rule);
 }
 
@@ -227,12 +230,12 @@ front_capture_start(struct conn *c)
 	    (c->cap = capture_conn_new(cap, c->client_str, c->server_str)) ==
 	    NULL)
 		return;
-	evbuffer_add_cb(sock_input(c->cbev), front_capture_cb, c);
-	evbuffer_add_cb(sock_output(c->cbev), front_capture_cb, c);
+	evbuffer_add_cb(sock_input(c->csock), front_capture_cb, c);
+	evbuffer_add_cb(sock_output(c->csock), front_capture_cb, c);
 }
 
 /*
- * The FIN.  Where cbev was freed before (client EOF, tunnel end), its
+ * The FIN.  Where csock was freed before (client EOF, tunnel end), its
  * buffers went with it, and libevent frees a buffer without calling its
  * callbacks.
  */
@@ -241,10 +244,10 @@ front_capture_end(struct conn *c)
 {
 	if (c->cap == NULL)
 		return;
-	if (c->cbev != NULL) {
-		evbuffer_remove_cb(sock_input(c->cbev),
+	if (c->csock != NULL) {
+		evbuffer_remove_cb(sock_input(c->csock),
 		    front_capture_cb, c);
-		evbuffer_remove_cb(sock_output(c->cbev),
+		evbuffer_remove_cb(sock_output(c->csock),
 		    front_capture_cb, c);
 	}
 	capture_conn_free(c->cap);
@@ -252,10 +255,10 @@ front_capture_end(struct conn *c)
 }
 
 static int
-front_output_pending(struct sock *bev)
+front_output_pending(struct sock *s)
 {
-	return bev != NULL &&
-	    evbuffer_get_length(sock_output(bev)) > 0;
+	return s != NULL &&
+	    evbuffer_get_length(sock_output(s)) > 0;
 }
 
 /* Stop reading; free once what is queued has been written. */
@@ -265,13 +268,13 @@ front_flush(struct conn *c)
 	if (c->state != CONN_FLUSH) {
 		c->state = CONN_FLUSH;
 		front_arm(c, CONN_FLUSH_SECS);
-		if (c->ubev != NULL && c->ubev_reusable && !c->passthrough) {
-			upstream_pool_put(c->w, c->ubev,
+		if (c->usock != NULL && c->usock_reusable && !c->passthrough) {
+			upstream_pool_put(c->w, c->usock,
 			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
-			c->ubev = NULL;
+			c->usock = NULL;
 		}
 	}
-	if (!front_output_pending(c->cbev) && !front_output_pending(c->ubev))
+	if (!front_output_pending(c->csock) && !front_output_pending(c->usock))
 		front_kill(c);
 }
 
@@ -279,7 +282,7 @@ front_flush(struct conn *c)
 static void
 front_client_shutdown(struct conn *c)
 {
-	sock_shutdown(c->cbev);
+	sock_shutdown(c->csock);
 }
 
 /*
@@ -303,20 +306,20 @@ front_linger(struct conn *c)
 		c->state = CONN_LINGER;
 		c->deadline = util_mono_ms() + CONN_LINGER_SECS * 1000.0;
 		front_arm(c, CONN_LINGER_IDLE);
-		if (c->ubev != NULL && c->ubev_reusable) {
-			upstream_pool_put(c->w, c->ubev,
+		if (c->usock != NULL && c->usock_reusable) {
+			upstream_pool_put(c->w, c->usock,
 			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
-			c->ubev = NULL;
+			c->usock = NULL;
 		}
 		upleg_drop(c);
 	}
-	if (c->cbev == NULL) {
+	if (c->csock == NULL) {
 		front_kill(c);
 		return;
 	}
-	n = evbuffer_get_length(sock_input(c->cbev));
+	n = evbuffer_get_length(sock_input(c->csock));
 	if (n > 0) {
-		evbuffer_drain(sock_input(c->cbev), n);
+		evbuffer_drain(sock_input(c->csock), n);
 		c->linger_bytes += n;
 		left = (c->deadline - util_mono_ms()) / 1000.0;
 		if (c->linger_bytes > CONN_LINGER_MAX || left <= 0) {
@@ -325,7 +328,7 @@ front_linger(struct conn *c)
 		}
 		front_arm(c, left < CONN_LINGER_IDLE ? left : CONN_LINGER_IDLE);
 	}
-	if (!c->linger_shut && !front_output_pending(c->cbev)) {
+	if (!c->linger_shut && !front_output_pending(c->csock)) {
 		front_client_shutdown(c);
 		c->linger_shut = 1;
 	}
@@ -342,8 +345,8 @@ front_client_close(struct conn *c, int cut)
 {
 	struct linger l = { 1, 0 };
 
-	if (cut || front_output_pending(c->cbev))
-		setsockopt(sock_fd(c->cbev), SOL_SOCKET, SO_LINGER,
+	if (cut || front_output_pending(c->csock))
+		setsockopt(sock_fd(c->csock), SOL_SOCKET, SO_LINGER,
 		    &l, sizeof(l));
 	else
 		front_client_shutdown(c);
@@ -420,16 +423,17 @@ front_free(struct conn *c)
 		exchange_audit(c);
 	}
 	if (c->passthrough)
-		intercept_audit_flow(c, "passthrough", NULL, 0, c->passthrough_rule,
-		    c->passthrough_note[0] ? c->passthrough_note : NULL);
+		intercept_audit_flow(c, "passthrough", NULL, 0,
+		    c->passthrough_rule, c->passthrough_note[0] ?
+		    c->passthrough_note : NULL);
 	if (c->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(c->dnsreq);
-	upstream_free(w, c->ubev);
+	upstream_free(w, c->usock);
 	front_capture_end(c);
-	if (c->cbev != NULL) {
+	if (c->csock != NULL) {
 		front_client_close(c, cut);
 		front_client_wire(c);
-		sock_free(c->cbev);
+		sock_free(c->csock);
 	}
 	/* After the close, whose close_notify is on the wire too. */
 	front_audit_connection(c);
@@ -447,10 +451,10 @@ front_free(struct conn *c)
 }
 
 static void
-front_set_read(struct sock *bev, int on)
+front_set_read(struct sock *s, int on)
 {
-	if (bev != NULL)
-		sock_set_read(bev, on);
+	if (s != NULL)
+		sock_set_read(s, on);
 }
 
 /* The one place that decides which side may read. */
@@ -478,12 +482,12 @@ front_update_events(struct conn *c)
 			uread = 1;
 			break;
 		}
-		cread = r->local ? !r->body.done : front_has_room(c->ubev);
-		uread = front_has_room(c->cbev);
+		cread = r->local ? !r->body.done : front_has_room(c->usock);
+		uread = front_has_room(c->csock);
 		break;
 	case CONN_TUNNEL:
-		cread = front_has_room(c->ubev);
-		uread = front_has_room(c->cbev);
+		cread = front_has_room(c->usock);
+		uread = front_has_room(c->csock);
 		break;
 	case CONN_LINGER:
 		cread = 1;
@@ -491,8 +495,8 @@ front_update_events(struct conn *c)
 	default:
 		break;
 	}
-	front_set_read(c->cbev, cread);
-	front_set_read(c->ubev, uread && !c->ubev_eof);
+	front_set_read(c->csock, cread);
+	front_set_read(c->usock, uread && !c->usock_eof);
 }
 
 static void
@@ -544,13 +548,13 @@ front_run(struct conn *c)
 }
 
 static void
-front_client_read(struct sock *bev, void *arg)
+front_client_read(struct sock *s, void *arg)
 {
 	front_run(arg);
 }
 
 static void
-front_client_write(struct sock *bev, void *arg)
+front_client_write(struct sock *s, void *arg)
 {
 	front_run(arg);
 }
@@ -564,9 +568,9 @@ front_client_write(struct sock *bev, void *arg)
 static void
 front_handshake_failed(struct conn *c)
 {
-	SSL *ssl = sock_ssl(c->cbev);
+	SSL *ssl = sock_ssl(c->csock);
 	const char *alpn = ssl != NULL ? tls_alpn_refused(ssl) : NULL;
-	unsigned long e = sock_ssl_error(c->cbev);
+	unsigned long e = sock_ssl_error(c->csock);
 	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
 	char error[512];		/* the SNI and the ALPN list (<= 120) */
 	struct audit_record rec = {
@@ -620,13 +624,13 @@ front_note_client_tls(struct conn *c, SSL *ssl)
 }
 
 static void
-front_client_event(struct sock *bev, short what, void *arg)
+front_client_event(struct sock *s, short what, void *arg)
 {
 	struct conn *c = arg;
 
 	if (what & SOCK_EV_CONNECTED) {
 		if (c->state == CONN_HANDSHAKE) {
-			front_note_client_tls(c, sock_ssl(bev));
+			front_note_client_tls(c, sock_ssl(s));
 			c->state = CONN_REQ_HEAD;
 			front_arm(c, front_cfg(c)->idle_timeout);
 		}
@@ -634,7 +638,7 @@ front_client_event(struct sock *bev, short what, void *arg)
 		front_handshake_failed(c);
 		front_kill(c);
 	} else if (c->state == CONN_TUNNEL) {
-		tunnel_end(c, &c->cbev);
+		tunnel_end(c, &c->csock);
 	} else {
 		if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
 		    c->ex.error[0] == '\0')
@@ -642,8 +646,8 @@ front_client_event(struct sock *bev, short what, void *arg)
 			    "client closed the connection");
 		ERR_clear_error();
 		front_client_wire(c);
-		sock_free(c->cbev);
-		c->cbev = NULL;
+		sock_free(c->csock);
+		c->csock = NULL;
 		front_kill(c);
 	}
 	front_run(c);
@@ -718,8 +722,8 @@ front_close_idle(struct worker *w)
 		next = TAILQ_NEXT(c, entry);
 		if (c->state != CONN_EXCHANGE && c->state != CONN_TUNNEL &&
 		    c->state != CONN_FLUSH && c->state != CONN_LINGER &&
-		    !(c->state == CONN_REQ_HEAD && c->cbev != NULL &&
-		    evbuffer_get_length(sock_input(c->cbev)) > 0)) {
+		    !(c->state == CONN_REQ_HEAD && c->csock != NULL &&
+		    evbuffer_get_length(sock_input(c->csock)) > 0)) {
 			c->end_reason = "shutdown";
 			front_kill(c);
 			front_run(c);

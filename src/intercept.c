@@ -60,7 +60,8 @@ intercept_connect_reply(struct conn *c, int status, const char *code,
 		evbuffer_add_printf(out,
 		    "HTTP/1.1 200 Connection established\r\n\r\n");
 	else {
-		evbuffer_add_printf(body, "{\"error\":\"%s\",\"reason\":", code);
+		evbuffer_add_printf(body, "{\"error\":\"%s\",\"reason\":",
+		    code);
 		respond_json_str(body, why);
 		evbuffer_add_printf(body, "}\n");
 		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
@@ -163,7 +164,8 @@ intercept_resolve(struct conn *c, const char *host)
 	front_arm(c, front_cfg(c)->handshake_timeout);
 	/* A hosts-file or literal answer calls back before this returns. */
 	c->dns_sync = 1;
-	req = evdns_getaddrinfo(c->w->dns, host, port, &hints, intercept_dns_cb, c);
+	req = evdns_getaddrinfo(c->w->dns, host, port, &hints,
+	    intercept_dns_cb, c);
 	c->dns_sync = 0;
 	c->dnsreq = req;
 }
@@ -181,7 +183,8 @@ intercept_dns_error(int result)
 }
 
 static void
-intercept_connect_ready(struct conn *c, const struct sockaddr *sa, socklen_t len)
+intercept_connect_ready(struct conn *c, const struct sockaddr *sa,
+    socklen_t len)
 {
 	char why[160];
 
@@ -270,7 +273,8 @@ intercept_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
 
 /* Split "host:port" / "[v6]:port" from a CONNECT target. */
 static int
-intercept_parse_authority(struct http1_str t, char *host, size_t hostsz, int *port)
+intercept_parse_authority(struct http1_str t, char *host, size_t hostsz,
+    int *port)
 {
 	const char *colon, *end = t.p + t.len;
 	char portbuf[8];
@@ -278,8 +282,8 @@ intercept_parse_authority(struct http1_str t, char *host, size_t hostsz, int *po
 	long p;
 
 	colon = memrchr(t.p, ':', t.len);
-	if (colon == NULL || colon == t.p || end - colon - 1 >= (long)sizeof(portbuf)
-	    || end - colon - 1 == 0)
+	if (colon == NULL || colon == t.p ||
+	    end - colon - 1 >= (long)sizeof(portbuf) || end - colon - 1 == 0)
 		return -1;
 	memcpy(portbuf, colon + 1, end - colon - 1);
 	portbuf[end - colon - 1] = '\0';
@@ -398,9 +402,11 @@ intercept_read_connect(struct conn *c)
 			intercept_connect_fail(c, 403, "denied", rule_id, why);
 			return;
 		}
-		intercept_audit_flow(c, "would_deny", "CONNECT", 0, rule_id, why);
+		intercept_audit_flow(c, "would_deny", "CONNECT", 0, rule_id,
+		    why);
 	}
-	if ((res = intercept_resolve_override(c, c->connect_host, c->dst_port))) {
+	if ((res = intercept_resolve_override(c, c->connect_host,
+	    c->dst_port)) != NULL) {
 		intercept_connect_ready(c, (struct sockaddr *)&res->addr,
 		    res->addrlen);
 		return;
@@ -439,7 +445,8 @@ intercept_hello_done(struct conn *c)
 	    strcmp(c->sni, c->connect_host) != 0)
 		c->misdirected = 1;
 	if (!c->connect_mode && c->sni[0] != '\0' &&
-	    (res = intercept_resolve_override(c, c->sni, c->dst_port)) != NULL) {
+	    (res = intercept_resolve_override(c, c->sni, c->dst_port)) !=
+	    NULL) {
 		memcpy(&c->up_addr, &res->addr, res->addrlen);
 		c->up_len = res->addrlen;
 	}
@@ -509,14 +516,14 @@ intercept_start_tls(struct conn *c)
 	}
 	event_free(c->ev);
 	c->ev = NULL;
-	c->cbev = sock_new_tls(c->w->base, c->fd, ssl, SOCK_TLS_ACCEPT);
-	if (c->cbev == NULL) {
+	c->csock = sock_new_tls(c->w->base, c->fd, ssl, SOCK_TLS_ACCEPT);
+	if (c->csock == NULL) {
 		SSL_free(ssl);
 		front_kill(c);
 		return;
 	}
 	c->fd = -1;
-	front_bev_setup(c, c->cbev, 1);
+	front_sock_setup(c, c->csock, 1);
 	front_capture_start(c);
 	c->state = CONN_HANDSHAKE;
 	/* What the CONNECT head and DNS left of the handshake's time. */

@@ -43,7 +43,8 @@ lookup_collapse(struct conn *c, const struct rule *rule,
 	if (r->collapsed || r->is_head)
 		return 0;
 	if (c->waiter.ev == NULL &&
-	    (c->waiter.ev = event_new(c->w->base, -1, 0, exchange_wake, c)) == NULL)
+	    (c->waiter.ev = event_new(c->w->base, -1, 0, exchange_wake, c)) ==
+	    NULL)
 		return 0;
 	r->flight = cache_flight_join(c->w->sl->cache, rule->id, r->host,
 	    h->target, &c->waiter);
@@ -70,7 +71,7 @@ lookup_serve(struct conn *c, struct cache_entry *e,
     const struct http1_head *req, int64_t age, const char *status)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *out = sock_output(c->cbev);
+	struct evbuffer *out = sock_output(c->csock);
 	struct cache_answer a;
 
 	if (cache_answer(e, req, &a) == -1) {
@@ -78,7 +79,7 @@ lookup_serve(struct conn *c, struct cache_entry *e,
 		respond_error(c, 502, "bad_gateway", "out of memory");
 		return;
 	}
-	if (r->used_upstream && !c->ubev_connected)
+	if (r->used_upstream && !c->usock_connected)
 		upleg_drop(c);
 	if (!r->body.done) {
 		r->body.done = 1;

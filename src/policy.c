@@ -147,7 +147,7 @@ void
 policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *in = sock_input(c->cbev);
+	struct evbuffer *in = sock_input(c->csock);
 	const struct rule *rule;
 	struct h1codec_refusal no;
 	struct http1_str path;

@@ -55,7 +55,7 @@ respond(struct conn *c, int status, const char *decision,
     const char *fields, struct evbuffer *body, int keep)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *out = sock_output(c->cbev);
+	struct evbuffer *out = sock_output(c->csock);
 	size_t blen = body ? evbuffer_get_length(body) : 0;
 
 	if (r->used_upstream) {
@@ -78,7 +78,8 @@ respond(struct conn *c, int status, const char *decision,
 	}
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n%s%s\r\n", status, respond_reason(status),
+	    "Cache-Control: no-store\r\n%s%s\r\n", status,
+	    respond_reason(status),
 	    blen, fields ? fields : "",
 	    r->client_keepalive ? "" : "Connection: close\r\n");
 	if (body != NULL && !r->is_head)
@@ -100,7 +101,8 @@ respond_error(struct conn *c, int status, const char *code,
 
 	snprintf(c->ex.error, sizeof(c->ex.error), "%s", why);
 	if (body != NULL) {
-		evbuffer_add_printf(body, "{\"error\":\"%s\",\"reason\":", code);
+		evbuffer_add_printf(body, "{\"error\":\"%s\",\"reason\":",
+		    code);
 		respond_json_str(body, why);
 		evbuffer_add_printf(body, "}\n");
 	}

@@ -27,22 +27,22 @@ tunnel_start(struct conn *c, int64_t rule_id)
 	c->ev = NULL;
 	c->passthrough = 1;
 	c->passthrough_rule = rule_id;
-	c->cbev = sock_new_plain(c->w->base, c->fd);
-	if (c->cbev == NULL) {
+	c->csock = sock_new_plain(c->w->base, c->fd);
+	if (c->csock == NULL) {
 		front_kill(c);
 		return;
 	}
 	c->fd = -1;
-	c->ubev = upstream_connect_tcp(c->w, (struct sockaddr *)&c->up_addr,
+	c->usock = upstream_connect_tcp(c->w, (struct sockaddr *)&c->up_addr,
 	    c->up_len);
-	if (c->ubev == NULL) {
+	if (c->usock == NULL) {
 		log_event(LOG_WARN, "passthrough_failed", "client=%s server=%s "
 		    "err=%s", c->client_str, c->server_str, strerror(errno));
 		front_kill(c);
 		return;
 	}
-	front_bev_setup(c, c->cbev, 1);
-	front_bev_setup(c, c->ubev, 0);
+	front_sock_setup(c, c->csock, 1);
+	front_sock_setup(c, c->usock, 0);
 	c->state = CONN_TUNNEL;
 	front_arm(c, CONN_TUNNEL_IDLE);
 }
@@ -75,10 +75,10 @@ tunnel_pump(struct conn *c)
 {
 	uint64_t up, down;
 
-	if (c->cbev == NULL || c->ubev == NULL)
+	if (c->csock == NULL || c->usock == NULL)
 		return 0;
-	up = tunnel_relay(c->cbev, c->ubev, 0);
-	down = tunnel_relay(c->ubev, c->cbev, 0);
+	up = tunnel_relay(c->csock, c->usock, 0);
+	down = tunnel_relay(c->usock, c->csock, 0);
 	c->tunnel_up += up;
 	c->tunnel_down += down;
 	if (up + down > 0)
@@ -90,14 +90,14 @@ tunnel_pump(struct conn *c)
 void
 tunnel_end(struct conn *c, struct sock **closed)
 {
-	struct sock *other = *closed == c->cbev ? c->ubev : c->cbev;
+	struct sock *other = *closed == c->csock ? c->usock : c->csock;
 	uint64_t n = other ? tunnel_relay(*closed, other, 1) : 0;
 
-	if (*closed == c->cbev)
+	if (*closed == c->csock)
 		c->tunnel_up += n;
 	else
 		c->tunnel_down += n;
-	if (*closed == c->ubev)
+	if (*closed == c->usock)
 		upstream_free(c->w, *closed);
 	else {
 		front_client_wire(c);

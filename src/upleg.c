@@ -25,12 +25,12 @@
 void
 upleg_drop(struct conn *c)
 {
-	upstream_free(c->w, c->ubev);
-	c->ubev = NULL;
-	c->ubev_connected = 0;
-	c->ubev_reused = 0;
-	c->ubev_reusable = 0;
-	c->ubev_eof = 0;
+	upstream_free(c->w, c->usock);
+	c->usock = NULL;
+	c->usock_connected = 0;
+	c->usock_reused = 0;
+	c->usock_reusable = 0;
+	c->usock_eof = 0;
 }
 
 /* The upstream leg for the connections row: TLS, certificate, verdict. */
@@ -69,27 +69,28 @@ upleg_attach(struct conn *c)
 
 	c->ex.used_upstream = 1;
 	/* A kept connection that spoke out of turn cannot be trusted. */
-	if (c->ubev != NULL &&
-	    evbuffer_get_length(sock_input(c->ubev)) > 0)
+	if (c->usock != NULL &&
+	    evbuffer_get_length(sock_input(c->usock)) > 0)
 		upleg_drop(c);
-	if (c->ubev != NULL) {
-		c->ubev_reusable = 0;
+	if (c->usock != NULL) {
+		c->usock_reusable = 0;
 		return 0;
 	}
-	c->ubev = upstream_pool_take(w, (struct sockaddr *)&c->up_addr,
+	c->usock = upstream_pool_take(w, (struct sockaddr *)&c->up_addr,
 	    c->up_len, c->name);
-	if (c->ubev != NULL) {
-		c->ubev_connected = 1;
-		c->ubev_reused = 1;
+	if (c->usock != NULL) {
+		c->usock_connected = 1;
+		c->usock_reused = 1;
 	} else {
-		c->ubev = upstream_connect_tls(w, (struct sockaddr *)&c->up_addr,
-		    c->up_len, c->sni[0] ? c->sni : c->name, c->name);
-		if (c->ubev == NULL)
+		c->usock = upstream_connect_tls(w,
+		    (struct sockaddr *)&c->up_addr, c->up_len,
+		    c->sni[0] ? c->sni : c->name, c->name);
+		if (c->usock == NULL)
 			return -1;
-		c->ubev_connected = 0;
-		c->ubev_reused = 0;
+		c->usock_connected = 0;
+		c->usock_reused = 0;
 	}
-	front_bev_setup(c, c->ubev, 0);
+	front_sock_setup(c, c->usock, 0);
 	return 0;
 }
 
@@ -143,7 +144,7 @@ upleg_send_request(struct conn *c, const struct http1_head *h,
 		return;
 	}
 	r->state = EX_UPSTREAM;
-	out = sock_output(c->ubev);
+	out = sock_output(c->usock);
 	if (inject_write_request(out, h, p, r->norm, r->norm_len, c->name, rule,
 	    extra, &audit_target, r->injected, sizeof(r->injected)) == -1) {
 		respond_error(c, 502, "bad_gateway", "out of memory");
@@ -155,12 +156,12 @@ upleg_send_request(struct conn *c, const struct http1_head *h,
 	}
 	/* A request without body on a reused connection may be sent again. */
 	len = evbuffer_get_length(out);
-	if (c->ubev_reused && r->body.done)
+	if (c->usock_reused && r->body.done)
 		r->retry_head = upleg_copy_head(out, len);
 }
 
 void
-upleg_read(struct sock *bev, void *arg)
+upleg_read(struct sock *s, void *arg)
 {
 	front_run(arg);
 }
@@ -172,7 +173,7 @@ upleg_retry(struct conn *c)
 	struct exchange *r = &c->ex;
 	struct evbuffer *head = r->retry_head;
 
-	if (!c->ubev_reused || head == NULL || r->resp_started)
+	if (!c->usock_reused || head == NULL || r->resp_started)
 		return -1;
 	r->retry_head = NULL;
 	upleg_drop(c);
@@ -181,7 +182,7 @@ upleg_retry(struct conn *c)
 		return -1;
 	}
 	/* Moves the chunks: the sock wipes them once written. */
-	evbuffer_add_buffer(sock_output(c->ubev), head);
+	evbuffer_add_buffer(sock_output(c->usock), head);
 	evbuffer_free(head);
 	return 0;
 }
@@ -191,19 +192,19 @@ static void
 upleg_failed(struct conn *c)
 {
 	struct exchange *r = &c->ex;
-	SSL *ssl = sock_ssl(c->ubev);
+	SSL *ssl = sock_ssl(c->usock);
 	const char *verr = ssl ? tls_verify_error(ssl) : NULL;
-	int reset = c->ubev_close == UPSTREAM_CLOSE_RESET;
+	int reset = c->usock_close == UPSTREAM_CLOSE_RESET;
 	const char *cerr;
 	char why[160];
 	int n;
 
-	if (c->ubev_connected && r->state == EX_RESPONSE &&
+	if (c->usock_connected && r->state == EX_RESPONSE &&
 	    r->resp.kind == HTTP1_BODY_UNTIL_CLOSE)
 		snprintf(why, sizeof(why), "upstream %s; response truncated",
 		    reset ? "reset the connection" :
 		    "closed without close_notify");
-	else if (c->ubev_connected)
+	else if (c->usock_connected)
 		snprintf(why, sizeof(why),
 		    "upstream %s the connection before the response ended",
 		    reset ? "reset" : "closed");
@@ -213,14 +214,14 @@ upleg_failed(struct conn *c)
 		upleg_note(c, ssl);
 		snprintf(why, sizeof(why),
 		    "upstream certificate verification failed: %s", verr);
-	} else if ((cerr = upstream_connect_error(c->ubev)) != NULL) {
+	} else if ((cerr = upstream_connect_error(c->usock)) != NULL) {
 		/* "connection refused": strerror's capital mid-sentence */
 		n = snprintf(why, sizeof(why), "cannot connect to upstream: ");
 		snprintf(why + n, sizeof(why) - n, "%s", cerr);
 		why[n] = (char)tolower((unsigned char)why[n]);
 	} else {
 		worker_count_tls_failure(c->w, WORKER_LEG_UPSTREAM,
-		    sock_ssl_error(c->ubev) != 0 ?
+		    sock_ssl_error(c->usock) != 0 ?
 		    WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
 		snprintf(why, sizeof(why), "upstream TLS handshake failed");
 	}
@@ -231,7 +232,7 @@ upleg_failed(struct conn *c)
 	if (!r->resp_started && lookup_serve_stale(c, 0))
 		return;
 	if (!r->resp_started) {
-		if (verr != NULL && !c->ubev_connected)
+		if (verr != NULL && !c->usock_connected)
 			log_event(LOG_WARN, "upstream_verify_failed",
 			    "client=%s sni=%s host=%s upstream=%s err=%s",
 			    c->client_str, c->sni, c->name, c->server_str,
@@ -265,7 +266,7 @@ upleg_eof(struct conn *c)
 {
 	struct exchange *r = &c->ex;
 
-	if (r->state == EX_RESPONSE && c->ubev_close == UPSTREAM_CLOSE_CLEAN
+	if (r->state == EX_RESPONSE && c->usock_close == UPSTREAM_CLOSE_CLEAN
 	    && http1_body_eof(&r->resp) == 0) {
 		r->state = EX_DONE;
 		r->upstream_keepalive = 0;
@@ -276,26 +277,26 @@ upleg_eof(struct conn *c)
 }
 
 void
-upleg_event(struct sock *bev, short what, void *arg)
+upleg_event(struct sock *s, short what, void *arg)
 {
 	struct conn *c = arg;
 
 	if (what & SOCK_EV_CONNECTED) {
-		c->ubev_connected = 1;
-		if (sock_ssl(bev) != NULL)
+		c->usock_connected = 1;
+		if (sock_ssl(s) != NULL)
 			worker_count_handshake(c->w, WORKER_LEG_UPSTREAM);
 	} else if (c->state == CONN_TUNNEL) {
-		tunnel_end(c, &c->ubev);
+		tunnel_end(c, &c->usock);
 	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
-	    !c->ex.local && c->ubev_connected) {
+	    !c->ex.local && c->usock_connected) {
 		/*
 		 * A close (clean, dirty or reset) or an error.  What was read
 		 * with it is in the input already (the sock calls the read
 		 * callback first); exchange_pump() judges the end once it has
 		 * forwarded that.
 		 */
-		c->ubev_eof = 1;
-		c->ubev_close = upstream_close_kind(bev);
+		c->usock_eof = 1;
+		c->usock_close = upstream_close_kind(s);
 	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
 	    !c->ex.local) {
 		upleg_failed(c);
