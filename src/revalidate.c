@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -34,6 +35,7 @@
 #include "worker.h"
 
 struct revalidate {
+	TAILQ_ENTRY(revalidate) entry;		/* in w->revalidating */
 	struct worker	*w;
 	struct sock	*sock;
 	struct event	*timer;		/* --upstream-timeout per wait */
@@ -93,6 +95,7 @@ revalidate_start(struct worker *w, const struct sockaddr *addr,
 		return -1;
 	}
 	rv->w = w;
+	TAILQ_INSERT_TAIL(&w->revalidating, rv, entry);
 	rv->e = e;
 	cache_entry_ref(e);
 	rv->rules = rules;
@@ -255,9 +258,20 @@ revalidate_timeout(evutil_socket_t fd, short what, void *arg)
 	revalidate_free(arg);
 }
 
+/* The worker is exiting: whatever still runs is given up. */
+void
+revalidate_cancel_all(struct worker *w)
+{
+	struct revalidate *rv;
+
+	while ((rv = TAILQ_FIRST(&w->revalidating)) != NULL)
+		revalidate_free(rv);
+}
+
 static void
 revalidate_free(struct revalidate *rv)
 {
+	TAILQ_REMOVE(&rv->w->revalidating, rv, entry);
 	cache_fill_abort(rv->fill);
 	upstream_free(rv->w, rv->sock);
 	if (rv->timer != NULL)

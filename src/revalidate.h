@@ -30,4 +30,7 @@ int revalidate_start(struct worker *, const struct sockaddr *addr,
     const struct rule *rule, const char *host, const char *head,
     size_t head_len, struct http1_str target, int client_auth);
 
+/* Free every revalidation the worker still runs (its exit). */
+void revalidate_cancel_all(struct worker *);
+
 #endif

@@ -22,6 +22,7 @@
 #include "listener.h"
 #include "log.h"
 #include "ratelimit_redis.h"
+#include "revalidate.h"
 #include "rules.h"
 #include "upstream.h"
 #include "worker.h"
@@ -104,6 +105,7 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	w->sl = sl;
 	TAILQ_INIT(&w->conns);
 	TAILQ_INIT(&w->idle);
+	TAILQ_INIT(&w->revalidating);
 	if ((w->base = event_base_new()) == NULL)
 		return -1;
 	/* A peeked ClientHello stays readable: intercept.c waits edge-triggered. */
@@ -174,6 +176,7 @@ worker_main(void *arg)
 
 	event_base_dispatch(w->base);
 	front_close_all(w);
+	revalidate_cancel_all(w);
 	upstream_pool_clear(w);
 	return NULL;
 }

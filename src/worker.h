@@ -30,6 +30,7 @@ struct certforge;
 struct conn;
 struct rules;
 struct rules_snapshot;
+struct revalidate;
 struct upstream_idle;
 
 struct sluice {
@@ -124,6 +125,7 @@ struct worker {
 	TAILQ_HEAD(, conn)	 conns;
 	int			 nconns;
 	TAILQ_HEAD(, upstream_idle) idle;	/* pooled upstream connections */
+	TAILQ_HEAD(, revalidate) revalidating;	/* background revalidations */
 	int			 nidle;
 
 	struct rules_snapshot	*rules;
