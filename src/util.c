@@ -186,7 +186,8 @@ util_copy(char *dst, size_t dstsz, const char *src, size_t n)
 		return;
 	if (n > dstsz - 1)
 		n = dstsz - 1;
-	memcpy(dst, src, n);
+	if (n > 0)		/* src may be NULL then (a head never parsed) */
+		memcpy(dst, src, n);
 	dst[n] = '\0';
 }
 
