@@ -27,6 +27,7 @@
 #include "cache.h"
 #include "config.h"
 #include "http1.h"
+#include "msg.h"
 #include "upstream.h"
 
 struct evbuffer;
@@ -97,6 +98,13 @@ struct exchange {
 						   query: matched, sent, keyed;
 						   NULL if it cannot be */
 	size_t		 norm_len;
+	/*
+	 * The request as parsed and checked, without hop-by-hop fields or
+	 * credentials: what policy, the cache and the upstream leg work
+	 * from.  The wire head is gone from the input once this is built.
+	 */
+	struct msg	 req;
+	int		 minor;			/* the client's HTTP/1.<minor> */
 	int		 is_head;
 	int		 expect_continue;
 	int		 client_keepalive;
@@ -117,8 +125,6 @@ struct exchange {
 	const struct rule *rule;		/* in rules, or NULL */
 	/* caching */
 	const char	*cache_status;		/* Cache-Status detail, or NULL */
-	char		*cache_req;		/* copy of the request head */
-	size_t		 cache_req_len;
 	int		 client_auth;		/* client's own Authorization went */
 	struct cache_entry *cached;		/* stale entry being revalidated */
 	struct cache_fill *fill;		/* response being copied */
@@ -126,6 +132,8 @@ struct exchange {
 	int		 collapsed;		/* waited once already */
 	char		*unsafe_target;		/* POST/PUT/PATCH/DELETE target */
 	char		*upgrade;		/* the Upgrade the request asked for */
+	int		 fillable;		/* a cache rule's miss or stale
+						   entry went upstream */
 	char		 injected[256];		/* names of injected credentials */
 	int		 status;
 	const char	*decision;
@@ -253,10 +261,8 @@ void policy_dispatch(struct conn *c, const struct http1_head *h, const char *p);
 
 /* lookup.c */
 void lookup_flight_end(struct conn *c);
-int lookup_send(struct conn *c, const struct http1_head *h, const char *p,
-    const struct rule *rule);
-int lookup_hit(struct conn *c, const struct http1_head *h, const char *p,
-    const struct rule *rule);
+int lookup_send(struct conn *c, const struct rule *rule);
+int lookup_hit(struct conn *c, const struct rule *rule);
 void lookup_revalidated(struct conn *c, const struct http1_head *h304);
 int lookup_serve_stale(struct conn *c, int status);
 void lookup_fill(struct conn *c, const struct http1_head *h);
@@ -272,8 +278,8 @@ void respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms);
 /* upleg.c */
 void upleg_drop(struct conn *c);
 void upleg_note(struct conn *c, SSL *ssl);
-void upleg_send_request(struct conn *c, const struct http1_head *h,
-    const char *p, const struct rule *rule, const char *extra);
+void upleg_send_request(struct conn *c, const struct rule *rule,
+    const char *extra);
 void upleg_read(struct sock *s, void *arg);
 int upleg_eof(struct conn *c);
 void upleg_event(struct sock *s, short what, void *arg);

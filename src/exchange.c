@@ -66,6 +66,8 @@ exchange_begin(struct conn *c, const struct http1_head *h)
 	const struct http1_header *up;
 
 	memset(r, 0, sizeof(*r));
+	msg_init(&r->req, MSG_REQUEST);
+	r->minor = h->version_minor;
 	r->start_ms = util_wall_ms();
 	r->start_mono = util_mono_ms();
 	util_copy(r->method, sizeof(r->method), h->method.p, h->method.len);
@@ -128,7 +130,7 @@ exchange_audit(struct conn *c)
 	lookup_flight_end(c);
 	if (r->cached != NULL)
 		cache_entry_unref(r->cached);
-	free(r->cache_req);
+	msg_free(&r->req);
 	free(r->unsafe_target);
 	free(r->upgrade);
 	if (r->rules != NULL)
@@ -237,12 +239,7 @@ void
 exchange_resume(struct conn *c)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *in = sock_input(c->csock);
-	struct http1_head h;
-	size_t len = evbuffer_get_length(in);
 	enum policy_limit limit = POLICY_LIMIT_PASS;
-	const char *why;
-	char *p;
 
 	if (r->held) {
 		ratelimit_held_done(c->w->sl->ratelimit);
@@ -254,19 +251,8 @@ exchange_resume(struct conn *c)
 	if (r->shared != NULL &&
 	    (limit = policy_limit_collect(c)) == POLICY_LIMIT_HELD)
 		return;
-	if (len > HTTP1_MAX_HEAD)
-		len = HTTP1_MAX_HEAD;
-	p = (char *)evbuffer_pullup(in, len);
-	/* It parsed before and the buffer only grew. */
-	if (http1_parse_request(p, len, &h, &why) != HTTP1_OK) {
-		if (limit != POLICY_LIMIT_REFUSED)
-			respond_error(c, 400, "bad_request", why);
-		return;
-	}
-	if (limit == POLICY_LIMIT_REFUSED)
-		evbuffer_drain(in, h.head_len);
-	else if (lookup_send(c, &h, p, r->rule) == 0)
-		evbuffer_drain(in, h.head_len);
+	if (limit != POLICY_LIMIT_REFUSED)
+		lookup_send(c, r->rule);
 }
 
 void
@@ -475,7 +461,7 @@ exchange_response_head(struct conn *c)
 	/* The upstream's Age goes on: the cache adds to it only on a hit. */
 	if (exchange_write_response_head(&h, p, out) == -1)
 		goto unwritable;
-	if (r->cache_req != NULL)
+	if (r->fillable)
 		lookup_fill(c, &h);
 	if (r->cache_status != NULL)
 		evbuffer_add_printf(out, "Cache-Status: sluice; %s\r\n",
@@ -609,6 +595,7 @@ exchange_assert(const struct conn *c)
 		assert(r->fill == NULL && r->flight == NULL &&
 		    r->cached == NULL && r->shared == NULL && !r->held);
 		assert(r->retry_head == NULL && r->rules == NULL);
+		assert(r->req.len == 0 && r->req.fields.n == 0);
 		return;
 	}
 	if (c->state != CONN_EXCHANGE)
@@ -621,16 +608,20 @@ exchange_assert(const struct conn *c)
 		assert(!"an exchange left undecided");
 		break;
 	case EX_HELD:
+		/* What waits is the message: its head left the input. */
+		assert(r->req.method.len > 0);
 		assert(r->rule != NULL && r->rule->has_limit);
 		assert(!r->resp_started && !r->used_upstream);
 		assert(r->fill == NULL && r->flight == NULL);
 		break;
 	case EX_COLLAPSED:
+		assert(r->req.method.len > 0);
 		assert(r->collapsed && c->waiter.flight != NULL);
 		assert(r->flight == NULL && !r->resp_started &&
 		    !r->used_upstream);
 		break;
 	case EX_UPSTREAM:
+		assert(r->req.method.len > 0);
 		assert(r->used_upstream && c->usock != NULL);
 		assert(r->status < 200 && r->fill == NULL);
 		break;

@@ -12,6 +12,7 @@
  * evbuffer reservation sized beforehand, no printf.  Only a Connection
  * field makes a field cost more than one length switch.
  */
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -258,6 +259,42 @@ h1codec_request_msg(const struct http1_head *h, const char *p,
 	if (msg_copy(m, path, plen, &ps) == -1)
 		return -1;
 	return h1codec_request_build(h, p, ps, name, m);
+}
+
+static struct http1_str
+h1codec_str(const struct msg *m, struct msg_str s)
+{
+	return (struct http1_str){ msg_ptr(m, s), s.len };
+}
+
+int
+h1codec_head_view(const struct msg *m, struct http1_head *h)
+{
+	uint32_t i;
+
+	if (m->fields.n > HTTP1_MAX_HEADERS)
+		return -1;
+	memset(h, 0, offsetof(struct http1_head, headers));
+	h->method = h1codec_str(m, m->method);
+	h->target = h1codec_str(m, m->path);
+	h->version_minor = 1;
+	for (i = 0; i < m->fields.n; i++) {
+		h->headers[i].name = h1codec_str(m, m->fields.v[i].name);
+		h->headers[i].value = h1codec_str(m, m->fields.v[i].value);
+	}
+	h->nheaders = m->fields.n;
+	h->head_len = 0;
+	h->body = m->body == MSG_BODY_LENGTH ? HTTP1_BODY_LENGTH :
+	    m->body == MSG_BODY_UNKNOWN ? HTTP1_BODY_CHUNKED : HTTP1_BODY_NONE;
+	h->content_length = m->length;
+	h->length_field = m->body == MSG_BODY_LENGTH;
+	h->keep_alive = 1;
+	h->expect_continue = 0;
+	h->conn_names = 0;
+	h->upgrade = m->upgrade;
+	h->host = h1codec_str(m, m->authority);
+	h->te = (struct http1_str){ "", 0 };
+	return 0;
 }
 
 /* Host field -> lowercased host without port, brackets or trailing dot. */

@@ -62,6 +62,14 @@ int h1codec_request_msg(const struct http1_head *h, const char *p,
 int h1codec_response_msg(const struct http1_head *h, const char *p,
     struct msg *m);
 
+/*
+ * The request message m seen through an http1_head, for code that reads
+ * heads (the cache's field and directive parsing): method, the path as
+ * target, the fields, Host from the authority, the body fact.  Points into
+ * m: valid while m is unchanged.  -1 if m has more fields than a head may.
+ */
+int h1codec_head_view(const struct msg *m, struct http1_head *h);
+
 /* Writer flags. */
 #define H1CODEC_OPEN		0x1	/* leave the head open: the caller adds
 					   fields and the blank line */

@@ -361,8 +361,7 @@ fail:
 }
 
 int
-inject_write_request(struct evbuffer *out, const struct http1_head *h,
-    const char *p, const char *path, size_t plen, const char *name,
+inject_write_request(struct evbuffer *out, const struct msg *req, int minor,
     const struct rule *rule, const char *extra, char **audit_target,
     char *names, size_t namesz)
 {
@@ -370,12 +369,12 @@ inject_write_request(struct evbuffer *out, const struct http1_head *h,
 	int rc = -1;
 
 	*audit_target = NULL;
-	msg_init(&m, MSG_REQUEST);
-	if (h1codec_request_msg(h, p, path, plen, name, &m) == -1 ||
-	    inject_request(&m, rule, audit_target, names, namesz) == -1)
+	if (msg_clone(&m, req) == -1)
+		return -1;
+	if (inject_request(&m, rule, audit_target, names, namesz) == -1)
 		goto fail;
 	if ((extra != NULL && h1codec_add_lines(&m, extra) == -1) ||
-	    h1codec_write_request(out, &m, h->version_minor, 0) == -1) {
+	    h1codec_write_request(out, &m, minor, 0) == -1) {
 		free(*audit_target);
 		*audit_target = NULL;
 		goto fail;

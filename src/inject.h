@@ -12,7 +12,6 @@
 #include <stddef.h>
 
 struct evbuffer;
-struct http1_head;
 struct msg;
 struct rule;
 struct rule_injection;
@@ -41,17 +40,16 @@ int inject_request(struct msg *m, const struct rule *rule,
     char **audit_target, char *names, size_t namesz);
 
 /*
- * The request an upstream gets, written to out from the head h parsed at p:
- * the target path[0..plen) (normalised), Host from name (the verified
- * destination), the rule's credentials (inject_request), extra field lines
- * (the cache's validators) or NULL, and the framing sluice decides.
- * *audit_target and names as for inject_request().  The message that held
- * the credentials is wiped.  -1 on allocation failure.
+ * The request an upstream gets, written to out as HTTP/1.<minor>: a copy of
+ * req (the exchange's message, left as it was) with the rule's credentials
+ * (inject_request), extra field lines (the cache's validators) or NULL, and
+ * the framing sluice decides.  *audit_target and names as for
+ * inject_request().  The copy that held the credentials is wiped.  -1 on
+ * allocation failure.
  */
-int inject_write_request(struct evbuffer *out, const struct http1_head *h,
-    const char *p, const char *path, size_t plen, const char *name,
-    const struct rule *rule, const char *extra, char **audit_target,
-    char *names, size_t namesz);
+int inject_write_request(struct evbuffer *out, const struct msg *req,
+    int minor, const struct rule *rule, const char *extra,
+    char **audit_target, char *names, size_t namesz);
 
 /* The header field an injection sets, or NULL for a query parameter. */
 const char *inject_field_name(const struct rule_injection *inj);

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "datapath.h"
+#include "h1codec.h"
 #include "inject.h"
 #include "revalidate.h"
 #include "rules.h"
@@ -31,12 +32,22 @@ lookup_flight_end(struct conn *c)
 }
 
 /*
+ * The exchange's request as the cache reads it: its fields, and the
+ * target as sent upstream (normalised), which is what the cache keys on.
+ */
+static int
+lookup_request(struct conn *c, struct http1_head *rq)
+{
+	return h1codec_head_view(&c->ex.req, rq);
+}
+
+/*
  * A miss: lead the fetch, or wait for the identical one in flight (once,
  * bounded).  1 if this request now waits.
  */
 static int
 lookup_collapse(struct conn *c, const struct rule *rule,
-    const struct http1_head *h)
+    const struct http1_head *req)
 {
 	struct exchange *r = &c->ex;
 
@@ -47,7 +58,7 @@ lookup_collapse(struct conn *c, const struct rule *rule,
 	    NULL)
 		return 0;
 	r->flight = cache_flight_join(c->w->sl->cache, rule->id, r->host,
-	    h->target, &c->waiter);
+	    req->target, &c->waiter);
 	if (r->flight != NULL || c->waiter.flight == NULL)
 		return 0;
 	r->collapsed = 1;
@@ -101,24 +112,30 @@ lookup_serve(struct conn *c, struct cache_entry *e,
 		cache_entry_unref(e);
 }
 
+/* Did the client send an Authorization of its own (not the rule's)? */
+static int
+lookup_client_auth(struct conn *c, const struct rule *rule)
+{
+	return msg_find(&c->ex.req, "authorization", 13) != NULL &&
+	    !inject_sets_field(rule, "authorization");
+}
+
 /*
  * Within stale-while-revalidate: answer from the stale entry (takes the
  * reference) and start its one background revalidation.
  */
 static void
-lookup_serve_swr(struct conn *c, const struct http1_head *h, const char *p,
+lookup_serve_swr(struct conn *c, const struct http1_head *req,
     const struct rule *rule, struct cache_entry *e, int64_t age)
 {
 	struct exchange *r = &c->ex;
-	int client_auth = http1_find(h, "authorization") != NULL &&
-	    !inject_sets_field(rule, "authorization");
 
 	if (revalidate_start(c->w, (struct sockaddr *)&c->up_addr, c->up_len,
 	    c->sni[0] ? c->sni : c->name, c->name, e, r->rules, rule, r->host,
-	    p, h->head_len, h->target, client_auth) == -1)
+	    &r->req, lookup_client_auth(c, rule)) == -1)
 		log_event(LOG_DEBUG, "cache_revalidate_skipped", "host=%s",
 		    r->host);
-	lookup_serve(c, e, h, age, "hit; fwd=stale");
+	lookup_serve(c, e, req, age, "hit; fwd=stale");
 }
 
 /*
@@ -127,27 +144,22 @@ lookup_serve_swr(struct conn *c, const struct http1_head *h, const char *p,
  * costs the upstream nothing.  1 if answered.
  */
 int
-lookup_hit(struct conn *c, const struct http1_head *h, const char *p,
-    const struct rule *rule)
+lookup_hit(struct conn *c, const struct rule *rule)
 {
-	struct http1_head keyed;
+	struct http1_head rq;
 	struct cache_entry *e;
 	int64_t age;
 
-	if (!rule->has_cache)
+	if (!rule->has_cache || lookup_request(c, &rq) == -1 ||
+	    cache_request_bypass(&rq))
 		return 0;
-	keyed = *h;
-	keyed.target.p = c->ex.norm;
-	keyed.target.len = c->ex.norm_len;
-	if (cache_request_bypass(&keyed))
-		return 0;
-	switch (cache_lookup(c->w->sl->cache, rule->id, c->ex.host, &keyed,
+	switch (cache_lookup(c->w->sl->cache, rule->id, c->ex.host, &rq,
 	    time(NULL), &e, &age)) {
 	case CACHE_FRESH:
-		lookup_serve(c, e, &keyed, age, "hit");
+		lookup_serve(c, e, &rq, age, "hit");
 		return 1;
 	case CACHE_STALE_SWR:
-		lookup_serve_swr(c, &keyed, p, rule, e, age);
+		lookup_serve_swr(c, &rq, rule, e, age);
 		return 1;
 	case CACHE_STALE:
 		cache_entry_unref(e);
@@ -161,30 +173,25 @@ lookup_hit(struct conn *c, const struct http1_head *h, const char *p,
 /*
  * Serve the request from the cache, or send it upstream (conditionally,
  * for a stale entry).  Returns 1 when the request waits for an identical
- * one already on its way upstream; its head then stays in the input.
+ * one already on its way upstream (EX_COLLAPSED, the message kept).
  */
 int
-lookup_send(struct conn *c, const struct http1_head *h, const char *p,
-    const struct rule *rule)
+lookup_send(struct conn *c, const struct rule *rule)
 {
 	struct exchange *r = &c->ex;
 	struct cache *cache = c->w->sl->cache;
 	const char *extra = NULL;
-	struct http1_head keyed;
+	struct http1_head rq, *h = &rq;
 	struct cache_entry *e;
 	int64_t age;
 
-	if (!http1_str_eq(h->method, "GET") && !http1_str_eq(h->method, "HEAD")
-	    && !http1_str_eq(h->method, "OPTIONS") &&
-	    !http1_str_eq(h->method, "TRACE"))
+	if (!msg_str_eq(&r->req, r->req.method, "GET", 3) &&
+	    !msg_str_eq(&r->req, r->req.method, "HEAD", 4) &&
+	    !msg_str_eq(&r->req, r->req.method, "OPTIONS", 7) &&
+	    !msg_str_eq(&r->req, r->req.method, "TRACE", 5))
 		r->unsafe_target = strndup(r->norm, r->norm_len);
-	if (rule == NULL || !rule->has_cache)
+	if (rule == NULL || !rule->has_cache || lookup_request(c, &rq) == -1)
 		goto forward;
-	/* The cache keys on the target as sent upstream, not as spelt. */
-	keyed = *h;
-	keyed.target.p = r->norm;
-	keyed.target.len = r->norm_len;
-	h = &keyed;
 	if (cache_request_bypass(h)) {
 		if (r->unsafe_target == NULL)
 			r->cache_status = "fwd=bypass";
@@ -197,7 +204,7 @@ lookup_send(struct conn *c, const struct http1_head *h, const char *p,
 		lookup_serve(c, e, h, age, "hit");
 		return 0;
 	case CACHE_STALE_SWR:
-		lookup_serve_swr(c, h, p, rule, e, age);
+		lookup_serve_swr(c, h, rule, e, age);
 		return 0;
 	case CACHE_STALE:
 		/*
@@ -219,31 +226,10 @@ lookup_send(struct conn *c, const struct http1_head *h, const char *p,
 			return 1;
 		break;
 	}
-	r->client_auth = http1_find(h, "authorization") != NULL &&
-	    !inject_sets_field(rule, "authorization");
-	if ((r->cache_req = malloc(h->head_len)) != NULL) {
-		memcpy(r->cache_req, p, h->head_len);
-		r->cache_req_len = h->head_len;
-	}
+	r->client_auth = lookup_client_auth(c, rule);
+	r->fillable = 1;
 forward:
-	upleg_send_request(c, h, p, rule, extra);
-	return 0;
-}
-
-/*
- * Parse the saved request head (it parsed once; only the copy is new),
- * keyed like the lookup on the target as sent upstream.
- */
-static int
-lookup_request(struct conn *c, struct http1_head *rq)
-{
-	const char *why;
-
-	if (http1_parse_request(c->ex.cache_req, c->ex.cache_req_len, rq,
-	    &why) != HTTP1_OK)
-		return -1;
-	rq->target.p = c->ex.norm;
-	rq->target.len = c->ex.norm_len;
+	upleg_send_request(c, rule, extra);
 	return 0;
 }
 

@@ -309,3 +309,41 @@ msg_next(const struct msg *m, const char *name, size_t nlen, size_t *i,
 	}
 	return -1;
 }
+
+/* Every field of one list of src, pushed onto dst's (the arenas match). */
+static int
+msg_clone_fields(struct msg_fields *dst, struct msg_field *inline_v,
+    const struct msg_fields *src)
+{
+	uint32_t i;
+
+	for (i = 0; i < src->n; i++)
+		if (msg_push(dst, inline_v, src->v[i].name, src->v[i].value) ==
+		    -1)
+			return -1;
+	return 0;
+}
+
+int
+msg_clone(struct msg *dst, const struct msg *src)
+{
+	*dst = *src;		/* every scalar and msg_str; arrays below */
+	dst->buf = dst->inline_buf;
+	dst->cap = sizeof(dst->inline_buf);
+	dst->len = 0;
+	dst->fields = (struct msg_fields){ dst->inline_fields, 0,
+	    MSG_INLINE_FIELDS };
+	dst->trailers = (struct msg_fields){ NULL, 0, 0 };
+	if (src->len > dst->cap && msg_grow(dst, src->len) == -1)
+		goto fail;
+	if (src->len > 0)
+		memcpy(dst->buf, src->buf, src->len);
+	dst->len = src->len;
+	if (msg_clone_fields(&dst->fields, dst->inline_fields, &src->fields) ==
+	    -1 || msg_clone_fields(&dst->trailers, NULL, &src->trailers) == -1)
+		goto fail;
+	return 0;
+fail:
+	msg_free(dst);
+	return -1;
+}

@@ -104,6 +104,12 @@ void msg_init(struct msg *m, enum msg_kind kind);
 void msg_free(struct msg *m);
 /* msg_free() then msg_init(): ready for the next message. */
 void msg_reset(struct msg *m, enum msg_kind kind);
+/*
+ * dst (uninitialised) becomes a copy of src that owns its own arena: what
+ * a request's injection works on, so the exchange's message never holds
+ * a credential.  -1 (dst freed) without memory.
+ */
+int msg_clone(struct msg *dst, const struct msg *src);
 
 /* The bytes of s (not NUL-terminated), valid until the message grows. */
 static inline const char *

@@ -56,7 +56,7 @@ policy_limit_apply(struct conn *c, const struct rule *rule, int64_t wait,
 		return POLICY_LIMIT_REFUSED;
 	}
 	if (wait < 0) {
-		/* The head stays in the input until the token is due. */
+		/* The message waits for its token; its body stays unread. */
 		c->ex.held = counted;
 		c->ex.state = EX_HELD;
 		front_arm(c, -wait / 1000.0);
@@ -141,7 +141,8 @@ policy_limit_collect(struct conn *c)
 
 /*
  * Decide what to do with the request whose head h sits at the start of the
- * client's input.  Returns with the head drained and state EXCHANGE.
+ * client's input.  Returns with the head drained and state EXCHANGE: from
+ * here on the exchange works from its message, r->req.
  */
 void
 policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
@@ -177,6 +178,13 @@ policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 		    "segment");
 		goto drain;
 	}
+	if (h1codec_request_msg(h, p, r->norm, r->norm_len, c->name,
+	    &r->req) == -1) {
+		respond_error(c, 400, "bad_request",
+		    "request head cannot be forwarded");
+		goto drain;
+	}
+	evbuffer_drain(in, h->head_len);
 
 	r->rules = worker_rules(c->w);
 	rules_snapshot_ref(r->rules);
@@ -191,27 +199,20 @@ policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 		if (policy_deny_stands(c, r->host, r->method, path.p, path.len,
 		    r->rule_id)) {
 			respond_denied(c, r->rule_id);
-			goto drain;
+			return;
 		}
 		/* Sent as with no rule: a deny's limit or cache never applies. */
 		r->decision = "would_deny";
 		r->rule = rule = NULL;
 	}
 	/* A fresh hit costs the upstream nothing: it spends no token. */
-	if (rule != NULL && rule->has_limit && lookup_hit(c, h, p, rule))
-		goto drain;
-	if (rule != NULL && rule->has_limit) {
-		switch (policy_limit(c, rule)) {
-		case POLICY_LIMIT_PASS:
-			break;
-		case POLICY_LIMIT_REFUSED:
-			goto drain;
-		case POLICY_LIMIT_HELD:
-			return;
-		}
-	}
-	if (lookup_send(c, h, p, rule) == 1)
+	if (rule != NULL && rule->has_limit && lookup_hit(c, rule))
 		return;
+	if (rule != NULL && rule->has_limit &&
+	    policy_limit(c, rule) != POLICY_LIMIT_PASS)
+		return;		/* answered 429, or held until the timer */
+	lookup_send(c, rule);
+	return;
 drain:
 	evbuffer_drain(in, h->head_len);
 }

@@ -25,6 +25,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "h1codec.h"
 #include "http1.h"
 #include "inject.h"
 #include "log.h"
@@ -42,10 +43,8 @@ struct revalidate {
 	struct cache_entry *e;		/* claimed and referenced */
 	struct rules_snapshot *rules;	/* keeps rule alive */
 	const struct rule *rule;
-	char		*head;		/* the client's request head */
-	size_t		 head_len;
-	char		*target;	/* normalised */
-	size_t		 target_len;
+	struct msg	 req;		/* the client's request, no
+					   credentials */
 	char		*host;
 	int		 client_auth;
 	int		 conditional;	/* the entry's validators were sent */
@@ -64,29 +63,27 @@ static void	revalidate_free(struct revalidate *);
 
 /* A request whose answer would not be the entry's whole representation. */
 static int
-revalidate_usable(const struct http1_head *h)
+revalidate_usable(const struct msg *req)
 {
-	return h->body == HTTP1_BODY_NONE &&
-	    http1_find(h, "if-none-match") == NULL &&
-	    http1_find(h, "if-modified-since") == NULL &&
-	    http1_find(h, "range") == NULL;
+	return req->body == MSG_BODY_NONE &&
+	    msg_find(req, "if-none-match", 13) == NULL &&
+	    msg_find(req, "if-modified-since", 17) == NULL &&
+	    msg_find(req, "range", 5) == NULL;
 }
 
 int
 revalidate_start(struct worker *w, const struct sockaddr *addr,
     socklen_t addrlen, const char *sni, const char *verify_name,
     struct cache_entry *e, struct rules_snapshot *rules,
-    const struct rule *rule, const char *host, const char *head,
-    size_t head_len, struct http1_str target, int client_auth)
+    const struct rule *rule, const char *host, const struct msg *req,
+    int client_auth)
 {
 	struct revalidate *rv;
-	struct http1_head h;
 	struct timeval tv = { w->sl->cfg->upstream_timeout, 0 };
 	const char *validators = cache_entry_validators(e);
 	char *audit_target = NULL, names[256];
 
-	if (http1_parse_request(head, head_len, &h, NULL) != HTTP1_OK ||
-	    !revalidate_usable(&h))
+	if (!revalidate_usable(req))
 		return -1;
 	if (!cache_entry_claim(e))
 		return 0;
@@ -94,6 +91,7 @@ revalidate_start(struct worker *w, const struct sockaddr *addr,
 		cache_entry_release_claim(e);
 		return -1;
 	}
+	msg_init(&rv->req, MSG_REQUEST);
 	rv->w = w;
 	TAILQ_INSERT_TAIL(&w->revalidating, rv, entry);
 	rv->e = e;
@@ -104,29 +102,21 @@ revalidate_start(struct worker *w, const struct sockaddr *addr,
 	rv->client_auth = client_auth;
 	rv->conditional = validators[0] != '\0';
 	rv->sent = time(NULL);
-	if ((rv->head = malloc(head_len)) == NULL ||
-	    (rv->target = malloc(target.len + 1)) == NULL ||
-	    (rv->host = strdup(host)) == NULL)
-		goto fail;
-	memcpy(rv->head, head, head_len);
-	rv->head_len = head_len;
-	memcpy(rv->target, target.p, target.len);
-	rv->target[target.len] = '\0';
-	rv->target_len = target.len;
-	if (revalidate_request(rv, &h) == -1 ||
+	if (msg_clone(&rv->req, req) == -1 ||
+	    (rv->host = strdup(host)) == NULL ||
 	    (rv->timer = evtimer_new(w->base, revalidate_timeout, rv)) == NULL ||
 	    (rv->sock = upstream_connect_tls(w, addr, addrlen, sni,
 	    verify_name)) == NULL)
 		goto fail;
-	if (inject_write_request(sock_output(rv->sock), &h, rv->head,
-	    rv->target, rv->target_len, verify_name, rule, rv->conditional ?
-	    validators : NULL, &audit_target, names, sizeof(names)) == -1)
+	if (inject_write_request(sock_output(rv->sock), &rv->req, 1, rule,
+	    rv->conditional ? validators : NULL, &audit_target, names,
+	    sizeof(names)) == -1)
 		goto fail;
 	free(audit_target);
 	sock_setcb(rv->sock, revalidate_read, NULL, revalidate_event, rv);
 	event_add(rv->timer, &tv);
-	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%s", host,
-	    rv->target);
+	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%.*s", host,
+	    (int)rv->req.path.len, msg_ptr(&rv->req, rv->req.path));
 	return 0;
 
 fail:
@@ -134,15 +124,11 @@ fail:
 	return -1;
 }
 
-/* The saved request head, parsed again, keyed on the normalised target. */
+/* The saved request as the cache reads it, keyed on its normalised path. */
 static int
 revalidate_request(struct revalidate *rv, struct http1_head *h)
 {
-	if (http1_parse_request(rv->head, rv->head_len, h, NULL) != HTTP1_OK)
-		return -1;
-	h->target.p = rv->target;
-	h->target.len = rv->target_len;
-	return 0;
+	return h1codec_head_view(&rv->req, h);
 }
 
 static void
@@ -279,8 +265,7 @@ revalidate_free(struct revalidate *rv)
 	cache_entry_release_claim(rv->e);
 	cache_entry_unref(rv->e);
 	rules_snapshot_unref(rv->rules);
-	free(rv->head);
-	free(rv->target);
+	msg_free(&rv->req);
 	free(rv->host);
 	free(rv);
 }

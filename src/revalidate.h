@@ -7,9 +7,8 @@
 
 #include <sys/socket.h>
 
-#include "http1.h"
-
 struct cache_entry;
+struct msg;
 struct rule;
 struct rules_snapshot;
 struct worker;
@@ -18,17 +17,17 @@ struct worker;
  * The client was answered from the stale entry e; unless a revalidation of
  * e already runs (cache_entry_claim), send the request upstream on a
  * connection of its own (to addr, with sni, verified for verify_name) and
- * refresh or replace e with the answer.  head is the client's request head
- * (head_len bytes, parsed before), target the normalised target; rule
- * under rules (referenced here) sets the credentials and the policy.
+ * refresh or replace e with the answer.  req is the client's request (a
+ * copy is kept; its path is the normalised target); rule under rules
+ * (referenced here) sets the credentials and the policy.
  * client_auth as for cache_storable.  Takes nothing from the caller; 0 if
  * started or already running, -1 if it could not start.
  */
 int revalidate_start(struct worker *, const struct sockaddr *addr,
     socklen_t addrlen, const char *sni, const char *verify_name,
     struct cache_entry *e, struct rules_snapshot *rules,
-    const struct rule *rule, const char *host, const char *head,
-    size_t head_len, struct http1_str target, int client_auth);
+    const struct rule *rule, const char *host, const struct msg *req,
+    int client_auth);
 
 /* Free every revalidation the worker still runs (its exit). */
 void revalidate_cancel_all(struct worker *);

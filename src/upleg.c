@@ -130,8 +130,7 @@ fail:
  * verified for c->name before any byte written here leaves.
  */
 void
-upleg_send_request(struct conn *c, const struct http1_head *h,
-    const char *p, const struct rule *rule, const char *extra)
+upleg_send_request(struct conn *c, const struct rule *rule, const char *extra)
 {
 	struct exchange *r = &c->ex;
 	struct evbuffer *out;
@@ -145,8 +144,8 @@ upleg_send_request(struct conn *c, const struct http1_head *h,
 	}
 	r->state = EX_UPSTREAM;
 	out = sock_output(c->usock);
-	if (inject_write_request(out, h, p, r->norm, r->norm_len, c->name, rule,
-	    extra, &audit_target, r->injected, sizeof(r->injected)) == -1) {
+	if (inject_write_request(out, &r->req, r->minor, rule, extra,
+	    &audit_target, r->injected, sizeof(r->injected)) == -1) {
 		respond_error(c, 502, "bad_gateway", "out of memory");
 		return;
 	}

@@ -382,6 +382,33 @@ test_add_lines(void)
 	msg_free(&m);
 }
 
+/* The message as the cache reads it: what was parsed, not the wire. */
+static void
+test_head_view(void)
+{
+	static const char req[] = "GET /a/./b?q=1 HTTP/1.1\r\n"
+	    "Host: api.test\r\nConnection: x-hop\r\nX-Hop: 1\r\n"
+	    "Cache-Control: no-cache\r\nAccept: */*\r\n\r\n";
+	struct http1_head h, v;
+	struct msg m;
+	const char *why;
+
+	CHECK(http1_parse_request(req, strlen(req), &h, &why) == HTTP1_OK,
+	    "parsed");
+	msg_init(&m, MSG_REQUEST);
+	CHECK(h1codec_request_msg(&h, req, "/a/b?q=1", 8, "api.test", &m) == 0 &&
+	    h1codec_head_view(&m, &v) == 0, "viewed");
+	CHECK(http1_str_eq(v.method, "GET") &&
+	    http1_str_eq(v.target, "/a/b?q=1") &&
+	    http1_str_eq(v.host, "api.test") && v.body == HTTP1_BODY_NONE,
+	    "method, normalised target, authority, no body");
+	CHECK(v.nheaders == 2 && http1_find(&v, "cache-control") != NULL &&
+	    http1_find(&v, "x-hop") == NULL &&
+	    http1_find(&v, "connection") == NULL,
+	    "the fields, without the hop-by-hop ones");
+	msg_free(&m);
+}
+
 int
 main(void)
 {
@@ -392,5 +419,6 @@ main(void)
 	test_framing();
 	test_trailers();
 	test_add_lines();
+	test_head_view();
 	return unit_done();
 }

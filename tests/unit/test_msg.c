@@ -149,6 +149,50 @@ test_inline(void)
 	msg_free(&m);
 }
 
+/*
+ * A clone has its own arena: what injection adds to it never reaches the
+ * original (the exchange's request, which the cache reads), and freeing
+ * one leaves the other whole.
+ */
+static void
+test_clone(void)
+{
+	struct msg m, c;
+	char value[200];
+	int i, ok = 1;
+
+	memset(value, 'v', sizeof(value));
+	msg_init(&m, MSG_REQUEST);
+	CHECK(msg_set_request(&m, S("GET"), S("https"), S("api.test"),
+	    S("/a?b=1")) == 0 && msg_add(&m, S("Accept"), S("*/*")) == 0 &&
+	    msg_add_trailer(&m, S("X-T"), S("t")) == 0, "original built");
+	msg_set_body(&m, MSG_BODY_LENGTH, 5);
+	CHECK(msg_clone(&c, &m) == 0, "clone");
+	CHECK(msg_str_eq(&c, c.method, S("GET")) &&
+	    msg_str_eq(&c, c.path, S("/a?b=1")) &&
+	    msg_str_eq(&c, c.authority, S("api.test")) &&
+	    c.body == MSG_BODY_LENGTH && c.length == 5 &&
+	    is(&c, msg_find(&c, S("accept")), "Accept", "*/*") &&
+	    c.trailers.n == 1 && c.buf == c.inline_buf,
+	    "the clone reads as the original, in its own inline arena");
+	CHECK(msg_set(&c, S("Authorization"), S("Bearer s3cret")) == 0 &&
+	    msg_find(&m, S("authorization")) == NULL && m.fields.n == 1,
+	    "a field set on the clone is not on the original");
+	msg_hold_secret(&c);
+	msg_free(&c);
+	CHECK(is(&m, msg_find(&m, S("accept")), "Accept", "*/*"),
+	    "the original outlives its clone");
+
+	for (i = 0; i < 100; i++)
+		if (msg_add(&m, S("X-Big"), value, sizeof(value)) == -1)
+			ok = 0;
+	CHECK(ok && msg_clone(&c, &m) == 0 && c.fields.n == 101 &&
+	    c.buf != m.buf && msg_ptr(&c, c.fields.v[100].value)[199] == 'v',
+	    "a grown message clones onto the heap");
+	msg_free(&c);
+	msg_free(&m);
+}
+
 int
 main(void)
 {
@@ -156,5 +200,6 @@ main(void)
 	test_checks();
 	test_growth();
 	test_inline();
+	test_clone();
 	return unit_done();
 }
