@@ -6,10 +6,10 @@
  * what a record says; callers fill struct audit_record or audit_conn_record,
  * with secrets already masked.
  *
- * Workers call audit_submit() or audit_submit_conn(), which make one heap
- * copy of the record (the struct and all its strings in one block), append
- * the pointer to the pending array under a mutex, and return: no I/O, no
- * waiting on SQLite.  The writer swaps the pending array with its spare one
+ * Workers call audit_submit() or audit_submit_conn(), which copy the
+ * record (the struct and all its strings in one block, a slot the writer
+ * gave back when it fits one) and append the pointer to the pending array
+ * under a mutex, and return: no I/O, no waiting on SQLite.  The writer swaps the pending array with its spare one
  * under the mutex, so a batch is taken in O(1) and workers go on queueing
  * while it writes; it then commits the batch in one transaction.  Readers
  * with the sqlite3 tool do not block it (WAL); a writer that does (someone's
@@ -90,6 +90,7 @@ static const char *const audit_cause_names[AUDIT_NCAUSES] = {
 /* A record and the strings it points at, in one allocation. */
 struct audit_entry {
 	enum audit_kind		 kind;
+	int			 pooled;	/* AUDIT_SLOT_SIZE bytes */
 	union {
 		struct audit_record	 req;
 		struct audit_conn_record conn;
@@ -98,6 +99,15 @@ struct audit_entry {
 };
 
 #define AUDIT_MAX_STRINGS	14	/* string fields of a record */
+
+/*
+ * Entries that fit in AUDIT_SLOT_SIZE bytes are kept for reuse once
+ * written, up to AUDIT_POOL_MAX of them: allocated by a worker and freed
+ * by the writer, each cost a trip through malloc's arena (the thread
+ * caches do not help across threads), more than copying the record.
+ */
+#define AUDIT_SLOT_SIZE		1024
+#define AUDIT_POOL_MAX		4096
 
 /*
  * Request rows go in by INSERT statements of 1, 2, 4, ... AUDIT_ROWS_MAX
@@ -141,6 +151,8 @@ struct audit {
 	pthread_cond_t		 cond;		/* CLOCK_MONOTONIC */
 	struct audit_entry	**pending;	/* mtx */
 	unsigned		 npending;	/* mtx */
+	struct audit_entry	**pool;		/* mtx: slots to reuse */
+	unsigned		 npool;		/* mtx */
 	unsigned		 cap;
 	int			 stopping;	/* mtx */
 
@@ -322,33 +334,75 @@ audit_entry_strings(struct audit_entry *e, const char **f[])
 	return n;
 }
 
-/* A copy of tmpl with its strings moved into the same allocation. */
-static struct audit_entry *
-audit_entry_new(struct audit_entry *tmpl)
+/*
+ * The bytes a copy of tmpl takes, with len[] the length of each string
+ * field (in audit_entry_strings() order) for audit_entry_fill().
+ */
+static size_t
+audit_entry_size(struct audit_entry *tmpl, size_t len[])
 {
 	const char **f[AUDIT_MAX_STRINGS];
-	struct audit_entry *e;
+	size_t size = sizeof(*tmpl);
 	unsigned i, n;
-	size_t len = 0, l;
-	char *p;
 
 	n = audit_entry_strings(tmpl, f);
-	for (i = 0; i < n; i++)
-		len += *f[i] != NULL ? strlen(*f[i]) + 1 : 0;
-	if ((e = malloc(sizeof(*e) + len)) == NULL)
-		return NULL;
+	for (i = 0; i < n; i++) {
+		len[i] = *f[i] != NULL ? strlen(*f[i]) + 1 : 0;
+		size += len[i];
+	}
+	return size;
+}
+
+/* Copy tmpl into e, its strings into e's own bytes. */
+static void
+audit_entry_fill(struct audit_entry *e, struct audit_entry *tmpl,
+    const size_t len[], int pooled)
+{
+	const char **f[AUDIT_MAX_STRINGS];
+	unsigned i, n;
+	char *p = e->strings;
+
 	memcpy(e, tmpl, sizeof(*e));
-	audit_entry_strings(e, f);
-	p = e->strings;
+	e->pooled = pooled;
+	n = audit_entry_strings(e, f);
 	for (i = 0; i < n; i++) {
 		if (*f[i] == NULL)
 			continue;
-		l = strlen(*f[i]) + 1;
-		memcpy(p, *f[i], l);
+		memcpy(p, *f[i], len[i]);
 		*f[i] = p;
-		p += l;
+		p += len[i];
 	}
-	return e;
+}
+
+/* Room for an entry of size bytes: a pooled slot if it fits.  Under mtx. */
+static struct audit_entry *
+audit_entry_take(struct audit *a, size_t size, int *pooled)
+{
+	*pooled = size <= AUDIT_SLOT_SIZE;
+	if (!*pooled)
+		return malloc(size);
+	if (a->npool > 0)
+		return a->pool[--a->npool];
+	return malloc(AUDIT_SLOT_SIZE);
+}
+
+/* Written entries back to the pool, or freed once it is full. */
+static void
+audit_entries_release(struct audit *a, struct audit_entry **batch,
+    unsigned n)
+{
+	unsigned k, nfree = 0;
+
+	pthread_mutex_lock(&a->mtx);
+	for (k = 0; k < n; k++) {
+		if (batch[k]->pooled && a->npool < AUDIT_POOL_MAX)
+			a->pool[a->npool++] = batch[k];
+		else
+			batch[nfree++] = batch[k];
+	}
+	pthread_mutex_unlock(&a->mtx);
+	for (k = 0; k < nfree; k++)
+		free(batch[k]);
 }
 
 /* Count lost records for the gaps table; say so at most once a second. */
@@ -372,35 +426,41 @@ audit_drop(struct audit *a, enum audit_kind kind, uint64_t n,
 		    audit_cause_names[cause], (unsigned long long)total);
 }
 
+/*
+ * The copy is made under the mutex, into a pooled slot: taking the slot
+ * needs the mutex anyway, and the copy costs less than a second lock.
+ */
 static int
 audit_enqueue(struct audit *a, struct audit_entry *tmpl)
 {
-	struct audit_entry *e;
-	int refused = 0;
+	size_t len[AUDIT_MAX_STRINGS], size;
+	enum audit_cause cause = AUDIT_QUEUE_FULL;
+	struct audit_entry *e = NULL;
+	int pooled;
 
-	if ((e = audit_entry_new(tmpl)) == NULL) {
-		audit_drop(a, tmpl->kind, 1, AUDIT_NOMEM);
-		return -1;
-	}
+	size = audit_entry_size(tmpl, len);
 	pthread_mutex_lock(&a->mtx);
 	/*
 	 * After stopping nothing can be written, not even a gaps row:
 	 * counted in audit_dropped() only (the workers have stopped by then).
 	 */
-	if (a->stopping || a->npending == a->cap)
-		refused = 1;
-	else
-		a->pending[a->npending++] = e;
+	if (!a->stopping && a->npending < a->cap) {
+		if ((e = audit_entry_take(a, size, &pooled)) == NULL)
+			cause = AUDIT_NOMEM;
+		else {
+			audit_entry_fill(e, tmpl, len, pooled);
+			a->pending[a->npending++] = e;
+		}
+	}
 	/*
 	 * The writer takes a batch every AUDIT_WAIT_MS; waking it for every
 	 * record would cost a context switch and a transaction per request.
 	 */
-	if (!refused && a->npending == (a->cap + 1) / 2)
+	if (e != NULL && a->npending == (a->cap + 1) / 2)
 		pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->mtx);
-	if (refused) {
-		free(e);
-		audit_drop(a, tmpl->kind, 1, AUDIT_QUEUE_FULL);
+	if (e == NULL) {
+		audit_drop(a, tmpl->kind, 1, cause);
 		return -1;
 	}
 	return 0;
@@ -1133,8 +1193,7 @@ audit_write(struct audit *a, struct audit_entry **batch, unsigned n)
 		audit_sleep_ms(AUDIT_RETRY_SLEEP_MS);
 		audit_db_check(a);
 	}
-	for (k = 0; k < n; k++)
-		free(batch[k]);
+	audit_entries_release(a, batch, n);
 }
 
 /*
@@ -1239,7 +1298,8 @@ audit_open(const char *path, unsigned capacity, int retention_days)
 	atomic_store(&a->next_conn_id, 1);
 	if ((a->path = strdup(path)) == NULL ||
 	    (a->pending = calloc(capacity, sizeof(*a->pending))) == NULL ||
-	    (a->spare = calloc(capacity, sizeof(*a->spare))) == NULL)
+	    (a->spare = calloc(capacity, sizeof(*a->spare))) == NULL ||
+	    (a->pool = calloc(AUDIT_POOL_MAX, sizeof(*a->pool))) == NULL)
 		goto nomem;
 	/* At start-up a file that does not work is an error, not a gap. */
 	if (audit_db_open(a) == -1)
@@ -1268,6 +1328,7 @@ fail:
 		audit_db_close(a, &a->f);
 		free(a->pending);
 		free(a->spare);
+		free(a->pool);
 		free(a->path);
 		free(a);
 	}
@@ -1292,6 +1353,9 @@ audit_close(struct audit *a)
 	pthread_mutex_destroy(&a->mtx);
 	free(a->pending);
 	free(a->spare);
+	while (a->npool > 0)
+		free(a->pool[--a->npool]);
+	free(a->pool);
 	free(a->path);
 	free(a);
 }
