@@ -9,11 +9,13 @@
  * Workers call audit_submit() or audit_submit_conn(), which copy the
  * record (the struct and all its strings in one block, a slot the writer
  * gave back when it fits one) and append the pointer to the pending array
- * under a mutex, and return: no I/O, no waiting on SQLite.  The writer swaps the pending array with its spare one
- * under the mutex, so a batch is taken in O(1) and workers go on queueing
- * while it writes; it then commits the batch in one transaction.  Readers
- * with the sqlite3 tool do not block it (WAL); a writer that does (someone's
- * BEGIN IMMEDIATE) is waited for AUDIT_KEEP_MS before the batch is given up.
+ * under a mutex, and return: no I/O, no waiting on SQLite.  The writer
+ * swaps the pending array with its spare one under the mutex, so a batch
+ * is taken in O(1) and workers go on queueing while it writes; it then
+ * commits the batch in one transaction, the requests rows by INSERT
+ * statements of up to AUDIT_ROWS_MAX rows.  Readers with the sqlite3 tool
+ * do not block it (WAL); a writer that does (someone's BEGIN IMMEDIATE) is
+ * waited for AUDIT_KEEP_MS before the batch is given up.
  *
  * Connection ids are handed out here (audit_conn_id), from a counter seeded
  * above every id the file holds, so that a request row names its connection
