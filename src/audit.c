@@ -6,14 +6,16 @@
  * what a record says; callers fill struct audit_record or audit_conn_record,
  * with secrets already masked.
  *
- * Workers call audit_submit() or audit_submit_conn(), which make one heap
- * copy of the record (the struct and all its strings in one block), append
- * the pointer to the pending array under a mutex, and return: no I/O, no
- * waiting on SQLite.  The writer swaps the pending array with its spare one
- * under the mutex, so a batch is taken in O(1) and workers go on queueing
- * while it writes; it then commits the batch in one transaction.  Readers
- * with the sqlite3 tool do not block it (WAL); a writer that does (someone's
- * BEGIN IMMEDIATE) is waited for AUDIT_KEEP_MS before the batch is given up.
+ * Workers call audit_submit() or audit_submit_conn(), which copy the
+ * record (the struct and all its strings in one block, a slot the writer
+ * gave back when it fits one) and append the pointer to the pending array
+ * under a mutex, and return: no I/O, no waiting on SQLite.  The writer
+ * swaps the pending array with its spare one under the mutex, so a batch
+ * is taken in O(1) and workers go on queueing while it writes; it then
+ * commits the batch in one transaction, the requests rows by INSERT
+ * statements of up to AUDIT_ROWS_MAX rows.  Readers with the sqlite3 tool
+ * do not block it (WAL); a writer that does (someone's BEGIN IMMEDIATE) is
+ * waited for AUDIT_KEEP_MS before the batch is given up.
  *
  * Connection ids are handed out here (audit_conn_id), from a counter seeded
  * above every id the file holds, so that a request row names its connection
@@ -90,6 +92,7 @@ static const char *const audit_cause_names[AUDIT_NCAUSES] = {
 /* A record and the strings it points at, in one allocation. */
 struct audit_entry {
 	enum audit_kind		 kind;
+	int			 pooled;	/* AUDIT_SLOT_SIZE bytes */
 	union {
 		struct audit_record	 req;
 		struct audit_conn_record conn;
@@ -99,10 +102,31 @@ struct audit_entry {
 
 #define AUDIT_MAX_STRINGS	14	/* string fields of a record */
 
+/*
+ * Entries that fit in AUDIT_SLOT_SIZE bytes are kept for reuse once
+ * written, up to AUDIT_POOL_MAX of them: allocated by a worker and freed
+ * by the writer, each cost a trip through malloc's arena (the thread
+ * caches do not help across threads), more than copying the record.
+ */
+#define AUDIT_SLOT_SIZE		1024
+#define AUDIT_POOL_MAX		4096
+
+/*
+ * Request rows go in by INSERT statements of 1, 2, 4, ... AUDIT_ROWS_MAX
+ * rows: a statement's fixed cost (opening cursors, halting, freeing what
+ * it allocated) was a third of a row's when each row had its own.
+ */
+#define AUDIT_INSERT_SIZES	6
+#define AUDIT_ROWS_MAX		(1u << (AUDIT_INSERT_SIZES - 1))
+#define AUDIT_REQUEST_COLUMNS	18
+#define AUDIT_TS_SIZE		32	/* "2026-11-29T18:00:00.123Z", any year */
+
 /* One open audit.db: the writer's connection and its statements. */
 struct audit_file {
 	sqlite3			*db;		/* NULL while it cannot open */
-	sqlite3_stmt		*insert;
+	sqlite3_stmt		*begin;
+	sqlite3_stmt		*commit;
+	sqlite3_stmt		*insert[AUDIT_INSERT_SIZES];	/* [k]: 2^k rows */
 	sqlite3_stmt		*insert_conn;
 	sqlite3_stmt		*insert_gap;
 	dev_t			 dev;		/* of the file db has open */
@@ -120,6 +144,8 @@ struct audit {
 	struct audit_file	 f;
 	int64_t			 last_open_try;	/* monotonic ms */
 	int64_t			 next_prune;	/* monotonic ms */
+	int64_t			 ts_secs;	/* of ts_text, if it is set */
+	char			 ts_text[AUDIT_TS_SIZE];
 	uint64_t		 gapped[AUDIT_NSLOTS];	/* in gaps rows */
 	struct audit_entry	**spare;
 
@@ -127,6 +153,8 @@ struct audit {
 	pthread_cond_t		 cond;		/* CLOCK_MONOTONIC */
 	struct audit_entry	**pending;	/* mtx */
 	unsigned		 npending;	/* mtx */
+	struct audit_entry	**pool;		/* mtx: slots to reuse */
+	unsigned		 npool;		/* mtx */
 	unsigned		 cap;
 	int			 stopping;	/* mtx */
 
@@ -229,11 +257,13 @@ static const char audit_views_sql[] =
     "  FROM requests WHERE injected IS NOT NULL AND " AUDIT_LAST_HOUR "\n"
     "  GROUP BY rule_id, injected ORDER BY last_ts DESC;\n";
 
+/* Followed by one audit_insert_row per row. */
 static const char audit_insert_sql[] =
     "INSERT INTO requests (ts, client, server, sni, host, method, path, "
     "status, decision, rule_id, injected, req_bytes, resp_bytes, "
-    "duration_ms, error, conn_id, gateway, limit_source) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "duration_ms, error, conn_id, gateway, limit_source) VALUES ";
+static const char audit_insert_row[] =
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_conn_sql[] =
     "INSERT OR REPLACE INTO connections (id, started, ended, client, "
@@ -306,33 +336,75 @@ audit_entry_strings(struct audit_entry *e, const char **f[])
 	return n;
 }
 
-/* A copy of tmpl with its strings moved into the same allocation. */
-static struct audit_entry *
-audit_entry_new(struct audit_entry *tmpl)
+/*
+ * The bytes a copy of tmpl takes, with len[] the length of each string
+ * field (in audit_entry_strings() order) for audit_entry_fill().
+ */
+static size_t
+audit_entry_size(struct audit_entry *tmpl, size_t len[])
 {
 	const char **f[AUDIT_MAX_STRINGS];
-	struct audit_entry *e;
+	size_t size = sizeof(*tmpl);
 	unsigned i, n;
-	size_t len = 0, l;
-	char *p;
 
 	n = audit_entry_strings(tmpl, f);
-	for (i = 0; i < n; i++)
-		len += *f[i] != NULL ? strlen(*f[i]) + 1 : 0;
-	if ((e = malloc(sizeof(*e) + len)) == NULL)
-		return NULL;
+	for (i = 0; i < n; i++) {
+		len[i] = *f[i] != NULL ? strlen(*f[i]) + 1 : 0;
+		size += len[i];
+	}
+	return size;
+}
+
+/* Copy tmpl into e, its strings into e's own bytes. */
+static void
+audit_entry_fill(struct audit_entry *e, struct audit_entry *tmpl,
+    const size_t len[], int pooled)
+{
+	const char **f[AUDIT_MAX_STRINGS];
+	unsigned i, n;
+	char *p = e->strings;
+
 	memcpy(e, tmpl, sizeof(*e));
-	audit_entry_strings(e, f);
-	p = e->strings;
+	e->pooled = pooled;
+	n = audit_entry_strings(e, f);
 	for (i = 0; i < n; i++) {
 		if (*f[i] == NULL)
 			continue;
-		l = strlen(*f[i]) + 1;
-		memcpy(p, *f[i], l);
+		memcpy(p, *f[i], len[i]);
 		*f[i] = p;
-		p += l;
+		p += len[i];
 	}
-	return e;
+}
+
+/* Room for an entry of size bytes: a pooled slot if it fits.  Under mtx. */
+static struct audit_entry *
+audit_entry_take(struct audit *a, size_t size, int *pooled)
+{
+	*pooled = size <= AUDIT_SLOT_SIZE;
+	if (!*pooled)
+		return malloc(size);
+	if (a->npool > 0)
+		return a->pool[--a->npool];
+	return malloc(AUDIT_SLOT_SIZE);
+}
+
+/* Written entries back to the pool, or freed once it is full. */
+static void
+audit_entries_release(struct audit *a, struct audit_entry **batch,
+    unsigned n)
+{
+	unsigned k, nfree = 0;
+
+	pthread_mutex_lock(&a->mtx);
+	for (k = 0; k < n; k++) {
+		if (batch[k]->pooled && a->npool < AUDIT_POOL_MAX)
+			a->pool[a->npool++] = batch[k];
+		else
+			batch[nfree++] = batch[k];
+	}
+	pthread_mutex_unlock(&a->mtx);
+	for (k = 0; k < nfree; k++)
+		free(batch[k]);
 }
 
 /* Count lost records for the gaps table; say so at most once a second. */
@@ -356,35 +428,41 @@ audit_drop(struct audit *a, enum audit_kind kind, uint64_t n,
 		    audit_cause_names[cause], (unsigned long long)total);
 }
 
+/*
+ * The copy is made under the mutex, into a pooled slot: taking the slot
+ * needs the mutex anyway, and the copy costs less than a second lock.
+ */
 static int
 audit_enqueue(struct audit *a, struct audit_entry *tmpl)
 {
-	struct audit_entry *e;
-	int refused = 0;
+	size_t len[AUDIT_MAX_STRINGS], size;
+	enum audit_cause cause = AUDIT_QUEUE_FULL;
+	struct audit_entry *e = NULL;
+	int pooled;
 
-	if ((e = audit_entry_new(tmpl)) == NULL) {
-		audit_drop(a, tmpl->kind, 1, AUDIT_NOMEM);
-		return -1;
-	}
+	size = audit_entry_size(tmpl, len);
 	pthread_mutex_lock(&a->mtx);
 	/*
 	 * After stopping nothing can be written, not even a gaps row:
 	 * counted in audit_dropped() only (the workers have stopped by then).
 	 */
-	if (a->stopping || a->npending == a->cap)
-		refused = 1;
-	else
-		a->pending[a->npending++] = e;
+	if (!a->stopping && a->npending < a->cap) {
+		if ((e = audit_entry_take(a, size, &pooled)) == NULL)
+			cause = AUDIT_NOMEM;
+		else {
+			audit_entry_fill(e, tmpl, len, pooled);
+			a->pending[a->npending++] = e;
+		}
+	}
 	/*
 	 * The writer takes a batch every AUDIT_WAIT_MS; waking it for every
 	 * record would cost a context switch and a transaction per request.
 	 */
-	if (!refused && a->npending == (a->cap + 1) / 2)
+	if (e != NULL && a->npending == (a->cap + 1) / 2)
 		pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->mtx);
-	if (refused) {
-		free(e);
-		audit_drop(a, tmpl->kind, 1, AUDIT_QUEUE_FULL);
+	if (e == NULL) {
+		audit_drop(a, tmpl->kind, 1, cause);
 		return -1;
 	}
 	return 0;
@@ -492,11 +570,40 @@ audit_format_ts(int64_t ts_ms, char *buf, size_t len)
 	*p = '\0';
 }
 
+/*
+ * The row's timestamp into buf (AUDIT_TS_SIZE bytes).  Rows come in the
+ * same second in runs, so the text of the last second is kept and only
+ * the milliseconds are written: gmtime_r cost more than the rest of it.
+ */
+static void
+audit_ts(struct audit *a, int64_t ts_ms, char *buf)
+{
+	int64_t secs = ts_ms / 1000 - (ts_ms % 1000 < 0);
+
+	if (a->ts_text[0] == '\0' || secs != a->ts_secs) {
+		audit_format_ts(ts_ms, buf, AUDIT_TS_SIZE);
+		/* Other widths (years past 9999) are not kept. */
+		if (strlen(buf) != 24) {
+			a->ts_text[0] = '\0';
+			return;
+		}
+		memcpy(a->ts_text, buf, AUDIT_TS_SIZE);
+		a->ts_secs = secs;
+		return;
+	}
+	memcpy(buf, a->ts_text, 25);
+	audit_put_digits(buf + 20, (int)(ts_ms - secs * 1000), 3);
+}
+
+/*
+ * SQLITE_STATIC: s lives until the statement has run.  The length is given
+ * because SQLite would count it a byte at a time.
+ */
 static void
 audit_bind_text(sqlite3_stmt *st, int col, const char *s)
 {
 	if (s != NULL)
-		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, col, s, (int)strlen(s), SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, col);
 }
@@ -510,16 +617,10 @@ audit_bind_int(sqlite3_stmt *st, int col, int64_t v, int64_t null_value)
 		sqlite3_bind_null(st, col);
 }
 
-static void
-audit_bind_ts(sqlite3_stmt *st, int col, int64_t ts_ms)
-{
-	char ts[64];
-
-	audit_format_ts(ts_ms, ts, sizeof(ts));
-	sqlite3_bind_text(st, col, ts, -1, SQLITE_TRANSIENT);
-}
-
-/* Run a bound statement once and make it ready for the next row. */
+/*
+ * Run a bound statement once and make it ready for the next row.  Every
+ * parameter is bound for every row, so the bindings are not cleared.
+ */
 static int
 audit_step(sqlite3_stmt *st)
 {
@@ -527,44 +628,76 @@ audit_step(sqlite3_stmt *st)
 
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
-audit_insert(struct audit *a, const struct audit_record *r)
+/* Bind r as the row whose first parameter follows parameter base. */
+static void
+audit_bind_request(struct audit *a, sqlite3_stmt *st, int base,
+    const struct audit_record *r, const char *ts)
 {
-	sqlite3_stmt *st = a->f.insert;
+	audit_bind_text(st, base + 1, ts);
+	audit_bind_text(st, base + 2, r->client);
+	audit_bind_text(st, base + 3, r->server);
+	audit_bind_text(st, base + 4, r->sni);
+	audit_bind_text(st, base + 5, r->host);
+	audit_bind_text(st, base + 6, r->method);
+	audit_bind_text(st, base + 7, r->path);
+	audit_bind_int(st, base + 8, r->status, 0);
+	audit_bind_text(st, base + 9, r->decision);
+	audit_bind_int(st, base + 10, r->rule_id, -1);
+	audit_bind_text(st, base + 11, r->injected);
+	audit_bind_int(st, base + 12, r->req_bytes, -1);
+	audit_bind_int(st, base + 13, r->resp_bytes, -1);
+	sqlite3_bind_double(st, base + 14, r->duration_ms);
+	audit_bind_text(st, base + 15, r->error);
+	audit_bind_int(st, base + 16, r->conn_id, 0);
+	audit_bind_text(st, base + 17, a->gateway[0] != '\0' ? a->gateway :
+	    NULL);
+	audit_bind_text(st, base + 18, r->limit_source);
+}
 
-	audit_bind_ts(st, 1, r->ts_ms);
-	audit_bind_text(st, 2, r->client);
-	audit_bind_text(st, 3, r->server);
-	audit_bind_text(st, 4, r->sni);
-	audit_bind_text(st, 5, r->host);
-	audit_bind_text(st, 6, r->method);
-	audit_bind_text(st, 7, r->path);
-	audit_bind_int(st, 8, r->status, 0);
-	audit_bind_text(st, 9, r->decision);
-	audit_bind_int(st, 10, r->rule_id, -1);
-	audit_bind_text(st, 11, r->injected);
-	audit_bind_int(st, 12, r->req_bytes, -1);
-	audit_bind_int(st, 13, r->resp_bytes, -1);
-	sqlite3_bind_double(st, 14, r->duration_ms);
-	audit_bind_text(st, 15, r->error);
-	audit_bind_int(st, 16, r->conn_id, 0);
-	audit_bind_text(st, 17, a->gateway[0] != '\0' ? a->gateway : NULL);
-	audit_bind_text(st, 18, r->limit_source);
-	return audit_step(st);
+/*
+ * Insert n request rows, in order: the largest statement that fits first,
+ * so that any n takes at most one statement per bit of it.
+ */
+static int
+audit_insert_requests(struct audit *a, struct audit_record *const rows[],
+    unsigned n)
+{
+	char ts[AUDIT_ROWS_MAX][AUDIT_TS_SIZE];
+	sqlite3_stmt *st;
+	unsigned k, i, size;
+
+	while (n > 0) {
+		for (k = AUDIT_INSERT_SIZES - 1; (1u << k) > n; k--)
+			;
+		size = 1u << k;
+		st = a->f.insert[k];
+		for (i = 0; i < size; i++) {
+			audit_ts(a, rows[i]->ts_ms, ts[i]);
+			audit_bind_request(a, st, (int)i *
+			    AUDIT_REQUEST_COLUMNS, rows[i], ts[i]);
+		}
+		if (audit_step(st) == -1)
+			return -1;
+		rows += size;
+		n -= size;
+	}
+	return 0;
 }
 
 static int
 audit_insert_conn(struct audit *a, const struct audit_conn_record *r)
 {
 	sqlite3_stmt *st = a->f.insert_conn;
+	char started[AUDIT_TS_SIZE], ended[AUDIT_TS_SIZE];
 
+	audit_ts(a, r->started_ms, started);
+	audit_ts(a, r->ended_ms, ended);
 	sqlite3_bind_int64(st, 1, r->id);
-	audit_bind_ts(st, 2, r->started_ms);
-	audit_bind_ts(st, 3, r->ended_ms);
+	audit_bind_text(st, 2, started);
+	audit_bind_text(st, 3, ended);
 	audit_bind_text(st, 4, r->client);
 	audit_bind_text(st, 5, r->server);
 	audit_bind_text(st, 6, r->sni);
@@ -595,14 +728,16 @@ static int
 audit_insert_gaps(struct audit *a, uint64_t delta[])
 {
 	sqlite3_stmt *st = a->f.insert_gap;
-	int64_t now = util_wall_ms();
+	char now[AUDIT_TS_SIZE];
 	int i;
+
+	audit_ts(a, util_wall_ms(), now);
 
 	for (i = 0; i < AUDIT_NSLOTS; i++) {
 		delta[i] = atomic_load(&a->lost[i]) - a->gapped[i];
 		if (delta[i] == 0)
 			continue;
-		audit_bind_ts(st, 1, now);
+		audit_bind_text(st, 1, now);
 		sqlite3_bind_int64(st, 2, (int64_t)delta[i]);
 		sqlite3_bind_text(st, 3, audit_cause_names[i / AUDIT_NKINDS],
 		    -1, SQLITE_STATIC);
@@ -630,10 +765,17 @@ audit_gaps_pending(struct audit *a)
 static void
 audit_db_close(struct audit *a, struct audit_file *f)
 {
-	sqlite3_finalize(f->insert);
+	int k;
+
+	sqlite3_finalize(f->begin);
+	sqlite3_finalize(f->commit);
+	for (k = 0; k < AUDIT_INSERT_SIZES; k++) {
+		sqlite3_finalize(f->insert[k]);
+		f->insert[k] = NULL;
+	}
 	sqlite3_finalize(f->insert_conn);
 	sqlite3_finalize(f->insert_gap);
-	f->insert = f->insert_conn = f->insert_gap = NULL;
+	f->begin = f->commit = f->insert_conn = f->insert_gap = NULL;
 	/*
 	 * SQLite does not checkpoint on close a file that was renamed or
 	 * unlinked, and its -wal keeps the old name: fold it in (through the
@@ -763,6 +905,46 @@ audit_db_remove_stale(struct audit *a)
 	}
 }
 
+static int
+audit_db_prepare_one(struct audit *a, const char *sql, sqlite3_stmt **st)
+{
+	return sqlite3_prepare_v3(a->f.db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    st, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* The writer's statements, prepared once per open file. */
+static int
+audit_db_prepare(struct audit *a)
+{
+	char sql[sizeof(audit_insert_sql) +
+	    AUDIT_ROWS_MAX * sizeof(audit_insert_row)];
+	size_t len;
+	unsigned k, i;
+
+	if (audit_db_prepare_one(a, "BEGIN IMMEDIATE", &a->f.begin) == -1 ||
+	    audit_db_prepare_one(a, "COMMIT", &a->f.commit) == -1 ||
+	    audit_db_prepare_one(a, audit_insert_conn_sql,
+	    &a->f.insert_conn) == -1 ||
+	    audit_db_prepare_one(a, audit_insert_gap_sql,
+	    &a->f.insert_gap) == -1)
+		return -1;
+	for (k = 0; k < AUDIT_INSERT_SIZES; k++) {
+		len = strlen(audit_insert_sql);
+		memcpy(sql, audit_insert_sql, len);
+		for (i = 0; i < 1u << k; i++) {
+			if (i > 0)
+				sql[len++] = ',';
+			memcpy(sql + len, audit_insert_row,
+			    sizeof(audit_insert_row) - 1);
+			len += sizeof(audit_insert_row) - 1;
+		}
+		sql[len] = '\0';
+		if (audit_db_prepare_one(a, sql, &a->f.insert[k]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Open (creating if missing) the configured path; a->f.db NULL on error. */
 static int
 audit_db_open(struct audit *a)
@@ -826,19 +1008,19 @@ audit_db_open(struct audit *a)
 	sqlite3_finalize(st);
 	st = NULL;
 
-	if (sqlite3_exec(a->f.db, "PRAGMA synchronous=NORMAL", NULL, NULL,
-	    &err) != SQLITE_OK ||
+	/*
+	 * secure_delete (Debian's default) zeroes what retention deletes and
+	 * what page splits move; the rows hold no secrets (they are masked
+	 * before they are queued), so the writer does not pay for it.
+	 */
+	if (sqlite3_exec(a->f.db, "PRAGMA synchronous=NORMAL; "
+	    "PRAGMA secure_delete=OFF", NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(a->f.db, audit_schema_sql, NULL, NULL, &err) !=
 	    SQLITE_OK || audit_db_migrate(a) == -1 ||
 	    sqlite3_exec(a->f.db, audit_views_sql, NULL, NULL, &err) !=
 	    SQLITE_OK)
 		goto dberr;
-	if (sqlite3_prepare_v3(a->f.db, audit_insert_sql, -1,
-	    SQLITE_PREPARE_PERSISTENT, &a->f.insert, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(a->f.db, audit_insert_conn_sql, -1,
-	    SQLITE_PREPARE_PERSISTENT, &a->f.insert_conn, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(a->f.db, audit_insert_gap_sql, -1,
-	    SQLITE_PREPARE_PERSISTENT, &a->f.insert_gap, NULL) != SQLITE_OK)
+	if (audit_db_prepare(a) == -1)
 		goto dberr;
 	audit_db_seed_ids(a);
 	a->next_prune = 0;
@@ -922,30 +1104,48 @@ audit_note_txn(struct audit *a, int64_t begin_us)
 		atomic_store(&a->max_txn_us, us);
 }
 
+/*
+ * Insert a batch's rows: connections as they come, requests gathered into
+ * statements of up to AUDIT_ROWS_MAX rows, in the order they were queued.
+ */
+static int
+audit_insert_batch(struct audit *a, struct audit_entry **batch, unsigned n)
+{
+	struct audit_record *rows[AUDIT_ROWS_MAX];
+	unsigned i, nrows = 0;
+
+	for (i = 0; i < n; i++) {
+		if (batch[i]->kind == AUDIT_CONNECTION) {
+			if (audit_insert_conn(a, &batch[i]->conn) == -1)
+				return -1;
+			continue;
+		}
+		rows[nrows++] = &batch[i]->req;
+		if (nrows == AUDIT_ROWS_MAX) {
+			if (audit_insert_requests(a, rows, nrows) == -1)
+				return -1;
+			nrows = 0;
+		}
+	}
+	return audit_insert_requests(a, rows, nrows);
+}
+
 /* SQLITE_OK, or the error that stopped the transaction. */
 static int
 audit_write_once(struct audit *a, struct audit_entry **batch, unsigned n,
     uint64_t delta[])
 {
 	int64_t begin;
-	unsigned i;
 	int rc;
 
 	if (a->f.db == NULL)
 		return SQLITE_CANTOPEN;
-	if (sqlite3_exec(a->f.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-	    SQLITE_OK)
+	if (audit_step(a->f.begin) == -1)
 		goto fail;
 	begin = (int64_t)(util_mono_ms() * 1000);
-	for (i = 0; i < n; i++) {
-		rc = batch[i]->kind == AUDIT_REQUEST ?
-		    audit_insert(a, &batch[i]->req) :
-		    audit_insert_conn(a, &batch[i]->conn);
-		if (rc == -1)
-			goto fail;
-	}
-	if (audit_insert_gaps(a, delta) == -1 ||
-	    sqlite3_exec(a->f.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	if (audit_insert_batch(a, batch, n) == -1 ||
+	    audit_insert_gaps(a, delta) == -1 ||
+	    audit_step(a->f.commit) == -1)
 		goto fail;
 	audit_note_txn(a, begin);
 	return SQLITE_OK;
@@ -995,8 +1195,7 @@ audit_write(struct audit *a, struct audit_entry **batch, unsigned n)
 		audit_sleep_ms(AUDIT_RETRY_SLEEP_MS);
 		audit_db_check(a);
 	}
-	for (k = 0; k < n; k++)
-		free(batch[k]);
+	audit_entries_release(a, batch, n);
 }
 
 /*
@@ -1101,7 +1300,8 @@ audit_open(const char *path, unsigned capacity, int retention_days)
 	atomic_store(&a->next_conn_id, 1);
 	if ((a->path = strdup(path)) == NULL ||
 	    (a->pending = calloc(capacity, sizeof(*a->pending))) == NULL ||
-	    (a->spare = calloc(capacity, sizeof(*a->spare))) == NULL)
+	    (a->spare = calloc(capacity, sizeof(*a->spare))) == NULL ||
+	    (a->pool = calloc(AUDIT_POOL_MAX, sizeof(*a->pool))) == NULL)
 		goto nomem;
 	/* At start-up a file that does not work is an error, not a gap. */
 	if (audit_db_open(a) == -1)
@@ -1130,6 +1330,7 @@ fail:
 		audit_db_close(a, &a->f);
 		free(a->pending);
 		free(a->spare);
+		free(a->pool);
 		free(a->path);
 		free(a);
 	}
@@ -1154,6 +1355,9 @@ audit_close(struct audit *a)
 	pthread_mutex_destroy(&a->mtx);
 	free(a->pending);
 	free(a->spare);
+	while (a->npool > 0)
+		free(a->pool[--a->npool]);
+	free(a->pool);
 	free(a->path);
 	free(a);
 }

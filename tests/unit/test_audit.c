@@ -442,6 +442,91 @@ test_connections(void)
 	sqlite3_close(db);
 }
 
+/*
+ * A batch of request rows not a multiple of the writer's statement sizes,
+ * with connection rows among them and timestamps in and across seconds:
+ * every row in the order it was queued, each field where it belongs.
+ */
+#define TEST_BATCH_ROWS	103
+#define TEST_BATCH_BASE	1796320799990LL	/* 2026-12-03T17:59:59.990Z */
+
+static void
+test_batch(void)
+{
+	char path[PATH_MAX], p[64], want[80], sql[128];
+	const unsigned char *got;
+	struct audit_conn_record conn;
+	struct audit_record rec;
+	struct audit *a;
+	sqlite3_stmt *st;
+	struct tm tm;
+	time_t secs;
+	sqlite3 *db;
+	int64_t ts;
+	int i, bad = 0;
+
+	test_path(path, sizeof(path), "batch.db");
+	a = audit_open(path, 2 * TEST_BATCH_ROWS, 0);
+	CHECK(a != NULL, "batch: audit_open");
+	if (a == NULL)
+		return;
+	memset(&conn, 0, sizeof(conn));
+	conn.client = "10.0.0.2:40000";
+	conn.server = "93.184.216.34:443";
+	for (i = 0; i < TEST_BATCH_ROWS; i++) {
+		test_record(&rec, p, sizeof(p), i);
+		rec.ts_ms = TEST_BATCH_BASE + i * 7;
+		rec.status = 200 + i;
+		rec.error = i % 2 ? "odd" : NULL;
+		CHECK(audit_submit(a, &rec) == 0, "batch: request submitted");
+		if (i % 10 == 0) {
+			conn.id = audit_conn_id(a);
+			conn.started_ms = conn.ended_ms = rec.ts_ms;
+			CHECK(audit_submit_conn(a, &conn) == 0,
+			    "batch: connection submitted");
+		}
+	}
+	audit_close(a);
+
+	db = test_db_open(path);
+	CHECK(test_int(db, "SELECT count(*) FROM requests") == TEST_BATCH_ROWS,
+	    "batch: every request row");
+	CHECK(test_int(db, "SELECT count(*) FROM connections") ==
+	    (TEST_BATCH_ROWS + 9) / 10, "batch: every connection row");
+	CHECK(test_int(db, "SELECT count(*) FROM (SELECT rule_id, "
+	    "row_number() OVER (ORDER BY id) - 1 AS k FROM requests) "
+	    "WHERE rule_id != k") == 0, "batch: rows in the order queued");
+	CHECK(test_int(db, "SELECT count(*) FROM requests WHERE "
+	    "status != 200 + rule_id OR path != '/v1/items/' || rule_id || "
+	    "'?key=***' OR (error IS NULL) != (rule_id % 2 = 0) "
+	    "OR client != '10.0.0.2:40000' OR decision != 'forwarded' "
+	    "OR resp_bytes != 1234") == 0, "batch: fields of every row");
+	for (i = 0; i < TEST_BATCH_ROWS; i++) {
+		ts = TEST_BATCH_BASE + i * 7;
+		secs = (time_t)(ts / 1000);
+		gmtime_r(&secs, &tm);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, (int)(ts % 1000));
+		snprintf(sql, sizeof(sql), "SELECT ts FROM requests WHERE "
+		    "rule_id = %d", i);
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+			bad++;
+			continue;
+		}
+		got = sqlite3_step(st) == SQLITE_ROW ?
+		    sqlite3_column_text(st, 0) : NULL;
+		if (got == NULL || strcmp((const char *)got, want) != 0) {
+			fprintf(stderr, "batch: row %d ts %s, want %s\n", i,
+			    got != NULL ? (const char *)got : "(none)", want);
+			bad++;
+		}
+		sqlite3_finalize(st);
+	}
+	CHECK(bad == 0, "batch: every timestamp");
+	sqlite3_close(db);
+}
+
 static int64_t
 test_wait_int(sqlite3 *db, const char *sql, int64_t want, long ms)
 {
@@ -665,6 +750,7 @@ main(void)
 	test_full_queue();
 	test_migration();
 	test_connections();
+	test_batch();
 	test_gap();
 	test_rename();
 	test_reopen();
