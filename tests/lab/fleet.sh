@@ -42,10 +42,13 @@ lab_diag() {
 }
 
 fleet_down() {
-	local pid
+	local pid i
 	if [ -n "$FLEET_SLUICE2_PID" ]; then
 		kill -TERM "$FLEET_SLUICE2_PID" 2>/dev/null
-		sleep 0.5
+		for ((i = 0; i < 10; i++)); do
+			kill -0 "$FLEET_SLUICE2_PID" 2>/dev/null || break
+			sleep 0.05
+		done
 		kill -KILL "$FLEET_SLUICE2_PID" 2>/dev/null
 	fi
 	for pid in $(ip netns pids "$LAB_G2" 2>/dev/null); do

@@ -261,9 +261,7 @@ lab_up() {
 	cp "/etc/netns/$LAB_C/hosts" "/etc/netns/$LAB_G/hosts" ||
 		fail "writing /etc/netns/$LAB_G/hosts"
 
-	bash "$LAB_SRCDIR/tests/lab/mkcerts.sh" "$LAB_DIR/certs" \
-		"IP:$LAB_U4" "IP:$LAB_U6" "IP:$LAB_UX4" "IP:$LAB_UX6" ||
-		fail "making the upstream certificates"
+	lab_certs "$LAB_DIR/certs" || fail "making the upstream certificates"
 	if [ "${LAB_UPSTREAM:-1}" = 1 ]; then
 		lab_start_upstreams
 	fi
@@ -271,6 +269,26 @@ lab_up() {
 		"$SLUICE_CA" init "$LAB_DIR/ica" >"$LAB_DIR/sluice-ca.log" 2>&1 ||
 			fail "$SLUICE_CA init: $(cat "$LAB_DIR/sluice-ca.log")"
 	fi
+}
+
+# lab_certs DIR: the upstream certificates (tests/lab/mkcerts.sh) in DIR.
+# A dozen openssl runs cost more CPU than most tests do, so when
+# LAB_CERT_CACHE names a directory (tests/run-tests makes one per run) the
+# first lab makes them there, under a lock, and every lab copies them.
+lab_certs() {
+	local cache=${LAB_CERT_CACHE:-}
+	set -- "$1" "IP:$LAB_U4" "IP:$LAB_U6" "IP:$LAB_UX4" "IP:$LAB_UX6"
+	if [ -z "$cache" ]; then
+		bash "$LAB_SRCDIR/tests/lab/mkcerts.sh" "$@"
+		return
+	fi
+	(
+		flock 9 || exit 1
+		[ -f "$cache/made" ] && exit 0
+		rm -rf "$cache/certs"
+		bash "$LAB_SRCDIR/tests/lab/mkcerts.sh" "$cache/certs" "${@:2}" &&
+			: >"$cache/made"
+	) 9>>"$cache/lock" && cp -a "$cache/certs" "$1"
 }
 
 # lab_netfilter ARGS: tools/sluice-netfilter ARGS in G.
