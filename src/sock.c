@@ -280,6 +280,19 @@ sock_set_read(struct sock *s, int on)
 /* ---- errors -------------------------------------------------------- */
 
 /*
+ * Empty this thread's error queue before an SSL call, so that
+ * SSL_get_error() sees only what that call queued.  ERR_clear_error()
+ * wipes all 16 slots (about 800 instructions) even when they are empty,
+ * which they nearly always are: peeking first costs a tenth of that.
+ */
+static void
+sock_err_clear(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
+
+/*
  * The end of reading; what stays to be reported is in pending.  Writing
  * goes on after a clean end of the peer's half (close_notify, or a FIN on
  * plain TCP): it may still read what we answer.
@@ -397,7 +410,7 @@ sock_handshake(struct sock *s)
 
 	if (!sock_ready(s, s->hs_wants, 1))
 		return;
-	ERR_clear_error();
+	sock_err_clear();
 	rc = SSL_do_handshake(s->ssl);
 	if (rc == 1) {
 		s->state = SOCK_OPEN;
@@ -446,7 +459,7 @@ sock_write_tls(struct sock *s)
 		sock_fail(s, SOCK_EV_ERROR, SOCK_CLOSE_NONE, ENOMEM);
 		return 0;
 	}
-	ERR_clear_error();
+	sock_err_clear();
 	rc = SSL_write(s->ssl, p, (int)n);
 	if (rc > 0) {
 		if (s->wipe)
@@ -545,7 +558,7 @@ sock_read_once(struct sock *s, size_t max)
 		return 0;
 	}
 	if (s->ssl != NULL) {
-		ERR_clear_error();
+		sock_err_clear();
 		n = SSL_read(s->ssl, v.iov_base, (int)max);
 		if (n <= 0) {
 			code = SSL_get_error(s->ssl, (int)n);
