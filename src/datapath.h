@@ -234,7 +234,7 @@ struct http1_str exchange_target_path(struct http1_str t);
 void exchange_begin(struct conn *c, const struct http1_head *h);
 void exchange_audit(struct conn *c);
 void exchange_resume(struct conn *c);
-void exchange_wake(evutil_socket_t fd, short what, void *arg);
+void exchange_wake(void *arg);
 int exchange_request_head(struct conn *c);
 int exchange_pump(struct conn *c);
 int exchange_waits(const struct exchange *r);

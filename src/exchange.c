@@ -270,7 +270,7 @@ exchange_resume(struct conn *c)
 }
 
 void
-exchange_wake(evutil_socket_t fd, short what, void *arg)
+exchange_wake(void *arg)
 {
 	struct conn *c = arg;
 
