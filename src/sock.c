@@ -21,6 +21,14 @@
  * covered the same way: WANT_READ is only seen once OpenSSL holds no whole
  * record.
  *
+ * A read() that fills less than it was given emptied the kernel's queue:
+ * it counts as the EAGAIN (can_read cleared) without a second read(), or
+ * for TLS a second SSL_read, to hear it.  Data arriving after that read
+ * raises a new edge.  A FIN that came before it does not, so the event
+ * also asks for EV_CLOSED (EPOLLRDHUP): once the peer's FIN was seen,
+ * reading goes on to EAGAIN or EOF as before.  TLS reads go through
+ * sock.c's own BIO (read() and write() on the fd) to see the short read.
+ *
  * Invariants:
  * - User callbacks run only from sock_fd_cb (the loop), never from a
  *   call the user made; work the user asks for (output added, reading
@@ -32,6 +40,7 @@
  *   retried SSL_write is given the same bytes and length.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -97,6 +106,8 @@ struct sock {
 	unsigned		 reset:1;	/* sock_reset_on_free */
 	unsigned		 write_dead:1;	/* writing is over too */
 	unsigned		 wipe:1;	/* sock_set_wipe */
+	unsigned		 rdhup:1;	/* the peer's FIN was seen */
+	unsigned		 short_read:1;	/* the last read() was short */
 };
 
 static void sock_fd_cb(evutil_socket_t, short, void *);
@@ -157,8 +168,8 @@ sock_new(struct event_base *base, int fd, SSL *ssl)
 	s->can_write = 1;
 	s->in = evbuffer_new();
 	s->out = evbuffer_new();
-	s->ev = event_new(base, fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
-	    sock_fd_cb, s);
+	s->ev = event_new(base, fd, EV_READ | EV_WRITE | EV_CLOSED |
+	    EV_PERSIST | EV_ET, sock_fd_cb, s);
 	if (s->in == NULL || s->out == NULL || s->ev == NULL ||
 	    evbuffer_add_cb(s->in, sock_input_cb, s) == NULL ||
 	    evbuffer_add_cb(s->out, sock_output_cb, s) == NULL ||
@@ -183,11 +194,90 @@ sock_new_plain(struct event_base *base, int fd)
 	return sock_new(base, fd, NULL);
 }
 
+/* ---- the TLS socket's BIO ----------------------------------------- */
+
+static BIO_METHOD *sock_bio_method;
+static pthread_once_t sock_bio_once = PTHREAD_ONCE_INIT;
+
+static int
+sock_bio_read(BIO *b, char *buf, int len)
+{
+	struct sock *s = BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	if (s == NULL)
+		return -1;
+	errno = 0;	/* as a socket BIO: no errno from an EOF */
+	if ((n = read(s->fd, buf, (size_t)len)) == -1 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_read(b);
+	s->short_read = n >= 0 && n < len;
+	return (int)n;
+}
+
+static int
+sock_bio_write(BIO *b, const char *buf, int len)
+{
+	struct sock *s = BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	if (s == NULL)
+		return -1;
+	errno = 0;
+	if ((n = write(s->fd, buf, (size_t)len)) == -1 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_write(b);
+	return (int)n;
+}
+
+/* As a socket BIO answers, without kTLS: nothing buffered, flush is a no-op. */
+static long
+sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH || cmd == BIO_CTRL_DUP;
+}
+
+static void
+sock_bio_init(void)
+{
+	BIO_METHOD *m;
+
+	if ((m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+	    "sluice sock")) == NULL)
+		return;
+	if (BIO_meth_set_read(m, sock_bio_read) != 1 ||
+	    BIO_meth_set_write(m, sock_bio_write) != 1 ||
+	    BIO_meth_set_ctrl(m, sock_bio_ctrl) != 1) {
+		BIO_meth_free(m);
+		return;
+	}
+	sock_bio_method = m;
+}
+
+/* A BIO on no sock yet (it fails every read and write until set). */
+static BIO *
+sock_bio_new(void)
+{
+	BIO *b;
+
+	if (pthread_once(&sock_bio_once, sock_bio_init) != 0 ||
+	    sock_bio_method == NULL || (b = BIO_new(sock_bio_method)) == NULL)
+		return NULL;
+	BIO_set_init(b, 1);
+	return b;
+}
+
 struct sock *
 sock_new_tls(struct event_base *base, int fd, SSL *ssl,
     enum sock_tls_role role)
 {
 	struct sock *s;
+	BIO *b;
 
 	/*
 	 * Read ahead: one read() takes what the kernel has, not a record
@@ -197,16 +287,18 @@ sock_new_tls(struct event_base *base, int fd, SSL *ssl,
 	SSL_set_read_ahead(ssl, 1);
 	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (SSL_set_fd(ssl, fd) != 1) {
+	if ((b = sock_bio_new()) == NULL) {
 		ERR_clear_error();
 		return NULL;
 	}
+	SSL_set_bio(ssl, b, b);
 	if (role == SOCK_TLS_ACCEPT)
 		SSL_set_accept_state(ssl);
 	else
 		SSL_set_connect_state(ssl);
-	if ((s = sock_new(base, fd, ssl)) == NULL)
-		SSL_set_fd(ssl, -1);	/* the fd stays the caller's */
+	/* On failure the BIO stays with ssl, on no sock: the caller frees. */
+	if ((s = sock_new(base, fd, ssl)) != NULL)
+		BIO_set_data(b, s);
 	return s;
 }
 
@@ -559,6 +651,7 @@ sock_read_once(struct sock *s, size_t max)
 	}
 	if (s->ssl != NULL) {
 		sock_err_clear();
+		s->short_read = 0;	/* OpenSSL may read nothing */
 		n = SSL_read(s->ssl, v.iov_base, (int)max);
 		if (n <= 0) {
 			code = SSL_get_error(s->ssl, (int)n);
@@ -573,6 +666,8 @@ sock_read_once(struct sock *s, size_t max)
 			return 0;
 		}
 		s->read_wants = SOCK_WANT_NONE;
+		if (s->short_read && !s->rdhup && !SSL_has_pending(s->ssl))
+			s->can_read = 0;
 	} else {
 		n = read(s->fd, v.iov_base, max);
 		if (n == 0) {
@@ -586,6 +681,8 @@ sock_read_once(struct sock *s, size_t max)
 				sock_io_failed(s, errno);
 			return 0;
 		}
+		if ((size_t)n < max && !s->rdhup)
+			s->can_read = 0;
 	}
 	v.iov_len = (size_t)n;
 	evbuffer_commit_space(s->in, &v, 1);
@@ -685,6 +782,8 @@ sock_fd_cb(evutil_socket_t fd, short what, void *arg)
 		s->scheduled = 0;
 	if (what & EV_READ)
 		s->can_read = 1;
+	if (what & EV_CLOSED)
+		s->rdhup = 1;
 	if (what & EV_WRITE)
 		s->can_write = 1;
 	s->running = 1;
