@@ -81,6 +81,7 @@ struct sock {
 	SSL			*ssl;
 	enum sock_state		 state;
 	struct evbuffer		*in, *out;
+	struct evbuffer_cb_entry *in_cb;	/* while read_full */
 	sock_data_cb		*readcb, *writecb;
 	sock_event_cb		*eventcb;
 	void			*arg;
@@ -135,6 +136,31 @@ sock_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		sock_schedule(s);
 }
 
+static void sock_input_cb(struct evbuffer *, const struct evbuffer_cb_info *,
+    void *);
+
+/*
+ * Reading stopped at the high-water mark (full), or may go on.  The
+ * input's callback is there only while stopped: every change to a buffer
+ * with a callback pays for running it, five times per keep-alive request.
+ */
+static void
+sock_set_full(struct sock *s, int full)
+{
+	if (full && s->in_cb == NULL &&
+	    (s->in_cb = evbuffer_add_cb(s->in, sock_input_cb, s)) == NULL) {
+		sock_fail(s, SOCK_EV_ERROR, SOCK_CLOSE_NONE, ENOMEM);
+		return;
+	}
+	if (!full && s->in_cb != NULL) {
+		evbuffer_remove_cb_entry(s->in, s->in_cb);
+		s->in_cb = NULL;
+	}
+	s->read_full = full;
+	if (!full)
+		sock_schedule(s);
+}
+
 /* Input drained below the high-water mark: reading may go on. */
 static void
 sock_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
@@ -143,10 +169,8 @@ sock_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	struct sock *s = arg;
 
 	if (info->n_deleted > 0 && s->read_full &&
-	    evbuffer_get_length(buf) < s->read_high) {
-		s->read_full = 0;
-		sock_schedule(s);
-	}
+	    evbuffer_get_length(buf) < s->read_high)
+		sock_set_full(s, 0);	/* removes this callback: allowed */
 }
 
 static struct sock *
@@ -171,7 +195,6 @@ sock_new(struct event_base *base, int fd, SSL *ssl)
 	s->ev = event_new(base, fd, EV_READ | EV_WRITE | EV_CLOSED |
 	    EV_PERSIST | EV_ET, sock_fd_cb, s);
 	if (s->in == NULL || s->out == NULL || s->ev == NULL ||
-	    evbuffer_add_cb(s->in, sock_input_cb, s) == NULL ||
 	    evbuffer_add_cb(s->out, sock_output_cb, s) == NULL ||
 	    event_add(s->ev, NULL) == -1)
 		goto fail;
@@ -340,10 +363,8 @@ sock_set_watermarks(struct sock *s, size_t read_high, size_t write_low)
 	s->read_high = read_high;
 	s->write_low = write_low;
 	if (s->read_full && (read_high == 0 ||
-	    evbuffer_get_length(s->in) < read_high)) {
-		s->read_full = 0;
-		sock_schedule(s);
-	}
+	    evbuffer_get_length(s->in) < read_high))
+		sock_set_full(s, 0);
 }
 
 struct evbuffer *
@@ -702,7 +723,7 @@ sock_read_in(struct sock *s)
 	    sock_ready(s, s->read_wants, s->can_read)) {
 		len = evbuffer_get_length(s->in);
 		if (s->read_high != 0 && len >= s->read_high) {
-			s->read_full = 1;
+			sock_set_full(s, 1);
 			break;
 		}
 		if (total >= SOCK_READ_BUDGET) {
