@@ -130,7 +130,8 @@ struct exchange {
 	int		 status;
 	const char	*decision;
 	char		 error[160];
-	struct evbuffer	*retry_head;		/* head, while a retry is possible */
+	char		*retry_head;		/* head, while a retry is possible */
+	size_t		 retry_len;
 };
 
 struct conn {
@@ -274,6 +275,7 @@ void upleg_drop(struct conn *c);
 void upleg_note(struct conn *c, SSL *ssl);
 void upleg_send_request(struct conn *c, const struct http1_head *h,
     const char *p, const struct rule *rule, const char *extra);
+void upleg_retry_drop(struct exchange *r);
 void upleg_read(struct sock *s, void *arg);
 int upleg_eof(struct conn *c);
 void upleg_event(struct sock *s, short what, void *arg);
