@@ -65,20 +65,17 @@ wake_new(struct event_base *base)
 	if ((wk = calloc(1, sizeof(*wk))) == NULL)
 		return NULL;
 	TAILQ_INIT(&wk->calls);
-	if ((wk->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
-		goto fail;
 	if (pthread_mutex_init(&wk->mtx, NULL) != 0) {
-		close(wk->fd);
-		goto fail;
-	}
-	wk->ev = event_new(base, wk->fd, EV_READ | EV_PERSIST, wake_cb, wk);
-	if (wk->ev == NULL || event_add(wk->ev, NULL) == -1) {
-		wake_free(wk);
+		free(wk);
 		return NULL;
 	}
+	if ((wk->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (wk->ev = event_new(base, wk->fd, EV_READ | EV_PERSIST, wake_cb,
+	    wk)) == NULL || event_add(wk->ev, NULL) == -1)
+		goto fail;
 	return wk;
 fail:
-	free(wk);
+	wake_free(wk);
 	return NULL;
 }
 
@@ -90,7 +87,8 @@ wake_free(struct wake *wk)
 	if (wk->ev != NULL)
 		event_free(wk->ev);
 	pthread_mutex_destroy(&wk->mtx);
-	close(wk->fd);
+	if (wk->fd != -1)
+		close(wk->fd);
 	free(wk);
 }
 
