@@ -41,12 +41,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-#include <event2/event.h>
 
 #include "cache.h"
 #include "http1.h"
@@ -1874,7 +1873,7 @@ cache_flight_done(struct cache *c, struct cache_flight *f)
 	*fp = f->next;
 	for (w = f->waiters; w != NULL; w = w->next) {
 		w->flight = NULL;
-		event_active(w->ev, 0, 0);
+		wake_post(w->wake, &w->call);
 	}
 	pthread_mutex_unlock(&shard->mtx);
 	free(f->host);
@@ -1897,5 +1896,7 @@ cache_flight_leave(struct cache *c, struct cache_waiter *w)
 		w->flight = NULL;
 	}
 	pthread_mutex_unlock(&w->shard->mtx);
+	/* Posted by cache_flight_done() before the lock was ours, or never. */
+	wake_cancel(w->wake, &w->call);
 	w->shard = NULL;
 }

@@ -19,8 +19,7 @@
 #include <time.h>
 
 #include "http1.h"
-
-struct event;
+#include "wake.h"
 
 struct cache;
 struct cache_entry;
@@ -204,14 +203,16 @@ void cache_invalidate(struct cache *, const char *host,
  * the leader for (rule_id, host, target) and returns a handle, or, when a
  * leader is already fetching it, queues w and returns NULL.  The leader
  * calls cache_flight_done() once its response was stored (or not); every
- * queued waiter's event is then activated, under the shard's lock, from the
- * leader's thread.  A waiter that gives up calls cache_flight_leave()
- * before freeing its event; after that no activation can reach it.
+ * queued waiter's call is then posted to its worker's wake-up channel,
+ * under the shard's lock, from the leader's thread.  A waiter that gives up
+ * or is woken calls cache_flight_leave() (its own thread), which takes back
+ * a call not yet run; after that no wake-up can reach it.
  */
 struct cache_flight;
 struct cache_shard;
 struct cache_waiter {
-	struct event		*ev;		/* activated when the leader is done */
+	struct wake		*wake;		/* the waiter's worker's channel */
+	struct wake_call	 call;		/* posted when the leader is done */
 	struct cache_shard	*shard;		/* whose lock guards flight */
 	struct cache_flight	*flight;	/* NULL once woken or left */
 	struct cache_waiter	*next;

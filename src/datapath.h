@@ -138,7 +138,8 @@ struct exchange {
 	int		 status;
 	const char	*decision;
 	char		 error[160];
-	struct evbuffer	*retry_head;		/* head, while a retry is possible */
+	char		*retry_head;		/* head, while a retry is possible */
+	size_t		 retry_len;
 };
 
 struct conn {
@@ -242,7 +243,7 @@ struct http1_str exchange_target_path(struct http1_str t);
 void exchange_begin(struct conn *c, const struct http1_head *h);
 void exchange_audit(struct conn *c);
 void exchange_resume(struct conn *c);
-void exchange_wake(evutil_socket_t fd, short what, void *arg);
+void exchange_wake(void *arg);
 int exchange_request_head(struct conn *c);
 int exchange_pump(struct conn *c);
 int exchange_waits(const struct exchange *r);
@@ -280,6 +281,7 @@ void upleg_drop(struct conn *c);
 void upleg_note(struct conn *c, SSL *ssl);
 void upleg_send_request(struct conn *c, const struct rule *rule,
     const char *extra);
+void upleg_retry_drop(struct exchange *r);
 void upleg_read(struct sock *s, void *arg);
 int upleg_eof(struct conn *c);
 void upleg_event(struct sock *s, short what, void *arg);

@@ -135,7 +135,7 @@ exchange_audit(struct conn *c)
 	free(r->upgrade);
 	if (r->rules != NULL)
 		rules_snapshot_unref(r->rules);
-	util_evbuffer_wipe_free(r->retry_head);
+	upleg_retry_drop(r);
 	free(r->target);
 	free(r->norm);
 	memset(r, 0, sizeof(*r));
@@ -256,7 +256,7 @@ exchange_resume(struct conn *c)
 }
 
 void
-exchange_wake(evutil_socket_t fd, short what, void *arg)
+exchange_wake(void *arg)
 {
 	struct conn *c = arg;
 
@@ -417,8 +417,7 @@ exchange_response_head(struct conn *c)
 		respond_error(c, 502, "bad_gateway", why);
 		return -1;
 	}
-	util_evbuffer_wipe_free(r->retry_head);
-	r->retry_head = NULL;
+	upleg_retry_drop(r);
 	if (h.status == 101 && !exchange_upgrade_asked(r, &h)) {
 		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
 		    "err=%s", c->client_str, c->server_str,

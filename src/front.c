@@ -412,8 +412,6 @@ front_free(struct conn *c)
 	if (c->ex.held)
 		ratelimit_held_done(w->sl->ratelimit);
 	cache_flight_leave(w->sl->cache, &c->waiter);
-	if (c->waiter.ev != NULL)
-		event_free(c->waiter.ev);
 	if (c->ex.start_ms != 0) {
 		if (c->ex.error[0] == '\0')
 			snprintf(c->ex.error, sizeof(c->ex.error),

@@ -53,10 +53,10 @@ lookup_collapse(struct conn *c, const struct rule *rule,
 
 	if (r->collapsed || r->is_head)
 		return 0;
-	if (c->waiter.ev == NULL &&
-	    (c->waiter.ev = event_new(c->w->base, -1, 0, exchange_wake, c)) ==
-	    NULL)
-		return 0;
+	if (c->waiter.wake == NULL) {	/* once per connection */
+		c->waiter.wake = c->w->wake;
+		wake_call_init(&c->waiter.call, exchange_wake, c);
+	}
 	r->flight = cache_flight_join(c->w->sl->cache, rule->id, r->host,
 	    req->target, &c->waiter);
 	if (r->flight != NULL || c->waiter.flight == NULL)

@@ -3,8 +3,8 @@
  *
  * Owns the keylog file (written under a mutex: key material is rare, one line
  * per handshake).  Does not own the forged certificates (certforge.c) nor any
- * socket I/O (libevent's bufferevent_openssl turns WANT_READ/WANT_WRITE into
- * event changes).
+ * socket I/O (sock.c turns WANT_READ/WANT_WRITE into event changes, through
+ * its own BIO).
  */
 #include <fcntl.h>
 #include <pthread.h>

@@ -95,30 +95,30 @@ upleg_attach(struct conn *c)
 }
 
 /*
- * A copy of the head just written (it holds the rule's credentials: freed
- * with util_evbuffer_wipe_free()), or NULL.  A copy, not a pullup: that
- * would free the output's chunks unwiped.
+ * Keep a copy of the head just written, in one malloc'd block: it holds
+ * the rule's credentials, so upleg_retry_drop() wipes it.  A copy, not a
+ * pullup: that would free the output's chunks unwiped.  Without memory,
+ * no copy: the request is just not retried.
  */
-static struct evbuffer *
-upleg_copy_head(struct evbuffer *out, size_t len)
+static void
+upleg_copy_head(struct exchange *r, struct evbuffer *out, size_t len)
 {
-	struct evbuffer *copy = evbuffer_new();
-	struct evbuffer_iovec v;
+	if ((r->retry_head = malloc(len)) == NULL)
+		return;
+	r->retry_len = len;
+	if (evbuffer_copyout(out, r->retry_head, len) != (ev_ssize_t)len)
+		upleg_retry_drop(r);
+}
 
-	if (copy == NULL)
-		return NULL;
-	if (evbuffer_reserve_space(copy, (ev_ssize_t)len, &v, 1) != 1)
-		goto fail;
-	if (evbuffer_copyout(out, v.iov_base, len) != (ev_ssize_t)len) {
-		OPENSSL_cleanse(v.iov_base, len);
-		goto fail;
-	}
-	v.iov_len = len;
-	if (evbuffer_commit_space(copy, &v, 1) == 0)
-		return copy;
-fail:
-	evbuffer_free(copy);
-	return NULL;
+void
+upleg_retry_drop(struct exchange *r)
+{
+	if (r->retry_head == NULL)
+		return;
+	OPENSSL_cleanse(r->retry_head, r->retry_len);
+	free(r->retry_head);
+	r->retry_head = NULL;
+	r->retry_len = 0;
 }
 
 /*
@@ -156,7 +156,7 @@ upleg_send_request(struct conn *c, const struct rule *rule, const char *extra)
 	/* A request without body on a reused connection may be sent again. */
 	len = evbuffer_get_length(out);
 	if (c->usock_reused && r->body.done)
-		r->retry_head = upleg_copy_head(out, len);
+		upleg_copy_head(r, out, len);
 }
 
 void
@@ -170,20 +170,17 @@ static int
 upleg_retry(struct conn *c)
 {
 	struct exchange *r = &c->ex;
-	struct evbuffer *head = r->retry_head;
+	int rc = -1;
 
-	if (!c->usock_reused || head == NULL || r->resp_started)
+	if (!c->usock_reused || r->retry_head == NULL || r->resp_started)
 		return -1;
-	r->retry_head = NULL;
 	upleg_drop(c);
-	if (upleg_attach(c) == -1) {
-		util_evbuffer_wipe_free(head);
-		return -1;
-	}
-	/* Moves the chunks: the sock wipes them once written. */
-	evbuffer_add_buffer(sock_output(c->usock), head);
-	evbuffer_free(head);
-	return 0;
+	/* Copied into chunks that the sock wipes once written. */
+	if (upleg_attach(c) == 0 && evbuffer_add(sock_output(c->usock),
+	    r->retry_head, r->retry_len) == 0)
+		rc = 0;
+	upleg_retry_drop(r);	/* once only */
+	return rc;
 }
 
 /* The upstream failed before the response ended. */

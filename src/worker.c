@@ -3,10 +3,11 @@
  *
  * Each worker owns one event_base, its own SO_REUSEPORT listening sockets
  * (bound by main before any thread starts), its connections and its pool of
- * idle upstream connections.  Draining: worker_stop() activates stop_ev in
- * the worker's thread, which closes the listeners and idle connections,
- * lets requests in flight finish for up to --drain-timeout, then leaves the
- * loop.
+ * idle upstream connections.  Other threads reach a worker only through its
+ * wake-up channel (wake.c), so its event_base has no lock.  Draining:
+ * worker_stop() posts worker_stop_cb to the worker's thread, which closes
+ * the listeners and idle connections, lets requests in flight finish for up
+ * to --drain-timeout, then leaves the loop.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "revalidate.h"
 #include "rules.h"
 #include "upstream.h"
+#include "wake.h"
 #include "worker.h"
 
 static void
@@ -73,7 +75,7 @@ worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-worker_stop_cb(evutil_socket_t fd, short what, void *arg)
+worker_stop_cb(void *arg)
 {
 	struct worker *w = arg;
 	struct timeval tv = { w->sl->cfg->drain_timeout, 0 };
@@ -95,6 +97,27 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 
 static void worker_check_shared(struct worker *);
 
+/*
+ * No lock: only this worker's thread touches the base (a lock/unlock pair
+ * per event_add, event_del and callback otherwise, ~10 per request).
+ */
+static struct event_base *
+worker_base_new(void)
+{
+	struct event_config *cfg;
+	struct event_base *base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	if (event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK) == -1) {
+		event_config_free(cfg);
+		return NULL;
+	}
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 static int
 worker_init(struct worker *w, struct sluice *sl, int id)
 {
@@ -106,7 +129,7 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	TAILQ_INIT(&w->conns);
 	TAILQ_INIT(&w->idle);
 	TAILQ_INIT(&w->revalidating);
-	if ((w->base = event_base_new()) == NULL)
+	if ((w->base = worker_base_new()) == NULL)
 		return -1;
 	/* A peeked ClientHello stays readable: intercept.c waits edge-triggered. */
 	if (!(event_base_get_features(w->base) & EV_FEATURE_ET)) {
@@ -118,9 +141,10 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (w->dns == NULL)
 		w->dns = evdns_base_new(w->base, 0);
-	w->stop_ev = event_new(w->base, -1, 0, worker_stop_cb, w);
+	w->wake = wake_new(w->base);
+	wake_call_init(&w->stop_call, worker_stop_cb, w);
 	w->drain_timer = evtimer_new(w->base, worker_drain_timeout, w);
-	if (w->dns == NULL || w->stop_ev == NULL || w->drain_timer == NULL)
+	if (w->dns == NULL || w->wake == NULL || w->drain_timer == NULL)
 		return -1;
 	if (cfg->has_redis &&
 	    (w->redis = ratelimit_redis_new(cfg, w->base)) == NULL)
@@ -190,7 +214,7 @@ worker_start(struct worker *w)
 void
 worker_stop(struct worker *w)
 {
-	event_active(w->stop_ev, EV_READ, 0);
+	wake_post(w->wake, &w->stop_call);
 }
 
 void
@@ -202,7 +226,7 @@ worker_join_all(struct worker *ws, int n)
 		pthread_join(ws[i].thread, NULL);
 		if (ws[i].rules != NULL)
 			rules_snapshot_unref(ws[i].rules);
-		event_free(ws[i].stop_ev);
+		wake_free(ws[i].wake);
 		event_free(ws[i].drain_timer);
 		ratelimit_redis_free(ws[i].redis);
 		evdns_base_free(ws[i].dns, 0);

@@ -7,7 +7,8 @@
  * loads and stores: a plain mov, no lock on the hot path).  Each struct worker is
  * owned by its thread: its event base, listeners, connections, idle upstream
  * pool and rules snapshot are touched by no other thread.  The only way in
- * from outside is worker_stop(), which activates an event.
+ * from outside is its wake-up channel (wake.h): worker_stop(), and cache
+ * flights that another worker finished.
  */
 #ifndef SLUICE_WORKER_H
 #define SLUICE_WORKER_H
@@ -20,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "wake.h"
 
 struct audit;
 struct cache;
@@ -135,7 +137,8 @@ struct worker {
 
 	struct worker_counters	 counters;
 
-	struct event		*stop_ev;
+	struct wake		*wake;		/* other threads' way in */
+	struct wake_call	 stop_call;
 	struct event		*drain_timer;
 	int			 draining;
 };

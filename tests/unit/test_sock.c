@@ -467,6 +467,41 @@ test_close(void)
 }
 
 static int
+reader_got_one(void)
+{
+	return ends[1].got >= 1;
+}
+
+/*
+ * The last bytes and the FIN reach an idle reader together, in one edge:
+ * the read that takes the bytes comes back short, yet the end is seen
+ * (EV_CLOSED), not left for the idle timeout.
+ */
+static void
+test_fin_with_data(int tls)
+{
+	unsigned char first = PATTERN(0), rest[2] = { PATTERN(1), PATTERN(2) };
+	const char *what = tls ? "tls fin with data" : "plain fin with data";
+	char msg[80];
+
+	pair(tls, SOCK_READ_HIGH);
+	evbuffer_add(sock_output(ends[0].s), &first, 1);
+	snprintf(msg, sizeof(msg), "%s: the first byte read", what);
+	CHECK(run(reader_got_one) == 0, msg);
+	/* Both before the loop runs again: one edge for the two. */
+	evbuffer_add(sock_output(ends[0].s), rest, sizeof(rest));
+	sock_flush(ends[0].s);
+	shutdown(sock_fd(ends[0].s), SHUT_WR);
+	snprintf(msg, sizeof(msg), "%s: the end is seen", what);
+	CHECK(run(reader_ended) == 0, msg);
+	snprintf(msg, sizeof(msg), "%s: a FIN, the bytes before it read",
+	    what);
+	CHECK(ends[1].kind == SOCK_CLOSE_FIN && ends[1].got == 3 &&
+	    !ends[1].bad, msg);
+	ends_free();
+}
+
+static int
 client_ended(void)
 {
 	return (ends[0].events & (SOCK_EV_EOF | SOCK_EV_ERROR |
@@ -614,6 +649,8 @@ main(void)
 	test_bulk(0);
 	test_small_records();
 	test_close();
+	test_fin_with_data(0);
+	test_fin_with_data(1);
 	test_connect();
 	test_free_in_callback();
 	test_wipe(0);
