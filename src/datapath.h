@@ -26,6 +26,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "h1codec.h"
 #include "http1.h"
 #include "msg.h"
 #include "upstream.h"
@@ -113,6 +114,11 @@ struct exchange {
 	struct rules_snapshot *rules;
 	struct http1_body body;			/* client -> upstream */
 	struct http1_body resp;			/* upstream -> client */
+	int		 client_minor;		/* the client's HTTP/1.<minor> */
+	int		 body_chunked;		/* each body written in sluice's */
+	int		 resp_chunked;		/* chunks, with the trailers */
+	struct h1codec_trailers body_trailers;	/* as far as they came */
+	struct h1codec_trailers resp_trailers;
 	enum exchange_state state;
 	int		 local;			/* sluice answered itself */
 	int64_t		 local_bytes;		/* body bytes of that answer */

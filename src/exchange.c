@@ -84,6 +84,9 @@ exchange_begin(struct conn *c, const struct http1_head *h)
 	http1_body_init(&r->body, h->body, h->content_length);
 	if (h->body == HTTP1_BODY_NONE)
 		r->body.done = 1;
+	r->client_minor = h->version_minor;
+	/* The upstream is told chunked (h1codec_write_request()). */
+	r->body_chunked = h->body == HTTP1_BODY_CHUNKED;
 	r->state = EX_POLICY;
 	/* The host rules see: the SNI, the CONNECT host or the destination IP. */
 	util_copy(r->host, sizeof(r->host), c->name, strlen(c->name));
@@ -138,6 +141,8 @@ exchange_audit(struct conn *c)
 	upleg_retry_drop(r);
 	free(r->target);
 	free(r->norm);
+	h1codec_trailers_free(&r->body_trailers);
+	h1codec_trailers_free(&r->resp_trailers);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -173,12 +178,13 @@ exchange_end(struct conn *c)
  * sluice's status line, the fields that do not end here (hop-by-hop ones
  * never enter the message; Alt-Svc goes, no QUIC; the upstream's Age stays)
  * and the framing sluice decides; the caller adds its fields and
- * the blank line.  A body read until close stays so: the client is not
- * kept.  -1 on allocation failure.
+ * the blank line.  A body of unknown length goes chunked, or
+ * close-delimited when close_delimited (the client is not kept).  -1 on
+ * allocation failure.
  */
 static int
 exchange_write_response_head(const struct http1_head *h, const char *p,
-    struct evbuffer *out)
+    int close_delimited, struct evbuffer *out)
 {
 	struct msg m;
 	int rc = -1;
@@ -188,7 +194,7 @@ exchange_write_response_head(const struct http1_head *h, const char *p,
 		goto fail;
 	msg_remove(&m, "alt-svc", 7);
 	rc = h1codec_write_response(out, &m, H1CODEC_OPEN |
-	    (h->body == HTTP1_BODY_UNTIL_CLOSE ? H1CODEC_CLOSE_DELIMITED : 0));
+	    (close_delimited ? H1CODEC_CLOSE_DELIMITED : 0));
 fail:
 	msg_free(&m);
 	return rc;
@@ -353,16 +359,42 @@ exchange_request_head(struct conn *c)
 }
 
 /*
- * Move the bytes of body b from src to dst (NULL: discard), verbatim, until
- * the message ends, src is empty or dst is full.  1 if anything moved, 0 if
- * not, -1 on a framing error.
+ * A chunked body ended: its last chunk and the trailers t that came, as a
+ * message's trailers (only the trailers: the kind does not matter).
+ */
+static int
+exchange_body_end(struct evbuffer *dst, struct h1codec_trailers *t)
+{
+	struct msg m;
+	int rc;
+
+	msg_init(&m, MSG_REQUEST);
+	rc = h1codec_trailers_msg(t, &m);
+	if (rc == 0)
+		rc = h1codec_write_end(dst, &m);
+	msg_free(&m);
+	h1codec_trailers_free(t);
+	return rc;
+}
+
+/*
+ * Decode body b from src and write its data to dst (NULL: discard) until
+ * the message ends, src is empty or dst is full.  The data moves as it is
+ * (a known length, or close-delimited) or, when chunked, in sluice's own
+ * chunks, one per piece that came, ending with the trailers kept in t
+ * meanwhile; the framing that came is dropped.  The cache fill gets the
+ * bytes as they came, framing included: cache_fill_append() takes them
+ * so.  1 if anything moved, 0 if not, -1 on a framing error (or
+ * no memory).
  */
 static int
 exchange_forward(struct evbuffer *src, struct evbuffer *dst,
-    struct http1_body *b, struct cache_fill **fill)
+    struct http1_body *b, struct h1codec_trailers *t, int chunked,
+    struct cache_fill **fill)
 {
 	struct evbuffer_iovec v;
-	int moved = 0;
+	enum http1_part part;
+	int moved = 0, rc = 0;
 	ssize_t n;
 
 	while (!b->done && evbuffer_get_length(src) > 0) {
@@ -370,21 +402,29 @@ exchange_forward(struct evbuffer *src, struct evbuffer *dst,
 			break;
 		if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
 			break;
-		if ((n = http1_body_feed(b, v.iov_base, v.iov_len)) < 0)
+		if ((n = http1_body_decode(b, v.iov_base, v.iov_len, &part)) < 0)
 			return -1;
 		if (n == 0)
 			break;
+		moved = 1;
 		if (fill != NULL && *fill != NULL &&
 		    cache_fill_append(*fill, v.iov_base, n) == -1) {
 			cache_fill_abort(*fill);	/* too big: stream only */
 			*fill = NULL;
 		}
-		if (dst != NULL)
-			evbuffer_remove_buffer(src, dst, n);
-		else
+		if (part == HTTP1_PART_TRAILERS && dst != NULL && chunked)
+			rc = h1codec_trailers_add(t, v.iov_base, n);
+		if (part != HTTP1_PART_DATA || dst == NULL)
 			evbuffer_drain(src, n);
-		moved = 1;
+		else if (chunked)
+			rc = h1codec_move_chunk(dst, src, n);
+		else
+			evbuffer_remove_buffer(src, dst, n);
+		if (rc == -1)
+			return -1;
 	}
+	if (moved && b->done && dst != NULL && chunked)
+		return exchange_body_end(dst, t) == -1 ? -1 : 1;
 	return moved;
 }
 
@@ -399,6 +439,7 @@ exchange_response_head(struct conn *c)
 	struct http1_str method = { r->method, strlen(r->method) };
 	struct http1_head h;
 	const char *why = "malformed response";
+	int close_delimited;
 	char *p;
 
 	if (len == 0)
@@ -430,7 +471,7 @@ exchange_response_head(struct conn *c)
 		worker_count_latency(c->w, util_mono_ms() - r->start_mono);
 	r->resp_started = 1;
 	if (h.status < 200) {
-		if (exchange_write_response_head(&h, p, out) == -1)
+		if (exchange_write_response_head(&h, p, 0, out) == -1)
 			goto unwritable;
 		evbuffer_add(out, "\r\n", 2);
 		evbuffer_drain(in, h.head_len);
@@ -443,7 +484,10 @@ exchange_response_head(struct conn *c)
 	r->status = h.status;
 	if (!h.keep_alive)
 		r->upstream_keepalive = 0;
-	if (h.body == HTTP1_BODY_UNTIL_CLOSE)
+	/* Chunked is HTTP/1.1's: an HTTP/1.0 client reads until close. */
+	close_delimited = h.body == HTTP1_BODY_UNTIL_CLOSE ||
+	    (h.body == HTTP1_BODY_CHUNKED && r->client_minor == 0);
+	if (close_delimited)
 		r->client_keepalive = 0;
 	if (r->unsafe_target != NULL && h.status >= 200 && h.status < 400)
 		cache_invalidate(c->w->sl->cache, r->host,
@@ -458,7 +502,7 @@ exchange_response_head(struct conn *c)
 	if (lookup_serve_stale(c, h.status))
 		return 1;
 	/* The upstream's Age goes on: the cache adds to it only on a hit. */
-	if (exchange_write_response_head(&h, p, out) == -1)
+	if (exchange_write_response_head(&h, p, close_delimited, out) == -1)
 		goto unwritable;
 	if (r->fillable)
 		lookup_fill(c, &h);
@@ -470,6 +514,7 @@ exchange_response_head(struct conn *c)
 	evbuffer_add(out, "\r\n", 2);
 	evbuffer_drain(in, h.head_len);
 	http1_body_init(&r->resp, h.body, h.content_length);
+	r->resp_chunked = h.body == HTTP1_BODY_CHUNKED && !close_delimited;
 	r->state = EX_RESPONSE;
 	if (h.body == HTTP1_BODY_NONE) {
 		r->resp.done = 1;
@@ -500,7 +545,7 @@ exchange_pump(struct conn *c)
 		return 0;		/* a timer or a waiter wakes it */
 	if (!r->body.done) {
 		n = exchange_forward(cin, r->local ? NULL : uout, &r->body,
-		    NULL);
+		    &r->body_trailers, r->body_chunked, NULL);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked request body");
@@ -524,7 +569,8 @@ exchange_pump(struct conn *c)
 	}
 	if (r->state == EX_RESPONSE) {
 		n = exchange_forward(sock_input(c->usock),
-		    sock_output(c->csock), &r->resp, &r->fill);
+		    sock_output(c->csock), &r->resp, &r->resp_trailers,
+		    r->resp_chunked, &r->fill);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked response body");
@@ -595,6 +641,8 @@ exchange_assert(const struct conn *c)
 		    r->cached == NULL && r->shared == NULL && !r->held);
 		assert(r->retry_head == NULL && r->rules == NULL);
 		assert(r->req.len == 0 && r->req.fields.n == 0);
+		assert(r->body_trailers.p == NULL &&
+		    r->resp_trailers.p == NULL);
 		return;
 	}
 	if (c->state != CONN_EXCHANGE)
@@ -623,6 +671,7 @@ exchange_assert(const struct conn *c)
 		assert(r->req.method.len > 0);
 		assert(r->used_upstream && c->usock != NULL);
 		assert(r->status < 200 && r->fill == NULL);
+		assert(!r->resp_chunked && r->resp_trailers.p == NULL);
 		break;
 	case EX_RESPONSE:
 		assert(r->used_upstream && r->resp_started);

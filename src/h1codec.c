@@ -3,9 +3,10 @@
  *
  * Owns what is HTTP/1 about a message: which fields are hop-by-hop
  * (RFC 9110 7.6.1) or framing (RFC 9112 6), the request and status lines,
- * and the framing written for a body.  Does not own parsing (http1.c, the
- * fuzzed parser, stays the only reader of client bytes), the body's bytes
- * (the data path moves them), nor policy.
+ * the framing written for a body (chunk lines, the end) and which fields
+ * may be trailers, and the trailer section imported into a message.  Does
+ * not own parsing (http1.c, the fuzzed parser, stays the only reader of
+ * client bytes), the body's data (the data path moves it), nor policy.
  *
  * Cost: a head is imported with one memcpy into the message's arena and
  * its fields are offsets into that copy; a head is written with one
@@ -13,6 +14,7 @@
  * field makes a field cost more than one length switch.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -27,6 +29,7 @@
 #include "config.h"
 
 #define H1CODEC_MAX_CONNECTION	8	/* Connection fields looked at */
+#define H1CODEC_CHUNK_LINE	(2 * sizeof(size_t) + 2)	/* hex, CRLF */
 
 enum h1codec_class {
 	H1_OTHER = 0,
@@ -626,25 +629,77 @@ h1codec_write_response(struct evbuffer *out, const struct msg *m, int flags)
 	return h1codec_commit(out, &v, &o);
 }
 
+/* The size line of a chunk of len bytes ("1f\r\n") into line; its length. */
+static size_t
+h1codec_chunk_line(size_t len, char line[H1CODEC_CHUNK_LINE])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t digits = 0, n, i;
+
+	for (n = len; n != 0 || digits == 0; n >>= 4)
+		digits++;
+	for (i = digits; i-- > 0; len >>= 4)
+		line[i] = hex[len & 15];
+	line[digits] = '\r';
+	line[digits + 1] = '\n';
+	return digits + 2;
+}
+
 int
 h1codec_write_chunk(struct evbuffer *out, const void *p, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	char line[2 * sizeof(size_t) + 2], *s = line + sizeof(line) - 2;
-	size_t n = len;
+	char line[H1CODEC_CHUNK_LINE];
 
 	if (len == 0)
 		return 0;
-	line[sizeof(line) - 2] = '\r';
-	line[sizeof(line) - 1] = '\n';
-	do
-		*--s = hex[n & 15];
-	while ((n >>= 4) != 0);
-	if (evbuffer_add(out, s, line + sizeof(line) - s) == -1 ||
+	if (evbuffer_add(out, line, h1codec_chunk_line(len, line)) == -1 ||
 	    evbuffer_add(out, p, len) == -1 ||
 	    evbuffer_add(out, "\r\n", 2) == -1)
 		return -1;
 	return 0;
+}
+
+int
+h1codec_move_chunk(struct evbuffer *out, struct evbuffer *src, size_t len)
+{
+	char line[H1CODEC_CHUNK_LINE];
+
+	if (len == 0)
+		return 0;
+	if (evbuffer_add(out, line, h1codec_chunk_line(len, line)) == -1 ||
+	    evbuffer_remove_buffer(src, out, len) != (int)len ||
+	    evbuffer_add(out, "\r\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * May a field be a trailer (RFC 9110 6.5.1)?  Not one that frames, routes
+ * or modifies the request, authenticates, controls the response or says
+ * how to read the content: a recipient acts on those in the head, and one
+ * that merged trailers into it would act on what the sender smuggled in
+ * after sluice decided.
+ */
+static int
+h1codec_trailer_ok(const char *n, size_t len)
+{
+	static const char *const no[] = {
+		"age", "authentication-info", "authorization",
+		"cache-control", "cookie", "date", "expect", "expires",
+		"location", "max-forwards", "pragma", "range",
+		"retry-after", "set-cookie", "trailer", "vary",
+		"www-authenticate",
+	};
+	size_t i;
+
+	if (h1codec_class(n, len) != H1_OTHER ||
+	    (len > 8 && strncasecmp(n, "content-", 8) == 0) ||
+	    (len > 3 && strncasecmp(n, "if-", 3) == 0))
+		return 0;
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (strlen(no[i]) == len && strncasecmp(n, no[i], len) == 0)
+			return 0;
+	return 1;
 }
 
 int
@@ -661,9 +716,7 @@ h1codec_write_end(struct evbuffer *out, const struct msg *m)
 	H1CODEC_PUT(&o, "0\r\n");
 	for (i = 0; i < m->trailers.n; i++) {
 		f = &m->trailers.v[i];
-		/* What frames, routes or ends a message is not a trailer. */
-		if (h1codec_class(msg_ptr(m, f->name), f->name.len) !=
-		    H1_OTHER)
+		if (!h1codec_trailer_ok(msg_ptr(m, f->name), f->name.len))
 			continue;
 		h1codec_put(&o, msg_ptr(m, f->name), f->name.len);
 		H1CODEC_PUT(&o, ": ");
@@ -674,22 +727,74 @@ h1codec_write_end(struct evbuffer *out, const struct msg *m)
 	return h1codec_commit(out, &v, &o);
 }
 
-int
-h1codec_add_lines(struct msg *m, const char *lines)
+/*
+ * Field lines s[0..len) ("Name: value\r\n"..., up to an empty line or
+ * the end) into m's fields or trailers, each checked by msg.c.
+ */
+static int
+h1codec_lines(struct msg *m, const char *s, size_t len, int trailers)
 {
-	const char *s = lines, *eol, *colon, *v;
+	const char *end = s + len, *eol, *colon, *v;
 	size_t nlen, vlen;
+	int rc;
 
-	while (*s != '\0') {
-		if ((eol = strstr(s, "\r\n")) == NULL ||
-		    (colon = memchr(s, ':', eol - s)) == NULL)
+	while (s < end) {
+		if ((eol = memmem(s, end - s, "\r\n", 2)) == NULL)
+			return -1;
+		if (eol == s)
+			break;		/* the blank line ending a section */
+		if ((colon = memchr(s, ':', eol - s)) == NULL)
 			return -1;
 		nlen = colon - s;
 		vlen = eol - (colon + 1);
 		v = h1codec_trim(colon + 1, &vlen);
-		if (msg_add(m, s, nlen, v, vlen) == -1)
+		rc = trailers ? msg_add_trailer(m, s, nlen, v, vlen) :
+		    msg_add(m, s, nlen, v, vlen);
+		if (rc == -1)
 			return -1;
 		s = eol + 2;
 	}
 	return 0;
+}
+
+int
+h1codec_add_lines(struct msg *m, const char *lines)
+{
+	return h1codec_lines(m, lines, strlen(lines), 0);
+}
+
+int
+h1codec_trailers_add(struct h1codec_trailers *t, const char *p, size_t len)
+{
+	size_t had = t->len;
+	char *n;
+
+	/* http1.c bounds the section; growing by copy keeps it simple. */
+	if ((n = malloc(had + len)) == NULL)
+		return -1;
+	if (had > 0)
+		memcpy(n, t->p, had);
+	memcpy(n + had, p, len);
+	h1codec_trailers_free(t);
+	t->p = n;
+	t->len = had + len;
+	return 0;
+}
+
+int
+h1codec_trailers_msg(const struct h1codec_trailers *t, struct msg *m)
+{
+	msg_hold_secret(m);
+	return h1codec_lines(m, t->p, t->len, 1);
+}
+
+void
+h1codec_trailers_free(struct h1codec_trailers *t)
+{
+	if (t->p != NULL) {
+		explicit_bzero(t->p, t->len);
+		free(t->p);
+	}
+	t->p = NULL;
+	t->len = 0;
 }

@@ -92,10 +92,48 @@ int h1codec_write_request(struct evbuffer *out, const struct msg *m,
 int h1codec_write_response(struct evbuffer *out, const struct msg *m,
     int flags);
 
-/* A chunk of a body written chunked (nothing for len 0). */
+/*
+ * Bodies.  A body is data and, at its end, trailers (fields in the
+ * message's trailers).  Reading, http1_body_decode() splits HTTP/1 bytes
+ * into data (the data path moves it), framing (dropped: extensions never
+ * go further) and the trailer section, kept in a h1codec_trailers as it
+ * arrives and imported into a message at the end.  Writing, the codec
+ * frames the data for the other leg: as it is for a known length or a
+ * close-delimited body, or in sluice's own chunks, then h1codec_write_end().
+ * An HTTP/2 codec would read DATA frames as data and a trailing HEADERS
+ * frame as the trailers, and write them back the same way.
+ */
+
+/* A chunk of a body written chunked, copied from p (nothing for len 0). */
 int h1codec_write_chunk(struct evbuffer *out, const void *p, size_t len);
-/* The last chunk, m's trailers, and the end of the chunked body. */
+/* The same, moving len bytes from src without copying them. */
+int h1codec_move_chunk(struct evbuffer *out, struct evbuffer *src,
+    size_t len);
+/*
+ * The last chunk, m's trailers, and the end of the chunked body.  A field
+ * that must not be a trailer (RFC 9110 6.5.1: framing, routing, request
+ * modifiers, authentication, response control, Content-*, hop-by-hop,
+ * Proxy-*) is not written.
+ */
 int h1codec_write_end(struct evbuffer *out, const struct msg *m);
+
+/* The trailer section of a chunked body, as far as it came (heap). */
+struct h1codec_trailers {
+	char		*p;
+	size_t		 len;
+};
+
+/* Append p[0..len) of the section; -1 without memory. */
+int h1codec_trailers_add(struct h1codec_trailers *t, const char *p,
+    size_t len);
+/*
+ * The whole section (http1.c checked its syntax) into m's trailers, each
+ * field checked by msg_add_trailer(); m is marked secret, as a trailer may
+ * carry a credential.  -1 on a field msg.c refuses.
+ */
+int h1codec_trailers_msg(const struct h1codec_trailers *t, struct msg *m);
+/* Wipe and free what t holds; t is empty again. */
+void h1codec_trailers_free(struct h1codec_trailers *t);
 
 /*
  * Add fields given as HTTP/1 field lines ("Name: value\r\n"...), each

@@ -26,9 +26,13 @@
  *            |                                           ^           |
  *            +-------------------------------------------+          done
  *
- * Invariant: http1_body_feed() consumes a byte only if it belongs to the
- * message, and reaches the same states however the stream is split, so what
- * it returns is exactly what to forward.
+ * http1_body_decode() hands the bytes back in runs of one part: data,
+ * framing (from SIZE_FIRST to DATA, and DATA_CR, DATA_LF) or the trailer
+ * section (from TRAILER on), so the caller forwards data and drops framing.
+ *
+ * Invariant: a byte is consumed only if it belongs to the message, and the
+ * same states are reached however the stream is split, so the data and the
+ * trailer section are the same whatever the split.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -843,45 +847,59 @@ http1_chunk_step(struct http1_body *b, int c)
 	return HTTP1_CH_ERROR;
 }
 
-static ssize_t
-http1_body_chunked(struct http1_body *b, const char *buf, size_t len)
+/* One framing byte of a chunked body; -1 on an error or a line too long. */
+static int
+http1_chunk_byte(struct http1_body *b, int c)
 {
-	size_t	 i = 0, n;
-
-	while (i < len && !b->done) {
-		if (b->state == HTTP1_CH_DATA) {
-			n = len - i;
-			if (n > b->remaining)
-				n = b->remaining;
-			i += n;
-			b->remaining -= n;
-			b->payload += n;
-			if (b->remaining == 0)
-				b->state = HTTP1_CH_DATA_CR;
-			continue;
-		}
-		if (b->state < HTTP1_CH_DATA) {
-			if (++b->line_len > HTTP1_LINE_MAX)
-				goto fail;
-		} else if (b->state >= HTTP1_CH_TRAILER) {
-			if (++b->trailer_len > HTTP1_LINE_MAX)
-				goto fail;
-		}
-		b->state = http1_chunk_step(b, (unsigned char)buf[i++]);
-		if (b->state == HTTP1_CH_ERROR)
-			goto fail;
+	if (b->state < HTTP1_CH_DATA) {
+		if (++b->line_len > HTTP1_LINE_MAX)
+			return -1;
+	} else if (b->state >= HTTP1_CH_TRAILER) {
+		if (++b->trailer_len > HTTP1_LINE_MAX)
+			return -1;
 	}
+	b->state = http1_chunk_step(b, c);
+	return b->state == HTTP1_CH_ERROR ? -1 : 0;
+}
+
+/*
+ * A chunked body: data in bulk up to the end of the chunk, or framing
+ * bytes one at a time until data, the trailer section or the end begins
+ * (the trailer section likewise until the end).
+ */
+static ssize_t
+http1_body_chunked(struct http1_body *b, const char *buf, size_t len,
+    enum http1_part *part)
+{
+	size_t	 i = 0;
+	int	 trailers = b->state >= HTTP1_CH_TRAILER;
+
+	if (b->state == HTTP1_CH_DATA) {
+		*part = HTTP1_PART_DATA;
+		i = len < b->remaining ? len : b->remaining;
+		b->remaining -= i;
+		b->payload += i;
+		if (b->remaining == 0)
+			b->state = HTTP1_CH_DATA_CR;
+		return i;
+	}
+	*part = trailers ? HTTP1_PART_TRAILERS : HTTP1_PART_FRAMING;
+	while (i < len && !b->done && b->state != HTTP1_CH_DATA &&
+	    (b->state >= HTTP1_CH_TRAILER) == trailers)
+		if (http1_chunk_byte(b, (unsigned char)buf[i++]) == -1) {
+			b->state = HTTP1_CH_ERROR;
+			return -1;
+		}
 	return i;
-fail:
-	b->state = HTTP1_CH_ERROR;
-	return -1;
 }
 
 ssize_t
-http1_body_feed(struct http1_body *b, const char *buf, size_t len)
+http1_body_decode(struct http1_body *b, const char *buf, size_t len,
+    enum http1_part *part)
 {
 	size_t	 n;
 
+	*part = HTTP1_PART_DATA;
 	if (b->kind == HTTP1_BODY_CHUNKED && b->state == HTTP1_CH_ERROR)
 		return -1;
 	if (b->done)
@@ -894,7 +912,7 @@ http1_body_feed(struct http1_body *b, const char *buf, size_t len)
 		b->done = b->remaining == 0;
 		return n;
 	case HTTP1_BODY_CHUNKED:
-		return http1_body_chunked(b, buf, len);
+		return http1_body_chunked(b, buf, len, part);
 	case HTTP1_BODY_UNTIL_CLOSE:
 		b->payload += len;
 		return len;
@@ -902,6 +920,25 @@ http1_body_feed(struct http1_body *b, const char *buf, size_t len)
 		break;
 	}
 	return 0;
+}
+
+ssize_t
+http1_body_feed(struct http1_body *b, const char *buf, size_t len)
+{
+	enum http1_part	 part;
+	size_t		 i = 0;
+	ssize_t		 n;
+
+	if (b->kind == HTTP1_BODY_CHUNKED && b->state == HTTP1_CH_ERROR)
+		return -1;
+	while (i < len && !b->done) {
+		if ((n = http1_body_decode(b, buf + i, len - i, &part)) < 0)
+			return -1;
+		if (n == 0)
+			break;
+		i += n;
+	}
+	return i;
 }
 
 int

@@ -3,9 +3,10 @@
  *
  * Pure parsing: no I/O and no allocation.  A head is parsed from one
  * contiguous buffer and the result points into that buffer.  Bodies are
- * framed incrementally (Content-Length or chunked), so the caller can stream
- * the exact bytes that belong to a message, verbatim, without ever holding a
- * whole body.  Fuzzed by tests/fuzz/fuzz_http1.c.
+ * decoded incrementally (Content-Length or chunked) into data, framing and
+ * trailers, so the caller can stream a message's data and write its own
+ * framing without ever holding a whole body.  Fuzzed by
+ * tests/fuzz/fuzz_http1.c.
  *
  * Anything that could be framed two ways is refused (HTTP1_ERR_*): both
  * Content-Length and Transfer-Encoding, duplicate or invalid Content-Length,
@@ -145,13 +146,33 @@ void http1_body_init(struct http1_body *b, enum http1_body_kind kind,
 
 /*
  * Feed buf[0..len).  Returns how many of these bytes belong to the message
- * (they are to be forwarded verbatim, chunk framing included); fewer than len
+ * (data, chunk framing and trailers alike); fewer than len
  * only when the message ended (b->done set) and the rest is the next
  * message.  Returns -1 on malformed chunk framing (bad hex, size overflow,
  * missing CRLF, size line or trailers over 8 KiB).  UNTIL_CLOSE consumes all
  * and ends only with http1_body_eof().
  */
 ssize_t http1_body_feed(struct http1_body *b, const char *buf, size_t len);
+
+/* What a run of body bytes is, once decoded. */
+enum http1_part {
+	HTTP1_PART_DATA = 0,		/* payload */
+	HTTP1_PART_FRAMING,		/* chunk-size lines (extensions too) and
+					   the CRLF after each chunk's data */
+	HTTP1_PART_TRAILERS,		/* the trailer section: its field lines
+					   and the final CRLF */
+};
+
+/*
+ * Decode: how many bytes at the start of buf[0..len) are of one part
+ * (*part), checked as http1_body_feed() checks them.  Data comes in runs
+ * as long as buf allows (a chunk's data is not looked at); framing and
+ * trailers end at the next change of part.  0 once b->done; -1 as for
+ * http1_body_feed().  The caller moves the data, drops the framing and
+ * keeps the trailer section (bounded at 8 KiB) to import at the end.
+ */
+ssize_t http1_body_decode(struct http1_body *b, const char *buf, size_t len,
+    enum http1_part *part);
 
 /* The peer closed: 0 if that ends the message properly, -1 if truncated. */
 int http1_body_eof(struct http1_body *b);

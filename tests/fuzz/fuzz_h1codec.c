@@ -6,6 +6,11 @@
  * writes must always parse, frame its body as the input did (a body read
  * until close is written chunked), carry no hop-by-hop field, and be a
  * fixed point: parsed and written again, it gives the same bytes.
+ *
+ * Each input that decodes as a chunked body, however it is split, gives
+ * the same data and trailers; re-framed by the codec it decodes to that
+ * data and the trailers that may be trailers, and re-framed again it
+ * gives the same bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -99,6 +104,122 @@ fuzz_round(const char *buf, size_t len, int request, struct http1_str meth)
 	free(twice);
 }
 
+/*
+ * Decode buf as a chunked body, step bytes at a time: its data into data,
+ * its trailers into m.  0 if it parsed whole.
+ */
+static int
+fuzz_decode(const char *buf, size_t len, size_t step, struct evbuffer *data,
+    struct msg *m)
+{
+	struct h1codec_trailers t = { NULL, 0 };
+	struct http1_body b;
+	enum http1_part part;
+	size_t i = 0;
+	ssize_t n;
+	int rc = -1;
+
+	http1_body_init(&b, HTTP1_BODY_CHUNKED, 0);
+	while (i < len && !b.done) {
+		n = http1_body_decode(&b, buf + i, len - i < step ? len - i :
+		    step, &part);
+		if (n <= 0)
+			goto out;
+		if (part == HTTP1_PART_DATA)
+			fuzz_check(evbuffer_add(data, buf + i, n) == 0);
+		else if (part == HTTP1_PART_TRAILERS)
+			fuzz_check(h1codec_trailers_add(&t, buf + i, n) == 0);
+		i += n;
+	}
+	if (b.done)
+		rc = h1codec_trailers_msg(&t, m);
+out:
+	h1codec_trailers_free(&t);
+	return rc;
+}
+
+/* data in pieces of step bytes, then the end with m's trailers. */
+static void
+fuzz_frame(struct evbuffer *data, size_t step, const struct msg *m,
+    struct evbuffer *out)
+{
+	size_t len = evbuffer_get_length(data), i, n;
+	const char *p = (const char *)evbuffer_pullup(data, -1);
+
+	for (i = 0; i < len; i += n) {
+		n = len - i < step ? len - i : step;
+		fuzz_check(h1codec_write_chunk(out, p + i, n) == 0);
+	}
+	fuzz_check(h1codec_write_end(out, m) == 0);
+}
+
+static int
+fuzz_same(struct evbuffer *a, struct evbuffer *b)
+{
+	size_t len = evbuffer_get_length(a);
+
+	return len == evbuffer_get_length(b) && (len == 0 ||
+	    memcmp(evbuffer_pullup(a, -1), evbuffer_pullup(b, -1), len) == 0);
+}
+
+/* Are m's trailers (names and values) the same as some of o's, in order? */
+static int
+fuzz_trailers_kept(const struct msg *m, const struct msg *o)
+{
+	const struct msg_field *f, *g;
+	size_t i, j = 0;
+
+	for (i = 0; i < m->trailers.n; i++) {
+		f = &m->trailers.v[i];
+		for (; j < o->trailers.n; j++) {
+			g = &o->trailers.v[j];
+			if (f->name.len == g->name.len &&
+			    f->value.len == g->value.len &&
+			    memcmp(msg_ptr(m, f->name), msg_ptr(o, g->name),
+			    f->name.len) == 0 &&
+			    memcmp(msg_ptr(m, f->value), msg_ptr(o, g->value),
+			    f->value.len) == 0)
+				break;
+		}
+		if (j++ >= o->trailers.n)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+fuzz_body(const char *buf, size_t len)
+{
+	struct evbuffer *data = evbuffer_new(), *bytewise = evbuffer_new();
+	struct evbuffer *once = evbuffer_new(), *twice = evbuffer_new();
+	struct evbuffer *again = evbuffer_new();
+	struct msg m, m1;
+
+	msg_init(&m, MSG_RESPONSE);
+	msg_init(&m1, MSG_RESPONSE);
+	if (fuzz_decode(buf, len, len, data, &m) == 0) {
+		fuzz_check(fuzz_decode(buf, len, 1, bytewise, &m1) == 0 &&
+		    fuzz_same(data, bytewise) &&
+		    m1.trailers.n == m.trailers.n);
+		fuzz_frame(data, (len % 7) + 1, &m, once);
+		msg_reset(&m1, MSG_RESPONSE);
+		fuzz_check(fuzz_decode((const char *)evbuffer_pullup(once, -1),
+		    evbuffer_get_length(once), evbuffer_get_length(once), again,
+		    &m1) == 0);
+		fuzz_check(fuzz_same(data, again) &&
+		    fuzz_trailers_kept(&m1, &m));
+		fuzz_frame(again, (len % 7) + 1, &m1, twice);
+		fuzz_check(fuzz_same(once, twice));
+	}
+	msg_free(&m);
+	msg_free(&m1);
+	evbuffer_free(data);
+	evbuffer_free(bytewise);
+	evbuffer_free(once);
+	evbuffer_free(twice);
+	evbuffer_free(again);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -110,5 +231,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	meth.len = strlen(meth.p);
 	fuzz_round(buf, size, 1, meth);
 	fuzz_round(buf, size, 0, meth);
+	fuzz_body(buf, size);
 	return 0;
 }

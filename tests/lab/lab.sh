@@ -791,6 +791,28 @@ for line in open(sys.argv[1], encoding="utf-8"):
         print(v)' "$LAB_RAWLOG" "$1"
 }
 
+# lab_rawup_up [FLAGS...]: root, sluice, lab_up, rawup.py, then sluice with
+# FLAGS, --default-policy allow and api.test resolved to rawup.py.
+lab_rawup_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_start_rawup
+	lab_start_sluice --default-policy allow --resolve "api.test:443:$LAB_U4:4443" "$@"
+}
+
+# lab_rawup_send REQUEST WHAT: sends the first REQUEST (lab_raw) to the origin
+# lab_start_rawup started, expects a 200 and one audit row, and sets LAB_WIRE
+# to the body the origin got as framed (a Python repr: chunk lines, trailers).
+LAB_WIRE=
+lab_rawup_send() {
+	local out
+	out=$(lab_raw "$1" 2) || fail "raw client failed for $2"
+	assert_eq 200 "$(head -n 1 <<<"$out")" "status of $2"
+	assert_eq 1 "$(lab_audit_wait 1)" "audit rows after $2"
+	LAB_WIRE=$(lab_rawlog 'repr(d["wire"]) if d["event"] == "request" else None')
+}
+
 # lab_connect_answer HOST:PORT: from C, sends "CONNECT HOST:PORT" to sluice's
 # CONNECT listener and prints the status line of the answer, then its body
 # (for refusals, which sluice answers and closes).

@@ -9,7 +9,10 @@ client sends, splits them into requests the way a plain origin would
 one JSON object per line to FILE:
 
   {"event": "request", "conn": N, "method", "path", "headers": [[k, v]...],
-   "body": latin-1 text}                   one per request it framed
+   "body": latin-1 text, "wire": latin-1 text}
+                                           one per request it framed; wire is
+                                           the body as framed (chunk lines,
+                                           trailers)
   {"event": "garbage", "conn": N, "data": latin-1 text}
                                            bytes that do not parse as a request
   {"event": "close", "conn": N, "raw": latin-1 text}
@@ -20,6 +23,9 @@ Each request is answered by its path:
   /resp/te-named    chunked named in Connection, body "hello"
   /resp/101         a 101 to "Upgrade: evil", then "surprise" bytes
   /resp/ws          a 101 to "Upgrade: websocket", then echoes what it gets
+  /resp/chunked-ext chunked "hello world" in chunks with extensions, then
+                    trailers: X-Sum (may be one), Content-Length and
+                    Set-Cookie (may not)
   anything else     200 with a JSON body {"method", "path", "n"} where n
                     counts the requests on this connection
 """
@@ -46,7 +52,7 @@ class Log:
 
 
 def parse_request(buf):
-    """(method, path, headers, body, rest), None if incomplete, or
+    """(method, path, headers, body, wire, rest), None if incomplete, or
     ("garbage", data) when the bytes cannot be a request."""
     end = buf.find(b"\r\n\r\n")
     if end < 0:
@@ -62,6 +68,7 @@ def parse_request(buf):
             return ("garbage", buf[:end + 4])
         headers.append([k, v.strip()])
     rest = buf[end + 4:]
+    whole = rest
     fields = {k.lower(): v for k, v in headers}
     body = b""
     if "content-length" in fields:
@@ -86,7 +93,8 @@ def parse_request(buf):
                 return None
             body += rest[eol + 2:eol + 2 + size]
             pos = eol + 2 + size + 2
-    return (parts[0], parts[1], headers, body, rest)
+    wire = whole[:len(whole) - len(rest)]
+    return (parts[0], parts[1], headers, body, wire, rest)
 
 
 def answer(path, n):
@@ -96,6 +104,12 @@ def answer(path, n):
     if path == "/resp/te-named":
         return (b"HTTP/1.1 200 OK\r\nConnection: transfer-encoding\r\n"
                 b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), False
+    if path == "/resp/chunked-ext":
+        return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                b"Trailer: X-Sum\r\n\r\n"
+                b"5;ext=1\r\nhello\r\n6 ; q=\"a b\"\r\n world\r\n"
+                b"0;last\r\nX-Sum: abc\r\nContent-Length: 99\r\n"
+                b"Set-Cookie: s=1\r\n\r\n"), False
     if path == "/resp/101":
         return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: evil\r\n"
                 b"Connection: upgrade\r\n\r\nsurprise"), True
@@ -131,10 +145,11 @@ def serve(tls, log):
                     log.write(event="garbage", conn=cid, data=r[1].decode("latin-1"))
                     buf = buf[len(r[1]):]
                     continue
-                method, path, headers, body, buf = r
+                method, path, headers, body, wire, buf = r
                 n += 1
                 log.write(event="request", conn=cid, method=method, path=path,
-                          headers=headers, body=body.decode("latin-1"))
+                          headers=headers, body=body.decode("latin-1"),
+                          wire=wire.decode("latin-1"))
                 resp, tunnel = answer(path, n)
                 tls.sendall(resp)
     except (OSError, ValueError):

@@ -1,7 +1,7 @@
 /*
  * test_h1codec.c - HTTP/1 heads to messages and back: round trips,
  * hop-by-hop fields, the checks on a request, framing written by us,
- * trailers.
+ * trailers, bodies decoded and framed again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +407,137 @@ test_head_view(void)
 	    http1_find(&v, "connection") == NULL,
 	    "the fields, without the hop-by-hop ones");
 	msg_free(&m);
+/*
+ * Decode the chunked body wire[0..len), step bytes at a time: data into
+ * data, trailers into m.  0 if whole, -1 if refused, 1 if cut short.
+ */
+static int
+decode(const char *wire, size_t len, size_t step, struct evbuffer *data,
+    struct msg *m)
+{
+	struct h1codec_trailers t = { NULL, 0 };
+	struct http1_body b;
+	enum http1_part part;
+	size_t i = 0;
+	ssize_t n;
+	int rc = 1;
+
+	http1_body_init(&b, HTTP1_BODY_CHUNKED, 0);
+	while (i < len && !b.done) {
+		n = http1_body_decode(&b, wire + i, len - i < step ? len - i :
+		    step, &part);
+		if (n <= 0) {
+			rc = -1;
+			goto out;
+		}
+		if (part == HTTP1_PART_DATA)
+			evbuffer_add(data, wire + i, n);
+		else if (part == HTTP1_PART_TRAILERS)
+			h1codec_trailers_add(&t, wire + i, n);
+		i += n;
+	}
+	if (b.done)
+		rc = h1codec_trailers_msg(&t, m);
+out:
+	h1codec_trailers_free(&t);
+	return rc;
+}
+
+static void
+test_body_decode(void)
+{
+	static const char wire[] = "5;ext=1\r\nhello\r\n1 ; a=\"q;\"\r\n \r\n"
+	    "A\r\n0123456789\r\n0\r\nX-Sum:  abc \r\nContent-Length: 9\r\n"
+	    "Authorization: Bearer s3cret\r\nContent-Type: text/x\r\n"
+	    "Grpc-Status: 0\r\n\r\nNEXT";
+	struct evbuffer *data = evbuffer_new(), *out = evbuffer_new();
+	struct msg m;
+	char *s;
+	size_t step;
+	int ok = 1;
+
+	for (step = 1; step <= sizeof(wire); step += 3) {
+		msg_init(&m, MSG_RESPONSE);
+		s = NULL;
+		if (decode(wire, sizeof(wire) - 1, step, data, &m) != 0 ||
+		    evbuffer_get_length(data) != 16 ||
+		    (s = drain(data)) == NULL ||
+		    strcmp(s, "hello 0123456789") != 0 || m.trailers.n != 5)
+			ok = 0;
+		free(s);
+		msg_free(&m);
+	}
+	CHECK(ok, "decoded: the same data and trailers however split; "
+	    "extensions and the next message are not data");
+
+	msg_init(&m, MSG_RESPONSE);
+	(void)decode(wire, sizeof(wire) - 1, sizeof(wire), data, &m);
+	CHECK(msg_str_eq(&m, m.trailers.v[0].value, S("abc")) && m.secret,
+	    "trailer values trimmed; the trailers' arena is wiped");
+	CHECK(h1codec_move_chunk(out, data, 5) == 0 &&
+	    h1codec_move_chunk(out, data, 11) == 0 &&
+	    h1codec_move_chunk(out, data, 0) == 0 &&
+	    evbuffer_get_length(data) == 0 && h1codec_write_end(out, &m) == 0,
+	    "data moved in sluice's chunks");
+	s = drain(out);
+	CHECK(strcmp(s, "5\r\nhello\r\nb\r\n 0123456789\r\n0\r\n"
+	    "X-Sum: abc\r\nGrpc-Status: 0\r\n\r\n") == 0,
+	    "re-framed: no extension; framing, credentials and Content-* "
+	    "are not written as trailers");
+	free(s);
+	msg_free(&m);
+	evbuffer_free(data);
+	evbuffer_free(out);
+}
+
+/* pre, n bytes ch, post: malloc'd, its length in *len. */
+static char *
+padded(const char *pre, int ch, size_t n, const char *post, size_t *len)
+{
+	size_t a = strlen(pre), b = strlen(post);
+	char *s = malloc(a + n + b);
+
+	memcpy(s, pre, a);
+	memset(s + a, ch, n);
+	memcpy(s + a + n, post, b);
+	*len = a + n + b;
+	return s;
+}
+
+/* Chunked framing that is refused, and what it is refused at. */
+static void
+test_body_limits(void)
+{
+	struct evbuffer *data = evbuffer_new();
+	struct msg m;
+	char *big;
+	size_t n;
+
+	msg_init(&m, MSG_RESPONSE);
+	CHECK(decode(S("10000000000000000\r\n"), 1, data, &m) == -1 &&
+	    decode(S("8000000000000000\r\n"), 1, data, &m) == -1,
+	    "a chunk size that overflows is refused");
+	CHECK(decode(S("7fffffffffffffff\r\nab"), 64, data, &m) == 1,
+	    "the largest chunk size is taken");
+	evbuffer_drain(data, evbuffer_get_length(data));
+
+	big = padded("1;x=", 'a', 9000, "\r\na\r\n0\r\n\r\n", &n);
+	CHECK(decode(big, n, 4096, data, &m) == -1,
+	    "a chunk-size line over 8 KiB is refused");
+	free(big);
+	big = padded("1\r\na\r\n0\r\nX-Big: ", 'b', 9000, "\r\n\r\n", &n);
+	CHECK(decode(big, n, 4096, data, &m) == -1,
+	    "a trailer section over 8 KiB is refused");
+	free(big);
+	big = padded("1\r\na\r\n0\r\nX-Ok: ", 'b', 8000, "\r\n\r\n", &n);
+	CHECK(decode(big, n, 4096, data, &m) == 0 && m.trailers.n == 1,
+	    "a trailer section under the bound is kept");
+	free(big);
+	CHECK(decode(S("1\r\na\r\n0\r\n folded: x\r\n\r\n"), 1, data,
+	    &m) == -1 && decode(S("1\r\na\r\n0\r\nX: a\rb\r\n\r\n"), 1,
+	    data, &m) == -1, "obs-fold and a bare CR in trailers refused");
+	msg_free(&m);
+	evbuffer_free(data);
 }
 
 int
@@ -420,5 +551,7 @@ main(void)
 	test_trailers();
 	test_add_lines();
 	test_head_view();
+	test_body_decode();
+	test_body_limits();
 	return unit_done();
 }
