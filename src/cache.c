@@ -87,6 +87,7 @@ struct cache_entry {
 	int64_t		 lifetime;
 	int64_t		 sie;		/* stale-if-error window, or 0 */
 	int64_t		 swr;		/* stale-while-revalidate window, or 0 */
+	int		 stale_ok;	/* may be served stale (max-stale, 5861) */
 	size_t		 size;		/* charged to the shard's budget */
 
 	_Atomic int	 claimed;	/* a background revalidation runs */
@@ -171,7 +172,6 @@ static int64_t	cache_delta(struct http1_str);
 static int	cache_digits(const char *, size_t, int *);
 static int	cache_month(const char *);
 static int	cache_date(struct http1_str, time_t *);
-static int	cache_req_revalidate(const struct http1_head *, int64_t);
 static int	cache_field_eq(const struct http1_head *, const char *,
 		    size_t, const char *, size_t);
 static int	cache_variant_build(struct cache_buf *,
@@ -185,6 +185,10 @@ static int	cache_buf_add(struct cache_buf *, const char *, size_t);
 static int	cache_head_build(struct cache_buf *, const struct http1_head *);
 static void	cache_stale_windows(struct cache_entry *,
 		    const struct http1_head *);
+static int	cache_req_revalidate(const struct http1_head *, int64_t,
+		    int64_t);
+static int	cache_req_max_stale(const struct http1_head *,
+		    const struct cache_entry *, int64_t);
 static int	cache_fill_put(struct cache_fill *, const char *, size_t);
 static int	cache_fill_unchunk(struct cache_fill *, const char *, size_t);
 static int	cache_heuristic_status(int);
@@ -287,6 +291,14 @@ cache_request_bypass(const struct http1_head *req)
 	return cache_cc_get(req, "no-store", &v);
 }
 
+int
+cache_request_only_if_cached(const struct http1_head *req)
+{
+	struct http1_str v;
+
+	return cache_cc_get(req, "only-if-cached", &v);
+}
+
 void
 cache_stats(struct cache *c, uint64_t *entries, uint64_t *bytes)
 {
@@ -338,11 +350,12 @@ cache_lookup(struct cache *c, int64_t rule_id, const char *host,
 	a = cache_entry_age(e, now);
 	*entry = e;
 	*age = a;
-	if (a < e->lifetime && !cache_req_revalidate(req, a))
-		return CACHE_FRESH;
-	if (a >= e->lifetime && a - e->lifetime < e->swr &&
-	    !cache_req_revalidate(req, a))
-		return CACHE_STALE_SWR;
+	if (!cache_req_revalidate(req, a, e->lifetime)) {
+		if (a < e->lifetime || cache_req_max_stale(req, e, a))
+			return CACHE_FRESH;
+		if (a - e->lifetime < e->swr)
+			return CACHE_STALE_SWR;
+	}
 	if (e->validators[0] != '\0' || cache_entry_on_error(e, now))
 		return CACHE_STALE;
 	cache_entry_unref(e);
@@ -977,6 +990,7 @@ cache_refresh(struct cache *c, struct cache_entry *old,
 	e->initial_age = cache_initial_age(resp304, now, now);
 	e->sie = old->sie;
 	e->swr = old->swr;
+	e->stale_ok = old->stale_ok;
 	if (http1_find(resp304, "cache-control") != NULL)
 		cache_stale_windows(e, resp304);
 	if ((e->validators = cache_validators_new(e->data,
@@ -1424,11 +1438,13 @@ cache_date(struct http1_str s, time_t *t)
 
 /*
  * Does the request insist on revalidation (no-cache, or Pragma: no-cache
- * without Cache-Control, RFC 9111, 5.4), or on a younger response than
- * age (max-age; max-age=0 is how clients ask for revalidation)?
+ * without Cache-Control, RFC 9111, 5.4), on a younger response than age
+ * (max-age; max-age=0 is how clients ask for revalidation), or on one
+ * that stays fresh longer than what is left of lifetime (min-fresh)?
  */
 static int
-cache_req_revalidate(const struct http1_head *req, int64_t age)
+cache_req_revalidate(const struct http1_head *req, int64_t age,
+    int64_t lifetime)
 {
 	const struct http1_header *f;
 	struct http1_str v, nc = { "no-cache", 8 };
@@ -1441,11 +1457,30 @@ cache_req_revalidate(const struct http1_head *req, int64_t age)
 		if (max == 0 || age > max)
 			return 1;
 	}
+	if (cache_cc_get(req, "min-fresh", &v) &&
+	    lifetime - age < cache_delta(v))
+		return 1;
 	if (http1_find(req, "cache-control") == NULL &&
 	    (f = http1_find(req, "pragma")) != NULL &&
 	    http1_list_has(f->value, nc))
 		return 1;
 	return 0;
+}
+
+/*
+ * RFC 9111, 5.2.1.2: does the request accept e, stale at age, with
+ * max-stale (without a value: however stale)?  Not when the response
+ * forbade serving it stale (cache_stale_windows).
+ */
+static int
+cache_req_max_stale(const struct http1_head *req, const struct cache_entry *e,
+    int64_t age)
+{
+	struct http1_str v;
+
+	if (!e->stale_ok || !cache_cc_get(req, "max-stale", &v))
+		return 0;
+	return v.len == 0 || age - e->lifetime <= cache_delta(v);
 }
 
 /*
@@ -1688,10 +1723,10 @@ cache_head_build(struct cache_buf *b, const struct http1_head *resp)
 }
 
 /*
- * stale-if-error and stale-while-revalidate (RFC 5861), unless the
- * response forbids serving it stale: must-revalidate, proxy-revalidate,
- * s-maxage (which implies proxy-revalidate, RFC 9111, 5.2.2.10) or
- * no-cache.
+ * stale-if-error and stale-while-revalidate (RFC 5861), and a request's
+ * max-stale (RFC 9111, 5.2.1.2), unless the response forbids serving it
+ * stale: must-revalidate, proxy-revalidate, s-maxage (which implies
+ * proxy-revalidate, RFC 9111, 5.2.2.10) or no-cache.
  */
 static void
 cache_stale_windows(struct cache_entry *e, const struct http1_head *resp)
@@ -1699,11 +1734,13 @@ cache_stale_windows(struct cache_entry *e, const struct http1_head *resp)
 	struct http1_str v;
 
 	e->sie = e->swr = 0;
+	e->stale_ok = 0;
 	if (cache_cc_get(resp, "must-revalidate", &v) ||
 	    cache_cc_get(resp, "proxy-revalidate", &v) ||
 	    cache_cc_get(resp, "s-maxage", &v) ||
 	    cache_cc_get(resp, "no-cache", &v))
 		return;
+	e->stale_ok = 1;
 	if (cache_cc_get(resp, "stale-if-error", &v))
 		e->sie = cache_delta(v);
 	if (cache_cc_get(resp, "stale-while-revalidate", &v))

@@ -200,6 +200,11 @@ lookup_send(struct conn *c, const struct http1_head *h, const char *p,
 		lookup_serve_swr(c, h, p, rule, e, age);
 		return 0;
 	case CACHE_STALE:
+		if (cache_request_only_if_cached(h)) {
+			cache_entry_unref(e);
+			respond_not_cached(c);
+			return 0;
+		}
 		/*
 		 * The client's own conditions would clash with ours.  Kept
 		 * without validators, the entry is there for stale-if-error.
@@ -214,6 +219,10 @@ lookup_send(struct conn *c, const struct http1_head *h, const char *p,
 		r->cache_status = "fwd=stale";
 		break;
 	case CACHE_MISS:
+		if (cache_request_only_if_cached(h)) {
+			respond_not_cached(c);
+			return 0;
+		}
 		r->cache_status = "fwd=miss";
 		if (lookup_collapse(c, rule, h))
 			return 1;
