@@ -192,6 +192,7 @@ static int	cache_req_max_stale(const struct http1_head *,
 static int	cache_fill_put(struct cache_fill *, const char *, size_t);
 static int	cache_fill_unchunk(struct cache_fill *, const char *, size_t);
 static int	cache_heuristic_status(int);
+static int	cache_status_understood(int);
 static int	cache_not_modified(const struct cache_entry *,
 		    const struct http1_head *);
 static int	cache_if_range(const struct cache_entry *,
@@ -635,8 +636,16 @@ cache_storable(const struct http1_head *req, const struct http1_head *resp,
 	    http1_find(resp, "expires") != NULL;
 	if (!explicit && !cache_heuristic_status(resp->status))
 		return -1;
-	if (cache_cc_get(resp, "no-store", &v) ||
-	    cache_cc_get(resp, "private", &v) ||
+	/*
+	 * RFC 9111, 5.2.2.3: must-understand stands in for no-store when the
+	 * cache knows the status's rules, and forbids storing otherwise.
+	 */
+	if (cache_cc_get(resp, "must-understand", &v)) {
+		if (!cache_status_understood(resp->status))
+			return -1;
+	} else if (cache_cc_get(resp, "no-store", &v))
+		return -1;
+	if (cache_cc_get(resp, "private", &v) ||
 	    cache_cc_get(req, "no-store", &v))
 		return -1;
 	for (i = 0; i < resp->nheaders; i++) {
@@ -1757,6 +1766,19 @@ cache_heuristic_status(int status)
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * The final statuses RFC 9110, 15 defines (306 is unused), whose caching
+ * rules sluice follows: what must-understand asks a cache to know.
+ */
+static int
+cache_status_understood(int status)
+{
+	return (status >= 200 && status <= 206) ||
+	    (status >= 300 && status <= 308 && status != 306) ||
+	    (status >= 400 && status <= 417) || status == 421 ||
+	    status == 422 || status == 426 || (status >= 500 && status <= 505);
 }
 
 /*

@@ -162,11 +162,12 @@ int64_t cache_initial_age(const struct http1_head *resp, time_t request_time,
  * only if it has a validator; 0 too for an invalid Age), or -1 when it may
  * not be stored: not a GET, not a final status, a 206 or 304, a status
  * that is not heuristically cacheable without explicit freshness, a
- * transfer coding other than chunked, no-store or private in the
- * response, Vary: *, no-store in the request, or client_auth (the client
- * sent its own Authorization, forwarded as is) without public, s-maxage
- * or must-revalidate (RFC 9111, 3.5).  Credentials sluice injects are the
- * rule's, and the rule is in the key.
+ * transfer coding other than chunked, no-store (unless must-understand
+ * and a status of RFC 9110's) or private in the response, must-understand
+ * with another status, Vary: *, no-store in the request, or client_auth
+ * (the client sent its own Authorization, forwarded as is) without
+ * public, s-maxage or must-revalidate (RFC 9111, 3.5).  Credentials
+ * sluice injects are the rule's, and the rule is in the key.
  */
 int64_t cache_storable(const struct http1_head *req,
     const struct http1_head *resp, const struct rule_cache *pol,
