@@ -115,7 +115,8 @@ lookup_serve_swr(struct conn *c, const struct http1_head *h, const char *p,
 
 	if (revalidate_start(c->w, (struct sockaddr *)&c->up_addr, c->up_len,
 	    c->sni[0] ? c->sni : c->name, c->name, e, r->rules, rule, r->host,
-	    p, h->head_len, h->target, client_auth) == -1)
+	    p, h->head_len, h->target, client_auth, c->client_str,
+	    c->server_str) == -1)
 		log_event(LOG_DEBUG, "cache_revalidate_skipped", "host=%s",
 		    r->host);
 	lookup_serve(c, e, h, age, "hit; fwd=stale");
