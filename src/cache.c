@@ -177,6 +177,9 @@ static int	cache_field_eq(const struct http1_head *, const char *,
 static int	cache_variant_build(struct cache_buf *,
 		    const struct http1_head *, const struct http1_head *);
 static int	cache_variant_match(const char *, const struct http1_head *);
+static int	cache_list_next(const char **, const char *, struct http1_str *);
+static int	cache_variant_value(struct cache_buf *, const struct http1_head *,
+		    const char *, size_t);
 static int	cache_head_field(const char *, size_t, const char *,
 		    struct http1_str *);
 static char	*cache_validators_new(const char *, size_t);
@@ -1493,34 +1496,109 @@ cache_req_max_stale(const struct http1_head *req, const struct cache_entry *e,
 }
 
 /*
- * Is the request's value of field name, its lines joined by ", " (RFC
- * 9110, 5.3), exactly v?  0 when the field is absent.
+ * The next element of a comma-separated list (RFC 9110, 5.6.1) in
+ * [*p, end): 1 and elem without the whitespace around it, 0 at the end.
+ * Empty elements are skipped; a comma inside a quoted string is no
+ * separator.  Vary's selecting fields are compared this way, so a request
+ * that spells the same list with other spacing or in several lines
+ * matches (RFC 9111, 4.1: the cache may normalise them).
+ */
+static int
+cache_list_next(const char **p, const char *end, struct http1_str *elem)
+{
+	const char *s = *p, *e;
+	int quoted = 0;
+
+	for (;;) {
+		while (s < end && (*s == ' ' || *s == '\t' || *s == ','))
+			s++;
+		if (s == end) {
+			*p = s;
+			return 0;
+		}
+		for (e = s; e < end && (quoted || *e != ','); e++) {
+			if (*e == '"')
+				quoted = !quoted;
+			else if (*e == '\\' && quoted && e + 1 < end)
+				e++;
+		}
+		*p = e;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > s)
+			break;
+		s = *p;
+	}
+	elem->p = s;
+	elem->len = e - s;
+	return 1;
+}
+
+/*
+ * Is the request's value of field name, its lines' list elements joined
+ * by "," (cache_list_next), exactly v?  0 when the field is absent.
  */
 static int
 cache_field_eq(const struct http1_head *req, const char *name,
     size_t namelen, const char *v, size_t vlen)
 {
 	const struct http1_header *f;
+	const char *p;
+	struct http1_str el;
 	size_t i, off = 0;
-	int seen = 0;
+	int seen = 0, first = 1;
 
 	for (i = 0; i < req->nheaders; i++) {
 		f = &req->headers[i];
 		if (f->name.len != namelen ||
 		    strncasecmp(f->name.p, name, namelen) != 0)
 			continue;
-		if (seen) {
-			if (vlen - off < 2 || memcmp(v + off, ", ", 2) != 0)
-				return 0;
-			off += 2;
-		}
-		if (vlen - off < f->value.len ||
-		    memcmp(v + off, f->value.p, f->value.len) != 0)
-			return 0;
-		off += f->value.len;
 		seen = 1;
+		p = f->value.p;
+		while (cache_list_next(&p, f->value.p + f->value.len, &el)) {
+			if (!first && (off == vlen || v[off++] != ','))
+				return 0;
+			if (vlen - off < el.len ||
+			    memcmp(v + off, el.p, el.len) != 0)
+				return 0;
+			off += el.len;
+			first = 0;
+		}
 	}
 	return seen && off == vlen;
+}
+
+/*
+ * Append "=" and the request's value of field name as cache_field_eq
+ * compares it, then a newline; "!" and a newline when it is absent.
+ */
+static int
+cache_variant_value(struct cache_buf *b, const struct http1_head *req,
+    const char *name, size_t namelen)
+{
+	const struct http1_header *f;
+	const char *p;
+	struct http1_str el;
+	size_t i;
+	int seen = 0, first = 1;
+
+	for (i = 0; i < req->nheaders; i++) {
+		f = &req->headers[i];
+		if (f->name.len != namelen ||
+		    strncasecmp(f->name.p, name, namelen) != 0)
+			continue;
+		if (!seen && cache_buf_add(b, "=", 1) == -1)
+			return -1;
+		seen = 1;
+		p = f->value.p;
+		while (cache_list_next(&p, f->value.p + f->value.len, &el)) {
+			if ((!first && cache_buf_add(b, ",", 1) == -1) ||
+			    cache_buf_add(b, el.p, el.len) == -1)
+				return -1;
+			first = 0;
+		}
+	}
+	return cache_buf_add(b, seen ? "\n" : "!\n", seen ? 1 : 2);
 }
 
 /* Append the variant records for the fields resp's Vary names. */
@@ -1528,51 +1606,25 @@ static int
 cache_variant_build(struct cache_buf *b, const struct http1_head *req,
     const struct http1_head *resp)
 {
-	const struct http1_header *f, *rf;
-	const char *p, *end, *n0;
-	size_t i, j, k, namelen, start;
-	int seen;
+	const struct http1_header *f;
+	const char *p;
+	struct http1_str name;
+	size_t i, k, start;
 
 	for (i = 0; i < resp->nheaders; i++) {
 		f = &resp->headers[i];
 		if (!http1_str_eq(f->name, "vary"))
 			continue;
 		p = f->value.p;
-		end = p + f->value.len;
-		while (p < end) {
-			while (p < end && (*p == ' ' || *p == '\t' ||
-			    *p == ','))
-				p++;
-			for (n0 = p; p < end && *p != ','; p++)
-				;
-			for (namelen = p - n0; namelen > 0 &&
-			    (n0[namelen - 1] == ' ' ||
-			    n0[namelen - 1] == '\t'); namelen--)
-				;
-			if (namelen == 0)
-				continue;
+		while (cache_list_next(&p, f->value.p + f->value.len, &name)) {
 			start = b->len;
-			if (cache_buf_add(b, n0, namelen) == -1 ||
+			if (cache_buf_add(b, name.p, name.len) == -1 ||
 			    cache_buf_add(b, "\n", 1) == -1)
 				return -1;
-			for (k = start; k < start + namelen; k++)
+			for (k = start; k < start + name.len; k++)
 				if (b->p[k] >= 'A' && b->p[k] <= 'Z')
 					b->p[k] += 'a' - 'A';
-			seen = 0;
-			for (j = 0; j < req->nheaders; j++) {
-				rf = &req->headers[j];
-				if (rf->name.len != namelen ||
-				    strncasecmp(rf->name.p, n0, namelen) != 0)
-					continue;
-				if (cache_buf_add(b, seen ? ", " : "=",
-				    seen ? 2 : 1) == -1 ||
-				    cache_buf_add(b, rf->value.p,
-				    rf->value.len) == -1)
-					return -1;
-				seen = 1;
-			}
-			if (cache_buf_add(b, seen ? "\n" : "!\n",
-			    seen ? 1 : 2) == -1)
+			if (cache_variant_value(b, req, name.p, name.len) == -1)
 				return -1;
 		}
 	}
