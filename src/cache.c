@@ -178,6 +178,8 @@ static int	cache_variant_build(struct cache_buf *,
 		    const struct http1_head *, const struct http1_head *);
 static int	cache_variant_match(const char *, const struct http1_head *);
 static int	cache_list_next(const char **, const char *, struct http1_str *);
+struct cache_field_iter;
+static int	cache_field_next(struct cache_field_iter *, struct http1_str *);
 static int	cache_variant_value(struct cache_buf *, const struct http1_head *,
 		    const char *, size_t);
 static int	cache_head_field(const char *, size_t, const char *,
@@ -1535,37 +1537,57 @@ cache_list_next(const char **p, const char *end, struct http1_str *elem)
 }
 
 /*
- * Is the request's value of field name, its lines' list elements joined
- * by "," (cache_list_next), exactly v?  0 when the field is absent.
+ * The list elements of all the request's lines of one field, in order
+ * (cache_list_next); seen once a line of that name was found.
+ */
+struct cache_field_iter {
+	const struct http1_head	*req;
+	const char		*name;
+	size_t			 namelen;
+	size_t			 i;		/* next line to look at */
+	const char		*p, *end;	/* the rest of the current line */
+	int			 seen;
+};
+
+static int
+cache_field_next(struct cache_field_iter *it, struct http1_str *el)
+{
+	const struct http1_header *f;
+
+	while (!cache_list_next(&it->p, it->end, el)) {
+		do {
+			if (it->i == it->req->nheaders)
+				return 0;
+			f = &it->req->headers[it->i++];
+		} while (f->name.len != it->namelen ||
+		    strncasecmp(f->name.p, it->name, it->namelen) != 0);
+		it->seen = 1;
+		it->p = f->value.p;
+		it->end = f->value.p + f->value.len;
+	}
+	return 1;
+}
+
+/*
+ * Is the request's value of field name, its list elements joined by ","
+ * (cache_field_next), exactly v?  0 when the field is absent.
  */
 static int
 cache_field_eq(const struct http1_head *req, const char *name,
     size_t namelen, const char *v, size_t vlen)
 {
-	const struct http1_header *f;
-	const char *p;
+	struct cache_field_iter it = { req, name, namelen, 0, NULL, NULL, 0 };
 	struct http1_str el;
-	size_t i, off = 0;
-	int seen = 0, first = 1;
+	size_t off = 0;
 
-	for (i = 0; i < req->nheaders; i++) {
-		f = &req->headers[i];
-		if (f->name.len != namelen ||
-		    strncasecmp(f->name.p, name, namelen) != 0)
-			continue;
-		seen = 1;
-		p = f->value.p;
-		while (cache_list_next(&p, f->value.p + f->value.len, &el)) {
-			if (!first && (off == vlen || v[off++] != ','))
-				return 0;
-			if (vlen - off < el.len ||
-			    memcmp(v + off, el.p, el.len) != 0)
-				return 0;
-			off += el.len;
-			first = 0;
-		}
+	while (cache_field_next(&it, &el)) {
+		if (off > 0 && (off == vlen || v[off++] != ','))
+			return 0;
+		if (vlen - off < el.len || memcmp(v + off, el.p, el.len) != 0)
+			return 0;
+		off += el.len;
 	}
-	return seen && off == vlen;
+	return it.seen && off == vlen;
 }
 
 /*
@@ -1576,29 +1598,19 @@ static int
 cache_variant_value(struct cache_buf *b, const struct http1_head *req,
     const char *name, size_t namelen)
 {
-	const struct http1_header *f;
-	const char *p;
+	struct cache_field_iter it = { req, name, namelen, 0, NULL, NULL, 0 };
 	struct http1_str el;
-	size_t i;
-	int seen = 0, first = 1;
+	size_t start = b->len;
 
-	for (i = 0; i < req->nheaders; i++) {
-		f = &req->headers[i];
-		if (f->name.len != namelen ||
-		    strncasecmp(f->name.p, name, namelen) != 0)
-			continue;
-		if (!seen && cache_buf_add(b, "=", 1) == -1)
+	if (cache_buf_add(b, "=", 1) == -1)
+		return -1;
+	while (cache_field_next(&it, &el))
+		if ((b->len > start + 1 && cache_buf_add(b, ",", 1) == -1) ||
+		    cache_buf_add(b, el.p, el.len) == -1)
 			return -1;
-		seen = 1;
-		p = f->value.p;
-		while (cache_list_next(&p, f->value.p + f->value.len, &el)) {
-			if ((!first && cache_buf_add(b, ",", 1) == -1) ||
-			    cache_buf_add(b, el.p, el.len) == -1)
-				return -1;
-			first = 0;
-		}
-	}
-	return cache_buf_add(b, seen ? "\n" : "!\n", seen ? 1 : 2);
+	if (!it.seen)
+		b->len = start;
+	return cache_buf_add(b, it.seen ? "\n" : "!\n", it.seen ? 1 : 2);
 }
 
 /* Append the variant records for the fields resp's Vary names. */
