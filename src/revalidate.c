@@ -301,7 +301,7 @@ revalidate_cancel_all(struct worker *w)
 
 /*
  * The row of a request that was sent: the upstream's status (none when it
- * did not answer, with why), the body bytes it sent when they were read.
+ * did not answer), why it ended early if it did, the body bytes read.
  */
 static void
 revalidate_audit(struct revalidate *rv)
@@ -321,7 +321,7 @@ revalidate_audit(struct revalidate *rv)
 		.req_bytes = 0,
 		.resp_bytes = (int64_t)rv->body.payload,
 		.duration_ms = util_mono_ms() - rv->start_mono,
-		.error = rv->status ? NULL : rv->error,
+		.error = rv->error,
 	};
 
 	audit_submit(rv->w->sl->audit, &rec);
