@@ -321,7 +321,7 @@ test_keys(void)
 	    "Accept-Language: en\r\nAccept-Language: de\r\n\r\n", TEST_NOW,
 	    &age, &body) == CACHE_FRESH && test_body_is(body, "list."),
 	    "vary list: two lines are one list");
-	CHECK(test_get(c, 1, LANG("en,,de"), TEST_NOW, &age, &body) ==
+	CHECK(test_get(c, 1, LANG("en,,de"), TEST_NOW, &age, NULL) ==
 	    CACHE_FRESH, "vary list: empty elements ignored");
 	CHECK(test_get(c, 1, LANG("de, en"), TEST_NOW, &age, NULL) ==
 	    CACHE_MISS, "vary list: order matters");
