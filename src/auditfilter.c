@@ -27,7 +27,7 @@
 
 static const char *const auditfilter_decisions[] = {
 	"forwarded", "denied", "rate_limited", "cached", "passthrough",
-	"error", "would_deny",
+	"error", "would_deny", "revalidated",
 };
 
 void

@@ -86,6 +86,7 @@ struct cache_entry {
 	int64_t		 lifetime;
 	int64_t		 sie;		/* stale-if-error window, or 0 */
 	int64_t		 swr;		/* stale-while-revalidate window, or 0 */
+	int		 stale_ok;	/* may be served stale (max-stale, 5861) */
 	size_t		 size;		/* charged to the shard's budget */
 
 	_Atomic int	 claimed;	/* a background revalidation runs */
@@ -170,12 +171,16 @@ static int64_t	cache_delta(struct http1_str);
 static int	cache_digits(const char *, size_t, int *);
 static int	cache_month(const char *);
 static int	cache_date(struct http1_str, time_t *);
-static int	cache_req_revalidate(const struct http1_head *, int64_t);
 static int	cache_field_eq(const struct http1_head *, const char *,
 		    size_t, const char *, size_t);
 static int	cache_variant_build(struct cache_buf *,
 		    const struct http1_head *, const struct http1_head *);
 static int	cache_variant_match(const char *, const struct http1_head *);
+static int	cache_list_next(const char **, const char *, struct http1_str *);
+struct cache_field_iter;
+static int	cache_field_next(struct cache_field_iter *, struct http1_str *);
+static int	cache_variant_value(struct cache_buf *, const struct http1_head *,
+		    const char *, size_t);
 static int	cache_head_field(const char *, size_t, const char *,
 		    struct http1_str *);
 static char	*cache_validators_new(const char *, size_t);
@@ -184,9 +189,14 @@ static int	cache_buf_add(struct cache_buf *, const char *, size_t);
 static int	cache_head_build(struct cache_buf *, const struct http1_head *);
 static void	cache_stale_windows(struct cache_entry *,
 		    const struct http1_head *);
+static int	cache_req_revalidate(const struct http1_head *, int64_t,
+		    int64_t);
+static int	cache_req_max_stale(const struct http1_head *,
+		    const struct cache_entry *, int64_t);
 static int	cache_fill_put(struct cache_fill *, const char *, size_t);
 static int	cache_fill_unchunk(struct cache_fill *, const char *, size_t);
 static int	cache_heuristic_status(int);
+static int	cache_status_understood(int);
 static int	cache_not_modified(const struct cache_entry *,
 		    const struct http1_head *);
 static int	cache_if_range(const struct cache_entry *,
@@ -286,6 +296,14 @@ cache_request_bypass(const struct http1_head *req)
 	return cache_cc_get(req, "no-store", &v);
 }
 
+int
+cache_request_only_if_cached(const struct http1_head *req)
+{
+	struct http1_str v;
+
+	return cache_cc_get(req, "only-if-cached", &v);
+}
+
 void
 cache_stats(struct cache *c, uint64_t *entries, uint64_t *bytes)
 {
@@ -337,11 +355,12 @@ cache_lookup(struct cache *c, int64_t rule_id, const char *host,
 	a = cache_entry_age(e, now);
 	*entry = e;
 	*age = a;
-	if (a < e->lifetime && !cache_req_revalidate(req, a))
-		return CACHE_FRESH;
-	if (a >= e->lifetime && a - e->lifetime < e->swr &&
-	    !cache_req_revalidate(req, a))
-		return CACHE_STALE_SWR;
+	if (!cache_req_revalidate(req, a, e->lifetime)) {
+		if (a < e->lifetime || cache_req_max_stale(req, e, a))
+			return CACHE_FRESH;
+		if (a - e->lifetime < e->swr)
+			return CACHE_STALE_SWR;
+	}
 	if (e->validators[0] != '\0' || cache_entry_on_error(e, now))
 		return CACHE_STALE;
 	cache_entry_unref(e);
@@ -621,8 +640,16 @@ cache_storable(const struct http1_head *req, const struct http1_head *resp,
 	    http1_find(resp, "expires") != NULL;
 	if (!explicit && !cache_heuristic_status(resp->status))
 		return -1;
-	if (cache_cc_get(resp, "no-store", &v) ||
-	    cache_cc_get(resp, "private", &v) ||
+	/*
+	 * RFC 9111, 5.2.2.3: must-understand stands in for no-store when the
+	 * cache knows the status's rules, and forbids storing otherwise.
+	 */
+	if (cache_cc_get(resp, "must-understand", &v)) {
+		if (!cache_status_understood(resp->status))
+			return -1;
+	} else if (cache_cc_get(resp, "no-store", &v))
+		return -1;
+	if (cache_cc_get(resp, "private", &v) ||
 	    cache_cc_get(req, "no-store", &v))
 		return -1;
 	for (i = 0; i < resp->nheaders; i++) {
@@ -976,6 +1003,7 @@ cache_refresh(struct cache *c, struct cache_entry *old,
 	e->initial_age = cache_initial_age(resp304, now, now);
 	e->sie = old->sie;
 	e->swr = old->swr;
+	e->stale_ok = old->stale_ok;
 	if (http1_find(resp304, "cache-control") != NULL)
 		cache_stale_windows(e, resp304);
 	if ((e->validators = cache_validators_new(e->data,
@@ -1423,11 +1451,13 @@ cache_date(struct http1_str s, time_t *t)
 
 /*
  * Does the request insist on revalidation (no-cache, or Pragma: no-cache
- * without Cache-Control, RFC 9111, 5.4), or on a younger response than
- * age (max-age; max-age=0 is how clients ask for revalidation)?
+ * without Cache-Control, RFC 9111, 5.4), on a younger response than age
+ * (max-age; max-age=0 is how clients ask for revalidation), or on one
+ * that stays fresh longer than what is left of lifetime (min-fresh)?
  */
 static int
-cache_req_revalidate(const struct http1_head *req, int64_t age)
+cache_req_revalidate(const struct http1_head *req, int64_t age,
+    int64_t lifetime)
 {
 	const struct http1_header *f;
 	struct http1_str v, nc = { "no-cache", 8 };
@@ -1440,6 +1470,9 @@ cache_req_revalidate(const struct http1_head *req, int64_t age)
 		if (max == 0 || age > max)
 			return 1;
 	}
+	if (cache_cc_get(req, "min-fresh", &v) &&
+	    lifetime - age < cache_delta(v))
+		return 1;
 	if (http1_find(req, "cache-control") == NULL &&
 	    (f = http1_find(req, "pragma")) != NULL &&
 	    http1_list_has(f->value, nc))
@@ -1448,34 +1481,135 @@ cache_req_revalidate(const struct http1_head *req, int64_t age)
 }
 
 /*
- * Is the request's value of field name, its lines joined by ", " (RFC
- * 9110, 5.3), exactly v?  0 when the field is absent.
+ * RFC 9111, 5.2.1.2: does the request accept e, stale at age, with
+ * max-stale (without a value: however stale)?  Not when the response
+ * forbade serving it stale (cache_stale_windows).
+ */
+static int
+cache_req_max_stale(const struct http1_head *req, const struct cache_entry *e,
+    int64_t age)
+{
+	struct http1_str v;
+
+	if (!e->stale_ok || !cache_cc_get(req, "max-stale", &v))
+		return 0;
+	return v.len == 0 || age - e->lifetime <= cache_delta(v);
+}
+
+/*
+ * The next element of a comma-separated list (RFC 9110, 5.6.1) in
+ * [*p, end): 1 and elem without the whitespace around it, 0 at the end.
+ * Empty elements are skipped; a comma inside a quoted string is no
+ * separator.  Vary's selecting fields are compared this way, so a request
+ * that spells the same list with other spacing or in several lines
+ * matches (RFC 9111, 4.1: the cache may normalise them).
+ */
+static int
+cache_list_next(const char **p, const char *end, struct http1_str *elem)
+{
+	const char *s = *p, *e;
+	int quoted = 0;
+
+	for (;;) {
+		while (s < end && (*s == ' ' || *s == '\t' || *s == ','))
+			s++;
+		if (s == end) {
+			*p = s;
+			return 0;
+		}
+		for (e = s; e < end && (quoted || *e != ','); e++) {
+			if (*e == '"')
+				quoted = !quoted;
+			else if (*e == '\\' && quoted && e + 1 < end)
+				e++;
+		}
+		*p = e;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > s)
+			break;
+		s = *p;
+	}
+	elem->p = s;
+	elem->len = e - s;
+	return 1;
+}
+
+/*
+ * The list elements of all the request's lines of one field, in order
+ * (cache_list_next); seen once a line of that name was found.
+ */
+struct cache_field_iter {
+	const struct http1_head	*req;
+	const char		*name;
+	size_t			 namelen;
+	size_t			 i;		/* next line to look at */
+	const char		*p, *end;	/* the rest of the current line */
+	int			 seen;
+};
+
+static int
+cache_field_next(struct cache_field_iter *it, struct http1_str *el)
+{
+	const struct http1_header *f;
+
+	while (!cache_list_next(&it->p, it->end, el)) {
+		do {
+			if (it->i == it->req->nheaders)
+				return 0;
+			f = &it->req->headers[it->i++];
+		} while (f->name.len != it->namelen ||
+		    strncasecmp(f->name.p, it->name, it->namelen) != 0);
+		it->seen = 1;
+		it->p = f->value.p;
+		it->end = f->value.p + f->value.len;
+	}
+	return 1;
+}
+
+/*
+ * Is the request's value of field name, its list elements joined by ","
+ * (cache_field_next), exactly v?  0 when the field is absent.
  */
 static int
 cache_field_eq(const struct http1_head *req, const char *name,
     size_t namelen, const char *v, size_t vlen)
 {
-	const struct http1_header *f;
-	size_t i, off = 0;
-	int seen = 0;
+	struct cache_field_iter it = { req, name, namelen, 0, NULL, NULL, 0 };
+	struct http1_str el;
+	size_t off = 0;
 
-	for (i = 0; i < req->nheaders; i++) {
-		f = &req->headers[i];
-		if (f->name.len != namelen ||
-		    strncasecmp(f->name.p, name, namelen) != 0)
-			continue;
-		if (seen) {
-			if (vlen - off < 2 || memcmp(v + off, ", ", 2) != 0)
-				return 0;
-			off += 2;
-		}
-		if (vlen - off < f->value.len ||
-		    memcmp(v + off, f->value.p, f->value.len) != 0)
+	while (cache_field_next(&it, &el)) {
+		if (off > 0 && (off == vlen || v[off++] != ','))
 			return 0;
-		off += f->value.len;
-		seen = 1;
+		if (vlen - off < el.len || memcmp(v + off, el.p, el.len) != 0)
+			return 0;
+		off += el.len;
 	}
-	return seen && off == vlen;
+	return it.seen && off == vlen;
+}
+
+/*
+ * Append "=" and the request's value of field name as cache_field_eq
+ * compares it, then a newline; "!" and a newline when it is absent.
+ */
+static int
+cache_variant_value(struct cache_buf *b, const struct http1_head *req,
+    const char *name, size_t namelen)
+{
+	struct cache_field_iter it = { req, name, namelen, 0, NULL, NULL, 0 };
+	struct http1_str el;
+	size_t start = b->len;
+
+	if (cache_buf_add(b, "=", 1) == -1)
+		return -1;
+	while (cache_field_next(&it, &el))
+		if ((b->len > start + 1 && cache_buf_add(b, ",", 1) == -1) ||
+		    cache_buf_add(b, el.p, el.len) == -1)
+			return -1;
+	if (!it.seen)
+		b->len = start;
+	return cache_buf_add(b, it.seen ? "\n" : "!\n", it.seen ? 1 : 2);
 }
 
 /* Append the variant records for the fields resp's Vary names. */
@@ -1483,51 +1617,25 @@ static int
 cache_variant_build(struct cache_buf *b, const struct http1_head *req,
     const struct http1_head *resp)
 {
-	const struct http1_header *f, *rf;
-	const char *p, *end, *n0;
-	size_t i, j, k, namelen, start;
-	int seen;
+	const struct http1_header *f;
+	const char *p;
+	struct http1_str name;
+	size_t i, k, start;
 
 	for (i = 0; i < resp->nheaders; i++) {
 		f = &resp->headers[i];
 		if (!http1_str_eq(f->name, "vary"))
 			continue;
 		p = f->value.p;
-		end = p + f->value.len;
-		while (p < end) {
-			while (p < end && (*p == ' ' || *p == '\t' ||
-			    *p == ','))
-				p++;
-			for (n0 = p; p < end && *p != ','; p++)
-				;
-			for (namelen = p - n0; namelen > 0 &&
-			    (n0[namelen - 1] == ' ' ||
-			    n0[namelen - 1] == '\t'); namelen--)
-				;
-			if (namelen == 0)
-				continue;
+		while (cache_list_next(&p, f->value.p + f->value.len, &name)) {
 			start = b->len;
-			if (cache_buf_add(b, n0, namelen) == -1 ||
+			if (cache_buf_add(b, name.p, name.len) == -1 ||
 			    cache_buf_add(b, "\n", 1) == -1)
 				return -1;
-			for (k = start; k < start + namelen; k++)
+			for (k = start; k < start + name.len; k++)
 				if (b->p[k] >= 'A' && b->p[k] <= 'Z')
 					b->p[k] += 'a' - 'A';
-			seen = 0;
-			for (j = 0; j < req->nheaders; j++) {
-				rf = &req->headers[j];
-				if (rf->name.len != namelen ||
-				    strncasecmp(rf->name.p, n0, namelen) != 0)
-					continue;
-				if (cache_buf_add(b, seen ? ", " : "=",
-				    seen ? 2 : 1) == -1 ||
-				    cache_buf_add(b, rf->value.p,
-				    rf->value.len) == -1)
-					return -1;
-				seen = 1;
-			}
-			if (cache_buf_add(b, seen ? "\n" : "!\n",
-			    seen ? 1 : 2) == -1)
+			if (cache_variant_value(b, req, name.p, name.len) == -1)
 				return -1;
 		}
 	}
@@ -1687,10 +1795,10 @@ cache_head_build(struct cache_buf *b, const struct http1_head *resp)
 }
 
 /*
- * stale-if-error and stale-while-revalidate (RFC 5861), unless the
- * response forbids serving it stale: must-revalidate, proxy-revalidate,
- * s-maxage (which implies proxy-revalidate, RFC 9111, 5.2.2.10) or
- * no-cache.
+ * stale-if-error and stale-while-revalidate (RFC 5861), and a request's
+ * max-stale (RFC 9111, 5.2.1.2), unless the response forbids serving it
+ * stale: must-revalidate, proxy-revalidate, s-maxage (which implies
+ * proxy-revalidate, RFC 9111, 5.2.2.10) or no-cache.
  */
 static void
 cache_stale_windows(struct cache_entry *e, const struct http1_head *resp)
@@ -1698,11 +1806,13 @@ cache_stale_windows(struct cache_entry *e, const struct http1_head *resp)
 	struct http1_str v;
 
 	e->sie = e->swr = 0;
+	e->stale_ok = 0;
 	if (cache_cc_get(resp, "must-revalidate", &v) ||
 	    cache_cc_get(resp, "proxy-revalidate", &v) ||
 	    cache_cc_get(resp, "s-maxage", &v) ||
 	    cache_cc_get(resp, "no-cache", &v))
 		return;
+	e->stale_ok = 1;
 	if (cache_cc_get(resp, "stale-if-error", &v))
 		e->sie = cache_delta(v);
 	if (cache_cc_get(resp, "stale-while-revalidate", &v))
@@ -1719,6 +1829,19 @@ cache_heuristic_status(int status)
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * The final statuses RFC 9110, 15 defines (306 is unused), whose caching
+ * rules sluice follows: what must-understand asks a cache to know.
+ */
+static int
+cache_status_understood(int status)
+{
+	return (status >= 200 && status <= 206) ||
+	    (status >= 300 && status <= 308 && status != 306) ||
+	    (status >= 400 && status <= 417) || status == 421 ||
+	    status == 422 || status == 426 || (status >= 500 && status <= 505);
 }
 
 /*

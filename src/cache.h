@@ -37,6 +37,11 @@ void cache_stats(struct cache *, uint64_t *entries, uint64_t *bytes);
  * stored.  Returns 1 to bypass.
  */
 int cache_request_bypass(const struct http1_head *req);
+/*
+ * Does the request say only-if-cached (RFC 9111, 5.2.1.7): answered from
+ * a stored response or with a 504, never from the upstream?
+ */
+int cache_request_only_if_cached(const struct http1_head *req);
 
 enum cache_lookup {
 	CACHE_MISS = 0,
@@ -52,11 +57,13 @@ enum cache_lookup {
  * Find the entry for req (GET, or HEAD answered from a GET entry) under
  * rule_id and host.  On FRESH, STALE and STALE_SWR *entry gets a reference
  * (release with cache_entry_unref) and *age its current age in seconds
- * (RFC 9111, 4.2.3).  A request with Cache-Control no-cache gets STALE for
- * a fresh entry that has a validator, MISS otherwise.  A stale entry is
- * STALE_SWR within its stale-while-revalidate window (a request that asks
- * for revalidation excepted), STALE when it has a validator or a
- * stale-if-error window open, MISS otherwise.
+ * (RFC 9111, 4.2.3).  A request with Cache-Control no-cache (or a max-age
+ * below the age, or a min-fresh above the freshness left) gets STALE for a
+ * fresh entry that has a validator, MISS otherwise.  A stale entry is
+ * FRESH when the request's max-stale accepts it and the response did not
+ * forbid serving it stale, STALE_SWR within its stale-while-revalidate
+ * window (a request that asks for revalidation excepted), STALE when it
+ * has a validator or a stale-if-error window open, MISS otherwise.
  */
 enum cache_lookup cache_lookup(struct cache *, int64_t rule_id,
     const char *host, const struct http1_head *req, time_t now,
@@ -154,11 +161,12 @@ int64_t cache_initial_age(const struct http1_head *resp, time_t request_time,
  * only if it has a validator; 0 too for an invalid Age), or -1 when it may
  * not be stored: not a GET, not a final status, a 206 or 304, a status
  * that is not heuristically cacheable without explicit freshness, a
- * transfer coding other than chunked, no-store or private in the
- * response, Vary: *, no-store in the request, or client_auth (the client
- * sent its own Authorization, forwarded as is) without public, s-maxage
- * or must-revalidate (RFC 9111, 3.5).  Credentials sluice injects are the
- * rule's, and the rule is in the key.
+ * transfer coding other than chunked, no-store (unless must-understand
+ * and a status of RFC 9110's) or private in the response, must-understand
+ * with another status, Vary: *, no-store in the request, or client_auth
+ * (the client sent its own Authorization, forwarded as is) without
+ * public, s-maxage or must-revalidate (RFC 9111, 3.5).  Credentials
+ * sluice injects are the rule's, and the rule is in the key.
  */
 int64_t cache_storable(const struct http1_head *req,
     const struct http1_head *resp, const struct rule_cache *pol,

@@ -281,6 +281,7 @@ void respond_error(struct conn *c, int status, const char *code,
     const char *why);
 void respond_denied(struct conn *c, int64_t rule_id);
 void respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms);
+void respond_not_cached(struct conn *c);
 
 /* upleg.c */
 void upleg_drop(struct conn *c);

@@ -132,7 +132,8 @@ lookup_serve_swr(struct conn *c, const struct http1_head *req,
 
 	if (revalidate_start(c->w, (struct sockaddr *)&c->up_addr, c->up_len,
 	    c->sni[0] ? c->sni : c->name, c->name, e, r->rules, rule, r->host,
-	    &r->req, lookup_client_auth(c, rule)) == -1)
+	    &r->req, lookup_client_auth(c, rule), c->client_str,
+	    c->server_str) == -1)
 		log_event(LOG_DEBUG, "cache_revalidate_skipped", "host=%s",
 		    r->host);
 	lookup_serve(c, e, req, age, "hit; fwd=stale");
@@ -207,6 +208,11 @@ lookup_send(struct conn *c, const struct rule *rule)
 		lookup_serve_swr(c, h, rule, e, age);
 		return 0;
 	case CACHE_STALE:
+		if (cache_request_only_if_cached(h)) {
+			cache_entry_unref(e);
+			respond_not_cached(c);
+			return 0;
+		}
 		/*
 		 * The client's own conditions would clash with ours.  Kept
 		 * without validators, the entry is there for stale-if-error.
@@ -221,6 +227,10 @@ lookup_send(struct conn *c, const struct rule *rule)
 		r->cache_status = "fwd=stale";
 		break;
 	case CACHE_MISS:
+		if (cache_request_only_if_cached(h)) {
+			respond_not_cached(c);
+			return 0;
+		}
 		r->cache_status = "fwd=miss";
 		if (lookup_collapse(c, rule, h))
 			return 1;

@@ -149,3 +149,22 @@ respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms)
 	if (body != NULL)
 		evbuffer_free(body);
 }
+
+/*
+ * 504 for a request that said only-if-cached (RFC 9111, 5.2.1.7) when the
+ * cache holds nothing it may serve: the upstream is not asked.  Audited
+ * as the cache's answer, counted as a miss.
+ */
+void
+respond_not_cached(struct conn *c)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	if (body != NULL)
+		evbuffer_add_printf(body, "{\"error\":\"not_cached\"}\n");
+	c->ex.cache_status = "fwd=miss";
+	respond(c, 504, "cached", "Cache-Status: sluice; fwd=miss\r\n", body,
+	    1);
+	if (body != NULL)
+		evbuffer_free(body);
+}

@@ -8,7 +8,9 @@
  * entry's validators, which is why a client's own conditional or Range
  * request is not used), on a new connection verified like any other.  A
  * 304 refreshes the entry, a storable response replaces it, anything else
- * leaves it to go stale.  Nothing here is sent to a client or audited.
+ * leaves it to go stale.  Nothing here is sent to a client; the request is
+ * audited like any other sluice sends upstream with a rule's credentials,
+ * as its own row (decision 'revalidated'), when it ends.
  *
  * One at a time per entry: cache_entry_claim() is taken before the
  * request and released when it ends, whatever the outcome.  The request
@@ -23,6 +25,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "audit.h"
 #include "cache.h"
 #include "config.h"
 #include "h1codec.h"
@@ -33,6 +36,7 @@
 #include "rules.h"
 #include "sock.h"
 #include "upstream.h"
+#include "util.h"
 #include "worker.h"
 
 struct revalidate {
@@ -45,10 +49,22 @@ struct revalidate {
 	const struct rule *rule;
 	struct msg	 req;		/* the client's request, no
 					   credentials */
+	char		*target;	/* its path, to audit */
 	char		*host;
 	int		 client_auth;
 	int		 conditional;	/* the entry's validators were sent */
 	time_t		 sent;
+	/* For the audit row, written once the request was sent. */
+	int		 audited;	/* request written: audit at the end */
+	int64_t		 start_ms;
+	double		 start_mono;
+	char		*client;
+	char		*server;
+	char		*sni;
+	char		*audit_target;	/* secrets masked */
+	char		 injected[256];
+	int		 status;	/* the upstream's, 0 without one */
+	const char	*error;		/* why it ended without an answer */
 	struct http1_body body;
 	struct cache_fill *fill;	/* NULL until a storable head came */
 };
@@ -60,6 +76,7 @@ static int	revalidate_head(struct revalidate *, struct evbuffer *);
 static int	revalidate_body(struct revalidate *, struct evbuffer *);
 static int	revalidate_request(struct revalidate *, struct http1_head *);
 static void	revalidate_free(struct revalidate *);
+static void	revalidate_audit(struct revalidate *);
 
 /* A request whose answer would not be the entry's whole representation. */
 static int
@@ -76,12 +93,11 @@ revalidate_start(struct worker *w, const struct sockaddr *addr,
     socklen_t addrlen, const char *sni, const char *verify_name,
     struct cache_entry *e, struct rules_snapshot *rules,
     const struct rule *rule, const char *host, const struct msg *req,
-    int client_auth)
+    int client_auth, const char *client, const char *server)
 {
 	struct revalidate *rv;
 	struct timeval tv = { w->sl->cfg->upstream_timeout, 0 };
 	const char *validators = cache_entry_validators(e);
-	char *audit_target = NULL, names[256];
 
 	if (!revalidate_usable(req))
 		return -1;
@@ -102,21 +118,28 @@ revalidate_start(struct worker *w, const struct sockaddr *addr,
 	rv->client_auth = client_auth;
 	rv->conditional = validators[0] != '\0';
 	rv->sent = time(NULL);
+	rv->start_ms = util_wall_ms();
+	rv->start_mono = util_mono_ms();
 	if (msg_clone(&rv->req, req) == -1 ||
+	    (rv->target = strndup(msg_ptr(req, req->path), req->path.len)) ==
+	    NULL ||
 	    (rv->host = strdup(host)) == NULL ||
+	    (rv->client = strdup(client)) == NULL ||
+	    (rv->server = strdup(server)) == NULL ||
+	    (rv->sni = strdup(sni)) == NULL ||
 	    (rv->timer = evtimer_new(w->base, revalidate_timeout, rv)) == NULL ||
 	    (rv->sock = upstream_connect_tls(w, addr, addrlen, sni,
 	    verify_name)) == NULL)
 		goto fail;
 	if (inject_write_request(sock_output(rv->sock), &rv->req, 1, rule,
-	    rv->conditional ? validators : NULL, &audit_target, names,
-	    sizeof(names)) == -1)
+	    rv->conditional ? validators : NULL, &rv->audit_target,
+	    rv->injected, sizeof(rv->injected)) == -1)
 		goto fail;
-	free(audit_target);
+	rv->audited = 1;
 	sock_setcb(rv->sock, revalidate_read, NULL, revalidate_event, rv);
 	event_add(rv->timer, &tv);
-	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%.*s", host,
-	    (int)rv->req.path.len, msg_ptr(&rv->req, rv->req.path));
+	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%s", host,
+	    rv->target);
 	return 0;
 
 fail:
@@ -175,12 +198,14 @@ revalidate_head(struct revalidate *rv, struct evbuffer *in)
 		case HTTP1_OK:
 			break;
 		default:
+			rv->error = "malformed response";
 			return 1;
 		}
 		if (h.status >= 200)
 			break;
 		evbuffer_drain(in, h.head_len);		/* a 1xx */
 	}
+	rv->status = h.status;
 	if (revalidate_request(rv, &rq) == -1)
 		return 1;
 	if (h.status == 304 && rv->conditional) {
@@ -235,13 +260,18 @@ revalidate_event(struct sock *sock, short what, void *arg)
 	if (what & SOCK_EV_CONNECTED)
 		return;
 	/* A close, an error or a timeout: what was stored stays. */
+	rv->error = rv->status ? "upstream closed during body" :
+	    "upstream closed";
 	revalidate_free(rv);
 }
 
 static void
 revalidate_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	revalidate_free(arg);
+	struct revalidate *rv = arg;
+
+	rv->error = "upstream timeout";
+	revalidate_free(rv);
 }
 
 /* The worker is exiting: whatever still runs is given up. */
@@ -250,13 +280,47 @@ revalidate_cancel_all(struct worker *w)
 {
 	struct revalidate *rv;
 
-	while ((rv = TAILQ_FIRST(&w->revalidating)) != NULL)
+	while ((rv = TAILQ_FIRST(&w->revalidating)) != NULL) {
+		rv->error = "shutdown";
 		revalidate_free(rv);
+	}
+}
+
+/*
+ * The row of a request that was sent: the upstream's status (none when it
+ * did not answer), why it ended early if it did, the body bytes read.
+ */
+static void
+revalidate_audit(struct revalidate *rv)
+{
+	struct audit_record rec = {
+		.ts_ms = rv->start_ms,
+		.client = rv->client,
+		.server = rv->server,
+		.sni = rv->sni,
+		.host = rv->host,
+		.method = "GET",
+		.path = rv->audit_target ? rv->audit_target : rv->target,
+		.status = rv->status,
+		.decision = "revalidated",
+		.rule_id = rv->rule->id,
+		.injected = rv->injected[0] ? rv->injected : NULL,
+		.req_bytes = 0,
+		.resp_bytes = (int64_t)rv->body.payload,
+		.duration_ms = util_mono_ms() - rv->start_mono,
+		.error = rv->error,
+	};
+
+	audit_submit(rv->w->sl->audit, &rec);
+	worker_count_request(rv->w, rec.decision, rec.status, rec.rule_id,
+	    NULL);
 }
 
 static void
 revalidate_free(struct revalidate *rv)
 {
+	if (rv->audited)
+		revalidate_audit(rv);
 	TAILQ_REMOVE(&rv->w->revalidating, rv, entry);
 	cache_fill_abort(rv->fill);
 	upstream_free(rv->w, rv->sock);
@@ -266,6 +330,11 @@ revalidate_free(struct revalidate *rv)
 	cache_entry_unref(rv->e);
 	rules_snapshot_unref(rv->rules);
 	msg_free(&rv->req);
+	free(rv->target);
 	free(rv->host);
+	free(rv->client);
+	free(rv->server);
+	free(rv->sni);
+	free(rv->audit_target);
 	free(rv);
 }

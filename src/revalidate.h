@@ -20,14 +20,17 @@ struct worker;
  * refresh or replace e with the answer.  req is the client's request (a
  * copy is kept; its path is the normalised target); rule under rules
  * (referenced here) sets the credentials and the policy.
- * client_auth as for cache_storable.  Takes nothing from the caller; 0 if
- * started or already running, -1 if it could not start.
+ * client_auth as for cache_storable.  Once sent, the request gets an
+ * audit row of its own, decision 'revalidated', with the client ("ip:port")
+ * whose request started it and server, the original destination.  Takes
+ * nothing from the caller; 0 if started or already running, -1 if it
+ * could not start.
  */
 int revalidate_start(struct worker *, const struct sockaddr *addr,
     socklen_t addrlen, const char *sni, const char *verify_name,
     struct cache_entry *e, struct rules_snapshot *rules,
     const struct rule *rule, const char *host, const struct msg *req,
-    int client_auth);
+    int client_auth, const char *client, const char *server);
 
 /* Free every revalidation the worker still runs (its exit). */
 void revalidate_cancel_all(struct worker *);

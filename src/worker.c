@@ -273,7 +273,7 @@ worker_rules(struct worker *w)
 
 static const char *const worker_decisions[WORKER_NDECISIONS] = {
 	"forwarded", "denied", "rate_limited", "cached", "passthrough",
-	"error", "would_deny", "other",
+	"error", "would_deny", "revalidated", "other",
 };
 
 const char *

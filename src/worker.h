@@ -57,6 +57,7 @@ enum worker_decision {
 	WORKER_PASSTHROUGH,
 	WORKER_ERROR,
 	WORKER_WOULD_DENY,	/* --report-only: forwarded, policy said deny */
+	WORKER_REVALIDATED,	/* a cache entry's background revalidation */
 	WORKER_OTHER,
 	WORKER_NDECISIONS,
 };

@@ -90,7 +90,7 @@ static const char sluice_audit_usage[] =
     "  --since D       rows of the last D: 30s, 15m, 1h, 7d\n"
     "  --host H        this host, or a glob with '*' (*.example.com)\n"
     "  --decision D    forwarded, denied, rate_limited, cached, passthrough,"
-    "\n                  error or would_deny\n"
+    "\n                  error, would_deny or revalidated\n"
     "  --client IP     requests from this address\n"
     "  --rule N        requests decided by rule N\n"
     "  --json          JSON: one object per row (tail, show), an array "

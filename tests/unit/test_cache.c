@@ -312,6 +312,23 @@ test_keys(void)
 	    "X-Foo:\r\n\r\n", TEST_NOW, &age, NULL) == CACHE_MISS,
 	    "vary absent: empty value is not absent");
 
+	CHECK(test_store(c, 1, LANG("en, de"), VARY, "list.", TEST_NOW) == 0,
+	    "vary list: stored");
+	CHECK(test_get(c, 1, LANG(" en ,   de "), TEST_NOW, &age, &body) ==
+	    CACHE_FRESH && test_body_is(body, "list."),
+	    "vary list: spacing around commas ignored");
+	CHECK(test_get(c, 1, "GET /v HTTP/1.1\r\nHost: a.test\r\n"
+	    "Accept-Language: en\r\nAccept-Language: de\r\n\r\n", TEST_NOW,
+	    &age, &body) == CACHE_FRESH && test_body_is(body, "list."),
+	    "vary list: two lines are one list");
+	CHECK(test_get(c, 1, LANG("en,,de"), TEST_NOW, &age, NULL) ==
+	    CACHE_FRESH, "vary list: empty elements ignored");
+	CHECK(test_get(c, 1, LANG("de, en"), TEST_NOW, &age, NULL) ==
+	    CACHE_MISS, "vary list: order matters");
+	CHECK(test_store(c, 1, LANG("\"a, b\""), VARY, "quot.", TEST_NOW) ==
+	    0 && test_get(c, 1, LANG("\"a,b\""), TEST_NOW, &age, NULL) ==
+	    CACHE_MISS, "vary list: a comma in quotes separates nothing");
+
 	CHECK(test_store(c, 1, GET("/r"), OK200(""), "rule1", TEST_NOW) == 0,
 	    "rule: stored under rule 1");
 	CHECK(test_get(c, 2, GET("/r"), TEST_NOW, &age, NULL) == CACHE_MISS,
