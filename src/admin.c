@@ -188,13 +188,13 @@ admin_rules(struct admin *a, struct evbuffer *out)
 
 /* The workers' counters, summed at scrape time. */
 struct admin_totals {
-	uint64_t	 requests[WORKER_NDECISIONS];
+	uint64_t	 requests[COUNTERS_NDECISIONS];
 	uint64_t	 shared_local;
-	uint64_t	 status[WORKER_NSTATUS];
-	uint64_t	 latency[WORKER_NLATENCY + 1];
+	uint64_t	 status[COUNTERS_NSTATUS];
+	uint64_t	 latency[COUNTERS_NLATENCY + 1];
 	uint64_t	 latency_sum_us;
-	uint64_t	 tls_ok[WORKER_NLEGS];
-	uint64_t	 tls_failed[WORKER_NLEGS][WORKER_NTLS_FAILURES];
+	uint64_t	 tls_ok[COUNTERS_NLEGS];
+	uint64_t	 tls_failed[COUNTERS_NLEGS][COUNTERS_NTLS_FAILURES];
 	uint64_t	 cache_hits;
 	uint64_t	 cache_misses;
 	int64_t		 upstreams;
@@ -219,20 +219,20 @@ admin_sum(uint64_t *to, _Atomic uint64_t *from, int n)
 static void
 admin_totals(const struct admin *a, struct admin_totals *t)
 {
-	struct worker_counters *c;
+	struct counters *c;
 	int i, leg;
 
 	memset(t, 0, sizeof(*t));
 	for (i = 0; i < a->nworkers; i++) {
 		c = &a->ws[i].counters;
-		admin_sum(t->requests, c->requests, WORKER_NDECISIONS);
-		admin_sum(t->status, c->status, WORKER_NSTATUS);
-		admin_sum(t->latency, c->latency, WORKER_NLATENCY + 1);
+		admin_sum(t->requests, c->requests, COUNTERS_NDECISIONS);
+		admin_sum(t->status, c->status, COUNTERS_NSTATUS);
+		admin_sum(t->latency, c->latency, COUNTERS_NLATENCY + 1);
 		admin_sum(&t->latency_sum_us, &c->latency_sum_us, 1);
-		admin_sum(t->tls_ok, c->tls_ok, WORKER_NLEGS);
-		for (leg = 0; leg < WORKER_NLEGS; leg++)
+		admin_sum(t->tls_ok, c->tls_ok, COUNTERS_NLEGS);
+		for (leg = 0; leg < COUNTERS_NLEGS; leg++)
 			admin_sum(t->tls_failed[leg], c->tls_failed[leg],
-			    WORKER_NTLS_FAILURES);
+			    COUNTERS_NTLS_FAILURES);
 		admin_sum(&t->cache_hits, &c->cache_hits, 1);
 		admin_sum(&t->cache_misses, &c->cache_misses, 1);
 		admin_sum(&t->shared_local, &c->shared_local, 1);
@@ -281,27 +281,27 @@ static void
 admin_metrics_requests(struct admin *a, struct evbuffer *out,
     const struct admin_totals *t)
 {
-	static const int bounds[WORKER_NLATENCY] = WORKER_LATENCY_BOUNDS;
+	static const int bounds[COUNTERS_NLATENCY] = COUNTERS_LATENCY_BOUNDS;
 	uint64_t cum = 0;
 	int i;
 
 	admin_header(out, "sluice_requests_total", "counter",
 	    "Audit rows submitted, by decision.");
-	for (i = 0; i < WORKER_NDECISIONS; i++)
+	for (i = 0; i < COUNTERS_NDECISIONS; i++)
 		evbuffer_add_printf(out,
 		    "sluice_requests_total{decision=\"%s\"} %" PRIu64 "\n",
-		    worker_decision_name(i), t->requests[i]);
+		    counters_decision_name(i), t->requests[i]);
 	admin_header(out, "sluice_responses_total", "counter",
 	    "Audit rows with a status, by status class.");
-	for (i = 0; i < WORKER_NSTATUS; i++)
+	for (i = 0; i < COUNTERS_NSTATUS; i++)
 		evbuffer_add_printf(out,
 		    "sluice_responses_total{class=\"%dxx\"} %" PRIu64 "\n",
 		    i + 1, t->status[i]);
 	admin_header(out, "sluice_upstream_latency_seconds", "histogram",
 	    "From a request's head to the upstream's response head.");
-	for (i = 0; i <= WORKER_NLATENCY; i++) {
+	for (i = 0; i <= COUNTERS_NLATENCY; i++) {
 		cum += t->latency[i];
-		if (i < WORKER_NLATENCY)
+		if (i < COUNTERS_NLATENCY)
 			evbuffer_add_printf(out, "sluice_upstream_latency_"
 			    "seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
 			    bounds[i] / 1000.0, cum);
@@ -318,22 +318,22 @@ static void
 admin_metrics_tls(struct admin *a, struct evbuffer *out,
     const struct admin_totals *t)
 {
-	static const char *const legs[WORKER_NLEGS] = { "client", "upstream" };
+	static const char *const legs[COUNTERS_NLEGS] = { "client", "upstream" };
 	struct certforge_stats cs;
 	int leg, why;
 
 	admin_header(out, "sluice_tls_handshakes_total", "counter",
 	    "Completed TLS handshakes, by leg.");
-	for (leg = 0; leg < WORKER_NLEGS; leg++)
+	for (leg = 0; leg < COUNTERS_NLEGS; leg++)
 		evbuffer_add_printf(out, "sluice_tls_handshakes_total{leg=\"%s\"}"
 		    " %" PRIu64 "\n", legs[leg], t->tls_ok[leg]);
 	admin_header(out, "sluice_tls_handshake_failures_total", "counter",
 	    "Failed TLS handshakes, by leg and reason.");
-	for (leg = 0; leg < WORKER_NLEGS; leg++)
-		for (why = 0; why < WORKER_NTLS_FAILURES; why++)
+	for (leg = 0; leg < COUNTERS_NLEGS; leg++)
+		for (why = 0; why < COUNTERS_NTLS_FAILURES; why++)
 			evbuffer_add_printf(out, "sluice_tls_handshake_"
 			    "failures_total{leg=\"%s\",reason=\"%s\"} %" PRIu64
-			    "\n", legs[leg], worker_tls_failure_name(why),
+			    "\n", legs[leg], counters_tls_failure_name(why),
 			    t->tls_failed[leg][why]);
 	certforge_stats(a->sl->certforge, &cs);
 	admin_metric(out, "sluice_cert_cache_hits_total", "counter",

@@ -26,6 +26,8 @@
 
 #include "cache.h"
 #include "config.h"
+#include "counters.h"
+#include "dpenv.h"
 #include "h1codec.h"
 #include "http1.h"
 #include "msg.h"
@@ -34,7 +36,6 @@
 struct evbuffer;
 struct rule;
 struct sock;
-struct worker;
 
 #define CONN_HIGH_WATER		(256 * 1024)
 #define CONN_DISCARD_MAX	(1024 * 1024)	/* body we read to keep a connection */
@@ -150,7 +151,7 @@ struct exchange {
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
-	struct worker	*w;
+	const struct dp_env *env;		/* its worker's, read-only */
 	enum conn_state	 state;
 	int		 fd;			/* until a sock owns it */
 	int		 connect_mode;

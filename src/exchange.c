@@ -22,7 +22,6 @@
 #include "sock.h"
 #include "urlpath.h"
 #include "util.h"
-#include "worker.h"
 
 /* The path of an origin-form target, without the query. */
 struct http1_str
@@ -121,8 +120,8 @@ exchange_audit(struct conn *c)
 		ratelimit_redis_abandon(r->shared);
 	if (c->up_subject[0] == '\0' && c->usock != NULL)
 		upleg_note(c, sock_ssl(c->usock));
-	audit_submit(c->w->sl->audit, &rec);
-	worker_count_request(c->w, r->decision, r->status, r->rule_id,
+	audit_submit(c->env->audit, &rec);
+	counters_request(c->env->counters, counters_decision(r->decision), r->status, r->rule_id,
 	    r->cache_status);
 	if (r->error[0] != '\0')
 		log_event(LOG_DEBUG, "request_failed", "client=%s method=%s "
@@ -162,7 +161,7 @@ exchange_end(struct conn *c)
 		else
 			c->usock_reused = 1;
 	}
-	keep = r->client_keepalive && r->body.done && !c->w->draining;
+	keep = r->client_keepalive && r->body.done && !*c->env->draining;
 	exchange_audit(c);
 	if (keep) {
 		c->state = CONN_REQ_HEAD;
@@ -248,10 +247,10 @@ exchange_resume(struct conn *c)
 	enum policy_limit limit = POLICY_LIMIT_PASS;
 
 	if (r->held) {
-		ratelimit_held_done(c->w->sl->ratelimit);
+		ratelimit_held_done(c->env->ratelimit);
 		r->held = 0;
 	}
-	cache_flight_leave(c->w->sl->cache, &c->waiter);
+	cache_flight_leave(c->env->cache, &c->waiter);
 	r->state = EX_POLICY;
 	front_arm(c, front_cfg(c)->upstream_timeout);
 	if (r->shared != NULL &&
@@ -468,7 +467,7 @@ exchange_response_head(struct conn *c)
 		return -1;
 	}
 	if (!r->resp_started)
-		worker_count_latency(c->w, util_mono_ms() - r->start_mono);
+		counters_latency(c->env->counters, util_mono_ms() - r->start_mono);
 	r->resp_started = 1;
 	if (h.status < 200) {
 		if (exchange_write_response_head(&h, p, 0, out) == -1)
@@ -490,7 +489,7 @@ exchange_response_head(struct conn *c)
 	if (close_delimited)
 		r->client_keepalive = 0;
 	if (r->unsafe_target != NULL && h.status >= 200 && h.status < 400)
-		cache_invalidate(c->w->sl->cache, r->host,
+		cache_invalidate(c->env->cache, r->host,
 		    (struct http1_str){ r->unsafe_target,
 		    strlen(r->unsafe_target) });
 	if (r->cached != NULL && h.status == 304) {
@@ -509,7 +508,7 @@ exchange_response_head(struct conn *c)
 	if (r->cache_status != NULL)
 		evbuffer_add_printf(out, "Cache-Status: sluice; %s\r\n",
 		    r->cache_status);
-	if (!r->client_keepalive || c->w->draining)
+	if (!r->client_keepalive || *c->env->draining)
 		evbuffer_add(out, "Connection: close\r\n", 19);
 	evbuffer_add(out, "\r\n", 2);
 	evbuffer_drain(in, h.head_len);

@@ -60,7 +60,6 @@
 #include "sock.h"
 #include "tls.h"
 #include "util.h"
-#include "worker.h"
 
 static void front_fd_cb(evutil_socket_t fd, short what, void *arg);
 static void front_client_read(struct sock *s, void *arg);
@@ -71,7 +70,7 @@ static void front_timer_cb(evutil_socket_t fd, short what, void *arg);
 const struct config *
 front_cfg(struct conn *c)
 {
-	return c->w->sl->cfg;
+	return c->env->cfg;
 }
 
 void
@@ -116,43 +115,43 @@ front_has_room(struct sock *s)
 }
 
 void
-front_accept(struct worker *w, int fd, const struct sockaddr *peer,
+front_accept(const struct dp_env *env, int fd, const struct sockaddr *peer,
     socklen_t peerlen, int connect_mode)
 {
-	const struct config *cfg = w->sl->cfg;
+	const struct config *cfg = env->cfg;
 	struct sockaddr_storage dst;
 	socklen_t dstlen;
 	struct conn *c;
 	int one = 1;
 
-	if (atomic_fetch_add(&w->sl->nconns, 1) >= cfg->max_connections) {
-		atomic_fetch_sub(&w->sl->nconns, 1);
+	if (atomic_fetch_add(env->nconns, 1) >= cfg->max_connections) {
+		atomic_fetch_sub(env->nconns, 1);
 		log_event(LOG_WARN, "conn_limit_reached", "limit=%d",
 		    cfg->max_connections);
 		close(fd);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		atomic_fetch_sub(&w->sl->nconns, 1);
+		atomic_fetch_sub(env->nconns, 1);
 		close(fd);
 		return;
 	}
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
 		log_event(LOG_WARN, "client_nodelay_failed", "err=%s",
 		    strerror(errno));
-	c->w = w;
+	c->env = env;
 	c->fd = fd;
 	c->connect_mode = connect_mode;
 	c->start_ms = util_wall_ms();
 	c->start_mono = util_mono_ms();
-	c->audit_id = audit_conn_id(w->sl->audit);
+	c->audit_id = audit_conn_id(env->audit);
 	util_addr_str(peer, c->client_str, sizeof(c->client_str));
 	util_addr_ip(peer, c->client_ip, sizeof(c->client_ip));
-	TAILQ_INSERT_TAIL(&w->conns, c, entry);
-	w->nconns++;
+	TAILQ_INSERT_TAIL(&env->conns->list, c, entry);
+	env->conns->n++;
 
-	c->timer = evtimer_new(w->base, front_timer_cb, c);
-	c->ev = event_new(w->base, fd, EV_READ | EV_ET | EV_PERSIST,
+	c->timer = evtimer_new(env->base, front_timer_cb, c);
+	c->ev = event_new(env->base, fd, EV_READ | EV_ET | EV_PERSIST,
 	    front_fd_cb, c);
 	if (c->timer == NULL || c->ev == NULL)
 		goto fail;
@@ -223,7 +222,7 @@ front_capture_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 void
 front_capture_start(struct conn *c)
 {
-	struct capture *cap = c->w->sl->capture;
+	struct capture *cap = c->env->capture;
 	const char *only = front_cfg(c)->pcap_filter;
 
 	if (cap == NULL || (only != NULL && !rules_host_match(only, c->name)) ||
@@ -269,7 +268,7 @@ front_flush(struct conn *c)
 		c->state = CONN_FLUSH;
 		front_arm(c, CONN_FLUSH_SECS);
 		if (c->usock != NULL && c->usock_reusable && !c->passthrough) {
-			upstream_pool_put(c->w, c->usock,
+			upstream_pool_put(c->env, c->usock,
 			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
 			c->usock = NULL;
 		}
@@ -307,7 +306,7 @@ front_linger(struct conn *c)
 		c->deadline = util_mono_ms() + CONN_LINGER_SECS * 1000.0;
 		front_arm(c, CONN_LINGER_IDLE);
 		if (c->usock != NULL && c->usock_reusable) {
-			upstream_pool_put(c->w, c->usock,
+			upstream_pool_put(c->env, c->usock,
 			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
 			c->usock = NULL;
 		}
@@ -400,18 +399,18 @@ front_audit_connection(struct conn *c)
 		    front_end_reason(c->end_state),
 	};
 
-	audit_submit_conn(c->w->sl->audit, &rec);
+	audit_submit_conn(c->env->audit, &rec);
 }
 
 void
 front_free(struct conn *c)
 {
-	struct worker *w = c->w;
+	const struct dp_env *env = c->env;
 	int cut = c->ex.start_ms != 0 && c->ex.resp_started;
 
 	if (c->ex.held)
-		ratelimit_held_done(w->sl->ratelimit);
-	cache_flight_leave(w->sl->cache, &c->waiter);
+		ratelimit_held_done(env->ratelimit);
+	cache_flight_leave(env->cache, &c->waiter);
 	if (c->ex.start_ms != 0) {
 		if (c->ex.error[0] == '\0')
 			snprintf(c->ex.error, sizeof(c->ex.error),
@@ -426,7 +425,7 @@ front_free(struct conn *c)
 		    c->passthrough_note : NULL);
 	if (c->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(c->dnsreq);
-	upstream_free(w, c->usock);
+	upstream_free(env, c->usock);
 	front_capture_end(c);
 	if (c->csock != NULL) {
 		front_client_close(c, cut);
@@ -441,11 +440,11 @@ front_free(struct conn *c)
 		event_free(c->timer);
 	if (c->fd != -1)
 		close(c->fd);
-	TAILQ_REMOVE(&w->conns, c, entry);
-	w->nconns--;
-	atomic_fetch_sub(&w->sl->nconns, 1);
+	TAILQ_REMOVE(&env->conns->list, c, entry);
+	env->conns->n--;
+	atomic_fetch_sub(env->nconns, 1);
 	free(c);
-	worker_conn_closed(w);
+	dpenv_conn_closed(env);
 }
 
 static void
@@ -586,8 +585,8 @@ front_handshake_failed(struct conn *c)
 
 	ERR_clear_error();
 	c->end_reason = "handshake_failed";
-	worker_count_tls_failure(c->w, WORKER_LEG_CLIENT, alpn != NULL ?
-	    WORKER_TLS_ALPN : e != 0 ? WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
+	counters_tls_failure(c->env->counters, COUNTERS_LEG_CLIENT, alpn != NULL ?
+	    COUNTERS_TLS_ALPN : e != 0 ? COUNTERS_TLS_PROTOCOL : COUNTERS_TLS_CLOSED);
 	rec.conn_id = c->audit_id;
 	if (alpn == NULL) {
 		log_event(LOG_DEBUG, "client_handshake_failed", "client=%s "
@@ -600,8 +599,8 @@ front_handshake_failed(struct conn *c)
 	log_event(LOG_WARN, "client_alpn_refused", "client=%s sni=%s "
 	    "offered=%s", c->client_str, c->sni, alpn);
 	rec.duration_ms = util_mono_ms() - c->start_mono;
-	audit_submit(c->w->sl->audit, &rec);
-	worker_count_request(c->w, "error", 0, -1, NULL);
+	audit_submit(c->env->audit, &rec);
+	counters_request(c->env->counters, counters_decision("error"), 0, -1, NULL);
 }
 
 /* The client leg for the connections row, once its handshake is done. */
@@ -613,7 +612,7 @@ front_note_client_tls(struct conn *c, SSL *ssl)
 
 	if (ssl == NULL)
 		return;
-	worker_count_handshake(c->w, WORKER_LEG_CLIENT);
+	counters_handshake(c->env->counters, COUNTERS_LEG_CLIENT);
 	c->tls_version = SSL_get_version(ssl);
 	c->cipher = SSL_get_cipher_name(ssl);
 	SSL_get0_alpn_selected(ssl, &alpn, &len);
@@ -712,11 +711,11 @@ front_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-front_close_idle(struct worker *w)
+front_close_idle(struct front_conns *conns)
 {
 	struct conn *c, *next;
 
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+	for (c = TAILQ_FIRST(&conns->list); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state != CONN_EXCHANGE && c->state != CONN_TUNNEL &&
 		    c->state != CONN_FLUSH && c->state != CONN_LINGER &&
@@ -730,11 +729,11 @@ front_close_idle(struct worker *w)
 }
 
 void
-front_close_all(struct worker *w)
+front_close_all(struct front_conns *conns)
 {
 	struct conn *c;
 
-	while ((c = TAILQ_FIRST(&w->conns)) != NULL) {
+	while ((c = TAILQ_FIRST(&conns->list)) != NULL) {
 		if (c->ex.error[0] == '\0')
 			snprintf(c->ex.error, sizeof(c->ex.error),
 			    "shutdown");

@@ -23,7 +23,6 @@
 #include "sock.h"
 #include "tls.h"
 #include "util.h"
-#include "worker.h"
 
 static void intercept_dns_cb(int result, struct evutil_addrinfo *ai, void *arg);
 static void intercept_start_tls(struct conn *c);
@@ -118,8 +117,8 @@ intercept_audit_flow(struct conn *c, const char *decision, const char *method,
 		c->end_reason = c->passthrough ? "tunnel_closed" :
 		    strcmp(decision, "error") == 0 ? "failed_before_tls" :
 		    "refused";
-	audit_submit(c->w->sl->audit, &rec);
-	worker_count_request(c->w, decision, status, rule_id, NULL);
+	audit_submit(c->env->audit, &rec);
+	counters_request(c->env->counters, counters_decision(decision), status, rule_id, NULL);
 }
 
 /* Refuse or fail a CONNECT before its 200: answer, audit, close. */
@@ -164,7 +163,7 @@ intercept_resolve(struct conn *c, const char *host)
 	front_arm(c, front_cfg(c)->handshake_timeout);
 	/* A hosts-file or literal answer calls back before this returns. */
 	c->dns_sync = 1;
-	req = evdns_getaddrinfo(c->w->dns, host, port, &hints,
+	req = evdns_getaddrinfo(c->env->dns, host, port, &hints,
 	    intercept_dns_cb, c);
 	c->dns_sync = 0;
 	c->dnsreq = req;
@@ -191,7 +190,7 @@ intercept_connect_ready(struct conn *c, const struct sockaddr *sa,
 	memcpy(&c->up_addr, sa, len);
 	c->up_len = len;
 	util_addr_str(sa, c->server_str, sizeof(c->server_str));
-	if (guard_check(sa, worker_rules(c->w), c->connect_host, why,
+	if (guard_check(sa, dpenv_rules(c->env), c->connect_host, why,
 	    sizeof(why)) == -1) {
 		intercept_connect_fail(c, 403, "denied", -1, why);
 		return;
@@ -344,7 +343,7 @@ intercept_connect_port_ok(struct conn *c, int64_t *rule_id)
 	*rule_id = -1;
 	if (c->dst_port == CONN_TLS_PORT)
 		return 1;
-	rule = rules_match_conn(worker_rules(c->w), c->connect_host,
+	rule = rules_match_conn(dpenv_rules(c->env), c->connect_host,
 	    c->dst_port);
 	if (rule != NULL) {
 		*rule_id = rule->id;
@@ -451,7 +450,7 @@ intercept_hello_done(struct conn *c)
 		c->up_len = res->addrlen;
 	}
 
-	snap = worker_rules(c->w);
+	snap = dpenv_rules(c->env);
 	rule = rules_match_conn(snap, c->name, c->dst_port);
 	if (rule != NULL && rule->action == RULE_PASSTHROUGH && !c->misdirected) {
 		c->passthrough_rule = rule->id;
@@ -508,7 +507,7 @@ intercept_start_tls(struct conn *c)
 {
 	SSL *ssl;
 
-	ssl = tls_client_ssl_new(c->w->sl->client_ctx, c->w->sl->certforge,
+	ssl = tls_client_ssl_new(c->env->client_ctx, c->env->certforge,
 	    c->name);
 	if (ssl == NULL) {
 		front_kill(c);
@@ -516,7 +515,7 @@ intercept_start_tls(struct conn *c)
 	}
 	event_free(c->ev);
 	c->ev = NULL;
-	c->csock = sock_new_tls(c->w->base, c->fd, ssl, SOCK_TLS_ACCEPT);
+	c->csock = sock_new_tls(c->env->base, c->fd, ssl, SOCK_TLS_ACCEPT);
 	if (c->csock == NULL) {
 		SSL_free(ssl);
 		front_kill(c);

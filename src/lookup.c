@@ -19,14 +19,13 @@
 #include "revalidate.h"
 #include "rules.h"
 #include "sock.h"
-#include "worker.h"
 
 /* Wake the requests that wait for this one's response to reach the cache. */
 void
 lookup_flight_end(struct conn *c)
 {
 	if (c->ex.flight != NULL) {
-		cache_flight_done(c->w->sl->cache, c->ex.flight);
+		cache_flight_done(c->env->cache, c->ex.flight);
 		c->ex.flight = NULL;
 	}
 }
@@ -54,10 +53,10 @@ lookup_collapse(struct conn *c, const struct rule *rule,
 	if (r->collapsed || r->is_head)
 		return 0;
 	if (c->waiter.wake == NULL) {	/* once per connection */
-		c->waiter.wake = c->w->wake;
+		c->waiter.wake = c->env->wake;
 		wake_call_init(&c->waiter.call, exchange_wake, c);
 	}
-	r->flight = cache_flight_join(c->w->sl->cache, rule->id, r->host,
+	r->flight = cache_flight_join(c->env->cache, rule->id, r->host,
 	    req->target, &c->waiter);
 	if (r->flight != NULL || c->waiter.flight == NULL)
 		return 0;
@@ -100,7 +99,7 @@ lookup_serve(struct conn *c, struct cache_entry *e,
 	free(a.head);
 	evbuffer_add_printf(out, "Age: %lld\r\nCache-Status: sluice; %s\r\n%s"
 	    "\r\n", (long long)age, status, r->client_keepalive &&
-	    !c->w->draining ? "" : "Connection: close\r\n");
+	    !*c->env->draining ? "" : "Connection: close\r\n");
 	r->local = 1;
 	r->local_bytes = (int64_t)a.bodylen;
 	r->state = EX_DONE;
@@ -130,7 +129,7 @@ lookup_serve_swr(struct conn *c, const struct http1_head *req,
 {
 	struct exchange *r = &c->ex;
 
-	if (revalidate_start(c->w, (struct sockaddr *)&c->up_addr, c->up_len,
+	if (revalidate_start(c->env, (struct sockaddr *)&c->up_addr, c->up_len,
 	    c->sni[0] ? c->sni : c->name, c->name, e, r->rules, rule, r->host,
 	    &r->req, lookup_client_auth(c, rule), c->client_str,
 	    c->server_str) == -1)
@@ -154,7 +153,7 @@ lookup_hit(struct conn *c, const struct rule *rule)
 	if (!rule->has_cache || lookup_request(c, &rq) == -1 ||
 	    cache_request_bypass(&rq))
 		return 0;
-	switch (cache_lookup(c->w->sl->cache, rule->id, c->ex.host, &rq,
+	switch (cache_lookup(c->env->cache, rule->id, c->ex.host, &rq,
 	    time(NULL), &e, &age)) {
 	case CACHE_FRESH:
 		lookup_serve(c, e, &rq, age, "hit");
@@ -180,7 +179,7 @@ int
 lookup_send(struct conn *c, const struct rule *rule)
 {
 	struct exchange *r = &c->ex;
-	struct cache *cache = c->w->sl->cache;
+	struct cache *cache = c->env->cache;
 	const char *extra = NULL;
 	struct http1_head rq, *h = &rq;
 	struct cache_entry *e;
@@ -258,11 +257,11 @@ lookup_revalidated(struct conn *c, const struct http1_head *h304)
 	if (lookup_request(c, &rq) == 0)
 		lifetime = cache_storable(&rq, &as200, &r->rule->cache,
 		    r->client_auth, time(NULL));
-	cache_refresh(c->w->sl->cache, e, h304, lifetime > 0 ? lifetime : 0,
+	cache_refresh(c->env->cache, e, h304, lifetime > 0 ? lifetime : 0,
 	    time(NULL));
 	r->cached = NULL;
 	/* Serve the refreshed entry (it carries the 304's fields) if it is in. */
-	if (lifetime > 0 && cache_lookup(c->w->sl->cache, r->rule->id, r->host,
+	if (lifetime > 0 && cache_lookup(c->env->cache, r->rule->id, r->host,
 	    &rq, time(NULL), &fresh, &age) == CACHE_FRESH) {
 		cache_entry_unref(e);
 		e = fresh;
@@ -325,7 +324,7 @@ lookup_fill(struct conn *c, const struct http1_head *h)
 		lookup_flight_end(c);	/* nothing will be stored to wait for */
 		return;
 	}
-	r->fill = cache_fill_new(c->w->sl->cache, r->rule->id, r->host, &rq, h,
+	r->fill = cache_fill_new(c->env->cache, r->rule->id, r->host, &rq, h,
 	    lifetime, r->rule->cache.max_bytes, (time_t)(r->start_ms / 1000),
 	    time(NULL));
 }

@@ -18,7 +18,6 @@
 #include "rules.h"
 #include "sock.h"
 #include "util.h"
-#include "worker.h"
 
 /*
  * The policy said deny: a deny rule (also one widened at load to fail
@@ -79,10 +78,10 @@ policy_limit_local(struct conn *c, const struct rule *rule)
 		ratelimit_redis_local_limit(lim, front_cfg(c)->fleet_size,
 		    &share);
 		lim = &share;
-		worker_count_shared_local(c->w);
+		counters_shared_local(c->env->counters);
 	}
 	c->ex.limit_source = "local";
-	return policy_limit_apply(c, rule, ratelimit_take(c->w->sl->ratelimit,
+	return policy_limit_apply(c, rule, ratelimit_take(c->env->ratelimit,
 	    lim, rule->id, c->client_ip, util_mono_ms()), 1);
 }
 
@@ -103,7 +102,7 @@ policy_limit_answered(void *arg)
 enum policy_limit
 policy_limit(struct conn *c, const struct rule *rule)
 {
-	struct ratelimit_redis *redis = c->w->redis;
+	struct ratelimit_redis *redis = c->env->redis;
 	int64_t wait;
 
 	if (!rule->limit.shared || redis == NULL)
@@ -132,7 +131,7 @@ policy_limit_collect(struct conn *c)
 	int64_t wait;
 
 	r->shared = NULL;
-	if (ratelimit_redis_collect(c->w->redis, w, &wait) ==
+	if (ratelimit_redis_collect(c->env->redis, w, &wait) ==
 	    RATELIMIT_REDIS_LOCAL)
 		return policy_limit_local(c, r->rule);
 	r->limit_source = "redis";
@@ -186,7 +185,7 @@ policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 	}
 	evbuffer_drain(in, h->head_len);
 
-	r->rules = worker_rules(c->w);
+	r->rules = dpenv_rules(c->env);
 	rules_snapshot_ref(r->rules);
 	path = exchange_target_path((struct http1_str){ r->norm, r->norm_len });
 	rule = rules_match_request(r->rules, r->host, c->dst_port, r->method,

@@ -11,7 +11,6 @@
 #include "datapath.h"
 #include "rules.h"
 #include "sock.h"
-#include "worker.h"
 
 const char *
 respond_reason(int status)
@@ -71,7 +70,7 @@ respond(struct conn *c, int status, const char *decision,
 	    r->body.kind != HTTP1_BODY_LENGTH ||
 	    r->body.remaining > CONN_DISCARD_MAX))
 		keep = 0;
-	if (!keep || c->w->draining) {
+	if (!keep || *c->env->draining) {
 		r->client_keepalive = 0;
 		r->body_cut = !r->body.done;
 		r->body.done = 1;

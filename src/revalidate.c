@@ -28,6 +28,8 @@
 #include "audit.h"
 #include "cache.h"
 #include "config.h"
+#include "counters.h"
+#include "dpenv.h"
 #include "h1codec.h"
 #include "http1.h"
 #include "inject.h"
@@ -37,11 +39,10 @@
 #include "sock.h"
 #include "upstream.h"
 #include "util.h"
-#include "worker.h"
 
 struct revalidate {
-	TAILQ_ENTRY(revalidate) entry;		/* in w->revalidating */
-	struct worker	*w;
+	TAILQ_ENTRY(revalidate) entry;		/* in env->revalidating */
+	const struct dp_env *env;
 	struct sock	*sock;
 	struct event	*timer;		/* --upstream-timeout per wait */
 	struct cache_entry *e;		/* claimed and referenced */
@@ -89,14 +90,14 @@ revalidate_usable(const struct msg *req)
 }
 
 int
-revalidate_start(struct worker *w, const struct sockaddr *addr,
+revalidate_start(const struct dp_env *env, const struct sockaddr *addr,
     socklen_t addrlen, const char *sni, const char *verify_name,
     struct cache_entry *e, struct rules_snapshot *rules,
     const struct rule *rule, const char *host, const struct msg *req,
     int client_auth, const char *client, const char *server)
 {
 	struct revalidate *rv;
-	struct timeval tv = { w->sl->cfg->upstream_timeout, 0 };
+	struct timeval tv = { env->cfg->upstream_timeout, 0 };
 	const char *validators = cache_entry_validators(e);
 
 	if (!revalidate_usable(req))
@@ -108,8 +109,8 @@ revalidate_start(struct worker *w, const struct sockaddr *addr,
 		return -1;
 	}
 	msg_init(&rv->req, MSG_REQUEST);
-	rv->w = w;
-	TAILQ_INSERT_TAIL(&w->revalidating, rv, entry);
+	rv->env = env;
+	TAILQ_INSERT_TAIL(env->revalidating, rv, entry);
 	rv->e = e;
 	cache_entry_ref(e);
 	rv->rules = rules;
@@ -127,8 +128,8 @@ revalidate_start(struct worker *w, const struct sockaddr *addr,
 	    (rv->client = strdup(client)) == NULL ||
 	    (rv->server = strdup(server)) == NULL ||
 	    (rv->sni = strdup(sni)) == NULL ||
-	    (rv->timer = evtimer_new(w->base, revalidate_timeout, rv)) == NULL ||
-	    (rv->sock = upstream_connect_tls(w, addr, addrlen, sni,
+	    (rv->timer = evtimer_new(env->base, revalidate_timeout, rv)) == NULL ||
+	    (rv->sock = upstream_connect_tls(env, addr, addrlen, sni,
 	    verify_name)) == NULL)
 		goto fail;
 	if (inject_write_request(sock_output(rv->sock), &rv->req, 1, rule,
@@ -159,7 +160,7 @@ revalidate_read(struct sock *sock, void *arg)
 {
 	struct revalidate *rv = arg;
 	struct evbuffer *in = sock_input(sock);
-	struct timeval tv = { rv->w->sl->cfg->upstream_timeout, 0 };
+	struct timeval tv = { rv->env->cfg->upstream_timeout, 0 };
 	int r;
 
 	event_add(rv->timer, &tv);
@@ -213,14 +214,14 @@ revalidate_head(struct revalidate *rv, struct evbuffer *in)
 		as200.status = 200;
 		lifetime = cache_storable(&rq, &as200, pol, rv->client_auth,
 		    now);
-		cache_refresh(rv->w->sl->cache, rv->e, &h,
+		cache_refresh(rv->env->cache, rv->e, &h,
 		    lifetime > 0 ? lifetime : 0, now);
 		return 1;
 	}
 	lifetime = cache_storable(&rq, &h, pol, rv->client_auth, now);
 	if (lifetime < 0 || h.body == HTTP1_BODY_UNTIL_CLOSE)
 		return 1;
-	rv->fill = cache_fill_new(rv->w->sl->cache, rv->rule->id, rv->host,
+	rv->fill = cache_fill_new(rv->env->cache, rv->rule->id, rv->host,
 	    &rq, &h, lifetime, pol->max_bytes, rv->sent, now);
 	if (rv->fill == NULL)
 		return 1;
@@ -276,11 +277,11 @@ revalidate_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* The worker is exiting: whatever still runs is given up. */
 void
-revalidate_cancel_all(struct worker *w)
+revalidate_cancel_all(struct revalidate_list *list)
 {
 	struct revalidate *rv;
 
-	while ((rv = TAILQ_FIRST(&w->revalidating)) != NULL) {
+	while ((rv = TAILQ_FIRST(list)) != NULL) {
 		rv->error = "shutdown";
 		revalidate_free(rv);
 	}
@@ -311,9 +312,9 @@ revalidate_audit(struct revalidate *rv)
 		.error = rv->error,
 	};
 
-	audit_submit(rv->w->sl->audit, &rec);
-	worker_count_request(rv->w, rec.decision, rec.status, rec.rule_id,
-	    NULL);
+	audit_submit(rv->env->audit, &rec);
+	counters_request(rv->env->counters, COUNTERS_REVALIDATED, rec.status,
+	    rec.rule_id, NULL);
 }
 
 static void
@@ -321,9 +322,9 @@ revalidate_free(struct revalidate *rv)
 {
 	if (rv->audited)
 		revalidate_audit(rv);
-	TAILQ_REMOVE(&rv->w->revalidating, rv, entry);
+	TAILQ_REMOVE(rv->env->revalidating, rv, entry);
 	cache_fill_abort(rv->fill);
-	upstream_free(rv->w, rv->sock);
+	upstream_free(rv->env, rv->sock);
 	if (rv->timer != NULL)
 		event_free(rv->timer);
 	cache_entry_release_claim(rv->e);

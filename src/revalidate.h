@@ -5,13 +5,18 @@
 #ifndef SLUICE_REVALIDATE_H
 #define SLUICE_REVALIDATE_H
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 struct cache_entry;
+struct dp_env;
 struct msg;
+struct revalidate;
 struct rule;
 struct rules_snapshot;
-struct worker;
+
+/* A worker's revalidations in flight. */
+TAILQ_HEAD(revalidate_list, revalidate);
 
 /*
  * The client was answered from the stale entry e; unless a revalidation of
@@ -26,13 +31,13 @@ struct worker;
  * nothing from the caller; 0 if started or already running, -1 if it
  * could not start.
  */
-int revalidate_start(struct worker *, const struct sockaddr *addr,
+int revalidate_start(const struct dp_env *, const struct sockaddr *addr,
     socklen_t addrlen, const char *sni, const char *verify_name,
     struct cache_entry *e, struct rules_snapshot *rules,
     const struct rule *rule, const char *host, const struct msg *req,
     int client_auth, const char *client, const char *server);
 
 /* Free every revalidation the worker still runs (its exit). */
-void revalidate_cancel_all(struct worker *);
+void revalidate_cancel_all(struct revalidate_list *);
 
 #endif

@@ -10,7 +10,6 @@
 #include "datapath.h"
 #include "guard.h"
 #include "sock.h"
-#include "worker.h"
 
 void
 tunnel_start(struct conn *c, int64_t rule_id)
@@ -19,7 +18,7 @@ tunnel_start(struct conn *c, int64_t rule_id)
 
 	/* CONNECT mode checked its address before the 200. */
 	if (!c->connect_mode && guard_check((struct sockaddr *)&c->up_addr,
-	    worker_rules(c->w), c->name, why, sizeof(why)) == -1) {
+	    dpenv_rules(c->env), c->name, why, sizeof(why)) == -1) {
 		intercept_refuse(c, rule_id, why);
 		return;
 	}
@@ -27,13 +26,13 @@ tunnel_start(struct conn *c, int64_t rule_id)
 	c->ev = NULL;
 	c->passthrough = 1;
 	c->passthrough_rule = rule_id;
-	c->csock = sock_new_plain(c->w->base, c->fd);
+	c->csock = sock_new_plain(c->env->base, c->fd);
 	if (c->csock == NULL) {
 		front_kill(c);
 		return;
 	}
 	c->fd = -1;
-	c->usock = upstream_connect_tcp(c->w, (struct sockaddr *)&c->up_addr,
+	c->usock = upstream_connect_tcp(c->env, (struct sockaddr *)&c->up_addr,
 	    c->up_len);
 	if (c->usock == NULL) {
 		log_event(LOG_WARN, "passthrough_failed", "client=%s server=%s "
@@ -98,7 +97,7 @@ tunnel_end(struct conn *c, struct sock **closed)
 	else
 		c->tunnel_down += n;
 	if (*closed == c->usock)
-		upstream_free(c->w, *closed);
+		upstream_free(c->env, *closed);
 	else {
 		front_client_wire(c);
 		sock_free(*closed);

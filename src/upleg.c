@@ -20,12 +20,11 @@
 #include "sock.h"
 #include "tls.h"
 #include "util.h"
-#include "worker.h"
 
 void
 upleg_drop(struct conn *c)
 {
-	upstream_free(c->w, c->usock);
+	upstream_free(c->env, c->usock);
 	c->usock = NULL;
 	c->usock_connected = 0;
 	c->usock_reused = 0;
@@ -65,7 +64,7 @@ upleg_note(struct conn *c, SSL *ssl)
 static int
 upleg_attach(struct conn *c)
 {
-	struct worker *w = c->w;
+	const struct dp_env *env = c->env;
 
 	c->ex.used_upstream = 1;
 	/* A kept connection that spoke out of turn cannot be trusted. */
@@ -76,13 +75,13 @@ upleg_attach(struct conn *c)
 		c->usock_reusable = 0;
 		return 0;
 	}
-	c->usock = upstream_pool_take(w, (struct sockaddr *)&c->up_addr,
+	c->usock = upstream_pool_take(env, (struct sockaddr *)&c->up_addr,
 	    c->up_len, c->name);
 	if (c->usock != NULL) {
 		c->usock_connected = 1;
 		c->usock_reused = 1;
 	} else {
-		c->usock = upstream_connect_tls(w,
+		c->usock = upstream_connect_tls(env,
 		    (struct sockaddr *)&c->up_addr, c->up_len,
 		    c->sni[0] ? c->sni : c->name, c->name);
 		if (c->usock == NULL)
@@ -205,8 +204,8 @@ upleg_failed(struct conn *c)
 		    "upstream %s the connection before the response ended",
 		    reset ? "reset" : "closed");
 	else if (verr != NULL) {
-		worker_count_tls_failure(c->w, WORKER_LEG_UPSTREAM,
-		    WORKER_TLS_VERIFY);
+		counters_tls_failure(c->env->counters, COUNTERS_LEG_UPSTREAM,
+		    COUNTERS_TLS_VERIFY);
 		upleg_note(c, ssl);
 		snprintf(why, sizeof(why),
 		    "upstream certificate verification failed: %s", verr);
@@ -216,9 +215,9 @@ upleg_failed(struct conn *c)
 		snprintf(why + n, sizeof(why) - n, "%s", cerr);
 		why[n] = (char)tolower((unsigned char)why[n]);
 	} else {
-		worker_count_tls_failure(c->w, WORKER_LEG_UPSTREAM,
+		counters_tls_failure(c->env->counters, COUNTERS_LEG_UPSTREAM,
 		    sock_ssl_error(c->usock) != 0 ?
-		    WORKER_TLS_PROTOCOL : WORKER_TLS_CLOSED);
+		    COUNTERS_TLS_PROTOCOL : COUNTERS_TLS_CLOSED);
 		snprintf(why, sizeof(why), "upstream TLS handshake failed");
 	}
 	ERR_clear_error();
@@ -280,7 +279,7 @@ upleg_event(struct sock *s, short what, void *arg)
 	if (what & SOCK_EV_CONNECTED) {
 		c->usock_connected = 1;
 		if (sock_ssl(s) != NULL)
-			worker_count_handshake(c->w, WORKER_LEG_UPSTREAM);
+			counters_handshake(c->env->counters, COUNTERS_LEG_UPSTREAM);
 	} else if (c->state == CONN_TUNNEL) {
 		tunnel_end(c, &c->usock);
 	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&

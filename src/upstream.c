@@ -27,17 +27,19 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "config.h"
+#include "counters.h"
+#include "dpenv.h"
 #include "log.h"
 #include "netmark.h"
 #include "sock.h"
 #include "tls.h"
 #include "upstream.h"
 #include "util.h"
-#include "worker.h"
 
 struct upstream_idle {
 	TAILQ_ENTRY(upstream_idle) entry;
-	struct worker		*w;
+	const struct dp_env	*env;
 	struct sock		*sock;
 	struct event		*timer;		/* UPSTREAM_IDLE_SECS */
 	struct sockaddr_storage	 addr;
@@ -90,7 +92,7 @@ upstream_socket(const struct sockaddr *addr)
 
 /* Connect s, made on fd, to addr; s on success, NULL after freeing both. */
 static struct sock *
-upstream_start(struct worker *w, struct sock *s, int fd,
+upstream_start(const struct dp_env *env, struct sock *s, int fd,
     const struct sockaddr *addr, socklen_t len)
 {
 	if (s == NULL) {
@@ -103,30 +105,30 @@ upstream_start(struct worker *w, struct sock *s, int fd,
 		sock_free(s);
 		return NULL;
 	}
-	worker_count_upstream(w, 1);
+	counters_upstream(env->counters, 1);
 	return s;
 }
 
 struct sock *
-upstream_connect_tls(struct worker *w, const struct sockaddr *addr,
+upstream_connect_tls(const struct dp_env *env, const struct sockaddr *addr,
     socklen_t len, const char *sni, const char *verify_name)
 {
 	struct sock *s;
 	SSL *ssl;
 	int fd;
 
-	ssl = tls_upstream_ssl_new(w->sl->upstream_ctx, sni, verify_name);
+	ssl = tls_upstream_ssl_new(env->upstream_ctx, sni, verify_name);
 	if (ssl == NULL)
 		return NULL;
 	if ((fd = upstream_socket(addr)) == -1) {
 		SSL_free(ssl);
 		return NULL;
 	}
-	if ((s = sock_new_tls(w->base, fd, ssl, SOCK_TLS_CONNECT)) == NULL)
+	if ((s = sock_new_tls(env->base, fd, ssl, SOCK_TLS_CONNECT)) == NULL)
 		SSL_free(ssl);
 	else
 		sock_set_wipe(s);	/* requests carry injected credentials */
-	return upstream_start(w, s, fd, addr, len);
+	return upstream_start(env, s, fd, addr, len);
 }
 
 /*
@@ -160,23 +162,23 @@ upstream_close_kind(struct sock *s)
 }
 
 struct sock *
-upstream_connect_tcp(struct worker *w, const struct sockaddr *addr,
+upstream_connect_tcp(const struct dp_env *env, const struct sockaddr *addr,
     socklen_t len)
 {
 	int fd;
 
 	if ((fd = upstream_socket(addr)) == -1)
 		return NULL;
-	return upstream_start(w, sock_new_plain(w->base, fd), fd, addr, len);
+	return upstream_start(env, sock_new_plain(env->base, fd), fd, addr, len);
 }
 
 void
-upstream_free(struct worker *w, struct sock *s)
+upstream_free(const struct dp_env *env, struct sock *s)
 {
 	if (s == NULL)
 		return;
 	sock_free(s);
-	worker_count_upstream(w, -1);
+	counters_upstream(env->counters, -1);
 }
 
 static int
@@ -190,9 +192,9 @@ upstream_same(const struct upstream_idle *u, const struct sockaddr *addr,
 static void
 upstream_idle_free(struct upstream_idle *u)
 {
-	TAILQ_REMOVE(&u->w->idle, u, entry);
-	u->w->nidle--;
-	upstream_free(u->w, u->sock);
+	TAILQ_REMOVE(&u->env->pool->idle, u, entry);
+	u->env->pool->n--;
+	upstream_free(u->env, u->sock);
 	event_free(u->timer);
 	free(u);
 }
@@ -222,18 +224,18 @@ upstream_idle_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 struct sock *
-upstream_pool_take(struct worker *w, const struct sockaddr *addr,
+upstream_pool_take(const struct dp_env *env, const struct sockaddr *addr,
     socklen_t len, const char *sni)
 {
 	struct upstream_idle *u;
 	struct sock *s;
 
-	TAILQ_FOREACH(u, &w->idle, entry) {
+	TAILQ_FOREACH(u, &env->pool->idle, entry) {
 		if (!upstream_same(u, addr, len, sni))
 			continue;
 		s = u->sock;
-		TAILQ_REMOVE(&w->idle, u, entry);
-		w->nidle--;
+		TAILQ_REMOVE(&env->pool->idle, u, entry);
+		env->pool->n--;
 		event_free(u->timer);
 		free(u);
 		sock_setcb(s, NULL, NULL, NULL, NULL);
@@ -243,40 +245,40 @@ upstream_pool_take(struct worker *w, const struct sockaddr *addr,
 }
 
 void
-upstream_pool_put(struct worker *w, struct sock *s,
+upstream_pool_put(const struct dp_env *env, struct sock *s,
     const struct sockaddr *addr, socklen_t len, const char *sni)
 {
 	struct timeval idle = { UPSTREAM_IDLE_SECS, 0 };
 	struct upstream_idle *u;
 
-	if (w->draining || evbuffer_get_length(sock_input(s)) != 0 ||
+	if (*env->draining || evbuffer_get_length(sock_input(s)) != 0 ||
 	    (u = calloc(1, sizeof(*u))) == NULL) {
-		upstream_free(w, s);
+		upstream_free(env, s);
 		return;
 	}
-	if ((u->timer = evtimer_new(w->base, upstream_idle_timeout, u)) ==
+	if ((u->timer = evtimer_new(env->base, upstream_idle_timeout, u)) ==
 	    NULL) {
 		free(u);
-		upstream_free(w, s);
+		upstream_free(env, s);
 		return;
 	}
-	if (w->nidle >= UPSTREAM_POOL_MAX)
-		upstream_idle_free(TAILQ_FIRST(&w->idle));
-	u->w = w;
+	if (env->pool->n >= UPSTREAM_POOL_MAX)
+		upstream_idle_free(TAILQ_FIRST(&env->pool->idle));
+	u->env = env;
 	u->sock = s;
 	memcpy(&u->addr, addr, len);
 	u->len = len;
 	snprintf(u->sni, sizeof(u->sni), "%s", sni);
-	TAILQ_INSERT_TAIL(&w->idle, u, entry);
-	w->nidle++;
+	TAILQ_INSERT_TAIL(&env->pool->idle, u, entry);
+	env->pool->n++;
 	sock_setcb(s, upstream_idle_read, NULL, upstream_idle_event, u);
 	evtimer_add(u->timer, &idle);
 	sock_set_read(s, 1);
 }
 
 void
-upstream_pool_clear(struct worker *w)
+upstream_pool_clear(const struct dp_env *env)
 {
-	while (!TAILQ_EMPTY(&w->idle))
-		upstream_idle_free(TAILQ_FIRST(&w->idle));
+	while (!TAILQ_EMPTY(&env->pool->idle))
+		upstream_idle_free(TAILQ_FIRST(&env->pool->idle));
 }

@@ -5,10 +5,18 @@
 #ifndef SLUICE_UPSTREAM_H
 #define SLUICE_UPSTREAM_H
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 
+struct dp_env;
 struct sock;
-struct worker;
+struct upstream_idle;
+
+/* A worker's idle upstream connections, oldest first. */
+struct upstream_pool {
+	TAILQ_HEAD(, upstream_idle) idle;
+	int			 n;
+};
 
 #define UPSTREAM_POOL_MAX	64	/* idle connections per worker */
 #define UPSTREAM_IDLE_SECS	30
@@ -19,7 +27,7 @@ struct worker;
  * completed and verified, so nothing written to it leaves before then.
  * NULL after logging why.
  */
-struct sock *upstream_connect_tls(struct worker *,
+struct sock *upstream_connect_tls(const struct dp_env *,
     const struct sockaddr *addr, socklen_t len, const char *sni,
     const char *verify_name);
 
@@ -43,27 +51,27 @@ enum upstream_close upstream_close_kind(struct sock *);
 const char *upstream_connect_error(struct sock *);
 
 /* A plain TCP connection (for passthrough). */
-struct sock *upstream_connect_tcp(struct worker *,
+struct sock *upstream_connect_tcp(const struct dp_env *,
     const struct sockaddr *addr, socklen_t len);
 
 /*
  * Close a connection made by upstream_connect_tls() or _tcp() (NULL: a
  * no-op); every one ends here, so that /metrics counts those open.
  */
-void upstream_free(struct worker *, struct sock *);
+void upstream_free(const struct dp_env *, struct sock *);
 
 /*
  * Take an idle connection to addr for sni from the pool, or NULL.  The
  * caller sets its own callbacks.
  */
-struct sock *upstream_pool_take(struct worker *,
+struct sock *upstream_pool_take(const struct dp_env *,
     const struct sockaddr *addr, socklen_t len, const char *sni);
 
 /* Give an idle, verified, reusable connection to the pool (takes it). */
-void upstream_pool_put(struct worker *, struct sock *,
+void upstream_pool_put(const struct dp_env *, struct sock *,
     const struct sockaddr *addr, socklen_t len, const char *sni);
 
 /* Free every pooled connection (worker shutdown). */
-void upstream_pool_clear(struct worker *);
+void upstream_pool_clear(const struct dp_env *);
 
 #endif

@@ -39,7 +39,7 @@ worker_accept(struct evconnlistener *l, evutil_socket_t fd,
 	for (i = 0; i < w->nlisteners; i++)
 		if (w->listeners[i] == l)
 			connect_mode = w->listen_connect[i];
-	front_accept(w, fd, sa, salen, connect_mode);
+	front_accept(&w->env, fd, sa, salen, connect_mode);
 }
 
 static void
@@ -52,14 +52,15 @@ worker_accept_error(struct evconnlistener *l, void *arg)
 static void
 worker_maybe_exit(struct worker *w)
 {
-	if (w->draining && w->nconns == 0)
+	if (w->draining && w->conns.n == 0)
 		event_base_loopexit(w->base, NULL);
 }
 
-void
-worker_conn_closed(struct worker *w)
+/* dp_env's conn_closed: a connection ended (draining waits for the last). */
+static void
+worker_conn_closed(void *owner)
 {
-	worker_maybe_exit(w);
+	worker_maybe_exit(owner);
 }
 
 static void
@@ -67,10 +68,10 @@ worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 
-	if (w->nconns > 0)
+	if (w->conns.n > 0)
 		log_event(LOG_WARN, "drain_timeout", "worker=%d closing=%d",
-		    w->id, w->nconns);
-	front_close_all(w);
+		    w->id, w->conns.n);
+	front_close_all(&w->conns);
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -89,13 +90,14 @@ worker_stop_cb(void *arg)
 		w->listeners[i] = NULL;
 	}
 	w->nlisteners = 0;
-	upstream_pool_clear(w);
-	front_close_idle(w);
+	upstream_pool_clear(&w->env);
+	front_close_idle(&w->conns);
 	evtimer_add(w->drain_timer, &tv);
 	worker_maybe_exit(w);
 }
 
 static void worker_check_shared(struct worker *);
+static void worker_env(struct worker *);
 
 /*
  * No lock: only this worker's thread touches the base (a lock/unlock pair
@@ -126,8 +128,8 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 
 	w->id = id;
 	w->sl = sl;
-	TAILQ_INIT(&w->conns);
-	TAILQ_INIT(&w->idle);
+	TAILQ_INIT(&w->conns.list);
+	TAILQ_INIT(&w->pool.idle);
 	TAILQ_INIT(&w->revalidating);
 	if ((w->base = worker_base_new()) == NULL)
 		return -1;
@@ -174,6 +176,7 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	w->rules = rules_acquire(sl->rules);
 	w->rules_gen = rules_generation(sl->rules);
 	worker_check_shared(w);
+	worker_env(w);
 	return 0;
 }
 
@@ -199,9 +202,9 @@ worker_main(void *arg)
 	struct worker *w = arg;
 
 	event_base_dispatch(w->base);
-	front_close_all(w);
-	revalidate_cancel_all(w);
-	upstream_pool_clear(w);
+	front_close_all(&w->conns);
+	revalidate_cancel_all(&w->revalidating);
+	upstream_pool_clear(&w->env);
 	return NULL;
 }
 
@@ -257,9 +260,11 @@ worker_check_shared(struct worker *w)
 		    (long long)first, w->sl->cfg->fleet_size);
 }
 
-struct rules_snapshot *
-worker_rules(struct worker *w)
+/* dp_env's rules: the current snapshot, re-acquired when it moved. */
+static struct rules_snapshot *
+worker_rules(void *owner)
 {
+	struct worker *w = owner;
 	uint64_t gen = rules_generation(w->sl->rules);
 
 	if (gen != w->rules_gen) {
@@ -271,156 +276,39 @@ worker_rules(struct worker *w)
 	return w->rules;
 }
 
-static const char *const worker_decisions[WORKER_NDECISIONS] = {
-	"forwarded", "denied", "rate_limited", "cached", "passthrough",
-	"error", "would_deny", "revalidated", "other",
-};
-
-const char *
-worker_decision_name(enum worker_decision d)
-{
-	return worker_decisions[d];
-}
-
-static const char *const worker_tls_failures[WORKER_NTLS_FAILURES] = {
-	"verify", "alpn", "protocol", "closed",
-};
-
-const char *
-worker_tls_failure_name(enum worker_tls_failure f)
-{
-	return worker_tls_failures[f];
-}
-
-/* Only this thread writes the counter: a relaxed load and store suffice. */
+/* What the data path sees of this worker, filled once before it accepts. */
 static void
-worker_add(_Atomic uint64_t *n, uint64_t v)
+worker_env(struct worker *w)
 {
-	atomic_store_explicit(n, atomic_load_explicit(n,
-	    memory_order_relaxed) + v, memory_order_relaxed);
-}
+	struct sluice *sl = w->sl;
 
-static void
-worker_bump(_Atomic uint64_t *n)
-{
-	worker_add(n, 1);
-}
-
-static uint64_t
-worker_rule_hash(int64_t id)
-{
-	return ((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 32;
-}
-
-/*
- * The slot of id, or NULL.  create: take a free slot for it (the owner
- * thread only); the id is stored before the slot's count ever moves, and
- * never changes after, so a reader probing alongside sees either a free
- * slot or a settled one.
- */
-static struct worker_rule_count *
-worker_rule_slot(struct worker_counters *wc, int64_t id, int create)
-{
-	struct worker_rule_count *s;
-	uint64_t h = worker_rule_hash(id);
-	int64_t have;
-	int i;
-
-	if (id < 0 || id == INT64_MAX)	/* no rule, or no id + 1 */
-		return NULL;
-	for (i = 0; i < WORKER_RULE_SLOTS; i++) {
-		s = &wc->by_rule[(h + i) % WORKER_RULE_SLOTS];
-		have = atomic_load_explicit(&s->id_plus_1,
-		    memory_order_relaxed);
-		if (have == id + 1)
-			return s;
-		if (have != 0)
-			continue;
-		if (!create)
-			return NULL;
-		atomic_store_explicit(&s->id_plus_1, id + 1,
-		    memory_order_relaxed);
-		return s;
-	}
-	return NULL;	/* full: the totals still count the request */
+	w->env = (struct dp_env){
+		.base = w->base,
+		.dns = w->dns,
+		.wake = w->wake,
+		.cfg = sl->cfg,
+		.certforge = sl->certforge,
+		.client_ctx = sl->client_ctx,
+		.upstream_ctx = sl->upstream_ctx,
+		.audit = sl->audit,
+		.ratelimit = sl->ratelimit,
+		.cache = sl->cache,
+		.capture = sl->capture,
+		.redis = w->redis,
+		.nconns = &sl->nconns,
+		.draining = &w->draining,
+		.counters = &w->counters,
+		.pool = &w->pool,
+		.conns = &w->conns,
+		.revalidating = &w->revalidating,
+		.rules = worker_rules,
+		.conn_closed = worker_conn_closed,
+		.owner = w,
+	};
 }
 
 uint64_t
 worker_rule_requests(const struct worker *w, int64_t rule_id)
 {
-	struct worker_rule_count *s;
-
-	s = worker_rule_slot((struct worker_counters *)&w->counters, rule_id,
-	    0);
-	return s != NULL ? atomic_load_explicit(&s->requests,
-	    memory_order_relaxed) : 0;
-}
-
-void
-worker_count_request(struct worker *w, const char *decision, int status,
-    int64_t rule_id, const char *cache_status)
-{
-	struct worker_counters *wc = &w->counters;
-	struct worker_rule_count *s;
-	int d = 0;
-
-	if (decision == NULL)
-		d = WORKER_OTHER;
-	for (; d < WORKER_OTHER; d++)
-		if (strcmp(decision, worker_decisions[d]) == 0)
-			break;
-	worker_bump(&wc->requests[d]);
-	if (status >= 100 && status < 100 * (WORKER_NSTATUS + 1))
-		worker_bump(&wc->status[status / 100 - 1]);
-	if ((s = worker_rule_slot(wc, rule_id, 1)) != NULL)
-		worker_bump(&s->requests);
-	/* A revalidated entry is served too, but the upstream was asked. */
-	if (d == WORKER_CACHED && cache_status == NULL)
-		worker_bump(&wc->cache_hits);
-	else if (cache_status != NULL &&
-	    (strcmp(cache_status, "fwd=miss") == 0 ||
-	    strcmp(cache_status, "fwd=stale") == 0))
-		worker_bump(&wc->cache_misses);
-}
-
-void
-worker_count_shared_local(struct worker *w)
-{
-	worker_bump(&w->counters.shared_local);
-}
-
-void
-worker_count_latency(struct worker *w, double ms)
-{
-	static const int bounds[WORKER_NLATENCY] = WORKER_LATENCY_BOUNDS;
-	int i;
-
-	if (ms < 0)
-		ms = 0;
-	for (i = 0; i < WORKER_NLATENCY && ms > bounds[i]; i++)
-		;
-	worker_bump(&w->counters.latency[i]);
-	worker_add(&w->counters.latency_sum_us, (uint64_t)(ms * 1000));
-}
-
-void
-worker_count_handshake(struct worker *w, enum worker_leg leg)
-{
-	worker_bump(&w->counters.tls_ok[leg]);
-}
-
-void
-worker_count_tls_failure(struct worker *w, enum worker_leg leg,
-    enum worker_tls_failure why)
-{
-	worker_bump(&w->counters.tls_failed[leg][why]);
-}
-
-void
-worker_count_upstream(struct worker *w, int delta)
-{
-	_Atomic int64_t *n = &w->counters.upstreams;
-
-	atomic_store_explicit(n, atomic_load_explicit(n,
-	    memory_order_relaxed) + delta, memory_order_relaxed);
+	return counters_rule_requests(&w->counters, rule_id);
 }

@@ -21,6 +21,11 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "counters.h"
+#include "dpenv.h"
+#include "front.h"
+#include "revalidate.h"
+#include "upstream.h"
 #include "wake.h"
 
 struct audit;
@@ -29,11 +34,8 @@ struct capture;
 struct ratelimit;
 struct ratelimit_redis;
 struct certforge;
-struct conn;
 struct rules;
 struct rules_snapshot;
-struct revalidate;
-struct upstream_idle;
 
 struct sluice {
 	const struct config	*cfg;
@@ -48,72 +50,6 @@ struct sluice {
 	atomic_int		 nconns;	/* open client connections, all workers */
 };
 
-/* The decisions of audit rows, as sluice_requests_total labels them. */
-enum worker_decision {
-	WORKER_FORWARDED = 0,
-	WORKER_DENIED,
-	WORKER_RATE_LIMITED,
-	WORKER_CACHED,
-	WORKER_PASSTHROUGH,
-	WORKER_ERROR,
-	WORKER_WOULD_DENY,	/* --report-only: forwarded, policy said deny */
-	WORKER_REVALIDATED,	/* a cache entry's background revalidation */
-	WORKER_OTHER,
-	WORKER_NDECISIONS,
-};
-
-/* Status classes of audit rows: 1xx ... 5xx (rows without a status: none). */
-#define WORKER_NSTATUS		5
-
-/*
- * Upper bounds of the upstream latency buckets, in milliseconds; one more
- * bucket (+Inf) follows them.
- */
-#define WORKER_LATENCY_BOUNDS	{ 5, 10, 25, 50, 100, 250, 500, 1000, \
-				  2500, 5000, 10000 }
-#define WORKER_NLATENCY		11
-
-/*
- * Requests by rule id: an open-addressed table that only grows.  The admin
- * thread looks up the ids of the current snapshot; ids past the table's
- * room are counted in the totals only.
- */
-#define WORKER_RULE_SLOTS	1024
-
-enum worker_leg {
-	WORKER_LEG_CLIENT = 0,
-	WORKER_LEG_UPSTREAM,
-	WORKER_NLEGS,
-};
-
-/* Why a TLS handshake failed: a small fixed set, as /metrics labels it. */
-enum worker_tls_failure {
-	WORKER_TLS_VERIFY = 0,	/* the peer's certificate did not verify */
-	WORKER_TLS_ALPN,	/* no ALPN protocol in common */
-	WORKER_TLS_PROTOCOL,	/* an alert or a TLS error from OpenSSL */
-	WORKER_TLS_CLOSED,	/* the peer closed or reset mid-handshake */
-	WORKER_NTLS_FAILURES,
-};
-
-struct worker_rule_count {
-	_Atomic int64_t		 id_plus_1;	/* 0: free; set once */
-	_Atomic uint64_t	 requests;
-};
-
-struct worker_counters {
-	_Atomic uint64_t	 requests[WORKER_NDECISIONS];	/* audit rows */
-	_Atomic uint64_t	 shared_local;	/* shared limits decided locally */
-	_Atomic uint64_t	 status[WORKER_NSTATUS];	/* 1xx ... 5xx */
-	_Atomic uint64_t	 latency[WORKER_NLATENCY + 1];	/* not cumulative */
-	_Atomic uint64_t	 latency_sum_us;
-	_Atomic uint64_t	 tls_ok[WORKER_NLEGS];
-	_Atomic uint64_t	 tls_failed[WORKER_NLEGS][WORKER_NTLS_FAILURES];
-	_Atomic uint64_t	 cache_hits;	/* answered from the cache */
-	_Atomic uint64_t	 cache_misses;	/* fetched: not cached, stale */
-	_Atomic int64_t		 upstreams;	/* open upstream connections */
-	struct worker_rule_count by_rule[WORKER_RULE_SLOTS];
-};
-
 struct worker {
 	int			 id;
 	pthread_t		 thread;
@@ -125,18 +61,17 @@ struct worker {
 	int			 listen_fds[3 * CONFIG_MAX_LISTEN];
 	int			 listen_connect[3 * CONFIG_MAX_LISTEN];
 
-	TAILQ_HEAD(, conn)	 conns;
-	int			 nconns;
-	TAILQ_HEAD(, upstream_idle) idle;	/* pooled upstream connections */
-	TAILQ_HEAD(, revalidate) revalidating;	/* background revalidations */
-	int			 nidle;
+	struct dp_env		 env;		/* what its connections see */
+	struct front_conns	 conns;
+	struct upstream_pool	 pool;
+	struct revalidate_list	 revalidating;
 
 	struct rules_snapshot	*rules;
 	uint64_t		 rules_gen;
 
 	struct ratelimit_redis	*redis;		/* NULL: no --redis */
 
-	struct worker_counters	 counters;
+	struct counters		 counters;
 
 	struct wake		*wake;		/* other threads' way in */
 	struct wake_call	 stop_call;
@@ -158,34 +93,6 @@ void worker_stop(struct worker *);
  */
 void worker_join_all(struct worker *, int n);
 
-/* The current rules snapshot (refreshed if a new one was published). */
-struct rules_snapshot *worker_rules(struct worker *);
-
-/* Called by front.c when a connection ends (for draining). */
-void worker_conn_closed(struct worker *);
-
-/*
- * Count one audit row: its decision, its status (0: none), its rule (-1:
- * none) and what the cache did (the Cache-Status detail, NULL if the cache
- * was not asked).  The worker's own thread only, as for all worker_count_*.
- */
-void worker_count_request(struct worker *, const char *decision, int status,
-    int64_t rule_id, const char *cache_status);
-/* The upstream's response head came ms after the request's. */
-void worker_count_latency(struct worker *, double ms);
-/* A TLS handshake completed on this leg. */
-void worker_count_handshake(struct worker *, enum worker_leg);
-/* A TLS handshake failed on this leg, for this reason. */
-void worker_count_tls_failure(struct worker *, enum worker_leg,
-    enum worker_tls_failure);
-/* An upstream connection was opened (+1) or closed (-1). */
-void worker_count_upstream(struct worker *, int delta);
-/* Count one decision of a shared limit made locally (own thread only). */
-void worker_count_shared_local(struct worker *);
-/* The label of a decision, "forwarded" ... "other". */
-const char *worker_decision_name(enum worker_decision);
-/* The label of a failure reason, "verify" ... "closed". */
-const char *worker_tls_failure_name(enum worker_tls_failure);
 /* Requests counted for this rule id, by this worker (any thread). */
 uint64_t worker_rule_requests(const struct worker *, int64_t rule_id);
 

@@ -433,7 +433,7 @@ sluice_free(void)
 }
 
 static uint64_t
-counted(enum worker_decision d)
+counted(enum counters_decision d)
 {
 	return atomic_load(&ws[0].counters.requests[d]);
 }
@@ -654,7 +654,7 @@ test_keepalive(void)
 	    "keep-alive: and the connection goes on");
 	CHECK(up_count(&up.nconns) == 1,
 	    "keep-alive: all went on one upstream connection");
-	CHECK(counted(WORKER_FORWARDED) == 5, "keep-alive: five forwarded "
+	CHECK(counted(COUNTERS_FORWARDED) == 5, "keep-alive: five forwarded "
 	    "requests counted");
 	client_close(&cl);
 }
@@ -694,7 +694,7 @@ test_denied(void)
 	CHECK(r.status == 200 &&
 	    strcmp(r.body, "hello /s2/post, 5 bytes") == 0,
 	    "denied: the late body is dropped, the next POST forwarded whole");
-	CHECK(counted(WORKER_DENIED) == 2, "denied: two denials counted");
+	CHECK(counted(COUNTERS_DENIED) == 2, "denied: two denials counted");
 	client_close(&cl);
 }
 
