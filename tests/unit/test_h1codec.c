@@ -407,6 +407,8 @@ test_head_view(void)
 	    http1_find(&v, "connection") == NULL,
 	    "the fields, without the hop-by-hop ones");
 	msg_free(&m);
+}
+
 /*
  * Decode the chunked body wire[0..len), step bytes at a time: data into
  * data, trailers into m.  0 if whole, -1 if refused, 1 if cut short.
