@@ -76,7 +76,7 @@ upleg_attach(struct conn *c)
 		return 0;
 	}
 	c->usock = upstream_pool_take(env, (struct sockaddr *)&c->up_addr,
-	    c->up_len, c->name);
+	    c->up_len, c->name, UPSTREAM_ALPN_HTTP1);
 	if (c->usock != NULL) {
 		c->usock_connected = 1;
 		c->usock_reused = 1;

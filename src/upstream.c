@@ -8,9 +8,11 @@
  * reaches a server that failed verification.
  *
  * The pool keeps up to UPSTREAM_POOL_MAX idle connections per worker, keyed
- * by address and SNI (the SNI also fixes the name that was verified).  An
- * idle connection that becomes readable or closes is dropped: a server may
- * not send anything unsolicited on an idle HTTP/1.1 connection.
+ * by address, SNI (the SNI also fixes the name that was verified) and the
+ * protocol ALPN settled on: a connection that negotiated h2 can carry no
+ * HTTP/1.1 exchange, nor the reverse.  An idle connection that becomes
+ * readable or closes is dropped: a server may not send anything
+ * unsolicited on an idle HTTP/1.1 connection.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -45,6 +47,12 @@ struct upstream_idle {
 	struct sockaddr_storage	 addr;
 	socklen_t		 len;
 	char			 sni[CONFIG_HOST_MAX];
+	char			 alpn[UPSTREAM_ALPN_MAX];	/* negotiated */
+	/*
+	 * An h2 connection (issue 9) stays here while it has streams to
+	 * spare: its open and allowed stream counts go next to alpn, and
+	 * take() hands it out without unlinking it while one is free.
+	 */
 };
 
 /*
@@ -183,10 +191,28 @@ upstream_free(const struct dp_env *env, struct sock *s)
 
 static int
 upstream_same(const struct upstream_idle *u, const struct sockaddr *addr,
-    socklen_t len, const char *sni)
+    socklen_t len, const char *sni, const char *alpn)
 {
 	return u->len == len && memcmp(&u->addr, addr, len) == 0 &&
-	    strcmp(u->sni, sni) == 0;
+	    strcmp(u->sni, sni) == 0 && strcmp(u->alpn, alpn) == 0;
+}
+
+/*
+ * The protocol the handshake settled on; a server that answered no ALPN
+ * speaks HTTP/1.1 (RFC 7301, 3.2: the client's default).
+ */
+static void
+upstream_alpn(struct sock *s, char *buf, size_t size)
+{
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+
+	if (sock_ssl(s) != NULL)
+		SSL_get0_alpn_selected(sock_ssl(s), &p, &n);
+	if (n == 0)
+		snprintf(buf, size, "%s", UPSTREAM_ALPN_HTTP1);
+	else
+		snprintf(buf, size, "%.*s", (int)n, (const char *)p);
 }
 
 static void
@@ -225,13 +251,13 @@ upstream_idle_timeout(evutil_socket_t fd, short what, void *arg)
 
 struct sock *
 upstream_pool_take(const struct dp_env *env, const struct sockaddr *addr,
-    socklen_t len, const char *sni)
+    socklen_t len, const char *sni, const char *alpn)
 {
 	struct upstream_idle *u;
 	struct sock *s;
 
 	TAILQ_FOREACH(u, &env->pool->idle, entry) {
-		if (!upstream_same(u, addr, len, sni))
+		if (!upstream_same(u, addr, len, sni, alpn))
 			continue;
 		s = u->sock;
 		TAILQ_REMOVE(&env->pool->idle, u, entry);
@@ -269,6 +295,7 @@ upstream_pool_put(const struct dp_env *env, struct sock *s,
 	memcpy(&u->addr, addr, len);
 	u->len = len;
 	snprintf(u->sni, sizeof(u->sni), "%s", sni);
+	upstream_alpn(s, u->alpn, sizeof(u->alpn));
 	TAILQ_INSERT_TAIL(&env->pool->idle, u, entry);
 	env->pool->n++;
 	sock_setcb(s, upstream_idle_read, NULL, upstream_idle_event, u);

@@ -20,6 +20,8 @@ struct upstream_pool {
 
 #define UPSTREAM_POOL_MAX	64	/* idle connections per worker */
 #define UPSTREAM_IDLE_SECS	30
+#define UPSTREAM_ALPN_MAX	32	/* a protocol id, as negotiated */
+#define UPSTREAM_ALPN_HTTP1	"http/1.1"
 
 /*
  * Start a TLS connection to addr, sending sni and verifying the certificate
@@ -61,13 +63,18 @@ struct sock *upstream_connect_tcp(const struct dp_env *,
 void upstream_free(const struct dp_env *, struct sock *);
 
 /*
- * Take an idle connection to addr for sni from the pool, or NULL.  The
- * caller sets its own callbacks.
+ * Take an idle connection to addr for sni that negotiated alpn (a server
+ * that answered no ALPN counts as UPSTREAM_ALPN_HTTP1) from the pool, or
+ * NULL.  The caller sets its own callbacks.
  */
 struct sock *upstream_pool_take(const struct dp_env *,
-    const struct sockaddr *addr, socklen_t len, const char *sni);
+    const struct sockaddr *addr, socklen_t len, const char *sni,
+    const char *alpn);
 
-/* Give an idle, verified, reusable connection to the pool (takes it). */
+/*
+ * Give an idle, verified, reusable connection to the pool (takes it); it
+ * is kept under the ALPN protocol its handshake settled on.
+ */
 void upstream_pool_put(const struct dp_env *, struct sock *,
     const struct sockaddr *addr, socklen_t len, const char *sni);
 

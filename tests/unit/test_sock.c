@@ -30,6 +30,7 @@
 #include "certforge.h"
 #include "sock.h"
 #include "unit.h"
+#include "unit_tls.h"
 
 #define MIB		(1024 * 1024)
 #define PATTERN(i)	((unsigned char)((i) % 251))
@@ -567,24 +568,6 @@ test_free_in_callback(void)
 	ends_free();
 }
 
-static void
-ctx_init(void)
-{
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *crt = key ? certforge_ca_build(key, time(NULL)) : NULL;
-
-	server_ctx = SSL_CTX_new(TLS_server_method());
-	client_ctx = SSL_CTX_new(TLS_client_method());
-	if (crt == NULL || server_ctx == NULL || client_ctx == NULL ||
-	    SSL_CTX_use_certificate(server_ctx, crt) != 1 ||
-	    SSL_CTX_use_PrivateKey(server_ctx, key) != 1) {
-		fprintf(stderr, "cannot make a certificate\n");
-		exit(1);
-	}
-	X509_free(crt);
-	EVP_PKEY_free(key);
-}
-
 /* A referenced secret's bytes, and whether they were zero when let go. */
 static unsigned char secret[4096];
 static int secret_released, secret_zeroed;
@@ -643,7 +626,7 @@ main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
-	ctx_init();
+	unit_tls_contexts(&server_ctx, &client_ctx);
 	test_handshake();
 	test_bulk(1);
 	test_bulk(0);

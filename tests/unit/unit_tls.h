@@ -1,0 +1,37 @@
+/*
+ * unit_tls.h - TLS contexts for unit tests that make real connections: a
+ * server with a fresh self-signed certificate (certforge_ca_build) and a
+ * client that does not verify it.
+ */
+#ifndef SLUICE_UNIT_TLS_H
+#define SLUICE_UNIT_TLS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "certforge.h"
+
+/* Exits if they cannot be made: nothing would run without them. */
+static inline void
+unit_tls_contexts(SSL_CTX **server, SSL_CTX **client)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *crt = key ? certforge_ca_build(key, time(NULL)) : NULL;
+
+	*server = SSL_CTX_new(TLS_server_method());
+	*client = SSL_CTX_new(TLS_client_method());
+	if (crt == NULL || *server == NULL || *client == NULL ||
+	    SSL_CTX_use_certificate(*server, crt) != 1 ||
+	    SSL_CTX_use_PrivateKey(*server, key) != 1) {
+		fprintf(stderr, "cannot make a certificate\n");
+		exit(1);
+	}
+	X509_free(crt);
+	EVP_PKEY_free(key);
+}
+
+#endif
