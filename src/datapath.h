@@ -191,6 +191,7 @@ struct conn {
 	int64_t		 start_ms;
 	double		 start_mono;
 	uint64_t	 tunnel_up, tunnel_down;
+	struct tunnel_splice *splice;		/* passthrough, kernel to kernel */
 	uint64_t	 linger_bytes;		/* dropped while lingering */
 	int		 linger_shut;		/* close_notify + FIN sent */
 
@@ -244,6 +245,7 @@ void tunnel_start(struct conn *c, int64_t rule_id);
 void tunnel_upgrade(struct conn *c);
 int tunnel_pump(struct conn *c);
 void tunnel_end(struct conn *c, struct sock **closed);
+void tunnel_free(struct conn *c);
 
 /* exchange.c */
 struct http1_str exchange_target_path(struct http1_str t);

@@ -426,6 +426,7 @@ front_free(struct conn *c)
 	if (c->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(c->dnsreq);
 	upstream_free(env, c->usock);
+	tunnel_free(c);
 	front_capture_end(c);
 	if (c->csock != NULL) {
 		front_client_close(c, cut);

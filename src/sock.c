@@ -832,7 +832,8 @@ sock_destroy(struct sock *s)
 		setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	if (s->ssl != NULL)
 		SSL_free(s->ssl);
-	close(s->fd);
+	if (s->fd != -1)		/* -1: sock_release() gave it away */
+		close(s->fd);
 	free(s);
 }
 
@@ -858,6 +859,35 @@ sock_free(struct sock *s)
 		return;
 	}
 	sock_destroy(s);
+}
+
+/*
+ * Only an open plain sock with nothing buffered either way and nothing to
+ * report: then the kernel holds every byte, and the caller may move them
+ * itself.
+ */
+int
+sock_can_release(const struct sock *s)
+{
+	return s->state == SOCK_OPEN && s->ssl == NULL && s->pending == 0 &&
+	    !s->shut_wanted && evbuffer_get_length(s->in) == 0 &&
+	    evbuffer_get_length(s->out) == 0;
+}
+
+/*
+ * Inside the sock's own callback the rest is freed on return, and the
+ * caller's own event on the fd must not rely on a new edge.
+ */
+int
+sock_release(struct sock *s)
+{
+	int fd = s->fd;
+
+	if (!sock_can_release(s))
+		return -1;
+	s->fd = -1;
+	sock_free(s);
+	return fd;
 }
 
 /* ---- accessors ----------------------------------------------------- */

@@ -99,6 +99,15 @@ void sock_set_wipe(struct sock *);
 /* Closes fd, frees SSL and the buffers; safe inside the sock's callbacks. */
 void sock_free(struct sock *);
 
+/*
+ * Free a plain sock but keep its fd, which is returned (the caller closes
+ * it); -1, with the sock untouched, unless sock_can_release(): it is
+ * connected, with nothing buffered either way and no end seen.  For relays
+ * that move bytes in the kernel (splice).
+ */
+int sock_release(struct sock *);
+int sock_can_release(const struct sock *);
+
 int sock_fd(const struct sock *);
 SSL *sock_ssl(const struct sock *);		/* NULL on a plain sock */
 int sock_is_connected(const struct sock *);	/* CONNECTED came */

@@ -2,7 +2,25 @@
  * tunnel.c - raw relays: a passthrough connection, and a connection after
  * a 101.  Bytes move as they come, within the high-water mark each way;
  * one side's close passes on what it sent, then closes the other.
+ *
+ * A passthrough tunnel has plain TCP on both sides, so once the upstream
+ * is connected and the socks hold no byte (the ClientHello went through
+ * them), the socks give their fds away (sock_release) and the bytes move
+ * kernel to kernel: splice(2) from a socket into a pipe, and from the pipe
+ * into the other socket, one pipe per direction.  What a pipe holds is
+ * the bound (its size), as the high-water mark is for buffers.  The fds'
+ * own edge-triggered events run both directions each time, until every
+ * splice has said EAGAIN (or a budget is spent, and the run is scheduled
+ * again).  Where that cannot start (no pipe), the buffers go on.
+ *
+ *   OPEN --one side's EOF or error--> DRAINING its pipe into the other
+ *                                     (CONN_FLUSH_SECS) --> closed
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -10,6 +28,28 @@
 #include "datapath.h"
 #include "guard.h"
 #include "sock.h"
+
+#define TUNNEL_PIPE_SIZE	CONN_HIGH_WATER	/* asked; the kernel may
+						   give less */
+#define TUNNEL_RUN_BUDGET	(1024 * 1024)	/* bytes per run, then yield */
+
+enum { TUNNEL_CLIENT = 0, TUNNEL_UPSTREAM = 1 };
+
+/* Bytes from one side to the other: what its pipe holds. */
+struct tunnel_dir {
+	int		 pipe[2];	/* read end, write end */
+	size_t		 held;
+};
+
+struct tunnel_splice {
+	struct conn	*c;
+	int		 fd[2];		/* TUNNEL_CLIENT, TUNNEL_UPSTREAM */
+	struct event	*ev[2];
+	struct tunnel_dir dir[2];	/* dir[i]: from side i */
+	int		 closed;	/* -1, or the side that ended first */
+};
+
+static void tunnel_splice_cb(evutil_socket_t, short, void *);
 
 void
 tunnel_start(struct conn *c, int64_t rule_id)
@@ -69,6 +109,182 @@ tunnel_relay(struct sock *src, struct sock *dst, int all)
 	return n;
 }
 
+void
+tunnel_free(struct conn *c)
+{
+	struct tunnel_splice *t = c->splice;
+	int i, j;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < 2; i++) {
+		if (t->ev[i] != NULL)
+			event_free(t->ev[i]);
+		for (j = 0; j < 2; j++)
+			if (t->dir[i].pipe[j] != -1)
+				close(t->dir[i].pipe[j]);
+	}
+	/* What was spliced is queued in the kernel: a FIN goes after it. */
+	if (t->fd[TUNNEL_CLIENT] != -1) {
+		shutdown(t->fd[TUNNEL_CLIENT], SHUT_WR);
+		close(t->fd[TUNNEL_CLIENT]);
+	}
+	upstream_close_fd(c->env, t->fd[TUNNEL_UPSTREAM]);
+	free(t);
+	c->splice = NULL;
+}
+
+static int
+tunnel_pipes(struct tunnel_splice *t)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (pipe2(t->dir[i].pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+			return -1;
+		/* Best effort: a smaller pipe only costs more splices. */
+		(void)fcntl(t->dir[i].pipe[1], F_SETPIPE_SZ, TUNNEL_PIPE_SIZE);
+	}
+	return 0;
+}
+
+/*
+ * Move to splicing if nothing is buffered; 0 if it did, -1 to go on with
+ * the buffers (not now, or not possible).  The socks are gone after it.
+ */
+static int
+tunnel_splice_start(struct conn *c)
+{
+	struct tunnel_splice *t;
+	int i;
+
+	if (!c->passthrough || !c->usock_connected ||
+	    !sock_can_release(c->csock) || !sock_can_release(c->usock) ||
+	    (t = calloc(1, sizeof(*t))) == NULL)
+		return -1;
+	t->c = c;
+	t->closed = -1;
+	t->fd[0] = t->fd[1] = -1;
+	for (i = 0; i < 2; i++)
+		t->dir[i].pipe[0] = t->dir[i].pipe[1] = -1;
+	c->splice = t;
+	if (tunnel_pipes(t) == -1)
+		goto fail;
+	for (i = 0; i < 2; i++)
+		if ((t->ev[i] = event_new(c->env->base, -1, EV_READ | EV_WRITE |
+		    EV_PERSIST | EV_ET, tunnel_splice_cb, t)) == NULL)
+			goto fail;
+	/* Both can be released (checked above): nothing fails past here. */
+	t->fd[TUNNEL_CLIENT] = sock_release(c->csock);
+	t->fd[TUNNEL_UPSTREAM] = sock_release(c->usock);
+	c->csock = NULL;
+	c->usock = NULL;
+	for (i = 0; i < 2; i++) {
+		event_assign(t->ev[i], c->env->base, t->fd[i], EV_READ |
+		    EV_WRITE | EV_PERSIST | EV_ET, tunnel_splice_cb, t);
+		if (event_add(t->ev[i], NULL) == -1)
+			front_kill(c);
+	}
+	/* The socks' events may have taken the edges: run once now. */
+	event_active(t->ev[TUNNEL_CLIENT], EV_READ | EV_WRITE, 0);
+	return 0;
+fail:
+	tunnel_free(c);
+	return -1;
+}
+
+/*
+ * Empty side i's pipe into the other side; the bytes it moved.  A write
+ * error ends the other side, and what the pipe held for it.
+ */
+static size_t
+tunnel_splice_out(struct tunnel_splice *t, int i)
+{
+	struct tunnel_dir *d = &t->dir[i];
+	ssize_t n;
+
+	if (d->held == 0)
+		return 0;
+	n = splice(d->pipe[0], NULL, t->fd[!i], NULL, d->held,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0) {
+		d->held -= (size_t)n;
+		if (i == TUNNEL_CLIENT)
+			t->c->tunnel_up += (uint64_t)n;
+		else
+			t->c->tunnel_down += (uint64_t)n;
+		return (size_t)n;
+	}
+	if (errno == EAGAIN)
+		return 0;
+	d->held = 0;		/* undeliverable: the other side is gone */
+	if (t->closed == -1)
+		t->closed = !i;
+	return 0;
+}
+
+/* Fill side i's pipe from its socket; the bytes it took.  EOF ends i. */
+static size_t
+tunnel_splice_in(struct tunnel_splice *t, int i)
+{
+	struct tunnel_dir *d = &t->dir[i];
+	ssize_t n;
+
+	n = splice(t->fd[i], NULL, d->pipe[1], NULL, TUNNEL_PIPE_SIZE,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0) {
+		d->held += (size_t)n;
+		return (size_t)n;
+	}
+	if ((n == 0 || errno != EAGAIN) && t->closed == -1)
+		t->closed = i;
+	return 0;
+}
+
+/*
+ * Both directions until nothing moves (every splice said EAGAIN) or the
+ * budget is spent.  Once a side ended, only its pipe still empties into
+ * the other, as tunnel_end() passes on its last bytes.
+ */
+static size_t
+tunnel_splice_run(struct tunnel_splice *t)
+{
+	size_t moved, total = 0;
+	int i;
+
+	do {
+		moved = 0;
+		for (i = 0; i < 2; i++) {
+			if (t->closed == !i)
+				continue;	/* nobody left to write to */
+			moved += tunnel_splice_out(t, i);
+			if (t->closed == -1)
+				moved += tunnel_splice_in(t, i);
+		}
+		total += moved;
+	} while (moved > 0 && total < TUNNEL_RUN_BUDGET);
+	if (moved > 0)
+		event_active(t->ev[TUNNEL_CLIENT], EV_READ | EV_WRITE, 0);
+	return total;
+}
+
+static void
+tunnel_splice_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel_splice *t = arg;
+	struct conn *c = t->c;
+	int was_open = t->closed == -1;
+	size_t moved = tunnel_splice_run(t);
+
+	if (t->closed != -1 && t->dir[t->closed].held == 0)
+		front_kill(c);
+	else if (was_open && t->closed != -1)
+		front_arm(c, CONN_FLUSH_SECS);	/* as front_flush() */
+	else if (moved > 0 && t->closed == -1)
+		front_arm(c, CONN_TUNNEL_IDLE);
+	front_run(c);
+}
+
 int
 tunnel_pump(struct conn *c)
 {
@@ -82,6 +298,8 @@ tunnel_pump(struct conn *c)
 	c->tunnel_down += down;
 	if (up + down > 0)
 		front_arm(c, CONN_TUNNEL_IDLE);
+	if (c->splice == NULL && c->usock_connected)
+		tunnel_splice_start(c);
 	return 0;
 }
 

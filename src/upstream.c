@@ -189,6 +189,15 @@ upstream_free(const struct dp_env *env, struct sock *s)
 	counters_upstream(env->counters, -1);
 }
 
+void
+upstream_close_fd(const struct dp_env *env, int fd)
+{
+	if (fd == -1)
+		return;
+	close(fd);
+	counters_upstream(env->counters, -1);
+}
+
 static int
 upstream_same(const struct upstream_idle *u, const struct sockaddr *addr,
     socklen_t len, const char *sni, const char *alpn)

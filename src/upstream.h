@@ -63,6 +63,12 @@ struct sock *upstream_connect_tcp(const struct dp_env *,
 void upstream_free(const struct dp_env *, struct sock *);
 
 /*
+ * Close the fd of a plain connection whose sock gave it away
+ * (sock_release()): it counted as open in /metrics until now.  -1: a no-op.
+ */
+void upstream_close_fd(const struct dp_env *, int fd);
+
+/*
  * Take an idle connection to addr for sni that negotiated alpn (a server
  * that answered no ALPN counts as UPSTREAM_ALPN_HTTP1) from the pool, or
  * NULL.  The caller sets its own callbacks.

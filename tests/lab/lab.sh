@@ -779,6 +779,36 @@ lab_start_rawup() {
 	lab_wait_listen "$LAB_U" 4443 || fail "rawup.py did not start"
 }
 
+# --- raw TCP ends (passthrough tunnels) -----------------------------------------
+
+# lab_start_rawtcp ARGS...: starts tests/lab/rawtcp.py serve in U on $LAB_U4:4443
+# with ARGS (--send N, --shut-first), one JSON line per connection to
+# $LAB_RAWTCP_LOG; start sluice with --resolve "pinned.test:443:$LAB_U4:4443"
+# and a passthrough rule for pinned.test to tunnel there.
+LAB_RAWTCP_LOG=
+lab_start_rawtcp() {
+	LAB_RAWTCP_LOG=$LAB_DIR/rawtcp.jsonl
+	: >"$LAB_RAWTCP_LOG"
+	ip netns exec "$LAB_U" "$LAB_PY" "$LAB_SRCDIR/tests/lab/rawtcp.py" serve \
+		--listen "$LAB_U4:4443" --log "$LAB_RAWTCP_LOG" "$@" >>"$LAB_DIR/upstream.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_U" 4443 || fail "rawtcp.py did not start"
+}
+
+# lab_rawtcp_client ARGS...: from C, a raw TCP tunnel to pinned.test through
+# sluice (rawtcp.py client: a ClientHello, then --send N bytes; --expect M,
+# --shut-first); prints its JSON line.
+lab_rawtcp_client() {
+	lab_in_c "$LAB_PY" "$LAB_SRCDIR/tests/lab/rawtcp.py" client \
+		--to "$LAB_U4:443" --sni pinned.test "$@"
+}
+
+# lab_rawtcp_conn EXPR: EXPR of the server's first connection's line d.
+lab_rawtcp_conn() {
+	lab_json "$(head -n 1 "$LAB_RAWTCP_LOG")" "$1"
+}
+
 # lab_rawlog EXPR: for each rawup.py log event d (a dict), prints EXPR when it
 # is not None, e.g. lab_rawlog 'd["path"] if d["event"] == "request" else None'.
 lab_rawlog() {
