@@ -54,7 +54,7 @@ enum counters_leg {
 
 /* Why a TLS handshake failed: a small fixed set, as /metrics labels it. */
 enum counters_tls_failure {
-	COUNTERS_TLS_VERIFY = 0,	/* the peer's certificate did not verify */
+	COUNTERS_TLS_VERIFY = 0,	/* the peer's certificate failed */
 	COUNTERS_TLS_ALPN,	/* no ALPN protocol in common */
 	COUNTERS_TLS_PROTOCOL,	/* an alert or a TLS error from OpenSSL */
 	COUNTERS_TLS_CLOSED,	/* the peer closed or reset mid-handshake */
@@ -68,12 +68,14 @@ struct counters_rule {
 
 struct counters {
 	_Atomic uint64_t	 requests[COUNTERS_NDECISIONS];	/* audit rows */
-	_Atomic uint64_t	 shared_local;	/* shared limits decided locally */
+	_Atomic uint64_t	 shared_local;	/* shared limits decided here */
 	_Atomic uint64_t	 status[COUNTERS_NSTATUS];	/* 1xx ... 5xx */
-	_Atomic uint64_t	 latency[COUNTERS_NLATENCY + 1]; /* not cumulative */
+	_Atomic uint64_t	 latency[COUNTERS_NLATENCY + 1];	/* not
+								   cumulative */
 	_Atomic uint64_t	 latency_sum_us;
 	_Atomic uint64_t	 tls_ok[COUNTERS_NLEGS];
-	_Atomic uint64_t	 tls_failed[COUNTERS_NLEGS][COUNTERS_NTLS_FAILURES];
+	_Atomic uint64_t
+	    tls_failed[COUNTERS_NLEGS][COUNTERS_NTLS_FAILURES];
 	_Atomic uint64_t	 cache_hits;	/* answered from the cache */
 	_Atomic uint64_t	 cache_misses;	/* fetched: not cached, stale */
 	_Atomic int64_t		 upstreams;	/* open upstream connections */

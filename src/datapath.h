@@ -191,7 +191,7 @@ struct conn {
 	int64_t		 start_ms;
 	double		 start_mono;
 	uint64_t	 tunnel_up, tunnel_down;
-	struct tunnel_splice *splice;		/* passthrough, kernel to kernel */
+	struct tunnel_splice *splice;		/* spliced passthrough */
 	uint64_t	 linger_bytes;		/* dropped while lingering */
 	int		 linger_shut;		/* close_notify + FIN sent */
 

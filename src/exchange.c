@@ -121,8 +121,8 @@ exchange_audit(struct conn *c)
 	if (c->up_subject[0] == '\0' && c->usock != NULL)
 		upleg_note(c, sock_ssl(c->usock));
 	audit_submit(c->env->audit, &rec);
-	counters_request(c->env->counters, counters_decision(r->decision), r->status, r->rule_id,
-	    r->cache_status);
+	counters_request(c->env->counters, counters_decision(r->decision),
+	    r->status, r->rule_id, r->cache_status);
 	if (r->error[0] != '\0')
 		log_event(LOG_DEBUG, "request_failed", "client=%s method=%s "
 		    "host=%s status=%d err=%s", c->client_str, r->method,
@@ -467,7 +467,8 @@ exchange_response_head(struct conn *c)
 		return -1;
 	}
 	if (!r->resp_started)
-		counters_latency(c->env->counters, util_mono_ms() - r->start_mono);
+		counters_latency(c->env->counters,
+		    util_mono_ms() - r->start_mono);
 	r->resp_started = 1;
 	if (h.status < 200) {
 		if (exchange_write_response_head(&h, p, 0, out) == -1)

@@ -586,8 +586,9 @@ front_handshake_failed(struct conn *c)
 
 	ERR_clear_error();
 	c->end_reason = "handshake_failed";
-	counters_tls_failure(c->env->counters, COUNTERS_LEG_CLIENT, alpn != NULL ?
-	    COUNTERS_TLS_ALPN : e != 0 ? COUNTERS_TLS_PROTOCOL : COUNTERS_TLS_CLOSED);
+	counters_tls_failure(c->env->counters, COUNTERS_LEG_CLIENT,
+	    alpn != NULL ? COUNTERS_TLS_ALPN : e != 0 ? COUNTERS_TLS_PROTOCOL :
+	    COUNTERS_TLS_CLOSED);
 	rec.conn_id = c->audit_id;
 	if (alpn == NULL) {
 		log_event(LOG_DEBUG, "client_handshake_failed", "client=%s "
@@ -601,7 +602,7 @@ front_handshake_failed(struct conn *c)
 	    "offered=%s", c->client_str, c->sni, alpn);
 	rec.duration_ms = util_mono_ms() - c->start_mono;
 	audit_submit(c->env->audit, &rec);
-	counters_request(c->env->counters, counters_decision("error"), 0, -1, NULL);
+	counters_request(c->env->counters, COUNTERS_ERROR, 0, -1, NULL);
 }
 
 /* The client leg for the connections row, once its handshake is done. */

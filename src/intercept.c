@@ -118,7 +118,8 @@ intercept_audit_flow(struct conn *c, const char *decision, const char *method,
 		    strcmp(decision, "error") == 0 ? "failed_before_tls" :
 		    "refused";
 	audit_submit(c->env->audit, &rec);
-	counters_request(c->env->counters, counters_decision(decision), status, rule_id, NULL);
+	counters_request(c->env->counters, counters_decision(decision), status,
+	    rule_id, NULL);
 }
 
 /* Refuse or fail a CONNECT before its 200: answer, audit, close. */

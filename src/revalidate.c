@@ -128,7 +128,8 @@ revalidate_start(const struct dp_env *env, const struct sockaddr *addr,
 	    (rv->client = strdup(client)) == NULL ||
 	    (rv->server = strdup(server)) == NULL ||
 	    (rv->sni = strdup(sni)) == NULL ||
-	    (rv->timer = evtimer_new(env->base, revalidate_timeout, rv)) == NULL ||
+	    (rv->timer = evtimer_new(env->base, revalidate_timeout, rv)) ==
+	    NULL ||
 	    (rv->sock = upstream_connect_tls(env, addr, addrlen, sni,
 	    verify_name)) == NULL)
 		goto fail;

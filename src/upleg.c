@@ -279,7 +279,8 @@ upleg_event(struct sock *s, short what, void *arg)
 	if (what & SOCK_EV_CONNECTED) {
 		c->usock_connected = 1;
 		if (sock_ssl(s) != NULL)
-			counters_handshake(c->env->counters, COUNTERS_LEG_UPSTREAM);
+			counters_handshake(c->env->counters,
+			    COUNTERS_LEG_UPSTREAM);
 	} else if (c->state == CONN_TUNNEL) {
 		tunnel_end(c, &c->usock);
 	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&

@@ -8,7 +8,9 @@
  * owned by its thread: its event base, listeners, connections, idle upstream
  * pool and rules snapshot are touched by no other thread.  The only way in
  * from outside is its wake-up channel (wake.h): worker_stop(), and cache
- * flights that another worker finished.
+ * flights that another worker finished.  Its connections see none of
+ * this: only the struct dp_env (dpenv.h) it fills once, so the data path
+ * never includes this header.
  */
 #ifndef SLUICE_WORKER_H
 #define SLUICE_WORKER_H
