@@ -24,8 +24,10 @@ ruleset() {
 	done
 	lab_in_g ip -4 rule
 	lab_in_g ip -6 rule
-	lab_in_g ip -4 route show table all
-	lab_in_g ip -6 route show table all
+	# Routes the kernel derives from addresses come and go on their own
+	# (an IPv6 link-local address appears once DAD ends): not ours.
+	lab_in_g ip -4 route show table all | grep -v 'proto kernel'
+	lab_in_g ip -6 route show table all | grep -v 'proto kernel'
 }
 
 # An operator's own rules in the same built-in chains and routing tables.
