@@ -912,9 +912,12 @@ h2codec_respond(struct h2codec *h2, int32_t id, const struct msg *resp)
 	nghttp2_data_provider prd;
 	int rc;
 
-	/* 101 does not exist in HTTP/2 (RFC 9113 8.6) */
+	/*
+	 * 101 does not exist in HTTP/2 (RFC 9113 8.6), nor transfer codings:
+	 * the owner decodes such a body or answers otherwise.
+	 */
 	if (st == NULL || st->head_sent || resp->kind != MSG_RESPONSE ||
-	    resp->status == 101)
+	    resp->status == 101 || resp->codings.len > 0)
 		return -1;
 	if (h2codec_nv_build(&nv, resp, 0) == -1)
 		return -1;

@@ -118,7 +118,8 @@ int h2codec_consume(struct h2codec *, int32_t id, size_t n);
  * written lowercase, never a connection-specific one; Content-Length from
  * the body fact for MSG_BODY_LENGTH, as the message has it for
  * MSG_BODY_NONE (HEAD, 304), not at all for MSG_BODY_UNKNOWN.  With
- * MSG_BODY_NONE the stream's response is complete.
+ * MSG_BODY_NONE the stream's response is complete.  -1 for what HTTP/2
+ * cannot carry: a 101, a body with transfer codings (m->codings).
  */
 int h2codec_respond(struct h2codec *, int32_t id, const struct msg *resp);
 /*

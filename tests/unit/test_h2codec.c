@@ -35,6 +35,7 @@ struct owner {
 struct client {
 	nghttp2_session	*s;
 	int		 status[MAXID];
+	int		 final[MAXID];	/* the final head came whole */
 	char		 head[MAXID][512];	/* "name: value\n"... */
 	char		 trailers[MAXID][256];
 	struct evbuffer	*body[MAXID];
@@ -45,6 +46,8 @@ struct client {
 	int32_t		 goaway_last;
 	const char	*post;		/* request body, then trailers */
 	size_t		 post_len, post_off;
+	const nghttp2_nv *tnv;		/* NULL: grpc-status: 0 */
+	size_t		 tn;
 };
 
 static void
@@ -132,7 +135,7 @@ cl_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *n,
 		c->status[id] = atoi((const char *)v);
 		return 0;
 	}
-	if (f->headers.cat == NGHTTP2_HCAT_HEADERS && c->status[id] >= 200) {
+	if (c->final[id]) {
 		dst = c->trailers[id];
 		cap = sizeof(c->trailers[id]);
 	} else {
@@ -177,6 +180,9 @@ cl_frame(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 	struct client *c = arg;
 
 	(void)s;
+	if (f->hd.type == NGHTTP2_HEADERS && f->hd.stream_id < MAXID &&
+	    c->status[f->hd.stream_id] >= 200)
+		c->final[f->hd.stream_id] = 1;
 	if (f->hd.type == NGHTTP2_GOAWAY) {
 		c->goaway++;
 		c->goaway_code = f->goaway.error_code;
@@ -426,7 +432,10 @@ cl_read_post(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 	c->post_off += n;
 	if (c->post_off == c->post_len) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-		nghttp2_submit_trailer(s, id, t, 1);
+		if (c->tnv != NULL)
+			nghttp2_submit_trailer(s, id, c->tnv, c->tn);
+		else
+			nghttp2_submit_trailer(s, id, t, 1);
 	}
 	return n;
 }
@@ -573,6 +582,44 @@ test_no_body(void)
 }
 
 /* A response complete before the request: the client may stop sending. */
+/* Interim heads, and what HTTP/2 cannot carry. */
+static void
+test_heads(void)
+{
+	struct owner o;
+	struct client c;
+	struct msg m;
+	int32_t id;
+
+	own_init(&o, NULL);
+	cl_init(&c, 0);
+	id = cl_get(&c, "GET", "/", NULL, 0);
+	pump(&c, &o);
+	msg_init(&m, MSG_RESPONSE);
+	msg_set_status(&m, 101, "", 0);
+	CHECK(h2codec_respond(o.h2, id, &m) == -1, "heads: no 101");
+	msg_reset(&m, MSG_RESPONSE);
+	msg_set_status(&m, 200, "", 0);
+	msg_set_body(&m, MSG_BODY_UNKNOWN, 0);
+	msg_copy(&m, S("gzip"), &m.codings);
+	CHECK(h2codec_respond(o.h2, id, &m) == -1,
+	    "heads: no transfer coding");
+	msg_reset(&m, MSG_RESPONSE);
+	msg_set_status(&m, 103, "", 0);
+	msg_add(&m, S("Link"), S("</a.css>; rel=preload"));
+	CHECK(h2codec_respond(o.h2, id, &m) == 0, "heads: a 103 first");
+	msg_free(&m);
+	respond(&o, id, 200, MSG_BODY_LENGTH, 1);
+	write_str(&o, id, "x");
+	end_with(&o, id, NULL, NULL);
+	pump(&c, &o);
+	CHECK(c.status[id] == 200 && strstr(c.head[id], "link: </a.css>") &&
+	    strstr(c.head[id], "x-up: Yes") && o.code[id] == 0,
+	    "heads: the client got the 103's fields, then the 200");
+	cl_free(&c);
+	own_free(&o);
+}
+
 static void
 test_early(void)
 {
@@ -756,6 +803,15 @@ test_header_list(void)
 	pump(&c, &o);
 	CHECK(c.status[bomb] == 431 && o.req[bomb] == NULL,
 	    "HPACK bomb: the decoded size counts");
+
+	c.tnv = nv;
+	c.tn = 40;
+	bomb = cl_post(&c, "abc", 3);
+	pump(&c, &o);
+	CHECK(o.req[bomb] != NULL && !o.ended[bomb] &&
+	    o.code[bomb] == NGHTTP2_ENHANCE_YOUR_CALM &&
+	    c.code[bomb] == NGHTTP2_ENHANCE_YOUR_CALM,
+	    "trailers > 64 KiB: the stream is reset");
 	CHECK(c.goaway == 0, "header limits: the connection lives on");
 	cl_free(&c);
 	own_free(&o);
@@ -980,6 +1036,7 @@ main(void)
 	test_post();
 	test_flow();
 	test_no_body();
+	test_heads();
 	test_early();
 	test_resets();
 	test_goaway();
