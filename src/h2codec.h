@@ -53,7 +53,11 @@ struct h2codec_limits {
 	uint32_t	 reset_rate;	/* cancel at once, and per second */
 };
 
-/* 100 streams, 64 KiB heads (as HTTP/1), 128 KiB windows... */
+/*
+ * 100 streams, 64 KiB heads (as HTTP/1), 128 KiB stream and 1 MiB
+ * connection windows, 64 KiB of response held per stream, 200 resets at
+ * once then 50 per second.
+ */
 void h2codec_limits_default(struct h2codec_limits *);
 
 struct h2codec_cbs {
@@ -64,17 +68,21 @@ struct h2codec_cbs {
 	 * joined with "; ", no Host, TE or Content-Length (trailers_ok and
 	 * the body fact say what they said).  An extended CONNECT (RFC 8441)
 	 * has m->upgrade set and its :protocol as an "upgrade" field.  The
-	 * owner takes req: msg_free() then free().
+	 * owner takes req: msg_free() then free().  Heads the codec refuses
+	 * never come here: malformed (RST_STREAM PROTOCOL_ERROR), over
+	 * max_header_list (431), a plain CONNECT (405).
 	 */
 	void	(*on_request)(void *arg, int32_t id, struct msg *req);
-	/* Request body bytes; h2codec_consume() once they went on. */
+	/* Request body bytes; h2codec_consume() once they went on.  None
+	   after the owner reset the stream. */
 	void	(*on_data)(void *arg, int32_t id, const uint8_t *p, size_t len);
 	/* The request ended, with trailers (in t->trailers, valid during the
 	   call) or NULL. */
 	void	(*on_end)(void *arg, int32_t id, const struct msg *t);
 	/*
 	 * The stream is gone: code 0 once both sides ended, else the reset's
-	 * code (the client's RST_STREAM, ours, or the connection's end).
+	 * code (the client's RST_STREAM, ours, a stream error; a reset
+	 * saying NO_ERROR before our response ended comes as CANCEL).
 	 * Only for streams on_request was called for; the last callback for
 	 * id.
 	 */
@@ -89,7 +97,10 @@ struct h2codec_cbs {
  */
 struct h2codec *h2codec_new(const struct h2codec_limits *,
     const struct h2codec_cbs *, void *arg);
-/* Wipes the response bytes still held (a body may carry secrets). */
+/*
+ * Wipes the response bytes still held (a body may carry secrets).  Calls
+ * back nothing: the owner ends its streams' exchanges itself first.
+ */
 void h2codec_free(struct h2codec *);
 
 /*
@@ -123,8 +134,9 @@ int h2codec_consume(struct h2codec *, int32_t id, size_t n);
  */
 int h2codec_respond(struct h2codec *, int32_t id, const struct msg *resp);
 /*
- * Move up to n bytes of src into the stream's response buffer; returns
- * how many it took (fewer: wait for on_writable), -1 on error.
+ * Take up to n bytes of src (copied, drained from src) into the stream's
+ * response buffer; returns how many it took (fewer: wait for
+ * on_writable), -1 on error.
  */
 ssize_t h2codec_write(struct h2codec *, int32_t id, struct evbuffer *src,
     size_t n);
