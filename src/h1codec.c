@@ -680,7 +680,7 @@ h1codec_move_chunk(struct evbuffer *out, struct evbuffer *src, size_t len)
  * that merged trailers into it would act on what the sender smuggled in
  * after sluice decided.
  */
-static int
+int
 h1codec_trailer_ok(const char *n, size_t len)
 {
 	static const char *const no[] = {

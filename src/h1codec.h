@@ -104,6 +104,13 @@ int h1codec_write_response(struct evbuffer *out, const struct msg *m,
  * frame as the trailers, and write them back the same way.
  */
 
+/*
+ * May field n[0..len) be a trailer (RFC 9110 6.5.1)?  Not framing,
+ * routing, request modifiers, authentication, response control,
+ * Content-*, hop-by-hop or Proxy-*: the rule for any codec's trailers.
+ */
+int h1codec_trailer_ok(const char *n, size_t len);
+
 /* A chunk of a body written chunked, copied from p (nothing for len 0). */
 int h1codec_write_chunk(struct evbuffer *out, const void *p, size_t len);
 /* The same, moving len bytes from src without copying them. */
@@ -111,9 +118,7 @@ int h1codec_move_chunk(struct evbuffer *out, struct evbuffer *src,
     size_t len);
 /*
  * The last chunk, m's trailers, and the end of the chunked body.  A field
- * that must not be a trailer (RFC 9110 6.5.1: framing, routing, request
- * modifiers, authentication, response control, Content-*, hop-by-hop,
- * Proxy-*) is not written.
+ * that must not be a trailer (h1codec_trailer_ok) is not written.
  */
 int h1codec_write_end(struct evbuffer *out, const struct msg *m);
 

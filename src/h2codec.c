@@ -1,0 +1,1020 @@
+/*
+ * h2codec.c - HTTP/2 server codec: client frames <-> neutral messages, on
+ * libnghttp2.
+ *
+ * Owns what is HTTP/2 about a client connection: the session (framing,
+ * HPACK, stream states, flow control: nghttp2's), turning a stream's
+ * pseudo-fields and fields into a request message and a response message
+ * into a head, each stream's response buffer, and the limits that keep a
+ * hostile client bounded.  Does not own the socket, timeouts, policy or
+ * the path's normalisation: the owner's.
+ *
+ * A stream, as the codec sees it:
+ *
+ *   begin_headers --> head (fields summed against max_header_list)
+ *        | too big: 431 ourselves    | malformed: RST_STREAM (nghttp2's
+ *        v                           v  HTTP checks, or msg.c refusing)
+ *   on_request --> on_data* --> on_end     (request side)
+ *   h2codec_respond --> h2codec_write* --> h2codec_end  (response side)
+ *        \________________ on_close (either way, once) ______/
+ *
+ * Invariants: a struct h2codec_stream lives from its first HEADERS to
+ * nghttp2's on_stream_close, and is on h2->streams meanwhile; the owner
+ * hears of a stream (on_data, on_end, on_close) only once on_request
+ * handed it the request; request bytes nobody will read are credited back
+ * at once, the owner's only when it consumed them; the connection window
+ * is credited as bytes arrive (the stream windows bound memory), so one
+ * stalled stream never stalls the others.
+ *
+ * Abuse: nghttp2 bounds CONTINUATION runs, SETTINGS entries, the acks
+ * queued for a peer that does not read (PING and SETTINGS floods) and our
+ * HPACK encoder's table.  The codec adds the header list limit (on the
+ * decoded size, so an HPACK bomb hits it) and a rate on streams the client
+ * gets reset, by RST_STREAM or by a stream error it provoked (rapid reset,
+ * CVE-2023-44487): past it, GOAWAY ENHANCE_YOUR_CALM.
+ */
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <nghttp2/nghttp2.h>
+
+#include "h1codec.h"
+#include "h2codec.h"
+#include "msg.h"
+#include "util.h"
+
+#include "config.h"
+
+#define H2CODEC_MAX_ACK		1000	/* SETTINGS/PING acks queued */
+#define H2CODEC_MAX_SETTINGS	32	/* entries in one SETTINGS frame */
+#define H2CODEC_MAX_CONT	8	/* CONTINUATION frames per head */
+#define H2CODEC_DEFLATE_TABLE	4096	/* our HPACK encoder's table */
+#define H2CODEC_FIELD_COST	32	/* per field (RFC 9113 6.5.2) */
+
+/* Fields sent for the response head besides the message's: :status,
+   content-length. */
+#define H2CODEC_EXTRA_NV	2
+
+/* Name/value pairs built from a message, with the bytes they point to. */
+struct h2codec_nv {
+	nghttp2_nv	*nv;
+	size_t		 n;
+};
+
+struct h2codec_stream {
+	TAILQ_ENTRY(h2codec_stream) link;
+	struct h2codec	*h2;
+	int32_t		 id;
+	void		*user;
+
+	/* request side */
+	struct msg	*req;		/* the head being read; the owner's
+					   once on_request ran */
+	struct msg	*trailers;	/* trailers being read */
+	char		*pseudo;	/* pseudo-fields and Host, apart from
+					   the message they become part of */
+	size_t		 pseudo_len;
+	struct msg_str	 method, scheme, authority, path, protocol, host;
+	int		 has_host, has_length;
+	uint64_t	 length;
+	size_t		 cookies;	/* cookie fields in req */
+	size_t		 head_size;	/* decoded, RFC 9113 6.5.2 */
+	int		 too_big;
+	int		 seen;		/* on_request ran */
+
+	/* response side */
+	struct evbuffer	*out;		/* body bytes not yet framed */
+	struct h2codec_nv tnv;		/* trailers sent at the body's end */
+	int		 head_sent;	/* the final response head */
+	int		 body;		/* a data provider is attached */
+	int		 out_end;	/* h2codec_end came */
+	int		 deferred;	/* nghttp2 waits for resume_data */
+	int		 blocked;	/* a write was cut short */
+	int		 resp_done;	/* END_STREAM went out */
+
+	int		 owner_reset;	/* h2codec_reset, not the client */
+	int		 peer_reset;	/* the client's RST_STREAM */
+};
+
+struct h2codec {
+	nghttp2_session	*s;
+	struct h2codec_limits lim;
+	struct h2codec_cbs cbs;
+	void		*arg;
+	TAILQ_HEAD(, h2codec_stream) streams;
+	int		 dead;		/* h2codec_input failed */
+
+	/* rapid reset: a token bucket, in thousandths of a reset */
+	uint64_t	 reset_tokens;
+	uint64_t	 reset_ms;	/* when it was last filled */
+};
+
+void
+h2codec_limits_default(struct h2codec_limits *lim)
+{
+	lim->max_streams = 100;
+	lim->max_header_list = 64 * 1024;
+	lim->stream_window = 128 * 1024;
+	lim->conn_window = 1024 * 1024;
+	lim->stream_buffer = 64 * 1024;
+	lim->reset_burst = 200;
+	lim->reset_rate = 50;
+}
+
+static uint64_t
+h2codec_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The client got one more stream reset.  Cheap for it, not for us (the
+ * owner may have started an upstream request): past the rate, the
+ * connection ends.
+ */
+static void
+h2codec_reset_charge(struct h2codec *h2)
+{
+	uint64_t now = h2codec_now_ms(), max;
+
+	max = (uint64_t)h2->lim.reset_burst * 1000;
+	h2->reset_tokens += (now - h2->reset_ms) * h2->lim.reset_rate;
+	if (h2->reset_tokens > max)
+		h2->reset_tokens = max;
+	h2->reset_ms = now;
+	if (h2->reset_tokens >= 1000) {
+		h2->reset_tokens -= 1000;
+		return;
+	}
+	(void)nghttp2_session_terminate_session(h2->s,
+	    NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+static void
+h2codec_msg_free(struct msg *m)
+{
+	if (m == NULL)
+		return;
+	msg_free(m);
+	free(m);
+}
+
+static struct msg *
+h2codec_msg_new(enum msg_kind kind)
+{
+	struct msg *m;
+
+	if ((m = malloc(sizeof(*m))) == NULL)
+		return NULL;
+	msg_init(m, kind);
+	return m;
+}
+
+static void
+h2codec_stream_free(struct h2codec_stream *st)
+{
+	TAILQ_REMOVE(&st->h2->streams, st, link);
+	util_evbuffer_wipe_free(st->out);
+	h2codec_msg_free(st->req);
+	h2codec_msg_free(st->trailers);
+	free(st->pseudo);
+	free(st->tnv.nv);
+	free(st);
+}
+
+static struct h2codec_stream *
+h2codec_stream(const struct h2codec *h2, int32_t id)
+{
+	return nghttp2_session_get_stream_user_data(h2->s, id);
+}
+
+/* Does the owner read stream st's request (it got it and kept it)? */
+static int
+h2codec_owned(const struct h2codec_stream *st)
+{
+	return st != NULL && st->seen && !st->owner_reset;
+}
+
+static int
+h2codec_is(const uint8_t *s, size_t len, const char *lit)
+{
+	return len == strlen(lit) && memcmp(s, lit, len) == 0;
+}
+
+/*
+ * Connection-specific fields (RFC 9113 8.2.2) and Proxy-*: never written
+ * on a stream.  Lowercase or not, as a message may hold either.
+ */
+static int
+h2codec_field_ok(const char *n, size_t len)
+{
+	static const char *const no[] = {
+		"connection", "keep-alive", "transfer-encoding", "upgrade",
+		"te", "host",
+	};
+	size_t i;
+
+	if (len > 6 && strncasecmp(n, "proxy-", 6) == 0)
+		return 0;
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (strlen(no[i]) == len && strncasecmp(n, no[i], len) == 0)
+			return 0;
+	return 1;
+}
+
+/* v[0..len) appended to st->pseudo, at *s. */
+static int
+h2codec_pseudo_copy(struct h2codec_stream *st, const uint8_t *v, size_t len,
+    struct msg_str *s)
+{
+	char *p;
+
+	if ((p = realloc(st->pseudo, st->pseudo_len + len + 1)) == NULL)
+		return -1;
+	memcpy(p + st->pseudo_len, v, len);
+	st->pseudo = p;
+	s->off = st->pseudo_len;
+	s->len = len;
+	st->pseudo_len += len;
+	return 0;
+}
+
+/* A pseudo-field of the request head (nghttp2 refused duplicates). */
+static int
+h2codec_pseudo(struct h2codec_stream *st, const uint8_t *n, size_t nlen,
+    const uint8_t *v, size_t vlen)
+{
+	struct msg_str *s;
+
+	if (h2codec_is(n, nlen, ":method"))
+		s = &st->method;
+	else if (h2codec_is(n, nlen, ":scheme"))
+		s = &st->scheme;
+	else if (h2codec_is(n, nlen, ":authority"))
+		s = &st->authority;
+	else if (h2codec_is(n, nlen, ":path"))
+		s = &st->path;
+	else if (h2codec_is(n, nlen, ":protocol"))
+		s = &st->protocol;
+	else
+		return -1;	/* nghttp2 refused it already */
+	return h2codec_pseudo_copy(st, v, vlen, s);
+}
+
+/* A regular field of the request head. */
+static int
+h2codec_field(struct h2codec_stream *st, const uint8_t *n, size_t nlen,
+    const uint8_t *v, size_t vlen)
+{
+	struct msg *m = st->req;
+	size_t i;
+
+	if (h2codec_is(n, nlen, "host")) {
+		st->has_host = 1;
+		return h2codec_pseudo_copy(st, v, vlen, &st->host);
+	}
+	if (h2codec_is(n, nlen, "te")) {
+		m->trailers_ok = 1;	/* nghttp2 lets "trailers" only */
+		return 0;
+	}
+	if (h2codec_is(n, nlen, "content-length")) {
+		/* nghttp2 checked the digits and will check the body */
+		st->has_length = 1;
+		st->length = 0;
+		for (i = 0; i < vlen; i++)
+			st->length = st->length * 10 + (v[i] - '0');
+		return 0;
+	}
+	if (!h2codec_field_ok((const char *)n, nlen))
+		return 0;
+	if (h2codec_is(n, nlen, "cookie"))
+		st->cookies++;
+	return msg_add(m, (const char *)n, nlen, (const char *)v, vlen);
+}
+
+/* Cookie crumbs back into one field (RFC 9113 8.2.3), for HTTP/1 hops. */
+static int
+h2codec_join_cookies(struct msg *m)
+{
+	const struct msg_field *f;
+	size_t i = 0, len = 0;
+	char *s;
+	int rc;
+
+	while (msg_next(m, "cookie", 6, &i, &f) == 0)
+		len += f->value.len + 2;
+	if ((s = malloc(len)) == NULL)
+		return -1;
+	len = 0;
+	i = 0;
+	while (msg_next(m, "cookie", 6, &i, &f) == 0) {
+		if (len > 0) {
+			memcpy(s + len, "; ", 2);
+			len += 2;
+		}
+		memcpy(s + len, msg_ptr(m, f->value), f->value.len);
+		len += f->value.len;
+	}
+	rc = msg_set(m, "cookie", 6, s, len);
+	explicit_bzero(s, len);
+	free(s);
+	return rc;
+}
+
+/*
+ * Answer a request ourselves, without a body: for heads the owner never
+ * sees.
+ */
+static int
+h2codec_refuse(struct h2codec_stream *st, const char *status)
+{
+	nghttp2_nv nv = {
+		(uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
+		NGHTTP2_NV_FLAG_NONE
+	};
+
+	if (nghttp2_submit_response(st->h2->s, st->id, &nv, 1, NULL) != 0)
+		return -1;
+	st->head_sent = 1;
+	return 0;
+}
+
+/* The head in st->req, whole: finish the message, or refuse it. */
+static int
+h2codec_request(struct h2codec_stream *st, int end_stream)
+{
+	struct msg *m = st->req;
+	struct msg_str a = st->authority;
+	const char *p = st->pseudo;
+	enum msg_body body;
+
+	if (st->too_big)
+		return h2codec_refuse(st, "431");
+	if (a.len == 0 && st->has_host)
+		a = st->host;
+	else if (st->has_host && (st->host.len != a.len ||
+	    strncasecmp(p + st->host.off, p + a.off, a.len) != 0))
+		return -1;	/* RFC 9113 8.3.1: malformed */
+	if (a.len == 0)
+		return -1;	/* nothing to check against the SNI */
+	if (st->path.len == 0)	/* a CONNECT for a tunnel: not from us */
+		return h2codec_refuse(st, "405");
+	if (msg_set_request(m, p + st->method.off, st->method.len,
+	    p + st->scheme.off, st->scheme.len, p + a.off, a.len,
+	    p + st->path.off, st->path.len) == -1)
+		return -1;
+	if (st->protocol.len > 0) {
+		m->upgrade = 1;
+		if (msg_add(m, "upgrade", 7, p + st->protocol.off,
+		    st->protocol.len) == -1)
+			return -1;
+	}
+	if (st->cookies > 1 && h2codec_join_cookies(m) == -1)
+		return -1;
+	if (st->has_length)
+		body = MSG_BODY_LENGTH;
+	else
+		body = end_stream ? MSG_BODY_NONE : MSG_BODY_UNKNOWN;
+	msg_set_body(m, body, st->length);
+	return 0;
+}
+
+static int
+h2codec_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f,
+    void *arg)
+{
+	struct h2codec *h2 = arg;
+	struct h2codec_stream *st;
+
+	if (f->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	if (f->headers.cat != NGHTTP2_HCAT_REQUEST) {
+		st = h2codec_stream(h2, f->hd.stream_id);
+		if (!h2codec_owned(st))
+			return 0;
+		st->head_size = 0;
+		st->trailers = h2codec_msg_new(MSG_REQUEST);
+		return st->trailers ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	st->h2 = h2;
+	st->id = f->hd.stream_id;
+	if ((st->out = evbuffer_new()) == NULL ||
+	    (st->req = h2codec_msg_new(MSG_REQUEST)) == NULL) {
+		if (st->out)
+			evbuffer_free(st->out);
+		free(st);
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	/* a request may carry a credential */
+	msg_hold_secret(st->req);
+	TAILQ_INSERT_TAIL(&h2->streams, st, link);
+	if (nghttp2_session_set_stream_user_data(s, st->id, st) != 0) {
+		h2codec_stream_free(st);
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	return 0;
+}
+
+static int
+h2codec_on_header(nghttp2_session *s, const nghttp2_frame *f,
+    const uint8_t *n, size_t nlen, const uint8_t *v, size_t vlen,
+    uint8_t flags, void *arg)
+{
+	struct h2codec *h2 = arg;
+	struct h2codec_stream *st;
+	int rc;
+
+	(void)flags;
+	if (f->hd.type != NGHTTP2_HEADERS ||
+	    (st = h2codec_stream(h2, f->hd.stream_id)) == NULL)
+		return 0;
+	/* the decoded size: an HPACK bomb is small on the wire */
+	st->head_size += nlen + vlen + H2CODEC_FIELD_COST;
+	if (st->head_size > h2->lim.max_header_list)
+		st->too_big = 1;
+	if (st->too_big)
+		return 0;
+	if (f->headers.cat != NGHTTP2_HCAT_REQUEST)
+		rc = st->trailers == NULL ? 0 : msg_add_trailer(st->trailers,
+		    (const char *)n, nlen, (const char *)v, vlen);
+	else if (nlen > 0 && n[0] == ':')
+		rc = h2codec_pseudo(st, n, nlen, v, vlen);
+	else
+		rc = h2codec_field(st, n, nlen, v, vlen);
+	if (rc == 0)
+		return 0;
+	(void)nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id,
+	    NGHTTP2_PROTOCOL_ERROR);
+	return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
+/* A HEADERS frame read whole: a request head, or the request's trailers. */
+static int
+h2codec_on_headers(struct h2codec *h2, struct h2codec_stream *st,
+    const nghttp2_frame *f)
+{
+	int end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+	struct msg *m;
+
+	if (st->trailers != NULL) {
+		if (!h2codec_owned(st))
+			return 0;
+		if (st->too_big)
+			return nghttp2_submit_rst_stream(h2->s,
+			    NGHTTP2_FLAG_NONE, st->id,
+			    NGHTTP2_ENHANCE_YOUR_CALM);
+		h2->cbs.on_end(h2->arg, st->id, st->trailers);
+		h2codec_msg_free(st->trailers);
+		st->trailers = NULL;
+		return 0;
+	}
+	if (st->seen || st->head_sent)
+		return 0;
+	if (h2codec_request(st, end) == -1)
+		return nghttp2_submit_rst_stream(h2->s, NGHTTP2_FLAG_NONE,
+		    st->id, NGHTTP2_PROTOCOL_ERROR);
+	if (st->head_sent)
+		return 0;	/* refused by us */
+	m = st->req;
+	st->req = NULL;
+	st->seen = 1;
+	h2->cbs.on_request(h2->arg, st->id, m);
+	if (end)
+		h2->cbs.on_end(h2->arg, st->id, NULL);
+	return 0;
+}
+
+static int
+h2codec_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
+{
+	struct h2codec *h2 = arg;
+	struct h2codec_stream *st;
+
+	(void)s;
+	if (f->hd.stream_id == 0 ||
+	    (st = h2codec_stream(h2, f->hd.stream_id)) == NULL)
+		return 0;
+	switch (f->hd.type) {
+	case NGHTTP2_HEADERS:
+		if (h2codec_on_headers(h2, st, f) != 0)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		break;
+	case NGHTTP2_DATA:
+		if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+		    h2codec_owned(st))
+			h2->cbs.on_end(h2->arg, st->id, NULL);
+		break;
+	case NGHTTP2_RST_STREAM:
+		st->peer_reset = 1;
+		break;
+	}
+	return 0;
+}
+
+static int
+h2codec_on_data(nghttp2_session *s, uint8_t flags, int32_t id,
+    const uint8_t *p, size_t len, void *arg)
+{
+	struct h2codec *h2 = arg;
+	struct h2codec_stream *st = h2codec_stream(h2, id);
+
+	(void)flags;
+	/* the stream windows bound what the owner holds, not this one */
+	if (nghttp2_session_consume_connection(s, len) != 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (!h2codec_owned(st)) {
+		if (nghttp2_session_consume_stream(s, id, len) != 0)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		return 0;
+	}
+	h2->cbs.on_data(h2->arg, id, p, len);
+	return 0;
+}
+
+static int
+h2codec_on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *arg)
+{
+	struct h2codec_stream *st;
+
+	(void)arg;
+	if (f->hd.stream_id == 0 || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+	    (st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) ==
+	    NULL)
+		return 0;
+	st->resp_done = 1;
+	/* answered before the request ended: it may stop (RFC 9113 8.1) */
+	if (nghttp2_session_get_stream_remote_close(s, st->id) == 0 &&
+	    nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id,
+	    NGHTTP2_NO_ERROR) != 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	return 0;
+}
+
+static int
+h2codec_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
+    void *arg)
+{
+	struct h2codec *h2 = arg;
+	struct h2codec_stream *st = h2codec_stream(h2, id);
+
+	(void)s;
+	if (st == NULL) {
+		if (code != NGHTTP2_NO_ERROR)
+			h2codec_reset_charge(h2);
+		return 0;
+	}
+	/* a reset costs us only while we still work on the stream */
+	if ((st->peer_reset && !st->resp_done) ||
+	    (code != NGHTTP2_NO_ERROR && !st->owner_reset && !st->peer_reset))
+		h2codec_reset_charge(h2);
+	/* a reset saying NO_ERROR before our response ended is a cancel */
+	if (code == NGHTTP2_NO_ERROR && !st->resp_done)
+		code = NGHTTP2_CANCEL;
+	if (st->seen)
+		h2->cbs.on_close(h2->arg, id, code);
+	h2codec_stream_free(st);
+	return 0;
+}
+
+/* nghttp2 asks for the next DATA frame's bytes. */
+static ssize_t
+h2codec_read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	struct h2codec_stream *st = src->ptr;
+	size_t have = evbuffer_get_length(st->out);
+
+	(void)arg;
+	if (len > have)
+		len = have;
+	if (len > 0 && evbuffer_remove(st->out, buf, len) != (int)len)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (st->out_end && len == have) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		if (st->tnv.n > 0) {
+			if (nghttp2_submit_trailer(s, id, st->tnv.nv,
+			    st->tnv.n) != 0)
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		}
+		return len;
+	}
+	if (len == 0) {
+		st->deferred = 1;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	return len;
+}
+
+static int
+h2codec_session(struct h2codec *h2)
+{
+	nghttp2_session_callbacks *cb = NULL;
+	nghttp2_option *opt = NULL;
+	int rc = -1;
+
+	if (nghttp2_session_callbacks_new(&cb) != 0 ||
+	    nghttp2_option_new(&opt) != 0)
+		goto fail;
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
+	    h2codec_on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb,
+	    h2codec_on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
+	    h2codec_on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
+	    h2codec_on_data);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb,
+	    h2codec_on_frame_send);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
+	    h2codec_on_stream_close);
+
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	nghttp2_option_set_max_outbound_ack(opt, H2CODEC_MAX_ACK);
+	nghttp2_option_set_max_settings(opt, H2CODEC_MAX_SETTINGS);
+	nghttp2_option_set_max_continuations(opt, H2CODEC_MAX_CONT);
+	nghttp2_option_set_max_deflate_dynamic_table_size(opt,
+	    H2CODEC_DEFLATE_TABLE);
+	nghttp2_option_set_no_closed_streams(opt, 1);
+	/* nghttp2's own rapid reset bound stays behind ours */
+	nghttp2_option_set_stream_reset_rate_limit(opt,
+	    2 * (uint64_t)h2->lim.reset_burst,
+	    2 * (uint64_t)h2->lim.reset_rate);
+	if (nghttp2_session_server_new2(&h2->s, cb, h2, opt) == 0)
+		rc = 0;
+fail:
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cb);
+	return rc;
+}
+
+struct h2codec *
+h2codec_new(const struct h2codec_limits *lim, const struct h2codec_cbs *cbs,
+    void *arg)
+{
+	struct h2codec *h2;
+	nghttp2_settings_entry set[] = {
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0 },
+		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 0 },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0 },
+		{ NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1 },
+		{ NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1 },
+	};
+
+	if ((h2 = calloc(1, sizeof(*h2))) == NULL)
+		return NULL;
+	if (lim != NULL)
+		h2->lim = *lim;
+	else
+		h2codec_limits_default(&h2->lim);
+	h2->cbs = *cbs;
+	h2->arg = arg;
+	TAILQ_INIT(&h2->streams);
+	h2->reset_tokens = (uint64_t)h2->lim.reset_burst * 1000;
+	h2->reset_ms = h2codec_now_ms();
+	if (h2codec_session(h2) == -1)
+		goto fail;
+	set[0].value = h2->lim.max_streams;
+	set[1].value = h2->lim.max_header_list;
+	set[2].value = h2->lim.stream_window;
+	if (nghttp2_submit_settings(h2->s, NGHTTP2_FLAG_NONE, set,
+	    sizeof(set) / sizeof(set[0])) != 0 ||
+	    nghttp2_session_set_local_window_size(h2->s, NGHTTP2_FLAG_NONE, 0,
+	    (int32_t)h2->lim.conn_window) != 0)
+		goto fail;
+	return h2;
+fail:
+	h2codec_free(h2);
+	return NULL;
+}
+
+void
+h2codec_free(struct h2codec *h2)
+{
+	struct h2codec_stream *st;
+
+	if (h2 == NULL)
+		return;
+	/* nghttp2_session_del calls no stream callback: the list is ours */
+	while ((st = TAILQ_FIRST(&h2->streams)) != NULL)
+		h2codec_stream_free(st);
+	nghttp2_session_del(h2->s);
+	free(h2);
+}
+
+int
+h2codec_input(struct h2codec *h2, struct evbuffer *in)
+{
+	size_t len;
+	ssize_t n;
+	unsigned char *p;
+
+	while ((len = evbuffer_get_contiguous_space(in)) > 0) {
+		p = evbuffer_pullup(in, len);
+		n = nghttp2_session_mem_recv(h2->s, p, len);
+		if (n < 0)
+			goto fail;
+		evbuffer_drain(in, n);
+	}
+	return 0;
+fail:
+	/* a GOAWAY if there is still room for one; nothing more is read */
+	(void)nghttp2_session_terminate_session(h2->s,
+	    n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM :
+	    NGHTTP2_PROTOCOL_ERROR);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	h2->dead = 1;
+	return -1;
+}
+
+int
+h2codec_output(struct h2codec *h2, struct evbuffer *out, size_t room)
+{
+	struct h2codec_stream *st, *next;
+	const uint8_t *p;
+	ssize_t n;
+	size_t done = 0;
+
+	while (done < room) {
+		if ((n = nghttp2_session_mem_send(h2->s, &p)) < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (evbuffer_add(out, p, n) == -1)
+			return -1;
+		done += n;
+	}
+	for (st = TAILQ_FIRST(&h2->streams); st != NULL; st = next) {
+		next = TAILQ_NEXT(st, link);
+		if (st->blocked &&
+		    evbuffer_get_length(st->out) < h2->lim.stream_buffer) {
+			st->blocked = 0;
+			h2->cbs.on_writable(h2->arg, st->id);
+		}
+	}
+	return 0;
+}
+
+int
+h2codec_want_read(const struct h2codec *h2)
+{
+	return !h2->dead && nghttp2_session_want_read(h2->s);
+}
+
+int
+h2codec_want_write(const struct h2codec *h2)
+{
+	return nghttp2_session_want_write(h2->s);
+}
+
+int
+h2codec_is_done(const struct h2codec *h2)
+{
+	return !h2codec_want_read(h2) && !h2codec_want_write(h2);
+}
+
+int
+h2codec_stream_set(struct h2codec *h2, int32_t id, void *p)
+{
+	struct h2codec_stream *st = h2codec_stream(h2, id);
+
+	if (st == NULL || !st->seen)
+		return -1;
+	st->user = p;
+	return 0;
+}
+
+void *
+h2codec_stream_get(const struct h2codec *h2, int32_t id)
+{
+	struct h2codec_stream *st = h2codec_stream(h2, id);
+
+	return st ? st->user : NULL;
+}
+
+int
+h2codec_consume(struct h2codec *h2, int32_t id, size_t n)
+{
+	if (h2codec_stream(h2, id) == NULL)
+		return 0;	/* closed meanwhile: no window to give */
+	return nghttp2_session_consume_stream(h2->s, id, n) == 0 ? 0 : -1;
+}
+
+/* Should f be written in m's head (or its trailers)? */
+static int
+h2codec_nv_keep(const struct msg *m, const struct msg_field *f, int trailers)
+{
+	const char *n = msg_ptr(m, f->name);
+	size_t len = f->name.len;
+
+	if (trailers)
+		return h1codec_trailer_ok(n, len);
+	if (!h2codec_field_ok(n, len))
+		return 0;
+	/* framing is the body fact's; without a body it describes */
+	if (len == 14 && strncasecmp(n, "content-length", 14) == 0)
+		return m->body == MSG_BODY_NONE;
+	return 1;
+}
+
+/*
+ * Append a pair, both copied to *mem.  Not lowercased here: nghttp2's
+ * submit functions copy the names lowercase (RFC 9113 8.2.1).
+ */
+static void
+h2codec_nv_add(struct h2codec_nv *nv, char **mem, const char *name,
+    size_t nlen, const char *value, size_t vlen)
+{
+	nghttp2_nv *e = &nv->nv[nv->n++];
+
+	memcpy(*mem, name, nlen);
+	memcpy(*mem + nlen, value, vlen);
+	e->name = (uint8_t *)*mem;
+	e->namelen = nlen;
+	e->value = (uint8_t *)*mem + nlen;
+	e->valuelen = vlen;
+	e->flags = NGHTTP2_NV_FLAG_NONE;
+	*mem += nlen + vlen;
+}
+
+/*
+ * The response head of m (:status, its fields, content-length from the
+ * body fact), or its trailers, as pairs in one allocation: trailers wait
+ * for the body's end, when m may be gone.
+ */
+static int
+h2codec_nv_build(struct h2codec_nv *nv, const struct msg *m, int trailers)
+{
+	const struct msg_fields *fs = trailers ? &m->trailers : &m->fields;
+	char num[24], *mem;
+	size_t i, size = sizeof(num) * 2;
+	int len;
+
+	for (i = 0; i < fs->n; i++)
+		size += fs->v[i].name.len + fs->v[i].value.len;
+	nv->n = 0;
+	nv->nv = malloc((fs->n + H2CODEC_EXTRA_NV) * sizeof(nghttp2_nv) +
+	    size);
+	if (nv->nv == NULL)
+		return -1;
+	mem = (char *)(nv->nv + fs->n + H2CODEC_EXTRA_NV);
+	if (!trailers) {
+		len = snprintf(num, sizeof(num), "%d", m->status);
+		h2codec_nv_add(nv, &mem, ":status", 7, num, len);
+	}
+	for (i = 0; i < fs->n; i++)
+		if (h2codec_nv_keep(m, &fs->v[i], trailers))
+			h2codec_nv_add(nv, &mem, msg_ptr(m, fs->v[i].name),
+			    fs->v[i].name.len, msg_ptr(m, fs->v[i].value),
+			    fs->v[i].value.len);
+	if (!trailers && m->body == MSG_BODY_LENGTH) {
+		len = snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)m->length);
+		h2codec_nv_add(nv, &mem, "content-length", 14, num, len);
+	}
+	return 0;
+}
+
+static void
+h2codec_nv_free(struct h2codec_nv *nv)
+{
+	free(nv->nv);
+	nv->nv = NULL;
+	nv->n = 0;
+}
+
+/* The stream id the owner may write on, or NULL. */
+static struct h2codec_stream *
+h2codec_writable(struct h2codec *h2, int32_t id)
+{
+	struct h2codec_stream *st = h2codec_stream(h2, id);
+
+	return h2codec_owned(st) ? st : NULL;
+}
+
+int
+h2codec_respond(struct h2codec *h2, int32_t id, const struct msg *resp)
+{
+	struct h2codec_stream *st = h2codec_writable(h2, id);
+	struct h2codec_nv nv;
+	nghttp2_data_provider prd;
+	int rc;
+
+	/*
+	 * 101 does not exist in HTTP/2 (RFC 9113 8.6), nor transfer codings:
+	 * the owner decodes such a body or answers otherwise.
+	 */
+	if (st == NULL || st->head_sent || resp->kind != MSG_RESPONSE ||
+	    resp->status == 101 || resp->codings.len > 0)
+		return -1;
+	if (h2codec_nv_build(&nv, resp, 0) == -1)
+		return -1;
+	if (resp->status < 200) {
+		rc = nghttp2_submit_headers(h2->s, NGHTTP2_FLAG_NONE, id, NULL,
+		    nv.nv, nv.n, NULL);
+	} else {
+		prd.source.ptr = st;
+		prd.read_callback = h2codec_read_body;
+		st->head_sent = 1;
+		st->body = resp->body != MSG_BODY_NONE;
+		rc = nghttp2_submit_response(h2->s, id, nv.nv, nv.n,
+		    st->body ? &prd : NULL);
+	}
+	h2codec_nv_free(&nv);
+	return rc == 0 ? 0 : -1;
+}
+
+/* nghttp2 waits for bytes or the end: they came. */
+static int
+h2codec_resume(struct h2codec *h2, struct h2codec_stream *st)
+{
+	if (!st->deferred)
+		return 0;
+	st->deferred = 0;
+	return nghttp2_session_resume_data(h2->s, st->id) == 0 ? 0 : -1;
+}
+
+/*
+ * Copied, not moved: src may hold memory by reference (a cache entry's
+ * body), which the wipe at the stream's end must not overwrite.
+ */
+static int
+h2codec_copy(struct evbuffer *dst, struct evbuffer *src, size_t n)
+{
+	struct evbuffer_iovec v;
+
+	if (evbuffer_reserve_space(dst, n, &v, 1) != 1 ||
+	    evbuffer_remove(src, v.iov_base, n) != (int)n)
+		return -1;
+	v.iov_len = n;
+	return evbuffer_commit_space(dst, &v, 1);
+}
+
+ssize_t
+h2codec_write(struct h2codec *h2, int32_t id, struct evbuffer *src,
+    size_t n)
+{
+	struct h2codec_stream *st = h2codec_writable(h2, id);
+	size_t have, take;
+
+	if (st == NULL || !st->body || st->out_end)
+		return -1;
+	have = evbuffer_get_length(st->out);
+	take = have < h2->lim.stream_buffer ? h2->lim.stream_buffer - have : 0;
+	if (take > n)
+		take = n;
+	if (take < n)
+		st->blocked = 1;
+	if (take > 0 && (h2codec_copy(st->out, src, take) == -1 ||
+	    h2codec_resume(h2, st) == -1))
+		return -1;
+	return take;
+}
+
+int
+h2codec_end(struct h2codec *h2, int32_t id, const struct msg *m)
+{
+	struct h2codec_stream *st = h2codec_writable(h2, id);
+
+	if (st == NULL || !st->head_sent || st->out_end)
+		return -1;
+	if (!st->body)
+		return 0;	/* ended with the head */
+	if (m != NULL && m->trailers.n > 0 &&
+	    h2codec_nv_build(&st->tnv, m, 1) == -1)
+		return -1;
+	st->out_end = 1;
+	return h2codec_resume(h2, st);
+}
+
+int
+h2codec_reset(struct h2codec *h2, int32_t id, uint32_t code)
+{
+	struct h2codec_stream *st = h2codec_writable(h2, id);
+
+	if (st == NULL)
+		return -1;
+	st->owner_reset = 1;
+	return nghttp2_submit_rst_stream(h2->s, NGHTTP2_FLAG_NONE, id,
+	    code) == 0 ? 0 : -1;
+}
+
+int
+h2codec_goaway(struct h2codec *h2)
+{
+	return nghttp2_submit_goaway(h2->s, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(h2->s), NGHTTP2_NO_ERROR,
+	    NULL, 0) == 0 ? 0 : -1;
+}
