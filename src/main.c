@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
 #include "addrname.h"
 #include "admin.h"
 #include "audit.h"
@@ -752,6 +754,14 @@ main(int argc, char **argv)
 	 * Keeping up to this much free memory costs less than that churn.
 	 */
 	mallopt(M_TRIM_THRESHOLD, MAIN_MALLOC_TRIM);
+	/*
+	 * Before any SQLite call: its allocator then keeps no statistics and
+	 * takes no global mutex per allocation (nothing reads them; ~350
+	 * instructions per audit row).
+	 */
+	if ((i = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0)) != SQLITE_OK)
+		log_event(LOG_WARN, "sqlite_config_failed", "err=%s",
+		    sqlite3_errstr(i));
 
 	/* Every thread inherits this mask; main takes signals with sigwait. */
 	signal(SIGPIPE, SIG_IGN);
