@@ -90,6 +90,7 @@ enum exchange_state {
 };
 
 struct exchange {
+	struct conn	*c;			/* the client connection it is on */
 	int64_t		 start_ms;
 	double		 start_mono;
 	char		 method[32];
@@ -249,12 +250,14 @@ void tunnel_free(struct conn *c);
 
 /* exchange.c */
 struct http1_str exchange_target_path(struct http1_str t);
-void exchange_begin(struct conn *c, const struct http1_head *h);
-void exchange_audit(struct conn *c);
-void exchange_resume(struct conn *c);
+struct exchange *exchange_begin(struct conn *c, const struct http1_head *h);
+void exchange_arm(struct exchange *r, double secs);
+void exchange_audit(struct exchange *r);
+void exchange_resume(struct exchange *r);
 void exchange_wake(void *arg);
+void exchange_timeout(struct exchange *r);
 int exchange_request_head(struct conn *c);
-int exchange_pump(struct conn *c);
+int exchange_pump(struct exchange *r);
 int exchange_waits(const struct exchange *r);
 #ifdef SLUICE_DEBUG
 void exchange_assert(const struct conn *c);
@@ -265,35 +268,37 @@ void exchange_assert(const struct conn *c);
 /* policy.c */
 int policy_deny_stands(struct conn *c, const char *host, const char *method,
     const char *path, size_t pathlen, int64_t rule_id);
-enum policy_limit policy_limit(struct conn *c, const struct rule *rule);
-enum policy_limit policy_limit_collect(struct conn *c);
-void policy_dispatch(struct conn *c, const struct http1_head *h, const char *p);
+enum policy_limit policy_limit(struct exchange *r, const struct rule *rule);
+enum policy_limit policy_limit_collect(struct exchange *r);
+void policy_dispatch(struct exchange *r, const struct http1_head *h,
+    const char *p);
 
 /* lookup.c */
-void lookup_flight_end(struct conn *c);
-int lookup_send(struct conn *c, const struct rule *rule);
-int lookup_hit(struct conn *c, const struct rule *rule);
-void lookup_revalidated(struct conn *c, const struct http1_head *h304);
-int lookup_serve_stale(struct conn *c, int status);
-void lookup_fill(struct conn *c, const struct http1_head *h);
+void lookup_flight_end(struct exchange *r);
+int lookup_send(struct exchange *r, const struct rule *rule);
+int lookup_hit(struct exchange *r, const struct rule *rule);
+void lookup_revalidated(struct exchange *r, const struct http1_head *h304);
+int lookup_serve_stale(struct exchange *r, int status);
+void lookup_fill(struct exchange *r, const struct http1_head *h);
 
 /* respond.c */
 const char *respond_reason(int status);
 void respond_json_str(struct evbuffer *out, const char *s);
-void respond_error(struct conn *c, int status, const char *code,
+void respond_error(struct exchange *r, int status, const char *code,
     const char *why);
-void respond_denied(struct conn *c, int64_t rule_id);
-void respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms);
-void respond_not_cached(struct conn *c);
+void respond_denied(struct exchange *r, int64_t rule_id);
+void respond_limited(struct exchange *r, const struct rule *rule,
+    int64_t wait_ms);
+void respond_not_cached(struct exchange *r);
 
 /* upleg.c */
 void upleg_drop(struct conn *c);
 void upleg_note(struct conn *c, SSL *ssl);
-void upleg_send_request(struct conn *c, const struct rule *rule,
+void upleg_send_request(struct exchange *r, const struct rule *rule,
     const char *extra);
 void upleg_retry_drop(struct exchange *r);
 void upleg_read(struct sock *s, void *arg);
-int upleg_eof(struct conn *c);
+int upleg_eof(struct exchange *r);
 void upleg_event(struct sock *s, short what, void *arg);
 
 #endif

@@ -58,13 +58,15 @@ exchange_target(struct exchange *r, struct http1_str t)
 	r->target = strndup(t.p, t.len);
 }
 
-void
+/* Start the connection's exchange for the request head h. */
+struct exchange *
 exchange_begin(struct conn *c, const struct http1_head *h)
 {
 	struct exchange *r = &c->ex;
 	const struct http1_header *up;
 
 	memset(r, 0, sizeof(*r));
+	r->c = c;
 	msg_init(&r->req, MSG_REQUEST);
 	r->minor = h->version_minor;
 	r->start_ms = util_wall_ms();
@@ -89,13 +91,24 @@ exchange_begin(struct conn *c, const struct http1_head *h)
 	r->state = EX_POLICY;
 	/* The host rules see: the SNI, the CONNECT host or the destination IP. */
 	util_copy(r->host, sizeof(r->host), c->name, strlen(c->name));
+	return r;
+}
+
+/*
+ * The exchange's deadline.  The connection's one timer serves it while a
+ * connection carries one exchange at a time.
+ */
+void
+exchange_arm(struct exchange *r, double secs)
+{
+	front_arm(r->c, secs);
 }
 
 /* Write the request's audit row and forget the request. */
 void
-exchange_audit(struct conn *c)
+exchange_audit(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	struct audit_record rec = {
 		.ts_ms = r->start_ms,
 		.client = c->client_str,
@@ -129,7 +142,7 @@ exchange_audit(struct conn *c)
 		    r->host, r->status, r->error);
 	if (r->fill != NULL)
 		cache_fill_abort(r->fill);
-	lookup_flight_end(c);
+	lookup_flight_end(r);
 	if (r->cached != NULL)
 		cache_entry_unref(r->cached);
 	msg_free(&r->req);
@@ -143,13 +156,14 @@ exchange_audit(struct conn *c)
 	h1codec_trailers_free(&r->body_trailers);
 	h1codec_trailers_free(&r->resp_trailers);
 	memset(r, 0, sizeof(*r));
+	r->c = c;
 }
 
 /* The exchange is complete: keep both sides for the next one, or close. */
 static void
-exchange_end(struct conn *c)
+exchange_end(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	int keep, linger = r->body_cut;
 
 	if (r->used_upstream) {
@@ -162,7 +176,7 @@ exchange_end(struct conn *c)
 			c->usock_reused = 1;
 	}
 	keep = r->client_keepalive && r->body.done && !*c->env->draining;
-	exchange_audit(c);
+	exchange_audit(r);
 	if (keep) {
 		c->state = CONN_REQ_HEAD;
 		front_arm(c, front_cfg(c)->idle_timeout);
@@ -241,9 +255,9 @@ exchange_upgrade_asked(const struct exchange *r, const struct http1_head *h)
  * request's response to reach the cache) goes on.
  */
 void
-exchange_resume(struct conn *c)
+exchange_resume(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	enum policy_limit limit = POLICY_LIMIT_PASS;
 
 	if (r->held) {
@@ -252,22 +266,60 @@ exchange_resume(struct conn *c)
 	}
 	cache_flight_leave(c->env->cache, &c->waiter);
 	r->state = EX_POLICY;
-	front_arm(c, front_cfg(c)->upstream_timeout);
+	exchange_arm(r, front_cfg(c)->upstream_timeout);
 	if (r->shared != NULL &&
-	    (limit = policy_limit_collect(c)) == POLICY_LIMIT_HELD)
+	    (limit = policy_limit_collect(r)) == POLICY_LIMIT_HELD)
 		return;
 	if (limit != POLICY_LIMIT_REFUSED)
-		lookup_send(c, r->rule);
+		lookup_send(r, r->rule);
 }
 
 void
 exchange_wake(void *arg)
 {
-	struct conn *c = arg;
+	struct exchange *r = arg;
+	struct conn *c = r->c;
 
-	if (c->state == CONN_EXCHANGE && c->ex.state == EX_COLLAPSED)
-		exchange_resume(c);
+	if (c->state == CONN_EXCHANGE && r->state == EX_COLLAPSED)
+		exchange_resume(r);
 	front_run(c);
+}
+
+/*
+ * The exchange's deadline passed: a wait ends, or the body, the upstream or
+ * a stream was too slow.
+ */
+void
+exchange_timeout(struct exchange *r)
+{
+	struct conn *c = r->c;
+
+	if (exchange_waits(r)) {
+		exchange_resume(r);
+	} else if (!r->body.done && !r->resp_started) {
+		respond_error(r, 408, "timeout",
+		    "client sent no request body for too long");
+	} else if (!r->resp_started && lookup_serve_stale(r, 0)) {
+		return;		/* stale-if-error */
+	} else if (!r->resp_started) {
+		log_event(LOG_WARN, "upstream_timeout", "client=%s "
+		    "sni=%s upstream=%s", c->client_str, c->sni,
+		    c->server_str);
+		respond_error(r, 504, "gateway_timeout",
+		    "upstream timed out");
+	} else {
+		/* front_free() resets the client: the body was cut. */
+		if (r->state == EX_UPSTREAM && r->body.done)
+			snprintf(r->error, sizeof(r->error),
+			    "upstream timed out");	/* after a 1xx */
+		else
+			snprintf(r->error, sizeof(r->error),
+			    "stream idle for %d s",
+			    front_cfg(c)->stream_idle_timeout);
+		r->decision = "error";
+		r->client_keepalive = 0;
+		front_kill(c);
+	}
 }
 
 /* Is there a LF without a CR before it at or after offset from? */
@@ -336,22 +388,20 @@ exchange_request_head(struct conn *c)
 	case HTTP1_INCOMPLETE:
 		return 0;
 	case HTTP1_OK:
-		policy_dispatch(c, &h, p);
+		policy_dispatch(exchange_begin(c, &h), &h, p);
 		return 1;
 	case HTTP1_ERR_TOO_LARGE:
 		memset(&h, 0, sizeof(h));
-		exchange_begin(c, &h);
 		c->state = CONN_EXCHANGE;
-		respond_error(c, 431, "too_large",
+		respond_error(exchange_begin(c, &h), 431, "too_large",
 		    "request head larger than 64 KiB");
 		return 1;
 	case HTTP1_ERR_MALFORMED:
 		break;
 	}
 	memset(&h, 0, sizeof(h));
-	exchange_begin(c, &h);
 	c->state = CONN_EXCHANGE;
-	respond_error(c, 400, "bad_request", why);
+	respond_error(exchange_begin(c, &h), 400, "bad_request", why);
 	log_event(LOG_INFO, "malformed_request", "client=%s sni=%s err=%s",
 	    c->client_str, c->sni, why);
 	return 1;
@@ -429,9 +479,9 @@ exchange_forward(struct evbuffer *src, struct evbuffer *dst,
 
 /* 1: a head was handled, 0: need more, -1: the exchange ended badly. */
 static int
-exchange_response_head(struct conn *c)
+exchange_response_head(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	struct evbuffer *in = sock_input(c->usock);
 	struct evbuffer *out = sock_output(c->csock);
 	size_t len = evbuffer_get_length(in);
@@ -454,7 +504,7 @@ exchange_response_head(struct conn *c)
 	default:
 		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
 		    "err=%s", c->client_str, c->server_str, why);
-		respond_error(c, 502, "bad_gateway", why);
+		respond_error(r, 502, "bad_gateway", why);
 		return -1;
 	}
 	upleg_retry_drop(r);
@@ -462,7 +512,7 @@ exchange_response_head(struct conn *c)
 		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
 		    "err=%s", c->client_str, c->server_str,
 		    "101 without a matching upgrade request");
-		respond_error(c, 502, "bad_gateway",
+		respond_error(r, 502, "bad_gateway",
 		    "upstream switched protocols without being asked");
 		return -1;
 	}
@@ -494,18 +544,18 @@ exchange_response_head(struct conn *c)
 		    (struct http1_str){ r->unsafe_target,
 		    strlen(r->unsafe_target) });
 	if (r->cached != NULL && h.status == 304) {
-		lookup_revalidated(c, &h);
+		lookup_revalidated(r, &h);
 		evbuffer_drain(in, h.head_len);
 		r->resp.done = 1;	/* a 304 has no body */
 		return 1;
 	}
-	if (lookup_serve_stale(c, h.status))
+	if (lookup_serve_stale(r, h.status))
 		return 1;
 	/* The upstream's Age goes on: the cache adds to it only on a hit. */
 	if (exchange_write_response_head(&h, p, close_delimited, out) == -1)
 		goto unwritable;
 	if (r->fillable)
-		lookup_fill(c, &h);
+		lookup_fill(r, &h);
 	if (r->cache_status != NULL)
 		evbuffer_add_printf(out, "Cache-Status: sluice; %s\r\n",
 		    r->cache_status);
@@ -523,20 +573,20 @@ exchange_response_head(struct conn *c)
 			cache_fill_commit(r->fill);
 			r->fill = NULL;
 		}
-		lookup_flight_end(c);
+		lookup_flight_end(r);
 	}
 	return 1;
 unwritable:
 	/* No memory, or a coding list too long to add chunked to. */
-	respond_error(c, 502, "bad_gateway",
+	respond_error(r, 502, "bad_gateway",
 	    "response head cannot be written");
 	return -1;
 }
 
 int
-exchange_pump(struct conn *c)
+exchange_pump(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	struct evbuffer *cin = sock_input(c->csock);
 	struct evbuffer *uout = c->usock ? sock_output(c->usock) : NULL;
 	int progress = 0, n;
@@ -550,7 +600,7 @@ exchange_pump(struct conn *c)
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked request body");
 			if (!r->resp_started)
-				respond_error(c, 400, "bad_request",
+				respond_error(r, 400, "bad_request",
 				    r->error);
 			else
 				r->body.done = 1;
@@ -560,7 +610,7 @@ exchange_pump(struct conn *c)
 		progress |= n;
 	}
 	while (r->state == EX_UPSTREAM && c->usock != NULL) {
-		n = exchange_response_head(c);
+		n = exchange_response_head(r);
 		if (n == -1)
 			return 1;
 		if (n == 0)
@@ -584,12 +634,12 @@ exchange_pump(struct conn *c)
 		if (r->resp.done && r->fill != NULL && r->error[0] == '\0') {
 			cache_fill_commit(r->fill);
 			r->fill = NULL;
-			lookup_flight_end(c);
+			lookup_flight_end(r);
 		}
 	}
 	if (c->usock_eof && !r->local && r->state != EX_DONE &&
 	    evbuffer_get_length(sock_input(c->usock)) == 0 &&
-	    upleg_eof(c) == -1)
+	    upleg_eof(r) == -1)
 		return 1;
 	if (r->state == EX_DONE && !r->body.done && !r->local) {
 		/*
@@ -602,7 +652,7 @@ exchange_pump(struct conn *c)
 		r->upstream_keepalive = 0;
 	}
 	if (r->state == EX_DONE && r->body.done) {
-		exchange_end(c);
+		exchange_end(r);
 		return 1;
 	}
 	/*
@@ -610,7 +660,7 @@ exchange_pump(struct conn *c)
 	 * streaming either way may pause longer (LLM streams do).
 	 */
 	if (progress)
-		front_arm(c, r->state == EX_RESPONSE || !r->body.done ?
+		exchange_arm(r, r->state == EX_RESPONSE || !r->body.done ?
 		    front_cfg(c)->stream_idle_timeout :
 		    front_cfg(c)->upstream_timeout);
 	return progress;

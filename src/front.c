@@ -140,6 +140,7 @@ front_accept(const struct dp_env *env, int fd, const struct sockaddr *peer,
 		log_event(LOG_WARN, "client_nodelay_failed", "err=%s",
 		    strerror(errno));
 	c->env = env;
+	c->ex.c = c;
 	c->fd = fd;
 	c->connect_mode = connect_mode;
 	c->start_ms = util_wall_ms();
@@ -417,7 +418,7 @@ front_free(struct conn *c)
 			    "connection closed before the response ended");
 		if (c->ex.status == 0)
 			c->ex.decision = "error";
-		exchange_audit(c);
+		exchange_audit(&c->ex);
 	}
 	if (c->passthrough)
 		intercept_audit_flow(c, "passthrough", NULL, 0,
@@ -508,7 +509,7 @@ front_pump(struct conn *c)
 			progress = exchange_request_head(c);
 			break;
 		case CONN_EXCHANGE:
-			progress = exchange_pump(c);
+			progress = exchange_pump(&c->ex);
 			break;
 		case CONN_TUNNEL:
 			progress = tunnel_pump(c);
@@ -656,7 +657,6 @@ static void
 front_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct exchange *r = &c->ex;
 	char why[CONFIG_HOST_MAX + 40];
 
 	switch (c->state) {
@@ -678,32 +678,7 @@ front_timer_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		break;
 	case CONN_EXCHANGE:
-		if (exchange_waits(r)) {
-			exchange_resume(c);
-		} else if (!r->body.done && !r->resp_started) {
-			respond_error(c, 408, "timeout",
-			    "client sent no request body for too long");
-		} else if (!r->resp_started && lookup_serve_stale(c, 0)) {
-			break;		/* stale-if-error */
-		} else if (!r->resp_started) {
-			log_event(LOG_WARN, "upstream_timeout", "client=%s "
-			    "sni=%s upstream=%s", c->client_str, c->sni,
-			    c->server_str);
-			respond_error(c, 504, "gateway_timeout",
-			    "upstream timed out");
-		} else {
-			/* front_free() resets the client: the body was cut. */
-			if (r->state == EX_UPSTREAM && r->body.done)
-				snprintf(r->error, sizeof(r->error),
-				    "upstream timed out");	/* after a 1xx */
-			else
-				snprintf(r->error, sizeof(r->error),
-				    "stream idle for %d s",
-				    front_cfg(c)->stream_idle_timeout);
-			r->decision = "error";
-			r->client_keepalive = 0;
-			front_kill(c);
-		}
+		exchange_timeout(&c->ex);
 		break;
 	default:
 		front_kill(c);

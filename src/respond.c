@@ -50,10 +50,10 @@ respond_json_str(struct evbuffer *out, const char *s)
  * any, is then discarded (small, known length) or the connection closes.
  */
 static void
-respond(struct conn *c, int status, const char *decision,
+respond(struct exchange *r, int status, const char *decision,
     const char *fields, struct evbuffer *body, int keep)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	struct evbuffer *out = sock_output(c->csock);
 	size_t blen = body ? evbuffer_get_length(body) : 0;
 
@@ -93,25 +93,25 @@ respond(struct conn *c, int status, const char *decision,
 
 /* An error answer {"error":code,"reason":why}; the connection closes. */
 void
-respond_error(struct conn *c, int status, const char *code,
+respond_error(struct exchange *r, int status, const char *code,
     const char *why)
 {
 	struct evbuffer *body = evbuffer_new();
 
-	snprintf(c->ex.error, sizeof(c->ex.error), "%s", why);
+	snprintf(r->error, sizeof(r->error), "%s", why);
 	if (body != NULL) {
 		evbuffer_add_printf(body, "{\"error\":\"%s\",\"reason\":",
 		    code);
 		respond_json_str(body, why);
 		evbuffer_add_printf(body, "}\n");
 	}
-	respond(c, status, "error", NULL, body, 0);
+	respond(r, status, "error", NULL, body, 0);
 	if (body != NULL)
 		evbuffer_free(body);
 }
 
 void
-respond_denied(struct conn *c, int64_t rule_id)
+respond_denied(struct exchange *r, int64_t rule_id)
 {
 	struct evbuffer *body = evbuffer_new();
 
@@ -124,14 +124,15 @@ respond_denied(struct conn *c, int64_t rule_id)
 			evbuffer_add_printf(body,
 			    "{\"error\":\"denied\",\"rule\":null}\n");
 	}
-	respond(c, 403, "denied", NULL, body, 1);
+	respond(r, 403, "denied", NULL, body, 1);
 	if (body != NULL)
 		evbuffer_free(body);
 }
 
 /* 429, with Retry-After and the IETF draft's RateLimit fields. */
 void
-respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms)
+respond_limited(struct exchange *r, const struct rule *rule,
+    int64_t wait_ms)
 {
 	struct evbuffer *body = evbuffer_new();
 	long long secs = (wait_ms + 999) / 1000, id = rule->id;
@@ -144,7 +145,7 @@ respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms)
 	if (body != NULL)
 		evbuffer_add_printf(body, "{\"error\":\"rate_limited\","
 		    "\"rule\":%lld,\"retry_after\":%lld}\n", id, secs);
-	respond(c, 429, "rate_limited", fields, body, 1);
+	respond(r, 429, "rate_limited", fields, body, 1);
 	if (body != NULL)
 		evbuffer_free(body);
 }
@@ -155,14 +156,14 @@ respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms)
  * as the cache's answer, counted as a miss.
  */
 void
-respond_not_cached(struct conn *c)
+respond_not_cached(struct exchange *r)
 {
 	struct evbuffer *body = evbuffer_new();
 
 	if (body != NULL)
 		evbuffer_add_printf(body, "{\"error\":\"not_cached\"}\n");
-	c->ex.cache_status = "fwd=miss";
-	respond(c, 504, "cached", "Cache-Status: sluice; fwd=miss\r\n", body,
+	r->cache_status = "fwd=miss";
+	respond(r, 504, "cached", "Cache-Status: sluice; fwd=miss\r\n", body,
 	    1);
 	if (body != NULL)
 		evbuffer_free(body);

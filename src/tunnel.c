@@ -91,7 +91,7 @@ void
 tunnel_upgrade(struct conn *c)
 {
 	/* The request's row is written now; the tunnel gets none of its own. */
-	exchange_audit(c);
+	exchange_audit(&c->ex);
 	c->state = CONN_TUNNEL;
 	front_arm(c, CONN_TUNNEL_IDLE);
 }

@@ -62,11 +62,12 @@ upleg_note(struct conn *c, SSL *ssl)
 
 /* Attach an upstream connection: this connection's, the pool's, or new. */
 static int
-upleg_attach(struct conn *c)
+upleg_attach(struct exchange *r)
 {
+	struct conn *c = r->c;
 	const struct dp_env *env = c->env;
 
-	c->ex.used_upstream = 1;
+	r->used_upstream = 1;
 	/* A kept connection that spoke out of turn cannot be trusted. */
 	if (c->usock != NULL &&
 	    evbuffer_get_length(sock_input(c->usock)) > 0)
@@ -129,15 +130,16 @@ upleg_retry_drop(struct exchange *r)
  * verified for c->name before any byte written here leaves.
  */
 void
-upleg_send_request(struct conn *c, const struct rule *rule, const char *extra)
+upleg_send_request(struct exchange *r, const struct rule *rule,
+    const char *extra)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	struct evbuffer *out;
 	char *audit_target;
 	size_t len;
 
-	if (upleg_attach(c) == -1) {
-		respond_error(c, 502, "bad_gateway",
+	if (upleg_attach(r) == -1) {
+		respond_error(r, 502, "bad_gateway",
 		    "cannot connect to upstream");
 		return;
 	}
@@ -145,7 +147,7 @@ upleg_send_request(struct conn *c, const struct rule *rule, const char *extra)
 	out = sock_output(c->usock);
 	if (inject_write_request(out, &r->req, r->minor, rule, extra,
 	    &audit_target, r->injected, sizeof(r->injected)) == -1) {
-		respond_error(c, 502, "bad_gateway", "out of memory");
+		respond_error(r, 502, "bad_gateway", "out of memory");
 		return;
 	}
 	if (audit_target != NULL) {
@@ -166,16 +168,16 @@ upleg_read(struct sock *s, void *arg)
 
 /* Retry a request on a fresh connection when a pooled one was stale. */
 static int
-upleg_retry(struct conn *c)
+upleg_retry(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	int rc = -1;
 
 	if (!c->usock_reused || r->retry_head == NULL || r->resp_started)
 		return -1;
 	upleg_drop(c);
 	/* Copied into chunks that the sock wipes once written. */
-	if (upleg_attach(c) == 0 && evbuffer_add(sock_output(c->usock),
+	if (upleg_attach(r) == 0 && evbuffer_add(sock_output(c->usock),
 	    r->retry_head, r->retry_len) == 0)
 		rc = 0;
 	upleg_retry_drop(r);	/* once only */
@@ -184,9 +186,9 @@ upleg_retry(struct conn *c)
 
 /* The upstream failed before the response ended. */
 static void
-upleg_failed(struct conn *c)
+upleg_failed(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	SSL *ssl = sock_ssl(c->usock);
 	const char *verr = ssl ? tls_verify_error(ssl) : NULL;
 	int reset = c->usock_close == UPSTREAM_CLOSE_RESET;
@@ -222,9 +224,9 @@ upleg_failed(struct conn *c)
 	}
 	ERR_clear_error();
 
-	if (r->state == EX_UPSTREAM && upleg_retry(c) == 0)
+	if (r->state == EX_UPSTREAM && upleg_retry(r) == 0)
 		return;
-	if (!r->resp_started && lookup_serve_stale(c, 0))
+	if (!r->resp_started && lookup_serve_stale(r, 0))
 		return;
 	if (!r->resp_started) {
 		if (verr != NULL && !c->usock_connected)
@@ -236,7 +238,7 @@ upleg_failed(struct conn *c)
 			log_event(LOG_WARN, "upstream_failed", "client=%s "
 			    "sni=%s upstream=%s err=%s", c->client_str, c->sni,
 			    c->server_str, why);
-		respond_error(c, 502, "bad_gateway", why);
+		respond_error(r, 502, "bad_gateway", why);
 		return;
 	}
 	/*
@@ -257,9 +259,9 @@ upleg_failed(struct conn *c)
  * else is a failure.  -1 if it failed.
  */
 int
-upleg_eof(struct conn *c)
+upleg_eof(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 
 	if (r->state == EX_RESPONSE && c->usock_close == UPSTREAM_CLOSE_CLEAN
 	    && http1_body_eof(&r->resp) == 0) {
@@ -267,7 +269,7 @@ upleg_eof(struct conn *c)
 		r->upstream_keepalive = 0;
 		return 0;
 	}
-	upleg_failed(c);
+	upleg_failed(r);
 	return -1;
 }
 
@@ -295,7 +297,7 @@ upleg_event(struct sock *s, short what, void *arg)
 		c->usock_close = upstream_close_kind(s);
 	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
 	    !c->ex.local) {
-		upleg_failed(c);
+		upleg_failed(&c->ex);
 	} else {
 		upleg_drop(c);
 	}
