@@ -31,11 +31,11 @@
 #include "h1codec.h"
 #include "http1.h"
 #include "msg.h"
+#include "sock.h"
 #include "upstream.h"
 
 struct evbuffer;
 struct rule;
-struct sock;
 
 #define CONN_HIGH_WATER		(256 * 1024)
 #define CONN_DISCARD_MAX	(1024 * 1024)	/* body we read to keep a connection */
@@ -89,6 +89,23 @@ enum exchange_state {
 				   still be ending) */
 };
 
+/*
+ * An exchange's upstream leg: a connection to the verified destination,
+ * the one the connection kept from its last exchange, a pooled one or a
+ * new one (upleg.c).  When the exchange ends it goes back to the
+ * connection (HTTP/1 keep-alive) or the pool, or is closed.
+ */
+struct upleg {
+	struct sock	*sock;			/* NULL: none */
+	int		 connected;
+	int		 reused;		/* carried a previous request */
+	int		 reusable;		/* idle and fit for another */
+	int		 eof;			/* the upstream closed its side */
+	enum upstream_close close;		/* how, once eof */
+	char		*retry_head;		/* head, while a retry is possible */
+	size_t		 retry_len;
+};
+
 struct exchange {
 	struct conn	*c;			/* the client connection it is on */
 	int64_t		 start_ms;
@@ -126,7 +143,8 @@ struct exchange {
 	int64_t		 local_bytes;		/* body bytes of that answer */
 	int		 resp_started;		/* a byte of a response went out */
 	int		 body_cut;		/* answered before the body ended */
-	int		 used_upstream;		/* sent on c->usock */
+	int		 used_upstream;		/* attached an upstream leg */
+	struct upleg	 up;
 	int		 held;			/* owes ratelimit_held_done() */
 	struct ratelimit_redis_wait *shared;	/* a shared decision asked */
 	const char	*limit_source;		/* "redis", "local" or NULL */
@@ -146,8 +164,6 @@ struct exchange {
 	int		 status;
 	const char	*decision;
 	char		 error[160];
-	char		*retry_head;		/* head, while a retry is possible */
-	size_t		 retry_len;
 };
 
 struct conn {
@@ -176,12 +192,10 @@ struct conn {
 
 	struct sock	*csock;			/* client side */
 	struct capture_conn *cap;		/* --pcap: csock's bytes */
-	struct sock	*usock;			/* upstream side */
-	int		 usock_connected;
-	int		 usock_reused;		/* carried a previous request */
-	int		 usock_reusable;		/* idle and fit for another */
-	int		 usock_eof;		/* the upstream closed its side */
-	enum upstream_close usock_close;		/* how, once usock_eof */
+	struct upleg	 idle;			/* kept from the last exchange
+						   for the next (keep-alive) */
+	struct sock	*tsock;			/* a tunnel's upstream side */
+	int		 tsock_connected;
 
 	struct exchange	 ex;
 	struct cache_waiter waiter;		/* while EX_COLLAPSED */
@@ -225,7 +239,9 @@ void front_arm(struct conn *c, double secs);
 void front_kill(struct conn *c);
 void front_client_wire(struct conn *c);
 int front_has_room(struct sock *s);
-void front_sock_setup(struct conn *c, struct sock *s, int client);
+void front_sock_watch(struct sock *s, sock_data_cb *io,
+    sock_event_cb *event, void *arg);
+void front_sock_setup(struct conn *c);
 void front_capture_start(struct conn *c);
 void front_flush(struct conn *c);
 void front_linger(struct conn *c);
@@ -242,6 +258,7 @@ void intercept_read_connect(struct conn *c);
 void intercept_peek(struct conn *c);
 
 /* tunnel.c */
+void tunnel_sock_setup(struct conn *c);
 void tunnel_start(struct conn *c, int64_t rule_id);
 void tunnel_upgrade(struct conn *c);
 int tunnel_pump(struct conn *c);
@@ -292,13 +309,15 @@ void respond_limited(struct exchange *r, const struct rule *rule,
 void respond_not_cached(struct exchange *r);
 
 /* upleg.c */
-void upleg_drop(struct conn *c);
+void upleg_drop(struct exchange *r);
+void upleg_end(struct exchange *r);
+struct sock *upleg_take(struct exchange *r);
+void upleg_idle_release(struct conn *c);
 void upleg_note(struct conn *c, SSL *ssl);
+void upleg_note_first(struct exchange *r);
 void upleg_send_request(struct exchange *r, const struct rule *rule,
     const char *extra);
 void upleg_retry_drop(struct exchange *r);
-void upleg_read(struct sock *s, void *arg);
 int upleg_eof(struct exchange *r);
-void upleg_event(struct sock *s, short what, void *arg);
 
 #endif

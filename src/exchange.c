@@ -131,8 +131,7 @@ exchange_audit(struct exchange *r)
 
 	if (r->shared != NULL)
 		ratelimit_redis_abandon(r->shared);
-	if (c->up_subject[0] == '\0' && c->usock != NULL)
-		upleg_note(c, sock_ssl(c->usock));
+	upleg_note_first(r);
 	audit_submit(c->env->audit, &rec);
 	counters_request(c->env->counters, counters_decision(r->decision),
 	    r->status, r->rule_id, r->cache_status);
@@ -151,6 +150,7 @@ exchange_audit(struct exchange *r)
 	if (r->rules != NULL)
 		rules_snapshot_unref(r->rules);
 	upleg_retry_drop(r);
+	upleg_drop(r);
 	free(r->target);
 	free(r->norm);
 	h1codec_trailers_free(&r->body_trailers);
@@ -166,15 +166,8 @@ exchange_end(struct exchange *r)
 	struct conn *c = r->c;
 	int keep, linger = r->body_cut;
 
-	if (r->used_upstream) {
-		c->usock_reusable = c->usock_connected && !c->usock_eof &&
-		    !r->local && r->upstream_keepalive && r->body.done &&
-		    r->state == EX_DONE;
-		if (!c->usock_reusable)
-			upleg_drop(c);
-		else
-			c->usock_reused = 1;
-	}
+	if (r->used_upstream)
+		upleg_end(r);
 	keep = r->client_keepalive && r->body.done && !*c->env->draining;
 	exchange_audit(r);
 	if (keep) {
@@ -482,7 +475,7 @@ static int
 exchange_response_head(struct exchange *r)
 {
 	struct conn *c = r->c;
-	struct evbuffer *in = sock_input(c->usock);
+	struct evbuffer *in = sock_input(r->up.sock);
 	struct evbuffer *out = sock_output(c->csock);
 	size_t len = evbuffer_get_length(in);
 	struct http1_str method = { r->method, strlen(r->method) };
@@ -588,7 +581,7 @@ exchange_pump(struct exchange *r)
 {
 	struct conn *c = r->c;
 	struct evbuffer *cin = sock_input(c->csock);
-	struct evbuffer *uout = c->usock ? sock_output(c->usock) : NULL;
+	struct evbuffer *uout = r->up.sock ? sock_output(r->up.sock) : NULL;
 	int progress = 0, n;
 
 	if (exchange_waits(r))
@@ -609,7 +602,7 @@ exchange_pump(struct exchange *r)
 		}
 		progress |= n;
 	}
-	while (r->state == EX_UPSTREAM && c->usock != NULL) {
+	while (r->state == EX_UPSTREAM && r->up.sock != NULL) {
 		n = exchange_response_head(r);
 		if (n == -1)
 			return 1;
@@ -618,7 +611,7 @@ exchange_pump(struct exchange *r)
 		progress = 1;
 	}
 	if (r->state == EX_RESPONSE) {
-		n = exchange_forward(sock_input(c->usock),
+		n = exchange_forward(sock_input(r->up.sock),
 		    sock_output(c->csock), &r->resp, &r->resp_trailers,
 		    r->resp_chunked, &r->fill);
 		if (n == -1) {
@@ -637,8 +630,8 @@ exchange_pump(struct exchange *r)
 			lookup_flight_end(r);
 		}
 	}
-	if (c->usock_eof && !r->local && r->state != EX_DONE &&
-	    evbuffer_get_length(sock_input(c->usock)) == 0 &&
+	if (r->up.eof && !r->local && r->state != EX_DONE &&
+	    evbuffer_get_length(sock_input(r->up.sock)) == 0 &&
 	    upleg_eof(r) == -1)
 		return 1;
 	if (r->state == EX_DONE && !r->body.done && !r->local) {
@@ -685,11 +678,18 @@ exchange_assert(const struct conn *c)
 {
 	const struct exchange *r = &c->ex;
 
+	/* A kept leg is idle and whole; a leg in use is the exchange's. */
+	assert(r->c == c);
+	assert(c->idle.sock == NULL || (c->idle.connected &&
+	    c->idle.reusable && !c->idle.eof && c->idle.retry_head == NULL));
+	assert(c->idle.sock == NULL || r->up.sock == NULL);
+	assert(r->up.sock == NULL || r->used_upstream);
 	if (c->state == CONN_REQ_HEAD) {
 		assert(r->state == EX_HEAD && r->start_ms == 0);
 		assert(r->fill == NULL && r->flight == NULL &&
 		    r->cached == NULL && r->shared == NULL && !r->held);
-		assert(r->retry_head == NULL && r->rules == NULL);
+		assert(r->up.sock == NULL && r->up.retry_head == NULL &&
+		    r->rules == NULL);
 		assert(r->req.len == 0 && r->req.fields.n == 0);
 		assert(r->body_trailers.p == NULL &&
 		    r->resp_trailers.p == NULL);
@@ -719,7 +719,7 @@ exchange_assert(const struct conn *c)
 		break;
 	case EX_UPSTREAM:
 		assert(r->req.method.len > 0);
-		assert(r->used_upstream && c->usock != NULL);
+		assert(r->used_upstream && r->up.sock != NULL);
 		assert(r->status < 200 && r->fill == NULL);
 		assert(!r->resp_chunked && r->resp_trailers.p == NULL);
 		break;

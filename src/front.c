@@ -62,8 +62,7 @@
 #include "util.h"
 
 static void front_fd_cb(evutil_socket_t fd, short what, void *arg);
-static void front_client_read(struct sock *s, void *arg);
-static void front_client_write(struct sock *s, void *arg);
+static void front_client_io(struct sock *s, void *arg);
 static void front_client_event(struct sock *s, short what, void *arg);
 static void front_timer_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -192,16 +191,19 @@ front_fd_cb(evutil_socket_t fd, short what, void *arg)
 	front_run(c);
 }
 
+/* Who hears about sock s: io when it read or wrote, event for the rest. */
 void
-front_sock_setup(struct conn *c, struct sock *s, int client)
+front_sock_watch(struct sock *s, sock_data_cb *io, sock_event_cb *event,
+    void *arg)
 {
-	if (client)
-		sock_setcb(s, front_client_read, front_client_write,
-		    front_client_event, c);
-	else
-		sock_setcb(s, upleg_read, front_client_write,
-		    upleg_event, c);
+	sock_setcb(s, io, io, event, arg);
 	sock_set_watermarks(s, CONN_HIGH_WATER, CONN_HIGH_WATER / 2);
+}
+
+void
+front_sock_setup(struct conn *c)
+{
+	front_sock_watch(c->csock, front_client_io, front_client_event, c);
 }
 
 /*
@@ -268,13 +270,9 @@ front_flush(struct conn *c)
 	if (c->state != CONN_FLUSH) {
 		c->state = CONN_FLUSH;
 		front_arm(c, CONN_FLUSH_SECS);
-		if (c->usock != NULL && c->usock_reusable && !c->passthrough) {
-			upstream_pool_put(c->env, c->usock,
-			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
-			c->usock = NULL;
-		}
+		upleg_idle_release(c);
 	}
-	if (!front_output_pending(c->csock) && !front_output_pending(c->usock))
+	if (!front_output_pending(c->csock) && !front_output_pending(c->tsock))
 		front_kill(c);
 }
 
@@ -306,12 +304,7 @@ front_linger(struct conn *c)
 		c->state = CONN_LINGER;
 		c->deadline = util_mono_ms() + CONN_LINGER_SECS * 1000.0;
 		front_arm(c, CONN_LINGER_IDLE);
-		if (c->usock != NULL && c->usock_reusable) {
-			upstream_pool_put(c->env, c->usock,
-			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
-			c->usock = NULL;
-		}
-		upleg_drop(c);
+		upleg_idle_release(c);
 	}
 	if (c->csock == NULL) {
 		front_kill(c);
@@ -426,7 +419,8 @@ front_free(struct conn *c)
 		    c->passthrough_note : NULL);
 	if (c->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(c->dnsreq);
-	upstream_free(env, c->usock);
+	upstream_free(env, c->idle.sock);
+	upstream_free(env, c->tsock);
 	tunnel_free(c);
 	front_capture_end(c);
 	if (c->csock != NULL) {
@@ -481,11 +475,11 @@ front_update_events(struct conn *c)
 			uread = 1;
 			break;
 		}
-		cread = r->local ? !r->body.done : front_has_room(c->usock);
+		cread = r->local ? !r->body.done : front_has_room(r->up.sock);
 		uread = front_has_room(c->csock);
 		break;
 	case CONN_TUNNEL:
-		cread = front_has_room(c->usock);
+		cread = front_has_room(c->tsock);
 		uread = front_has_room(c->csock);
 		break;
 	case CONN_LINGER:
@@ -495,7 +489,9 @@ front_update_events(struct conn *c)
 		break;
 	}
 	front_set_read(c->csock, cread);
-	front_set_read(c->usock, uread && !c->usock_eof);
+	front_set_read(c->tsock, uread);
+	front_set_read(r->up.sock, uread && !r->up.eof);
+	front_set_read(c->idle.sock, 1);
 }
 
 static void
@@ -547,13 +543,7 @@ front_run(struct conn *c)
 }
 
 static void
-front_client_read(struct sock *s, void *arg)
-{
-	front_run(arg);
-}
-
-static void
-front_client_write(struct sock *s, void *arg)
+front_client_io(struct sock *s, void *arg)
 {
 	front_run(arg);
 }

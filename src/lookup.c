@@ -89,8 +89,8 @@ lookup_serve(struct exchange *r, struct cache_entry *e,
 		respond_error(r, 502, "bad_gateway", "out of memory");
 		return;
 	}
-	if (r->used_upstream && !c->usock_connected)
-		upleg_drop(c);
+	if (r->used_upstream && !r->up.connected)
+		upleg_drop(r);
 	if (!r->body.done) {
 		r->body.done = 1;
 		r->client_keepalive = 0;
@@ -291,7 +291,7 @@ lookup_serve_stale(struct exchange *r, int status)
 		return 0;
 	r->cached = NULL;
 	if (r->used_upstream) {
-		upleg_drop(r->c);		/* what it still sends is not wanted */
+		upleg_drop(r);		/* what it still sends is not wanted */
 		r->used_upstream = 0;
 	}
 	snprintf(cs, sizeof(cs), status ? "fwd=stale; fwd-status=%d" :

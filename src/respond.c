@@ -58,7 +58,7 @@ respond(struct exchange *r, int status, const char *decision,
 	size_t blen = body ? evbuffer_get_length(body) : 0;
 
 	if (r->used_upstream) {
-		upleg_drop(c);
+		upleg_drop(r);
 		r->used_upstream = 0;
 	}
 	/*
