@@ -191,6 +191,7 @@ struct conn {
 	int		 dns_sync;		/* inside evdns_getaddrinfo() */
 
 	struct sock	*csock;			/* client side */
+	const struct front_codec *codec;	/* its codec, server side */
 	struct capture_conn *cap;		/* --pcap: csock's bytes */
 	struct upleg	 idle;			/* kept from the last exchange
 						   for the next (keep-alive) */
@@ -225,6 +226,38 @@ struct conn {
 	const char	*end_reason;		/* NULL: from the state */
 	enum conn_state	 end_state;		/* the state front_kill() ended */
 };
+
+/*
+ * The client connection's codec, server side: how an exchange's response
+ * reaches its client.  The exchange never writes the client's bytes
+ * itself: it hands the codec a message, body data and the end, and asks
+ * it for room.  HTTP/1 (front_h1.c) writes them on the connection, one
+ * exchange at a time; an HTTP/2 codec writes them on the exchange's
+ * stream.
+ */
+struct front_codec {
+	/*
+	 * The response head m (a 1xx too).  FRONT_UNTIL_CLOSE: the body
+	 * ends when the upstream closes, the length unknown until then.
+	 * -1 if it cannot be written (no memory, codings it cannot frame).
+	 */
+	int	(*write_head)(struct exchange *r, const struct msg *m, int flags);
+	/* Move n bytes of body data from src.  -1 without memory. */
+	int	(*write_body)(struct exchange *r, struct evbuffer *src, size_t n);
+	/* The body ended, with trailers t (their fields), or NULL: none. */
+	int	(*write_end)(struct exchange *r, const struct msg *t);
+	/* May more body be written now?  0: wait (backpressure). */
+	int	(*room)(struct exchange *r);
+	/*
+	 * The response cannot be finished: what was queued goes, then the
+	 * client is shown the cut (HTTP/1: a reset connection).
+	 */
+	void	(*reset)(struct exchange *r);
+};
+
+#define FRONT_UNTIL_CLOSE	0x1
+
+extern const struct front_codec front_h1;
 
 enum policy_limit {
 	POLICY_LIMIT_PASS = 0,	/* go on */

@@ -180,27 +180,30 @@ exchange_end(struct exchange *r)
 }
 
 /*
- * Write the response head h (parsed from p) to out from its message:
- * sluice's status line, the fields that do not end here (hop-by-hop ones
- * never enter the message; Alt-Svc goes, no QUIC; the upstream's Age stays)
- * and the framing sluice decides; the caller adds its fields and
- * the blank line.  A body of unknown length goes chunked, or
- * close-delimited when close_delimited (the client is not kept).  -1 on
- * allocation failure.
+ * Write the response head h (parsed from p) through the client's codec,
+ * as a message: the status, the fields that do not end here (hop-by-hop
+ * ones never enter the message; Alt-Svc goes, no QUIC; the upstream's Age
+ * stays), sluice's Cache-Status, and the body's framing as a fact for the
+ * codec to write.  -1 if it cannot be written.
  */
 static int
-exchange_write_response_head(const struct http1_head *h, const char *p,
-    int close_delimited, struct evbuffer *out)
+exchange_write_response_head(struct exchange *r, const struct http1_head *h,
+    const char *p, int flags)
 {
 	struct msg m;
-	int rc = -1;
+	char cs[64];
+	int n, rc = -1;
 
 	msg_init(&m, MSG_RESPONSE);
 	if (h1codec_response_msg(h, p, &m) == -1)
 		goto fail;
 	msg_remove(&m, "alt-svc", 7);
-	rc = h1codec_write_response(out, &m, H1CODEC_OPEN |
-	    (close_delimited ? H1CODEC_CLOSE_DELIMITED : 0));
+	if (h->status >= 200 && r->cache_status != NULL) {
+		n = snprintf(cs, sizeof(cs), "sluice; %s", r->cache_status);
+		if (msg_add(&m, "Cache-Status", 12, cs, (size_t)n) == -1)
+			goto fail;
+	}
+	rc = r->c->codec->write_head(r, &m, flags);
 fail:
 	msg_free(&m);
 	return rc;
@@ -401,46 +404,76 @@ exchange_request_head(struct conn *c)
 }
 
 /*
- * A chunked body ended: its last chunk and the trailers t that came, as a
- * message's trailers (only the trailers: the kind does not matter).
+ * A body ended: the trailers kept meanwhile (as a message's trailers: the
+ * kind does not matter) go to the client's codec (the response's), or in
+ * the last chunk to the upstream (the request's, when it went chunked).
  */
 static int
-exchange_body_end(struct evbuffer *dst, struct h1codec_trailers *t)
+exchange_body_end(struct exchange *r, int to_client)
 {
+	struct h1codec_trailers *t = to_client ? &r->resp_trailers :
+	    &r->body_trailers;
 	struct msg m;
 	int rc;
 
 	msg_init(&m, MSG_REQUEST);
 	rc = h1codec_trailers_msg(t, &m);
-	if (rc == 0)
-		rc = h1codec_write_end(dst, &m);
+	if (rc == 0 && to_client)
+		rc = r->c->codec->write_end(r, &m);
+	else if (rc == 0)
+		rc = h1codec_write_end(sock_output(r->up.sock), &m);
 	msg_free(&m);
 	h1codec_trailers_free(t);
 	return rc;
 }
 
 /*
- * Decode body b from src and write its data to dst (NULL: discard) until
- * the message ends, src is empty or dst is full.  The data moves as it is
- * (a known length, or close-delimited) or, when chunked, in sluice's own
- * chunks, one per piece that came, ending with the trailers kept in t
- * meanwhile; the framing that came is dropped.  The cache fill gets the
- * bytes as they came, framing included: cache_fill_append() takes them
- * so.  1 if anything moved, 0 if not, -1 on a framing error (or
- * no memory).
+ * Where exchange_forward() puts data: the client's codec (to_client), or
+ * the upstream, in sluice's chunks when the request went chunked.  NULL
+ * dst: the request body is dropped (sluice answered it).
  */
 static int
-exchange_forward(struct evbuffer *src, struct evbuffer *dst,
-    struct http1_body *b, struct h1codec_trailers *t, int chunked,
-    struct cache_fill **fill)
+exchange_put(struct exchange *r, int to_client, struct evbuffer *src,
+    struct evbuffer *dst, size_t n)
 {
+	if (to_client)
+		return r->c->codec->write_body(r, src, n);
+	if (dst == NULL)
+		return evbuffer_drain(src, n);
+	if (r->body_chunked)
+		return h1codec_move_chunk(dst, src, n);
+	return evbuffer_remove_buffer(src, dst, n) == (int)n ? 0 : -1;
+}
+
+/*
+ * Decode a body from src and pass its data on until the message ends,
+ * src is empty or the other side has no room: the response's (to_client)
+ * to the client's codec, the request's to the upstream (dropped when
+ * sluice answered it).  The framing that came is dropped; the trailers of
+ * a chunked body are kept until its end.  The cache fill gets the
+ * response's bytes as they came, framing included: cache_fill_append()
+ * takes them so.  1 if anything moved, 0 if not, -1 on a framing error
+ * (or no memory).
+ */
+static int
+exchange_forward(struct exchange *r, struct evbuffer *src, int to_client)
+{
+	struct http1_body *b = to_client ? &r->resp : &r->body;
+	struct h1codec_trailers *t = to_client ? &r->resp_trailers :
+	    &r->body_trailers;
+	struct evbuffer *dst = NULL;
 	struct evbuffer_iovec v;
 	enum http1_part part;
-	int moved = 0, rc = 0;
+	int moved = 0, rc = 0, trailers;
 	ssize_t n;
 
+	if (!to_client && !r->local && r->up.sock != NULL)
+		dst = sock_output(r->up.sock);
+	trailers = to_client ? b->kind == HTTP1_BODY_CHUNKED :
+	    dst != NULL && r->body_chunked;
 	while (!b->done && evbuffer_get_length(src) > 0) {
-		if (dst != NULL && evbuffer_get_length(dst) >= CONN_HIGH_WATER)
+		if (to_client ? !r->c->codec->room(r) : dst != NULL &&
+		    evbuffer_get_length(dst) >= CONN_HIGH_WATER)
 			break;
 		if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
 			break;
@@ -449,24 +482,22 @@ exchange_forward(struct evbuffer *src, struct evbuffer *dst,
 		if (n == 0)
 			break;
 		moved = 1;
-		if (fill != NULL && *fill != NULL &&
-		    cache_fill_append(*fill, v.iov_base, n) == -1) {
-			cache_fill_abort(*fill);	/* too big: stream only */
-			*fill = NULL;
+		if (to_client && r->fill != NULL &&
+		    cache_fill_append(r->fill, v.iov_base, n) == -1) {
+			cache_fill_abort(r->fill);	/* too big: stream only */
+			r->fill = NULL;
 		}
-		if (part == HTTP1_PART_TRAILERS && dst != NULL && chunked)
+		if (part == HTTP1_PART_TRAILERS && trailers)
 			rc = h1codec_trailers_add(t, v.iov_base, n);
-		if (part != HTTP1_PART_DATA || dst == NULL)
+		if (part != HTTP1_PART_DATA)
 			evbuffer_drain(src, n);
-		else if (chunked)
-			rc = h1codec_move_chunk(dst, src, n);
 		else
-			evbuffer_remove_buffer(src, dst, n);
+			rc = exchange_put(r, to_client, src, dst, n);
 		if (rc == -1)
 			return -1;
 	}
-	if (moved && b->done && dst != NULL && chunked)
-		return exchange_body_end(dst, t) == -1 ? -1 : 1;
+	if (moved && b->done && (to_client || trailers))
+		return exchange_body_end(r, to_client) == -1 ? -1 : 1;
 	return moved;
 }
 
@@ -476,12 +507,10 @@ exchange_response_head(struct exchange *r)
 {
 	struct conn *c = r->c;
 	struct evbuffer *in = sock_input(r->up.sock);
-	struct evbuffer *out = sock_output(c->csock);
 	size_t len = evbuffer_get_length(in);
 	struct http1_str method = { r->method, strlen(r->method) };
 	struct http1_head h;
 	const char *why = "malformed response";
-	int close_delimited;
 	char *p;
 
 	if (len == 0)
@@ -514,9 +543,8 @@ exchange_response_head(struct exchange *r)
 		    util_mono_ms() - r->start_mono);
 	r->resp_started = 1;
 	if (h.status < 200) {
-		if (exchange_write_response_head(&h, p, 0, out) == -1)
+		if (exchange_write_response_head(r, &h, p, 0) == -1)
 			goto unwritable;
-		evbuffer_add(out, "\r\n", 2);
 		evbuffer_drain(in, h.head_len);
 		if (h.status != 101)
 			return 1;
@@ -527,10 +555,11 @@ exchange_response_head(struct exchange *r)
 	r->status = h.status;
 	if (!h.keep_alive)
 		r->upstream_keepalive = 0;
-	/* Chunked is HTTP/1.1's: an HTTP/1.0 client reads until close. */
-	close_delimited = h.body == HTTP1_BODY_UNTIL_CLOSE ||
-	    (h.body == HTTP1_BODY_CHUNKED && r->client_minor == 0);
-	if (close_delimited)
+	/*
+	 * A body that ends with the upstream's close ends the client's
+	 * connection too; so does chunked for an HTTP/1.0 client (the codec).
+	 */
+	if (h.body == HTTP1_BODY_UNTIL_CLOSE)
 		r->client_keepalive = 0;
 	if (r->unsafe_target != NULL && h.status >= 200 && h.status < 400)
 		cache_invalidate(c->env->cache, r->host,
@@ -545,19 +574,13 @@ exchange_response_head(struct exchange *r)
 	if (lookup_serve_stale(r, h.status))
 		return 1;
 	/* The upstream's Age goes on: the cache adds to it only on a hit. */
-	if (exchange_write_response_head(&h, p, close_delimited, out) == -1)
+	if (exchange_write_response_head(r, &h, p,
+	    h.body == HTTP1_BODY_UNTIL_CLOSE ? FRONT_UNTIL_CLOSE : 0) == -1)
 		goto unwritable;
 	if (r->fillable)
 		lookup_fill(r, &h);
-	if (r->cache_status != NULL)
-		evbuffer_add_printf(out, "Cache-Status: sluice; %s\r\n",
-		    r->cache_status);
-	if (!r->client_keepalive || *c->env->draining)
-		evbuffer_add(out, "Connection: close\r\n", 19);
-	evbuffer_add(out, "\r\n", 2);
 	evbuffer_drain(in, h.head_len);
 	http1_body_init(&r->resp, h.body, h.content_length);
-	r->resp_chunked = h.body == HTTP1_BODY_CHUNKED && !close_delimited;
 	r->state = EX_RESPONSE;
 	if (h.body == HTTP1_BODY_NONE) {
 		r->resp.done = 1;
@@ -580,15 +603,12 @@ int
 exchange_pump(struct exchange *r)
 {
 	struct conn *c = r->c;
-	struct evbuffer *cin = sock_input(c->csock);
-	struct evbuffer *uout = r->up.sock ? sock_output(r->up.sock) : NULL;
 	int progress = 0, n;
 
 	if (exchange_waits(r))
 		return 0;		/* a timer or a waiter wakes it */
 	if (!r->body.done) {
-		n = exchange_forward(cin, r->local ? NULL : uout, &r->body,
-		    &r->body_trailers, r->body_chunked, NULL);
+		n = exchange_forward(r, sock_input(c->csock), 0);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked request body");
@@ -611,9 +631,7 @@ exchange_pump(struct exchange *r)
 		progress = 1;
 	}
 	if (r->state == EX_RESPONSE) {
-		n = exchange_forward(sock_input(r->up.sock),
-		    sock_output(c->csock), &r->resp, &r->resp_trailers,
-		    r->resp_chunked, &r->fill);
+		n = exchange_forward(r, sock_input(r->up.sock), 1);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked response body");

@@ -476,7 +476,7 @@ front_update_events(struct conn *c)
 			break;
 		}
 		cread = r->local ? !r->body.done : front_has_room(r->up.sock);
-		uread = front_has_room(c->csock);
+		uread = c->codec->room(r);
 		break;
 	case CONN_TUNNEL:
 		cread = front_has_room(c->tsock);
@@ -621,6 +621,7 @@ front_client_event(struct sock *s, short what, void *arg)
 	if (what & SOCK_EV_CONNECTED) {
 		if (c->state == CONN_HANDSHAKE) {
 			front_note_client_tls(c, sock_ssl(s));
+			c->codec = &front_h1;
 			c->state = CONN_REQ_HEAD;
 			front_arm(c, front_cfg(c)->idle_timeout);
 		}

@@ -5,12 +5,14 @@
  */
 
 #include <stdio.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
 #include "datapath.h"
+#include "h1codec.h"
+#include "msg.h"
 #include "rules.h"
-#include "sock.h"
 
 const char *
 respond_reason(int status)
@@ -45,17 +47,37 @@ respond_json_str(struct evbuffer *out, const char *s)
 }
 
 /*
- * Answer the current request ourselves.  body is a JSON document.  keep: the
- * connection may serve another request afterwards.  The request body, if
- * any, is then discarded (small, known length) or the connection closes.
+ * The answer's head: status, JSON, no-store, the extra fields (HTTP/1
+ * field lines), the body's length.  -1 if a field is refused.
+ */
+static int
+respond_head(struct msg *m, int status, const char *fields, size_t blen)
+{
+	const char *reason = respond_reason(status);
+
+	if (msg_set_status(m, status, reason, strlen(reason)) == -1 ||
+	    msg_add(m, "Content-Type", 12, "application/json", 16) == -1 ||
+	    msg_add(m, "Cache-Control", 13, "no-store", 8) == -1 ||
+	    (fields != NULL && h1codec_add_lines(m, fields) == -1))
+		return -1;
+	msg_set_body(m, MSG_BODY_LENGTH, blen);
+	return 0;
+}
+
+/*
+ * Answer the current request ourselves, through the client's codec.  body
+ * is a JSON document.  keep: the connection may serve another request
+ * afterwards.  The request body, if any, is then discarded (small, known
+ * length) or the connection closes.
  */
 static void
 respond(struct exchange *r, int status, const char *decision,
     const char *fields, struct evbuffer *body, int keep)
 {
 	struct conn *c = r->c;
-	struct evbuffer *out = sock_output(c->csock);
+	const struct front_codec *codec = c->codec;
 	size_t blen = body ? evbuffer_get_length(body) : 0;
+	struct msg m;
 
 	if (r->used_upstream) {
 		upleg_drop(r);
@@ -75,14 +97,17 @@ respond(struct exchange *r, int status, const char *decision,
 		r->body_cut = !r->body.done;
 		r->body.done = 1;
 	}
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n%s%s\r\n", status,
-	    respond_reason(status),
-	    blen, fields ? fields : "",
-	    r->client_keepalive ? "" : "Connection: close\r\n");
-	if (body != NULL && !r->is_head)
-		evbuffer_add_buffer(out, body);
+	msg_init(&m, MSG_RESPONSE);
+	if (respond_head(&m, status, fields, blen) == -1 ||
+	    codec->write_head(r, &m, 0) == -1 ||
+	    (body != NULL && !r->is_head &&
+	    codec->write_body(r, body, blen) == -1) ||
+	    codec->write_end(r, NULL) == -1) {
+		/* No memory: the client sees a reset, not a half answer. */
+		r->client_keepalive = 0;
+		codec->reset(r);
+	}
+	msg_free(&m);
 	r->local = 1;
 	r->local_bytes = r->is_head ? 0 : (int64_t)blen;
 	r->state = EX_DONE;

@@ -343,8 +343,7 @@ upleg_failed(struct exchange *r)
 	snprintf(r->error, sizeof(r->error), "%s", why);
 	r->decision = "error";
 	upleg_drop(r);
-	r->client_keepalive = 0;
-	front_flush(c);
+	c->codec->reset(r);
 }
 
 /*
