@@ -59,7 +59,7 @@ enum conn_state {
 	CONN_PEEK,		/* waiting for a whole ClientHello */
 	CONN_HANDSHAKE,		/* TLS with the client */
 	CONN_REQ_HEAD,		/* between requests: reading a request head */
-	CONN_EXCHANGE,		/* a request is in flight: ex.state says where */
+	CONN_EXCHANGE,		/* a request is in flight: its state says where */
 	CONN_TUNNEL,		/* raw relay: passthrough, or after a 101 */
 	CONN_FLUSH,		/* writing what is left, then freed */
 	CONN_LINGER,		/* answered; dropping the rest of the body */
@@ -108,6 +108,7 @@ struct upleg {
 
 struct exchange {
 	struct conn	*c;			/* the client connection it is on */
+	TAILQ_ENTRY(exchange) entry;		/* in c->exs */
 	int64_t		 start_ms;
 	double		 start_mono;
 	char		 method[32];
@@ -155,6 +156,7 @@ struct exchange {
 	struct cache_entry *cached;		/* stale entry being revalidated */
 	struct cache_fill *fill;		/* response being copied */
 	struct cache_flight *flight;		/* we fetch for waiting requests */
+	struct cache_waiter waiter;		/* while EX_COLLAPSED */
 	int		 collapsed;		/* waited once already */
 	char		*unsafe_target;		/* POST/PUT/PATCH/DELETE target */
 	char		*upgrade;		/* the Upgrade the request asked for */
@@ -198,8 +200,12 @@ struct conn {
 	struct sock	*tsock;			/* a tunnel's upstream side */
 	int		 tsock_connected;
 
-	struct exchange	 ex;
-	struct cache_waiter waiter;		/* while EX_COLLAPSED */
+	/*
+	 * The requests in flight, oldest first: HTTP/1 has at most one.
+	 * HTTP/1 frees none but keeps the last one for the next request.
+	 */
+	TAILQ_HEAD(, exchange) exs;
+	struct exchange	*spare;
 	size_t		 head_scanned;		/* request head bytes without its end */
 	int		 passthrough;		/* audit the tunnel at close */
 	int64_t		 passthrough_rule;
@@ -293,7 +299,7 @@ void intercept_peek(struct conn *c);
 /* tunnel.c */
 void tunnel_sock_setup(struct conn *c);
 void tunnel_start(struct conn *c, int64_t rule_id);
-void tunnel_upgrade(struct conn *c);
+void tunnel_upgrade(struct conn *c, struct exchange *r);
 int tunnel_pump(struct conn *c);
 void tunnel_end(struct conn *c, struct sock **closed);
 void tunnel_free(struct conn *c);

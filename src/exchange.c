@@ -58,15 +58,34 @@ exchange_target(struct exchange *r, struct http1_str t)
 	r->target = strndup(t.p, t.len);
 }
 
-/* Start the connection's exchange for the request head h. */
+/*
+ * A new exchange on c, the last one's memory if the connection kept it
+ * (HTTP/1 keep-alive costs no malloc per request).  NULL without memory.
+ */
+static struct exchange *
+exchange_new(struct conn *c)
+{
+	struct exchange *r = c->spare;
+
+	if (r != NULL)
+		c->spare = NULL;
+	else if ((r = malloc(sizeof(*r))) == NULL)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	r->c = c;
+	TAILQ_INSERT_TAIL(&c->exs, r, entry);
+	return r;
+}
+
+/* Start an exchange on c for the request head h; NULL without memory. */
 struct exchange *
 exchange_begin(struct conn *c, const struct http1_head *h)
 {
-	struct exchange *r = &c->ex;
+	struct exchange *r;
 	const struct http1_header *up;
 
-	memset(r, 0, sizeof(*r));
-	r->c = c;
+	if ((r = exchange_new(c)) == NULL)
+		return NULL;
 	msg_init(&r->req, MSG_REQUEST);
 	r->minor = h->version_minor;
 	r->start_ms = util_wall_ms();
@@ -104,7 +123,10 @@ exchange_arm(struct exchange *r, double secs)
 	front_arm(r->c, secs);
 }
 
-/* Write the request's audit row and forget the request. */
+/*
+ * Write the request's audit row and free the exchange (the connection
+ * keeps one for its next): nothing may use r afterwards.
+ */
 void
 exchange_audit(struct exchange *r)
 {
@@ -131,6 +153,9 @@ exchange_audit(struct exchange *r)
 
 	if (r->shared != NULL)
 		ratelimit_redis_abandon(r->shared);
+	if (r->held)
+		ratelimit_held_done(c->env->ratelimit);
+	cache_flight_leave(c->env->cache, &r->waiter);
 	upleg_note_first(r);
 	audit_submit(c->env->audit, &rec);
 	counters_request(c->env->counters, counters_decision(r->decision),
@@ -155,8 +180,11 @@ exchange_audit(struct exchange *r)
 	free(r->norm);
 	h1codec_trailers_free(&r->body_trailers);
 	h1codec_trailers_free(&r->resp_trailers);
-	memset(r, 0, sizeof(*r));
-	r->c = c;
+	TAILQ_REMOVE(&c->exs, r, entry);
+	if (c->spare == NULL)
+		c->spare = r;
+	else
+		free(r);
 }
 
 /* The exchange is complete: keep both sides for the next one, or close. */
@@ -260,7 +288,7 @@ exchange_resume(struct exchange *r)
 		ratelimit_held_done(c->env->ratelimit);
 		r->held = 0;
 	}
-	cache_flight_leave(c->env->cache, &c->waiter);
+	cache_flight_leave(c->env->cache, &r->waiter);
 	r->state = EX_POLICY;
 	exchange_arm(r, front_cfg(c)->upstream_timeout);
 	if (r->shared != NULL &&
@@ -371,7 +399,9 @@ exchange_request_head(struct conn *c)
 	struct evbuffer *in = sock_input(c->csock);
 	size_t len = evbuffer_get_length(in);
 	struct http1_head h;
+	struct exchange *r;
 	const char *why = "malformed request";
+	enum http1_result res;
 	char *p;
 
 	if (len == 0 || !exchange_head_complete(in, &c->head_scanned))
@@ -380,24 +410,28 @@ exchange_request_head(struct conn *c)
 	if (len > HTTP1_MAX_HEAD)
 		len = HTTP1_MAX_HEAD;
 	p = (char *)evbuffer_pullup(in, len);
-	switch (http1_parse_request(p, len, &h, &why)) {
-	case HTTP1_INCOMPLETE:
+	if ((res = http1_parse_request(p, len, &h, &why)) == HTTP1_INCOMPLETE)
 		return 0;
+	if (res != HTTP1_OK)
+		memset(&h, 0, sizeof(h));
+	if ((r = exchange_begin(c, &h)) == NULL) {
+		front_kill(c);
+		return 1;
+	}
+	switch (res) {
 	case HTTP1_OK:
-		policy_dispatch(exchange_begin(c, &h), &h, p);
+		policy_dispatch(r, &h, p);
 		return 1;
 	case HTTP1_ERR_TOO_LARGE:
-		memset(&h, 0, sizeof(h));
 		c->state = CONN_EXCHANGE;
-		respond_error(exchange_begin(c, &h), 431, "too_large",
+		respond_error(r, 431, "too_large",
 		    "request head larger than 64 KiB");
 		return 1;
-	case HTTP1_ERR_MALFORMED:
+	default:
 		break;
 	}
-	memset(&h, 0, sizeof(h));
 	c->state = CONN_EXCHANGE;
-	respond_error(exchange_begin(c, &h), 400, "bad_request", why);
+	respond_error(r, 400, "bad_request", why);
 	log_event(LOG_INFO, "malformed_request", "client=%s sni=%s err=%s",
 	    c->client_str, c->sni, why);
 	return 1;
@@ -549,7 +583,7 @@ exchange_response_head(struct exchange *r)
 		if (h.status != 101)
 			return 1;
 		r->status = 101;
-		tunnel_upgrade(c);
+		tunnel_upgrade(c, r);
 		return -1;
 	}
 	r->status = h.status;
@@ -685,38 +719,17 @@ exchange_waits(const struct exchange *r)
 }
 
 #ifdef SLUICE_DEBUG
-/*
- * What each state promises, checked after every step of a connection in
- * debug builds (SQLite's assert_pager_state() is the model).  Between
- * requests nothing of the last one is left; within one, the state agrees
- * with what the exchange holds.
- */
-void
-exchange_assert(const struct conn *c)
+/* What exchange r's state promises (SQLite's assert_pager_state()). */
+static void
+exchange_assert_one(const struct conn *c, const struct exchange *r)
 {
-	const struct exchange *r = &c->ex;
-
-	/* A kept leg is idle and whole; a leg in use is the exchange's. */
 	assert(r->c == c);
-	assert(c->idle.sock == NULL || (c->idle.connected &&
-	    c->idle.reusable && !c->idle.eof && c->idle.retry_head == NULL));
-	assert(c->idle.sock == NULL || r->up.sock == NULL);
-	assert(r->up.sock == NULL || r->used_upstream);
-	if (c->state == CONN_REQ_HEAD) {
-		assert(r->state == EX_HEAD && r->start_ms == 0);
-		assert(r->fill == NULL && r->flight == NULL &&
-		    r->cached == NULL && r->shared == NULL && !r->held);
-		assert(r->up.sock == NULL && r->up.retry_head == NULL &&
-		    r->rules == NULL);
-		assert(r->req.len == 0 && r->req.fields.n == 0);
-		assert(r->body_trailers.p == NULL &&
-		    r->resp_trailers.p == NULL);
-		return;
-	}
-	if (c->state != CONN_EXCHANGE)
-		return;
 	assert(r->start_ms != 0);
 	assert(!r->local || r->state == EX_DONE);
+	/* A leg in use is one exchange's, never also the connection's. */
+	assert(r->up.sock == NULL || r->used_upstream);
+	assert(r->up.sock == NULL || c->idle.sock == NULL);
+	assert(r->waiter.flight == NULL || r->state == EX_COLLAPSED);
 	switch (r->state) {
 	case EX_HEAD:
 	case EX_POLICY:
@@ -731,7 +744,7 @@ exchange_assert(const struct conn *c)
 		break;
 	case EX_COLLAPSED:
 		assert(r->req.method.len > 0);
-		assert(r->collapsed && c->waiter.flight != NULL);
+		assert(r->collapsed && r->waiter.flight != NULL);
 		assert(r->flight == NULL && !r->resp_started &&
 		    !r->used_upstream);
 		break;
@@ -749,6 +762,34 @@ exchange_assert(const struct conn *c)
 		assert(r->resp_started && r->status != 0);
 		break;
 	}
+}
+
+/*
+ * What the connection's exchanges promise, checked after every step of a
+ * connection in debug builds.  Between requests there is none (the spare
+ * is memory, not a request); HTTP/1 has one at a time; a kept upstream
+ * leg is idle and whole.
+ */
+void
+exchange_assert(const struct conn *c)
+{
+	const struct exchange *r;
+	int n = 0;
+
+	assert(c->idle.sock == NULL || (c->idle.connected &&
+	    c->idle.reusable && !c->idle.eof && c->idle.retry_head == NULL));
+	assert(c->spare == NULL || c->spare != TAILQ_FIRST(&c->exs));
+	if (c->state == CONN_REQ_HEAD) {
+		assert(TAILQ_EMPTY(&c->exs));
+		return;
+	}
+	if (c->state != CONN_EXCHANGE)
+		return;
+	TAILQ_FOREACH(r, &c->exs, entry) {
+		exchange_assert_one(c, r);
+		n++;
+	}
+	assert(n == 1 || (n > 1 && c->codec != &front_h1));
 }
 #endif
 

@@ -139,7 +139,7 @@ front_accept(const struct dp_env *env, int fd, const struct sockaddr *peer,
 		log_event(LOG_WARN, "client_nodelay_failed", "err=%s",
 		    strerror(errno));
 	c->env = env;
-	c->ex.c = c;
+	TAILQ_INIT(&c->exs);
 	c->fd = fd;
 	c->connect_mode = connect_mode;
 	c->start_ms = util_wall_ms();
@@ -208,18 +208,20 @@ front_sock_setup(struct conn *c)
 
 /*
  * --pcap: every byte added to the client's input (what it sent) or output
- * (what sluice wrote for it) is copied as it arrives, while c->ex.rule
- * still names the credentials a response may echo.
+ * (what sluice wrote for it) is copied as it arrives, while the
+ * exchange's rule still names the credentials a response may echo.  One
+ * exchange at a time: HTTP/1's.
  */
 static void
 front_capture_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
 	struct conn *c = arg;
+	struct exchange *r = TAILQ_FIRST(&c->exs);
 
 	if (info->n_added > 0)
 		capture_bytes(c->cap, buf == sock_output(c->csock),
-		    buf, info->n_added, c->ex.rule);
+		    buf, info->n_added, r != NULL ? r->rule : NULL);
 }
 
 void
@@ -400,19 +402,19 @@ void
 front_free(struct conn *c)
 {
 	const struct dp_env *env = c->env;
-	int cut = c->ex.start_ms != 0 && c->ex.resp_started;
+	struct exchange *r;
+	int cut = 0;
 
-	if (c->ex.held)
-		ratelimit_held_done(env->ratelimit);
-	cache_flight_leave(env->cache, &c->waiter);
-	if (c->ex.start_ms != 0) {
-		if (c->ex.error[0] == '\0')
-			snprintf(c->ex.error, sizeof(c->ex.error),
+	while ((r = TAILQ_FIRST(&c->exs)) != NULL) {
+		cut |= r->resp_started;
+		if (r->error[0] == '\0')
+			snprintf(r->error, sizeof(r->error),
 			    "connection closed before the response ended");
-		if (c->ex.status == 0)
-			c->ex.decision = "error";
-		exchange_audit(&c->ex);
+		if (r->status == 0)
+			r->decision = "error";
+		exchange_audit(r);
 	}
+	free(c->spare);
 	if (c->passthrough)
 		intercept_audit_flow(c, "passthrough", NULL, 0,
 		    c->passthrough_rule, c->passthrough_note[0] ?
@@ -454,7 +456,7 @@ front_set_read(struct sock *s, int on)
 static void
 front_update_events(struct conn *c)
 {
-	struct exchange *r = &c->ex;
+	struct exchange *r = TAILQ_FIRST(&c->exs);
 	int cread = 0, uread = 0;
 
 	/*
@@ -490,7 +492,8 @@ front_update_events(struct conn *c)
 	}
 	front_set_read(c->csock, cread);
 	front_set_read(c->tsock, uread);
-	front_set_read(r->up.sock, uread && !r->up.eof);
+	if (r != NULL)
+		front_set_read(r->up.sock, uread && !r->up.eof);
 	front_set_read(c->idle.sock, 1);
 }
 
@@ -505,7 +508,7 @@ front_pump(struct conn *c)
 			progress = exchange_request_head(c);
 			break;
 		case CONN_EXCHANGE:
-			progress = exchange_pump(&c->ex);
+			progress = exchange_pump(TAILQ_FIRST(&c->exs));
 			break;
 		case CONN_TUNNEL:
 			progress = tunnel_pump(c);
@@ -530,10 +533,11 @@ front_run(struct conn *c)
 {
 	if (c->state != CONN_DEAD)
 		front_pump(c);
+	struct exchange *r = TAILQ_FIRST(&c->exs);
+
 	/* A response no longer in flight cannot continue a secret. */
 	if (c->cap != NULL)
-		capture_flush(c->cap, c->ex.start_ms == 0 ||
-		    c->ex.state == EX_DONE);
+		capture_flush(c->cap, r == NULL || r->state == EX_DONE);
 	if (c->state == CONN_DEAD) {
 		front_free(c);
 		return;
@@ -617,6 +621,7 @@ static void
 front_client_event(struct sock *s, short what, void *arg)
 {
 	struct conn *c = arg;
+	struct exchange *r = TAILQ_FIRST(&c->exs);
 
 	if (what & SOCK_EV_CONNECTED) {
 		if (c->state == CONN_HANDSHAKE) {
@@ -631,9 +636,9 @@ front_client_event(struct sock *s, short what, void *arg)
 	} else if (c->state == CONN_TUNNEL) {
 		tunnel_end(c, &c->csock);
 	} else {
-		if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
-		    c->ex.error[0] == '\0')
-			snprintf(c->ex.error, sizeof(c->ex.error),
+		if (c->state == CONN_EXCHANGE && !exchange_waits(r) &&
+		    r->error[0] == '\0')
+			snprintf(r->error, sizeof(r->error),
 			    "client closed the connection");
 		ERR_clear_error();
 		front_client_wire(c);
@@ -669,7 +674,7 @@ front_timer_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		break;
 	case CONN_EXCHANGE:
-		exchange_timeout(&c->ex);
+		exchange_timeout(TAILQ_FIRST(&c->exs));
 		break;
 	default:
 		front_kill(c);
@@ -700,11 +705,13 @@ void
 front_close_all(struct front_conns *conns)
 {
 	struct conn *c;
+	struct exchange *r;
 
 	while ((c = TAILQ_FIRST(&conns->list)) != NULL) {
-		if (c->ex.error[0] == '\0')
-			snprintf(c->ex.error, sizeof(c->ex.error),
-			    "shutdown");
+		TAILQ_FOREACH(r, &c->exs, entry)
+			if (r->error[0] == '\0')
+				snprintf(r->error, sizeof(r->error),
+				    "shutdown");
 		c->end_reason = "shutdown";
 		front_kill(c);
 		front_run(c);

@@ -52,13 +52,11 @@ lookup_collapse(struct exchange *r, const struct rule *rule,
 
 	if (r->collapsed || r->is_head)
 		return 0;
-	if (c->waiter.wake == NULL) {	/* once per connection */
-		c->waiter.wake = c->env->wake;
-		wake_call_init(&c->waiter.call, exchange_wake, r);
-	}
+	r->waiter.wake = c->env->wake;
+	wake_call_init(&r->waiter.call, exchange_wake, r);
 	r->flight = cache_flight_join(c->env->cache, rule->id, r->host,
-	    req->target, &c->waiter);
-	if (r->flight != NULL || c->waiter.flight == NULL)
+	    req->target, &r->waiter);
+	if (r->flight != NULL || r->waiter.flight == NULL)
 		return 0;
 	r->collapsed = 1;
 	r->state = EX_COLLAPSED;

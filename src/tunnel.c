@@ -120,13 +120,13 @@ tunnel_start(struct conn *c, int64_t rule_id)
  * exchange's upstream leg.
  */
 void
-tunnel_upgrade(struct conn *c)
+tunnel_upgrade(struct conn *c, struct exchange *r)
 {
-	c->tsock = upleg_take(&c->ex);
+	c->tsock = upleg_take(r);
 	c->tsock_connected = 1;
 	tunnel_sock_setup(c);
 	/* The request's row is written now; the tunnel gets none of its own. */
-	exchange_audit(&c->ex);
+	exchange_audit(r);
 	c->state = CONN_TUNNEL;
 	front_arm(c, CONN_TUNNEL_IDLE);
 }
