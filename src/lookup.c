@@ -71,6 +71,73 @@ lookup_unref(const void *data, size_t len, void *arg)
 }
 
 /*
+ * The answer's head as a message, for the client's codec: the head
+ * cache_answer() wrote (freed here), read back, with Age and
+ * Cache-Status.  -1 without memory.
+ */
+static int
+lookup_answer_msg(struct exchange *r, struct cache_answer *a, int64_t age,
+    const char *status, struct msg *m)
+{
+	struct http1_str method = { r->method, strlen(r->method) };
+	struct http1_head h;
+	const char *why;
+	char *p, v[64];
+	int n, rc = -1;
+
+	if ((p = realloc(a->head, a->headlen + 2)) == NULL) {
+		free(a->head);
+		return -1;
+	}
+	memcpy(p + a->headlen, "\r\n", 2);
+	if (http1_parse_response(p, a->headlen + 2, method, &h, &why) !=
+	    HTTP1_OK || h1codec_response_msg(&h, p, m) == -1)
+		goto fail;
+	n = snprintf(v, sizeof(v), "%lld", (long long)age);
+	if (msg_add(m, "Age", 3, v, (size_t)n) == -1)
+		goto fail;
+	n = snprintf(v, sizeof(v), "sluice; %s", status);
+	if (msg_add(m, "Cache-Status", 12, v, (size_t)n) == -1)
+		goto fail;
+	rc = 0;
+fail:
+	free(p);
+	return rc;
+}
+
+/*
+ * Write the answer through the client's codec: the head, the body (a
+ * reference into the entry, which it holds until written) and the end.
+ */
+static int
+lookup_write(struct exchange *r, const struct msg *m, struct cache_entry *e,
+    const struct cache_answer *a)
+{
+	const struct front_codec *codec = r->c->codec;
+	struct evbuffer *body = NULL;
+	int rc = -1;
+
+	if (codec->write_head(r, m, 0) == -1)
+		goto fail;
+	if (a->bodylen > 0) {
+		if ((body = evbuffer_new()) == NULL ||
+		    evbuffer_add_reference(body, a->body, a->bodylen,
+		    lookup_unref, e) == -1)
+			goto fail;
+		e = NULL;		/* the body's now */
+		if (codec->write_body(r, body, a->bodylen) == -1)
+			goto fail;
+	}
+	rc = codec->write_end(r, NULL);
+fail:
+	if (body != NULL)
+		evbuffer_free(body);
+	if (e != NULL)
+		cache_entry_unref(e);
+	return rc;
+}
+
+/*
  * Answer req from a cache entry (takes the reference): the stored message
  * with sluice's framing, or the 304, 206 or 416 that req asks for.
  */
@@ -78,11 +145,13 @@ static void
 lookup_serve(struct exchange *r, struct cache_entry *e,
     const struct http1_head *req, int64_t age, const char *status)
 {
-	struct conn *c = r->c;
-	struct evbuffer *out = sock_output(c->csock);
 	struct cache_answer a;
+	struct msg m;
 
-	if (cache_answer(e, req, &a) == -1) {
+	msg_init(&m, MSG_RESPONSE);
+	if (cache_answer(e, req, &a) == -1 ||
+	    lookup_answer_msg(r, &a, age, status, &m) == -1) {
+		msg_free(&m);
 		cache_entry_unref(e);
 		respond_error(r, 502, "bad_gateway", "out of memory");
 		return;
@@ -93,20 +162,15 @@ lookup_serve(struct exchange *r, struct cache_entry *e,
 		r->body.done = 1;
 		r->client_keepalive = 0;
 	}
-	evbuffer_add(out, a.head, a.headlen);
-	free(a.head);
-	evbuffer_add_printf(out, "Age: %lld\r\nCache-Status: sluice; %s\r\n%s"
-	    "\r\n", (long long)age, status, r->client_keepalive &&
-	    !*c->env->draining ? "" : "Connection: close\r\n");
 	r->local = 1;
 	r->local_bytes = (int64_t)a.bodylen;
 	r->state = EX_DONE;
 	r->resp_started = 1;
 	r->status = a.status;
 	r->decision = "cached";
-	if (a.bodylen == 0 || evbuffer_add_reference(out, a.body, a.bodylen,
-	    lookup_unref, e) == -1)
-		cache_entry_unref(e);
+	if (lookup_write(r, &m, e, &a) == -1)
+		r->c->codec->reset(r);	/* no memory: cut, not half */
+	msg_free(&m);
 }
 
 /* Did the client send an Authorization of its own (not the rule's)? */
