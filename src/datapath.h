@@ -1,10 +1,15 @@
 /*
  * datapath.h - what the files of the data path share: one client
- * connection (struct conn) and the request in flight on it (struct
- * exchange), and the functions each file offers the others.
+ * connection (struct conn), the requests in flight on it (struct
+ * exchange, each with its upstream leg, struct upleg), the client codec's
+ * ops (struct front_codec), and the functions each file offers the
+ * others.  What concerns a request takes struct exchange *; what concerns
+ * the connection, struct conn *.
  *
  *   front.c      the client connection: accept, events, closing, the
  *                connections row
+ *   front_h1.c   its HTTP/1 codec, server side: heads and bodies in,
+ *                responses out
  *   intercept.c  what a new connection is: CONNECT head, DNS, ClientHello
  *                peek, then passthrough or TLS
  *   exchange.c   one request's life: head, body, response, audit row
@@ -243,6 +248,11 @@ struct conn {
  */
 struct front_codec {
 	/*
+	 * Between requests: start an exchange for a request head that
+	 * came.  1 if one began (or the connection ended), 0: need more.
+	 */
+	int	(*read_head)(struct conn *c);
+	/*
 	 * The response head m (a 1xx too).  FRONT_UNTIL_CLOSE: the body
 	 * ends when the upstream closes, the length unknown until then.
 	 * -1 if it cannot be written (no memory, codings it cannot frame).
@@ -254,6 +264,13 @@ struct front_codec {
 	int	(*write_end)(struct exchange *r, const struct msg *t);
 	/* May more body be written now?  0: wait (backpressure). */
 	int	(*room)(struct exchange *r);
+	/*
+	 * Hand what came of r's request body to the exchange, as
+	 * exchange_body_room() allows: exchange_body_data(), then
+	 * exchange_body_end() with the trailers.  1 if anything moved, 0 if
+	 * not, -1 if the body is malformed.
+	 */
+	int	(*read_body)(struct exchange *r);
 	/*
 	 * The response cannot be finished: what was queued goes, then the
 	 * client is shown the cut (HTTP/1: a reset connection).
@@ -312,8 +329,10 @@ void exchange_audit(struct exchange *r);
 void exchange_resume(struct exchange *r);
 void exchange_wake(void *arg);
 void exchange_timeout(struct exchange *r);
-int exchange_request_head(struct conn *c);
 int exchange_pump(struct exchange *r);
+int exchange_body_room(struct exchange *r);
+int exchange_body_data(struct exchange *r, struct evbuffer *src, size_t n);
+int exchange_body_end(struct exchange *r, const struct msg *trailers);
 int exchange_waits(const struct exchange *r);
 #ifdef SLUICE_DEBUG
 void exchange_assert(const struct conn *c);

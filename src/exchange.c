@@ -1,9 +1,11 @@
 /*
- * exchange.c - one request's life on a connection (struct exchange): its
- * head read and parsed, policy asked (policy.c), sent upstream (upleg.c) or
- * answered from the cache (lookup.c) or by sluice (respond.c), both bodies
- * streamed with backpressure, the response head rewritten, and exactly one
- * audit row at the end.
+ * exchange.c - one request's life on a connection (struct exchange): begun
+ * for a head the client's codec parsed, policy asked (policy.c), sent
+ * upstream (upleg.c) or answered from the cache (lookup.c) or by sluice
+ * (respond.c), both bodies streamed with backpressure (the request's from
+ * the codec, the response's to it), the response head rewritten as a
+ * message for the codec, and exactly one audit row at the end, when the
+ * exchange is freed.  It never reads or writes the client's socket.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -346,193 +348,103 @@ exchange_timeout(struct exchange *r)
 	}
 }
 
-/* Is there a LF without a CR before it at or after offset from? */
-static int
-exchange_has_bare_lf(struct evbuffer *in, size_t from)
-{
-	struct evbuffer_ptr pos, lf;
-	char prev;
-
-	if (evbuffer_ptr_set(in, &pos, from, EVBUFFER_PTR_SET) == -1)
-		return 0;
-	for (;;) {
-		lf = evbuffer_search(in, "\n", 1, &pos);
-		if (lf.pos == -1)
-			return 0;
-		if (lf.pos == 0 ||
-		    evbuffer_ptr_set(in, &pos, lf.pos - 1, EVBUFFER_PTR_SET) ==
-		    -1 || evbuffer_copyout_from(in, &pos, &prev, 1) != 1 ||
-		    prev != '\r')
-			return 1;
-		if (evbuffer_ptr_set(in, &pos, lf.pos + 1, EVBUFFER_PTR_SET) ==
-		    -1)
-			return 0;
-	}
-}
-
 /*
- * Is there a whole head (or more than the limit, or a bare LF that the
- * parser refuses at once) in the buffer?  Remembers how far it looked, so
- * a head arriving in small pieces costs linear time.
+ * The request body from the client's codec: may more come now (the
+ * upstream's output has room, or the body is dropped), its data, and its
+ * end with the trailers that came.  Sent on as it is (a known length) or
+ * in sluice's chunks with the trailers (h1codec_write_request() said
+ * chunked); dropped when sluice answered the request itself.
  */
-static int
-exchange_head_complete(struct evbuffer *in, size_t *scanned)
+int
+exchange_body_room(struct exchange *r)
 {
-	size_t len = evbuffer_get_length(in);
-	struct evbuffer_ptr start, found;
-
-	if (len >= HTTP1_MAX_HEAD)
-		return 1;
-	if (evbuffer_ptr_set(in, &start, *scanned > 3 ? *scanned - 3 : 0,
-	    EVBUFFER_PTR_SET) == -1)
-		return 1;
-	found = evbuffer_search(in, "\r\n\r\n", 4, &start);
-	if (found.pos != -1 || exchange_has_bare_lf(in, *scanned))
-		return 1;
-	*scanned = len;
-	return 0;
+	return r->local || r->up.sock == NULL ||
+	    evbuffer_get_length(sock_output(r->up.sock)) < CONN_HIGH_WATER;
 }
 
 int
-exchange_request_head(struct conn *c)
+exchange_body_data(struct exchange *r, struct evbuffer *src, size_t n)
 {
-	struct evbuffer *in = sock_input(c->csock);
-	size_t len = evbuffer_get_length(in);
-	struct http1_head h;
-	struct exchange *r;
-	const char *why = "malformed request";
-	enum http1_result res;
-	char *p;
+	if (r->local || r->up.sock == NULL)
+		return evbuffer_drain(src, n);
+	return h1codec_move_data(sock_output(r->up.sock), src, n,
+	    r->body_chunked);
+}
 
-	if (len == 0 || !exchange_head_complete(in, &c->head_scanned))
+int
+exchange_body_end(struct exchange *r, const struct msg *trailers)
+{
+	if (r->local || r->up.sock == NULL || !r->body_chunked)
 		return 0;
-	c->head_scanned = 0;
-	if (len > HTTP1_MAX_HEAD)
-		len = HTTP1_MAX_HEAD;
-	p = (char *)evbuffer_pullup(in, len);
-	if ((res = http1_parse_request(p, len, &h, &why)) == HTTP1_INCOMPLETE)
-		return 0;
-	if (res != HTTP1_OK)
-		memset(&h, 0, sizeof(h));
-	if ((r = exchange_begin(c, &h)) == NULL) {
-		front_kill(c);
-		return 1;
-	}
-	switch (res) {
-	case HTTP1_OK:
-		policy_dispatch(r, &h, p);
-		return 1;
-	case HTTP1_ERR_TOO_LARGE:
-		c->state = CONN_EXCHANGE;
-		respond_error(r, 431, "too_large",
-		    "request head larger than 64 KiB");
-		return 1;
-	default:
-		break;
-	}
-	c->state = CONN_EXCHANGE;
-	respond_error(r, 400, "bad_request", why);
-	log_event(LOG_INFO, "malformed_request", "client=%s sni=%s err=%s",
-	    c->client_str, c->sni, why);
-	return 1;
+	return h1codec_write_end(sock_output(r->up.sock), trailers);
 }
 
 /*
- * A body ended: the trailers kept meanwhile (as a message's trailers: the
- * kind does not matter) go to the client's codec (the response's), or in
- * the last chunk to the upstream (the request's, when it went chunked).
+ * The response body ended: the trailers kept meanwhile (as a message's
+ * trailers: the kind does not matter) go to the client's codec.
  */
 static int
-exchange_body_end(struct exchange *r, int to_client)
+exchange_response_end(struct exchange *r)
 {
-	struct h1codec_trailers *t = to_client ? &r->resp_trailers :
-	    &r->body_trailers;
 	struct msg m;
 	int rc;
 
-	msg_init(&m, MSG_REQUEST);
-	rc = h1codec_trailers_msg(t, &m);
-	if (rc == 0 && to_client)
+	msg_init(&m, MSG_RESPONSE);
+	rc = h1codec_trailers_msg(&r->resp_trailers, &m);
+	if (rc == 0)
 		rc = r->c->codec->write_end(r, &m);
-	else if (rc == 0)
-		rc = h1codec_write_end(sock_output(r->up.sock), &m);
 	msg_free(&m);
-	h1codec_trailers_free(t);
+	h1codec_trailers_free(&r->resp_trailers);
 	return rc;
 }
 
-/*
- * Where exchange_forward() puts data: the client's codec (to_client), or
- * the upstream, in sluice's chunks when the request went chunked.  NULL
- * dst: the request body is dropped (sluice answered it).
- */
 static int
-exchange_put(struct exchange *r, int to_client, struct evbuffer *src,
-    struct evbuffer *dst, size_t n)
+exchange_sink_room(void *arg)
 {
-	if (to_client)
-		return r->c->codec->write_body(r, src, n);
-	if (dst == NULL)
-		return evbuffer_drain(src, n);
-	if (r->body_chunked)
-		return h1codec_move_chunk(dst, src, n);
-	return evbuffer_remove_buffer(src, dst, n) == (int)n ? 0 : -1;
+	struct exchange *r = arg;
+
+	return r->c->codec->room(r);
+}
+
+static int
+exchange_sink_data(void *arg, struct evbuffer *src, size_t n)
+{
+	struct exchange *r = arg;
+
+	return r->c->codec->write_body(r, src, n);
+}
+
+/* The cache fill gets the bytes as they came: cache_fill_append() wants. */
+static void
+exchange_sink_seen(void *arg, const void *p, size_t n)
+{
+	struct exchange *r = arg;
+
+	if (r->fill != NULL && cache_fill_append(r->fill, p, n) == -1) {
+		cache_fill_abort(r->fill);	/* too big: stream only */
+		r->fill = NULL;
+	}
 }
 
 /*
- * Decode a body from src and pass its data on until the message ends,
- * src is empty or the other side has no room: the response's (to_client)
- * to the client's codec, the request's to the upstream (dropped when
- * sluice answered it).  The framing that came is dropped; the trailers of
- * a chunked body are kept until its end.  The cache fill gets the
- * response's bytes as they came, framing included: cache_fill_append()
- * takes them so.  1 if anything moved, 0 if not, -1 on a framing error
- * (or no memory).
+ * Decode the response body from the upstream's input and hand its data to
+ * the client's codec until the message ends, the input is empty or the
+ * codec has no room; the trailers of a chunked body are kept until its
+ * end.  1 if anything moved, 0 if not, -1 on a framing error (or no
+ * memory).
  */
 static int
-exchange_forward(struct exchange *r, struct evbuffer *src, int to_client)
+exchange_forward(struct exchange *r)
 {
-	struct http1_body *b = to_client ? &r->resp : &r->body;
-	struct h1codec_trailers *t = to_client ? &r->resp_trailers :
-	    &r->body_trailers;
-	struct evbuffer *dst = NULL;
-	struct evbuffer_iovec v;
-	enum http1_part part;
-	int moved = 0, rc = 0, trailers;
-	ssize_t n;
+	struct h1codec_sink sink = { exchange_sink_room, exchange_sink_data,
+	    exchange_sink_seen, r };
+	int n;
 
-	if (!to_client && !r->local && r->up.sock != NULL)
-		dst = sock_output(r->up.sock);
-	trailers = to_client ? b->kind == HTTP1_BODY_CHUNKED :
-	    dst != NULL && r->body_chunked;
-	while (!b->done && evbuffer_get_length(src) > 0) {
-		if (to_client ? !r->c->codec->room(r) : dst != NULL &&
-		    evbuffer_get_length(dst) >= CONN_HIGH_WATER)
-			break;
-		if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
-			break;
-		if ((n = http1_body_decode(b, v.iov_base, v.iov_len, &part)) < 0)
-			return -1;
-		if (n == 0)
-			break;
-		moved = 1;
-		if (to_client && r->fill != NULL &&
-		    cache_fill_append(r->fill, v.iov_base, n) == -1) {
-			cache_fill_abort(r->fill);	/* too big: stream only */
-			r->fill = NULL;
-		}
-		if (part == HTTP1_PART_TRAILERS && trailers)
-			rc = h1codec_trailers_add(t, v.iov_base, n);
-		if (part != HTTP1_PART_DATA)
-			evbuffer_drain(src, n);
-		else
-			rc = exchange_put(r, to_client, src, dst, n);
-		if (rc == -1)
-			return -1;
-	}
-	if (moved && b->done && (to_client || trailers))
-		return exchange_body_end(r, to_client) == -1 ? -1 : 1;
-	return moved;
+	n = h1codec_read_body(sock_input(r->up.sock), &r->resp,
+	    &r->resp_trailers, &sink);
+	if (n == 1 && r->resp.done)
+		return exchange_response_end(r) == -1 ? -1 : 1;
+	return n;
 }
 
 /* 1: a head was handled, 0: need more, -1: the exchange ended badly. */
@@ -642,7 +554,7 @@ exchange_pump(struct exchange *r)
 	if (exchange_waits(r))
 		return 0;		/* a timer or a waiter wakes it */
 	if (!r->body.done) {
-		n = exchange_forward(r, sock_input(c->csock), 0);
+		n = c->codec->read_body(r);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked request body");
@@ -665,7 +577,7 @@ exchange_pump(struct exchange *r)
 		progress = 1;
 	}
 	if (r->state == EX_RESPONSE) {
-		n = exchange_forward(r, sock_input(r->up.sock), 1);
+		n = exchange_forward(r);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked response body");

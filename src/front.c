@@ -2,8 +2,9 @@
  * front.c - the client connection, from accept to close.
  *
  * A connection is one struct conn, owned by the worker that accepted it; it
- * owns its socks (sock.c), timer and the request in flight (struct
- * exchange, exchange.c).  Every callback only records what happened and
+ * owns its socks (sock.c), timer, codec (front_h1.c) and the requests in
+ * flight (struct exchange, exchange.c; HTTP/1 has one at a time), and the
+ * upstream leg the last one left for the next (c->idle).  Every callback only records what happened and
  * calls front_run(), which advances the state machine as far as the
  * buffers allow (front_pump), checks the exchange's invariants in debug
  * builds, sets which sides may read (front_update_events), and frees the
@@ -29,9 +30,11 @@
  *                answered before the body +--> LINGER -----+
  *                ended (client still sending)
  *
- * Invariants: in EXCHANGE, ex.body frames the client's bytes and ex.resp
- * the upstream's; bytes move only through exchange_forward(), which stops
- * at CONN_HIGH_WATER in the destination (backpressure both ways).  A
+ * Invariants: in EXCHANGE, the exchange's body frames the client's bytes
+ * and its resp the upstream's; bytes move only through the codec's
+ * read_body (to exchange_body_data()) and exchange_forward() (to the
+ * codec's write_body), which stop at CONN_HIGH_WATER in the destination
+ * (backpressure both ways).  A
  * request whose head was parsed gets exactly one audit row, in
  * exchange_audit().  Before PEEK and TUNNEL, the destination sluice dials
  * has passed the SSRF guard (guard.c); a refusal is one audit row
@@ -505,7 +508,7 @@ front_pump(struct conn *c)
 	do {
 		switch (c->state) {
 		case CONN_REQ_HEAD:
-			progress = exchange_request_head(c);
+			progress = c->codec->read_head(c);
 			break;
 		case CONN_EXCHANGE:
 			progress = exchange_pump(TAILQ_FIRST(&c->exs));

@@ -8,7 +8,6 @@
 
 #include <stdio.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "datapath.h"
@@ -16,7 +15,6 @@
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
 #include "rules.h"
-#include "sock.h"
 #include "util.h"
 
 /*
@@ -141,16 +139,15 @@ policy_limit_collect(struct exchange *r)
 
 /*
  * Decide what to do with the request of exchange r (just begun), whose
- * head h sits at the start of the client's input.  Returns with the head
- * drained and state EXCHANGE: from here on the exchange works from its
- * message, r->req.
+ * head h was parsed from p.  Returns with state EXCHANGE: from here on the
+ * exchange works from its message, r->req, and the codec may drop the
+ * head's bytes.
  */
 void
 policy_dispatch(struct exchange *r, const struct http1_head *h,
     const char *p)
 {
 	struct conn *c = r->c;
-	struct evbuffer *in = sock_input(c->csock);
 	const struct rule *rule;
 	struct h1codec_refusal no;
 	struct http1_str path;
@@ -166,26 +163,25 @@ policy_dispatch(struct exchange *r, const struct http1_head *h,
 	 */
 	if (h1codec_request_check(h, c->name, &no) == -1) {
 		respond_error(r, no.status, no.code, no.why);
-		goto drain;
+		return;
 	}
 	if (c->misdirected) {
 		respond_error(r, 421, "misdirected",
 		    "TLS server name does not match the CONNECT host");
-		goto drain;
+		return;
 	}
 	if (r->norm == NULL) {
 		respond_error(r, 400, "bad_request", "request target has "
 		    "a '%' without two hex digits, a '\\', or a '.;' or '..;' "
 		    "segment");
-		goto drain;
+		return;
 	}
 	if (h1codec_request_msg(h, p, r->norm, r->norm_len, c->name,
 	    &r->req) == -1) {
 		respond_error(r, 400, "bad_request",
 		    "request head cannot be forwarded");
-		goto drain;
+		return;
 	}
-	evbuffer_drain(in, h->head_len);
 
 	r->rules = dpenv_rules(c->env);
 	rules_snapshot_ref(r->rules);
@@ -213,7 +209,4 @@ policy_dispatch(struct exchange *r, const struct http1_head *h,
 	    policy_limit(r, rule) != POLICY_LIMIT_PASS)
 		return;		/* answered 429, or held until the timer */
 	lookup_send(r, rule);
-	return;
-drain:
-	evbuffer_drain(in, h->head_len);
 }
