@@ -534,10 +534,11 @@ front_pump(struct conn *c)
 void
 front_run(struct conn *c)
 {
+	struct exchange *r;
+
 	if (c->state != CONN_DEAD)
 		front_pump(c);
-	struct exchange *r = TAILQ_FIRST(&c->exs);
-
+	r = TAILQ_FIRST(&c->exs);
 	/* A response no longer in flight cannot continue a secret. */
 	if (c->cap != NULL)
 		capture_flush(c->cap, r == NULL || r->state == EX_DONE);
