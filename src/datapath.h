@@ -347,6 +347,7 @@ enum policy_limit policy_limit(struct exchange *r, const struct rule *rule);
 enum policy_limit policy_limit_collect(struct exchange *r);
 void policy_dispatch(struct exchange *r, const struct http1_head *h,
     const char *p);
+void policy_decide(struct exchange *r);
 
 /* lookup.c */
 void lookup_flight_end(struct exchange *r);

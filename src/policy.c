@@ -138,19 +138,18 @@ policy_limit_collect(struct exchange *r)
 }
 
 /*
- * Decide what to do with the request of exchange r (just begun), whose
- * head h was parsed from p.  Returns with state EXCHANGE: from here on the
- * exchange works from its message, r->req, and the codec may drop the
- * head's bytes.
+ * The HTTP/1 part of deciding exchange r's request (just begun), whose
+ * head h was parsed from p: the checks only a head allows and the message
+ * built from it, then policy_decide().  Returns with state EXCHANGE: from
+ * here on the exchange works from its message, r->req, and the codec may
+ * drop the head's bytes.
  */
 void
 policy_dispatch(struct exchange *r, const struct http1_head *h,
     const char *p)
 {
 	struct conn *c = r->c;
-	const struct rule *rule;
 	struct h1codec_refusal no;
-	struct http1_str path;
 
 	c->state = CONN_EXCHANGE;
 	exchange_arm(r, front_cfg(c)->upstream_timeout);
@@ -182,6 +181,21 @@ policy_dispatch(struct exchange *r, const struct http1_head *h,
 		    "request head cannot be forwarded");
 		return;
 	}
+	policy_decide(r);
+}
+
+/*
+ * Decide what to do with exchange r's request, from its message (r->req)
+ * and normalised target alone, whichever codec built them: the rule, a
+ * deny (or would_deny), a fresh cache hit, the rate limit, then the cache
+ * step and the upstream.
+ */
+void
+policy_decide(struct exchange *r)
+{
+	struct conn *c = r->c;
+	const struct rule *rule;
+	struct http1_str path;
 
 	r->rules = dpenv_rules(c->env);
 	rules_snapshot_ref(r->rules);
