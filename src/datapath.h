@@ -84,7 +84,7 @@ enum conn_state {
  *                     sluice's own answer, or a cache hit: DONE at once
  */
 enum exchange_state {
-	EX_HEAD = 0,		/* none yet: the connection reads a head */
+	EX_HEAD = 0,		/* not begun: a zeroed exchange */
 	EX_POLICY,		/* head parsed; rules, limits and the cache decide */
 	EX_HELD,		/* waits for a rate-limit token or shared decision */
 	EX_COLLAPSED,		/* waits for an identical miss to reach the cache */
