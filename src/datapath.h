@@ -1,10 +1,15 @@
 /*
  * datapath.h - what the files of the data path share: one client
- * connection (struct conn) and the request in flight on it (struct
- * exchange), and the functions each file offers the others.
+ * connection (struct conn), the requests in flight on it (struct
+ * exchange, each with its upstream leg, struct upleg), the client codec's
+ * ops (struct front_codec), and the functions each file offers the
+ * others.  What concerns a request takes struct exchange *; what concerns
+ * the connection, struct conn *.
  *
  *   front.c      the client connection: accept, events, closing, the
  *                connections row
+ *   front_h1.c   its HTTP/1 codec, server side: heads and bodies in,
+ *                responses out
  *   intercept.c  what a new connection is: CONNECT head, DNS, ClientHello
  *                peek, then passthrough or TLS
  *   exchange.c   one request's life: head, body, response, audit row
@@ -31,11 +36,11 @@
 #include "h1codec.h"
 #include "http1.h"
 #include "msg.h"
+#include "sock.h"
 #include "upstream.h"
 
 struct evbuffer;
 struct rule;
-struct sock;
 
 #define CONN_HIGH_WATER		(256 * 1024)
 #define CONN_DISCARD_MAX	(1024 * 1024)	/* body we read to keep a connection */
@@ -59,7 +64,7 @@ enum conn_state {
 	CONN_PEEK,		/* waiting for a whole ClientHello */
 	CONN_HANDSHAKE,		/* TLS with the client */
 	CONN_REQ_HEAD,		/* between requests: reading a request head */
-	CONN_EXCHANGE,		/* a request is in flight: ex.state says where */
+	CONN_EXCHANGE,		/* a request is in flight: its state says where */
 	CONN_TUNNEL,		/* raw relay: passthrough, or after a 101 */
 	CONN_FLUSH,		/* writing what is left, then freed */
 	CONN_LINGER,		/* answered; dropping the rest of the body */
@@ -79,7 +84,7 @@ enum conn_state {
  *                     sluice's own answer, or a cache hit: DONE at once
  */
 enum exchange_state {
-	EX_HEAD = 0,		/* none yet: the connection reads a head */
+	EX_HEAD = 0,		/* not begun: a zeroed exchange */
 	EX_POLICY,		/* head parsed; rules, limits and the cache decide */
 	EX_HELD,		/* waits for a rate-limit token or shared decision */
 	EX_COLLAPSED,		/* waits for an identical miss to reach the cache */
@@ -89,7 +94,26 @@ enum exchange_state {
 				   still be ending) */
 };
 
+/*
+ * An exchange's upstream leg: a connection to the verified destination,
+ * the one the connection kept from its last exchange, a pooled one or a
+ * new one (upleg.c).  When the exchange ends it goes back to the
+ * connection (HTTP/1 keep-alive) or the pool, or is closed.
+ */
+struct upleg {
+	struct sock	*sock;			/* NULL: none */
+	int		 connected;
+	int		 reused;		/* carried a previous request */
+	int		 reusable;		/* idle and fit for another */
+	int		 eof;			/* the upstream closed its side */
+	enum upstream_close close;		/* how, once eof */
+	char		*retry_head;		/* head, while a retry is possible */
+	size_t		 retry_len;
+};
+
 struct exchange {
+	struct conn	*c;			/* the client connection it is on */
+	TAILQ_ENTRY(exchange) entry;		/* in c->exs */
 	int64_t		 start_ms;
 	double		 start_mono;
 	char		 method[32];
@@ -125,7 +149,8 @@ struct exchange {
 	int64_t		 local_bytes;		/* body bytes of that answer */
 	int		 resp_started;		/* a byte of a response went out */
 	int		 body_cut;		/* answered before the body ended */
-	int		 used_upstream;		/* sent on c->usock */
+	int		 used_upstream;		/* attached an upstream leg */
+	struct upleg	 up;
 	int		 held;			/* owes ratelimit_held_done() */
 	struct ratelimit_redis_wait *shared;	/* a shared decision asked */
 	const char	*limit_source;		/* "redis", "local" or NULL */
@@ -136,6 +161,7 @@ struct exchange {
 	struct cache_entry *cached;		/* stale entry being revalidated */
 	struct cache_fill *fill;		/* response being copied */
 	struct cache_flight *flight;		/* we fetch for waiting requests */
+	struct cache_waiter waiter;		/* while EX_COLLAPSED */
 	int		 collapsed;		/* waited once already */
 	char		*unsafe_target;		/* POST/PUT/PATCH/DELETE target */
 	char		*upgrade;		/* the Upgrade the request asked for */
@@ -145,8 +171,6 @@ struct exchange {
 	int		 status;
 	const char	*decision;
 	char		 error[160];
-	char		*retry_head;		/* head, while a retry is possible */
-	size_t		 retry_len;
 };
 
 struct conn {
@@ -174,16 +198,19 @@ struct conn {
 	int		 dns_sync;		/* inside evdns_getaddrinfo() */
 
 	struct sock	*csock;			/* client side */
+	const struct front_codec *codec;	/* its codec, server side */
 	struct capture_conn *cap;		/* --pcap: csock's bytes */
-	struct sock	*usock;			/* upstream side */
-	int		 usock_connected;
-	int		 usock_reused;		/* carried a previous request */
-	int		 usock_reusable;		/* idle and fit for another */
-	int		 usock_eof;		/* the upstream closed its side */
-	enum upstream_close usock_close;		/* how, once usock_eof */
+	struct upleg	 idle;			/* kept from the last exchange
+						   for the next (keep-alive) */
+	struct sock	*tsock;			/* a tunnel's upstream side */
+	int		 tsock_connected;
 
-	struct exchange	 ex;
-	struct cache_waiter waiter;		/* while EX_COLLAPSED */
+	/*
+	 * The requests in flight, oldest first: HTTP/1 has at most one.
+	 * HTTP/1 frees none but keeps the last one for the next request.
+	 */
+	TAILQ_HEAD(, exchange) exs;
+	struct exchange	*spare;
 	size_t		 head_scanned;		/* request head bytes without its end */
 	int		 passthrough;		/* audit the tunnel at close */
 	int64_t		 passthrough_rule;
@@ -211,6 +238,50 @@ struct conn {
 	enum conn_state	 end_state;		/* the state front_kill() ended */
 };
 
+/*
+ * The client connection's codec, server side: how an exchange's response
+ * reaches its client.  The exchange never writes the client's bytes
+ * itself: it hands the codec a message, body data and the end, and asks
+ * it for room.  HTTP/1 (front_h1.c) writes them on the connection, one
+ * exchange at a time; an HTTP/2 codec writes them on the exchange's
+ * stream.
+ */
+struct front_codec {
+	/*
+	 * Between requests: start an exchange for a request head that
+	 * came.  1 if one began (or the connection ended), 0: need more.
+	 */
+	int	(*read_head)(struct conn *c);
+	/*
+	 * The response head m (a 1xx too).  FRONT_UNTIL_CLOSE: the body
+	 * ends when the upstream closes, the length unknown until then.
+	 * -1 if it cannot be written (no memory, codings it cannot frame).
+	 */
+	int	(*write_head)(struct exchange *r, const struct msg *m, int flags);
+	/* Move n bytes of body data from src.  -1 without memory. */
+	int	(*write_body)(struct exchange *r, struct evbuffer *src, size_t n);
+	/* The body ended, with trailers t (their fields), or NULL: none. */
+	int	(*write_end)(struct exchange *r, const struct msg *t);
+	/* May more body be written now?  0: wait (backpressure). */
+	int	(*room)(struct exchange *r);
+	/*
+	 * Hand what came of r's request body to the exchange, as
+	 * exchange_body_room() allows: exchange_body_data(), then
+	 * exchange_body_end() with the trailers.  1 if anything moved, 0 if
+	 * not, -1 if the body is malformed.
+	 */
+	int	(*read_body)(struct exchange *r);
+	/*
+	 * The response cannot be finished: what was queued goes, then the
+	 * client is shown the cut (HTTP/1: a reset connection).
+	 */
+	void	(*reset)(struct exchange *r);
+};
+
+#define FRONT_UNTIL_CLOSE	0x1
+
+extern const struct front_codec front_h1;
+
 enum policy_limit {
 	POLICY_LIMIT_PASS = 0,	/* go on */
 	POLICY_LIMIT_REFUSED,	/* answered 429 */
@@ -224,7 +295,9 @@ void front_arm(struct conn *c, double secs);
 void front_kill(struct conn *c);
 void front_client_wire(struct conn *c);
 int front_has_room(struct sock *s);
-void front_sock_setup(struct conn *c, struct sock *s, int client);
+void front_sock_watch(struct sock *s, sock_data_cb *io,
+    sock_event_cb *event, void *arg);
+void front_sock_setup(struct conn *c);
 void front_capture_start(struct conn *c);
 void front_flush(struct conn *c);
 void front_linger(struct conn *c);
@@ -241,20 +314,25 @@ void intercept_read_connect(struct conn *c);
 void intercept_peek(struct conn *c);
 
 /* tunnel.c */
+void tunnel_sock_setup(struct conn *c);
 void tunnel_start(struct conn *c, int64_t rule_id);
-void tunnel_upgrade(struct conn *c);
+void tunnel_upgrade(struct conn *c, struct exchange *r);
 int tunnel_pump(struct conn *c);
 void tunnel_end(struct conn *c, struct sock **closed);
 void tunnel_free(struct conn *c);
 
 /* exchange.c */
 struct http1_str exchange_target_path(struct http1_str t);
-void exchange_begin(struct conn *c, const struct http1_head *h);
-void exchange_audit(struct conn *c);
-void exchange_resume(struct conn *c);
+struct exchange *exchange_begin(struct conn *c, const struct http1_head *h);
+void exchange_arm(struct exchange *r, double secs);
+void exchange_audit(struct exchange *r);
+void exchange_resume(struct exchange *r);
 void exchange_wake(void *arg);
-int exchange_request_head(struct conn *c);
-int exchange_pump(struct conn *c);
+void exchange_timeout(struct exchange *r);
+int exchange_pump(struct exchange *r);
+int exchange_body_room(struct exchange *r);
+int exchange_body_data(struct exchange *r, struct evbuffer *src, size_t n);
+int exchange_body_end(struct exchange *r, const struct msg *trailers);
 int exchange_waits(const struct exchange *r);
 #ifdef SLUICE_DEBUG
 void exchange_assert(const struct conn *c);
@@ -265,35 +343,40 @@ void exchange_assert(const struct conn *c);
 /* policy.c */
 int policy_deny_stands(struct conn *c, const char *host, const char *method,
     const char *path, size_t pathlen, int64_t rule_id);
-enum policy_limit policy_limit(struct conn *c, const struct rule *rule);
-enum policy_limit policy_limit_collect(struct conn *c);
-void policy_dispatch(struct conn *c, const struct http1_head *h, const char *p);
+enum policy_limit policy_limit(struct exchange *r, const struct rule *rule);
+enum policy_limit policy_limit_collect(struct exchange *r);
+void policy_dispatch(struct exchange *r, const struct http1_head *h,
+    const char *p);
+void policy_decide(struct exchange *r);
 
 /* lookup.c */
-void lookup_flight_end(struct conn *c);
-int lookup_send(struct conn *c, const struct rule *rule);
-int lookup_hit(struct conn *c, const struct rule *rule);
-void lookup_revalidated(struct conn *c, const struct http1_head *h304);
-int lookup_serve_stale(struct conn *c, int status);
-void lookup_fill(struct conn *c, const struct http1_head *h);
+void lookup_flight_end(struct exchange *r);
+int lookup_send(struct exchange *r, const struct rule *rule);
+int lookup_hit(struct exchange *r, const struct rule *rule);
+void lookup_revalidated(struct exchange *r, const struct http1_head *h304);
+int lookup_serve_stale(struct exchange *r, int status);
+void lookup_fill(struct exchange *r, const struct http1_head *h);
 
 /* respond.c */
 const char *respond_reason(int status);
 void respond_json_str(struct evbuffer *out, const char *s);
-void respond_error(struct conn *c, int status, const char *code,
+void respond_error(struct exchange *r, int status, const char *code,
     const char *why);
-void respond_denied(struct conn *c, int64_t rule_id);
-void respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms);
-void respond_not_cached(struct conn *c);
+void respond_denied(struct exchange *r, int64_t rule_id);
+void respond_limited(struct exchange *r, const struct rule *rule,
+    int64_t wait_ms);
+void respond_not_cached(struct exchange *r);
 
 /* upleg.c */
-void upleg_drop(struct conn *c);
+void upleg_drop(struct exchange *r);
+void upleg_end(struct exchange *r);
+struct sock *upleg_take(struct exchange *r);
+void upleg_idle_release(struct conn *c);
 void upleg_note(struct conn *c, SSL *ssl);
-void upleg_send_request(struct conn *c, const struct rule *rule,
+void upleg_note_first(struct exchange *r);
+void upleg_send_request(struct exchange *r, const struct rule *rule,
     const char *extra);
 void upleg_retry_drop(struct exchange *r);
-void upleg_read(struct sock *s, void *arg);
-int upleg_eof(struct conn *c);
-void upleg_event(struct sock *s, short what, void *arg);
+int upleg_eof(struct exchange *r);
 
 #endif

@@ -1,9 +1,11 @@
 /*
- * exchange.c - one request's life on a connection (struct exchange): its
- * head read and parsed, policy asked (policy.c), sent upstream (upleg.c) or
- * answered from the cache (lookup.c) or by sluice (respond.c), both bodies
- * streamed with backpressure, the response head rewritten, and exactly one
- * audit row at the end.
+ * exchange.c - one request's life on a connection (struct exchange): begun
+ * for a head the client's codec parsed, policy asked (policy.c), sent
+ * upstream (upleg.c) or answered from the cache (lookup.c) or by sluice
+ * (respond.c), both bodies streamed with backpressure (the request's from
+ * the codec, the response's to it), the response head rewritten as a
+ * message for the codec, and exactly one audit row at the end, when the
+ * exchange is freed.  It never reads or writes the client's socket.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -58,13 +60,34 @@ exchange_target(struct exchange *r, struct http1_str t)
 	r->target = strndup(t.p, t.len);
 }
 
-void
+/*
+ * A new exchange on c, the last one's memory if the connection kept it
+ * (HTTP/1 keep-alive costs no malloc per request).  NULL without memory.
+ */
+static struct exchange *
+exchange_new(struct conn *c)
+{
+	struct exchange *r = c->spare;
+
+	if (r != NULL)
+		c->spare = NULL;
+	else if ((r = malloc(sizeof(*r))) == NULL)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	r->c = c;
+	TAILQ_INSERT_TAIL(&c->exs, r, entry);
+	return r;
+}
+
+/* Start an exchange on c for the request head h; NULL without memory. */
+struct exchange *
 exchange_begin(struct conn *c, const struct http1_head *h)
 {
-	struct exchange *r = &c->ex;
+	struct exchange *r;
 	const struct http1_header *up;
 
-	memset(r, 0, sizeof(*r));
+	if ((r = exchange_new(c)) == NULL)
+		return NULL;
 	msg_init(&r->req, MSG_REQUEST);
 	r->minor = h->version_minor;
 	r->start_ms = util_wall_ms();
@@ -89,13 +112,27 @@ exchange_begin(struct conn *c, const struct http1_head *h)
 	r->state = EX_POLICY;
 	/* The host rules see: the SNI, the CONNECT host or the destination IP. */
 	util_copy(r->host, sizeof(r->host), c->name, strlen(c->name));
+	return r;
 }
 
-/* Write the request's audit row and forget the request. */
+/*
+ * The exchange's deadline.  The connection's one timer serves it while a
+ * connection carries one exchange at a time.
+ */
 void
-exchange_audit(struct conn *c)
+exchange_arm(struct exchange *r, double secs)
 {
-	struct exchange *r = &c->ex;
+	front_arm(r->c, secs);
+}
+
+/*
+ * Write the request's audit row and free the exchange (the connection
+ * keeps one for its next): nothing may use r afterwards.
+ */
+void
+exchange_audit(struct exchange *r)
+{
+	struct conn *c = r->c;
 	struct audit_record rec = {
 		.ts_ms = r->start_ms,
 		.client = c->client_str,
@@ -118,8 +155,10 @@ exchange_audit(struct conn *c)
 
 	if (r->shared != NULL)
 		ratelimit_redis_abandon(r->shared);
-	if (c->up_subject[0] == '\0' && c->usock != NULL)
-		upleg_note(c, sock_ssl(c->usock));
+	if (r->held)
+		ratelimit_held_done(c->env->ratelimit);
+	cache_flight_leave(c->env->cache, &r->waiter);
+	upleg_note_first(r);
 	audit_submit(c->env->audit, &rec);
 	counters_request(c->env->counters, counters_decision(r->decision),
 	    r->status, r->rule_id, r->cache_status);
@@ -129,7 +168,7 @@ exchange_audit(struct conn *c)
 		    r->host, r->status, r->error);
 	if (r->fill != NULL)
 		cache_fill_abort(r->fill);
-	lookup_flight_end(c);
+	lookup_flight_end(r);
 	if (r->cached != NULL)
 		cache_entry_unref(r->cached);
 	msg_free(&r->req);
@@ -138,31 +177,29 @@ exchange_audit(struct conn *c)
 	if (r->rules != NULL)
 		rules_snapshot_unref(r->rules);
 	upleg_retry_drop(r);
+	upleg_drop(r);
 	free(r->target);
 	free(r->norm);
 	h1codec_trailers_free(&r->body_trailers);
 	h1codec_trailers_free(&r->resp_trailers);
-	memset(r, 0, sizeof(*r));
+	TAILQ_REMOVE(&c->exs, r, entry);
+	if (c->spare == NULL)
+		c->spare = r;
+	else
+		free(r);
 }
 
 /* The exchange is complete: keep both sides for the next one, or close. */
 static void
-exchange_end(struct conn *c)
+exchange_end(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	int keep, linger = r->body_cut;
 
-	if (r->used_upstream) {
-		c->usock_reusable = c->usock_connected && !c->usock_eof &&
-		    !r->local && r->upstream_keepalive && r->body.done &&
-		    r->state == EX_DONE;
-		if (!c->usock_reusable)
-			upleg_drop(c);
-		else
-			c->usock_reused = 1;
-	}
+	if (r->used_upstream)
+		upleg_end(r);
 	keep = r->client_keepalive && r->body.done && !*c->env->draining;
-	exchange_audit(c);
+	exchange_audit(r);
 	if (keep) {
 		c->state = CONN_REQ_HEAD;
 		front_arm(c, front_cfg(c)->idle_timeout);
@@ -173,27 +210,30 @@ exchange_end(struct conn *c)
 }
 
 /*
- * Write the response head h (parsed from p) to out from its message:
- * sluice's status line, the fields that do not end here (hop-by-hop ones
- * never enter the message; Alt-Svc goes, no QUIC; the upstream's Age stays)
- * and the framing sluice decides; the caller adds its fields and
- * the blank line.  A body of unknown length goes chunked, or
- * close-delimited when close_delimited (the client is not kept).  -1 on
- * allocation failure.
+ * Write the response head h (parsed from p) through the client's codec,
+ * as a message: the status, the fields that do not end here (hop-by-hop
+ * ones never enter the message; Alt-Svc goes, no QUIC; the upstream's Age
+ * stays), sluice's Cache-Status, and the body's framing as a fact for the
+ * codec to write.  -1 if it cannot be written.
  */
 static int
-exchange_write_response_head(const struct http1_head *h, const char *p,
-    int close_delimited, struct evbuffer *out)
+exchange_write_response_head(struct exchange *r, const struct http1_head *h,
+    const char *p, int flags)
 {
 	struct msg m;
-	int rc = -1;
+	char cs[64];
+	int n, rc = -1;
 
 	msg_init(&m, MSG_RESPONSE);
 	if (h1codec_response_msg(h, p, &m) == -1)
 		goto fail;
 	msg_remove(&m, "alt-svc", 7);
-	rc = h1codec_write_response(out, &m, H1CODEC_OPEN |
-	    (close_delimited ? H1CODEC_CLOSE_DELIMITED : 0));
+	if (h->status >= 200 && r->cache_status != NULL) {
+		n = snprintf(cs, sizeof(cs), "sluice; %s", r->cache_status);
+		if (msg_add(&m, "Cache-Status", 12, cs, (size_t)n) == -1)
+			goto fail;
+	}
+	rc = r->c->codec->write_head(r, &m, flags);
 fail:
 	msg_free(&m);
 	return rc;
@@ -241,204 +281,182 @@ exchange_upgrade_asked(const struct exchange *r, const struct http1_head *h)
  * request's response to reach the cache) goes on.
  */
 void
-exchange_resume(struct conn *c)
+exchange_resume(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	enum policy_limit limit = POLICY_LIMIT_PASS;
 
 	if (r->held) {
 		ratelimit_held_done(c->env->ratelimit);
 		r->held = 0;
 	}
-	cache_flight_leave(c->env->cache, &c->waiter);
+	cache_flight_leave(c->env->cache, &r->waiter);
 	r->state = EX_POLICY;
-	front_arm(c, front_cfg(c)->upstream_timeout);
+	exchange_arm(r, front_cfg(c)->upstream_timeout);
 	if (r->shared != NULL &&
-	    (limit = policy_limit_collect(c)) == POLICY_LIMIT_HELD)
+	    (limit = policy_limit_collect(r)) == POLICY_LIMIT_HELD)
 		return;
 	if (limit != POLICY_LIMIT_REFUSED)
-		lookup_send(c, r->rule);
+		lookup_send(r, r->rule);
 }
 
 void
 exchange_wake(void *arg)
 {
-	struct conn *c = arg;
+	struct exchange *r = arg;
+	struct conn *c = r->c;
 
-	if (c->state == CONN_EXCHANGE && c->ex.state == EX_COLLAPSED)
-		exchange_resume(c);
+	if (c->state == CONN_EXCHANGE && r->state == EX_COLLAPSED)
+		exchange_resume(r);
 	front_run(c);
 }
 
-/* Is there a LF without a CR before it at or after offset from? */
-static int
-exchange_has_bare_lf(struct evbuffer *in, size_t from)
+/*
+ * The exchange's deadline passed: a wait ends, or the body, the upstream or
+ * a stream was too slow.
+ */
+void
+exchange_timeout(struct exchange *r)
 {
-	struct evbuffer_ptr pos, lf;
-	char prev;
+	struct conn *c = r->c;
 
-	if (evbuffer_ptr_set(in, &pos, from, EVBUFFER_PTR_SET) == -1)
-		return 0;
-	for (;;) {
-		lf = evbuffer_search(in, "\n", 1, &pos);
-		if (lf.pos == -1)
-			return 0;
-		if (lf.pos == 0 ||
-		    evbuffer_ptr_set(in, &pos, lf.pos - 1, EVBUFFER_PTR_SET) ==
-		    -1 || evbuffer_copyout_from(in, &pos, &prev, 1) != 1 ||
-		    prev != '\r')
-			return 1;
-		if (evbuffer_ptr_set(in, &pos, lf.pos + 1, EVBUFFER_PTR_SET) ==
-		    -1)
-			return 0;
+	if (exchange_waits(r)) {
+		exchange_resume(r);
+	} else if (!r->body.done && !r->resp_started) {
+		respond_error(r, 408, "timeout",
+		    "client sent no request body for too long");
+	} else if (!r->resp_started && lookup_serve_stale(r, 0)) {
+		return;		/* stale-if-error */
+	} else if (!r->resp_started) {
+		log_event(LOG_WARN, "upstream_timeout", "client=%s "
+		    "sni=%s upstream=%s", c->client_str, c->sni,
+		    c->server_str);
+		respond_error(r, 504, "gateway_timeout",
+		    "upstream timed out");
+	} else {
+		/* front_free() resets the client: the body was cut. */
+		if (r->state == EX_UPSTREAM && r->body.done)
+			snprintf(r->error, sizeof(r->error),
+			    "upstream timed out");	/* after a 1xx */
+		else
+			snprintf(r->error, sizeof(r->error),
+			    "stream idle for %d s",
+			    front_cfg(c)->stream_idle_timeout);
+		r->decision = "error";
+		r->client_keepalive = 0;
+		front_kill(c);
 	}
 }
 
 /*
- * Is there a whole head (or more than the limit, or a bare LF that the
- * parser refuses at once) in the buffer?  Remembers how far it looked, so
- * a head arriving in small pieces costs linear time.
+ * The request body from the client's codec: may more come now (the
+ * upstream's output has room, or the body is dropped), its data, and its
+ * end with the trailers that came.  Sent on as it is (a known length) or
+ * in sluice's chunks with the trailers (h1codec_write_request() said
+ * chunked); dropped when sluice answered the request itself.
  */
-static int
-exchange_head_complete(struct evbuffer *in, size_t *scanned)
+int
+exchange_body_room(struct exchange *r)
 {
-	size_t len = evbuffer_get_length(in);
-	struct evbuffer_ptr start, found;
-
-	if (len >= HTTP1_MAX_HEAD)
-		return 1;
-	if (evbuffer_ptr_set(in, &start, *scanned > 3 ? *scanned - 3 : 0,
-	    EVBUFFER_PTR_SET) == -1)
-		return 1;
-	found = evbuffer_search(in, "\r\n\r\n", 4, &start);
-	if (found.pos != -1 || exchange_has_bare_lf(in, *scanned))
-		return 1;
-	*scanned = len;
-	return 0;
+	return r->local || r->up.sock == NULL ||
+	    evbuffer_get_length(sock_output(r->up.sock)) < CONN_HIGH_WATER;
 }
 
 int
-exchange_request_head(struct conn *c)
+exchange_body_data(struct exchange *r, struct evbuffer *src, size_t n)
 {
-	struct evbuffer *in = sock_input(c->csock);
-	size_t len = evbuffer_get_length(in);
-	struct http1_head h;
-	const char *why = "malformed request";
-	char *p;
+	if (r->local || r->up.sock == NULL)
+		return evbuffer_drain(src, n);
+	return h1codec_move_data(sock_output(r->up.sock), src, n,
+	    r->body_chunked);
+}
 
-	if (len == 0 || !exchange_head_complete(in, &c->head_scanned))
+int
+exchange_body_end(struct exchange *r, const struct msg *trailers)
+{
+	if (r->local || r->up.sock == NULL || !r->body_chunked)
 		return 0;
-	c->head_scanned = 0;
-	if (len > HTTP1_MAX_HEAD)
-		len = HTTP1_MAX_HEAD;
-	p = (char *)evbuffer_pullup(in, len);
-	switch (http1_parse_request(p, len, &h, &why)) {
-	case HTTP1_INCOMPLETE:
-		return 0;
-	case HTTP1_OK:
-		policy_dispatch(c, &h, p);
-		return 1;
-	case HTTP1_ERR_TOO_LARGE:
-		memset(&h, 0, sizeof(h));
-		exchange_begin(c, &h);
-		c->state = CONN_EXCHANGE;
-		respond_error(c, 431, "too_large",
-		    "request head larger than 64 KiB");
-		return 1;
-	case HTTP1_ERR_MALFORMED:
-		break;
-	}
-	memset(&h, 0, sizeof(h));
-	exchange_begin(c, &h);
-	c->state = CONN_EXCHANGE;
-	respond_error(c, 400, "bad_request", why);
-	log_event(LOG_INFO, "malformed_request", "client=%s sni=%s err=%s",
-	    c->client_str, c->sni, why);
-	return 1;
+	return h1codec_write_end(sock_output(r->up.sock), trailers);
 }
 
 /*
- * A chunked body ended: its last chunk and the trailers t that came, as a
- * message's trailers (only the trailers: the kind does not matter).
+ * The response body ended: the trailers kept meanwhile (as a message's
+ * trailers: the kind does not matter) go to the client's codec.
  */
 static int
-exchange_body_end(struct evbuffer *dst, struct h1codec_trailers *t)
+exchange_response_end(struct exchange *r)
 {
 	struct msg m;
 	int rc;
 
-	msg_init(&m, MSG_REQUEST);
-	rc = h1codec_trailers_msg(t, &m);
+	msg_init(&m, MSG_RESPONSE);
+	rc = h1codec_trailers_msg(&r->resp_trailers, &m);
 	if (rc == 0)
-		rc = h1codec_write_end(dst, &m);
+		rc = r->c->codec->write_end(r, &m);
 	msg_free(&m);
-	h1codec_trailers_free(t);
+	h1codec_trailers_free(&r->resp_trailers);
 	return rc;
 }
 
+static int
+exchange_sink_room(void *arg)
+{
+	struct exchange *r = arg;
+
+	return r->c->codec->room(r);
+}
+
+static int
+exchange_sink_data(void *arg, struct evbuffer *src, size_t n)
+{
+	struct exchange *r = arg;
+
+	return r->c->codec->write_body(r, src, n);
+}
+
+/* The cache fill gets the bytes as they came: cache_fill_append() wants. */
+static void
+exchange_sink_seen(void *arg, const void *p, size_t n)
+{
+	struct exchange *r = arg;
+
+	if (r->fill != NULL && cache_fill_append(r->fill, p, n) == -1) {
+		cache_fill_abort(r->fill);	/* too big: stream only */
+		r->fill = NULL;
+	}
+}
+
 /*
- * Decode body b from src and write its data to dst (NULL: discard) until
- * the message ends, src is empty or dst is full.  The data moves as it is
- * (a known length, or close-delimited) or, when chunked, in sluice's own
- * chunks, one per piece that came, ending with the trailers kept in t
- * meanwhile; the framing that came is dropped.  The cache fill gets the
- * bytes as they came, framing included: cache_fill_append() takes them
- * so.  1 if anything moved, 0 if not, -1 on a framing error (or
- * no memory).
+ * Decode the response body from the upstream's input and hand its data to
+ * the client's codec until the message ends, the input is empty or the
+ * codec has no room; the trailers of a chunked body are kept until its
+ * end.  1 if anything moved, 0 if not, -1 on a framing error (or no
+ * memory).
  */
 static int
-exchange_forward(struct evbuffer *src, struct evbuffer *dst,
-    struct http1_body *b, struct h1codec_trailers *t, int chunked,
-    struct cache_fill **fill)
+exchange_forward(struct exchange *r)
 {
-	struct evbuffer_iovec v;
-	enum http1_part part;
-	int moved = 0, rc = 0;
-	ssize_t n;
+	struct h1codec_sink sink = { exchange_sink_room, exchange_sink_data,
+	    exchange_sink_seen, r };
+	int n;
 
-	while (!b->done && evbuffer_get_length(src) > 0) {
-		if (dst != NULL && evbuffer_get_length(dst) >= CONN_HIGH_WATER)
-			break;
-		if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
-			break;
-		if ((n = http1_body_decode(b, v.iov_base, v.iov_len, &part)) < 0)
-			return -1;
-		if (n == 0)
-			break;
-		moved = 1;
-		if (fill != NULL && *fill != NULL &&
-		    cache_fill_append(*fill, v.iov_base, n) == -1) {
-			cache_fill_abort(*fill);	/* too big: stream only */
-			*fill = NULL;
-		}
-		if (part == HTTP1_PART_TRAILERS && dst != NULL && chunked)
-			rc = h1codec_trailers_add(t, v.iov_base, n);
-		if (part != HTTP1_PART_DATA || dst == NULL)
-			evbuffer_drain(src, n);
-		else if (chunked)
-			rc = h1codec_move_chunk(dst, src, n);
-		else
-			evbuffer_remove_buffer(src, dst, n);
-		if (rc == -1)
-			return -1;
-	}
-	if (moved && b->done && dst != NULL && chunked)
-		return exchange_body_end(dst, t) == -1 ? -1 : 1;
-	return moved;
+	n = h1codec_read_body(sock_input(r->up.sock), &r->resp,
+	    &r->resp_trailers, &sink);
+	if (n == 1 && r->resp.done)
+		return exchange_response_end(r) == -1 ? -1 : 1;
+	return n;
 }
 
 /* 1: a head was handled, 0: need more, -1: the exchange ended badly. */
 static int
-exchange_response_head(struct conn *c)
+exchange_response_head(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
-	struct evbuffer *in = sock_input(c->usock);
-	struct evbuffer *out = sock_output(c->csock);
+	struct conn *c = r->c;
+	struct evbuffer *in = sock_input(r->up.sock);
 	size_t len = evbuffer_get_length(in);
 	struct http1_str method = { r->method, strlen(r->method) };
 	struct http1_head h;
 	const char *why = "malformed response";
-	int close_delimited;
 	char *p;
 
 	if (len == 0)
@@ -454,7 +472,7 @@ exchange_response_head(struct conn *c)
 	default:
 		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
 		    "err=%s", c->client_str, c->server_str, why);
-		respond_error(c, 502, "bad_gateway", why);
+		respond_error(r, 502, "bad_gateway", why);
 		return -1;
 	}
 	upleg_retry_drop(r);
@@ -462,7 +480,7 @@ exchange_response_head(struct conn *c)
 		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
 		    "err=%s", c->client_str, c->server_str,
 		    "101 without a matching upgrade request");
-		respond_error(c, 502, "bad_gateway",
+		respond_error(r, 502, "bad_gateway",
 		    "upstream switched protocols without being asked");
 		return -1;
 	}
@@ -471,50 +489,44 @@ exchange_response_head(struct conn *c)
 		    util_mono_ms() - r->start_mono);
 	r->resp_started = 1;
 	if (h.status < 200) {
-		if (exchange_write_response_head(&h, p, 0, out) == -1)
+		if (exchange_write_response_head(r, &h, p, 0) == -1)
 			goto unwritable;
-		evbuffer_add(out, "\r\n", 2);
 		evbuffer_drain(in, h.head_len);
 		if (h.status != 101)
 			return 1;
 		r->status = 101;
-		tunnel_upgrade(c);
+		tunnel_upgrade(c, r);
 		return -1;
 	}
 	r->status = h.status;
 	if (!h.keep_alive)
 		r->upstream_keepalive = 0;
-	/* Chunked is HTTP/1.1's: an HTTP/1.0 client reads until close. */
-	close_delimited = h.body == HTTP1_BODY_UNTIL_CLOSE ||
-	    (h.body == HTTP1_BODY_CHUNKED && r->client_minor == 0);
-	if (close_delimited)
+	/*
+	 * A body that ends with the upstream's close ends the client's
+	 * connection too; so does chunked for an HTTP/1.0 client (the codec).
+	 */
+	if (h.body == HTTP1_BODY_UNTIL_CLOSE)
 		r->client_keepalive = 0;
 	if (r->unsafe_target != NULL && h.status >= 200 && h.status < 400)
 		cache_invalidate(c->env->cache, r->host,
 		    (struct http1_str){ r->unsafe_target,
 		    strlen(r->unsafe_target) });
 	if (r->cached != NULL && h.status == 304) {
-		lookup_revalidated(c, &h);
+		lookup_revalidated(r, &h);
 		evbuffer_drain(in, h.head_len);
 		r->resp.done = 1;	/* a 304 has no body */
 		return 1;
 	}
-	if (lookup_serve_stale(c, h.status))
+	if (lookup_serve_stale(r, h.status))
 		return 1;
 	/* The upstream's Age goes on: the cache adds to it only on a hit. */
-	if (exchange_write_response_head(&h, p, close_delimited, out) == -1)
+	if (exchange_write_response_head(r, &h, p,
+	    h.body == HTTP1_BODY_UNTIL_CLOSE ? FRONT_UNTIL_CLOSE : 0) == -1)
 		goto unwritable;
 	if (r->fillable)
-		lookup_fill(c, &h);
-	if (r->cache_status != NULL)
-		evbuffer_add_printf(out, "Cache-Status: sluice; %s\r\n",
-		    r->cache_status);
-	if (!r->client_keepalive || *c->env->draining)
-		evbuffer_add(out, "Connection: close\r\n", 19);
-	evbuffer_add(out, "\r\n", 2);
+		lookup_fill(r, &h);
 	evbuffer_drain(in, h.head_len);
 	http1_body_init(&r->resp, h.body, h.content_length);
-	r->resp_chunked = h.body == HTTP1_BODY_CHUNKED && !close_delimited;
 	r->state = EX_RESPONSE;
 	if (h.body == HTTP1_BODY_NONE) {
 		r->resp.done = 1;
@@ -523,34 +535,31 @@ exchange_response_head(struct conn *c)
 			cache_fill_commit(r->fill);
 			r->fill = NULL;
 		}
-		lookup_flight_end(c);
+		lookup_flight_end(r);
 	}
 	return 1;
 unwritable:
 	/* No memory, or a coding list too long to add chunked to. */
-	respond_error(c, 502, "bad_gateway",
+	respond_error(r, 502, "bad_gateway",
 	    "response head cannot be written");
 	return -1;
 }
 
 int
-exchange_pump(struct conn *c)
+exchange_pump(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
-	struct evbuffer *cin = sock_input(c->csock);
-	struct evbuffer *uout = c->usock ? sock_output(c->usock) : NULL;
+	struct conn *c = r->c;
 	int progress = 0, n;
 
 	if (exchange_waits(r))
 		return 0;		/* a timer or a waiter wakes it */
 	if (!r->body.done) {
-		n = exchange_forward(cin, r->local ? NULL : uout, &r->body,
-		    &r->body_trailers, r->body_chunked, NULL);
+		n = c->codec->read_body(r);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked request body");
 			if (!r->resp_started)
-				respond_error(c, 400, "bad_request",
+				respond_error(r, 400, "bad_request",
 				    r->error);
 			else
 				r->body.done = 1;
@@ -559,8 +568,8 @@ exchange_pump(struct conn *c)
 		}
 		progress |= n;
 	}
-	while (r->state == EX_UPSTREAM && c->usock != NULL) {
-		n = exchange_response_head(c);
+	while (r->state == EX_UPSTREAM && r->up.sock != NULL) {
+		n = exchange_response_head(r);
 		if (n == -1)
 			return 1;
 		if (n == 0)
@@ -568,9 +577,7 @@ exchange_pump(struct conn *c)
 		progress = 1;
 	}
 	if (r->state == EX_RESPONSE) {
-		n = exchange_forward(sock_input(c->usock),
-		    sock_output(c->csock), &r->resp, &r->resp_trailers,
-		    r->resp_chunked, &r->fill);
+		n = exchange_forward(r);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked response body");
@@ -584,12 +591,12 @@ exchange_pump(struct conn *c)
 		if (r->resp.done && r->fill != NULL && r->error[0] == '\0') {
 			cache_fill_commit(r->fill);
 			r->fill = NULL;
-			lookup_flight_end(c);
+			lookup_flight_end(r);
 		}
 	}
-	if (c->usock_eof && !r->local && r->state != EX_DONE &&
-	    evbuffer_get_length(sock_input(c->usock)) == 0 &&
-	    upleg_eof(c) == -1)
+	if (r->up.eof && !r->local && r->state != EX_DONE &&
+	    evbuffer_get_length(sock_input(r->up.sock)) == 0 &&
+	    upleg_eof(r) == -1)
 		return 1;
 	if (r->state == EX_DONE && !r->body.done && !r->local) {
 		/*
@@ -602,7 +609,7 @@ exchange_pump(struct conn *c)
 		r->upstream_keepalive = 0;
 	}
 	if (r->state == EX_DONE && r->body.done) {
-		exchange_end(c);
+		exchange_end(r);
 		return 1;
 	}
 	/*
@@ -610,7 +617,7 @@ exchange_pump(struct conn *c)
 	 * streaming either way may pause longer (LLM streams do).
 	 */
 	if (progress)
-		front_arm(c, r->state == EX_RESPONSE || !r->body.done ?
+		exchange_arm(r, r->state == EX_RESPONSE || !r->body.done ?
 		    front_cfg(c)->stream_idle_timeout :
 		    front_cfg(c)->upstream_timeout);
 	return progress;
@@ -624,31 +631,17 @@ exchange_waits(const struct exchange *r)
 }
 
 #ifdef SLUICE_DEBUG
-/*
- * What each state promises, checked after every step of a connection in
- * debug builds (SQLite's assert_pager_state() is the model).  Between
- * requests nothing of the last one is left; within one, the state agrees
- * with what the exchange holds.
- */
-void
-exchange_assert(const struct conn *c)
+/* What exchange r's state promises (SQLite's assert_pager_state()). */
+static void
+exchange_assert_one(const struct conn *c, const struct exchange *r)
 {
-	const struct exchange *r = &c->ex;
-
-	if (c->state == CONN_REQ_HEAD) {
-		assert(r->state == EX_HEAD && r->start_ms == 0);
-		assert(r->fill == NULL && r->flight == NULL &&
-		    r->cached == NULL && r->shared == NULL && !r->held);
-		assert(r->retry_head == NULL && r->rules == NULL);
-		assert(r->req.len == 0 && r->req.fields.n == 0);
-		assert(r->body_trailers.p == NULL &&
-		    r->resp_trailers.p == NULL);
-		return;
-	}
-	if (c->state != CONN_EXCHANGE)
-		return;
+	assert(r->c == c);
 	assert(r->start_ms != 0);
 	assert(!r->local || r->state == EX_DONE);
+	/* A leg in use is one exchange's, never also the connection's. */
+	assert(r->up.sock == NULL || r->used_upstream);
+	assert(r->up.sock == NULL || c->idle.sock == NULL);
+	assert(r->waiter.flight == NULL || r->state == EX_COLLAPSED);
 	switch (r->state) {
 	case EX_HEAD:
 	case EX_POLICY:
@@ -663,13 +656,13 @@ exchange_assert(const struct conn *c)
 		break;
 	case EX_COLLAPSED:
 		assert(r->req.method.len > 0);
-		assert(r->collapsed && c->waiter.flight != NULL);
+		assert(r->collapsed && r->waiter.flight != NULL);
 		assert(r->flight == NULL && !r->resp_started &&
 		    !r->used_upstream);
 		break;
 	case EX_UPSTREAM:
 		assert(r->req.method.len > 0);
-		assert(r->used_upstream && c->usock != NULL);
+		assert(r->used_upstream && r->up.sock != NULL);
 		assert(r->status < 200 && r->fill == NULL);
 		assert(!r->resp_chunked && r->resp_trailers.p == NULL);
 		break;
@@ -681,6 +674,34 @@ exchange_assert(const struct conn *c)
 		assert(r->resp_started && r->status != 0);
 		break;
 	}
+}
+
+/*
+ * What the connection's exchanges promise, checked after every step of a
+ * connection in debug builds.  Between requests there is none (the spare
+ * is memory, not a request); HTTP/1 has one at a time; a kept upstream
+ * leg is idle and whole.
+ */
+void
+exchange_assert(const struct conn *c)
+{
+	const struct exchange *r;
+	int n = 0;
+
+	assert(c->idle.sock == NULL || (c->idle.connected &&
+	    c->idle.reusable && !c->idle.eof && c->idle.retry_head == NULL));
+	assert(c->spare == NULL || c->spare != TAILQ_FIRST(&c->exs));
+	if (c->state == CONN_REQ_HEAD) {
+		assert(TAILQ_EMPTY(&c->exs));
+		return;
+	}
+	if (c->state != CONN_EXCHANGE)
+		return;
+	TAILQ_FOREACH(r, &c->exs, entry) {
+		exchange_assert_one(c, r);
+		n++;
+	}
+	assert(n == 1 || (n > 1 && c->codec != &front_h1));
 }
 #endif
 

@@ -2,8 +2,9 @@
  * front.c - the client connection, from accept to close.
  *
  * A connection is one struct conn, owned by the worker that accepted it; it
- * owns its socks (sock.c), timer and the request in flight (struct
- * exchange, exchange.c).  Every callback only records what happened and
+ * owns its socks (sock.c), timer, codec (front_h1.c) and the requests in
+ * flight (struct exchange, exchange.c; HTTP/1 has one at a time), and the
+ * upstream leg the last one left for the next (c->idle).  Every callback only records what happened and
  * calls front_run(), which advances the state machine as far as the
  * buffers allow (front_pump), checks the exchange's invariants in debug
  * builds, sets which sides may read (front_update_events), and frees the
@@ -29,9 +30,11 @@
  *                answered before the body +--> LINGER -----+
  *                ended (client still sending)
  *
- * Invariants: in EXCHANGE, ex.body frames the client's bytes and ex.resp
- * the upstream's; bytes move only through exchange_forward(), which stops
- * at CONN_HIGH_WATER in the destination (backpressure both ways).  A
+ * Invariants: in EXCHANGE, the exchange's body frames the client's bytes
+ * and its resp the upstream's; bytes move only through the codec's
+ * read_body (to exchange_body_data()) and exchange_forward() (to the
+ * codec's write_body), which stop at CONN_HIGH_WATER in the destination
+ * (backpressure both ways).  A
  * request whose head was parsed gets exactly one audit row, in
  * exchange_audit().  Before PEEK and TUNNEL, the destination sluice dials
  * has passed the SSRF guard (guard.c); a refusal is one audit row
@@ -62,8 +65,7 @@
 #include "util.h"
 
 static void front_fd_cb(evutil_socket_t fd, short what, void *arg);
-static void front_client_read(struct sock *s, void *arg);
-static void front_client_write(struct sock *s, void *arg);
+static void front_client_io(struct sock *s, void *arg);
 static void front_client_event(struct sock *s, short what, void *arg);
 static void front_timer_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -140,6 +142,7 @@ front_accept(const struct dp_env *env, int fd, const struct sockaddr *peer,
 		log_event(LOG_WARN, "client_nodelay_failed", "err=%s",
 		    strerror(errno));
 	c->env = env;
+	TAILQ_INIT(&c->exs);
 	c->fd = fd;
 	c->connect_mode = connect_mode;
 	c->start_ms = util_wall_ms();
@@ -191,32 +194,37 @@ front_fd_cb(evutil_socket_t fd, short what, void *arg)
 	front_run(c);
 }
 
+/* Who hears about sock s: io when it read or wrote, event for the rest. */
 void
-front_sock_setup(struct conn *c, struct sock *s, int client)
+front_sock_watch(struct sock *s, sock_data_cb *io, sock_event_cb *event,
+    void *arg)
 {
-	if (client)
-		sock_setcb(s, front_client_read, front_client_write,
-		    front_client_event, c);
-	else
-		sock_setcb(s, upleg_read, front_client_write,
-		    upleg_event, c);
+	sock_setcb(s, io, io, event, arg);
 	sock_set_watermarks(s, CONN_HIGH_WATER, CONN_HIGH_WATER / 2);
+}
+
+void
+front_sock_setup(struct conn *c)
+{
+	front_sock_watch(c->csock, front_client_io, front_client_event, c);
 }
 
 /*
  * --pcap: every byte added to the client's input (what it sent) or output
- * (what sluice wrote for it) is copied as it arrives, while c->ex.rule
- * still names the credentials a response may echo.
+ * (what sluice wrote for it) is copied as it arrives, while the
+ * exchange's rule still names the credentials a response may echo.  One
+ * exchange at a time: HTTP/1's.
  */
 static void
 front_capture_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
 	struct conn *c = arg;
+	struct exchange *r = TAILQ_FIRST(&c->exs);
 
 	if (info->n_added > 0)
 		capture_bytes(c->cap, buf == sock_output(c->csock),
-		    buf, info->n_added, c->ex.rule);
+		    buf, info->n_added, r != NULL ? r->rule : NULL);
 }
 
 void
@@ -267,13 +275,9 @@ front_flush(struct conn *c)
 	if (c->state != CONN_FLUSH) {
 		c->state = CONN_FLUSH;
 		front_arm(c, CONN_FLUSH_SECS);
-		if (c->usock != NULL && c->usock_reusable && !c->passthrough) {
-			upstream_pool_put(c->env, c->usock,
-			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
-			c->usock = NULL;
-		}
+		upleg_idle_release(c);
 	}
-	if (!front_output_pending(c->csock) && !front_output_pending(c->usock))
+	if (!front_output_pending(c->csock) && !front_output_pending(c->tsock))
 		front_kill(c);
 }
 
@@ -305,12 +309,7 @@ front_linger(struct conn *c)
 		c->state = CONN_LINGER;
 		c->deadline = util_mono_ms() + CONN_LINGER_SECS * 1000.0;
 		front_arm(c, CONN_LINGER_IDLE);
-		if (c->usock != NULL && c->usock_reusable) {
-			upstream_pool_put(c->env, c->usock,
-			    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
-			c->usock = NULL;
-		}
-		upleg_drop(c);
+		upleg_idle_release(c);
 	}
 	if (c->csock == NULL) {
 		front_kill(c);
@@ -406,26 +405,27 @@ void
 front_free(struct conn *c)
 {
 	const struct dp_env *env = c->env;
-	int cut = c->ex.start_ms != 0 && c->ex.resp_started;
+	struct exchange *r;
+	int cut = 0;
 
-	if (c->ex.held)
-		ratelimit_held_done(env->ratelimit);
-	cache_flight_leave(env->cache, &c->waiter);
-	if (c->ex.start_ms != 0) {
-		if (c->ex.error[0] == '\0')
-			snprintf(c->ex.error, sizeof(c->ex.error),
+	while ((r = TAILQ_FIRST(&c->exs)) != NULL) {
+		cut |= r->resp_started;
+		if (r->error[0] == '\0')
+			snprintf(r->error, sizeof(r->error),
 			    "connection closed before the response ended");
-		if (c->ex.status == 0)
-			c->ex.decision = "error";
-		exchange_audit(c);
+		if (r->status == 0)
+			r->decision = "error";
+		exchange_audit(r);
 	}
+	free(c->spare);
 	if (c->passthrough)
 		intercept_audit_flow(c, "passthrough", NULL, 0,
 		    c->passthrough_rule, c->passthrough_note[0] ?
 		    c->passthrough_note : NULL);
 	if (c->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(c->dnsreq);
-	upstream_free(env, c->usock);
+	upstream_free(env, c->idle.sock);
+	upstream_free(env, c->tsock);
 	tunnel_free(c);
 	front_capture_end(c);
 	if (c->csock != NULL) {
@@ -459,7 +459,7 @@ front_set_read(struct sock *s, int on)
 static void
 front_update_events(struct conn *c)
 {
-	struct exchange *r = &c->ex;
+	struct exchange *r = TAILQ_FIRST(&c->exs);
 	int cread = 0, uread = 0;
 
 	/*
@@ -480,11 +480,11 @@ front_update_events(struct conn *c)
 			uread = 1;
 			break;
 		}
-		cread = r->local ? !r->body.done : front_has_room(c->usock);
-		uread = front_has_room(c->csock);
+		cread = r->local ? !r->body.done : front_has_room(r->up.sock);
+		uread = c->codec->room(r);
 		break;
 	case CONN_TUNNEL:
-		cread = front_has_room(c->usock);
+		cread = front_has_room(c->tsock);
 		uread = front_has_room(c->csock);
 		break;
 	case CONN_LINGER:
@@ -494,7 +494,10 @@ front_update_events(struct conn *c)
 		break;
 	}
 	front_set_read(c->csock, cread);
-	front_set_read(c->usock, uread && !c->usock_eof);
+	front_set_read(c->tsock, uread);
+	if (r != NULL)
+		front_set_read(r->up.sock, uread && !r->up.eof);
+	front_set_read(c->idle.sock, 1);
 }
 
 static void
@@ -505,10 +508,10 @@ front_pump(struct conn *c)
 	do {
 		switch (c->state) {
 		case CONN_REQ_HEAD:
-			progress = exchange_request_head(c);
+			progress = c->codec->read_head(c);
 			break;
 		case CONN_EXCHANGE:
-			progress = exchange_pump(c);
+			progress = exchange_pump(TAILQ_FIRST(&c->exs));
 			break;
 		case CONN_TUNNEL:
 			progress = tunnel_pump(c);
@@ -531,12 +534,14 @@ front_pump(struct conn *c)
 void
 front_run(struct conn *c)
 {
+	struct exchange *r;
+
 	if (c->state != CONN_DEAD)
 		front_pump(c);
+	r = TAILQ_FIRST(&c->exs);
 	/* A response no longer in flight cannot continue a secret. */
 	if (c->cap != NULL)
-		capture_flush(c->cap, c->ex.start_ms == 0 ||
-		    c->ex.state == EX_DONE);
+		capture_flush(c->cap, r == NULL || r->state == EX_DONE);
 	if (c->state == CONN_DEAD) {
 		front_free(c);
 		return;
@@ -546,13 +551,7 @@ front_run(struct conn *c)
 }
 
 static void
-front_client_read(struct sock *s, void *arg)
-{
-	front_run(arg);
-}
-
-static void
-front_client_write(struct sock *s, void *arg)
+front_client_io(struct sock *s, void *arg)
 {
 	front_run(arg);
 }
@@ -626,10 +625,12 @@ static void
 front_client_event(struct sock *s, short what, void *arg)
 {
 	struct conn *c = arg;
+	struct exchange *r = TAILQ_FIRST(&c->exs);
 
 	if (what & SOCK_EV_CONNECTED) {
 		if (c->state == CONN_HANDSHAKE) {
 			front_note_client_tls(c, sock_ssl(s));
+			c->codec = &front_h1;
 			c->state = CONN_REQ_HEAD;
 			front_arm(c, front_cfg(c)->idle_timeout);
 		}
@@ -639,9 +640,9 @@ front_client_event(struct sock *s, short what, void *arg)
 	} else if (c->state == CONN_TUNNEL) {
 		tunnel_end(c, &c->csock);
 	} else {
-		if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
-		    c->ex.error[0] == '\0')
-			snprintf(c->ex.error, sizeof(c->ex.error),
+		if (c->state == CONN_EXCHANGE && !exchange_waits(r) &&
+		    r->error[0] == '\0')
+			snprintf(r->error, sizeof(r->error),
 			    "client closed the connection");
 		ERR_clear_error();
 		front_client_wire(c);
@@ -656,7 +657,6 @@ static void
 front_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct exchange *r = &c->ex;
 	char why[CONFIG_HOST_MAX + 40];
 
 	switch (c->state) {
@@ -678,32 +678,7 @@ front_timer_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		break;
 	case CONN_EXCHANGE:
-		if (exchange_waits(r)) {
-			exchange_resume(c);
-		} else if (!r->body.done && !r->resp_started) {
-			respond_error(c, 408, "timeout",
-			    "client sent no request body for too long");
-		} else if (!r->resp_started && lookup_serve_stale(c, 0)) {
-			break;		/* stale-if-error */
-		} else if (!r->resp_started) {
-			log_event(LOG_WARN, "upstream_timeout", "client=%s "
-			    "sni=%s upstream=%s", c->client_str, c->sni,
-			    c->server_str);
-			respond_error(c, 504, "gateway_timeout",
-			    "upstream timed out");
-		} else {
-			/* front_free() resets the client: the body was cut. */
-			if (r->state == EX_UPSTREAM && r->body.done)
-				snprintf(r->error, sizeof(r->error),
-				    "upstream timed out");	/* after a 1xx */
-			else
-				snprintf(r->error, sizeof(r->error),
-				    "stream idle for %d s",
-				    front_cfg(c)->stream_idle_timeout);
-			r->decision = "error";
-			r->client_keepalive = 0;
-			front_kill(c);
-		}
+		exchange_timeout(TAILQ_FIRST(&c->exs));
 		break;
 	default:
 		front_kill(c);
@@ -734,11 +709,13 @@ void
 front_close_all(struct front_conns *conns)
 {
 	struct conn *c;
+	struct exchange *r;
 
 	while ((c = TAILQ_FIRST(&conns->list)) != NULL) {
-		if (c->ex.error[0] == '\0')
-			snprintf(c->ex.error, sizeof(c->ex.error),
-			    "shutdown");
+		TAILQ_FOREACH(r, &c->exs, entry)
+			if (r->error[0] == '\0')
+				snprintf(r->error, sizeof(r->error),
+				    "shutdown");
 		c->end_reason = "shutdown";
 		front_kill(c);
 		front_run(c);

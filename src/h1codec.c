@@ -673,6 +673,47 @@ h1codec_move_chunk(struct evbuffer *out, struct evbuffer *src, size_t len)
 	return 0;
 }
 
+int
+h1codec_move_data(struct evbuffer *out, struct evbuffer *src, size_t len,
+    int chunked)
+{
+	if (chunked)
+		return h1codec_move_chunk(out, src, len);
+	return evbuffer_remove_buffer(src, out, len) == (int)len ? 0 : -1;
+}
+
+int
+h1codec_read_body(struct evbuffer *src, struct http1_body *b,
+    struct h1codec_trailers *t, const struct h1codec_sink *sink)
+{
+	struct evbuffer_iovec v;
+	enum http1_part part;
+	int moved = 0, rc = 0;
+	ssize_t n;
+
+	while (!b->done && evbuffer_get_length(src) > 0 &&
+	    sink->room(sink->arg)) {
+		if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
+			break;
+		if ((n = http1_body_decode(b, v.iov_base, v.iov_len, &part)) < 0)
+			return -1;
+		if (n == 0)
+			break;
+		moved = 1;
+		if (sink->seen != NULL)
+			sink->seen(sink->arg, v.iov_base, (size_t)n);
+		if (part == HTTP1_PART_TRAILERS && t != NULL)
+			rc = h1codec_trailers_add(t, v.iov_base, (size_t)n);
+		if (part == HTTP1_PART_DATA)
+			rc = sink->data(sink->arg, src, (size_t)n);
+		else
+			evbuffer_drain(src, (size_t)n);
+		if (rc == -1)
+			return -1;
+	}
+	return moved;
+}
+
 /*
  * May a field be a trailer (RFC 9110 6.5.1)?  Not one that frames, routes
  * or modifies the request, authenticates, controls the response or says

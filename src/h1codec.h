@@ -116,6 +116,10 @@ int h1codec_write_chunk(struct evbuffer *out, const void *p, size_t len);
 /* The same, moving len bytes from src without copying them. */
 int h1codec_move_chunk(struct evbuffer *out, struct evbuffer *src,
     size_t len);
+/* Body data moved from src: as it is, or as a chunk when chunked. */
+int h1codec_move_data(struct evbuffer *out, struct evbuffer *src,
+    size_t len, int chunked);
+
 /*
  * The last chunk, m's trailers, and the end of the chunked body.  A field
  * that must not be a trailer (h1codec_trailer_ok) is not written.
@@ -139,6 +143,27 @@ int h1codec_trailers_add(struct h1codec_trailers *t, const char *p,
 int h1codec_trailers_msg(const struct h1codec_trailers *t, struct msg *m);
 /* Wipe and free what t holds; t is empty again. */
 void h1codec_trailers_free(struct h1codec_trailers *t);
+
+/*
+ * Where h1codec_read_body() puts a body's data: room() says whether more
+ * may go now, data() takes len bytes from src (0, or -1), seen() is shown
+ * each piece as it came, framing included (NULL: nobody).
+ */
+struct h1codec_sink {
+	int	(*room)(void *arg);
+	int	(*data)(void *arg, struct evbuffer *src, size_t len);
+	void	(*seen)(void *arg, const void *p, size_t len);
+	void	*arg;
+};
+
+/*
+ * Decode body b from src into sink until the body ends, src is empty or
+ * the sink has no room.  The framing that came is dropped; the trailer
+ * section goes to t (NULL: dropped).  1 if anything moved, 0 if not, -1
+ * on a framing error (or no memory).
+ */
+int h1codec_read_body(struct evbuffer *src, struct http1_body *b,
+    struct h1codec_trailers *t, const struct h1codec_sink *sink);
 
 /*
  * Add fields given as HTTP/1 field lines ("Name: value\r\n"...), each

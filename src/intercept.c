@@ -523,7 +523,7 @@ intercept_start_tls(struct conn *c)
 		return;
 	}
 	c->fd = -1;
-	front_sock_setup(c, c->csock, 1);
+	front_sock_setup(c);
 	front_capture_start(c);
 	c->state = CONN_HANDSHAKE;
 	/* What the CONNECT head and DNS left of the handshake's time. */

@@ -22,11 +22,11 @@
 
 /* Wake the requests that wait for this one's response to reach the cache. */
 void
-lookup_flight_end(struct conn *c)
+lookup_flight_end(struct exchange *r)
 {
-	if (c->ex.flight != NULL) {
-		cache_flight_done(c->env->cache, c->ex.flight);
-		c->ex.flight = NULL;
+	if (r->flight != NULL) {
+		cache_flight_done(r->c->env->cache, r->flight);
+		r->flight = NULL;
 	}
 }
 
@@ -35,9 +35,9 @@ lookup_flight_end(struct conn *c)
  * target as sent upstream (normalised), which is what the cache keys on.
  */
 static int
-lookup_request(struct conn *c, struct http1_head *rq)
+lookup_request(struct exchange *r, struct http1_head *rq)
 {
-	return h1codec_head_view(&c->ex.req, rq);
+	return h1codec_head_view(&r->req, rq);
 }
 
 /*
@@ -45,24 +45,22 @@ lookup_request(struct conn *c, struct http1_head *rq)
  * bounded).  1 if this request now waits.
  */
 static int
-lookup_collapse(struct conn *c, const struct rule *rule,
+lookup_collapse(struct exchange *r, const struct rule *rule,
     const struct http1_head *req)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 
 	if (r->collapsed || r->is_head)
 		return 0;
-	if (c->waiter.wake == NULL) {	/* once per connection */
-		c->waiter.wake = c->env->wake;
-		wake_call_init(&c->waiter.call, exchange_wake, c);
-	}
+	r->waiter.wake = c->env->wake;
+	wake_call_init(&r->waiter.call, exchange_wake, r);
 	r->flight = cache_flight_join(c->env->cache, rule->id, r->host,
-	    req->target, &c->waiter);
-	if (r->flight != NULL || c->waiter.flight == NULL)
+	    req->target, &r->waiter);
+	if (r->flight != NULL || r->waiter.flight == NULL)
 		return 0;
 	r->collapsed = 1;
 	r->state = EX_COLLAPSED;
-	front_arm(c, CONN_COLLAPSE_SECS);
+	exchange_arm(r, CONN_COLLAPSE_SECS);
 	return 1;
 }
 
@@ -73,49 +71,113 @@ lookup_unref(const void *data, size_t len, void *arg)
 }
 
 /*
+ * The answer's head as a message, for the client's codec: the head
+ * cache_answer() wrote (freed here), read back, with Age and
+ * Cache-Status.  -1 without memory.
+ */
+static int
+lookup_answer_msg(struct exchange *r, struct cache_answer *a, int64_t age,
+    const char *status, struct msg *m)
+{
+	struct http1_str method = { r->method, strlen(r->method) };
+	struct http1_head h;
+	const char *why;
+	char *p, v[64];
+	int n, rc = -1;
+
+	if ((p = realloc(a->head, a->headlen + 2)) == NULL) {
+		free(a->head);
+		return -1;
+	}
+	memcpy(p + a->headlen, "\r\n", 2);
+	if (http1_parse_response(p, a->headlen + 2, method, &h, &why) !=
+	    HTTP1_OK || h1codec_response_msg(&h, p, m) == -1)
+		goto fail;
+	n = snprintf(v, sizeof(v), "%lld", (long long)age);
+	if (msg_add(m, "Age", 3, v, (size_t)n) == -1)
+		goto fail;
+	n = snprintf(v, sizeof(v), "sluice; %s", status);
+	if (msg_add(m, "Cache-Status", 12, v, (size_t)n) == -1)
+		goto fail;
+	rc = 0;
+fail:
+	free(p);
+	return rc;
+}
+
+/*
+ * Write the answer through the client's codec: the head, the body (a
+ * reference into the entry, which it holds until written) and the end.
+ */
+static int
+lookup_write(struct exchange *r, const struct msg *m, struct cache_entry *e,
+    const struct cache_answer *a)
+{
+	const struct front_codec *codec = r->c->codec;
+	struct evbuffer *body = NULL;
+	int rc = -1;
+
+	if (codec->write_head(r, m, 0) == -1)
+		goto fail;
+	if (a->bodylen > 0) {
+		if ((body = evbuffer_new()) == NULL ||
+		    evbuffer_add_reference(body, a->body, a->bodylen,
+		    lookup_unref, e) == -1)
+			goto fail;
+		e = NULL;		/* the body's now */
+		if (codec->write_body(r, body, a->bodylen) == -1)
+			goto fail;
+	}
+	rc = codec->write_end(r, NULL);
+fail:
+	if (body != NULL)
+		evbuffer_free(body);
+	if (e != NULL)
+		cache_entry_unref(e);
+	return rc;
+}
+
+/*
  * Answer req from a cache entry (takes the reference): the stored message
  * with sluice's framing, or the 304, 206 or 416 that req asks for.
  */
 static void
-lookup_serve(struct conn *c, struct cache_entry *e,
+lookup_serve(struct exchange *r, struct cache_entry *e,
     const struct http1_head *req, int64_t age, const char *status)
 {
-	struct exchange *r = &c->ex;
-	struct evbuffer *out = sock_output(c->csock);
 	struct cache_answer a;
+	struct msg m;
 
-	if (cache_answer(e, req, &a) == -1) {
+	msg_init(&m, MSG_RESPONSE);
+	if (cache_answer(e, req, &a) == -1 ||
+	    lookup_answer_msg(r, &a, age, status, &m) == -1) {
+		msg_free(&m);
 		cache_entry_unref(e);
-		respond_error(c, 502, "bad_gateway", "out of memory");
+		respond_error(r, 502, "bad_gateway", "out of memory");
 		return;
 	}
-	if (r->used_upstream && !c->usock_connected)
-		upleg_drop(c);
+	if (r->used_upstream && !r->up.connected)
+		upleg_drop(r);
 	if (!r->body.done) {
 		r->body.done = 1;
 		r->client_keepalive = 0;
 	}
-	evbuffer_add(out, a.head, a.headlen);
-	free(a.head);
-	evbuffer_add_printf(out, "Age: %lld\r\nCache-Status: sluice; %s\r\n%s"
-	    "\r\n", (long long)age, status, r->client_keepalive &&
-	    !*c->env->draining ? "" : "Connection: close\r\n");
 	r->local = 1;
 	r->local_bytes = (int64_t)a.bodylen;
 	r->state = EX_DONE;
 	r->resp_started = 1;
 	r->status = a.status;
 	r->decision = "cached";
-	if (a.bodylen == 0 || evbuffer_add_reference(out, a.body, a.bodylen,
-	    lookup_unref, e) == -1)
-		cache_entry_unref(e);
+	if (lookup_write(r, &m, e, &a) == -1)
+		r->c->codec->reset(r);	/* no memory: cut, not half */
+	msg_free(&m);
 }
 
 /* Did the client send an Authorization of its own (not the rule's)? */
 static int
-lookup_client_auth(struct conn *c, const struct rule *rule)
+lookup_client_auth(struct exchange *r, const struct rule *rule)
 {
-	return msg_find(&c->ex.req, "authorization", 13) != NULL &&
+	return msg_find(&r->req, "authorization", 13) != NULL &&
 	    !inject_sets_field(rule, "authorization");
 }
 
@@ -124,18 +186,18 @@ lookup_client_auth(struct conn *c, const struct rule *rule)
  * reference) and start its one background revalidation.
  */
 static void
-lookup_serve_swr(struct conn *c, const struct http1_head *req,
+lookup_serve_swr(struct exchange *r, const struct http1_head *req,
     const struct rule *rule, struct cache_entry *e, int64_t age)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 
 	if (revalidate_start(c->env, (struct sockaddr *)&c->up_addr, c->up_len,
 	    c->sni[0] ? c->sni : c->name, c->name, e, r->rules, rule, r->host,
-	    &r->req, lookup_client_auth(c, rule), c->client_str,
+	    &r->req, lookup_client_auth(r, rule), c->client_str,
 	    c->server_str) == -1)
 		log_event(LOG_DEBUG, "cache_revalidate_skipped", "host=%s",
 		    r->host);
-	lookup_serve(c, e, req, age, "hit; fwd=stale");
+	lookup_serve(r, e, req, age, "hit; fwd=stale");
 }
 
 /*
@@ -144,22 +206,22 @@ lookup_serve_swr(struct conn *c, const struct http1_head *req,
  * costs the upstream nothing.  1 if answered.
  */
 int
-lookup_hit(struct conn *c, const struct rule *rule)
+lookup_hit(struct exchange *r, const struct rule *rule)
 {
 	struct http1_head rq;
 	struct cache_entry *e;
 	int64_t age;
 
-	if (!rule->has_cache || lookup_request(c, &rq) == -1 ||
+	if (!rule->has_cache || lookup_request(r, &rq) == -1 ||
 	    cache_request_bypass(&rq))
 		return 0;
-	switch (cache_lookup(c->env->cache, rule->id, c->ex.host, &rq,
+	switch (cache_lookup(r->c->env->cache, rule->id, r->host, &rq,
 	    time(NULL), &e, &age)) {
 	case CACHE_FRESH:
-		lookup_serve(c, e, &rq, age, "hit");
+		lookup_serve(r, e, &rq, age, "hit");
 		return 1;
 	case CACHE_STALE_SWR:
-		lookup_serve_swr(c, &rq, rule, e, age);
+		lookup_serve_swr(r, &rq, rule, e, age);
 		return 1;
 	case CACHE_STALE:
 		cache_entry_unref(e);
@@ -176,10 +238,9 @@ lookup_hit(struct conn *c, const struct rule *rule)
  * one already on its way upstream (EX_COLLAPSED, the message kept).
  */
 int
-lookup_send(struct conn *c, const struct rule *rule)
+lookup_send(struct exchange *r, const struct rule *rule)
 {
-	struct exchange *r = &c->ex;
-	struct cache *cache = c->env->cache;
+	struct cache *cache = r->c->env->cache;
 	const char *extra = NULL;
 	struct http1_head rq, *h = &rq;
 	struct cache_entry *e;
@@ -190,7 +251,7 @@ lookup_send(struct conn *c, const struct rule *rule)
 	    !msg_str_eq(&r->req, r->req.method, "OPTIONS", 7) &&
 	    !msg_str_eq(&r->req, r->req.method, "TRACE", 5))
 		r->unsafe_target = strndup(r->norm, r->norm_len);
-	if (rule == NULL || !rule->has_cache || lookup_request(c, &rq) == -1)
+	if (rule == NULL || !rule->has_cache || lookup_request(r, &rq) == -1)
 		goto forward;
 	if (cache_request_bypass(h)) {
 		if (r->unsafe_target == NULL)
@@ -201,15 +262,15 @@ lookup_send(struct conn *c, const struct rule *rule)
 	    &age)) {
 	case CACHE_FRESH:
 		r->cache_status = NULL;	/* a hit after a collapse is no miss */
-		lookup_serve(c, e, h, age, "hit");
+		lookup_serve(r, e, h, age, "hit");
 		return 0;
 	case CACHE_STALE_SWR:
-		lookup_serve_swr(c, h, rule, e, age);
+		lookup_serve_swr(r, h, rule, e, age);
 		return 0;
 	case CACHE_STALE:
 		if (cache_request_only_if_cached(h)) {
 			cache_entry_unref(e);
-			respond_not_cached(c);
+			respond_not_cached(r);
 			return 0;
 		}
 		/*
@@ -227,26 +288,26 @@ lookup_send(struct conn *c, const struct rule *rule)
 		break;
 	case CACHE_MISS:
 		if (cache_request_only_if_cached(h)) {
-			respond_not_cached(c);
+			respond_not_cached(r);
 			return 0;
 		}
 		r->cache_status = "fwd=miss";
-		if (lookup_collapse(c, rule, h))
+		if (lookup_collapse(r, rule, h))
 			return 1;
 		break;
 	}
-	r->client_auth = lookup_client_auth(c, rule);
+	r->client_auth = lookup_client_auth(r, rule);
 	r->fillable = 1;
 forward:
-	upleg_send_request(c, rule, extra);
+	upleg_send_request(r, rule, extra);
 	return 0;
 }
 
 /* A 304 answered our revalidation: refresh the entry and serve it. */
 void
-lookup_revalidated(struct conn *c, const struct http1_head *h304)
+lookup_revalidated(struct exchange *r, const struct http1_head *h304)
 {
-	struct exchange *r = &c->ex;
+	struct conn *c = r->c;
 	struct cache_entry *e = r->cached, *fresh = NULL;
 	struct http1_head rq, as200;
 	int64_t lifetime = -1, age;
@@ -254,7 +315,7 @@ lookup_revalidated(struct conn *c, const struct http1_head *h304)
 	/* Freshness comes from the 304's fields, read as if it were a 200. */
 	as200 = *h304;
 	as200.status = 200;
-	if (lookup_request(c, &rq) == 0)
+	if (lookup_request(r, &rq) == 0)
 		lifetime = cache_storable(&rq, &as200, &r->rule->cache,
 		    r->client_auth, time(NULL));
 	cache_refresh(c->env->cache, e, h304, lifetime > 0 ? lifetime : 0,
@@ -267,7 +328,7 @@ lookup_revalidated(struct conn *c, const struct http1_head *h304)
 		e = fresh;
 	} else if (fresh != NULL && fresh != e)
 		cache_entry_unref(fresh);
-	lookup_serve(c, e, &rq, 0, "fwd=stale; fwd-status=304");
+	lookup_serve(r, e, &rq, 0, "fwd=stale; fwd-status=304");
 	/* The upstream answered in full: keep it. */
 	r->local = 0;
 	r->resp.payload = (uint64_t)r->local_bytes;
@@ -279,9 +340,8 @@ lookup_revalidated(struct conn *c, const struct http1_head *h304)
  * entry instead if stale-if-error allows.  1 if it was served.
  */
 int
-lookup_serve_stale(struct conn *c, int status)
+lookup_serve_stale(struct exchange *r, int status)
 {
-	struct exchange *r = &c->ex;
 	struct http1_head rq;
 	struct cache_entry *e = r->cached;
 	char cs[48];
@@ -289,24 +349,23 @@ lookup_serve_stale(struct conn *c, int status)
 	if (e == NULL || (status != 0 && status != 500 && status != 502 &&
 	    status != 503 && status != 504) ||
 	    !cache_entry_on_error(e, time(NULL)) ||
-	    lookup_request(c, &rq) == -1)
+	    lookup_request(r, &rq) == -1)
 		return 0;
 	r->cached = NULL;
 	if (r->used_upstream) {
-		upleg_drop(c);		/* what it still sends is not wanted */
+		upleg_drop(r);		/* what it still sends is not wanted */
 		r->used_upstream = 0;
 	}
 	snprintf(cs, sizeof(cs), status ? "fwd=stale; fwd-status=%d" :
 	    "fwd=stale", status);
-	lookup_serve(c, e, &rq, cache_entry_age(e, time(NULL)), cs);
+	lookup_serve(r, e, &rq, cache_entry_age(e, time(NULL)), cs);
 	return 1;
 }
 
 /* Start copying this response into the cache, if it may be stored. */
 void
-lookup_fill(struct conn *c, const struct http1_head *h)
+lookup_fill(struct exchange *r, const struct http1_head *h)
 {
-	struct exchange *r = &c->ex;
 	struct http1_head rq;
 	int64_t lifetime;
 
@@ -314,17 +373,17 @@ lookup_fill(struct conn *c, const struct http1_head *h)
 		cache_entry_unref(r->cached);
 		r->cached = NULL;
 	}
-	if (r->is_head || lookup_request(c, &rq) == -1) {
-		lookup_flight_end(c);
+	if (r->is_head || lookup_request(r, &rq) == -1) {
+		lookup_flight_end(r);
 		return;
 	}
 	lifetime = cache_storable(&rq, h, &r->rule->cache, r->client_auth,
 	    time(NULL));
 	if (lifetime < 0) {
-		lookup_flight_end(c);	/* nothing will be stored to wait for */
+		lookup_flight_end(r);	/* nothing will be stored to wait for */
 		return;
 	}
-	r->fill = cache_fill_new(c->env->cache, r->rule->id, r->host, &rq, h,
+	r->fill = cache_fill_new(r->c->env->cache, r->rule->id, r->host, &rq, h,
 	    lifetime, r->rule->cache.max_bytes, (time_t)(r->start_ms / 1000),
 	    time(NULL));
 }

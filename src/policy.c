@@ -8,7 +8,6 @@
 
 #include <stdio.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "datapath.h"
@@ -16,7 +15,6 @@
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
 #include "rules.h"
-#include "sock.h"
 #include "util.h"
 
 /*
@@ -47,18 +45,18 @@ policy_deny_stands(struct conn *c, const char *host, const char *method,
 
 /* A bucket's answer (ratelimit_take()'s convention) applied. */
 static enum policy_limit
-policy_limit_apply(struct conn *c, const struct rule *rule, int64_t wait,
-    int counted)
+policy_limit_apply(struct exchange *r, const struct rule *rule,
+    int64_t wait, int counted)
 {
 	if (wait > 0) {
-		respond_limited(c, rule, wait);
+		respond_limited(r, rule, wait);
 		return POLICY_LIMIT_REFUSED;
 	}
 	if (wait < 0) {
 		/* The message waits for its token; its body stays unread. */
-		c->ex.held = counted;
-		c->ex.state = EX_HELD;
-		front_arm(c, -wait / 1000.0);
+		r->held = counted;
+		r->state = EX_HELD;
+		exchange_arm(r, -wait / 1000.0);
 		return POLICY_LIMIT_HELD;
 	}
 	return POLICY_LIMIT_PASS;
@@ -69,8 +67,9 @@ policy_limit_apply(struct conn *c, const struct rule *rule, int64_t wait,
  * answer from Redis, this gateway's share of it (rate / --fleet-size).
  */
 static enum policy_limit
-policy_limit_local(struct conn *c, const struct rule *rule)
+policy_limit_local(struct exchange *r, const struct rule *rule)
 {
+	struct conn *c = r->c;
 	struct rule_limit share;
 	const struct rule_limit *lim = &rule->limit;
 
@@ -80,8 +79,8 @@ policy_limit_local(struct conn *c, const struct rule *rule)
 		lim = &share;
 		counters_shared_local(c->env->counters);
 	}
-	c->ex.limit_source = "local";
-	return policy_limit_apply(c, rule, ratelimit_take(c->env->ratelimit,
+	r->limit_source = "local";
+	return policy_limit_apply(r, rule, ratelimit_take(c->env->ratelimit,
 	    lim, rule->id, c->client_ip, util_mono_ms()), 1);
 }
 
@@ -89,9 +88,9 @@ policy_limit_local(struct conn *c, const struct rule *rule)
 static void
 policy_limit_answered(void *arg)
 {
-	struct conn *c = arg;
+	struct exchange *r = arg;
 
-	event_active(c->timer, EV_TIMEOUT, 0);
+	event_active(r->c->timer, EV_TIMEOUT, 0);
 }
 
 /*
@@ -100,61 +99,60 @@ policy_limit_answered(void *arg)
  * decides.
  */
 enum policy_limit
-policy_limit(struct conn *c, const struct rule *rule)
+policy_limit(struct exchange *r, const struct rule *rule)
 {
+	struct conn *c = r->c;
 	struct ratelimit_redis *redis = c->env->redis;
 	int64_t wait;
 
 	if (!rule->limit.shared || redis == NULL)
-		return policy_limit_local(c, rule);
+		return policy_limit_local(r, rule);
 	switch (ratelimit_redis_take(redis, &rule->limit, rule->id,
-	    c->client_ip, policy_limit_answered, c, &c->ex.shared, &wait)) {
+	    c->client_ip, policy_limit_answered, r, &r->shared, &wait)) {
 	case RATELIMIT_REDIS_DECIDED:
-		c->ex.limit_source = "redis";
-		return policy_limit_apply(c, rule, wait, 0);
+		r->limit_source = "redis";
+		return policy_limit_apply(r, rule, wait, 0);
 	case RATELIMIT_REDIS_PENDING:
-		c->ex.state = EX_HELD;
-		front_arm(c, front_cfg(c)->redis_timeout_ms / 1000.0);
+		r->state = EX_HELD;
+		exchange_arm(r, front_cfg(c)->redis_timeout_ms / 1000.0);
 		return POLICY_LIMIT_HELD;
 	case RATELIMIT_REDIS_LOCAL:
 		break;
 	}
-	return policy_limit_local(c, rule);
+	return policy_limit_local(r, rule);
 }
 
 /* The shared decision a held request waited for, or the local one. */
 enum policy_limit
-policy_limit_collect(struct conn *c)
+policy_limit_collect(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
 	struct ratelimit_redis_wait *w = r->shared;
 	int64_t wait;
 
 	r->shared = NULL;
-	if (ratelimit_redis_collect(c->env->redis, w, &wait) ==
+	if (ratelimit_redis_collect(r->c->env->redis, w, &wait) ==
 	    RATELIMIT_REDIS_LOCAL)
-		return policy_limit_local(c, r->rule);
+		return policy_limit_local(r, r->rule);
 	r->limit_source = "redis";
-	return policy_limit_apply(c, r->rule, wait, 0);
+	return policy_limit_apply(r, r->rule, wait, 0);
 }
 
 /*
- * Decide what to do with the request whose head h sits at the start of the
- * client's input.  Returns with the head drained and state EXCHANGE: from
- * here on the exchange works from its message, r->req.
+ * The HTTP/1 part of deciding exchange r's request (just begun), whose
+ * head h was parsed from p: the checks only a head allows and the message
+ * built from it, then policy_decide().  Returns with state EXCHANGE: from
+ * here on the exchange works from its message, r->req, and the codec may
+ * drop the head's bytes.
  */
 void
-policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
+policy_dispatch(struct exchange *r, const struct http1_head *h,
+    const char *p)
 {
-	struct exchange *r = &c->ex;
-	struct evbuffer *in = sock_input(c->csock);
-	const struct rule *rule;
+	struct conn *c = r->c;
 	struct h1codec_refusal no;
-	struct http1_str path;
 
-	exchange_begin(c, h);
 	c->state = CONN_EXCHANGE;
-	front_arm(c, front_cfg(c)->upstream_timeout);
+	exchange_arm(r, front_cfg(c)->upstream_timeout);
 
 	/*
 	 * Host must name what the connection was verified for (the SNI, else
@@ -163,27 +161,41 @@ policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 	 * rule and credentials.  The codec checks it, and the target's form.
 	 */
 	if (h1codec_request_check(h, c->name, &no) == -1) {
-		respond_error(c, no.status, no.code, no.why);
-		goto drain;
+		respond_error(r, no.status, no.code, no.why);
+		return;
 	}
 	if (c->misdirected) {
-		respond_error(c, 421, "misdirected",
+		respond_error(r, 421, "misdirected",
 		    "TLS server name does not match the CONNECT host");
-		goto drain;
+		return;
 	}
 	if (r->norm == NULL) {
-		respond_error(c, 400, "bad_request", "request target has "
+		respond_error(r, 400, "bad_request", "request target has "
 		    "a '%' without two hex digits, a '\\', or a '.;' or '..;' "
 		    "segment");
-		goto drain;
+		return;
 	}
 	if (h1codec_request_msg(h, p, r->norm, r->norm_len, c->name,
 	    &r->req) == -1) {
-		respond_error(c, 400, "bad_request",
+		respond_error(r, 400, "bad_request",
 		    "request head cannot be forwarded");
-		goto drain;
+		return;
 	}
-	evbuffer_drain(in, h->head_len);
+	policy_decide(r);
+}
+
+/*
+ * Decide what to do with exchange r's request, from its message (r->req)
+ * and normalised target alone, whichever codec built them: the rule, a
+ * deny (or would_deny), a fresh cache hit, the rate limit, then the cache
+ * step and the upstream.
+ */
+void
+policy_decide(struct exchange *r)
+{
+	struct conn *c = r->c;
+	const struct rule *rule;
+	struct http1_str path;
 
 	r->rules = dpenv_rules(c->env);
 	rules_snapshot_ref(r->rules);
@@ -197,7 +209,7 @@ policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 	    rule->action == RULE_DENY) {
 		if (policy_deny_stands(c, r->host, r->method, path.p, path.len,
 		    r->rule_id)) {
-			respond_denied(c, r->rule_id);
+			respond_denied(r, r->rule_id);
 			return;
 		}
 		/* Sent as with no rule: a deny's limit or cache never applies. */
@@ -205,13 +217,10 @@ policy_dispatch(struct conn *c, const struct http1_head *h, const char *p)
 		r->rule = rule = NULL;
 	}
 	/* A fresh hit costs the upstream nothing: it spends no token. */
-	if (rule != NULL && rule->has_limit && lookup_hit(c, rule))
+	if (rule != NULL && rule->has_limit && lookup_hit(r, rule))
 		return;
 	if (rule != NULL && rule->has_limit &&
-	    policy_limit(c, rule) != POLICY_LIMIT_PASS)
+	    policy_limit(r, rule) != POLICY_LIMIT_PASS)
 		return;		/* answered 429, or held until the timer */
-	lookup_send(c, rule);
-	return;
-drain:
-	evbuffer_drain(in, h->head_len);
+	lookup_send(r, rule);
 }

@@ -5,12 +5,14 @@
  */
 
 #include <stdio.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
 #include "datapath.h"
+#include "h1codec.h"
+#include "msg.h"
 #include "rules.h"
-#include "sock.h"
 
 const char *
 respond_reason(int status)
@@ -45,20 +47,40 @@ respond_json_str(struct evbuffer *out, const char *s)
 }
 
 /*
- * Answer the current request ourselves.  body is a JSON document.  keep: the
- * connection may serve another request afterwards.  The request body, if
- * any, is then discarded (small, known length) or the connection closes.
+ * The answer's head: status, JSON, no-store, the extra fields (HTTP/1
+ * field lines), the body's length.  -1 if a field is refused.
+ */
+static int
+respond_head(struct msg *m, int status, const char *fields, size_t blen)
+{
+	const char *reason = respond_reason(status);
+
+	if (msg_set_status(m, status, reason, strlen(reason)) == -1 ||
+	    msg_add(m, "Content-Type", 12, "application/json", 16) == -1 ||
+	    msg_add(m, "Cache-Control", 13, "no-store", 8) == -1 ||
+	    (fields != NULL && h1codec_add_lines(m, fields) == -1))
+		return -1;
+	msg_set_body(m, MSG_BODY_LENGTH, blen);
+	return 0;
+}
+
+/*
+ * Answer the current request ourselves, through the client's codec.  body
+ * is a JSON document.  keep: the connection may serve another request
+ * afterwards.  The request body, if any, is then discarded (small, known
+ * length) or the connection closes.
  */
 static void
-respond(struct conn *c, int status, const char *decision,
+respond(struct exchange *r, int status, const char *decision,
     const char *fields, struct evbuffer *body, int keep)
 {
-	struct exchange *r = &c->ex;
-	struct evbuffer *out = sock_output(c->csock);
+	struct conn *c = r->c;
+	const struct front_codec *codec = c->codec;
 	size_t blen = body ? evbuffer_get_length(body) : 0;
+	struct msg m;
 
 	if (r->used_upstream) {
-		upleg_drop(c);
+		upleg_drop(r);
 		r->used_upstream = 0;
 	}
 	/*
@@ -75,14 +97,17 @@ respond(struct conn *c, int status, const char *decision,
 		r->body_cut = !r->body.done;
 		r->body.done = 1;
 	}
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n%s%s\r\n", status,
-	    respond_reason(status),
-	    blen, fields ? fields : "",
-	    r->client_keepalive ? "" : "Connection: close\r\n");
-	if (body != NULL && !r->is_head)
-		evbuffer_add_buffer(out, body);
+	msg_init(&m, MSG_RESPONSE);
+	if (respond_head(&m, status, fields, blen) == -1 ||
+	    codec->write_head(r, &m, 0) == -1 ||
+	    (body != NULL && !r->is_head &&
+	    codec->write_body(r, body, blen) == -1) ||
+	    codec->write_end(r, NULL) == -1) {
+		/* No memory: the client sees a reset, not a half answer. */
+		r->client_keepalive = 0;
+		codec->reset(r);
+	}
+	msg_free(&m);
 	r->local = 1;
 	r->local_bytes = r->is_head ? 0 : (int64_t)blen;
 	r->state = EX_DONE;
@@ -93,25 +118,25 @@ respond(struct conn *c, int status, const char *decision,
 
 /* An error answer {"error":code,"reason":why}; the connection closes. */
 void
-respond_error(struct conn *c, int status, const char *code,
+respond_error(struct exchange *r, int status, const char *code,
     const char *why)
 {
 	struct evbuffer *body = evbuffer_new();
 
-	snprintf(c->ex.error, sizeof(c->ex.error), "%s", why);
+	snprintf(r->error, sizeof(r->error), "%s", why);
 	if (body != NULL) {
 		evbuffer_add_printf(body, "{\"error\":\"%s\",\"reason\":",
 		    code);
 		respond_json_str(body, why);
 		evbuffer_add_printf(body, "}\n");
 	}
-	respond(c, status, "error", NULL, body, 0);
+	respond(r, status, "error", NULL, body, 0);
 	if (body != NULL)
 		evbuffer_free(body);
 }
 
 void
-respond_denied(struct conn *c, int64_t rule_id)
+respond_denied(struct exchange *r, int64_t rule_id)
 {
 	struct evbuffer *body = evbuffer_new();
 
@@ -124,14 +149,15 @@ respond_denied(struct conn *c, int64_t rule_id)
 			evbuffer_add_printf(body,
 			    "{\"error\":\"denied\",\"rule\":null}\n");
 	}
-	respond(c, 403, "denied", NULL, body, 1);
+	respond(r, 403, "denied", NULL, body, 1);
 	if (body != NULL)
 		evbuffer_free(body);
 }
 
 /* 429, with Retry-After and the IETF draft's RateLimit fields. */
 void
-respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms)
+respond_limited(struct exchange *r, const struct rule *rule,
+    int64_t wait_ms)
 {
 	struct evbuffer *body = evbuffer_new();
 	long long secs = (wait_ms + 999) / 1000, id = rule->id;
@@ -144,7 +170,7 @@ respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms)
 	if (body != NULL)
 		evbuffer_add_printf(body, "{\"error\":\"rate_limited\","
 		    "\"rule\":%lld,\"retry_after\":%lld}\n", id, secs);
-	respond(c, 429, "rate_limited", fields, body, 1);
+	respond(r, 429, "rate_limited", fields, body, 1);
 	if (body != NULL)
 		evbuffer_free(body);
 }
@@ -155,14 +181,14 @@ respond_limited(struct conn *c, const struct rule *rule, int64_t wait_ms)
  * as the cache's answer, counted as a miss.
  */
 void
-respond_not_cached(struct conn *c)
+respond_not_cached(struct exchange *r)
 {
 	struct evbuffer *body = evbuffer_new();
 
 	if (body != NULL)
 		evbuffer_add_printf(body, "{\"error\":\"not_cached\"}\n");
-	c->ex.cache_status = "fwd=miss";
-	respond(c, 504, "cached", "Cache-Status: sluice; fwd=miss\r\n", body,
+	r->cache_status = "fwd=miss";
+	respond(r, 504, "cached", "Cache-Status: sluice; fwd=miss\r\n", body,
 	    1);
 	if (body != NULL)
 		evbuffer_free(body);

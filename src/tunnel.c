@@ -51,6 +51,35 @@ struct tunnel_splice {
 
 static void tunnel_splice_cb(evutil_socket_t, short, void *);
 
+static void
+tunnel_io(struct sock *s, void *arg)
+{
+	front_run(arg);
+}
+
+static void
+tunnel_event(struct sock *s, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & SOCK_EV_CONNECTED)
+		c->tsock_connected = 1;
+	else if (c->state == CONN_TUNNEL)
+		tunnel_end(c, &c->tsock);
+	else {
+		upstream_free(c->env, c->tsock);	/* flushing the client */
+		c->tsock = NULL;
+	}
+	front_run(c);
+}
+
+/* The tunnel's upstream side, c->tsock, tells the tunnel. */
+void
+tunnel_sock_setup(struct conn *c)
+{
+	front_sock_watch(c->tsock, tunnel_io, tunnel_event, c);
+}
+
 void
 tunnel_start(struct conn *c, int64_t rule_id)
 {
@@ -72,26 +101,32 @@ tunnel_start(struct conn *c, int64_t rule_id)
 		return;
 	}
 	c->fd = -1;
-	c->usock = upstream_connect_tcp(c->env, (struct sockaddr *)&c->up_addr,
+	c->tsock = upstream_connect_tcp(c->env, (struct sockaddr *)&c->up_addr,
 	    c->up_len);
-	if (c->usock == NULL) {
+	if (c->tsock == NULL) {
 		log_event(LOG_WARN, "passthrough_failed", "client=%s server=%s "
 		    "err=%s", c->client_str, c->server_str, strerror(errno));
 		front_kill(c);
 		return;
 	}
-	front_sock_setup(c, c->csock, 1);
-	front_sock_setup(c, c->usock, 0);
+	front_sock_setup(c);
+	tunnel_sock_setup(c);
 	c->state = CONN_TUNNEL;
 	front_arm(c, CONN_TUNNEL_IDLE);
 }
 
-/* A 101: both sides now speak something else; relay it untouched. */
+/*
+ * A 101: both sides now speak something else; relay it untouched, on the
+ * exchange's upstream leg.
+ */
 void
-tunnel_upgrade(struct conn *c)
+tunnel_upgrade(struct conn *c, struct exchange *r)
 {
+	c->tsock = upleg_take(r);
+	c->tsock_connected = 1;
+	tunnel_sock_setup(c);
 	/* The request's row is written now; the tunnel gets none of its own. */
-	exchange_audit(c);
+	exchange_audit(r);
 	c->state = CONN_TUNNEL;
 	front_arm(c, CONN_TUNNEL_IDLE);
 }
@@ -158,8 +193,8 @@ tunnel_splice_start(struct conn *c)
 	struct tunnel_splice *t;
 	int i;
 
-	if (!c->passthrough || !c->usock_connected ||
-	    !sock_can_release(c->csock) || !sock_can_release(c->usock) ||
+	if (!c->passthrough || !c->tsock_connected ||
+	    !sock_can_release(c->csock) || !sock_can_release(c->tsock) ||
 	    (t = calloc(1, sizeof(*t))) == NULL)
 		return -1;
 	t->c = c;
@@ -176,9 +211,9 @@ tunnel_splice_start(struct conn *c)
 			goto fail;
 	/* Both can be released (checked above): nothing fails past here. */
 	t->fd[TUNNEL_CLIENT] = sock_release(c->csock);
-	t->fd[TUNNEL_UPSTREAM] = sock_release(c->usock);
+	t->fd[TUNNEL_UPSTREAM] = sock_release(c->tsock);
 	c->csock = NULL;
-	c->usock = NULL;
+	c->tsock = NULL;
 	for (i = 0; i < 2; i++) {
 		event_assign(t->ev[i], c->env->base, t->fd[i], EV_READ |
 		    EV_WRITE | EV_PERSIST | EV_ET, tunnel_splice_cb, t);
@@ -290,15 +325,15 @@ tunnel_pump(struct conn *c)
 {
 	uint64_t up, down;
 
-	if (c->csock == NULL || c->usock == NULL)
+	if (c->csock == NULL || c->tsock == NULL)
 		return 0;
-	up = tunnel_relay(c->csock, c->usock, 0);
-	down = tunnel_relay(c->usock, c->csock, 0);
+	up = tunnel_relay(c->csock, c->tsock, 0);
+	down = tunnel_relay(c->tsock, c->csock, 0);
 	c->tunnel_up += up;
 	c->tunnel_down += down;
 	if (up + down > 0)
 		front_arm(c, CONN_TUNNEL_IDLE);
-	if (c->splice == NULL && c->usock_connected)
+	if (c->splice == NULL && c->tsock_connected)
 		tunnel_splice_start(c);
 	return 0;
 }
@@ -307,14 +342,14 @@ tunnel_pump(struct conn *c)
 void
 tunnel_end(struct conn *c, struct sock **closed)
 {
-	struct sock *other = *closed == c->csock ? c->usock : c->csock;
+	struct sock *other = *closed == c->csock ? c->tsock : c->csock;
 	uint64_t n = other ? tunnel_relay(*closed, other, 1) : 0;
 
 	if (*closed == c->csock)
 		c->tunnel_up += n;
 	else
 		c->tunnel_down += n;
-	if (*closed == c->usock)
+	if (*closed == c->tsock)
 		upstream_free(c->env, *closed);
 	else {
 		front_client_wire(c);

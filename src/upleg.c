@@ -1,9 +1,16 @@
 /*
- * upleg.c - the upstream leg of an exchange: a connection to the verified
- * destination (this connection's kept one, a pooled one, or a new one),
- * the request written from its message with the rule's credentials, and
- * what an upstream's failure or close means for the request (retry once
- * on a stale pooled connection, 502, or a response cut short).
+ * upleg.c - the upstream leg of an exchange (struct upleg, r->up): a
+ * connection to the verified destination (the one the client connection
+ * kept from its last exchange, a pooled one, or a new one), the request
+ * written from its message with the rule's credentials, and what an
+ * upstream's failure or close means for the request (retry once on a
+ * stale pooled connection, 502, or a response cut short).
+ *
+ * The leg belongs to the exchange while it runs; its sock's callbacks
+ * name the exchange.  When the exchange ends, a leg fit for another
+ * request goes to its connection (c->idle, for the next request of an
+ * HTTP/1 keep-alive client), and from there to the worker's pool when
+ * the connection closes; any other is closed.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -21,15 +28,90 @@
 #include "tls.h"
 #include "util.h"
 
+static void upleg_io(struct sock *s, void *arg);
+static void upleg_event(struct sock *s, short what, void *arg);
+static void upleg_idle_io(struct sock *s, void *arg);
+static void upleg_idle_event(struct sock *s, short what, void *arg);
+
+/* Close the leg's connection; a retry head stays for upleg_retry(). */
 void
-upleg_drop(struct conn *c)
+upleg_drop(struct exchange *r)
 {
-	upstream_free(c->env, c->usock);
-	c->usock = NULL;
-	c->usock_connected = 0;
-	c->usock_reused = 0;
-	c->usock_reusable = 0;
-	c->usock_eof = 0;
+	upstream_free(r->c->env, r->up.sock);
+	r->up.sock = NULL;
+	r->up.connected = 0;
+	r->up.reused = 0;
+	r->up.reusable = 0;
+	r->up.eof = 0;
+}
+
+static void
+upleg_idle_drop(struct conn *c)
+{
+	upstream_free(c->env, c->idle.sock);
+	memset(&c->idle, 0, sizeof(c->idle));
+}
+
+/*
+ * The exchange is complete: keep its leg for the connection's next
+ * request if it is fit for one, else close it.
+ */
+void
+upleg_end(struct exchange *r)
+{
+	struct conn *c = r->c;
+	struct upleg *u = &r->up;
+
+	u->reusable = u->sock != NULL && u->connected && !u->eof &&
+	    !r->local && r->upstream_keepalive && r->body.done &&
+	    r->state == EX_DONE;
+	if (!u->reusable) {
+		upleg_drop(r);
+		return;
+	}
+	upleg_note_first(r);	/* the connections row names a kept leg */
+	upleg_idle_drop(c);
+	c->idle.sock = u->sock;
+	c->idle.connected = 1;
+	c->idle.reused = 1;
+	c->idle.reusable = 1;
+	front_sock_watch(u->sock, upleg_idle_io, upleg_idle_event, c);
+	u->sock = NULL;
+	upleg_drop(r);
+}
+
+/* The connection closes: its kept leg goes to the worker's pool. */
+void
+upleg_idle_release(struct conn *c)
+{
+	if (c->idle.sock == NULL || c->passthrough)
+		return;
+	upstream_pool_put(c->env, c->idle.sock,
+	    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
+	memset(&c->idle, 0, sizeof(c->idle));
+}
+
+/*
+ * The leg's connection leaves the exchange (a 101 makes it a tunnel's),
+ * noted for the connections row first.
+ */
+struct sock *
+upleg_take(struct exchange *r)
+{
+	struct sock *s = r->up.sock;
+
+	upleg_note_first(r);
+	r->up.sock = NULL;
+	upleg_drop(r);
+	return s;
+}
+
+/* The connections row names the first upstream leg that it can. */
+void
+upleg_note_first(struct exchange *r)
+{
+	if (r->c->up_subject[0] == '\0' && r->up.sock != NULL)
+		upleg_note(r->c, sock_ssl(r->up.sock));
 }
 
 /* The upstream leg for the connections row: TLS, certificate, verdict. */
@@ -60,36 +142,43 @@ upleg_note(struct conn *c, SSL *ssl)
 	}
 }
 
-/* Attach an upstream connection: this connection's, the pool's, or new. */
+/*
+ * Attach an upstream connection: the one this connection kept, the
+ * pool's, or a new one.
+ */
 static int
-upleg_attach(struct conn *c)
+upleg_attach(struct exchange *r)
 {
+	struct conn *c = r->c;
 	const struct dp_env *env = c->env;
+	struct upleg *u = &r->up;
 
-	c->ex.used_upstream = 1;
+	r->used_upstream = 1;
 	/* A kept connection that spoke out of turn cannot be trusted. */
-	if (c->usock != NULL &&
-	    evbuffer_get_length(sock_input(c->usock)) > 0)
-		upleg_drop(c);
-	if (c->usock != NULL) {
-		c->usock_reusable = 0;
-		return 0;
-	}
-	c->usock = upstream_pool_take(env, (struct sockaddr *)&c->up_addr,
-	    c->up_len, c->name, UPSTREAM_ALPN_HTTP1);
-	if (c->usock != NULL) {
-		c->usock_connected = 1;
-		c->usock_reused = 1;
+	if (c->idle.sock != NULL &&
+	    evbuffer_get_length(sock_input(c->idle.sock)) > 0)
+		upleg_idle_drop(c);
+	if (c->idle.sock != NULL) {
+		u->sock = c->idle.sock;
+		u->connected = 1;
+		u->reused = 1;
+		memset(&c->idle, 0, sizeof(c->idle));
+	} else if ((u->sock = upstream_pool_take(env,
+	    (struct sockaddr *)&c->up_addr, c->up_len, c->name,
+	    UPSTREAM_ALPN_HTTP1)) != NULL) {
+		u->connected = 1;
+		u->reused = 1;
 	} else {
-		c->usock = upstream_connect_tls(env,
+		u->sock = upstream_connect_tls(env,
 		    (struct sockaddr *)&c->up_addr, c->up_len,
 		    c->sni[0] ? c->sni : c->name, c->name);
-		if (c->usock == NULL)
+		if (u->sock == NULL)
 			return -1;
-		c->usock_connected = 0;
-		c->usock_reused = 0;
+		u->connected = 0;
+		u->reused = 0;
 	}
-	front_sock_setup(c, c->usock, 0);
+	u->reusable = 0;
+	front_sock_watch(u->sock, upleg_io, upleg_event, r);
 	return 0;
 }
 
@@ -102,22 +191,22 @@ upleg_attach(struct conn *c)
 static void
 upleg_copy_head(struct exchange *r, struct evbuffer *out, size_t len)
 {
-	if ((r->retry_head = malloc(len)) == NULL)
+	if ((r->up.retry_head = malloc(len)) == NULL)
 		return;
-	r->retry_len = len;
-	if (evbuffer_copyout(out, r->retry_head, len) != (ev_ssize_t)len)
+	r->up.retry_len = len;
+	if (evbuffer_copyout(out, r->up.retry_head, len) != (ev_ssize_t)len)
 		upleg_retry_drop(r);
 }
 
 void
 upleg_retry_drop(struct exchange *r)
 {
-	if (r->retry_head == NULL)
+	if (r->up.retry_head == NULL)
 		return;
-	OPENSSL_cleanse(r->retry_head, r->retry_len);
-	free(r->retry_head);
-	r->retry_head = NULL;
-	r->retry_len = 0;
+	OPENSSL_cleanse(r->up.retry_head, r->up.retry_len);
+	free(r->up.retry_head);
+	r->up.retry_head = NULL;
+	r->up.retry_len = 0;
 }
 
 /*
@@ -129,23 +218,23 @@ upleg_retry_drop(struct exchange *r)
  * verified for c->name before any byte written here leaves.
  */
 void
-upleg_send_request(struct conn *c, const struct rule *rule, const char *extra)
+upleg_send_request(struct exchange *r, const struct rule *rule,
+    const char *extra)
 {
-	struct exchange *r = &c->ex;
 	struct evbuffer *out;
 	char *audit_target;
 	size_t len;
 
-	if (upleg_attach(c) == -1) {
-		respond_error(c, 502, "bad_gateway",
+	if (upleg_attach(r) == -1) {
+		respond_error(r, 502, "bad_gateway",
 		    "cannot connect to upstream");
 		return;
 	}
 	r->state = EX_UPSTREAM;
-	out = sock_output(c->usock);
+	out = sock_output(r->up.sock);
 	if (inject_write_request(out, &r->req, r->minor, rule, extra,
 	    &audit_target, r->injected, sizeof(r->injected)) == -1) {
-		respond_error(c, 502, "bad_gateway", "out of memory");
+		respond_error(r, 502, "bad_gateway", "out of memory");
 		return;
 	}
 	if (audit_target != NULL) {
@@ -154,29 +243,36 @@ upleg_send_request(struct conn *c, const struct rule *rule, const char *extra)
 	}
 	/* A request without body on a reused connection may be sent again. */
 	len = evbuffer_get_length(out);
-	if (c->usock_reused && r->body.done)
+	if (r->up.reused && r->body.done)
 		upleg_copy_head(r, out, len);
 }
 
-void
-upleg_read(struct sock *s, void *arg)
+static void
+upleg_io(struct sock *s, void *arg)
+{
+	struct exchange *r = arg;
+
+	front_run(r->c);
+}
+
+static void
+upleg_idle_io(struct sock *s, void *arg)
 {
 	front_run(arg);
 }
 
 /* Retry a request on a fresh connection when a pooled one was stale. */
 static int
-upleg_retry(struct conn *c)
+upleg_retry(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
 	int rc = -1;
 
-	if (!c->usock_reused || r->retry_head == NULL || r->resp_started)
+	if (!r->up.reused || r->up.retry_head == NULL || r->resp_started)
 		return -1;
-	upleg_drop(c);
+	upleg_drop(r);
 	/* Copied into chunks that the sock wipes once written. */
-	if (upleg_attach(c) == 0 && evbuffer_add(sock_output(c->usock),
-	    r->retry_head, r->retry_len) == 0)
+	if (upleg_attach(r) == 0 && evbuffer_add(sock_output(r->up.sock),
+	    r->up.retry_head, r->up.retry_len) == 0)
 		rc = 0;
 	upleg_retry_drop(r);	/* once only */
 	return rc;
@@ -184,22 +280,23 @@ upleg_retry(struct conn *c)
 
 /* The upstream failed before the response ended. */
 static void
-upleg_failed(struct conn *c)
+upleg_failed(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
-	SSL *ssl = sock_ssl(c->usock);
+	struct conn *c = r->c;
+	struct upleg *u = &r->up;
+	SSL *ssl = sock_ssl(u->sock);
 	const char *verr = ssl ? tls_verify_error(ssl) : NULL;
-	int reset = c->usock_close == UPSTREAM_CLOSE_RESET;
+	int reset = u->close == UPSTREAM_CLOSE_RESET;
 	const char *cerr;
 	char why[160];
 	int n;
 
-	if (c->usock_connected && r->state == EX_RESPONSE &&
+	if (u->connected && r->state == EX_RESPONSE &&
 	    r->resp.kind == HTTP1_BODY_UNTIL_CLOSE)
 		snprintf(why, sizeof(why), "upstream %s; response truncated",
 		    reset ? "reset the connection" :
 		    "closed without close_notify");
-	else if (c->usock_connected)
+	else if (u->connected)
 		snprintf(why, sizeof(why),
 		    "upstream %s the connection before the response ended",
 		    reset ? "reset" : "closed");
@@ -209,25 +306,25 @@ upleg_failed(struct conn *c)
 		upleg_note(c, ssl);
 		snprintf(why, sizeof(why),
 		    "upstream certificate verification failed: %s", verr);
-	} else if ((cerr = upstream_connect_error(c->usock)) != NULL) {
+	} else if ((cerr = upstream_connect_error(u->sock)) != NULL) {
 		/* "connection refused": strerror's capital mid-sentence */
 		n = snprintf(why, sizeof(why), "cannot connect to upstream: ");
 		snprintf(why + n, sizeof(why) - n, "%s", cerr);
 		why[n] = (char)tolower((unsigned char)why[n]);
 	} else {
 		counters_tls_failure(c->env->counters, COUNTERS_LEG_UPSTREAM,
-		    sock_ssl_error(c->usock) != 0 ?
+		    sock_ssl_error(u->sock) != 0 ?
 		    COUNTERS_TLS_PROTOCOL : COUNTERS_TLS_CLOSED);
 		snprintf(why, sizeof(why), "upstream TLS handshake failed");
 	}
 	ERR_clear_error();
 
-	if (r->state == EX_UPSTREAM && upleg_retry(c) == 0)
+	if (r->state == EX_UPSTREAM && upleg_retry(r) == 0)
 		return;
-	if (!r->resp_started && lookup_serve_stale(c, 0))
+	if (!r->resp_started && lookup_serve_stale(r, 0))
 		return;
 	if (!r->resp_started) {
-		if (verr != NULL && !c->usock_connected)
+		if (verr != NULL && !u->connected)
 			log_event(LOG_WARN, "upstream_verify_failed",
 			    "client=%s sni=%s host=%s upstream=%s err=%s",
 			    c->client_str, c->sni, c->name, c->server_str,
@@ -236,7 +333,7 @@ upleg_failed(struct conn *c)
 			log_event(LOG_WARN, "upstream_failed", "client=%s "
 			    "sni=%s upstream=%s err=%s", c->client_str, c->sni,
 			    c->server_str, why);
-		respond_error(c, 502, "bad_gateway", why);
+		respond_error(r, 502, "bad_gateway", why);
 		return;
 	}
 	/*
@@ -245,9 +342,8 @@ upleg_failed(struct conn *c)
 	 */
 	snprintf(r->error, sizeof(r->error), "%s", why);
 	r->decision = "error";
-	upleg_drop(c);
-	r->client_keepalive = 0;
-	front_flush(c);
+	upleg_drop(r);
+	c->codec->reset(r);
 }
 
 /*
@@ -257,47 +353,55 @@ upleg_failed(struct conn *c)
  * else is a failure.  -1 if it failed.
  */
 int
-upleg_eof(struct conn *c)
+upleg_eof(struct exchange *r)
 {
-	struct exchange *r = &c->ex;
-
-	if (r->state == EX_RESPONSE && c->usock_close == UPSTREAM_CLOSE_CLEAN
+	if (r->state == EX_RESPONSE && r->up.close == UPSTREAM_CLOSE_CLEAN
 	    && http1_body_eof(&r->resp) == 0) {
 		r->state = EX_DONE;
 		r->upstream_keepalive = 0;
 		return 0;
 	}
-	upleg_failed(c);
+	upleg_failed(r);
 	return -1;
 }
 
-void
+static void
 upleg_event(struct sock *s, short what, void *arg)
 {
-	struct conn *c = arg;
+	struct exchange *r = arg;
+	struct conn *c = r->c;
 
 	if (what & SOCK_EV_CONNECTED) {
-		c->usock_connected = 1;
+		r->up.connected = 1;
 		if (sock_ssl(s) != NULL)
 			counters_handshake(c->env->counters,
 			    COUNTERS_LEG_UPSTREAM);
-	} else if (c->state == CONN_TUNNEL) {
-		tunnel_end(c, &c->usock);
-	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
-	    !c->ex.local && c->usock_connected) {
+	} else if (c->state == CONN_EXCHANGE && !exchange_waits(r) &&
+	    !r->local && r->up.connected) {
 		/*
 		 * A close (clean, dirty or reset) or an error.  What was read
 		 * with it is in the input already (the sock calls the read
 		 * callback first); exchange_pump() judges the end once it has
 		 * forwarded that.
 		 */
-		c->usock_eof = 1;
-		c->usock_close = upstream_close_kind(s);
-	} else if (c->state == CONN_EXCHANGE && !exchange_waits(&c->ex) &&
-	    !c->ex.local) {
-		upleg_failed(c);
+		r->up.eof = 1;
+		r->up.close = upstream_close_kind(s);
+	} else if (c->state == CONN_EXCHANGE && !exchange_waits(r) &&
+	    !r->local) {
+		upleg_failed(r);
 	} else {
-		upleg_drop(c);
+		upleg_drop(r);
 	}
+	front_run(c);
+}
+
+/* The kept connection closed or failed while no request used it. */
+static void
+upleg_idle_event(struct sock *s, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (!(what & SOCK_EV_CONNECTED))
+		upleg_idle_drop(c);
 	front_run(c);
 }

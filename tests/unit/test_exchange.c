@@ -15,7 +15,9 @@
  * the worker's counters and the audit rows show of each path:
  *
  *   keep-alive     UPSTREAM -> RESPONSE -> DONE -> HEAD, on one upstream
- *                  connection; UPSTREAM -> DONE for a 204 and a HEAD
+ *                  connection; UPSTREAM -> DONE for a 204 and a HEAD; the
+ *                  leg goes to the pool when sluice closes the client,
+ *                  and the next client takes it
  *   denied         POLICY -> DONE (403), the connection kept; a POST
  *                  denied before its body came is DONE while the body
  *                  is read and dropped, then the connection goes on
@@ -659,6 +661,36 @@ test_keepalive(void)
 	client_close(&cl);
 }
 
+/*
+ * The upstream leg an exchange left with its client connection goes to
+ * the pool when sluice closes that connection (the client said
+ * Connection: close); the next client's exchange takes it from there.
+ */
+static void
+test_leg_to_pool(void)
+{
+	struct client cl;
+	struct response r;
+	int before;
+
+	CHECK(client_open(&cl, "api.test") == 0, "pool: first client");
+	client_send(&cl, "GET /s1/p1 HTTP/1.1\r\nHost: api.test\r\n"
+	    "Connection: close\r\n\r\n");
+	client_response(&cl, &r);
+	CHECK(r.status == 200 && strcmp(r.body, "hello /s1/p1") == 0,
+	    "pool: first client served, and not kept");
+	before = up_count(&up.nconns);
+	client_close(&cl);
+	CHECK(client_open(&cl, "api.test") == 0, "pool: second client");
+	client_get(&cl, "/s1/p2");
+	client_response(&cl, &r);
+	CHECK(r.status == 200 && strcmp(r.body, "hello /s1/p2") == 0,
+	    "pool: second client served");
+	CHECK(up_count(&up.nconns) == before, "pool: the second client's "
+	    "request went on the first one's upstream connection");
+	client_close(&cl);
+}
+
 /* A deny rule answers 403 itself and keeps the connection. */
 static void
 test_denied(void)
@@ -962,6 +994,7 @@ main(void)
 	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_PEER, NULL);
 
 	test_keepalive();
+	test_leg_to_pool();
 	test_denied();
 	test_rate_limit();
 	test_collapse();
