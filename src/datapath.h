@@ -10,6 +10,7 @@
  *                connections row
  *   front_h1.c   its HTTP/1 codec, server side: heads and bodies in,
  *                responses out
+ *   front_h2.c   its HTTP/2 codec (on h2codec.c): each stream an exchange
  *   intercept.c  what a new connection is: CONNECT head, DNS, ClientHello
  *                peek, then passthrough or TLS
  *   exchange.c   one request's life: head, body, response, audit row
@@ -40,6 +41,8 @@
 #include "upstream.h"
 
 struct evbuffer;
+struct front_h2_stream;
+struct front_h2;
 struct rule;
 
 #define CONN_HIGH_WATER		(256 * 1024)
@@ -171,6 +174,13 @@ struct exchange {
 	int		 status;
 	const char	*decision;
 	char		 error[160];
+	/*
+	 * A multiplexing codec's exchange (HTTP/2) has its own deadline; one
+	 * at a time (HTTP/1) uses the connection's timer.  Made when first
+	 * armed.
+	 */
+	struct event	*timer;
+	struct front_h2_stream *h2;		/* its HTTP/2 stream, or NULL */
 };
 
 struct conn {
@@ -199,6 +209,7 @@ struct conn {
 
 	struct sock	*csock;			/* client side */
 	const struct front_codec *codec;	/* its codec, server side */
+	struct front_h2	*h2;			/* front_h2.c's, when ALPN chose h2 */
 	struct capture_conn *cap;		/* --pcap: csock's bytes */
 	struct upleg	 idle;			/* kept from the last exchange
 						   for the next (keep-alive) */
@@ -273,14 +284,43 @@ struct front_codec {
 	int	(*read_body)(struct exchange *r);
 	/*
 	 * The response cannot be finished: what was queued goes, then the
-	 * client is shown the cut (HTTP/1: a reset connection).
+	 * client is shown the cut (HTTP/1: a reset connection; HTTP/2:
+	 * RST_STREAM on its stream).
 	 */
 	void	(*reset)(struct exchange *r);
+	/*
+	 * r is complete (its upstream leg kept or closed): audit and free it
+	 * (exchange_audit()), then decide what the connection does next
+	 * (HTTP/1: the next head, a lingering close or the flush).
+	 */
+	void	(*finish)(struct exchange *r);
+	/* r is being freed (exchange_audit()): let go of it. */
+	void	(*release)(struct exchange *r);
+	/*
+	 * After every step: write what the codec holds for the connection
+	 * (HTTP/2's frames).  1 if anything was written.
+	 */
+	int	(*output)(struct conn *c);
+	/*
+	 * Reload or shutdown: take no new request, close once the ones in
+	 * flight ended.  NULL: front_close_idle() closes the connection
+	 * between requests (HTTP/1).
+	 */
+	void	(*drain)(struct conn *c);
+	/* The connection is freed, after its exchanges. */
+	void	(*free)(struct conn *c);
+	/*
+	 * Many exchanges at once (HTTP/2): read_head runs while others are
+	 * in flight, each exchange has its own timer, and the client is
+	 * always read (each stream's flow control bounds it).
+	 */
+	int	multiplexed;
 };
 
 #define FRONT_UNTIL_CLOSE	0x1
 
 extern const struct front_codec front_h1;
+extern const struct front_codec front_h2;
 
 enum policy_limit {
 	POLICY_LIMIT_PASS = 0,	/* go on */
@@ -291,6 +331,7 @@ enum policy_limit {
 
 /* front.c */
 const struct config *front_cfg(struct conn *c);
+void front_timer_add(struct event *ev, double secs);
 void front_arm(struct conn *c, double secs);
 void front_kill(struct conn *c);
 void front_client_wire(struct conn *c);
@@ -321,10 +362,15 @@ int tunnel_pump(struct conn *c);
 void tunnel_end(struct conn *c, struct sock **closed);
 void tunnel_free(struct conn *c);
 
+/* front_h2.c */
+int front_h2_start(struct conn *c);
+
 /* exchange.c */
 struct http1_str exchange_target_path(struct http1_str t);
 struct exchange *exchange_begin(struct conn *c, const struct http1_head *h);
+struct exchange *exchange_begin_msg(struct conn *c, struct msg *req);
 void exchange_arm(struct exchange *r, double secs);
+void exchange_fire(struct exchange *r);
 void exchange_audit(struct exchange *r);
 void exchange_resume(struct exchange *r);
 void exchange_wake(void *arg);
@@ -347,6 +393,7 @@ enum policy_limit policy_limit(struct exchange *r, const struct rule *rule);
 enum policy_limit policy_limit_collect(struct exchange *r);
 void policy_dispatch(struct exchange *r, const struct http1_head *h,
     const char *p);
+void policy_dispatch_msg(struct exchange *r);
 void policy_decide(struct exchange *r);
 
 /* lookup.c */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "audit.h"
 #include "datapath.h"
@@ -79,6 +80,33 @@ exchange_new(struct conn *c)
 	return r;
 }
 
+/*
+ * What every exchange starts with, whichever codec parsed its head: the
+ * method, the target normalised, the host rules see.  NULL without memory.
+ */
+static struct exchange *
+exchange_start(struct conn *c, struct http1_str method,
+    struct http1_str target)
+{
+	struct exchange *r;
+
+	if ((r = exchange_new(c)) == NULL)
+		return NULL;
+	msg_init(&r->req, MSG_REQUEST);
+	r->start_ms = util_wall_ms();
+	r->start_mono = util_mono_ms();
+	util_copy(r->method, sizeof(r->method), method.p, method.len);
+	exchange_target(r, target);
+	r->is_head = http1_str_eq(method, "HEAD");
+	r->upstream_keepalive = 1;
+	r->rule_id = -1;
+	r->decision = "forwarded";
+	r->state = EX_POLICY;
+	/* The host rules see: the SNI, the CONNECT host or the destination IP. */
+	util_copy(r->host, sizeof(r->host), c->name, strlen(c->name));
+	return r;
+}
+
 /* Start an exchange on c for the request head h; NULL without memory. */
 struct exchange *
 exchange_begin(struct conn *c, const struct http1_head *h)
@@ -86,21 +114,12 @@ exchange_begin(struct conn *c, const struct http1_head *h)
 	struct exchange *r;
 	const struct http1_header *up;
 
-	if ((r = exchange_new(c)) == NULL)
+	if ((r = exchange_start(c, h->method, h->target)) == NULL)
 		return NULL;
-	msg_init(&r->req, MSG_REQUEST);
 	r->minor = h->version_minor;
-	r->start_ms = util_wall_ms();
-	r->start_mono = util_mono_ms();
-	util_copy(r->method, sizeof(r->method), h->method.p, h->method.len);
-	exchange_target(r, h->target);
-	r->is_head = http1_str_eq(h->method, "HEAD");
 	r->expect_continue = h->expect_continue;
 	/* HTTP/1.0 clients are not kept: they would need Connection: keep-alive */
 	r->client_keepalive = h->keep_alive && h->version_minor == 1;
-	r->upstream_keepalive = 1;
-	r->rule_id = -1;
-	r->decision = "forwarded";
 	if (h->upgrade && (up = http1_find(h, "upgrade")) != NULL)
 		r->upgrade = strndup(up->value.p, up->value.len);
 	http1_body_init(&r->body, h->body, h->content_length);
@@ -109,20 +128,85 @@ exchange_begin(struct conn *c, const struct http1_head *h)
 	r->client_minor = h->version_minor;
 	/* The upstream is told chunked (h1codec_write_request()). */
 	r->body_chunked = h->body == HTTP1_BODY_CHUNKED;
-	r->state = EX_POLICY;
-	/* The host rules see: the SNI, the CONNECT host or the destination IP. */
-	util_copy(r->host, sizeof(r->host), c->name, strlen(c->name));
 	return r;
 }
 
 /*
+ * Start an exchange on c for a request that came as a message (an HTTP/2
+ * stream's, with the path as sent; the caller keeps req).  The body is a
+ * fact: a known length goes to an HTTP/1.1 upstream as it is, an unknown
+ * one in sluice's chunks.  A message that cannot be copied leaves r->req
+ * empty, which policy_dispatch_msg() refuses.  NULL without memory.
+ */
+struct exchange *
+exchange_begin_msg(struct conn *c, struct msg *req)
+{
+	struct exchange *r;
+
+	if ((r = exchange_start(c, (struct http1_str){ msg_ptr(req,
+	    req->method), req->method.len }, (struct http1_str){ msg_ptr(req,
+	    req->path), req->path.len })) == NULL)
+		return NULL;
+	msg_free(&r->req);
+	if (msg_clone(&r->req, req) == -1)
+		msg_init(&r->req, MSG_REQUEST);
+	r->minor = 1;
+	r->client_minor = 1;
+	r->client_keepalive = 1;
+	switch (req->body) {
+	case MSG_BODY_NONE:
+		http1_body_init(&r->body, HTTP1_BODY_NONE, 0);
+		r->body.done = 1;
+		break;
+	case MSG_BODY_LENGTH:
+		http1_body_init(&r->body, HTTP1_BODY_LENGTH, req->length);
+		r->body.done = req->length == 0;
+		break;
+	case MSG_BODY_UNKNOWN:
+		http1_body_init(&r->body, HTTP1_BODY_CHUNKED, 0);
+		r->body_chunked = 1;
+		break;
+	}
+	return r;
+}
+
+static void
+exchange_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exchange *r = arg;
+	struct conn *c = r->c;
+
+	exchange_timeout(r);
+	front_run(c);
+}
+
+/*
  * The exchange's deadline.  The connection's one timer serves it while a
- * connection carries one exchange at a time.
+ * connection carries one exchange at a time; with many (HTTP/2) each has
+ * its own.  Without memory for one, the exchange waits on its stream's
+ * and the connection's other ends.
  */
 void
 exchange_arm(struct exchange *r, double secs)
 {
-	front_arm(r->c, secs);
+	struct conn *c = r->c;
+
+	if (!c->codec->multiplexed) {
+		front_arm(c, secs);
+		return;
+	}
+	if (r->timer == NULL && (r->timer = evtimer_new(c->env->base,
+	    exchange_timer_cb, r)) == NULL)
+		return;
+	front_timer_add(r->timer, secs);
+}
+
+/* Run the exchange's deadline now (a shared limit's answer came). */
+void
+exchange_fire(struct exchange *r)
+{
+	event_active(r->timer != NULL ? r->timer : r->c->timer, EV_TIMEOUT,
+	    0);
 }
 
 /*
@@ -182,6 +266,9 @@ exchange_audit(struct exchange *r)
 	free(r->norm);
 	h1codec_trailers_free(&r->body_trailers);
 	h1codec_trailers_free(&r->resp_trailers);
+	if (r->timer != NULL)
+		event_free(r->timer);
+	c->codec->release(r);
 	TAILQ_REMOVE(&c->exs, r, entry);
 	if (c->spare == NULL)
 		c->spare = r;
@@ -189,24 +276,16 @@ exchange_audit(struct exchange *r)
 		free(r);
 }
 
-/* The exchange is complete: keep both sides for the next one, or close. */
+/*
+ * The exchange is complete: its upstream leg is kept or closed, then the
+ * client's codec frees it and says what the connection does next.
+ */
 static void
 exchange_end(struct exchange *r)
 {
-	struct conn *c = r->c;
-	int keep, linger = r->body_cut;
-
 	if (r->used_upstream)
 		upleg_end(r);
-	keep = r->client_keepalive && r->body.done && !*c->env->draining;
-	exchange_audit(r);
-	if (keep) {
-		c->state = CONN_REQ_HEAD;
-		front_arm(c, front_cfg(c)->idle_timeout);
-	} else if (linger)
-		front_linger(c);
-	else
-		front_flush(c);
+	r->c->codec->finish(r);
 }
 
 /*
@@ -344,7 +423,11 @@ exchange_timeout(struct exchange *r)
 			    front_cfg(c)->stream_idle_timeout);
 		r->decision = "error";
 		r->client_keepalive = 0;
-		front_kill(c);
+		/* HTTP/2 resets the stream; HTTP/1 can only close. */
+		if (c->codec->multiplexed)
+			c->codec->reset(r);
+		else
+			front_kill(c);
 	}
 }
 

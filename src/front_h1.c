@@ -225,6 +225,44 @@ front_h1_reset(struct exchange *r)
 	front_flush(r->c);
 }
 
+/*
+ * The exchange is complete: keep the connection for the next request, or
+ * close it (lingering, when the client may still be sending its body).
+ */
+static void
+front_h1_finish(struct exchange *r)
+{
+	struct conn *c = r->c;
+	int keep, linger = r->body_cut;
+
+	keep = r->client_keepalive && r->body.done && !*c->env->draining;
+	exchange_audit(r);
+	if (keep) {
+		c->state = CONN_REQ_HEAD;
+		front_arm(c, front_cfg(c)->idle_timeout);
+	} else if (linger)
+		front_linger(c);
+	else
+		front_flush(c);
+}
+
+/* The codec keeps nothing per exchange or connection, and writes at once. */
+static void
+front_h1_release(struct exchange *r)
+{
+}
+
+static int
+front_h1_output(struct conn *c)
+{
+	return 0;
+}
+
+static void
+front_h1_free(struct conn *c)
+{
+}
+
 const struct front_codec front_h1 = {
 	.read_head = front_h1_read_head,
 	.write_head = front_h1_write_head,
@@ -233,4 +271,8 @@ const struct front_codec front_h1 = {
 	.room = front_h1_room,
 	.read_body = front_h1_read_body,
 	.reset = front_h1_reset,
+	.finish = front_h1_finish,
+	.release = front_h1_release,
+	.output = front_h1_output,
+	.free = front_h1_free,
 };

@@ -331,23 +331,30 @@ h1codec_refuse(struct h1codec_refusal *no, int status, const char *code,
 }
 
 int
-h1codec_request_check(const struct http1_head *h, const char *name,
-    struct h1codec_refusal *no)
+h1codec_target_check(struct http1_str authority, struct http1_str target,
+    const char *name, struct h1codec_refusal *no)
 {
 	char host[CONFIG_HOST_MAX];
 
-	if (h->host.len > 0) {
-		h1codec_host(h->host, host, sizeof(host));
+	if (authority.len > 0) {
+		h1codec_host(authority, host, sizeof(host));
 		if (!util_same_host(host, name))
 			return h1codec_refuse(no, 421, "misdirected", "Host "
 			    "header does not match the name the connection "
 			    "was verified for");
 	}
-	if (h->target.len == 0 || (h->target.p[0] != '/' &&
-	    !(h->target.len == 1 && h->target.p[0] == '*')))
+	if (target.len == 0 || (target.p[0] != '/' &&
+	    !(target.len == 1 && target.p[0] == '*')))
 		return h1codec_refuse(no, 400, "bad_request",
 		    "only origin-form request targets are accepted");
 	return 0;
+}
+
+int
+h1codec_request_check(const struct http1_head *h, const char *name,
+    struct h1codec_refusal *no)
+{
+	return h1codec_target_check(h->host, h->target, name, no);
 }
 
 /* Trim OWS at both ends of s[0..*len); returns the new start. */

@@ -39,6 +39,12 @@ struct h1codec_refusal {
  */
 int h1codec_request_check(const struct http1_head *h, const char *name,
     struct h1codec_refusal *no);
+/*
+ * The same check on the request's authority (Host, or HTTP/2's
+ * :authority; empty: none) and target as sent, whichever codec read them.
+ */
+int h1codec_target_check(struct http1_str authority, struct http1_str target,
+    const char *name, struct h1codec_refusal *no);
 
 /*
  * The request h (parsed from p), checked, as a message whose path is its

@@ -8,7 +8,6 @@
 
 #include <stdio.h>
 
-#include <event2/event.h>
 
 #include "datapath.h"
 #include "h1codec.h"
@@ -90,7 +89,7 @@ policy_limit_answered(void *arg)
 {
 	struct exchange *r = arg;
 
-	event_active(r->c->timer, EV_TIMEOUT, 0);
+	exchange_fire(r);
 }
 
 /*
@@ -138,45 +137,98 @@ policy_limit_collect(struct exchange *r)
 }
 
 /*
+ * What every request must pass before policy, whichever codec read it:
+ * the authority (Host, or :authority) must name what the connection was
+ * verified for (the SNI, else the CONNECT host, else the destination
+ * address): a request the upstream would route to another name must not
+ * ride on this one's rule and credentials; the target must be origin-form
+ * and normalise.  0, or -1 once answered (421 or 400).
+ */
+static int
+policy_admit(struct exchange *r, struct http1_str authority,
+    struct http1_str target)
+{
+	struct conn *c = r->c;
+	struct h1codec_refusal no;
+
+	if (h1codec_target_check(authority, target, c->name, &no) == -1) {
+		respond_error(r, no.status, no.code, no.why);
+		return -1;
+	}
+	if (c->misdirected) {
+		respond_error(r, 421, "misdirected",
+		    "TLS server name does not match the CONNECT host");
+		return -1;
+	}
+	if (r->norm == NULL) {
+		respond_error(r, 400, "bad_request", "request target has "
+		    "a '%' without two hex digits, a '\\', or a '.;' or '..;' "
+		    "segment");
+		return -1;
+	}
+	return 0;
+}
+
+/* The exchange is begun: the connection carries a request. */
+static void
+policy_begin(struct exchange *r)
+{
+	r->c->state = CONN_EXCHANGE;
+	exchange_arm(r, front_cfg(r->c)->upstream_timeout);
+}
+
+/*
  * The HTTP/1 part of deciding exchange r's request (just begun), whose
- * head h was parsed from p: the checks only a head allows and the message
- * built from it, then policy_decide().  Returns with state EXCHANGE: from
- * here on the exchange works from its message, r->req, and the codec may
- * drop the head's bytes.
+ * head h was parsed from p: the checks, the message built from the head,
+ * then policy_decide().  Returns with state EXCHANGE: from here on the
+ * exchange works from its message, r->req, and the codec may drop the
+ * head's bytes.
  */
 void
 policy_dispatch(struct exchange *r, const struct http1_head *h,
     const char *p)
 {
 	struct conn *c = r->c;
-	struct h1codec_refusal no;
 
-	c->state = CONN_EXCHANGE;
-	exchange_arm(r, front_cfg(c)->upstream_timeout);
-
-	/*
-	 * Host must name what the connection was verified for (the SNI, else
-	 * the CONNECT host, else the destination address): a request the
-	 * upstream would route to another name must not ride on this one's
-	 * rule and credentials.  The codec checks it, and the target's form.
-	 */
-	if (h1codec_request_check(h, c->name, &no) == -1) {
-		respond_error(r, no.status, no.code, no.why);
+	policy_begin(r);
+	if (policy_admit(r, h->host, h->target) == -1)
 		return;
-	}
-	if (c->misdirected) {
-		respond_error(r, 421, "misdirected",
-		    "TLS server name does not match the CONNECT host");
-		return;
-	}
-	if (r->norm == NULL) {
-		respond_error(r, 400, "bad_request", "request target has "
-		    "a '%' without two hex digits, a '\\', or a '.;' or '..;' "
-		    "segment");
-		return;
-	}
 	if (h1codec_request_msg(h, p, r->norm, r->norm_len, c->name,
 	    &r->req) == -1) {
+		respond_error(r, 400, "bad_request",
+		    "request head cannot be forwarded");
+		return;
+	}
+	policy_decide(r);
+}
+
+/*
+ * The same for a request that came as a message (HTTP/2, begun by
+ * exchange_begin_msg() with the path as sent): the checks, the path
+ * replaced by the normalised target, then policy_decide().
+ */
+void
+policy_dispatch_msg(struct exchange *r)
+{
+	struct msg *m = &r->req;
+
+	policy_begin(r);
+	if (m->method.len == 0) {
+		respond_error(r, 400, "bad_request",
+		    "request head cannot be forwarded");
+		return;
+	}
+	if (policy_admit(r, (struct http1_str){ msg_ptr(m, m->authority),
+	    m->authority.len }, (struct http1_str){ msg_ptr(m, m->path),
+	    m->path.len }) == -1)
+		return;
+	/* The upgrade an extended CONNECT asks needs an HTTP/2 upstream. */
+	if (m->upgrade) {
+		respond_error(r, 501, "not_implemented",
+		    "extended CONNECT is not supported yet");
+		return;
+	}
+	if (msg_copy(m, r->norm, r->norm_len, &m->path) == -1) {
 		respond_error(r, 400, "bad_request",
 		    "request head cannot be forwarded");
 		return;

@@ -24,6 +24,7 @@ respond_reason(int status)
 	case 421: return "Misdirected Request";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 504: return "Gateway Timeout";
 	default: return "Error";

@@ -118,20 +118,31 @@ tls_alpn_remember(SSL *ssl, const unsigned char *in, unsigned int inlen)
 }
 
 /*
- * Serve HTTP/1.1 only, until HTTP/2 is implemented.  A client that offers
- * ALPN without http/1.1 would otherwise get no ALPN answer and speak, say,
- * h2 into an HTTP/1.1 parser; it gets the no_application_protocol alert that
- * RFC 7301 asks for instead.  A client that sends no ALPN is served.
+ * Serve h2 and http/1.1, whichever the client lists first: its order is its
+ * preference (RFC 7301 3.2 lets the server choose; the client knows best
+ * which of its stacks it would rather use).  A client that offers ALPN
+ * with neither would otherwise get no ALPN answer and speak, say, spdy/3.1
+ * to sluice; it gets the no_application_protocol alert that RFC 7301 asks
+ * for instead.  A client that sends no ALPN is served HTTP/1.1.
  */
 static int
 tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
 {
-	static const unsigned char ours[] = "\x08http/1.1";
+	unsigned int i = 0, len;
 
-	if (SSL_select_next_proto((unsigned char **)out, outlen, ours,
-	    sizeof(ours) - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED)
-		return SSL_TLSEXT_ERR_OK;
+	while (i < inlen) {
+		len = in[i++];
+		if (len > inlen - i)
+			break;
+		if ((len == 2 && memcmp(in + i, "h2", 2) == 0) ||
+		    (len == 8 && memcmp(in + i, "http/1.1", 8) == 0)) {
+			*out = in + i;
+			*outlen = (unsigned char)len;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		i += len;
+	}
 	tls_alpn_remember(ssl, in, inlen);
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }

@@ -70,6 +70,14 @@ upleg_end(struct exchange *r)
 		return;
 	}
 	upleg_note_first(r);	/* the connections row names a kept leg */
+	/* Exchanges in parallel (HTTP/2) share the worker's pool instead. */
+	if (c->codec->multiplexed) {
+		upstream_pool_put(c->env, u->sock,
+		    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
+		u->sock = NULL;
+		upleg_drop(r);
+		return;
+	}
 	upleg_idle_drop(c);
 	c->idle.sock = u->sock;
 	c->idle.connected = 1;
