@@ -496,12 +496,14 @@ lab_sluice_hwm_kb() {
 
 # lab_curl ARGS: curl in C, trusting the interception CA.  IPv4 unless ARGS
 # say -6, so the audit's addresses are predictable (C knows both families).
+# HTTP/1.1 unless ARGS say --http2 (or another version: curl takes the last),
+# as curl offers h2 first and sluice serves it since issue 9.
 lab_curl() {
 	local fam=-4 a
 	for a in "$@"; do
 		[ "$a" = -6 ] && fam=
 	done
-	lab_in_c curl -sS $fam --cacert "$LAB_DIR/ica/ca.crt" \
+	lab_in_c curl -sS $fam --http1.1 --cacert "$LAB_DIR/ica/ca.crt" \
 		--max-time "${LAB_CURL_TIMEOUT:-30}" "$@"
 }
 
