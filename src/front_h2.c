@@ -206,21 +206,21 @@ front_h2_on_close(void *arg, int32_t id, uint32_t code)
 	if (s == NULL)
 		return;
 	s->closed = 1;
-	if ((r = s->r) != NULL && code == 0 && r->state == EX_DONE) {
+	if ((r = s->r) == NULL) {
+		front_h2_stream_free(c->h2, s);
+		return;
+	}
+	if (code == 0 && r->state == EX_DONE) {
 		s->body_end = 1;
 		return;
 	}
-	if (r != NULL) {
-		if (r->error[0] == '\0')
-			snprintf(r->error, sizeof(r->error), "client reset "
-			    "the stream before the response ended (code %u)",
-			    code);
-		if (r->status == 0)
-			r->decision = "error";
-		exchange_audit(r);
-		front_h2_idle(c);
-	}
-	front_h2_stream_done(c->h2, s);
+	if (r->error[0] == '\0')
+		snprintf(r->error, sizeof(r->error), "client reset the stream "
+		    "before the response ended (code %u)", code);
+	if (r->status == 0)
+		r->decision = "error";
+	exchange_audit(r);	/* frees s with it (front_h2_release) */
+	front_h2_idle(c);
 }
 
 /* h2codec: the stream's response buffer has room again. */
