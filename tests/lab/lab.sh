@@ -507,6 +507,12 @@ lab_curl() {
 		--max-time "${LAB_CURL_TIMEOUT:-30}" "$@"
 }
 
+# lab_h2raw ACTION...: tests/lab/h2raw.py in C, a raw HTTP/2 client of
+# api.test (reset a stream, watch for GOAWAY); prints the frames it read.
+lab_h2raw() {
+	lab_in_c "$LAB_PY" "$LAB_SRCDIR/tests/lab/h2raw.py" "$LAB_DIR/ica/ca.crt" api.test "$@"
+}
+
 # lab_gen N SEED: the bytes /bytes/N?seed=SEED serves, on stdout.
 lab_gen() {
 	"$LAB_PY" "$LAB_SRCDIR/tests/lab/upstream.py" --gen "$1" --seed "$2"
