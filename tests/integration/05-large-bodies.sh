@@ -25,16 +25,7 @@ assert_eq "$want_down" "$got" "sha256 of the 50 MiB download"
 got=$(lab_curl --limit-rate 25M "https://api.test/chunked/$n?seed=down" | sha256sum | cut -d' ' -f1)
 assert_eq "$want_down" "$got" "sha256 of the slowly read chunked 50 MiB download"
 
-hwm=$(lab_sluice_hwm_kb)
-[ -n "$hwm" ] || fail "no VmHWM for sluice"
-echo "sluice peak RSS: $((hwm / 1024)) MiB"
-# AddressSanitizer's shadow memory and quarantine make RSS say nothing
-# about buffering there; the plain build's CI pass checks it.
-if ldd "$SLUICE" 2>/dev/null | grep -q libasan; then
-	echo "AddressSanitizer build: peak RSS not checked"
-else
-	[ "$hwm" -lt $((64 * 1024)) ] || fail "sluice peak RSS is $((hwm / 1024)) MiB, over 64 MiB"
-fi
+lab_assert_hwm_under 64
 
 assert_eq 3 "$(lab_audit_wait 3)" "audit rows"
 assert_eq "$n|200" "$(lab_audit_sql "SELECT req_bytes, status FROM requests WHERE method = 'PUT'")" \

@@ -492,6 +492,21 @@ lab_sluice_hwm_kb() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$LAB_SLUICE_PID/status"
 }
 
+# lab_assert_hwm_under MIB: the running sluice's peak resident set is under
+# MIB MiB.  AddressSanitizer's shadow memory and quarantine make RSS say
+# nothing about buffering there; the plain build's CI pass checks it.
+lab_assert_hwm_under() {
+	local hwm
+	hwm=$(lab_sluice_hwm_kb)
+	[ -n "$hwm" ] || fail "no VmHWM for sluice"
+	echo "sluice peak RSS: $((hwm / 1024)) MiB"
+	if ldd "$SLUICE" 2>/dev/null | grep -q libasan; then
+		echo "AddressSanitizer build: peak RSS not checked"
+	else
+		[ "$hwm" -lt $(($1 * 1024)) ] || fail "sluice peak RSS is $((hwm / 1024)) MiB, over $1 MiB"
+	fi
+}
+
 # --- clients ---------------------------------------------------------------
 
 # lab_curl ARGS: curl in C, trusting the interception CA.  IPv4 unless ARGS
