@@ -176,6 +176,32 @@ test_alpn(void)
 	CHECK(strcmp(r.refused, "...") == 0, "one overlong name is '...'");
 }
 
+/* Issue 9: h2 or http/1.1, whichever the client lists first. */
+static void
+test_alpn_preference(void)
+{
+	struct result r;
+
+	r = handshake(WIRE("\x02h2\x08http/1.1"), NULL);
+	CHECK(r.ok && strcmp(r.alpn, "h2") == 0, "h2,http/1.1: h2 is selected");
+	r = handshake(WIRE("\x08http/1.1\x02h2"), NULL);
+	CHECK(r.ok && strcmp(r.alpn, "http/1.1") == 0,
+	    "http/1.1,h2: http/1.1 is selected");
+	r = handshake(WIRE("\x02h2"), NULL);
+	CHECK(r.ok && strcmp(r.alpn, "h2") == 0 && r.refused[0] == '\0',
+	    "only h2: h2 is selected");
+	r = handshake(WIRE("\x02h2"), "ECDHE-ECDSA-AES128-GCM-SHA256");
+	CHECK(r.ok && strcmp(r.alpn, "h2") == 0, "only h2 on TLS 1.2: h2");
+	r = handshake(WIRE("\x08spdy/3.1\x02h3\x02h2"), NULL);
+	CHECK(r.ok && strcmp(r.alpn, "h2") == 0,
+	    "spdy/3.1,h3,h2: h2, past what sluice does not serve");
+	r = handshake(WIRE("\x08spdy/3.1\x02h3"), NULL);
+	CHECK(!r.ok && ERR_GET_REASON(r.client_err) ==
+	    SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL &&
+	    strcmp(r.refused, "spdy/3.1, h3") == 0,
+	    "neither: no_application_protocol, the list remembered");
+}
+
 static void
 test_suites(void)
 {
@@ -217,6 +243,7 @@ main(void)
 		return 1;
 	}
 	test_alpn();
+	test_alpn_preference();
 	test_suites();
 	SSL_CTX_free(server_ctx);
 	certforge_free(cf);
