@@ -2,9 +2,10 @@
  * front.c - the client connection, from accept to close.
  *
  * A connection is one struct conn, owned by the worker that accepted it; it
- * owns its socks (sock.c), timer, codec (front_h1.c) and the requests in
- * flight (struct exchange, exchange.c; HTTP/1 has one at a time), and the
- * upstream leg the last one left for the next (c->idle).  Every callback only records what happened and
+ * owns its socks (sock.c), timer, codec (front_h1.c, or front_h2.c when
+ * ALPN chose h2) and the requests in flight (struct exchange, exchange.c;
+ * HTTP/1 has one at a time, HTTP/2 one per stream), and the upstream leg
+ * the last one left for the next (c->idle, HTTP/1 only).  Every callback only records what happened and
  * calls front_run(), which advances the state machine as far as the
  * buffers allow (front_pump), checks the exchange's invariants in debug
  * builds, sets which sides may read (front_update_events), and frees the
