@@ -473,7 +473,7 @@ static int
 front_update_exchange(struct conn *c, struct exchange *r)
 {
 	if (exchange_waits(r)) {
-		front_set_read(r->up.sock, 1);
+		front_set_read(r->up.sock, !r->up.eof);
 		return 0;
 	}
 	front_set_read(r->up.sock, c->codec->room(r) && !r->up.eof);
@@ -518,6 +518,10 @@ front_update_events(struct conn *c)
 	}
 	front_set_read(c->csock, cread);
 	front_set_read(c->tsock, uread);
+	/* Outside EXCHANGE (flushing, lingering) an exchange left follows uread. */
+	if (c->state != CONN_EXCHANGE)
+		TAILQ_FOREACH(r, &c->exs, entry)
+			front_set_read(r->up.sock, uread && !r->up.eof);
 	front_set_read(c->idle.sock, 1);
 }
 
