@@ -224,6 +224,19 @@ upstream_alpn(struct sock *s, char *buf, size_t size)
 		snprintf(buf, size, "%.*s", (int)n, (const char *)p);
 }
 
+const char *
+upstream_proto(const struct sock *s)
+{
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+
+	if (s == NULL || !sock_is_connected(s))
+		return NULL;
+	if (sock_ssl(s) != NULL)
+		SSL_get0_alpn_selected(sock_ssl(s), &p, &n);
+	return n == 2 && memcmp(p, "h2", 2) == 0 ? "h2" : UPSTREAM_ALPN_HTTP1;
+}
+
 static void
 upstream_idle_free(struct upstream_idle *u)
 {
