@@ -2,8 +2,8 @@
 # A unary gRPC call from Python grpcio (which offers only h2) through
 # sluice's interception: the client trusts only sluice's CA, gets status OK,
 # its message echoed and the server's trailing metadata, and the server
-# logged exactly that call.  Skips until sluice speaks HTTP/2 to clients;
-# grpc_upstream.py speaks only h2, so it also needs the h2 upstream leg.
+# logged exactly that call.  Skips until sluice speaks HTTP/2 to clients
+# and to h2-only upstreams (grpc_upstream.py is one).
 . "$(dirname "$0")/../lab/lab.sh"
 lab_grpc_up "" --default-policy allow
 

@@ -2,7 +2,7 @@
 # A bidirectional gRPC stream through sluice: five messages each way, each
 # answer arriving before the next message is sent (so both directions are
 # open at once, not a buffered request then a response), in order, status OK.
-# Skips until sluice speaks HTTP/2 to clients (and to the h2-only server).
+# Skips until sluice speaks HTTP/2 to clients and to h2-only upstreams.
 . "$(dirname "$0")/../lab/lab.sh"
 lab_grpc_up "" --default-policy allow
 

@@ -816,14 +816,37 @@ lab_grpc_calls() { lab_jsonl "$LAB_GRPC_LOG" "$1"; }
 # both h2 and http/1.1 (a handshake only, so no request row is audited).
 lab_require_h2() {
 	local alpn
-	alpn=$(lab_in_c openssl s_client -connect api.test:443 -servername api.test \
+	alpn=$(lab_in_c timeout 10 openssl s_client -connect api.test:443 -servername api.test \
 		-alpn h2,http/1.1 </dev/null 2>/dev/null | sed -n 's/^ALPN protocol: //p')
 	[ "$alpn" = h2 ] || skip "sluice does not offer h2 to clients (ALPN: ${alpn:-none})"
 }
 
+# lab_require_h2_upstream: skips unless sluice speaks h2 to an upstream that
+# speaks nothing else: one GET https://pinned.test/ through sluice to nghttpd
+# (started here on $LAB_U4:$LAB_H2_PROBE_PORT; sluice must run with
+# --resolve "pinned.test:443:$LAB_U4:$LAB_H2_PROBE_PORT" and allow
+# pinned.test), whose audit row must say upstream_proto 'h2'.  That row has
+# host pinned.test: tests count theirs by host.
+LAB_H2_PROBE_PORT=50052
+lab_require_h2_upstream() {
+	local proto
+	ip netns exec "$LAB_U" nghttpd -a "$LAB_U4" -d "$LAB_DIR" "$LAB_H2_PROBE_PORT" \
+		"$LAB_DIR/certs/trusted/default.key" "$LAB_DIR/certs/trusted/default.crt" \
+		>>"$LAB_DIR/upstream.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_U" "$LAB_H2_PROBE_PORT" || fail "nghttpd did not start"
+	lab_curl --http2 -o /dev/null https://pinned.test/ 2>/dev/null
+	[ "$(lab_audit_wait 1 "host = 'pinned.test'")" = 1 ] || fail "no audit row for the h2 upstream probe"
+	proto=$(lab_audit_sql "SELECT quote(upstream_proto) FROM requests WHERE host = 'pinned.test'")
+	[ "$proto" = "'h2'" ] || skip "sluice does not speak h2 to an h2-only upstream (upstream_proto $proto)"
+}
+
 # lab_grpc_up SQL [FLAGS...]: root, sluice, lab_up, grpc_upstream.py, the
-# rules SQL ("" for none), then sluice with FLAGS and api.test resolved to
-# grpc_upstream.py; skips while sluice does not speak HTTP/2 to clients.
+# rules SQL ("" for none) and a rule allowing pinned.test (the h2 probe's
+# name), then sluice with FLAGS and api.test resolved to grpc_upstream.py;
+# skips while sluice does not speak HTTP/2 to clients or to h2-only
+# upstreams (grpc_upstream.py is one).
 lab_grpc_up() {
 	local sql=$1
 	shift
@@ -831,9 +854,12 @@ lab_grpc_up() {
 	lab_require_sluice
 	lab_up
 	lab_start_grpc
-	[ -z "$sql" ] || lab_rules_sql "$sql" || fail "inserting the rules"
-	lab_start_sluice --resolve "api.test:443:$LAB_U4:$LAB_GRPC_PORT" "$@"
+	lab_rules_sql "INSERT INTO rules (id, priority, host, action) VALUES
+		(900, 1, 'pinned.test', 'allow'); $sql" || fail "inserting the rules"
+	lab_start_sluice --resolve "api.test:443:$LAB_U4:$LAB_GRPC_PORT" \
+		--resolve "pinned.test:443:$LAB_U4:$LAB_H2_PROBE_PORT" "$@"
 	lab_require_h2
+	lab_require_h2_upstream
 }
 
 # --- raw TCP ends (passthrough tunnels) -----------------------------------------
