@@ -211,7 +211,7 @@ upstream_same(const struct upstream_idle *u, const struct sockaddr *addr,
  * speaks HTTP/1.1 (RFC 7301, 3.2: the client's default).
  */
 static void
-upstream_alpn(struct sock *s, char *buf, size_t size)
+upstream_alpn(const struct sock *s, char *buf, size_t size)
 {
 	const unsigned char *p = NULL;
 	unsigned int n = 0;
@@ -227,14 +227,12 @@ upstream_alpn(struct sock *s, char *buf, size_t size)
 const char *
 upstream_proto(const struct sock *s)
 {
-	const unsigned char *p = NULL;
-	unsigned int n = 0;
+	char alpn[UPSTREAM_ALPN_MAX];
 
 	if (s == NULL || !sock_is_connected(s))
 		return NULL;
-	if (sock_ssl(s) != NULL)
-		SSL_get0_alpn_selected(sock_ssl(s), &p, &n);
-	return n == 2 && memcmp(p, "h2", 2) == 0 ? "h2" : UPSTREAM_ALPN_HTTP1;
+	upstream_alpn(s, alpn, sizeof(alpn));
+	return strcmp(alpn, "h2") == 0 ? "h2" : UPSTREAM_ALPN_HTTP1;
 }
 
 static void
