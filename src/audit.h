@@ -32,6 +32,9 @@ struct audit_record {
 	const char	*error;
 	int64_t		 conn_id;	/* audit_conn_id(); 0: NULL */
 	const char	*limit_source;	/* shared limit: "redis"/"local"; NULL */
+	const char	*client_proto;	/* "http/1.1", "http/1.0", "h2"; NULL:
+					   no client leg (passthrough, ...) */
+	const char	*upstream_proto; /* "http/1.1", "h2"; NULL: no leg */
 };
 
 /*

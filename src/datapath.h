@@ -157,6 +157,8 @@ struct exchange {
 	int		 held;			/* owes ratelimit_held_done() */
 	struct ratelimit_redis_wait *shared;	/* a shared decision asked */
 	const char	*limit_source;		/* "redis", "local" or NULL */
+	const char	*upstream_proto;	/* upstream_proto() of the leg
+						   once connected; NULL: none */
 	const struct rule *rule;		/* in rules, or NULL */
 	/* caching */
 	const char	*cache_status;		/* Cache-Status detail, or NULL */
@@ -335,6 +337,7 @@ void front_timer_add(struct event *ev, double secs);
 void front_arm(struct conn *c, double secs);
 void front_kill(struct conn *c);
 void front_client_wire(struct conn *c);
+const char *front_proto(const struct exchange *r);
 int front_has_room(struct sock *s);
 void front_sock_watch(struct sock *s, sock_data_cb *io,
     sock_event_cb *event, void *arg);

@@ -235,6 +235,8 @@ exchange_audit(struct exchange *r)
 		.error = r->error[0] ? r->error : NULL,
 		.conn_id = c->audit_id,
 		.limit_source = r->limit_source,
+		.client_proto = front_proto(r),
+		.upstream_proto = r->upstream_proto,
 	};
 
 	if (r->shared != NULL)

@@ -669,6 +669,20 @@ front_note_client_tls(struct conn *c, SSL *ssl)
 	    alpn != NULL ? (const char *)alpn : "");
 }
 
+/*
+ * The client leg's protocol for r's audit row: h2 when the handshake
+ * settled on it, else the HTTP/1 version of the request line; a head that
+ * did not parse (no method) has none, and was answered in HTTP/1.1.
+ */
+const char *
+front_proto(const struct exchange *r)
+{
+	if (strcmp(r->c->alpn, "h2") == 0)
+		return "h2";
+	return r->method[0] != '\0' && r->client_minor == 0 ? "http/1.0" :
+	    "http/1.1";
+}
+
 static void
 front_client_event(struct sock *s, short what, void *arg)
 {

@@ -311,6 +311,7 @@ revalidate_audit(struct revalidate *rv)
 		.resp_bytes = (int64_t)rv->body.payload,
 		.duration_ms = util_mono_ms() - rv->start_mono,
 		.error = rv->error,
+		.upstream_proto = upstream_proto(rv->sock),
 	};
 
 	audit_submit(rv->env->audit, &rec);

@@ -185,6 +185,7 @@ upleg_attach(struct exchange *r)
 		u->connected = 0;
 		u->reused = 0;
 	}
+	r->upstream_proto = upstream_proto(u->sock);
 	u->reusable = 0;
 	front_sock_watch(u->sock, upleg_io, upleg_event, r);
 	return 0;
@@ -381,6 +382,7 @@ upleg_event(struct sock *s, short what, void *arg)
 
 	if (what & SOCK_EV_CONNECTED) {
 		r->up.connected = 1;
+		r->upstream_proto = upstream_proto(s);
 		if (sock_ssl(s) != NULL)
 			counters_handshake(c->env->counters,
 			    COUNTERS_LEG_UPSTREAM);

@@ -211,7 +211,7 @@ upstream_same(const struct upstream_idle *u, const struct sockaddr *addr,
  * speaks HTTP/1.1 (RFC 7301, 3.2: the client's default).
  */
 static void
-upstream_alpn(struct sock *s, char *buf, size_t size)
+upstream_alpn(const struct sock *s, char *buf, size_t size)
 {
 	const unsigned char *p = NULL;
 	unsigned int n = 0;
@@ -222,6 +222,17 @@ upstream_alpn(struct sock *s, char *buf, size_t size)
 		snprintf(buf, size, "%s", UPSTREAM_ALPN_HTTP1);
 	else
 		snprintf(buf, size, "%.*s", (int)n, (const char *)p);
+}
+
+const char *
+upstream_proto(const struct sock *s)
+{
+	char alpn[UPSTREAM_ALPN_MAX];
+
+	if (s == NULL || !sock_is_connected(s))
+		return NULL;
+	upstream_alpn(s, alpn, sizeof(alpn));
+	return strcmp(alpn, "h2") == 0 ? "h2" : UPSTREAM_ALPN_HTTP1;
 }
 
 static void

@@ -84,6 +84,13 @@ struct sock *upstream_pool_take(const struct dp_env *,
 void upstream_pool_put(const struct dp_env *, struct sock *,
     const struct sockaddr *addr, socklen_t len, const char *sni);
 
+/*
+ * The protocol a connection's handshake settled on, for the audit row:
+ * "h2" or UPSTREAM_ALPN_HTTP1 (a static string); NULL before the
+ * handshake finished.
+ */
+const char *upstream_proto(const struct sock *);
+
 /* Free every pooled connection (worker shutdown). */
 void upstream_pool_clear(const struct dp_env *);
 

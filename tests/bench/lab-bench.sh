@@ -12,6 +12,11 @@
 #                       forged leaf: sluice must run and bench_mode sluice be
 #                       set) and $LAB_DIR/nginx-proxy.conf for nginx as the
 #                       proxy, listening on $NGINX_PORT
+#   bench_nginx_start   nginx as the proxy, on CPU 0 in G ($NGINX_PID)
+#   proxy_pids MODE     the processes doing the proxy's work in MODE
+#   cpu_ticks PID...    their utime+stime, all threads, in clock ticks
+#   ratio A B           A / B to two places, "-" when it has no meaning
+#   to_ms TIME          wrk's or h2load's 1.23ms / 456.00us / 1.02s in ms
 export SLUICE_SRCDIR=$srcdir
 export SLUICE=${SLUICE:-$builddir/src/sluice}
 export SLUICE_CA=${SLUICE_CA:-$builddir/tools/sluice-ca}
@@ -95,4 +100,44 @@ bench_nginx_conf() {
 		DIR="$LAB_DIR" LISTEN="0.0.0.0:$NGINX_PORT" UPSTREAM="$LAB_U4" \
 		CERT="$LAB_DIR/nginx-leaf.crt" KEY="$LAB_DIR/nginx-leaf.key" \
 		UPSTREAM_CA="$LAB_DIR/certs/ca.crt"
+}
+
+bench_nginx_start() {
+	taskset -c 0 ip netns exec "$LAB_G" nginx -e "$LAB_DIR/nginx-proxy-error.log" \
+		-c "$LAB_DIR/nginx-proxy.conf" -g 'daemon off;' >>"$LAB_DIR/nginx-proxy.out" 2>&1 &
+	NGINX_PID=$!
+	LAB_PIDS+=("$NGINX_PID")
+	disown $NGINX_PID
+	lab_wait_listen "$LAB_G" "$NGINX_PORT" ||
+		fail "nginx proxy did not start: $(cat "$LAB_DIR/nginx-proxy-error.log")"
+}
+
+proxy_pids() {	# every process doing the proxy's work
+	case $1 in
+	sluice) echo "$LAB_SLUICE_PID" ;;
+	sluice-obs) echo "$OBS_PID" ;;
+	nginx) echo "$NGINX_PID" "$(ps -o pid= --ppid "$NGINX_PID")" ;;
+	esac
+}
+
+cpu_ticks() {	# utime+stime of the processes (all their threads), in ticks
+	local pid sum=0 f
+	for pid in "$@"; do
+		# fields after the ")" of comm: utime and stime are the 12th and 13th
+		f=$(sed 's/^.*) //' "/proc/$pid/stat") || continue
+		set -- $f
+		sum=$((sum + ${12} + ${13}))
+	done
+	echo "$sum"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "-") printf "%.2f", a / b; else print "-" }'; }
+
+to_ms() {	# wrk's or h2load's 1.23ms / 456.00us / 1.02s -> milliseconds
+	awk -v v="$1" 'BEGIN {
+		if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+		else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+		else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
+		else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+		else printf "%s", v }'
 }

@@ -792,14 +792,97 @@ if len(reqs) >= int(sys.argv[3]):
 LAB_RAWLOG=
 lab_start_rawup() {
 	LAB_RAWLOG=$LAB_DIR/raw.jsonl
-	: >"$LAB_RAWLOG"
-	ip netns exec "$LAB_U" "$LAB_PY" "$LAB_SRCDIR/tests/lab/rawup.py" \
-		--cert "$LAB_DIR/certs/trusted/api.test.crt" \
-		--key "$LAB_DIR/certs/trusted/api.test.key" \
-		--listen "$LAB_U4:4443" --log "$LAB_RAWLOG" >>"$LAB_DIR/upstream.log" 2>&1 &
+	lab_start_in_u rawup.py api.test 4443 "$LAB_RAWLOG"
+}
+
+# lab_start_in_u SCRIPT CERT PORT LOG: tests/lab/SCRIPT in U on $LAB_U4:PORT
+# with the trusted certificate CERT (a lab name, or default for all of
+# them), logging to LOG (emptied first); returns once it listens.
+lab_start_in_u() {
+	: >"$4"
+	ip netns exec "$LAB_U" "$LAB_PY" "$LAB_SRCDIR/tests/lab/$1" \
+		--cert "$LAB_DIR/certs/trusted/$2.crt" --key "$LAB_DIR/certs/trusted/$2.key" \
+		--listen "$LAB_U4:$3" --log "$4" >>"$LAB_DIR/upstream.log" 2>&1 &
 	LAB_PIDS+=($!)
 	disown $!
-	lab_wait_listen "$LAB_U" 4443 || fail "rawup.py did not start"
+	lab_wait_listen "$LAB_U" "$3" || fail "$1 did not start"
+}
+
+# --- gRPC (issue 9) ------------------------------------------------------------
+
+# lab_start_grpc: starts tests/lab/grpc_upstream.py in U on
+# $LAB_U4:$LAB_GRPC_PORT with the trusted default certificate (every lab
+# name), logging every call to $LAB_GRPC_LOG; start sluice with --resolve
+# "NAME:443:$LAB_U4:$LAB_GRPC_PORT" to send NAME there.
+LAB_GRPC_PORT=50051
+LAB_GRPC_LOG=
+lab_start_grpc() {
+	LAB_GRPC_LOG=$LAB_DIR/grpc.jsonl
+	lab_start_in_u grpc_upstream.py default "$LAB_GRPC_PORT" "$LAB_GRPC_LOG"
+}
+
+# lab_grpc NAME CAFILE METHOD [ARGS...]: one call of tests/lab/grpc_client.py
+# from C to NAME:443, trusting CAFILE; prints its lines ("status NAME",
+# "reply ...", "trailer K=V").
+lab_grpc() {
+	local name=$1 ca=$2
+	shift 2
+	lab_in_c "$LAB_PY" "$LAB_SRCDIR/tests/lab/grpc_client.py" \
+		--target "$name:443" --ca "$ca" "$@" || fail "grpc_client.py $* did not run"
+}
+
+# lab_grpc_calls EXPR: for each call grpc_upstream.py logged, d = {"method",
+# "metadata": [[k, v], ...]}, prints EXPR when it is not None.
+lab_grpc_calls() { lab_jsonl "$LAB_GRPC_LOG" "$1"; }
+
+# lab_require_h2: skips unless sluice offers h2 to a client that offers
+# both h2 and http/1.1 (a handshake only, so no request row is audited).
+lab_require_h2() {
+	local alpn
+	alpn=$(lab_in_c timeout 10 openssl s_client -connect api.test:443 -servername api.test \
+		-alpn h2,http/1.1 </dev/null 2>/dev/null | sed -n 's/^ALPN protocol: //p')
+	[ "$alpn" = h2 ] || skip "sluice does not offer h2 to clients (ALPN: ${alpn:-none})"
+}
+
+# lab_require_h2_upstream: skips unless sluice speaks h2 to an upstream that
+# speaks nothing else: one GET https://pinned.test/ through sluice to nghttpd
+# (started here on $LAB_U4:$LAB_H2_PROBE_PORT; sluice must run with
+# --resolve "pinned.test:443:$LAB_U4:$LAB_H2_PROBE_PORT" and allow
+# pinned.test), whose audit row must say upstream_proto 'h2'.  That row has
+# host pinned.test: tests count theirs by host.
+LAB_H2_PROBE_PORT=50052
+lab_require_h2_upstream() {
+	local proto
+	ip netns exec "$LAB_U" nghttpd -a "$LAB_U4" -d "$LAB_DIR" "$LAB_H2_PROBE_PORT" \
+		"$LAB_DIR/certs/trusted/default.key" "$LAB_DIR/certs/trusted/default.crt" \
+		>>"$LAB_DIR/upstream.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_U" "$LAB_H2_PROBE_PORT" || fail "nghttpd did not start"
+	lab_curl --http2 -o /dev/null https://pinned.test/ 2>/dev/null
+	[ "$(lab_audit_wait 1 "host = 'pinned.test'")" = 1 ] || fail "no audit row for the h2 upstream probe"
+	proto=$(lab_audit_sql "SELECT quote(upstream_proto) FROM requests WHERE host = 'pinned.test'")
+	[ "$proto" = "'h2'" ] || skip "sluice does not speak h2 to an h2-only upstream (upstream_proto $proto)"
+}
+
+# lab_grpc_up SQL [FLAGS...]: root, sluice, lab_up, grpc_upstream.py, the
+# rules SQL ("" for none) and a rule allowing pinned.test (the h2 probe's
+# name), then sluice with FLAGS and api.test resolved to grpc_upstream.py;
+# skips while sluice does not speak HTTP/2 to clients or to h2-only
+# upstreams (grpc_upstream.py is one).
+lab_grpc_up() {
+	local sql=$1
+	shift
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_start_grpc
+	lab_rules_sql "INSERT INTO rules (id, priority, host, action) VALUES
+		(900, 1, 'pinned.test', 'allow'); $sql" || fail "inserting the rules"
+	lab_start_sluice --resolve "api.test:443:$LAB_U4:$LAB_GRPC_PORT" \
+		--resolve "pinned.test:443:$LAB_U4:$LAB_H2_PROBE_PORT" "$@"
+	lab_require_h2
+	lab_require_h2_upstream
 }
 
 # --- raw TCP ends (passthrough tunnels) -----------------------------------------
@@ -832,17 +915,21 @@ lab_rawtcp_conn() {
 	lab_json "$(head -n 1 "$LAB_RAWTCP_LOG")" "$1"
 }
 
-# lab_rawlog EXPR: for each rawup.py log event d (a dict), prints EXPR when it
-# is not None, e.g. lab_rawlog 'd["path"] if d["event"] == "request" else None'.
-lab_rawlog() {
+# lab_jsonl FILE EXPR: for each line d (a dict) of a JSON-lines log, prints
+# EXPR when it is not None.
+lab_jsonl() {
 	"$LAB_PY" -c '
 import json, sys
 for line in open(sys.argv[1], encoding="utf-8"):
     d = json.loads(line)
     v = eval(sys.argv[2])
     if v is not None:
-        print(v)' "$LAB_RAWLOG" "$1"
+        print(v)' "$1" "$2"
 }
+
+# lab_rawlog EXPR: for each rawup.py log event d (a dict), prints EXPR when it
+# is not None, e.g. lab_rawlog 'd["path"] if d["event"] == "request" else None'.
+lab_rawlog() { lab_jsonl "$LAB_RAWLOG" "$1"; }
 
 # lab_rawup_up [FLAGS...]: root, sluice, lab_up, rawup.py, then sluice with
 # FLAGS, --default-policy allow and api.test resolved to rawup.py.

@@ -337,6 +337,8 @@ test_migration(void)
 	audit_set_gateway(a, "gw-unit");
 	test_record(&rec, p, sizeof(p), 1);
 	rec.conn_id = 42;
+	rec.client_proto = "h2";
+	rec.upstream_proto = "http/1.1";
 	CHECK(audit_submit(a, &rec) == 0, "migrate: submitted");
 	audit_close(a);
 
@@ -351,6 +353,12 @@ test_migration(void)
 	    "filled on the new row only");
 	CHECK(test_int(db, "SELECT count(gateway) FROM connections") == 0,
 	    "migrate: connections.gateway exists");
+	CHECK(test_int(db, "SELECT count(*) FROM requests WHERE conn_id = 42 "
+	    "AND client_proto = 'h2' AND upstream_proto = 'http/1.1'") == 1 &&
+	    test_int(db, "SELECT count(*) FROM requests WHERE conn_id IS NULL "
+	    "AND client_proto IS NULL AND upstream_proto IS NULL") == 1,
+	    "migrate: client_proto and upstream_proto added, filled on the "
+	    "new row only");
 	CHECK(test_int(db, "SELECT count(*) FROM connections") == 0 &&
 	    test_int(db, "SELECT count(*) FROM gaps") == 0 &&
 	    test_int(db, "SELECT count(*) FROM denied_recent") >= 0 &&

@@ -959,6 +959,16 @@ test_audit_rows(void)
 	    "audit: the request sent again is one row, forwarded");
 	CHECK(rows(db, "decision = 'error' AND status = 400") == 1,
 	    "audit: the malformed request");
+	CHECK(rows(db, "path IN ('/s1/a', '/s1/b') AND client_proto = "
+	    "'http/1.1' AND upstream_proto = 'http/1.1'") == 2 &&
+	    rows(db, "path = '/s7/again' AND upstream_proto = 'http/1.1'") ==
+	    1, "audit: both legs' protocols, also on a reused or retried leg");
+	CHECK(rows(db, "decision IN ('denied', 'rate_limited', 'cached') AND "
+	    "(upstream_proto IS NOT NULL OR client_proto IS NULL)") == 0 &&
+	    rows(db, "host = 'down.test' AND upstream_proto IS NULL") == 1,
+	    "audit: no upstream_proto without a leg that connected");
+	CHECK(rows(db, "status = 400 AND client_proto = 'http/1.1'") == 1,
+	    "audit: a head that did not parse was answered in HTTP/1.1");
 	sqlite3_close(db);
 }
 
