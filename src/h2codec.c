@@ -48,14 +48,10 @@
 #include "h2codec.h"
 #include "h2nv.h"
 #include "h2out.h"
+#include "h2session.h"
 #include "msg.h"
 
 #include "config.h"
-
-#define H2CODEC_MAX_ACK		1000	/* SETTINGS/PING acks queued */
-#define H2CODEC_MAX_SETTINGS	32	/* entries in one SETTINGS frame */
-#define H2CODEC_MAX_CONT	8	/* CONTINUATION frames per head */
-#define H2CODEC_DEFLATE_TABLE	4096	/* our HPACK encoder's table */
 
 struct h2codec_stream {
 	TAILQ_ENTRY(h2codec_stream) link;
@@ -464,14 +460,10 @@ h2codec_on_data(nghttp2_session *s, uint8_t flags, int32_t id,
 	struct h2codec_stream *st = h2codec_stream(h2, id);
 
 	(void)flags;
-	/* the stream windows bound what the owner holds, not this one */
-	if (nghttp2_session_consume_connection(s, len) != 0)
+	if (h2session_credit(s, id, len, h2codec_owned(st)) != 0)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	if (!h2codec_owned(st)) {
-		if (nghttp2_session_consume_stream(s, id, len) != 0)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (!h2codec_owned(st))
 		return 0;
-	}
 	h2->cbs.on_data(h2->arg, id, p, len);
 	return 0;
 }
@@ -521,17 +513,6 @@ h2codec_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
 	return 0;
 }
 
-/* nghttp2 asks for the next DATA frame's bytes. */
-static ssize_t
-h2codec_read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-    uint32_t *flags, nghttp2_data_source *src, void *arg)
-{
-	struct h2codec_stream *st = src->ptr;
-
-	(void)arg;
-	return h2out_read(&st->out, s, id, buf, len, flags);
-}
-
 static int
 h2codec_session(struct h2codec *h2)
 {
@@ -555,13 +536,7 @@ h2codec_session(struct h2codec *h2)
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    h2codec_on_stream_close);
 
-	nghttp2_option_set_no_auto_window_update(opt, 1);
-	nghttp2_option_set_max_outbound_ack(opt, H2CODEC_MAX_ACK);
-	nghttp2_option_set_max_settings(opt, H2CODEC_MAX_SETTINGS);
-	nghttp2_option_set_max_continuations(opt, H2CODEC_MAX_CONT);
-	nghttp2_option_set_max_deflate_dynamic_table_size(opt,
-	    H2CODEC_DEFLATE_TABLE);
-	nghttp2_option_set_no_closed_streams(opt, 1);
+	h2session_options(opt);
 	/* nghttp2's own rapid reset bound stays behind ours */
 	nghttp2_option_set_stream_reset_rate_limit(opt,
 	    2 * (uint64_t)h2->lim.reset_burst,
@@ -631,24 +606,8 @@ h2codec_free(struct h2codec *h2)
 int
 h2codec_input(struct h2codec *h2, struct evbuffer *in)
 {
-	size_t len;
-	ssize_t n;
-	unsigned char *p;
-
-	while ((len = evbuffer_get_contiguous_space(in)) > 0) {
-		p = evbuffer_pullup(in, len);
-		n = nghttp2_session_mem_recv(h2->s, p, len);
-		if (n < 0)
-			goto fail;
-		evbuffer_drain(in, n);
-	}
-	return 0;
-fail:
-	/* a GOAWAY if there is still room for one; nothing more is read */
-	(void)nghttp2_session_terminate_session(h2->s,
-	    n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM :
-	    NGHTTP2_PROTOCOL_ERROR);
-	evbuffer_drain(in, evbuffer_get_length(in));
+	if (h2session_recv(h2->s, in) == 0)
+		return 0;
 	h2->dead = 1;
 	return -1;
 }
@@ -657,19 +616,9 @@ int
 h2codec_output(struct h2codec *h2, struct evbuffer *out, size_t room)
 {
 	struct h2codec_stream *st, *next;
-	const uint8_t *p;
-	ssize_t n;
-	size_t done = 0;
 
-	while (done < room) {
-		if ((n = nghttp2_session_mem_send(h2->s, &p)) < 0)
-			return -1;
-		if (n == 0)
-			break;
-		if (evbuffer_add(out, p, n) == -1)
-			return -1;
-		done += n;
-	}
+	if (h2session_send(h2->s, out, room) == -1)
+		return -1;
 	for (st = TAILQ_FIRST(&h2->streams); st != NULL; st = next) {
 		next = TAILQ_NEXT(st, link);
 		if (h2out_writable(&st->out))
@@ -753,8 +702,8 @@ h2codec_respond(struct h2codec *h2, int32_t id, const struct msg *resp)
 		rc = nghttp2_submit_headers(h2->s, NGHTTP2_FLAG_NONE, id, NULL,
 		    nv.nv, nv.n, NULL);
 	} else {
-		prd.source.ptr = st;
-		prd.read_callback = h2codec_read_body;
+		prd.source.ptr = &st->out;
+		prd.read_callback = h2out_source;
 		st->head_sent = 1;
 		st->body = resp->body != MSG_BODY_NONE;
 		rc = nghttp2_submit_response(h2->s, id, nv.nv, nv.n,

@@ -35,11 +35,13 @@ h2out_free(struct h2out *o)
 }
 
 ssize_t
-h2out_read(struct h2out *o, nghttp2_session *s, int32_t id, uint8_t *buf,
-    size_t len, uint32_t *flags)
+h2out_source(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg)
 {
+	struct h2out *o = src->ptr;
 	size_t have = evbuffer_get_length(o->buf);
 
+	(void)arg;
 	if (len > have)
 		len = have;
 	if (len > 0 && evbuffer_remove(o->buf, buf, len) != (int)len)

@@ -37,12 +37,13 @@ int h2out_init(struct h2out *, size_t cap);
 void h2out_free(struct h2out *);
 
 /*
- * The data source's read callback for stream id: up to len bytes into
- * buf, EOF (and the trailers submitted) at the end, NGHTTP2_ERR_DEFERRED
- * while the owner has given nothing more.
+ * The read callback of a data provider whose source.ptr is the stream's
+ * struct h2out: up to len bytes into buf, EOF (and the trailers
+ * submitted) at the end, NGHTTP2_ERR_DEFERRED while the owner has given
+ * nothing more.
  */
-ssize_t h2out_read(struct h2out *, nghttp2_session *, int32_t id,
-    uint8_t *buf, size_t len, uint32_t *flags);
+ssize_t h2out_source(nghttp2_session *, int32_t id, uint8_t *buf,
+    size_t len, uint32_t *flags, nghttp2_data_source *, void *arg);
 /* Take up to n bytes of src (copied); how many, -1 on error. */
 ssize_t h2out_write(struct h2out *, nghttp2_session *, int32_t id,
     struct evbuffer *src, size_t n);
