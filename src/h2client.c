@@ -90,7 +90,7 @@ struct h2client {
 	int		 goaway;	/* the server's GOAWAY came */
 	int32_t		 goaway_last;
 	uint32_t	 goaway_code;
-	int		 ping_acked;
+	int		 draining;	/* our GOAWAY: no new stream */
 };
 
 void
@@ -320,10 +320,6 @@ h2client_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 		c->goaway_code = f->goaway.error_code;
 		return 0;
 	}
-	if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK)) {
-		c->ping_acked = 1;
-		return 0;
-	}
 	if (f->hd.stream_id == 0 ||
 	    !h2client_owned(st = h2client_stream(c, f->hd.stream_id)))
 		return 0;
@@ -541,7 +537,7 @@ h2client_can_open(const struct h2client *c)
 	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 	if (max > c->lim.max_streams)
 		max = c->lim.max_streams;
-	return !c->dead && !c->goaway && c->n < max &&
+	return !c->dead && !c->goaway && !c->draining && c->n < max &&
 	    nghttp2_session_check_request_allowed(c->s);
 }
 
@@ -689,20 +685,14 @@ h2client_consume(struct h2client *c, int32_t id, size_t n)
 int
 h2client_ping(struct h2client *c)
 {
-	c->ping_acked = 0;
 	return nghttp2_submit_ping(c->s, NGHTTP2_FLAG_NONE, NULL) == 0 ? 0 :
 	    -1;
 }
 
 int
-h2client_ping_acked(const struct h2client *c)
-{
-	return c->ping_acked;
-}
-
-int
 h2client_goaway(struct h2client *c)
 {
+	c->draining = 1;
 	return nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE, 0,
 	    NGHTTP2_NO_ERROR, NULL, 0) == 0 ? 0 : -1;
 }

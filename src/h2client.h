@@ -168,10 +168,9 @@ int h2client_reset(struct h2client *, int32_t id, uint32_t code);
 /* n response bytes of stream id went on: the server may send as many. */
 int h2client_consume(struct h2client *, int32_t id, size_t n);
 
-/* A PING (liveness: h2client_ping_acked() says when it came back). */
+/* A PING: the server's ACK is something read (liveness, h2up.c). */
 int h2client_ping(struct h2client *);
-int h2client_ping_acked(const struct h2client *);
-/* No new streams; the open ones finish. */
+/* GOAWAY: no new streams; the open ones finish, then is_done. */
 int h2client_goaway(struct h2client *);
 
 #endif
