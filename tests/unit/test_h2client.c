@@ -583,6 +583,14 @@ test_resets(void)
 	    H2CLIENT_CANCEL, "reset: none of the body after our reset");
 	CHECK(h2client_streams(o.c) == 0 && h2client_can_open(o.c),
 	    "reset: the connection goes on");
+	/* reset before its HEADERS went out: never sent, closed once */
+	a = request(&o, "GET", "/never", MSG_BODY_NONE, 0);
+	CHECK(h2client_reset(o.c, a, H2CLIENT_CANCEL) == 0,
+	    "reset: before the request went out");
+	pump(&o, &sv);
+	CHECK(o.closed[a] == 1 && o.code[a] == H2CLIENT_CANCEL &&
+	    sv.req[a] == NULL && h2client_streams(o.c) == 0,
+	    "reset: the server never saw it, the owner heard once");
 	srv_free(&sv);
 	own_free(&o);
 }
