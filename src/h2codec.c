@@ -45,28 +45,13 @@
 #include <event2/buffer.h>
 #include <nghttp2/nghttp2.h>
 
-#include "h1codec.h"
 #include "h2codec.h"
+#include "h2nv.h"
+#include "h2out.h"
+#include "h2session.h"
 #include "msg.h"
-#include "util.h"
 
 #include "config.h"
-
-#define H2CODEC_MAX_ACK		1000	/* SETTINGS/PING acks queued */
-#define H2CODEC_MAX_SETTINGS	32	/* entries in one SETTINGS frame */
-#define H2CODEC_MAX_CONT	8	/* CONTINUATION frames per head */
-#define H2CODEC_DEFLATE_TABLE	4096	/* our HPACK encoder's table */
-#define H2CODEC_FIELD_COST	32	/* per field (RFC 9113 6.5.2) */
-
-/* Fields sent for the response head besides the message's: :status,
-   content-length. */
-#define H2CODEC_EXTRA_NV	2
-
-/* Name/value pairs built from a message, with the bytes they point to. */
-struct h2codec_nv {
-	nghttp2_nv	*nv;
-	size_t		 n;
-};
 
 struct h2codec_stream {
 	TAILQ_ENTRY(h2codec_stream) link;
@@ -90,13 +75,9 @@ struct h2codec_stream {
 	int		 seen;		/* on_request ran */
 
 	/* response side */
-	struct evbuffer	*out;		/* body bytes not yet framed */
-	struct h2codec_nv tnv;		/* trailers sent at the body's end */
+	struct h2out	 out;		/* the body, bounded */
 	int		 head_sent;	/* the final response head */
 	int		 body;		/* a data provider is attached */
-	int		 out_end;	/* h2codec_end came */
-	int		 deferred;	/* nghttp2 waits for resume_data */
-	int		 blocked;	/* a write was cut short */
 	int		 resp_done;	/* END_STREAM went out */
 
 	int		 owner_reset;	/* h2codec_reset, not the client */
@@ -161,34 +142,13 @@ h2codec_reset_charge(struct h2codec *h2)
 }
 
 static void
-h2codec_msg_free(struct msg *m)
-{
-	if (m == NULL)
-		return;
-	msg_free(m);
-	free(m);
-}
-
-static struct msg *
-h2codec_msg_new(enum msg_kind kind)
-{
-	struct msg *m;
-
-	if ((m = malloc(sizeof(*m))) == NULL)
-		return NULL;
-	msg_init(m, kind);
-	return m;
-}
-
-static void
 h2codec_stream_free(struct h2codec_stream *st)
 {
 	TAILQ_REMOVE(&st->h2->streams, st, link);
-	util_evbuffer_wipe_free(st->out);
-	h2codec_msg_free(st->req);
-	h2codec_msg_free(st->trailers);
+	h2out_free(&st->out);
+	h2nv_msg_free(st->req);
+	h2nv_msg_free(st->trailers);
 	free(st->pseudo);
-	free(st->tnv.nv);
 	free(st);
 }
 
@@ -203,33 +163,6 @@ static int
 h2codec_owned(const struct h2codec_stream *st)
 {
 	return st != NULL && st->seen && !st->owner_reset;
-}
-
-static int
-h2codec_is(const uint8_t *s, size_t len, const char *lit)
-{
-	return len == strlen(lit) && memcmp(s, lit, len) == 0;
-}
-
-/*
- * Connection-specific fields (RFC 9113 8.2.2) and Proxy-*: never written
- * on a stream.  Lowercase or not, as a message may hold either.
- */
-static int
-h2codec_field_ok(const char *n, size_t len)
-{
-	static const char *const no[] = {
-		"connection", "keep-alive", "transfer-encoding", "upgrade",
-		"te", "host",
-	};
-	size_t i;
-
-	if (len > 6 && strncasecmp(n, "proxy-", 6) == 0)
-		return 0;
-	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		if (strlen(no[i]) == len && strncasecmp(n, no[i], len) == 0)
-			return 0;
-	return 1;
 }
 
 /* v[0..len) appended to st->pseudo, at *s. */
@@ -256,15 +189,15 @@ h2codec_pseudo(struct h2codec_stream *st, const uint8_t *n, size_t nlen,
 {
 	struct msg_str *s;
 
-	if (h2codec_is(n, nlen, ":method"))
+	if (h2nv_is(n, nlen, ":method"))
 		s = &st->method;
-	else if (h2codec_is(n, nlen, ":scheme"))
+	else if (h2nv_is(n, nlen, ":scheme"))
 		s = &st->scheme;
-	else if (h2codec_is(n, nlen, ":authority"))
+	else if (h2nv_is(n, nlen, ":authority"))
 		s = &st->authority;
-	else if (h2codec_is(n, nlen, ":path"))
+	else if (h2nv_is(n, nlen, ":path"))
 		s = &st->path;
-	else if (h2codec_is(n, nlen, ":protocol"))
+	else if (h2nv_is(n, nlen, ":protocol"))
 		s = &st->protocol;
 	else
 		return -1;	/* nghttp2 refused it already */
@@ -277,27 +210,24 @@ h2codec_field(struct h2codec_stream *st, const uint8_t *n, size_t nlen,
     const uint8_t *v, size_t vlen)
 {
 	struct msg *m = st->req;
-	size_t i;
 
-	if (h2codec_is(n, nlen, "host")) {
+	if (h2nv_is(n, nlen, "host")) {
 		st->has_host = 1;
 		return h2codec_pseudo_copy(st, v, vlen, &st->host);
 	}
-	if (h2codec_is(n, nlen, "te")) {
+	if (h2nv_is(n, nlen, "te")) {
 		m->trailers_ok = 1;	/* nghttp2 lets "trailers" only */
 		return 0;
 	}
-	if (h2codec_is(n, nlen, "content-length")) {
+	if (h2nv_is(n, nlen, "content-length")) {
 		/* nghttp2 checked the digits and will check the body */
 		st->has_length = 1;
-		st->length = 0;
-		for (i = 0; i < vlen; i++)
-			st->length = st->length * 10 + (v[i] - '0');
+		st->length = h2nv_length(v, vlen);
 		return 0;
 	}
-	if (!h2codec_field_ok((const char *)n, nlen))
+	if (!h2nv_field_ok((const char *)n, nlen))
 		return 0;
-	if (h2codec_is(n, nlen, "cookie"))
+	if (h2nv_is(n, nlen, "cookie"))
 		st->cookies++;
 	return msg_add(m, (const char *)n, nlen, (const char *)v, vlen);
 }
@@ -403,17 +333,16 @@ h2codec_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f,
 		if (!h2codec_owned(st))
 			return 0;
 		st->head_size = 0;
-		st->trailers = h2codec_msg_new(MSG_REQUEST);
+		st->trailers = h2nv_msg_new(MSG_REQUEST);
 		return st->trailers ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	st->h2 = h2;
 	st->id = f->hd.stream_id;
-	if ((st->out = evbuffer_new()) == NULL ||
-	    (st->req = h2codec_msg_new(MSG_REQUEST)) == NULL) {
-		if (st->out)
-			evbuffer_free(st->out);
+	if (h2out_init(&st->out, h2->lim.stream_buffer) == -1 ||
+	    (st->req = h2nv_msg_new(MSG_REQUEST)) == NULL) {
+		h2out_free(&st->out);
 		free(st);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
@@ -441,7 +370,7 @@ h2codec_on_header(nghttp2_session *s, const nghttp2_frame *f,
 	    (st = h2codec_stream(h2, f->hd.stream_id)) == NULL)
 		return 0;
 	/* the decoded size: an HPACK bomb is small on the wire */
-	st->head_size += nlen + vlen + H2CODEC_FIELD_COST;
+	st->head_size += nlen + vlen + H2NV_FIELD_COST;
 	if (st->head_size > h2->lim.max_header_list)
 		st->too_big = 1;
 	if (st->too_big)
@@ -476,7 +405,7 @@ h2codec_on_headers(struct h2codec *h2, struct h2codec_stream *st,
 			    NGHTTP2_FLAG_NONE, st->id,
 			    NGHTTP2_ENHANCE_YOUR_CALM);
 		h2->cbs.on_end(h2->arg, st->id, st->trailers);
-		h2codec_msg_free(st->trailers);
+		h2nv_msg_free(st->trailers);
 		st->trailers = NULL;
 		return 0;
 	}
@@ -531,14 +460,10 @@ h2codec_on_data(nghttp2_session *s, uint8_t flags, int32_t id,
 	struct h2codec_stream *st = h2codec_stream(h2, id);
 
 	(void)flags;
-	/* the stream windows bound what the owner holds, not this one */
-	if (nghttp2_session_consume_connection(s, len) != 0)
+	if (h2session_credit(s, id, len, h2codec_owned(st)) != 0)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	if (!h2codec_owned(st)) {
-		if (nghttp2_session_consume_stream(s, id, len) != 0)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (!h2codec_owned(st))
 		return 0;
-	}
 	h2->cbs.on_data(h2->arg, id, p, len);
 	return 0;
 }
@@ -588,36 +513,6 @@ h2codec_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
 	return 0;
 }
 
-/* nghttp2 asks for the next DATA frame's bytes. */
-static ssize_t
-h2codec_read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-    uint32_t *flags, nghttp2_data_source *src, void *arg)
-{
-	struct h2codec_stream *st = src->ptr;
-	size_t have = evbuffer_get_length(st->out);
-
-	(void)arg;
-	if (len > have)
-		len = have;
-	if (len > 0 && evbuffer_remove(st->out, buf, len) != (int)len)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	if (st->out_end && len == have) {
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
-		if (st->tnv.n > 0) {
-			if (nghttp2_submit_trailer(s, id, st->tnv.nv,
-			    st->tnv.n) != 0)
-				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-		}
-		return len;
-	}
-	if (len == 0) {
-		st->deferred = 1;
-		return NGHTTP2_ERR_DEFERRED;
-	}
-	return len;
-}
-
 static int
 h2codec_session(struct h2codec *h2)
 {
@@ -641,13 +536,7 @@ h2codec_session(struct h2codec *h2)
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    h2codec_on_stream_close);
 
-	nghttp2_option_set_no_auto_window_update(opt, 1);
-	nghttp2_option_set_max_outbound_ack(opt, H2CODEC_MAX_ACK);
-	nghttp2_option_set_max_settings(opt, H2CODEC_MAX_SETTINGS);
-	nghttp2_option_set_max_continuations(opt, H2CODEC_MAX_CONT);
-	nghttp2_option_set_max_deflate_dynamic_table_size(opt,
-	    H2CODEC_DEFLATE_TABLE);
-	nghttp2_option_set_no_closed_streams(opt, 1);
+	h2session_options(opt);
 	/* nghttp2's own rapid reset bound stays behind ours */
 	nghttp2_option_set_stream_reset_rate_limit(opt,
 	    2 * (uint64_t)h2->lim.reset_burst,
@@ -717,24 +606,8 @@ h2codec_free(struct h2codec *h2)
 int
 h2codec_input(struct h2codec *h2, struct evbuffer *in)
 {
-	size_t len;
-	ssize_t n;
-	unsigned char *p;
-
-	while ((len = evbuffer_get_contiguous_space(in)) > 0) {
-		p = evbuffer_pullup(in, len);
-		n = nghttp2_session_mem_recv(h2->s, p, len);
-		if (n < 0)
-			goto fail;
-		evbuffer_drain(in, n);
-	}
-	return 0;
-fail:
-	/* a GOAWAY if there is still room for one; nothing more is read */
-	(void)nghttp2_session_terminate_session(h2->s,
-	    n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM :
-	    NGHTTP2_PROTOCOL_ERROR);
-	evbuffer_drain(in, evbuffer_get_length(in));
+	if (h2session_recv(h2->s, in) == 0)
+		return 0;
 	h2->dead = 1;
 	return -1;
 }
@@ -743,26 +616,13 @@ int
 h2codec_output(struct h2codec *h2, struct evbuffer *out, size_t room)
 {
 	struct h2codec_stream *st, *next;
-	const uint8_t *p;
-	ssize_t n;
-	size_t done = 0;
 
-	while (done < room) {
-		if ((n = nghttp2_session_mem_send(h2->s, &p)) < 0)
-			return -1;
-		if (n == 0)
-			break;
-		if (evbuffer_add(out, p, n) == -1)
-			return -1;
-		done += n;
-	}
+	if (h2session_send(h2->s, out, room) == -1)
+		return -1;
 	for (st = TAILQ_FIRST(&h2->streams); st != NULL; st = next) {
 		next = TAILQ_NEXT(st, link);
-		if (st->blocked &&
-		    evbuffer_get_length(st->out) < h2->lim.stream_buffer) {
-			st->blocked = 0;
+		if (h2out_writable(&st->out))
 			h2->cbs.on_writable(h2->arg, st->id);
-		}
 	}
 	return 0;
 }
@@ -812,89 +672,6 @@ h2codec_consume(struct h2codec *h2, int32_t id, size_t n)
 	return nghttp2_session_consume_stream(h2->s, id, n) == 0 ? 0 : -1;
 }
 
-/* Should f be written in m's head (or its trailers)? */
-static int
-h2codec_nv_keep(const struct msg *m, const struct msg_field *f, int trailers)
-{
-	const char *n = msg_ptr(m, f->name);
-	size_t len = f->name.len;
-
-	if (trailers)
-		return h1codec_trailer_ok(n, len);
-	if (!h2codec_field_ok(n, len))
-		return 0;
-	/* framing is the body fact's; without a body it describes */
-	if (len == 14 && strncasecmp(n, "content-length", 14) == 0)
-		return m->body == MSG_BODY_NONE;
-	return 1;
-}
-
-/*
- * Append a pair, both copied to *mem.  Not lowercased here: nghttp2's
- * submit functions copy the names lowercase (RFC 9113 8.2.1).
- */
-static void
-h2codec_nv_add(struct h2codec_nv *nv, char **mem, const char *name,
-    size_t nlen, const char *value, size_t vlen)
-{
-	nghttp2_nv *e = &nv->nv[nv->n++];
-
-	memcpy(*mem, name, nlen);
-	memcpy(*mem + nlen, value, vlen);
-	e->name = (uint8_t *)*mem;
-	e->namelen = nlen;
-	e->value = (uint8_t *)*mem + nlen;
-	e->valuelen = vlen;
-	e->flags = NGHTTP2_NV_FLAG_NONE;
-	*mem += nlen + vlen;
-}
-
-/*
- * The response head of m (:status, its fields, content-length from the
- * body fact), or its trailers, as pairs in one allocation: trailers wait
- * for the body's end, when m may be gone.
- */
-static int
-h2codec_nv_build(struct h2codec_nv *nv, const struct msg *m, int trailers)
-{
-	const struct msg_fields *fs = trailers ? &m->trailers : &m->fields;
-	char num[24], *mem;
-	size_t i, size = sizeof(num) * 2;
-	int len;
-
-	for (i = 0; i < fs->n; i++)
-		size += fs->v[i].name.len + fs->v[i].value.len;
-	nv->n = 0;
-	nv->nv = malloc((fs->n + H2CODEC_EXTRA_NV) * sizeof(nghttp2_nv) +
-	    size);
-	if (nv->nv == NULL)
-		return -1;
-	mem = (char *)(nv->nv + fs->n + H2CODEC_EXTRA_NV);
-	if (!trailers) {
-		len = snprintf(num, sizeof(num), "%d", m->status);
-		h2codec_nv_add(nv, &mem, ":status", 7, num, len);
-	}
-	for (i = 0; i < fs->n; i++)
-		if (h2codec_nv_keep(m, &fs->v[i], trailers))
-			h2codec_nv_add(nv, &mem, msg_ptr(m, fs->v[i].name),
-			    fs->v[i].name.len, msg_ptr(m, fs->v[i].value),
-			    fs->v[i].value.len);
-	if (!trailers && m->body == MSG_BODY_LENGTH) {
-		len = snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)m->length);
-		h2codec_nv_add(nv, &mem, "content-length", 14, num, len);
-	}
-	return 0;
-}
-
-static void
-h2codec_nv_free(struct h2codec_nv *nv)
-{
-	free(nv->nv);
-	nv->nv = NULL;
-	nv->n = 0;
-}
-
 /* The stream id the owner may write on, or NULL. */
 static struct h2codec_stream *
 h2codec_writable(struct h2codec *h2, int32_t id)
@@ -908,7 +685,7 @@ int
 h2codec_respond(struct h2codec *h2, int32_t id, const struct msg *resp)
 {
 	struct h2codec_stream *st = h2codec_writable(h2, id);
-	struct h2codec_nv nv;
+	struct h2nv nv;
 	nghttp2_data_provider prd;
 	int rc;
 
@@ -919,47 +696,21 @@ h2codec_respond(struct h2codec *h2, int32_t id, const struct msg *resp)
 	if (st == NULL || st->head_sent || resp->kind != MSG_RESPONSE ||
 	    resp->status == 101 || resp->codings.len > 0)
 		return -1;
-	if (h2codec_nv_build(&nv, resp, 0) == -1)
+	if (h2nv_build(&nv, resp, H2NV_RESPONSE) == -1)
 		return -1;
 	if (resp->status < 200) {
 		rc = nghttp2_submit_headers(h2->s, NGHTTP2_FLAG_NONE, id, NULL,
 		    nv.nv, nv.n, NULL);
 	} else {
-		prd.source.ptr = st;
-		prd.read_callback = h2codec_read_body;
+		prd.source.ptr = &st->out;
+		prd.read_callback = h2out_source;
 		st->head_sent = 1;
 		st->body = resp->body != MSG_BODY_NONE;
 		rc = nghttp2_submit_response(h2->s, id, nv.nv, nv.n,
 		    st->body ? &prd : NULL);
 	}
-	h2codec_nv_free(&nv);
+	h2nv_free(&nv);
 	return rc == 0 ? 0 : -1;
-}
-
-/* nghttp2 waits for bytes or the end: they came. */
-static int
-h2codec_resume(struct h2codec *h2, struct h2codec_stream *st)
-{
-	if (!st->deferred)
-		return 0;
-	st->deferred = 0;
-	return nghttp2_session_resume_data(h2->s, st->id) == 0 ? 0 : -1;
-}
-
-/*
- * Copied, not moved: src may hold memory by reference (a cache entry's
- * body), which the wipe at the stream's end must not overwrite.
- */
-static int
-h2codec_copy(struct evbuffer *dst, struct evbuffer *src, size_t n)
-{
-	struct evbuffer_iovec v;
-
-	if (evbuffer_reserve_space(dst, n, &v, 1) != 1 ||
-	    evbuffer_remove(src, v.iov_base, n) != (int)n)
-		return -1;
-	v.iov_len = n;
-	return evbuffer_commit_space(dst, &v, 1);
 }
 
 ssize_t
@@ -967,20 +718,10 @@ h2codec_write(struct h2codec *h2, int32_t id, struct evbuffer *src,
     size_t n)
 {
 	struct h2codec_stream *st = h2codec_writable(h2, id);
-	size_t have, take;
 
-	if (st == NULL || !st->body || st->out_end)
+	if (st == NULL || !st->body)
 		return -1;
-	have = evbuffer_get_length(st->out);
-	take = have < h2->lim.stream_buffer ? h2->lim.stream_buffer - have : 0;
-	if (take > n)
-		take = n;
-	if (take < n)
-		st->blocked = 1;
-	if (take > 0 && (h2codec_copy(st->out, src, take) == -1 ||
-	    h2codec_resume(h2, st) == -1))
-		return -1;
-	return take;
+	return h2out_write(&st->out, h2->s, id, src, n);
 }
 
 int
@@ -988,15 +729,11 @@ h2codec_end(struct h2codec *h2, int32_t id, const struct msg *m)
 {
 	struct h2codec_stream *st = h2codec_writable(h2, id);
 
-	if (st == NULL || !st->head_sent || st->out_end)
+	if (st == NULL || !st->head_sent || st->out.end)
 		return -1;
 	if (!st->body)
 		return 0;	/* ended with the head */
-	if (m != NULL && m->trailers.n > 0 &&
-	    h2codec_nv_build(&st->tnv, m, 1) == -1)
-		return -1;
-	st->out_end = 1;
-	return h2codec_resume(h2, st);
+	return h2out_end(&st->out, h2->s, id, m);
 }
 
 int

@@ -121,6 +121,15 @@ struct sock *
 upstream_connect_tls(const struct dp_env *env, const struct sockaddr *addr,
     socklen_t len, const char *sni, const char *verify_name)
 {
+	return upstream_connect_tls_alpn(env, addr, len, sni, verify_name,
+	    NULL);
+}
+
+struct sock *
+upstream_connect_tls_alpn(const struct dp_env *env,
+    const struct sockaddr *addr, socklen_t len, const char *sni,
+    const char *verify_name, const char *alpn)
+{
 	struct sock *s;
 	SSL *ssl;
 	int fd;
@@ -128,6 +137,11 @@ upstream_connect_tls(const struct dp_env *env, const struct sockaddr *addr,
 	ssl = tls_upstream_ssl_new(env->upstream_ctx, sni, verify_name);
 	if (ssl == NULL)
 		return NULL;
+	if (alpn != NULL && SSL_set_alpn_protos(ssl,
+	    (const unsigned char *)alpn, strlen(alpn)) != 0) {
+		SSL_free(ssl);
+		return NULL;
+	}
 	if ((fd = upstream_socket(addr)) == -1) {
 		SSL_free(ssl);
 		return NULL;

@@ -34,6 +34,17 @@ struct sock *upstream_connect_tls(const struct dp_env *,
     const char *verify_name);
 
 /*
+ * The same, offering the ALPN protocols alpn (wire format, e.g.
+ * UPSTREAM_ALPN_OFFER_H2) instead of the context's http/1.1 only; NULL:
+ * as upstream_connect_tls().
+ */
+#define UPSTREAM_ALPN_OFFER_H2	"\x02h2\x08http/1.1"
+#define UPSTREAM_ALPN_H2	"h2"
+struct sock *upstream_connect_tls_alpn(const struct dp_env *,
+    const struct sockaddr *addr, socklen_t len, const char *sni,
+    const char *verify_name, const char *alpn);
+
+/*
  * How an upstream connection ended: with close_notify (a response delimited
  * by the close is whole), with a FIN but no close_notify, or with a reset
  * (both may have cut the response short).

@@ -34,21 +34,6 @@ static struct upstream_pool pool;
 static int draining;
 static struct dp_env env;
 
-static int
-on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-    const unsigned char *in, unsigned int inlen, void *arg)
-{
-	(void)ssl;
-	(void)in;
-	(void)inlen;
-	(void)arg;
-	if (server_picks == NULL)
-		return SSL_TLSEXT_ERR_NOACK;
-	*out = (const unsigned char *)server_picks;
-	*outlen = (unsigned char)strlen(server_picks);
-	return SSL_TLSEXT_ERR_OK;
-}
-
 static void
 on_event(struct sock *s, short what, void *arg)
 {
@@ -68,7 +53,8 @@ ctx_init(void)
 		fprintf(stderr, "cannot set the ALPN list\n");
 		exit(1);
 	}
-	SSL_CTX_set_alpn_select_cb(server_ctx, on_alpn, NULL);
+	SSL_CTX_set_alpn_select_cb(server_ctx, unit_tls_alpn_pick,
+	    &server_picks);
 }
 
 /*

@@ -1,13 +1,14 @@
 /*
  * unit_tls.h - TLS contexts for unit tests that make real connections: a
  * server with a fresh self-signed certificate (certforge_ca_build) and a
- * client that does not verify it.
+ * client that does not verify it; a server ALPN choice set by the test.
  */
 #ifndef SLUICE_UNIT_TLS_H
 #define SLUICE_UNIT_TLS_H
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -32,6 +33,28 @@ unit_tls_contexts(SSL_CTX **server, SSL_CTX **client)
 	}
 	X509_free(crt);
 	EVP_PKEY_free(key);
+}
+
+/*
+ * A server's ALPN choice: the protocol *arg points to, whatever the
+ * client offered (NULL: answer no ALPN).  For SSL_CTX_set_alpn_select_cb
+ * with a pointer to the test's variable.
+ */
+static inline int
+unit_tls_alpn_pick(SSL *ssl, const unsigned char **out,
+    unsigned char *outlen, const unsigned char *in, unsigned int inlen,
+    void *arg)
+{
+	const char *picks = *(const char **)arg;
+
+	(void)ssl;
+	(void)in;
+	(void)inlen;
+	if (picks == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = (const unsigned char *)picks;
+	*outlen = (unsigned char)strlen(picks);
+	return SSL_TLSEXT_ERR_OK;
 }
 
 #endif
