@@ -49,8 +49,8 @@ lab_metrics_mark "$ADMIN"
 lab_in_c curl -sS -4 --max-time 10 -o /dev/null https://api.test/echo 2>/dev/null &&
 	fail "curl trusted the interception CA without --cacert"
 out=$(printf '' | lab_in_c timeout 10 openssl s_client -4 -connect api.test:443 \
-	-servername api.test -CAfile "$LAB_DIR/ica/ca.crt" -alpn h2 2>&1)
-assert_contains "$out" "no application protocol" "s_client's output for -alpn h2"
+	-servername api.test -CAfile "$LAB_DIR/ica/ca.crt" -alpn spdy/3.1 2>&1)
+assert_contains "$out" "no application protocol" "s_client's output for -alpn spdy/3.1"
 failed() { lab_metrics "$ADMIN"; [ "$(lab_metric_delta "$(fails client alpn)")" = 1 ]; }
 lab_poll 3000 failed >/dev/null || fail "client ALPN failures: $(lab_metric_delta "$(fails client alpn)"), not 1"
 assert_eq 1 "$(lab_metric_delta "$(fails client protocol)")" "client handshakes failed with an alert"

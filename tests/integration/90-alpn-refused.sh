@@ -1,6 +1,6 @@
 #!/bin/bash
-# A client whose ALPN list has no http/1.1 (only h2) gets the
-# no_application_protocol alert instead of a connection that would speak h2
+# A client whose ALPN list has neither http/1.1 nor h2 (only spdy/3.1) gets
+# the no_application_protocol alert instead of a connection that would speak it
 # to an HTTP/1.1 proxy, and the operator sees it: a warning and an 'error'
 # audit row naming the protocols and the SNI.  A list with http/1.1 in it
 # gets http/1.1; a client without ALPN is served as before.
@@ -19,22 +19,22 @@ s_client() {
 			-ign_eof "$@" 2>&1
 }
 
-out=$(s_client -alpn h2)
-assert_contains "$out" "no application protocol" "s_client's output for -alpn h2"
-assert_not_contains "$out" "HTTP/1.1 200" "s_client's output for -alpn h2"
+out=$(s_client -alpn spdy/3.1)
+assert_contains "$out" "no application protocol" "s_client's output for -alpn spdy/3.1"
+assert_not_contains "$out" "HTTP/1.1 200" "s_client's output for -alpn spdy/3.1"
 where="decision = 'error' AND status IS NULL AND sni = 'api.test' AND host = 'api.test'
-	AND error = 'client offered only unsupported ALPN protocols: h2 (sni api.test)'"
+	AND error = 'client offered only unsupported ALPN protocols: spdy/3.1 (sni api.test)'"
 assert_eq 1 "$(lab_audit_wait 1 "$where")" "audit rows for the refused ALPN list"
-lab_log_wait '^level=warn event=client_alpn_refused client=10\.77\.1\.2:[0-9]+ sni=api\.test offered=h2$' \
-	>/dev/null || fail "no warning naming h2 and api.test in sluice's log"
+lab_log_wait '^level=warn event=client_alpn_refused client=10\.77\.1\.2:[0-9]+ sni=api\.test offered=spdy/3\.1$' \
+	>/dev/null || fail "no warning naming spdy/3.1 and api.test in sluice's log"
 # OpenSSL answers ALPN in a different message on TLS 1.2.
-out=$(s_client -tls1_2 -alpn h2)
-assert_contains "$out" "no application protocol" "s_client's output for -tls1_2 -alpn h2"
+out=$(s_client -tls1_2 -alpn spdy/3.1)
+assert_contains "$out" "no application protocol" "s_client's output for -tls1_2 -alpn spdy/3.1"
 assert_eq 2 "$(lab_audit_wait 2 "$where")" "audit rows for the refused ALPN lists"
 
-out=$(s_client -alpn h2,http/1.1)
-assert_contains "$out" "ALPN protocol: http/1.1" "s_client's output for -alpn h2,http/1.1"
-assert_contains "$out" "HTTP/1.1 200" "s_client's output for -alpn h2,http/1.1"
+out=$(s_client -alpn spdy/3.1,http/1.1)
+assert_contains "$out" "ALPN protocol: http/1.1" "s_client's output for -alpn spdy/3.1,http/1.1"
+assert_contains "$out" "HTTP/1.1 200" "s_client's output for -alpn spdy/3.1,http/1.1"
 
 out=$(s_client)
 assert_contains "$out" "No ALPN negotiated" "s_client's output without ALPN"

@@ -134,25 +134,26 @@ test_alpn(void)
 	unsigned n = 0;
 	int i;
 
-	r = handshake(WIRE("\x02h2"), NULL);
-	CHECK(!r.ok, "only h2: the handshake fails");
+	r = handshake(WIRE("\x08spdy/3.1"), NULL);
+	CHECK(!r.ok, "only spdy/3.1: the handshake fails");
 	CHECK(ERR_GET_REASON(r.client_err) ==
 	    SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL,
-	    "only h2: the client gets no_application_protocol");
-	CHECK(strcmp(r.refused, "h2") == 0, "only h2: the refused list is h2");
+	    "only spdy/3.1: the client gets no_application_protocol");
+	CHECK(strcmp(r.refused, "spdy/3.1") == 0,
+	    "only spdy/3.1: the refused list is spdy/3.1");
 
-	r = handshake(WIRE("\x02h2\x08http/1.1"), NULL);
+	r = handshake(WIRE("\x08spdy/3.1\x08http/1.1"), NULL);
 	CHECK(r.ok && strcmp(r.alpn, "http/1.1") == 0,
-	    "h2,http/1.1: http/1.1 is selected");
-	CHECK(r.refused[0] == '\0', "h2,http/1.1: nothing refused");
+	    "spdy/3.1,http/1.1: http/1.1 is selected");
+	CHECK(r.refused[0] == '\0', "spdy/3.1,http/1.1: nothing refused");
 
 	r = handshake(NULL, 0, NULL);
 	CHECK(r.ok && r.alpn[0] == '\0', "no ALPN: served, no ALPN answer");
 	CHECK(r.refused[0] == '\0', "no ALPN: nothing refused");
 
-	r = handshake(WIRE("\x02h2"), "ECDHE-ECDSA-AES128-GCM-SHA256");
-	CHECK(!r.ok && strcmp(r.refused, "h2") == 0,
-	    "only h2 on TLS 1.2: refused too");
+	r = handshake(WIRE("\x08spdy/3.1"), "ECDHE-ECDSA-AES128-GCM-SHA256");
+	CHECK(!r.ok && strcmp(r.refused, "spdy/3.1") == 0,
+	    "only spdy/3.1 on TLS 1.2: refused too");
 
 	r = handshake(WIRE("\x03" "a\nb" "\x03" "h\xffx" "\x05spdy "), NULL);
 	CHECK(strcmp(r.refused, "a?b, h?x, spdy?") == 0,
