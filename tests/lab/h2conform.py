@@ -125,6 +125,7 @@ class Conn:
             self.sock.close()
             raise NotH2("ALPN selected %r" % self.sock.selected_alpn_protocol())
         self.buf = b""
+        self.bytes_in = 0
         self.enc = hpack.Encoder()
         self.dec = hpack.Decoder()
         self.dec.max_header_list_size = 1 << 20
@@ -133,6 +134,7 @@ class Conn:
         self.block = None       # (stream, bytes) of a header block being received
         self.responses = {}     # stream -> decoded headers of its first non-1xx block
         self.next_id = 1
+        self.case_id = "none"  # goes in every request's query
         self.auto_window = True
         self.events = []        # what the server sent, for the report
 
@@ -179,6 +181,7 @@ class Conn:
             if not b:
                 raise Closed("EOF")
             self.buf += b
+            self.bytes_in += len(b)
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
@@ -232,12 +235,12 @@ class Conn:
         elif t not in (WINDOW_UPDATE, PING, PRIORITY):
             self.events.append("frame type %d" % t)
 
-    def request(self, case_id, method="GET", path=None, extra=(), pseudo=None):
+    def request(self, method="GET", path=None, extra=(), pseudo=None):
         """The header list of a request; PSEUDO replaces the pseudo-header
         fields (for the cases about them)."""
         if path is None:
             base = self.opts.path
-            path = base + ("&" if "?" in base else "?") + "h2conform=" + case_id
+            path = base + ("&" if "?" in base else "?") + "h2conform=" + self.case_id
         if pseudo is None:
             pseudo = [(":method", method), (":scheme", "https"),
                       (":authority", self.opts.sni), (":path", path)]
@@ -348,9 +351,9 @@ def conn_case(cid, what, frame, *codes):
     case(cid, what)(fn)
 
 
-def simple_request(c, cid, extra=(), **kw):
+def simple_request(c, extra=(), **kw):
     sid = c.sid()
-    c.send(c.headers(sid, c.request(cid, extra=extra, **kw)))
+    c.send(c.headers(sid, c.request(extra=extra, **kw)))
     return sid
 
 
@@ -359,17 +362,17 @@ def bad_request(cid, what, extra=(), pseudo=None, method="GET"):
     fields PSEUDO) that RFC 9113 8 calls malformed."""
     def fn(c):
         sid = c.sid()
-        hdrs = c.request(cid, method=method, extra=extra,
-                         pseudo=pseudo(c, cid) if pseudo else None)
+        hdrs = c.request(method=method, extra=extra,
+                         pseudo=pseudo(c) if pseudo else None)
         c.send(c.headers(sid, hdrs))
         return malformed(c, sid)
     case(cid, what)(fn)
 
 
-def post_open(c, cid, extra=()):
+def post_open(c, extra=()):
     """A POST whose HEADERS leave the stream open."""
     sid = c.sid()
-    c.send(c.headers(sid, c.request(cid, method="POST", extra=extra), end_stream=False))
+    c.send(c.headers(sid, c.request(method="POST", extra=extra), end_stream=False))
     return sid
 
 
@@ -444,7 +447,7 @@ def _(c):
 @case("4.1/4", "HEADERS with undefined flags: answered")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("4.1-4"))
+    block = c.enc.encode(c.request())
     c.send(raw_frame(HEADERS, F_END_STREAM | F_END_HEADERS | 0x10 | 0x40, sid, block))
     return answered(c, sid)
 
@@ -453,14 +456,14 @@ def _(c):
 
 @case("4.2/1", "DATA of SETTINGS_MAX_FRAME_SIZE (16384) bytes: answered")
 def _(c):
-    sid = post_open(c, "4.2-1", extra=[("content-length", "16384")])
+    sid = post_open(c, extra=[("content-length", "16384")])
     c.send(DataFrame(sid, data=b"a" * 16384, flags=["END_STREAM"]))
     return answered(c, sid)
 
 
 @case("4.2/2", "DATA above SETTINGS_MAX_FRAME_SIZE: FRAME_SIZE_ERROR")
 def _(c):
-    sid = post_open(c, "4.2-2")
+    sid = post_open(c)
     c.send(raw_frame(DATA, F_END_STREAM, sid, b"a" * 16385))
     return stream_error(c, sid, FRAME_SIZE_ERROR)
 
@@ -468,7 +471,7 @@ def _(c):
 @case("4.2/3", "HEADERS above SETTINGS_MAX_FRAME_SIZE: connection error FRAME_SIZE_ERROR")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("4.2-3", extra=[("x-big", "a" * 16500)]), huffman=False)
+    block = c.enc.encode(c.request(extra=[("x-big", "a" * 16500)]), huffman=False)
     c.send(raw_frame(HEADERS, F_END_STREAM | F_END_HEADERS, sid, block))
     return conn_error(c, FRAME_SIZE_ERROR)
 
@@ -493,7 +496,7 @@ def _(c):
 @case("4.3/2", "PRIORITY between HEADERS and CONTINUATION: PROTOCOL_ERROR")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("4.3-2"))
+    block = c.enc.encode(c.request())
     c.send(raw_frame(HEADERS, F_END_STREAM, sid, block[:4]),
            PriorityFrame(sid, depends_on=0, stream_weight=15),
            raw_frame(CONTINUATION, F_END_HEADERS, sid, block[4:]))
@@ -503,7 +506,7 @@ def _(c):
 @case("4.3/3", "header block split inside a field across HEADERS and CONTINUATION: answered")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("4.3-3"))
+    block = c.enc.encode(c.request())
     c.send(raw_frame(HEADERS, F_END_STREAM, sid, block[:3]),
            raw_frame(CONTINUATION, 0, sid, block[3:5]),
            raw_frame(CONTINUATION, F_END_HEADERS, sid, block[5:]))
@@ -522,7 +525,7 @@ conn_case("5.1/3", "idle: WINDOW_UPDATE: PROTOCOL_ERROR",
 
 @case("5.1/4", "idle: CONTINUATION: PROTOCOL_ERROR")
 def _(c):
-    c.send(raw_frame(CONTINUATION, F_END_HEADERS, 1, c.enc.encode(c.request("5.1-4"))))
+    c.send(raw_frame(CONTINUATION, F_END_HEADERS, 1, c.enc.encode(c.request())))
     return conn_error(c, PROTOCOL_ERROR)
 
 
@@ -530,7 +533,7 @@ def _(c):
 def _(c):
     sid = c.sid()
     c.auto_window = False
-    c.send(c.headers(sid, c.request("5.1-5")), DataFrame(sid, data=b"late"))
+    c.send(c.headers(sid, c.request()), DataFrame(sid, data=b"late"))
     return stream_error(c, sid, STREAM_CLOSED)
 
 
@@ -538,7 +541,7 @@ def _(c):
 def _(c):
     sid = c.sid()
     c.auto_window = False
-    c.send(c.headers(sid, c.request("5.1-6")),
+    c.send(c.headers(sid, c.request()),
            c.headers(sid, [("x-trailer", "late")]))
     return stream_error(c, sid, STREAM_CLOSED)
 
@@ -547,28 +550,28 @@ def _(c):
 def _(c):
     sid = c.sid()
     c.auto_window = False
-    c.send(c.headers(sid, c.request("5.1-7")),
+    c.send(c.headers(sid, c.request()),
            raw_frame(CONTINUATION, F_END_HEADERS, sid, c.enc.encode([("x-a", "b")])))
     return stream_error(c, sid, STREAM_CLOSED, PROTOCOL_ERROR)
 
 
 @case("5.1/8", "closed after our RST_STREAM: DATA: STREAM_CLOSED")
 def _(c):
-    sid = post_open(c, "5.1-8")
+    sid = post_open(c)
     c.send(RstStreamFrame(sid, error_code=CANCEL), DataFrame(sid, data=b"late"))
     return stream_error(c, sid, STREAM_CLOSED)
 
 
 @case("5.1/9", "closed after our RST_STREAM: HEADERS: STREAM_CLOSED")
 def _(c):
-    sid = post_open(c, "5.1-9")
+    sid = post_open(c)
     c.send(RstStreamFrame(sid, error_code=CANCEL), c.headers(sid, [("x-trailer", "late")]))
     return stream_error(c, sid, STREAM_CLOSED)
 
 
 @case("5.1/10", "closed after both END_STREAMs: DATA: STREAM_CLOSED")
 def _(c):
-    sid = simple_request(c, "5.1-10")
+    sid = simple_request(c)
     ok, why = answered(c, sid)
     if not ok:
         return ok, "first request: " + why
@@ -579,12 +582,12 @@ def _(c):
 
 @case("5.1/11", "closed: HEADERS reusing a finished stream id: STREAM_CLOSED or PROTOCOL_ERROR")
 def _(c):
-    sid = simple_request(c, "5.1-11")
+    sid = simple_request(c)
     ok, why = answered(c, sid)
     if not ok:
         return ok, "first request: " + why
     read_until(c, lambda f: None, timeout=0.3)
-    c.send(c.headers(sid, c.request("5.1-11b")))
+    c.send(c.headers(sid, c.request()))
     return conn_error(c, STREAM_CLOSED, PROTOCOL_ERROR)
 
 
@@ -592,14 +595,14 @@ def _(c):
 
 @case("5.1.1/1", "HEADERS on an even stream id: PROTOCOL_ERROR")
 def _(c):
-    c.send(c.headers(2, c.request("5.1.1-1")))
+    c.send(c.headers(2, c.request()))
     return conn_error(c, PROTOCOL_ERROR)
 
 
 @case("5.1.1/2", "stream id lower than one already opened: PROTOCOL_ERROR, or ignored "
       "(never answered) as nghttp2 does")
 def _(c):
-    c.send(c.headers(5, c.request("5.1.1-2a")), c.headers(3, c.request("5.1.1-2b")))
+    c.send(c.headers(5, c.request()), c.headers(3, c.request()))
     ok, why = ignored(c)
     if not ok:
         return why.startswith("GOAWAY PROTOCOL_ERROR") or why == "connection closed", why
@@ -617,7 +620,7 @@ def _(c):
     frames = []
     for _ in range(limit + 1):
         sid = c.sid()
-        frames.append(c.headers(sid, c.request("5.1.2-1", method="POST"), end_stream=False))
+        frames.append(c.headers(sid, c.request(method="POST"), end_stream=False))
     c.send(*frames)
     return stream_error(c, sid, REFUSED_STREAM, PROTOCOL_ERROR)
 
@@ -641,7 +644,7 @@ def _(c):
 @case("5.5/2", "unknown frame inside a header block: PROTOCOL_ERROR")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("5.5-2"))
+    block = c.enc.encode(c.request())
     c.send(raw_frame(HEADERS, F_END_STREAM, sid, block),
            raw_frame(0xfa, 0, sid, b"x"),
            raw_frame(CONTINUATION, F_END_HEADERS, sid, b""))
@@ -656,14 +659,14 @@ conn_case("6.1/1", "DATA on stream 0: PROTOCOL_ERROR",
 
 @case("6.1/2", "DATA whose pad length is the whole payload: PROTOCOL_ERROR")
 def _(c):
-    sid = post_open(c, "6.1-2")
+    sid = post_open(c)
     c.send(raw_frame(DATA, F_END_STREAM | F_PADDED, sid, b"\x05abcd"))
     return stream_error(c, sid, PROTOCOL_ERROR)
 
 
 @case("6.1/3", "padded DATA: answered")
 def _(c):
-    sid = post_open(c, "6.1-3", extra=[("content-length", "4")])
+    sid = post_open(c, extra=[("content-length", "4")])
     c.send(DataFrame(sid, data=b"abcd", pad_length=8, flags=["END_STREAM", "PADDED"]))
     return answered(c, sid)
 
@@ -672,14 +675,14 @@ def _(c):
 
 @case("6.2/1", "HEADERS on stream 0: PROTOCOL_ERROR")
 def _(c):
-    c.send(raw_frame(HEADERS, F_END_STREAM | F_END_HEADERS, 0, c.enc.encode(c.request("6.2-1"))))
+    c.send(raw_frame(HEADERS, F_END_STREAM | F_END_HEADERS, 0, c.enc.encode(c.request())))
     return conn_error(c, PROTOCOL_ERROR)
 
 
 @case("6.2/2", "HEADERS whose pad length exceeds the payload: PROTOCOL_ERROR")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("6.2-2"))
+    block = c.enc.encode(c.request())
     c.send(raw_frame(HEADERS, F_END_STREAM | F_END_HEADERS | F_PADDED, sid,
                      bytes([len(block) + 1]) + block))
     return conn_error(c, PROTOCOL_ERROR)
@@ -688,7 +691,7 @@ def _(c):
 @case("6.2/3", "HEADERS without END_HEADERS, then DATA: PROTOCOL_ERROR")
 def _(c):
     sid = c.sid()
-    c.send(c.headers(sid, c.request("6.2-3", method="POST"), end_stream=False, end_headers=False),
+    c.send(c.headers(sid, c.request(method="POST"), end_stream=False, end_headers=False),
            DataFrame(sid, data=b"x", flags=["END_STREAM"]))
     return conn_error(c, PROTOCOL_ERROR)
 
@@ -696,7 +699,7 @@ def _(c):
 @case("6.2/4", "padded HEADERS: answered")
 def _(c):
     sid = c.sid()
-    c.send(HeadersFrame(sid, data=c.enc.encode(c.request("6.2-4")), pad_length=16,
+    c.send(HeadersFrame(sid, data=c.enc.encode(c.request()), pad_length=16,
                         flags=["END_STREAM", "END_HEADERS", "PADDED"]))
     return answered(c, sid)
 
@@ -704,7 +707,7 @@ def _(c):
 @case("6.2/5", "HEADERS with the PRIORITY flag: answered")
 def _(c):
     sid = c.sid()
-    c.send(HeadersFrame(sid, data=c.enc.encode(c.request("6.2-5")), depends_on=0,
+    c.send(HeadersFrame(sid, data=c.enc.encode(c.request()), depends_on=0,
                         stream_weight=200, flags=["END_STREAM", "END_HEADERS", "PRIORITY"]))
     return answered(c, sid)
 
@@ -729,7 +732,7 @@ def _(c):
 
 @case("6.3/4", "PRIORITY on a half-closed (remote) stream: ignored")
 def _(c):
-    sid = post_open(c, "6.3-4")
+    sid = post_open(c)
     c.send(DataFrame(sid, data=b"", flags=["END_STREAM"]),
            PriorityFrame(sid, depends_on=0, stream_weight=15))
     return ignored(c)
@@ -743,16 +746,16 @@ conn_case("6.4/1", "RST_STREAM on stream 0: PROTOCOL_ERROR",
 
 @case("6.4/2", "RST_STREAM of length 3: FRAME_SIZE_ERROR")
 def _(c):
-    sid = post_open(c, "6.4-2")
+    sid = post_open(c)
     c.send(raw_frame(RST_STREAM, 0, sid, b"\x00\x00\x08"))
     return conn_error(c, FRAME_SIZE_ERROR)
 
 
 @case("6.4/3", "RST_STREAM on an open stream, then a new request: answered")
 def _(c):
-    sid = post_open(c, "6.4-3")
+    sid = post_open(c)
     c.send(RstStreamFrame(sid, error_code=CANCEL))
-    return answered(c, simple_request(c, "6.4-3b"))
+    return answered(c, simple_request(c))
 
 
 # 6.5  SETTINGS
@@ -787,7 +790,7 @@ def _(c):
     c.auto_window = False
     c.send(raw_frame(SETTINGS, 0, 0, struct.pack(">HIHI", S_INITIAL_WINDOW_SIZE, 100,
                                                  S_INITIAL_WINDOW_SIZE, 1)))
-    sid = simple_request(c, "6.5.3-1")
+    sid = simple_request(c)
 
     def stop(f):
         if f is None:
@@ -803,7 +806,7 @@ def _(c):
 @case("6.5.3/2", "SETTINGS_HEADER_TABLE_SIZE 0 and ENABLE_PUSH 0: answered",
       settings={S_HEADER_TABLE_SIZE: 0, S_ENABLE_PUSH: 0})
 def _(c):
-    return answered(c, simple_request(c, "6.5.3-2"))
+    return answered(c, simple_request(c))
 
 
 # 6.7  PING
@@ -837,7 +840,7 @@ conn_case("6.8/2", "GOAWAY of length 4: FRAME_SIZE_ERROR",
 
 @case("6.8/3", "a request, then GOAWAY NO_ERROR: the request is still answered")
 def _(c):
-    sid = simple_request(c, "6.8-3")
+    sid = simple_request(c)
     c.send(goaway(NO_ERROR, last=0))
     return answered(c, sid)
 
@@ -850,7 +853,7 @@ conn_case("6.9/1", "WINDOW_UPDATE of 0 on the connection: PROTOCOL_ERROR",
 
 @case("6.9/2", "WINDOW_UPDATE of 0 on a stream: PROTOCOL_ERROR")
 def _(c):
-    sid = post_open(c, "6.9-2")
+    sid = post_open(c)
     c.send(raw_frame(WINDOW_UPDATE, 0, sid, b"\x00\x00\x00\x00"))
     return stream_error(c, sid, PROTOCOL_ERROR)
 
@@ -874,7 +877,7 @@ def _(c):
 
 @case("6.9.1/2", "stream window above 2^31-1: FLOW_CONTROL_ERROR")
 def _(c):
-    sid = post_open(c, "6.9.1-2")
+    sid = post_open(c)
     c.send(WindowUpdateFrame(sid, window_increment=MAX_WINDOW),
            WindowUpdateFrame(sid, window_increment=MAX_WINDOW))
     return stream_error(c, sid, FLOW_CONTROL_ERROR)
@@ -884,7 +887,7 @@ def _(c):
       settings={S_INITIAL_WINDOW_SIZE: 0})
 def _(c):
     c.auto_window = False
-    sid = simple_request(c, "6.9.2-1")
+    sid = simple_request(c)
     ok, why = answered(c, sid)
     if not ok:
         return ok, why
@@ -902,7 +905,7 @@ def _(c):
 @case("6.9.2/2", "SETTINGS_INITIAL_WINDOW_SIZE making an open stream's window overflow: "
       "FLOW_CONTROL_ERROR (connection, or on the stream as nghttp2 does)")
 def _(c):
-    sid = post_open(c, "6.9.2-2")
+    sid = post_open(c)
     c.send(WindowUpdateFrame(sid, window_increment=MAX_WINDOW - 65535),
            SettingsFrame(0, settings={S_INITIAL_WINDOW_SIZE: 65536}))
     # RFC 9113 6.9.2 says connection error; nghttp2 resets the stream, which
@@ -915,7 +918,7 @@ def _(c):
 @case("6.10/1", "HEADERS and two CONTINUATIONs: answered")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("6.10-1"))
+    block = c.enc.encode(c.request())
     c.send(raw_frame(HEADERS, F_END_STREAM, sid, block[:5]),
            raw_frame(CONTINUATION, 0, sid, block[5:10]),
            raw_frame(CONTINUATION, F_END_HEADERS, sid, block[10:]))
@@ -925,7 +928,7 @@ def _(c):
 @case("6.10/2", "CONTINUATION without END_HEADERS, then DATA: PROTOCOL_ERROR")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("6.10-2", method="POST"))
+    block = c.enc.encode(c.request(method="POST"))
     c.send(raw_frame(HEADERS, 0, sid, block[:5]), raw_frame(CONTINUATION, 0, sid, block[5:]),
            DataFrame(sid, data=b"x", flags=["END_STREAM"]))
     return conn_error(c, PROTOCOL_ERROR)
@@ -934,7 +937,7 @@ def _(c):
 @case("6.10/3", "CONTINUATION on stream 0: PROTOCOL_ERROR")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("6.10-3"))
+    block = c.enc.encode(c.request())
     c.send(raw_frame(HEADERS, F_END_STREAM, sid, block[:5]),
            raw_frame(CONTINUATION, F_END_HEADERS, 0, block[5:]))
     return conn_error(c, PROTOCOL_ERROR)
@@ -943,7 +946,7 @@ def _(c):
 @case("6.10/4", "CONTINUATION after a HEADERS that had END_HEADERS: PROTOCOL_ERROR")
 def _(c):
     sid = c.sid()
-    c.send(c.headers(sid, c.request("6.10-4", method="POST"), end_stream=False),
+    c.send(c.headers(sid, c.request(method="POST"), end_stream=False),
            raw_frame(CONTINUATION, F_END_HEADERS, sid, c.enc.encode([("x-a", "b")])))
     return conn_error(c, PROTOCOL_ERROR)
 
@@ -951,7 +954,7 @@ def _(c):
 @case("6.10/5", "CONTINUATION on another stream than its HEADERS: PROTOCOL_ERROR")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("6.10-5"))
+    block = c.enc.encode(c.request())
     c.send(raw_frame(HEADERS, F_END_STREAM, sid, block[:5]),
            raw_frame(CONTINUATION, F_END_HEADERS, sid + 2, block[5:]))
     return conn_error(c, PROTOCOL_ERROR)
@@ -960,9 +963,9 @@ def _(c):
 @case("6.10/6", "HEADERS of another stream inside a header block: PROTOCOL_ERROR")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("6.10-6"))
+    block = c.enc.encode(c.request())
     c.send(raw_frame(HEADERS, F_END_STREAM, sid, block[:5]),
-           c.headers(sid + 2, c.request("6.10-6b")))
+           c.headers(sid + 2, c.request()))
     return conn_error(c, PROTOCOL_ERROR)
 
 
@@ -977,15 +980,15 @@ def _(c):
 
 @case("7/2", "RST_STREAM with an unknown error code: ignored")
 def _(c):
-    sid = post_open(c, "7-2")
+    sid = post_open(c)
     c.send(RstStreamFrame(sid, error_code=0xff))
     return ignored(c)
 
 
 @case("8.4/1", "PUSH_PROMISE from the client: PROTOCOL_ERROR")
 def _(c):
-    sid = post_open(c, "8.4-1")
-    block = c.enc.encode(c.request("8.4-1b"))
+    sid = post_open(c)
+    block = c.enc.encode(c.request())
     c.send(raw_frame(PUSH_PROMISE, F_END_HEADERS, sid, struct.pack(">I", 2) + block))
     return conn_error(c, PROTOCOL_ERROR)
 
@@ -994,21 +997,21 @@ def _(c):
 
 @case("8.1/1", "trailers without END_STREAM: PROTOCOL_ERROR")
 def _(c):
-    sid = post_open(c, "8.1-1")
+    sid = post_open(c)
     c.send(DataFrame(sid, data=b"body"), c.headers(sid, [("x-trailer", "t")], end_stream=False))
     return stream_error(c, sid, PROTOCOL_ERROR)
 
 
 @case("8.1/2", "request with trailers: answered")
 def _(c):
-    sid = post_open(c, "8.1-2", extra=[("te", "trailers")])
+    sid = post_open(c, extra=[("te", "trailers")])
     c.send(DataFrame(sid, data=b"body"), c.headers(sid, [("x-trailer", "t")]))
     return answered(c, sid)
 
 
 @case("8.1/3", "trailers with a pseudo-header field: malformed")
 def _(c):
-    sid = post_open(c, "8.1-3")
+    sid = post_open(c)
     c.send(DataFrame(sid, data=b"body"), c.headers(sid, [(":path", "/x"), ("x-trailer", "t")]))
     return malformed(c, sid)
 
@@ -1017,7 +1020,7 @@ def body_case(cid, what, length, chunks, verdict):
     """Registers a case: a POST with content-length LENGTH whose body is
     CHUNKS, one DATA frame each, the last one ending the stream."""
     def fn(c):
-        sid = post_open(c, cid, extra=[("content-length", length)])
+        sid = post_open(c, extra=[("content-length", length)])
         c.send(*[DataFrame(sid, data=d, flags=["END_STREAM"] if i == len(chunks) - 1 else [])
                  for i, d in enumerate(chunks)])
         return verdict(c, sid)
@@ -1053,17 +1056,17 @@ bad_request("8.2.2/6", "te other than trailers: malformed", extra=[("te", "gzip"
 
 @case("8.2.2/7", "te: trailers: answered")
 def _(c):
-    return answered(c, simple_request(c, "8.2.2-7", extra=[("te", "trailers")]))
+    return answered(c, simple_request(c, extra=[("te", "trailers")]))
 
 
 # 8.3  HTTP control data (pseudo-header fields)
 
 def pseudo_without(name):
-    return lambda c, cid: [(k, v) for k, v in c.request(cid)[:4] if k != name]
+    return lambda c: [(k, v) for k, v in c.request()[:4] if k != name]
 
 
 def pseudo_plus(*fields, first=False):
-    return lambda c, cid: (list(fields) if first else []) + c.request(cid)[:4] + \
+    return lambda c: (list(fields) if first else []) + c.request()[:4] + \
         ([] if first else list(fields))
 
 
@@ -1071,29 +1074,29 @@ bad_request("8.3/1", "unknown pseudo-header field :foo: malformed", pseudo=pseud
 bad_request("8.3/2", "response pseudo-header :status in a request: malformed",
             pseudo=pseudo_plus((":status", "200")))
 bad_request("8.3/3", "pseudo-header field after a regular field: malformed",
-            pseudo=lambda c, cid: [("x-first", "a")] + c.request(cid)[:4])
+            pseudo=lambda c: [("x-first", "a")] + c.request()[:4])
 bad_request("8.3.1/1", "no :method: malformed", pseudo=pseudo_without(":method"))
 bad_request("8.3.1/2", "no :scheme: malformed", pseudo=pseudo_without(":scheme"))
 bad_request("8.3.1/3", "no :path: malformed", pseudo=pseudo_without(":path"))
 bad_request("8.3.1/4", "empty :path: malformed",
-            pseudo=lambda c, cid: c.request(cid, path="")[:4])
+            pseudo=lambda c: c.request(path="")[:4])
 bad_request("8.3.1/5", ":path not starting with /: malformed",
-            pseudo=lambda c, cid: c.request(cid, path="relative?h2conform=" + cid)[:4])
+            pseudo=lambda c: c.request(path="relative?h2conform=" + c.case_id)[:4])
 bad_request("8.3.1/6", "two :method fields: malformed", pseudo=pseudo_plus((":method", "GET")))
 bad_request("8.3.1/7", "two :scheme fields: malformed", pseudo=pseudo_plus((":scheme", "https")))
 bad_request("8.3.1/8", "two :path fields: malformed", pseudo=pseudo_plus((":path", "/")))
 bad_request("8.3.1/9", "two :authority fields: malformed",
-            pseudo=lambda c, cid: c.request(cid)[:4] + [(":authority", c.opts.sni)])
+            pseudo=lambda c: c.request()[:4] + [(":authority", c.opts.sni)])
 bad_request("8.5/1", "CONNECT with :scheme and :path: malformed",
-            pseudo=lambda c, cid: [(":method", "CONNECT")] + c.request(cid)[1:4])
+            pseudo=lambda c: [(":method", "CONNECT")] + c.request()[1:4])
 bad_request("8.5/2", "CONNECT without :authority: malformed",
-            pseudo=lambda c, cid: [(":method", "CONNECT")])
+            pseudo=lambda c: [(":method", "CONNECT")])
 
 
 @case("8.3.1/10", "HEAD request: answered without DATA")
 def _(c):
     sid = c.sid()
-    c.send(c.headers(sid, c.request("8.3.1-10", method="HEAD")))
+    c.send(c.headers(sid, c.request(method="HEAD")))
     ok, why = answered(c, sid)
     if not ok:
         return ok, why
@@ -1103,7 +1106,7 @@ def _(c):
 
 @case("8.3.1/11", "cookie split in several fields: answered")
 def _(c):
-    return answered(c, simple_request(c, "8.3.1-11", extra=[("cookie", "a=1"), ("cookie", "b=2")]))
+    return answered(c, simple_request(c, extra=[("cookie", "a=1"), ("cookie", "b=2")]))
 
 
 # RFC 7541  HPACK
@@ -1113,7 +1116,7 @@ def hpack_case(cid, what, bad, at_end=False):
     start (or end): a decoding error, COMPRESSION_ERROR."""
     def fn(c):
         sid = c.sid()
-        block = c.enc.encode(c.request(cid))
+        block = c.enc.encode(c.request())
         block = block + bad if at_end else bad + block
         c.send(raw_frame(HEADERS, F_END_STREAM | F_END_HEADERS, sid, block))
         return conn_error(c, COMPRESSION_ERROR)
@@ -1144,22 +1147,22 @@ hpack_case("hpack/5.2-4", "string length beyond the header block: COMPRESSION_ER
 @case("hpack/4.2-3", "dynamic table size update to 0 at the block's start: answered")
 def _(c):
     c.enc.header_table_size = 0     # the encoder emits the update first
-    return answered(c, simple_request(c, "hpack/4.2-3"))
+    return answered(c, simple_request(c))
 
 
 @case("hpack/6.2-1", "dynamic table entries reused by a second request: both answered")
 def _(c):
-    first = simple_request(c, "hpack-6.2-1", extra=[("x-indexed", "same value")])
+    first = simple_request(c, extra=[("x-indexed", "same value")])
     ok, why = answered(c, first)
     if not ok:
         return ok, "first: " + why
-    return answered(c, simple_request(c, "hpack-6.2-1", extra=[("x-indexed", "same value")]))
+    return answered(c, simple_request(c, extra=[("x-indexed", "same value")]))
 
 
 @case("hpack/6.2.3-1", "never-indexed literal: answered")
 def _(c):
     sid = c.sid()
-    block = c.enc.encode(c.request("hpack-6.2.3-1")) + \
+    block = c.enc.encode(c.request()) + \
         b"\x10" + hpack_int(8, 7) + b"x-secret" + hpack_int(3, 7) + b"abc"
     c.send(raw_frame(HEADERS, F_END_STREAM | F_END_HEADERS, sid, block))
     return answered(c, sid)
@@ -1174,7 +1177,7 @@ def _(c):
         return None, "server announced no SETTINGS_MAX_HEADER_LIST_SIZE"
     sid = c.sid()
     extra = [("x-big-%d" % i, "v" * 4000) for i in range(limit // 4000 + 2)]
-    block = c.enc.encode(c.request("limits-1", extra=extra))
+    block = c.enc.encode(c.request(extra=extra))
     frames = [raw_frame(HEADERS, F_END_STREAM, sid, block[:16384])]
     rest = block[16384:]
     while rest:
@@ -1204,6 +1207,7 @@ def run_case(opts, k):
     except (OSError, ssl.SSLError) as e:
         return False, "connect: %s" % e
     try:
+        c.case_id = k["id"]
         if k["handshake"]:
             c.handshake(k["settings"])
         return k["fn"](c)
