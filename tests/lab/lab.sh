@@ -673,6 +673,79 @@ for i in range(n):
 # output on stdin, counted: "200 20", "429 80", ... sorted by status.
 lab_codes() { awk '{ n[$1]++ } END { for (c in n) print c, n[c] }' | sort; }
 
+# --- HTTP/2 conformance and abuse (tests/integration/33*) --------------------
+
+# lab_require_h2: skips the test unless sluice answers curl --http2 from C
+# over HTTP/2 (before issue 9 it spoke only HTTP/1.1 to clients).
+lab_require_h2() {
+	local v
+	v=$(lab_curl --http2 -o /dev/null -w '%{http_version}' https://api.test/echo) ||
+		fail "curl --http2 through sluice failed"
+	[ "$v" = 2 ] || skip "sluice does not negotiate h2 with clients (curl got HTTP/$v)"
+}
+
+# lab_h2tool TOOL ARGS: tests/lab/TOOL.py (h2conform or h2abuse) ARGS in C,
+# against api.test through the REDIRECT, trusting the interception CA.
+lab_h2tool() {
+	local tool=$1
+	shift
+	lab_in_c "$LAB_PY" "$LAB_SRCDIR/tests/lab/$tool.py" "$@" --host "$LAB_U4" --port 443 \
+		--sni api.test --ca "$LAB_DIR/ica/ca.crt"
+}
+
+# lab_sluice_cpu_ms: the user and system CPU time sluice has used, in ms.
+lab_sluice_cpu_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' \
+		"/proc/$LAB_SLUICE_PID/stat"
+}
+
+# lab_h2abuse_up: root, sluice, lab_up, the second client address, sluice
+# allowing everything, and a skip unless it speaks h2 to clients.
+lab_h2abuse_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_client2_up
+	lab_start_sluice --default-policy allow
+	lab_require_h2
+}
+
+# lab_h2abuse_bounded MODE MAX_CPU_MS MAX_RSS_KB ARGS...: runs h2abuse.py
+# MODE ARGS from C while a second client ($LAB_C4B, lab_client2_up) GETs
+# /echo over HTTP/2 every 0.2 s and once after; fails unless each of those
+# got a 200 within 5 s, sluice used at most MAX_CPU_MS of CPU meanwhile and
+# its peak RSS ended at most MAX_RSS_KB above its RSS before.  Prints
+# h2abuse's JSON line; logs the figures to stderr.
+lab_h2abuse_bounded() {
+	local mode=$1 max_cpu=$2 max_rss=$3 cpu0 rss0 cpu rss pid n=0 code
+	shift 3
+	cpu0=$(lab_sluice_cpu_ms)
+	rss0=$(awk '/^VmRSS:/ { print $2 }' "/proc/$LAB_SLUICE_PID/status")
+	lab_h2tool h2abuse "$mode" "$@" >"$LAB_DIR/abuse.json" 2>"$LAB_DIR/abuse.err" &
+	pid=$!
+	while :; do
+		code=$(LAB_CURL_TIMEOUT=5 lab_curl --http2 --interface "$LAB_C4B" -o /dev/null \
+			-w '%{http_code}' "https://api.test/echo?other=$n")
+		assert_eq 200 "$code" "another client's request $n during h2abuse.py $mode"
+		n=$((n + 1))
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	wait "$pid" || fail "h2abuse.py $mode failed: $(cat "$LAB_DIR/abuse.err")"
+	code=$(lab_curl --http2 --interface "$LAB_C4B" -o /dev/null -w '%{http_code}' \
+		"https://api.test/echo?other=after")
+	assert_eq 200 "$code" "another client's request after h2abuse.py $mode"
+	cpu=$(($(lab_sluice_cpu_ms) - cpu0))
+	rss=$(($(lab_sluice_hwm_kb) - rss0))
+	lab_log "h2abuse $mode: sluice cpu ${cpu} ms, peak rss +${rss} KiB," \
+		"other client $((n + 1)) requests; $(cat "$LAB_DIR/abuse.json")"
+	[ "$cpu" -le "$max_cpu" ] ||
+		fail "sluice used ${cpu} ms of CPU during h2abuse.py $mode (at most $max_cpu)"
+	[ "$rss" -le "$max_rss" ] ||
+		fail "sluice's peak RSS grew ${rss} KiB during h2abuse.py $mode (at most $max_rss)"
+	cat "$LAB_DIR/abuse.json"
+}
+
 # lab_raw REQUEST [SECONDS]: sends one raw request over TLS to api.test's IPv4 address (SNI api.test,
 # trusting the interception CA) and prints the status code, then "closed" if sluice closed the
 # connection within SECONDS (default 5) of sending.
