@@ -417,6 +417,9 @@ h2client_session(struct h2client *c)
 	    h2client_on_stream_close);
 
 	h2session_options(opt);
+	/* A client has no use for closed streams: the server's frames on them
+	 * are the server's error, and dropping them is safe. */
+	nghttp2_option_set_no_closed_streams(opt, 1);
 	if (nghttp2_session_client_new2(&c->s, cb, c, opt) == 0)
 		rc = 0;
 fail:

@@ -554,12 +554,17 @@ h2codec_new(const struct h2codec_limits *lim, const struct h2codec_cbs *cbs,
     void *arg)
 {
 	struct h2codec *h2;
+	/*
+	 * Not SETTINGS_NO_RFC7540_PRIORITIES: with it nghttp2 neither checks
+	 * PRIORITY frames nor keeps its bounded set of closed streams, and
+	 * RFC 9113 wants PROTOCOL_ERROR for PRIORITY on stream 0 (6.3) and
+	 * STREAM_CLOSED for DATA on a closed stream (6.1).
+	 */
 	nghttp2_settings_entry set[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0 },
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 0 },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0 },
 		{ NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1 },
-		{ NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1 },
 	};
 
 	if ((h2 = calloc(1, sizeof(*h2))) == NULL)

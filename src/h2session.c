@@ -23,7 +23,6 @@ h2session_options(nghttp2_option *opt)
 	nghttp2_option_set_max_continuations(opt, H2SESSION_MAX_CONT);
 	nghttp2_option_set_max_deflate_dynamic_table_size(opt,
 	    H2SESSION_DEFLATE_TABLE);
-	nghttp2_option_set_no_closed_streams(opt, 1);
 }
 
 int

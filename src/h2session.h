@@ -17,8 +17,8 @@ struct evbuffer;
 /*
  * Bounds on what a peer can make us hold (acks queued for a peer that
  * does not read, SETTINGS entries, CONTINUATION runs, our HPACK encoder's
- * table), no closed-stream bookkeeping, and windows credited by hand
- * (h2session_credit, the owners' consume).
+ * table), and windows credited by hand (h2session_credit, the owners'
+ * consume).
  */
 void h2session_options(nghttp2_option *);
 

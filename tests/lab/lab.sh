@@ -675,15 +675,6 @@ lab_codes() { awk '{ n[$1]++ } END { for (c in n) print c, n[c] }' | sort; }
 
 # --- HTTP/2 conformance and abuse (tests/integration/33*) --------------------
 
-# lab_require_h2: skips the test unless sluice answers curl --http2 from C
-# over HTTP/2 (before issue 9 it spoke only HTTP/1.1 to clients).
-lab_require_h2() {
-	local v
-	v=$(lab_curl --http2 -o /dev/null -w '%{http_version}' https://api.test/echo) ||
-		fail "curl --http2 through sluice failed"
-	[ "$v" = 2 ] || skip "sluice does not negotiate h2 with clients (curl got HTTP/$v)"
-}
-
 # lab_h2tool TOOL ARGS: tests/lab/TOOL.py (h2conform or h2abuse) ARGS in C,
 # against api.test through the REDIRECT, trusting the interception CA.
 lab_h2tool() {
@@ -908,13 +899,13 @@ lab_grpc() {
 # "metadata": [[k, v], ...]}, prints EXPR when it is not None.
 lab_grpc_calls() { lab_jsonl "$LAB_GRPC_LOG" "$1"; }
 
-# lab_require_h2: skips unless sluice offers h2 to a client that offers
+# lab_require_h2: fails unless sluice offers h2 to a client that offers
 # both h2 and http/1.1 (a handshake only, so no request row is audited).
 lab_require_h2() {
 	local alpn
 	alpn=$(lab_in_c timeout 10 openssl s_client -connect api.test:443 -servername api.test \
 		-alpn h2,http/1.1 </dev/null 2>/dev/null | sed -n 's/^ALPN protocol: //p')
-	[ "$alpn" = h2 ] || skip "sluice does not offer h2 to clients (ALPN: ${alpn:-none})"
+	[ "$alpn" = h2 ] || fail "sluice does not offer h2 to clients (ALPN: ${alpn:-none})"
 }
 
 # lab_require_h2_upstream: skips unless sluice speaks h2 to an upstream that
