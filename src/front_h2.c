@@ -137,11 +137,13 @@ front_h2_flush(struct front_h2 *fh, struct front_h2_stream *s)
 	return rc;
 }
 
-/* h2codec: a stream's request head came; its exchange begins. */
-static void
-front_h2_on_request(void *arg, int32_t id, struct msg *req)
+/*
+ * Stream id's state and its exchange, begun from req (which stays the
+ * caller's); NULL, with the stream reset, if there is no memory.
+ */
+static struct exchange *
+front_h2_stream_begin(struct conn *c, int32_t id, struct msg *req)
 {
-	struct conn *c = arg;
 	struct front_h2 *fh = c->h2;
 	struct front_h2_stream *s;
 	struct exchange *r = NULL;
@@ -149,19 +151,51 @@ front_h2_on_request(void *arg, int32_t id, struct msg *req)
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (r = exchange_begin_msg(c, req)) == NULL) {
 		free(s);
-		msg_free(req);
-		free(req);
 		h2codec_reset(fh->codec, id, H2CODEC_INTERNAL_ERROR);
-		return;
+		return NULL;
 	}
-	msg_free(req);
-	free(req);
 	s->id = id;
 	s->r = r;
 	r->h2 = s;
 	TAILQ_INSERT_TAIL(&fh->streams, s, entry);
 	h2codec_stream_set(fh->codec, id, s);
-	policy_dispatch_msg(r);
+	return r;
+}
+
+/* h2codec: a stream's request head came; its exchange begins. */
+static void
+front_h2_on_request(void *arg, int32_t id, struct msg *req)
+{
+	struct exchange *r = front_h2_stream_begin(arg, id, req);
+
+	msg_free(req);
+	free(req);
+	if (r != NULL)
+		policy_dispatch_msg(r);
+}
+
+/*
+ * h2codec: a head that is no request (too big, a plain CONNECT): answered
+ * and audited as HTTP/1's 431 and 400 are, from an exchange with no
+ * method or path.
+ */
+static void
+front_h2_on_refused(void *arg, int32_t id, int status)
+{
+	struct msg none;
+	struct exchange *r;
+
+	msg_init(&none, MSG_REQUEST);
+	r = front_h2_stream_begin(arg, id, &none);
+	msg_free(&none);
+	if (r == NULL)
+		return;
+	if (status == 431)
+		respond_error(r, 431, "too_large",
+		    "request head larger than 64 KiB");
+	else
+		respond_error(r, status, "not_allowed",
+		    "CONNECT without :protocol (RFC 8441)");
 }
 
 /* h2codec: request data; held until the exchange's upstream takes it. */
@@ -247,6 +281,7 @@ front_h2_start(struct conn *c)
 		.on_end = front_h2_on_end,
 		.on_close = front_h2_on_close,
 		.on_writable = front_h2_on_writable,
+		.on_refused = front_h2_on_refused,
 	};
 	struct front_h2 *fh;
 

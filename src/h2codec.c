@@ -72,7 +72,8 @@ struct h2codec_stream {
 	size_t		 cookies;	/* cookie fields in req */
 	size_t		 head_size;	/* decoded, RFC 9113 6.5.2 */
 	int		 too_big;
-	int		 seen;		/* on_request ran */
+	int		 refused;	/* the status on_refused gets */
+	int		 seen;		/* on_request or on_refused ran */
 
 	/* response side */
 	struct h2out	 out;		/* the body, bounded */
@@ -262,17 +263,24 @@ h2codec_join_cookies(struct msg *m)
 }
 
 /*
- * Answer a request ourselves, without a body: for heads the owner never
- * sees.
+ * A head that is no request the owner can act on (too big, a plain
+ * CONNECT): the owner answers it with on_refused, or the codec does with
+ * a bare status.
  */
 static int
-h2codec_refuse(struct h2codec_stream *st, const char *status)
+h2codec_refuse(struct h2codec_stream *st, int status)
 {
+	char code[4];
 	nghttp2_nv nv = {
-		(uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
+		(uint8_t *)":status", (uint8_t *)code, 7, 3,
 		NGHTTP2_NV_FLAG_NONE
 	};
 
+	if (st->h2->cbs.on_refused != NULL) {
+		st->refused = status;
+		return 0;
+	}
+	snprintf(code, sizeof(code), "%03d", status);
 	if (nghttp2_submit_response(st->h2->s, st->id, &nv, 1, NULL) != 0)
 		return -1;
 	st->head_sent = 1;
@@ -289,7 +297,7 @@ h2codec_request(struct h2codec_stream *st, int end_stream)
 	enum msg_body body;
 
 	if (st->too_big)
-		return h2codec_refuse(st, "431");
+		return h2codec_refuse(st, 431);
 	if (a.len == 0 && st->has_host)
 		a = st->host;
 	else if (st->has_host && (st->host.len != a.len ||
@@ -298,7 +306,7 @@ h2codec_request(struct h2codec_stream *st, int end_stream)
 	if (a.len == 0)
 		return -1;	/* nothing to check against the SNI */
 	if (st->path.len == 0)	/* a CONNECT for a tunnel: not from us */
-		return h2codec_refuse(st, "405");
+		return h2codec_refuse(st, 405);
 	if (msg_set_request(m, p + st->method.off, st->method.len,
 	    p + st->scheme.off, st->scheme.len, p + a.off, a.len,
 	    p + st->path.off, st->path.len) == -1)
@@ -416,10 +424,14 @@ h2codec_on_headers(struct h2codec *h2, struct h2codec_stream *st,
 		    st->id, NGHTTP2_PROTOCOL_ERROR);
 	if (st->head_sent)
 		return 0;	/* refused by us */
-	m = st->req;
-	st->req = NULL;
 	st->seen = 1;
-	h2->cbs.on_request(h2->arg, st->id, m);
+	if (st->refused != 0) {
+		h2->cbs.on_refused(h2->arg, st->id, st->refused);
+	} else {
+		m = st->req;
+		st->req = NULL;
+		h2->cbs.on_request(h2->arg, st->id, m);
+	}
 	if (end)
 		h2->cbs.on_end(h2->arg, st->id, NULL);
 	return 0;

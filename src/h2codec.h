@@ -83,12 +83,19 @@ struct h2codec_cbs {
 	 * The stream is gone: code 0 once both sides ended, else the reset's
 	 * code (the client's RST_STREAM, ours, a stream error; a reset
 	 * saying NO_ERROR before our response ended comes as CANCEL).
-	 * Only for streams on_request was called for; the last callback for
-	 * id.
+	 * Only for streams on_request or on_refused was called for; the
+	 * last callback for id.
 	 */
 	void	(*on_close)(void *arg, int32_t id, uint32_t code);
 	/* The stream's response buffer has room again after a short write. */
 	void	(*on_writable)(void *arg, int32_t id);
+	/*
+	 * A head that is no request to act on, to be answered with status
+	 * (431: over max_header_list; 405: a plain CONNECT): the stream is
+	 * the owner's as after on_request (data, end and close follow).
+	 * NULL: the codec answers with a bare :status itself.
+	 */
+	void	(*on_refused)(void *arg, int32_t id, int status);
 };
 
 /*

@@ -116,6 +116,7 @@ own_writable(void *arg, int32_t id)
 
 static const struct h2codec_cbs own_cbs = {
 	own_request, own_data, own_end, own_close, own_writable,
+	NULL,		/* the codec answers refused heads itself */
 };
 
 static int
