@@ -238,15 +238,18 @@ upstream_alpn(const struct sock *s, char *buf, size_t size)
 		snprintf(buf, size, "%.*s", (int)n, (const char *)p);
 }
 
+/* Once per request: read the selected protocol in place, no copy. */
 const char *
 upstream_proto(const struct sock *s)
 {
-	char alpn[UPSTREAM_ALPN_MAX];
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
 
 	if (s == NULL || !sock_is_connected(s))
 		return NULL;
-	upstream_alpn(s, alpn, sizeof(alpn));
-	return strcmp(alpn, "h2") == 0 ? "h2" : UPSTREAM_ALPN_HTTP1;
+	if (sock_ssl(s) != NULL)
+		SSL_get0_alpn_selected(sock_ssl(s), &p, &n);
+	return n == 2 && memcmp(p, "h2", 2) == 0 ? "h2" : UPSTREAM_ALPN_HTTP1;
 }
 
 static void
