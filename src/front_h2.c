@@ -190,6 +190,7 @@ front_h2_on_refused(void *arg, int32_t id, int status)
 	msg_free(&none);
 	if (r == NULL)
 		return;
+	r->c->state = CONN_EXCHANGE;	/* as policy_dispatch_msg() does */
 	if (status == 431)
 		respond_error(r, 431, "too_large",
 		    "request head larger than 64 KiB");

@@ -23,24 +23,33 @@ c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
 c.initiate_connection()
 req = [(":method", "GET"), (":scheme", "https"), (":authority", "api.test")]
 big = [("x-big%d" % i, "e" * 25000) for i in range(3)]	# 75,000 bytes
+status, body, done = {}, {}, set()
+
+def until_done(sid):	# read until stream sid ended or was reset
+    while sid not in done:
+        data = s.recv(65536)
+        if not data:
+            return
+        for e in c.receive_data(data):
+            if isinstance(e, h2.events.ResponseReceived):
+                status[e.stream_id] = dict(e.headers)[b":status"].decode()
+            elif isinstance(e, h2.events.DataReceived):
+                body[e.stream_id] = body.get(e.stream_id, b"") + e.data
+                c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+            elif isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)):
+                done.add(e.stream_id)
+        s.sendall(c.data_to_send())
+
+# One at a time: a refused head alone on the connection must not upset it.
 c.send_headers(1, req + [(":path", "/echo/big")] + big, end_stream=True)
+s.sendall(c.data_to_send())
+until_done(1)
 c.send_headers(3, [(":method", "CONNECT"), (":authority", "api.test:443")])
+s.sendall(c.data_to_send())
+until_done(3)
 c.send_headers(5, req + [(":path", "/echo/after")], end_stream=True)
 s.sendall(c.data_to_send())
-status, body, done = {}, {}, set()
-while len(done) < 3:
-    data = s.recv(65536)
-    if not data:
-        break
-    for e in c.receive_data(data):
-        if isinstance(e, h2.events.ResponseReceived):
-            status[e.stream_id] = dict(e.headers)[b":status"].decode()
-        elif isinstance(e, h2.events.DataReceived):
-            body[e.stream_id] = body.get(e.stream_id, b"") + e.data
-            c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
-        elif isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)):
-            done.add(e.stream_id)
-    s.sendall(c.data_to_send())
+until_done(5)
 print(status.get(1), json.loads(body.get(1, b"{}")).get("error"), status.get(3), status.get(5))
 PY
 ) || fail "the HTTP/2 client failed: $out"
