@@ -464,5 +464,6 @@ int upleg_h2_forward(struct exchange *r);
 
 /* exchange.c, for upleg_h2.c */
 int exchange_response_msg(struct exchange *r, struct msg *m);
+void exchange_fill_append(struct exchange *r, const void *p, size_t n);
 
 #endif

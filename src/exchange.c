@@ -521,8 +521,12 @@ exchange_sink_data(void *arg, struct evbuffer *src, size_t n)
 static void
 exchange_sink_seen(void *arg, const void *p, size_t n)
 {
-	struct exchange *r = arg;
+	exchange_fill_append(arg, p, n);
+}
 
+void
+exchange_fill_append(struct exchange *r, const void *p, size_t n)
+{
 	if (r->fill != NULL && cache_fill_append(r->fill, p, n) == -1) {
 		cache_fill_abort(r->fill);	/* too big: stream only */
 		r->fill = NULL;
@@ -589,9 +593,33 @@ exchange_resp_begin(struct exchange *r, enum http1_body_kind kind,
 }
 
 /*
+ * A cache rule's response from an HTTP/2 upstream: the cache sees it as an
+ * HTTP/1.1 head whose body comes as it is (HTTP/2 frames it, so there is
+ * never chunked framing to take off), with the status's usual reason.
+ */
+static void
+exchange_fill_msg(struct exchange *r, const struct msg *m)
+{
+	struct http1_head h;
+	const char *reason = respond_reason(m->status);
+
+	if (h1codec_head_view(m, &h) == -1) {
+		lookup_flight_end(r);
+		return;
+	}
+	h.method = h.target = (struct http1_str){ "", 0 };
+	h.status = m->status;
+	h.reason = (struct http1_str){ reason, strlen(reason) };
+	h.body = m->body == MSG_BODY_LENGTH ? HTTP1_BODY_LENGTH :
+	    m->body == MSG_BODY_NONE ? HTTP1_BODY_NONE :
+	    HTTP1_BODY_UNTIL_CLOSE;
+	lookup_fill(r, &h);
+}
+
+/*
  * A response head from an HTTP/2 upstream (upleg_h2.c), as a message: as
- * an HTTP/1 one, but its framing is already a fact.  No revalidation or
- * cache fill goes over h2 (upleg_h2_wanted()).  -1 if the exchange ended
+ * an HTTP/1 one, but its framing is already a fact.  No revalidation goes
+ * over h2 (upleg_h2_wanted()).  -1 if the exchange ended
  * (502: the head cannot be written).
  */
 int
@@ -605,6 +633,9 @@ exchange_response_msg(struct exchange *r, struct msg *m)
 	}
 	r->status = m->status;
 	exchange_invalidate(r);
+	/* As the upstream sent it: the head written gains Cache-Status. */
+	if (r->fillable)
+		exchange_fill_msg(r, m);
 	if (exchange_write_msg(r, m, 0) == -1)
 		goto unwritable;
 	exchange_resp_begin(r, m->body == MSG_BODY_NONE ? HTTP1_BODY_NONE :

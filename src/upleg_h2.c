@@ -26,15 +26,15 @@
 
 /*
  * May r go over HTTP/2?  Not an upgrade (WebSocket: h2client has no
- * extended CONNECT), not a revalidation or a cache fill (lookup.c reads
- * HTTP/1 heads), and only with a worker's pool to share connections in.
+ * extended CONNECT), not a revalidation (its 304 is read as an HTTP/1
+ * head by lookup.c), and only with a worker's pool to share connections
+ * in.
  */
 int
 upleg_h2_wanted(const struct exchange *r, const char *extra)
 {
 	return r->c->env->h2pool != NULL && r->upgrade == NULL &&
-	    !r->req.upgrade && extra == NULL && r->cached == NULL &&
-	    !r->fillable;
+	    !r->req.upgrade && extra == NULL && r->cached == NULL;
 }
 
 /* Join a pooled connection with a stream to spare: 1 if one was found. */
@@ -340,6 +340,9 @@ upleg_h2_forward(struct exchange *r)
 
 	while (u->h2_in != NULL && (n = evbuffer_get_length(u->h2_in)) > 0 &&
 	    r->c->codec->room(r)) {
+		if (r->fill != NULL)
+			exchange_fill_append(r, evbuffer_pullup(u->h2_in, n),
+			    n);
 		if (r->c->codec->write_body(r, u->h2_in, n) == -1)
 			return -1;
 		r->resp.payload += n;
