@@ -43,6 +43,7 @@
 struct evbuffer;
 struct front_h2_stream;
 struct front_h2;
+struct h2up;
 struct rule;
 
 #define CONN_HIGH_WATER		(256 * 1024)
@@ -112,6 +113,27 @@ struct upleg {
 	enum upstream_close close;		/* how, once eof */
 	char		*retry_head;		/* head, while a retry is possible */
 	size_t		 retry_len;
+	/*
+	 * A connection dialed offering h2 and http/1.1: the request waits
+	 * for the handshake to say which (upleg_h2.c).
+	 */
+	int		 dialing;
+	const struct rule *rule;		/* whose credentials it carries */
+	/*
+	 * When the leg is a stream on a shared HTTP/2 connection (upleg_h2.c)
+	 * rather than a sock of its own.  h2 is NULL once the stream closed.
+	 */
+	int		 is_h2;
+	int		 h2_retried;		/* REFUSED_STREAM: sent again once */
+	int		 h2_ended;		/* the response's END_STREAM came */
+	int		 h2_body_end;		/* the request ended: send it */
+	struct h2up	*h2;
+	int32_t		 h2_id;
+	struct evbuffer	*h2_in;			/* response data the client's
+						   codec has not taken */
+	struct evbuffer	*h2_out;		/* request data h2up has not */
+	struct msg	*h2_req_trailers;	/* until h2_out is empty */
+	struct msg	*h2_resp_trailers;	/* until h2_in is */
 };
 
 struct exchange {
@@ -428,5 +450,20 @@ void upleg_send_request(struct exchange *r, const struct rule *rule,
     const char *extra);
 void upleg_retry_drop(struct exchange *r);
 int upleg_eof(struct exchange *r);
+
+/* upleg_h2.c */
+int upleg_h2_wanted(const struct exchange *r, const char *extra);
+int upleg_h2_find(struct exchange *r);
+int upleg_h2_connected(struct exchange *r);
+int upleg_h2_open(struct exchange *r);
+void upleg_h2_drop(struct exchange *r);
+int upleg_h2_body_room(struct exchange *r);
+int upleg_h2_body_data(struct exchange *r, struct evbuffer *src, size_t n);
+int upleg_h2_body_end(struct exchange *r, const struct msg *trailers);
+int upleg_h2_forward(struct exchange *r);
+
+/* exchange.c, for upleg_h2.c */
+int exchange_response_msg(struct exchange *r, struct msg *m);
+void exchange_fill_append(struct exchange *r, const void *p, size_t n);
 
 #endif

@@ -30,6 +30,7 @@ struct counters;
 struct event_base;
 struct evdns_base;
 struct front_conns;
+struct h2up_pool;
 struct ratelimit;
 struct ratelimit_redis;
 struct revalidate_list;
@@ -58,6 +59,7 @@ struct dp_env {
 	const int		*draining;	/* set once: finish, keep none */
 	struct counters		*counters;
 	struct upstream_pool	*pool;		/* idle upstream connections */
+	struct h2up_pool	*h2pool;	/* shared HTTP/2 upstreams */
 	struct front_conns	*conns;		/* its client connections */
 	struct revalidate_list	*revalidating;	/* background revalidations */
 

@@ -291,10 +291,29 @@ exchange_end(struct exchange *r)
 }
 
 /*
+ * Write the response head m through the client's codec: Alt-Svc goes (no
+ * QUIC; the upstream's Age stays), sluice's Cache-Status comes.  -1 if
+ * it cannot be written.
+ */
+static int
+exchange_write_msg(struct exchange *r, struct msg *m, int flags)
+{
+	char cs[64];
+	int n;
+
+	msg_remove(m, "alt-svc", 7);
+	if (m->status >= 200 && r->cache_status != NULL) {
+		n = snprintf(cs, sizeof(cs), "sluice; %s", r->cache_status);
+		if (msg_add(m, "Cache-Status", 12, cs, (size_t)n) == -1)
+			return -1;
+	}
+	return r->c->codec->write_head(r, m, flags);
+}
+
+/*
  * Write the response head h (parsed from p) through the client's codec,
  * as a message: the status, the fields that do not end here (hop-by-hop
- * ones never enter the message; Alt-Svc goes, no QUIC; the upstream's Age
- * stays), sluice's Cache-Status, and the body's framing as a fact for the
+ * ones never enter the message), and the body's framing as a fact for the
  * codec to write.  -1 if it cannot be written.
  */
 static int
@@ -302,19 +321,12 @@ exchange_write_response_head(struct exchange *r, const struct http1_head *h,
     const char *p, int flags)
 {
 	struct msg m;
-	char cs[64];
-	int n, rc = -1;
+	int rc = -1;
 
 	msg_init(&m, MSG_RESPONSE);
 	if (h1codec_response_msg(h, p, &m) == -1)
 		goto fail;
-	msg_remove(&m, "alt-svc", 7);
-	if (h->status >= 200 && r->cache_status != NULL) {
-		n = snprintf(cs, sizeof(cs), "sluice; %s", r->cache_status);
-		if (msg_add(&m, "Cache-Status", 12, cs, (size_t)n) == -1)
-			goto fail;
-	}
-	rc = r->c->codec->write_head(r, &m, flags);
+	rc = exchange_write_msg(r, &m, flags);
 fail:
 	msg_free(&m);
 	return rc;
@@ -443,6 +455,8 @@ exchange_timeout(struct exchange *r)
 int
 exchange_body_room(struct exchange *r)
 {
+	if (!r->local && (r->up.is_h2 || r->up.dialing))
+		return upleg_h2_body_room(r);
 	return r->local || r->up.sock == NULL ||
 	    evbuffer_get_length(sock_output(r->up.sock)) < CONN_HIGH_WATER;
 }
@@ -450,6 +464,8 @@ exchange_body_room(struct exchange *r)
 int
 exchange_body_data(struct exchange *r, struct evbuffer *src, size_t n)
 {
+	if (!r->local && r->up.is_h2)
+		return upleg_h2_body_data(r, src, n);
 	if (r->local || r->up.sock == NULL)
 		return evbuffer_drain(src, n);
 	return h1codec_move_data(sock_output(r->up.sock), src, n,
@@ -459,6 +475,8 @@ exchange_body_data(struct exchange *r, struct evbuffer *src, size_t n)
 int
 exchange_body_end(struct exchange *r, const struct msg *trailers)
 {
+	if (!r->local && (r->up.is_h2 || r->up.dialing))
+		return upleg_h2_body_end(r, trailers);
 	if (r->local || r->up.sock == NULL || !r->body_chunked)
 		return 0;
 	return h1codec_write_end(sock_output(r->up.sock), trailers);
@@ -503,8 +521,12 @@ exchange_sink_data(void *arg, struct evbuffer *src, size_t n)
 static void
 exchange_sink_seen(void *arg, const void *p, size_t n)
 {
-	struct exchange *r = arg;
+	exchange_fill_append(arg, p, n);
+}
 
+void
+exchange_fill_append(struct exchange *r, const void *p, size_t n)
+{
 	if (r->fill != NULL && cache_fill_append(r->fill, p, n) == -1) {
 		cache_fill_abort(r->fill);	/* too big: stream only */
 		r->fill = NULL;
@@ -530,6 +552,100 @@ exchange_forward(struct exchange *r)
 	if (n == 1 && r->resp.done)
 		return exchange_response_end(r) == -1 ? -1 : 1;
 	return n;
+}
+
+/* A response head came (a 1xx too): its latency, and it has begun. */
+static void
+exchange_head_came(struct exchange *r)
+{
+	if (!r->resp_started)
+		counters_latency(r->c->env->counters,
+		    util_mono_ms() - r->start_mono);
+	r->resp_started = 1;
+}
+
+/* A final response that succeeded ends what the cache kept of the target. */
+static void
+exchange_invalidate(struct exchange *r)
+{
+	if (r->unsafe_target != NULL && r->status >= 200 && r->status < 400)
+		cache_invalidate(r->c->env->cache, r->host,
+		    (struct http1_str){ r->unsafe_target,
+		    strlen(r->unsafe_target) });
+}
+
+/* The final head went out: its body streams next, if it has one. */
+static void
+exchange_resp_begin(struct exchange *r, enum http1_body_kind kind,
+    uint64_t length)
+{
+	http1_body_init(&r->resp, kind, length);
+	r->state = EX_RESPONSE;
+	if (kind != HTTP1_BODY_NONE)
+		return;
+	r->resp.done = 1;
+	r->state = EX_DONE;
+	if (r->fill != NULL) {
+		cache_fill_commit(r->fill);
+		r->fill = NULL;
+	}
+	lookup_flight_end(r);
+}
+
+/*
+ * A cache rule's response from an HTTP/2 upstream: the cache sees it as an
+ * HTTP/1.1 head whose body comes as it is (HTTP/2 frames it, so there is
+ * never chunked framing to take off), with the status's usual reason.
+ */
+static void
+exchange_fill_msg(struct exchange *r, const struct msg *m)
+{
+	struct http1_head h;
+	const char *reason = respond_reason(m->status);
+
+	if (h1codec_head_view(m, &h) == -1) {
+		lookup_flight_end(r);
+		return;
+	}
+	h.method = h.target = (struct http1_str){ "", 0 };
+	h.status = m->status;
+	h.reason = (struct http1_str){ reason, strlen(reason) };
+	h.body = m->body == MSG_BODY_LENGTH ? HTTP1_BODY_LENGTH :
+	    m->body == MSG_BODY_NONE ? HTTP1_BODY_NONE :
+	    HTTP1_BODY_UNTIL_CLOSE;
+	lookup_fill(r, &h);
+}
+
+/*
+ * A response head from an HTTP/2 upstream (upleg_h2.c), as a message: as
+ * an HTTP/1 one, but its framing is already a fact.  No revalidation goes
+ * over h2 (upleg_h2_wanted()).  -1 if the exchange ended
+ * (502: the head cannot be written).
+ */
+int
+exchange_response_msg(struct exchange *r, struct msg *m)
+{
+	exchange_head_came(r);
+	if (m->status < 200) {
+		if (exchange_write_msg(r, m, 0) == -1)
+			goto unwritable;
+		return 0;
+	}
+	r->status = m->status;
+	exchange_invalidate(r);
+	/* As the upstream sent it: the head written gains Cache-Status. */
+	if (r->fillable)
+		exchange_fill_msg(r, m);
+	if (exchange_write_msg(r, m, 0) == -1)
+		goto unwritable;
+	exchange_resp_begin(r, m->body == MSG_BODY_NONE ? HTTP1_BODY_NONE :
+	    m->body == MSG_BODY_LENGTH ? HTTP1_BODY_LENGTH :
+	    HTTP1_BODY_CHUNKED, m->length);
+	return 0;
+unwritable:
+	respond_error(r, 502, "bad_gateway",
+	    "response head cannot be written");
+	return -1;
 }
 
 /* 1: a head was handled, 0: need more, -1: the exchange ended badly. */
@@ -569,10 +685,7 @@ exchange_response_head(struct exchange *r)
 		    "upstream switched protocols without being asked");
 		return -1;
 	}
-	if (!r->resp_started)
-		counters_latency(c->env->counters,
-		    util_mono_ms() - r->start_mono);
-	r->resp_started = 1;
+	exchange_head_came(r);
 	if (h.status < 200) {
 		if (exchange_write_response_head(r, &h, p, 0) == -1)
 			goto unwritable;
@@ -592,10 +705,7 @@ exchange_response_head(struct exchange *r)
 	 */
 	if (h.body == HTTP1_BODY_UNTIL_CLOSE)
 		r->client_keepalive = 0;
-	if (r->unsafe_target != NULL && h.status >= 200 && h.status < 400)
-		cache_invalidate(c->env->cache, r->host,
-		    (struct http1_str){ r->unsafe_target,
-		    strlen(r->unsafe_target) });
+	exchange_invalidate(r);
 	if (r->cached != NULL && h.status == 304) {
 		lookup_revalidated(r, &h);
 		evbuffer_drain(in, h.head_len);
@@ -611,17 +721,7 @@ exchange_response_head(struct exchange *r)
 	if (r->fillable)
 		lookup_fill(r, &h);
 	evbuffer_drain(in, h.head_len);
-	http1_body_init(&r->resp, h.body, h.content_length);
-	r->state = EX_RESPONSE;
-	if (h.body == HTTP1_BODY_NONE) {
-		r->resp.done = 1;
-		r->state = EX_DONE;
-		if (r->fill != NULL) {
-			cache_fill_commit(r->fill);
-			r->fill = NULL;
-		}
-		lookup_flight_end(r);
-	}
+	exchange_resp_begin(r, h.body, h.content_length);
 	return 1;
 unwritable:
 	/* No memory, or a coding list too long to add chunked to. */
@@ -662,7 +762,7 @@ exchange_pump(struct exchange *r)
 		progress = 1;
 	}
 	if (r->state == EX_RESPONSE) {
-		n = exchange_forward(r);
+		n = r->up.is_h2 ? upleg_h2_forward(r) : exchange_forward(r);
 		if (n == -1) {
 			snprintf(r->error, sizeof(r->error),
 			    "malformed chunked response body");
@@ -747,7 +847,8 @@ exchange_assert_one(const struct conn *c, const struct exchange *r)
 		break;
 	case EX_UPSTREAM:
 		assert(r->req.method.len > 0);
-		assert(r->used_upstream && r->up.sock != NULL);
+		assert(r->used_upstream && (r->up.sock != NULL ||
+		    r->up.is_h2));
 		assert(r->status < 200 && r->fill == NULL);
 		assert(!r->resp_chunked && r->resp_trailers.p == NULL);
 		break;

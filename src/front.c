@@ -477,7 +477,12 @@ front_update_exchange(struct conn *c, struct exchange *r)
 		return 0;
 	}
 	front_set_read(r->up.sock, c->codec->room(r) && !r->up.eof);
-	return r->local ? !r->body.done : front_has_room(r->up.sock);
+	if (r->local)
+		return !r->body.done;
+	/* An HTTP/2 stream's leg has no sock: its buffer says. */
+	if (r->up.is_h2 || r->up.dialing)
+		return exchange_body_room(r);
+	return front_has_room(r->up.sock);
 }
 
 /* The one place that decides which side may read. */

@@ -32,11 +32,15 @@ static void upleg_io(struct sock *s, void *arg);
 static void upleg_event(struct sock *s, short what, void *arg);
 static void upleg_idle_io(struct sock *s, void *arg);
 static void upleg_idle_event(struct sock *s, short what, void *arg);
+static void upleg_write_head(struct exchange *r, const struct rule *rule,
+    const char *extra);
 
 /* Close the leg's connection; a retry head stays for upleg_retry(). */
 void
 upleg_drop(struct exchange *r)
 {
+	upleg_h2_drop(r);
+	r->up.dialing = 0;
 	upstream_free(r->c->env, r->up.sock);
 	r->up.sock = NULL;
 	r->up.connected = 0;
@@ -151,11 +155,13 @@ upleg_note(struct conn *c, SSL *ssl)
 }
 
 /*
- * Attach an upstream connection: the one this connection kept, the
- * pool's, or a new one.
+ * Attach an upstream connection: the one this connection kept, a shared
+ * HTTP/2 one (if h2 may carry the request), the pool's, or a new one,
+ * offered h2 too if it may: the head then waits for the handshake to say
+ * which protocol it is written in (upleg_dialed()).
  */
 static int
-upleg_attach(struct exchange *r)
+upleg_attach(struct exchange *r, int h2)
 {
 	struct conn *c = r->c;
 	const struct dp_env *env = c->env;
@@ -171,19 +177,23 @@ upleg_attach(struct exchange *r)
 		u->connected = 1;
 		u->reused = 1;
 		memset(&c->idle, 0, sizeof(c->idle));
+	} else if (h2 && upleg_h2_find(r)) {
+		return 0;
 	} else if ((u->sock = upstream_pool_take(env,
 	    (struct sockaddr *)&c->up_addr, c->up_len, c->name,
 	    UPSTREAM_ALPN_HTTP1)) != NULL) {
 		u->connected = 1;
 		u->reused = 1;
 	} else {
-		u->sock = upstream_connect_tls(env,
+		u->sock = upstream_connect_tls_alpn(env,
 		    (struct sockaddr *)&c->up_addr, c->up_len,
-		    c->sni[0] ? c->sni : c->name, c->name);
+		    c->sni[0] ? c->sni : c->name, c->name,
+		    h2 ? UPSTREAM_ALPN_OFFER_H2 : NULL);
 		if (u->sock == NULL)
 			return -1;
 		u->connected = 0;
 		u->reused = 0;
+		u->dialing = h2;
 	}
 	r->upstream_proto = upstream_proto(u->sock);
 	u->reusable = 0;
@@ -230,16 +240,28 @@ void
 upleg_send_request(struct exchange *r, const struct rule *rule,
     const char *extra)
 {
-	struct evbuffer *out;
-	char *audit_target;
-	size_t len;
-
-	if (upleg_attach(r) == -1) {
+	if (upleg_attach(r, upleg_h2_wanted(r, extra)) == -1) {
 		respond_error(r, 502, "bad_gateway",
 		    "cannot connect to upstream");
 		return;
 	}
 	r->state = EX_UPSTREAM;
+	r->up.rule = rule;
+	if (r->up.is_h2)
+		(void)upleg_h2_open(r);
+	else if (!r->up.dialing)
+		upleg_write_head(r, rule, extra);
+}
+
+/* Write the request head on the leg's sock, in HTTP/1.1. */
+static void
+upleg_write_head(struct exchange *r, const struct rule *rule,
+    const char *extra)
+{
+	struct evbuffer *out;
+	char *audit_target;
+	size_t len;
+
 	out = sock_output(r->up.sock);
 	if (inject_write_request(out, &r->req, r->minor, rule, extra,
 	    &audit_target, r->injected, sizeof(r->injected)) == -1) {
@@ -280,7 +302,7 @@ upleg_retry(struct exchange *r)
 		return -1;
 	upleg_drop(r);
 	/* Copied into chunks that the sock wipes once written. */
-	if (upleg_attach(r) == 0 && evbuffer_add(sock_output(r->up.sock),
+	if (upleg_attach(r, 0) == 0 && evbuffer_add(sock_output(r->up.sock),
 	    r->up.retry_head, r->up.retry_len) == 0)
 		rc = 0;
 	upleg_retry_drop(r);	/* once only */
@@ -374,6 +396,42 @@ upleg_eof(struct exchange *r)
 	return -1;
 }
 
+/* A chunked body that ended while it dialed: its end now, in HTTP/1.1. */
+static void
+upleg_dialed_end(struct exchange *r)
+{
+	struct msg none;
+	int rc;
+
+	msg_init(&none, MSG_REQUEST);
+	rc = h1codec_write_end(sock_output(r->up.sock),
+	    r->up.h2_req_trailers != NULL ? r->up.h2_req_trailers : &none);
+	msg_free(&none);
+	if (rc == -1)
+		respond_error(r, 502, "bad_gateway", "out of memory");
+}
+
+/*
+ * A dial that offered h2 connected: the request goes as a stream of a new
+ * shared connection, or as HTTP/1.1 on this one (which the HTTP/1 pool
+ * keeps afterwards, under its ALPN).
+ */
+static void
+upleg_dialed(struct exchange *r)
+{
+	const char *proto = r->upstream_proto;
+
+	r->up.dialing = 0;
+	if (proto != NULL && strcmp(proto, UPSTREAM_ALPN_H2) == 0) {
+		(void)upleg_h2_connected(r);
+		return;
+	}
+	upleg_write_head(r, r->up.rule, NULL);
+	if (r->up.h2_body_end && r->up.sock != NULL && r->body_chunked)
+		upleg_dialed_end(r);
+	upleg_h2_drop(r);
+}
+
 static void
 upleg_event(struct sock *s, short what, void *arg)
 {
@@ -386,6 +444,8 @@ upleg_event(struct sock *s, short what, void *arg)
 		if (sock_ssl(s) != NULL)
 			counters_handshake(c->env->counters,
 			    COUNTERS_LEG_UPSTREAM);
+		if (r->up.dialing)
+			upleg_dialed(r);
 	} else if (c->state == CONN_EXCHANGE && !exchange_waits(r) &&
 	    !r->local && r->up.connected) {
 		/*

@@ -20,6 +20,7 @@
 #include <event2/thread.h>
 
 #include "front.h"
+#include "h2up.h"
 #include "listener.h"
 #include "log.h"
 #include "ratelimit_redis.h"
@@ -91,6 +92,7 @@ worker_stop_cb(void *arg)
 	}
 	w->nlisteners = 0;
 	upstream_pool_clear(&w->env);
+	h2up_pool_drain(&w->h2pool);
 	front_close_idle(&w->conns);
 	evtimer_add(w->drain_timer, &tv);
 	worker_maybe_exit(w);
@@ -130,6 +132,7 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	w->sl = sl;
 	TAILQ_INIT(&w->conns.list);
 	TAILQ_INIT(&w->pool.idle);
+	h2up_pool_init(&w->h2pool);
 	TAILQ_INIT(&w->revalidating);
 	if ((w->base = worker_base_new()) == NULL)
 		return -1;
@@ -205,6 +208,7 @@ worker_main(void *arg)
 	front_close_all(&w->conns);
 	revalidate_cancel_all(&w->revalidating);
 	upstream_pool_clear(&w->env);
+	h2up_pool_clear(&w->h2pool);
 	return NULL;
 }
 
@@ -299,6 +303,7 @@ worker_env(struct worker *w)
 		.draining = &w->draining,
 		.counters = &w->counters,
 		.pool = &w->pool,
+		.h2pool = &w->h2pool,
 		.conns = &w->conns,
 		.revalidating = &w->revalidating,
 		.rules = worker_rules,

@@ -26,6 +26,7 @@
 #include "counters.h"
 #include "dpenv.h"
 #include "front.h"
+#include "h2up.h"
 #include "revalidate.h"
 #include "upstream.h"
 #include "wake.h"
@@ -66,6 +67,7 @@ struct worker {
 	struct dp_env		 env;		/* what its connections see */
 	struct front_conns	 conns;
 	struct upstream_pool	 pool;
+	struct h2up_pool	 h2pool;	/* shared HTTP/2 upstreams */
 	struct revalidate_list	 revalidating;
 
 	struct rules_snapshot	*rules;

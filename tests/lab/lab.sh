@@ -937,6 +937,34 @@ lab_require_h2_upstream() {
 	[ "$proto" = "'h2'" ] || skip "sluice does not speak h2 to an h2-only upstream (upstream_proto $proto)"
 }
 
+# lab_start_nghttpd PORT [NGHTTPD_FLAGS...]: nghttpd, an upstream that speaks
+# only h2, in U on $LAB_U4:PORT, serving $LAB_DIR/h2docs (made here: put
+# files there), every frame logged (-v) to $LAB_NGHTTPD_LOG, its pid in
+# LAB_NGHTTPD_PID; start sluice with --resolve "pinned.test:443:$LAB_U4:PORT"
+# to reach it as pinned.test.
+LAB_NGHTTPD_LOG=
+LAB_NGHTTPD_PID=
+lab_start_nghttpd() {
+	local port=$1
+	shift
+	command -v nghttpd >/dev/null || fail "no nghttpd (Debian's nghttp2-server)"
+	LAB_NGHTTPD_LOG=$LAB_DIR/nghttpd.log
+	mkdir -p "$LAB_DIR/h2docs"
+	ip netns exec "$LAB_U" nghttpd -v -a "$LAB_U4" -d "$LAB_DIR/h2docs" "$@" "$port" \
+		"$LAB_DIR/certs/trusted/default.key" "$LAB_DIR/certs/trusted/default.crt" \
+		>>"$LAB_NGHTTPD_LOG" 2>&1 &
+	LAB_NGHTTPD_PID=$!
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_U" "$port" || fail "nghttpd did not start"
+}
+
+# lab_nghttpd_conns: the connections nghttpd accepted (each session's frames
+# are logged as "[id=N] ...").
+lab_nghttpd_conns() {
+	grep -o '^\[id=[0-9]*\]' "$LAB_NGHTTPD_LOG" | sort -u | wc -l
+}
+
 # lab_grpc_up SQL [FLAGS...]: root, sluice, lab_up, grpc_upstream.py, the
 # rules SQL ("" for none) and a rule allowing pinned.test (the h2 probe's
 # name), then sluice with FLAGS and api.test resolved to grpc_upstream.py;

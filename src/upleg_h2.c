@@ -1,0 +1,360 @@
+/*
+ * upleg_h2.c - an exchange's upstream leg when it is a stream on a shared
+ * HTTP/2 connection (h2up.c) instead of a sock of its own: whether a
+ * request may go over h2 at all, the pooled connection it joins or the
+ * one its dial turned into, the request head (the message with the rule's
+ * credentials) and body with backpressure both ways, the response back
+ * through the client's codec, and what a reset or a dead connection means
+ * (sent again once if the server never processed it, else 502 or a cut).
+ *
+ * The stream's callbacks only record and move what came, then run the
+ * connection (front_run), as the sock callbacks of an HTTP/1 leg do; the
+ * exchange's pump forwards the response data as the client takes it
+ * (upleg_h2_forward), and only then is it credited to the server.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "datapath.h"
+#include "h2client.h"
+#include "h2up.h"
+#include "inject.h"
+#include "log.h"
+
+/*
+ * May r go over HTTP/2?  Not an upgrade (WebSocket: h2client has no
+ * extended CONNECT), not a revalidation (its 304 is read as an HTTP/1
+ * head by lookup.c), and only with a worker's pool to share connections
+ * in.
+ */
+int
+upleg_h2_wanted(const struct exchange *r, const char *extra)
+{
+	return r->c->env->h2pool != NULL && r->upgrade == NULL &&
+	    !r->req.upgrade && extra == NULL && r->cached == NULL;
+}
+
+/* Join a pooled connection with a stream to spare: 1 if one was found. */
+int
+upleg_h2_find(struct exchange *r)
+{
+	struct conn *c = r->c;
+
+	r->up.h2 = h2up_pool_find(c->env->h2pool,
+	    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
+	if (r->up.h2 == NULL)
+		return 0;
+	r->up.is_h2 = 1;
+	r->up.connected = 1;
+	r->up.reused = 1;
+	return 1;
+}
+
+static void
+upleg_h2_trailers_free(struct msg **m)
+{
+	if (*m == NULL)
+		return;
+	msg_free(*m);
+	free(*m);
+	*m = NULL;
+}
+
+/* A copy of m's trailers to keep, NULL if it has none (or no memory). */
+static struct msg *
+upleg_h2_trailers_keep(const struct msg *m)
+{
+	struct msg *t;
+
+	if (m == NULL || m->trailers.n == 0 || (t = malloc(sizeof(*t))) ==
+	    NULL)
+		return NULL;
+	if (msg_clone(t, m) == -1) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* The leg lets go of its stream (reset if still open) and its buffers. */
+void
+upleg_h2_drop(struct exchange *r)
+{
+	struct upleg *u = &r->up;
+
+	if (u->h2 != NULL && u->h2_id > 0)
+		h2up_detach(u->h2, u->h2_id);
+	u->h2 = NULL;
+	u->h2_id = 0;
+	u->is_h2 = 0;
+	u->h2_ended = 0;
+	u->h2_body_end = 0;
+	if (u->h2_in != NULL)
+		evbuffer_free(u->h2_in);
+	if (u->h2_out != NULL)
+		evbuffer_free(u->h2_out);
+	u->h2_in = NULL;
+	u->h2_out = NULL;
+	upleg_h2_trailers_free(&u->h2_req_trailers);
+	upleg_h2_trailers_free(&u->h2_resp_trailers);
+}
+
+static void
+upleg_h2_on_response(void *owner, struct msg *resp)
+{
+	struct exchange *r = owner;
+	struct conn *c = r->c;
+
+	if (r->state == EX_UPSTREAM)
+		(void)exchange_response_msg(r, resp);
+	msg_free(resp);
+	free(resp);
+	front_run(c);
+}
+
+static void
+upleg_h2_on_data(void *owner, const uint8_t *p, size_t len)
+{
+	struct exchange *r = owner;
+	struct upleg *u = &r->up;
+
+	if ((u->h2_in == NULL && (u->h2_in = evbuffer_new()) == NULL) ||
+	    evbuffer_add(u->h2_in, p, len) == -1)
+		(void)h2up_reset(u->h2, u->h2_id, H2CLIENT_INTERNAL_ERROR);
+	front_run(r->c);
+}
+
+static void
+upleg_h2_on_end(void *owner, const struct msg *t)
+{
+	struct exchange *r = owner;
+
+	r->up.h2_ended = 1;
+	r->up.h2_resp_trailers = upleg_h2_trailers_keep(t);
+	front_run(r->c);
+}
+
+/*
+ * The stream closed before the response ended: sent again once when the
+ * server never processed it and nothing of the request body went, else
+ * 502 before the head and a cut after it.
+ */
+static void
+upleg_h2_failed(struct exchange *r, uint32_t code)
+{
+	struct conn *c = r->c;
+	char why[160];
+
+	if (!r->resp_started && code == H2CLIENT_REFUSED_STREAM &&
+	    !r->up.h2_retried && r->body.payload == 0 &&
+	    r->state == EX_UPSTREAM) {
+		upleg_h2_drop(r);
+		r->up.h2_retried = 1;
+		upleg_send_request(r, r->up.rule, NULL);
+		return;
+	}
+	if (code == H2CLIENT_REFUSED_STREAM)
+		snprintf(why, sizeof(why),
+		    "upstream refused the HTTP/2 stream");
+	else
+		snprintf(why, sizeof(why), "upstream reset the HTTP/2 stream "
+		    "(code %u) before the response ended", code);
+	if (!r->resp_started) {
+		log_event(LOG_WARN, "upstream_failed", "client=%s sni=%s "
+		    "upstream=%s err=%s", c->client_str, c->sni,
+		    c->server_str, why);
+		respond_error(r, 502, "bad_gateway", why);
+		return;
+	}
+	snprintf(r->error, sizeof(r->error), "%s", why);
+	r->decision = "error";
+	r->client_keepalive = 0;
+	upleg_drop(r);
+	c->codec->reset(r);
+}
+
+static void
+upleg_h2_on_close(void *owner, uint32_t code)
+{
+	struct exchange *r = owner;
+	struct conn *c = r->c;
+
+	r->up.h2 = NULL;	/* its connection may end with this call */
+	if (code != 0 && !r->up.h2_ended && !r->local &&
+	    r->state != EX_DONE)
+		upleg_h2_failed(r, code);
+	else
+		r->up.h2_ended = 1;
+	front_run(c);
+}
+
+/* Send what waited for room, then the end that waited for it. */
+static void
+upleg_h2_flush(struct exchange *r)
+{
+	struct upleg *u = &r->up;
+	size_t n = u->h2_out ? evbuffer_get_length(u->h2_out) : 0;
+
+	if (u->h2 == NULL)
+		return;
+	if (n > 0 && h2up_write(u->h2, u->h2_id, u->h2_out, n) < 0)
+		return;
+	if (u->h2_body_end && (u->h2_out == NULL ||
+	    evbuffer_get_length(u->h2_out) == 0)) {
+		u->h2_body_end = 0;
+		(void)h2up_end(u->h2, u->h2_id, u->h2_req_trailers);
+		upleg_h2_trailers_free(&u->h2_req_trailers);
+	}
+}
+
+static void
+upleg_h2_on_writable(void *owner)
+{
+	struct exchange *r = owner;
+
+	upleg_h2_flush(r);
+	front_run(r->c);
+}
+
+static const struct h2up_stream_cbs upleg_h2_cbs = {
+	upleg_h2_on_response, upleg_h2_on_data, upleg_h2_on_end,
+	upleg_h2_on_close, upleg_h2_on_writable,
+};
+
+/*
+ * Open r's stream on its connection: the request message with the rule's
+ * credentials (sent never-indexed, h2nv.c), wiped once HPACK has it.
+ * -1 (answered 502) if it cannot be.
+ */
+int
+upleg_h2_open(struct exchange *r)
+{
+	struct msg m;
+	char *audit_target = NULL;
+	int32_t id = -1;
+
+	if (msg_clone(&m, &r->req) == -1)
+		goto fail;
+	if (inject_request(&m, r->up.rule, &audit_target, r->injected,
+	    sizeof(r->injected)) == 0)
+		id = h2up_attach(r->up.h2, &m, &upleg_h2_cbs, r);
+	msg_free(&m);
+	if (audit_target != NULL) {
+		free(r->target);
+		r->target = audit_target;
+	}
+	if (id == -1)
+		goto fail;
+	r->up.h2_id = id;
+	r->upstream_proto = UPSTREAM_ALPN_H2;
+	upleg_h2_flush(r);	/* a body that ended while it dialed */
+	return 0;
+fail:
+	r->up.h2 = NULL;
+	respond_error(r, 502, "bad_gateway",
+	    "cannot open an HTTP/2 stream upstream");
+	return -1;
+}
+
+/*
+ * The leg's dial settled on h2: the sock becomes a shared connection,
+ * pooled for the worker's other exchanges, and r its first stream.
+ */
+int
+upleg_h2_connected(struct exchange *r)
+{
+	struct conn *c = r->c;
+	struct h2up *h;
+
+	upleg_note_first(r);
+	h = h2up_new(c->env, r->up.sock, (struct sockaddr *)&c->up_addr,
+	    c->up_len, c->name, NULL, NULL);
+	if (h == NULL) {
+		respond_error(r, 502, "bad_gateway", "out of memory");
+		return -1;
+	}
+	r->up.sock = NULL;	/* h2up's now */
+	h2up_pool_add(c->env->h2pool, h);
+	r->up.h2 = h;
+	r->up.is_h2 = 1;
+	return upleg_h2_open(r);
+}
+
+/* Request body: room while h2up took everything so far. */
+int
+upleg_h2_body_room(struct exchange *r)
+{
+	return !r->up.dialing && (r->up.h2_out == NULL ||
+	    evbuffer_get_length(r->up.h2_out) == 0);
+}
+
+/* What h2up does not take now waits in h2_out for on_writable. */
+int
+upleg_h2_body_data(struct exchange *r, struct evbuffer *src, size_t n)
+{
+	struct upleg *u = &r->up;
+	ssize_t took;
+
+	if (u->h2 == NULL || (took = h2up_write(u->h2, u->h2_id, src, n)) < 0)
+		return evbuffer_drain(src, n);	/* the stream is gone */
+	if ((size_t)took == n)
+		return 0;
+	if (u->h2_out == NULL && (u->h2_out = evbuffer_new()) == NULL)
+		return -1;
+	return evbuffer_remove_buffer(src, u->h2_out, n - (size_t)took) ==
+	    (int)(n - (size_t)took) ? 0 : -1;
+}
+
+int
+upleg_h2_body_end(struct exchange *r, const struct msg *trailers)
+{
+	struct upleg *u = &r->up;
+
+	if (u->dialing || (u->h2_out != NULL &&
+	    evbuffer_get_length(u->h2_out) > 0)) {
+		u->h2_body_end = 1;
+		u->h2_req_trailers = upleg_h2_trailers_keep(trailers);
+		return 0;
+	}
+	if (u->h2 == NULL)
+		return 0;
+	if (trailers != NULL && trailers->trailers.n == 0)
+		trailers = NULL;
+	return h2up_end(u->h2, u->h2_id, trailers);
+}
+
+/*
+ * The response data that came, to the client's codec as it has room,
+ * credited to the server as it goes; then the end with the trailers.
+ * 1 if anything moved, 0 if not, -1 without memory.
+ */
+int
+upleg_h2_forward(struct exchange *r)
+{
+	struct upleg *u = &r->up;
+	size_t n;
+	int moved = 0, rc;
+
+	while (u->h2_in != NULL && (n = evbuffer_get_length(u->h2_in)) > 0 &&
+	    r->c->codec->room(r)) {
+		if (r->fill != NULL)
+			exchange_fill_append(r, evbuffer_pullup(u->h2_in, n),
+			    n);
+		if (r->c->codec->write_body(r, u->h2_in, n) == -1)
+			return -1;
+		r->resp.payload += n;
+		if (u->h2 != NULL)
+			(void)h2up_consume(u->h2, u->h2_id, n);
+		moved = 1;
+	}
+	if (!u->h2_ended || (u->h2_in != NULL &&
+	    evbuffer_get_length(u->h2_in) > 0))
+		return moved;
+	rc = r->c->codec->write_end(r, u->h2_resp_trailers);
+	upleg_h2_trailers_free(&u->h2_resp_trailers);
+	r->resp.done = 1;
+	return rc == -1 ? -1 : 1;
+}
