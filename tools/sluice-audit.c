@@ -308,7 +308,10 @@ sluice_audit_exists(struct sluice_audit *sa, const char *sql, const char *arg)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Which of the optional columns and tables the attached file d has. */
+/*
+ * Which of the optional columns and tables the attached file d has; -2
+ * for a file tail saw gone that is back without its tables yet.
+ */
 static int
 sluice_audit_inspect(struct sluice_audit *sa, struct sluice_audit_db *d)
 {
@@ -321,7 +324,13 @@ sluice_audit_inspect(struct sluice_audit *sa, struct sluice_audit_db *d)
 	    "type = 'table' AND name = ?", d->schema);
 	if (col == NULL || tab == NULL)
 		goto fail;
-	if ((req = sluice_audit_exists(sa, tab, "requests")) != 1) {
+	/* tail: a file that came back is sluice creating it; wait for it. */
+	if ((req = sluice_audit_exists(sa, tab, "requests")) == 0 &&
+	    d->missing) {
+		rc = -2;
+		goto fail;
+	}
+	if (req != 1) {
 		sluice_audit_warn("%s: %s", d->path, req == 0 ?
 		    "no requests table: not a sluice audit database" :
 		    sqlite3_errmsg(sa->db));
@@ -403,9 +412,9 @@ sluice_audit_attach(struct sluice_audit *sa, struct sluice_audit_db *d)
 		sluice_audit_warn("%s: %s", d->path, sqlite3_errmsg(sa->db));
 		return -1;
 	}
-	if (sluice_audit_inspect(sa, d) == -1) {
+	if ((rc = sluice_audit_inspect(sa, d)) != 0) {
 		sluice_audit_detach(sa, d);
-		return -1;
+		return rc;
 	}
 	d->dev = sb.st_dev;
 	d->ino = sb.st_ino;
@@ -435,7 +444,7 @@ sluice_audit_open(struct sluice_audit *sa)
 		return -1;
 	}
 	for (i = 0; i < sa->ndb; i++)
-		if (sluice_audit_attach(sa, &sa->dbs[i]) == -1)
+		if (sluice_audit_attach(sa, &sa->dbs[i]) != 0)
 			return -1;
 	return 0;
 }
@@ -643,7 +652,7 @@ sluice_audit_tail_attach(struct sluice_audit *sa)
 	struct sluice_audit_db *d;
 	dev_t dev;
 	ino_t ino;
-	int i;
+	int i, rc;
 
 	for (i = 0; i < sa->ndb; i++) {
 		d = &sa->dbs[i];
@@ -657,11 +666,13 @@ sluice_audit_tail_attach(struct sluice_audit *sa)
 			d->missing = 1;
 			continue;
 		}
-		d->missing = 0;
-		if (sluice_audit_attach(sa, d) == -1) {
+		if ((rc = sluice_audit_attach(sa, d)) == -2)
+			continue;	/* back, but without its tables yet */
+		if (rc == -1) {
 			sluice_audit_detach_all(sa);
 			return -1;
 		}
+		d->missing = 0;
 		if (d->dev != dev || d->ino != ino)
 			d->last_id = 0;
 	}
