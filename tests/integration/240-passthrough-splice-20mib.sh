@@ -32,7 +32,12 @@ assert_eq "$N" "$(lab_json "$out" 'd["received"]')" "bytes the client received"
 assert_eq true "$(lab_json "$out" 'd["eof"]')" "the client saw the tunnel close"
 
 lab_log "sluice's read/write syscalls moved rchar=$rchar wchar=$wchar bytes for 2 x 20 MiB"
-[ "$rchar" -lt $((2 * MIB)) ] && [ "$wchar" -lt $((2 * MIB)) ] ||
+# The switch to splice waits for both socks to be empty; what flows until
+# then goes through them.  An AddressSanitizer build is slow enough for
+# that to reach 3 MiB (seen once): it gets 8 MiB, still a fifth of 2 x 20.
+max=$((2 * MIB))
+lab_sluice_asan && max=$((8 * MIB))
+[ "$rchar" -lt "$max" ] && [ "$wchar" -lt "$max" ] ||
 	fail "sluice read $rchar and wrote $wchar bytes itself: the tunnel was not spliced"
 
 lab_stop_sluice
