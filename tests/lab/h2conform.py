@@ -357,10 +357,14 @@ def error_or_ignored(c, sid, *codes):
 CASES = []
 
 
-def case(cid, what, handshake=True, settings=None):
+def case(cid, what, handshake=True, settings=None, late=False, declared=None):
+    """Registers a case.  LATE: the request is malformed only after a
+    well-formed head that left its stream open (in its DATA or trailers),
+    so a server that streams bodies may have forwarded that head, and at
+    most the DECLARED content-length of body, before the error shows."""
     def reg(fn):
         CASES.append({"id": cid, "what": what, "fn": fn, "handshake": handshake,
-                      "settings": settings})
+                      "settings": settings, "late": late, "declared": declared})
         return fn
     return reg
 
@@ -1010,7 +1014,7 @@ def _(c):
     return answered(c, sid)
 
 
-@case("8.1/3", "trailers with a pseudo-header field: malformed")
+@case("8.1/3", "trailers with a pseudo-header field: malformed", late=True)
 def _(c):
     sid = post_open(c)
     c.send(DataFrame(sid, data=b"body"), c.headers(sid, [(":path", "/x"), ("x-trailer", "t")]))
@@ -1025,7 +1029,8 @@ def body_case(cid, what, length, chunks, verdict):
         c.send(*[DataFrame(sid, data=d, flags=["END_STREAM"] if i == len(chunks) - 1 else [])
                  for i, d in enumerate(chunks)])
         return verdict(c, sid)
-    case(cid, what)(fn)
+    late = verdict is malformed
+    case(cid, what, late=late, declared=int(length) if late else None)(fn)
 
 
 body_case("8.1.1/1", "content-length 1 with 4 bytes of DATA: malformed", "1", [b"four"], malformed)
@@ -1251,7 +1256,7 @@ def main():
         counts[verdict] += 1
         if opts.json:
             print(json.dumps({"id": k["id"], "what": k["what"], "result": verdict,
-                              "detail": why}))
+                              "detail": why, "late": k["late"], "declared": k["declared"]}))
         else:
             print("%s %-16s %s: %s" % (verdict, k["id"], k["what"], why))
         sys.stdout.flush()

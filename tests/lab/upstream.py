@@ -65,7 +65,9 @@ JSON also carries "sni": the server name the connection's client sent.
 accepted connection {"event": "conn", "listen", "client", "sni", "tls"
 ("ok" or the handshake error)}, and for every request head
 {"event": "request", "listen", "conn_id", "sni", "method", "path",
-"headers"}, so a test can tell what reached this server (and what did not).
+"headers"}, and once its body has been read whole (to its length, or to the
+end of its chunks and trailers) {"event": "body", "listen", "conn_id", "path",
+"body_len"}, so a test can tell what reached this server (and what did not).
 """
 
 import argparse
@@ -158,7 +160,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     # trailers until the empty line
                     while True:
                         t = self.rfile.readline(65537)
-                        if t in (b"\r\n", b"\n", b""):
+                        if not t:
+                            raise ConnectionError("eof in trailers")
+                        if t in (b"\r\n", b"\n"):
                             break
                     break
                 left = size
@@ -226,6 +230,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.log_message("bad body: %s", e)
             self.close_connection = True
             return
+        self.server.reqlog.write(
+            event="body", listen=self.server.listen_str, conn_id=self.conn_id,
+            path=self.path, body_len=body_len)
         url = urllib.parse.urlsplit(self.path)
         parts = url.path.strip("/").split("/")
         query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
