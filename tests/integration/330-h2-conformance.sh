@@ -50,4 +50,19 @@ PY
 )
 assert_eq "none True" "$forwarded" \
 	"malformed cases the upstream received, and whether it got the well-formed POST whole"
+
+# Some malformed heads (a space in :method or :path) would not even parse
+# as an HTTP/1.1 request at the upstream, so its log cannot tell whether
+# they were sent: the audit can, by the upstream leg a row had.
+"$LAB_PY" - "$LAB_DIR/conform.jsonl" >"$LAB_DIR/bad-heads" <<'PY'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    d = json.loads(line)
+    if "what" in d and not d["late"] and \
+            ("malformed" in d["what"] or "COMPRESSION_ERROR" in d["what"]):
+        print(d["id"])
+PY
+sent=$(lab_audit_sql "SELECT path FROM requests WHERE upstream_proto IS NOT NULL" |
+	sed -n 's/.*[?&]h2conform=\([^& ]*\).*/\1/p' | grep -x -F -f "$LAB_DIR/bad-heads")
+assert_eq "" "$sent" "malformed heads that the audit shows went upstream"
 lab_stop_sluice

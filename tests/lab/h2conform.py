@@ -1099,6 +1099,36 @@ bad_request("8.5/2", "CONNECT without :authority: malformed",
             pseudo=lambda c: [(":method", "CONNECT")])
 
 
+
+# What a proxy writes into an HTTP/1.1 request line and Host field: values
+# that would change that request's meaning there (a space splits the
+# request line; userinfo is not an authority's) must not be forwarded.
+def pseudo_with(**kv):
+    """The usual pseudo-header fields with some values replaced."""
+    def make(c):
+        f = dict(c.request()[:4])
+        f.update({":" + k: v(c) if callable(v) else v for k, v in kv.items()})
+        return list(f.items())
+    return make
+
+
+bad_request("8.3.1/12", ":path with a space: malformed",
+            pseudo=pseudo_with(path=lambda c: c.request()[3][1] + " HTTP/1.1"))
+bad_request("8.3.1/13", ":method with a space: malformed",
+            pseudo=pseudo_with(method="GET /smuggled"))
+bad_request("8.3.1/14", "empty :method: malformed", pseudo=pseudo_with(method=""))
+bad_request("8.3.1/15", ":authority with userinfo: malformed",
+            pseudo=pseudo_with(authority=lambda c: "user@" + c.opts.sni))
+bad_request("8.3.1/16", ":authority with a space: malformed",
+            pseudo=pseudo_with(authority=lambda c: c.opts.sni + " x"))
+bad_request("8.3.1/17", ":path * for a GET: malformed", pseudo=pseudo_with(path="*"))
+bad_request("8.1.1/5", "two different content-length fields: malformed",
+            extra=[("content-length", "0"), ("content-length", "1")])
+bad_request("8.1.1/6", "content-length that is not a number: malformed",
+            extra=[("content-length", "1x")])
+bad_request("8.1.1/7", "content-length 5 and no DATA: malformed",
+            extra=[("content-length", "5")])
+
 @case("8.3.1/10", "HEAD request: answered without DATA")
 def _(c):
     sid = c.sid()
