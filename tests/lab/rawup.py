@@ -21,6 +21,10 @@ one JSON object per line to FILE:
 Each request is answered by its path:
   /resp/cl-named    Content-Length 5 named in Connection, body "hello"
   /resp/te-named    chunked named in Connection, body "hello"
+  /resp/hop-fields  chunked "hello" with every field HTTP/2 forbids in a
+                    response (Connection naming X-Hop, X-Hop, Keep-Alive,
+                    Proxy-Connection, Upgrade), X-Upper-Case: Yes and a value
+                    padded with spaces
   /resp/101         a 101 to "Upgrade: evil", then "surprise" bytes
   /resp/ws          a 101 to "Upgrade: websocket", then echoes what it gets
   /resp/chunked-ext chunked "hello world" in chunks with extensions, then
@@ -110,6 +114,11 @@ def answer(path, n):
                 b"5;ext=1\r\nhello\r\n6 ; q=\"a b\"\r\n world\r\n"
                 b"0;last\r\nX-Sum: abc\r\nContent-Length: 99\r\n"
                 b"Set-Cookie: s=1\r\n\r\n"), False
+    if path == "/resp/hop-fields":
+        return (b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: hop\r\n"
+                b"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n"
+                b"Upgrade: h2c\r\nX-Upper-Case: Yes\r\nX-Pad:   padded   \r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), False
     if path == "/resp/101":
         return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: evil\r\n"
                 b"Connection: upgrade\r\n\r\nsurprise"), True
