@@ -71,6 +71,7 @@
 #include "inject.h"
 #include "log.h"
 #include "rules.h"
+#include "urlpath.h"
 
 #define RULES_BUSY_TIMEOUT_MS	1000
 #define RULES_ERRLEN		256
@@ -160,6 +161,11 @@ struct rules_query {
 	const char	*path;
 	size_t		 pathlen;
 	int		 slashes;	/* path holds "//" */
+	int		 separators;	/* path holds "%2F" or "%5C" */
+	const char	*alt;		/* then: path with them read as '/',
+					   NULL when that cannot be read */
+	size_t		 altlen;
+	int		 alt_slashes;	/* alt holds "//" */
 };
 
 /*
@@ -206,6 +212,7 @@ rules_rule_clear(struct rule *r)
 	free(r->host);
 	free(r->method);
 	free(r->path);
+	free(r->path_alt);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -532,6 +539,26 @@ rules_column_text(sqlite3_stmt *st, int col, char **out, const char *nottext)
 }
 
 /*
+ * The reading of r's path glob that rules_path_accepts() compares with a
+ * request's path when both "%2F" and "%5C" are read as '/'.  NULL, or an
+ * error message.
+ */
+static const char *
+rules_path_alt(struct rule *r)
+{
+	size_t len = strlen(r->path);
+
+	if (!urlpath_has_separator(r->path, len))
+		return NULL;
+	if ((r->path_alt = malloc(len + 1)) == NULL)
+		return rules_oom;
+	if (urlpath_separators(r->path, len, r->path_alt) == -1)
+		return "path has a '.;' or '..;' segment once %2F or %5C is "
+		    "read as '/'";
+	return NULL;
+}
+
+/*
  * Fill r from the current row.  Returns NULL, or why the row is unusable
  * (r then holds whatever was allocated, for the caller to free).
  */
@@ -577,6 +604,8 @@ rules_load_row(sqlite3_stmt *st, struct rule *r)
 			return why;
 		if (r->path[0] != '/' && strcmp(r->path, "*") != 0)
 			return "path must start with '/' or be '*'";
+		if ((why = rules_path_alt(r)) != NULL)
+			return why;
 	}
 
 	if (sqlite3_column_type(st, 6) != SQLITE_TEXT)
@@ -1595,7 +1624,7 @@ rules_glob_match(const char *glob, const char *s, size_t slen)
 }
 
 /*
- * Does r's path glob match, under either reading of repeated slashes?
+ * Does r's path glob match s, under either reading of repeated slashes?
  * Upstreams differ (nginx merges "//", S3 keys keep it) and the path is
  * forwarded as sent, so a deny matches when either reading matches and
  * an allow only when both do: no upstream can be reached around a deny
@@ -1605,19 +1634,46 @@ rules_glob_match(const char *glob, const char *s, size_t slen)
  * the exact spelling.
  */
 static int
+rules_path_reads(const char *glob, const char *s, size_t n, int slashes,
+    int deny)
+{
+	int as_sent = rules_glob_read(glob, s, n, 0, deny);
+
+	if (!slashes)
+		return as_sent;
+	if (!deny)
+		return as_sent && rules_glob_read(glob, s, n, 1, 0);
+	return as_sent || rules_glob_read(glob, s, n, 1, 1);
+}
+
+/*
+ * The same for the request's path, and, when it holds an encoded '/' or
+ * '\', for the path the upstreams that decode them make of it
+ * ("/ok%2F..%2Fadmin" is "/admin" to nginx), compared with the glob read
+ * the same way: a deny matches when either does (and its glob read that
+ * way also meets the path as sent), an allow only when both do.  When
+ * the path cannot be read that way, only denies match.
+ */
+static int
 rules_path_accepts(const struct rule *r, const struct rules_query *q)
 {
-	int as_sent, deny = r->action != RULE_ALLOW;
+	const char *glob_alt = r->path_alt != NULL ? r->path_alt : r->path;
+	int sent, alt, deny = r->action != RULE_ALLOW;
 
 	if (q->path == NULL)
 		return 0;
-	as_sent = rules_glob_read(r->path, q->path, q->pathlen, 0, deny);
-	if (!q->slashes)
-		return as_sent;
-	if (!deny)
-		return as_sent &&
-		    rules_glob_read(r->path, q->path, q->pathlen, 1, 0);
-	return as_sent || rules_glob_read(r->path, q->path, q->pathlen, 1, 1);
+	sent = rules_path_reads(r->path, q->path, q->pathlen, q->slashes,
+	    deny);
+	if (deny && !sent && r->path_alt != NULL)
+		sent = rules_path_reads(r->path_alt, q->path, q->pathlen,
+		    q->slashes, 1);
+	if (!q->separators)
+		return sent;
+	if (q->alt == NULL)
+		return deny;
+	alt = rules_path_reads(glob_alt, q->alt, q->altlen, q->alt_slashes,
+	    deny);
+	return deny ? sent || alt : sent && alt;
 }
 
 static int
@@ -1724,8 +1780,22 @@ rules_match_request(const struct rules_snapshot *snap, const char *host,
 		.pathlen = pathlen,
 		.slashes = path != NULL && memmem(path, pathlen, "//", 2) != NULL,
 	};
+	const struct rule *rule;
+	char *alt = NULL;
+	ssize_t n;
 
-	return rules_index_match(snap, host, &q);
+	if (path != NULL && urlpath_has_separator(path, pathlen)) {
+		q.separators = 1;
+		if ((alt = malloc(pathlen + 1)) != NULL &&
+		    (n = urlpath_separators(path, pathlen, alt)) >= 0) {
+			q.alt = alt;
+			q.altlen = (size_t)n;
+			q.alt_slashes = memmem(alt, q.altlen, "//", 2) != NULL;
+		}
+	}
+	rule = rules_index_match(snap, host, &q);
+	free(alt);
+	return rule;
 }
 
 /* Hand snap (and our reference to it) over as rs's current snapshot. */

@@ -16,7 +16,9 @@
  *
  * Decoding happens once: "%252e" is "%25" followed by the characters "2e"
  * and stays "%252e".  Repeated slashes are kept (S3 keys hold them; nginx
- * merges them); rules.c reads a path both ways.  Invariants, held by the
+ * merges them); rules.c reads a path both ways.  Encoded separators are
+ * kept too, and urlpath_separators() gives rules.c the reading of the
+ * upstreams that decode them.  Invariants, held by the
  * fuzzer: the output is never longer than the input, normalising twice
  * gives what normalising once did, and the path holds no "." or ".."
  * segment.
@@ -135,6 +137,45 @@ urlpath_normalise(const char *target, size_t len, char *out)
 		return -1;
 	memmove(out + n, target + plen, len - plen);
 	n += len - plen;
+	out[n] = '\0';
+	return n;
+}
+
+/* Is p (at least 3 bytes) "%2F" or "%5C", in either case? */
+static int
+urlpath_is_separator(const char *p)
+{
+	return p[0] == '%' && ((p[1] == '2' && (p[2] == 'F' || p[2] == 'f')) ||
+	    (p[1] == '5' && (p[2] == 'C' || p[2] == 'c')));
+}
+
+int
+urlpath_has_separator(const char *np, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < len; i++)
+		if (urlpath_is_separator(np + i))
+			return 1;
+	return 0;
+}
+
+ssize_t
+urlpath_separators(const char *np, size_t len, char *out)
+{
+	size_t i, w = 0;
+	ssize_t n;
+
+	for (i = 0; i < len; i++) {
+		if (i + 2 < len && urlpath_is_separator(np + i)) {
+			out[w++] = '/';
+			i += 2;
+		} else {
+			out[w++] = np[i];
+		}
+	}
+	if (w == 0 || out[0] != '/' || (n = urlpath_remove_dots(out, w)) == -1)
+		return -1;
 	out[n] = '\0';
 	return n;
 }

@@ -32,6 +32,20 @@
  */
 ssize_t urlpath_normalise(const char *target, size_t len, char *out);
 
+/*
+ * The normalised path np[0..len) (no query) as an upstream reads it that
+ * decodes encoded separators before it resolves dot segments: "%2F" as
+ * '/' (nginx's $uri, Tomcat with ALLOW_ENCODED_SLASH) and "%5C" as '/'
+ * (IIS), then dot segments removed again, so "/ok%2F..%2Fadmin" reads as
+ * "/admin".  Into out, which has room for len + 1 bytes, NUL-terminated.
+ * Returns its length, or -1 when that reading holds a ".;" or "..;"
+ * segment.
+ */
+ssize_t urlpath_separators(const char *np, size_t len, char *out);
+
+/* Does the normalised path np[0..len) hold "%2F" or "%5C"? */
+int urlpath_has_separator(const char *np, size_t len);
+
 /* The value of a hex digit, or -1. */
 int urlpath_hexval(char ch);
 

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "rules.h"
+#include "urlpath.h"
 #include "unit.h"
 
 static char test_dir[] = "/tmp/sluice-test-rules-XXXXXX";
@@ -560,11 +561,13 @@ test_slashes_methods(void)
 	    " (3, 20, 'api.test', NULL, '/v1/*', 'allow'),"
 	    " (4, 20, 's3.test', NULL, '/bucket/a/*', 'allow'),"
 	    " (5, 30, 's3.test', 'GET', '*', 'allow'),"
+	    " (7, 30, 'git.test', NULL, '/projects/g%2Fname/*', 'allow'),"
+	    " (8, 20, 'git.test', NULL, '/projects/g%2Fsecret*', 'deny'),"
 	    " (6, 40, '*', NULL, NULL, 'deny')") == SQLITE_OK,
 	    "slashes: rules inserted");
 	sqlite3_close(db);
 	snap = rules_load(path);
-	CHECK(snap != NULL && snap->nrules == 6, "slashes: loaded");
+	CHECK(snap != NULL && snap->nrules == 8, "slashes: loaded");
 	if (snap == NULL)
 		return;
 #define REQ(h, m, u) \
@@ -605,6 +608,26 @@ test_slashes_methods(void)
 	    "methods: allow matches in any case too");
 	CHECK(ID(REQ("api.test", "DELETEX", "/v1/x")) == 3,
 	    "methods: only the whole name");
+
+	CHECK(ID(REQ("api.test", "GET", "/v1/ok%2F..%2Fadmin")) == 1,
+	    "separators: a deny matches /v1/ok%2F..%2Fadmin read as /v1/admin");
+	CHECK(ID(REQ("api.test", "GET", "/v1/ok/..%5Cadmin/x")) == 1,
+	    "separators: a deny matches an encoded backslash read as '/'");
+	CHECK(ID(REQ("api.test", "GET", "/v1/a%2Fb")) == 3,
+	    "separators: an allow when both readings fit (/v1/a/b)");
+	CHECK(ID(REQ("api.test", "GET", "/v1/x%2F..%2F..%2Fother")) == 6,
+	    "separators: an allow needs both readings: /other is not /v1/*");
+	CHECK(ID(REQ("s3.test", "PUT", "/bucket/a%2F..%2F..%2Fb/key")) == 6,
+	    "separators: nor is /b/key under /bucket/a/*");
+	CHECK(ID(REQ("api.test", "GET", "/v1/a%2F..;x")) == 1,
+	    "separators: a reading that cannot be made meets every deny");
+	CHECK(ID(REQ("git.test", "GET", "/projects/g%2Fname/issues")) == 7,
+	    "separators: an allow written with %2F matches that path");
+	CHECK(ID(REQ("git.test", "GET",
+	    "/projects/g%2Fname%2F..%2F..%2Fadmin")) == 6,
+	    "separators: and nothing its decoded reading leaves");
+	CHECK(ID(REQ("git.test", "GET", "/projects/g/secret")) == 8,
+	    "separators: a deny written with %2F meets the path read decoded");
 #undef REQ
 #undef ID
 	rules_snapshot_unref(snap);
@@ -662,18 +685,34 @@ test_merge_slashes(const char *path, char *merged)
 	*merged = '\0';
 }
 
-/* A path glob read both ways: a deny needs one to match, an allow both. */
+/*
+ * A path glob read both ways (as sent, slashes merged), and, when the path
+ * holds "%2F" or "%5C", both ways again with those read as '/' against the
+ * glob read so too: a deny needs one reading to match, an allow all.
+ */
 static int
 test_ref_path(const struct rule *r, const char *path)
 {
-	char merged[256];
-	int as_sent, as_merged;
+	char read[4][256], glob[256];
+	int n = 2, i, hits = 0, deny = r->action != RULE_ALLOW;
 
-	test_merge_slashes(path, merged);
-	as_sent = rules_glob_match(r->path, path, strlen(path));
-	as_merged = rules_glob_match(r->path, merged, strlen(merged));
-	return r->action == RULE_ALLOW ? as_sent && as_merged :
-	    as_sent || as_merged;
+	snprintf(read[0], sizeof(read[0]), "%s", path);
+	test_merge_slashes(path, read[1]);
+	if (urlpath_has_separator(path, strlen(path))) {
+		if (urlpath_separators(path, strlen(path), read[2]) == -1)
+			return deny;
+		test_merge_slashes(read[2], read[3]);
+		n = 4;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(glob, sizeof(glob), "%s", i < 2 || r->path_alt == NULL ?
+		    r->path : r->path_alt);
+		hits += rules_glob_match(glob, read[i], strlen(read[i]));
+		if (deny && i < 2 && r->path_alt != NULL)
+			hits += rules_glob_match(r->path_alt, read[i],
+			    strlen(read[i]));
+	}
+	return deny ? hits > 0 : hits == n;
 }
 
 /* The obvious way: every rule, in order. */
@@ -715,7 +754,8 @@ test_index_equivalence(void)
 	    "/v1/*/items", "/*items", "/x", "/a%2Fb", "/v*", "/*/*" };
 	static const char *const reqpaths[] = { "/v1/models", "/v1/a/items",
 	    "/items", "/x", "/a%2Fb", "/a/b", "/", "/v2", "", NULL,
-	    "//v1/models", "/v1//items", "/x//", "//", "/v1//a//items" };
+	    "//v1/models", "/v1//items", "/x//", "//", "/v1//a//items",
+	    "/v1/x%2F..%2F..%2Fitems", "/v1%2Fmodels", "/a%5Cb" };
 	static const char *const reqmethods[] = { "GET", "POST", "PUT",
 	    "DELETE", NULL, "get", "Post" };
 	static const int reqports[] = { 443, 8443, 80, 1234 };

@@ -150,6 +150,41 @@ test_long(void)
 	free(out);
 }
 
+/* urlpath_separators(in) is want (NULL: cannot be read). */
+static void
+seps(const char *in, const char *want, const char *what)
+{
+	char out[256], label[512];
+	ssize_t n = urlpath_separators(in, strlen(in), out);
+
+	snprintf(label, sizeof(label), "separators: %s: \"%s\" -> \"%s\"",
+	    what, in, want ? want : "(unreadable)");
+	if (want == NULL)
+		CHECK(n == -1, label);
+	else
+		CHECK(n >= 0 && strcmp(out, want) == 0, label);
+	snprintf(label, sizeof(label), "separators: %s: found in \"%s\"",
+	    what, in);
+	CHECK(urlpath_has_separator(in, strlen(in)) == (strcmp(in, want ?
+	    want : "") != 0 || want == NULL), label);
+}
+
+/* How upstreams that decode "%2F" and "%5C" read a normalised path. */
+static void
+test_separators(void)
+{
+	seps("/v1/models", "/v1/models", "none");
+	seps("/ok%2F..%2Fadmin", "/admin", "encoded slashes around ..");
+	seps("/ok/..%2Fadmin", "/admin", "one encoded slash after ..");
+	seps("/ok%5C..%5Cadmin", "/admin", "encoded backslashes");
+	seps("/ok%2f..%2fadmin", "/admin", "lower-case hex");
+	seps("/group%2Fname/x", "/group/name/x", "GitLab's encoded slash");
+	seps("/a%2F%2Fb", "/a//b", "two encoded slashes stay two");
+	seps("/a%252Fb", "/a%252Fb", "decoded once: %252F is not a slash");
+	seps("/a%2F..;x/b", NULL, "a ..; segment once decoded");
+	seps("/a%2", "/a%2", "a short tail");
+}
+
 int
 main(void)
 {
@@ -158,5 +193,6 @@ main(void)
 	test_escapes();
 	test_odd();
 	test_long();
+	test_separators();
 	return unit_done();
 }
