@@ -161,9 +161,9 @@ struct rules_query {
 	const char	*path;
 	size_t		 pathlen;
 	int		 slashes;	/* path holds "//" */
-	int		 separators;	/* path holds "%2F" or "%5C" */
-	const char	*alt;		/* then: path with them read as '/',
-					   NULL when that cannot be read */
+	int		 lenient;	/* path holds "%2F", "%5C" or ";" */
+	const char	*alt;		/* then: urlpath_lenient(path), NULL
+					   when that cannot be read */
 	size_t		 altlen;
 	int		 alt_slashes;	/* alt holds "//" */
 };
@@ -540,21 +540,20 @@ rules_column_text(sqlite3_stmt *st, int col, char **out, const char *nottext)
 
 /*
  * The reading of r's path glob that rules_path_accepts() compares with a
- * request's path when both "%2F" and "%5C" are read as '/'.  NULL, or an
- * error message.
+ * request's path read as lenient upstreams read it (urlpath_lenient()).
+ * NULL, or an error message.
  */
 static const char *
 rules_path_alt(struct rule *r)
 {
 	size_t len = strlen(r->path);
 
-	if (!urlpath_has_separator(r->path, len))
+	if (!urlpath_ambiguous(r->path, len))
 		return NULL;
 	if ((r->path_alt = malloc(len + 1)) == NULL)
 		return rules_oom;
-	if (urlpath_separators(r->path, len, r->path_alt) == -1)
-		return "path has a '.;' or '..;' segment once %2F or %5C is "
-		    "read as '/'";
+	if (urlpath_lenient(r->path, len, r->path_alt) == -1)
+		return "path cannot be read as lenient upstreams read it";
 	return NULL;
 }
 
@@ -1648,11 +1647,12 @@ rules_path_reads(const char *glob, const char *s, size_t n, int slashes,
 
 /*
  * The same for the request's path, and, when it holds an encoded '/' or
- * '\', for the path the upstreams that decode them make of it
- * ("/ok%2F..%2Fadmin" is "/admin" to nginx), compared with the glob read
- * the same way: a deny matches when either does (and its glob read that
- * way also meets the path as sent), an allow only when both do.  When
- * the path cannot be read that way, only denies match.
+ * '\' or a ';', for the path lenient upstreams make of it
+ * ("/ok%2F..%2Fadmin" is "/admin" to nginx, "/admin;x" is "/admin" to
+ * Tomcat), compared with the glob read the same way: a deny matches
+ * when either does (and its glob read that way also meets the path as
+ * sent), an allow only when both do.  When the path cannot be read that
+ * way, only denies match.
  */
 static int
 rules_path_accepts(const struct rule *r, const struct rules_query *q)
@@ -1667,7 +1667,7 @@ rules_path_accepts(const struct rule *r, const struct rules_query *q)
 	if (deny && !sent && r->path_alt != NULL)
 		sent = rules_path_reads(r->path_alt, q->path, q->pathlen,
 		    q->slashes, 1);
-	if (!q->separators)
+	if (!q->lenient)
 		return sent;
 	if (q->alt == NULL)
 		return deny;
@@ -1784,10 +1784,10 @@ rules_match_request(const struct rules_snapshot *snap, const char *host,
 	char *alt = NULL;
 	ssize_t n;
 
-	if (path != NULL && urlpath_has_separator(path, pathlen)) {
-		q.separators = 1;
+	if (path != NULL && urlpath_ambiguous(path, pathlen)) {
+		q.lenient = 1;
 		if ((alt = malloc(pathlen + 1)) != NULL &&
-		    (n = urlpath_separators(path, pathlen, alt)) >= 0) {
+		    (n = urlpath_lenient(path, pathlen, alt)) >= 0) {
 			q.alt = alt;
 			q.altlen = (size_t)n;
 			q.alt_slashes = memmem(alt, q.altlen, "//", 2) != NULL;

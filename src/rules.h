@@ -77,8 +77,8 @@ struct rule {
 	int		 port;		/* 0: any */
 	char		*method;	/* NULL: any; else uppercase letters */
 	char		*path;		/* NULL: any; else a glob ('*' = any run) */
-	char		*path_alt;	/* path with "%2F" and "%5C" read as '/'
-					   (urlpath_separators); NULL: none */
+	char		*path_alt;	/* path as lenient upstreams read it
+					   (urlpath_lenient); NULL: the same */
 	enum rule_action action;
 	struct rule_injection *injections;	/* in rowid order */
 	size_t		 ninjections;

@@ -16,12 +16,12 @@
  *
  * Decoding happens once: "%252e" is "%25" followed by the characters "2e"
  * and stays "%252e".  Repeated slashes are kept (S3 keys hold them; nginx
- * merges them); rules.c reads a path both ways.  Encoded separators are
- * kept too, and urlpath_separators() gives rules.c the reading of the
- * upstreams that decode them.  Invariants, held by the
- * fuzzer: the output is never longer than the input, normalising twice
- * gives what normalising once did, and the path holds no "." or ".."
- * segment.
+ * merges them); rules.c reads a path both ways.  Encoded separators and
+ * ';' parameters are kept too; urlpath_lenient() gives rules.c the
+ * reading of the upstreams that decode the one and drop the other.
+ * Invariants, held by the fuzzer: the output is never longer than the
+ * input, normalising twice gives what normalising once did, and the path
+ * holds no "." or ".." segment.
  */
 #include <string.h>
 
@@ -150,26 +150,31 @@ urlpath_is_separator(const char *p)
 }
 
 int
-urlpath_has_separator(const char *np, size_t len)
+urlpath_ambiguous(const char *np, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i + 2 < len; i++)
-		if (urlpath_is_separator(np + i))
+	for (i = 0; i < len; i++)
+		if (np[i] == ';' || (i + 2 < len && urlpath_is_separator(np + i)))
 			return 1;
 	return 0;
 }
 
 ssize_t
-urlpath_separators(const char *np, size_t len, char *out)
+urlpath_lenient(const char *np, size_t len, char *out)
 {
 	size_t i, w = 0;
+	int params = 0;
 	ssize_t n;
 
 	for (i = 0; i < len; i++) {
-		if (i + 2 < len && urlpath_is_separator(np + i)) {
+		if (np[i] == '/' || (i + 2 < len && urlpath_is_separator(np + i))) {
 			out[w++] = '/';
-			i += 2;
+			params = 0;
+			if (np[i] != '/')
+				i += 2;
+		} else if (np[i] == ';' || params) {
+			params = 1;
 		} else {
 			out[w++] = np[i];
 		}

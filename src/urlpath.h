@@ -33,18 +33,21 @@
 ssize_t urlpath_normalise(const char *target, size_t len, char *out);
 
 /*
- * The normalised path np[0..len) (no query) as an upstream reads it that
- * decodes encoded separators before it resolves dot segments: "%2F" as
- * '/' (nginx's $uri, Tomcat with ALLOW_ENCODED_SLASH) and "%5C" as '/'
- * (IIS), then dot segments removed again, so "/ok%2F..%2Fadmin" reads as
- * "/admin".  Into out, which has room for len + 1 bytes, NUL-terminated.
- * Returns its length, or -1 when that reading holds a ".;" or "..;"
- * segment.
+ * The normalised path np[0..len) (no query) as the most lenient upstreams
+ * read it: "%2F" and "%5C" as '/' (nginx's $uri, IIS, Tomcat with
+ * ALLOW_ENCODED_SLASH), each segment's ';' parameters dropped (Tomcat,
+ * Jetty, Spring: "/admin;x" is "/admin"), then dot segments removed
+ * again, so "/ok%2F..%2Fadmin" reads as "/admin".  Into out, which has
+ * room for len + 1 bytes, NUL-terminated.  Returns its length, or -1 when
+ * it cannot be read so.
  */
-ssize_t urlpath_separators(const char *np, size_t len, char *out);
+ssize_t urlpath_lenient(const char *np, size_t len, char *out);
 
-/* Does the normalised path np[0..len) hold "%2F" or "%5C"? */
-int urlpath_has_separator(const char *np, size_t len);
+/*
+ * Can urlpath_lenient() read np[0..len) otherwise than as it is: does it
+ * hold "%2F", "%5C" or ';'?
+ */
+int urlpath_ambiguous(const char *np, size_t len);
 
 /* The value of a hex digit, or -1. */
 int urlpath_hexval(char ch);

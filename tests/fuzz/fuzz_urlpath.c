@@ -5,7 +5,7 @@
  * longer than the input and NUL-terminated, normalising it again gives
  * the same bytes, its path holds no "." or ".." segment, and its query is
  * the input's, byte for byte; its path read with encoded separators as
- * '/' (urlpath_separators) is no longer and holds no "." or ".." segment
+ * '/' (urlpath_lenient) is no longer and holds no "." or ".." segment
  * either.  The input is also tried with a '/' in
  * front, so that most inputs reach the passes rather than the first check.
  */
@@ -61,7 +61,7 @@ fuzz_one(const char *in, size_t len)
 		qout = memchr(out, '?', (size_t)n);
 		plen = qout != NULL ? (size_t)(qout - out) : (size_t)n;
 		fuzz_check(fuzz_no_dots(out, plen));
-		m = urlpath_separators(out, plen, again);
+		m = urlpath_lenient(out, plen, again);
 		fuzz_check(m == -1 || ((size_t)m <= plen && again[m] == '\0' &&
 		    fuzz_no_dots(again, (size_t)m)));
 		qin = memchr(in, '?', len);

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Encoded separators cannot carry a request around a rule: nginx, Tomcat
-# (ALLOW_ENCODED_SLASH) and IIS read "%2F" or "%5C" as '/' before they
-# resolve "..", so /echo/ok%2F..%2Fadmin is /echo/admin to them.  A deny
+# Encoded separators and path parameters cannot carry a request around a
+# rule: nginx, Tomcat (ALLOW_ENCODED_SLASH) and IIS read "%2F" or "%5C" as
+# '/' before they resolve "..", so /echo/ok%2F..%2Fadmin is /echo/admin to
+# them, and Tomcat, Jetty and Spring drop ";x" from /echo/admin;x.  A deny
 # meets that reading, an allow must hold under it too; on both listeners
 # (HTTP/1.1 and h2).  A path whose encoded slash is data (GitLab's
 # /projects/group%2Fname) is still allowed by a rule written that way, and
@@ -13,8 +14,10 @@ lab_up
 lab_rules_sql "
 	INSERT INTO rules (id, priority, host, path, action) VALUES
 		(1, 10, 'api.test', '/echo/admin*', 'deny'),
+		(4, 10, 'api.test', '/echo/secret', 'deny'),
 		(2, 20, 'api.test', '/echo/ok*', 'allow'),
-		(3, 20, 'api.test', '/echo/g%2Fname/*', 'allow');" || fail "inserting the rules"
+		(3, 20, 'api.test', '/echo/g%2Fname/*', 'allow'),
+		(5, 30, 'api.test', '/echo/*', 'allow');" || fail "inserting the rules"
 lab_start_sluice --default-policy deny
 
 n=0
@@ -29,6 +32,8 @@ for v in --http1.1 --http2; do
 	403 /echo/ok%5C..%5Cadmin
 	403 /echo/ok/..%2Fadmin/x
 	403 /echo/ok%2F..%2F..%2Fother
+	403 /echo/secret;jsessionid=1
+	403 /echo/ok;x%2F..%2Fsecret
 	200 /echo/ok%2Fdata
 	200 /echo/g%2Fname/issues
 	403 /echo/g%2Fname%2F..%2F..%2Fadmin
