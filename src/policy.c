@@ -1,13 +1,14 @@
 /*
  * policy.c - what sluice decides about a parsed request: the Host it names
  * must be the one the connection was verified for, the target must be in
- * origin form and normalise, a rule allows or denies it (report-only turns
- * a deny into would_deny), and a rule's rate limit passes, holds or
- * refuses it (locally, or through Redis for a shared limit).
+ * origin form and normalise, a rule allows or denies it (under every
+ * method it names; report-only turns a deny into would_deny), and a
+ * rule's rate limit passes, holds or refuses it (locally, or through Redis
+ * for a shared limit).
  */
 
 #include <stdio.h>
-
+#include <string.h>
 
 #include "datapath.h"
 #include "h1codec.h"
@@ -236,6 +237,59 @@ policy_dispatch_msg(struct exchange *r)
 	policy_decide(r);
 }
 
+/* Would rule (NULL: none matched) deny a request on c? */
+static int
+policy_denies(struct conn *c, const struct rule *rule)
+{
+	return rule == NULL ? front_cfg(c)->default_deny :
+	    rule->action == RULE_DENY;
+}
+
+/*
+ * The rule for r's request once the methods it asks to be read as are
+ * matched too.  APIs and frameworks that honour a method override
+ * (Google's APIs, Express's method-override, Symfony) serve a POST with
+ * "X-HTTP-Method-Override: DELETE" as a DELETE, so a deny of DELETE must
+ * meet it: the request is matched again under each method such a field
+ * names, and a deny under any reading stands, while an allow holds only
+ * when every reading is allowed.  A value that is no method name reads as
+ * "?", which no rule's method matches.
+ */
+static const struct rule *
+policy_overrides(struct exchange *r, const struct rule *rule,
+    struct http1_str path)
+{
+	static const char *const names[] = { "x-http-method-override",
+	    "x-http-method", "x-method-override" };
+	const struct msg *m = &r->req;
+	const struct msg_field *f;
+	const struct rule *alt;
+	const char *v;
+	char method[32];
+	size_t i, k, n;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		for (i = 0; msg_next(m, names[k], strlen(names[k]), &i,
+		    &f) == 0; ) {
+			if (policy_denies(r->c, rule))
+				return rule;
+			v = msg_ptr(m, f->value);
+			for (n = 0; n < f->value.len && msg_tchar(v[n]); n++)
+				;
+			if (n == 0 || n != f->value.len || n >= sizeof(method))
+				snprintf(method, sizeof(method), "?");
+			else
+				snprintf(method, sizeof(method), "%.*s",
+				    (int)n, v);
+			alt = rules_match_request(r->rules, r->host,
+			    r->c->dst_port, method, path.p, path.len);
+			if (policy_denies(r->c, alt))
+				return alt;
+		}
+	}
+	return rule;
+}
+
 /*
  * Decide what to do with exchange r's request, from its message (r->req)
  * and normalised target alone, whichever codec built them: the rule, a
@@ -254,11 +308,11 @@ policy_decide(struct exchange *r)
 	path = exchange_target_path((struct http1_str){ r->norm, r->norm_len });
 	rule = rules_match_request(r->rules, r->host, c->dst_port, r->method,
 	    path.p, path.len);
+	rule = policy_overrides(r, rule, path);
 	r->rule = rule;
 	if (rule != NULL)
 		r->rule_id = rule->id;
-	if (rule == NULL ? front_cfg(c)->default_deny :
-	    rule->action == RULE_DENY) {
+	if (policy_denies(c, rule)) {
 		if (policy_deny_stands(c, r->host, r->method, path.p, path.len,
 		    r->rule_id)) {
 			respond_denied(r, r->rule_id);
