@@ -8,11 +8,12 @@
 # once the origin closed that connection (goaway=1: GOAWAY after each
 # answer), on a new one dialed offering h2 (a second connection).  Its 304
 # refreshes the entry (the next GET is a fresh hit) and it has its own
-# audit row: decision revalidated, status 304, upstream_proto h2.
+# audit row: decision revalidated, status 304, upstream_proto h2.  One
+# worker: each has its own pool.
 . "$(dirname "$0")/../lab/lab.sh"
 lab_cache_up
 lab_start_h2cache 50382
-lab_start_sluice --default-policy deny --resolve "api.test:443:$LAB_U4:50382"
+lab_start_sluice --default-policy deny --workers 1 --resolve "api.test:443:$LAB_U4:50382"
 
 conns() { lab_jsonl "$LAB_H2CACHE_LOG" 'd["conn"] if d["event"] == "conn" else None' | wc -l; }
 cc='cc=max-age%3D3%2C%20stale-while-revalidate%3D60&etag=e1'
