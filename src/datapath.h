@@ -119,6 +119,8 @@ struct upleg {
 	 */
 	int		 dialing;
 	const struct rule *rule;		/* whose credentials it carries */
+	const char	*extra;			/* the stale entry's validators
+						   (r->cached's), or NULL */
 	/*
 	 * When the leg is a stream on a shared HTTP/2 connection (upleg_h2.c)
 	 * rather than a sock of its own.  h2 is NULL once the stream closed.
@@ -452,7 +454,7 @@ void upleg_retry_drop(struct exchange *r);
 int upleg_eof(struct exchange *r);
 
 /* upleg_h2.c */
-int upleg_h2_wanted(const struct exchange *r, const char *extra);
+int upleg_h2_wanted(const struct exchange *r);
 int upleg_h2_find(struct exchange *r);
 int upleg_h2_connected(struct exchange *r);
 int upleg_h2_open(struct exchange *r);

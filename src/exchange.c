@@ -594,33 +594,44 @@ exchange_resp_begin(struct exchange *r, enum http1_body_kind kind,
 
 /*
  * A cache rule's response from an HTTP/2 upstream: the cache sees it as an
- * HTTP/1.1 head whose body comes as it is (HTTP/2 frames it, so there is
- * never chunked framing to take off), with the status's usual reason.
+ * HTTP/1.1 head whose body comes as it is, with the status's usual reason.
  */
 static void
 exchange_fill_msg(struct exchange *r, const struct msg *m)
 {
 	struct http1_head h;
-	const char *reason = respond_reason(m->status);
 
-	if (h1codec_head_view(m, &h) == -1) {
+	if (h1codec_response_view(m, respond_reason(m->status), &h) == -1) {
 		lookup_flight_end(r);
 		return;
 	}
-	h.method = h.target = (struct http1_str){ "", 0 };
-	h.status = m->status;
-	h.reason = (struct http1_str){ reason, strlen(reason) };
-	h.body = m->body == MSG_BODY_LENGTH ? HTTP1_BODY_LENGTH :
-	    m->body == MSG_BODY_NONE ? HTTP1_BODY_NONE :
-	    HTTP1_BODY_UNTIL_CLOSE;
 	lookup_fill(r, &h);
 }
 
 /*
+ * A 304 from an HTTP/2 upstream to the stale entry's validators: the
+ * entry is refreshed from its fields and served.  -1 if the exchange
+ * ended (502: the head cannot be read).
+ */
+static int
+exchange_revalidated_msg(struct exchange *r, const struct msg *m)
+{
+	struct http1_head h;
+
+	if (h1codec_response_view(m, "", &h) == -1) {
+		respond_error(r, 502, "bad_gateway",
+		    "response head cannot be read");
+		return -1;
+	}
+	lookup_revalidated(r, &h);
+	r->resp.done = 1;	/* a 304 has no body */
+	return 0;
+}
+
+/*
  * A response head from an HTTP/2 upstream (upleg_h2.c), as a message: as
- * an HTTP/1 one, but its framing is already a fact.  No revalidation goes
- * over h2 (upleg_h2_wanted()).  -1 if the exchange ended
- * (502: the head cannot be written).
+ * an HTTP/1 one, but its framing is already a fact.  -1 if the exchange
+ * ended (502: the head cannot be written).
  */
 int
 exchange_response_msg(struct exchange *r, struct msg *m)
@@ -633,6 +644,10 @@ exchange_response_msg(struct exchange *r, struct msg *m)
 	}
 	r->status = m->status;
 	exchange_invalidate(r);
+	if (r->cached != NULL && m->status == 304)
+		return exchange_revalidated_msg(r, m);
+	if (lookup_serve_stale(r, m->status))
+		return 0;
 	/* As the upstream sent it: the head written gains Cache-Status. */
 	if (r->fillable)
 		exchange_fill_msg(r, m);

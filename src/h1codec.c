@@ -300,6 +300,21 @@ h1codec_head_view(const struct msg *m, struct http1_head *h)
 	return 0;
 }
 
+int
+h1codec_response_view(const struct msg *m, const char *reason,
+    struct http1_head *h)
+{
+	if (h1codec_head_view(m, h) == -1)
+		return -1;
+	h->method = h->target = (struct http1_str){ "", 0 };
+	h->status = m->status;
+	h->reason = (struct http1_str){ reason, strlen(reason) };
+	h->body = m->body == MSG_BODY_LENGTH ? HTTP1_BODY_LENGTH :
+	    m->body == MSG_BODY_NONE ? HTTP1_BODY_NONE :
+	    HTTP1_BODY_UNTIL_CLOSE;
+	return 0;
+}
+
 /* Host field -> lowercased host without port, brackets or trailing dot. */
 static void
 h1codec_host(struct http1_str v, char *host, size_t hostsz)

@@ -76,6 +76,16 @@ int h1codec_response_msg(const struct http1_head *h, const char *p,
  */
 int h1codec_head_view(const struct msg *m, struct http1_head *h);
 
+/*
+ * A response message from an HTTP/2 upstream seen the same way, as the
+ * cache reads an HTTP/1.1 response head: the status with reason (the
+ * message has none), the fields, and its body as it comes (HTTP/2 frames
+ * it, so there is never chunked framing to take off: a body of unknown
+ * length reads as one delimited by the end).  -1 as h1codec_head_view().
+ */
+int h1codec_response_view(const struct msg *m, const char *reason,
+    struct http1_head *h);
+
 /* Writer flags. */
 #define H1CODEC_OPEN		0x1	/* leave the head open: the caller adds
 					   fields and the blank line */

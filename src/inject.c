@@ -361,6 +361,27 @@ fail:
 }
 
 int
+inject_request_copy(struct msg *m, const struct msg *req,
+    const struct rule *rule, const char *extra, char **audit_target,
+    char *names, size_t namesz)
+{
+	*audit_target = NULL;
+	if (msg_clone(m, req) == -1)
+		return -1;
+	if (inject_request(m, rule, audit_target, names, namesz) == -1)
+		goto fail;
+	if (extra != NULL && h1codec_add_lines(m, extra) == -1) {
+		free(*audit_target);
+		*audit_target = NULL;
+		goto fail;
+	}
+	return 0;
+fail:
+	msg_free(m);	/* wipes the credentials it held */
+	return -1;
+}
+
+int
 inject_write_request(struct evbuffer *out, const struct msg *req, int minor,
     const struct rule *rule, const char *extra, char **audit_target,
     char *names, size_t namesz)
@@ -368,13 +389,10 @@ inject_write_request(struct evbuffer *out, const struct msg *req, int minor,
 	struct msg m;
 	int rc = -1;
 
-	*audit_target = NULL;
-	if (msg_clone(&m, req) == -1)
+	if (inject_request_copy(&m, req, rule, extra, audit_target, names,
+	    namesz) == -1)
 		return -1;
-	if (inject_request(&m, rule, audit_target, names, namesz) == -1)
-		goto fail;
-	if ((extra != NULL && h1codec_add_lines(&m, extra) == -1) ||
-	    h1codec_write_request(out, &m, minor, 0) == -1) {
+	if (h1codec_write_request(out, &m, minor, 0) == -1) {
 		free(*audit_target);
 		*audit_target = NULL;
 		goto fail;

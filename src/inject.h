@@ -40,11 +40,20 @@ int inject_request(struct msg *m, const struct rule *rule,
     char **audit_target, char *names, size_t namesz);
 
 /*
- * The request an upstream gets, written to out as HTTP/1.<minor>: a copy of
- * req (the exchange's message, left as it was) with the rule's credentials
- * (inject_request), extra field lines (the cache's validators) or NULL, and
- * the framing sluice decides.  *audit_target and names as for
- * inject_request().  The copy that held the credentials is wiped.  -1 on
+ * The request an upstream gets, as the message m (made here; the caller's
+ * msg_free() wipes the credentials): a copy of req (the exchange's
+ * message, left as it was) with the rule's credentials (inject_request)
+ * and extra field lines (the cache's validators) or NULL.  *audit_target
+ * and names as for inject_request().  -1 on allocation failure, m then
+ * freed already.
+ */
+int inject_request_copy(struct msg *m, const struct msg *req,
+    const struct rule *rule, const char *extra, char **audit_target,
+    char *names, size_t namesz);
+
+/*
+ * The same request written to out as HTTP/1.<minor>, with the framing
+ * sluice decides.  The copy that held the credentials is wiped.  -1 on
  * allocation failure.
  */
 int inject_write_request(struct evbuffer *out, const struct msg *req,

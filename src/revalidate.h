@@ -20,9 +20,10 @@ TAILQ_HEAD(revalidate_list, revalidate);
 
 /*
  * The client was answered from the stale entry e; unless a revalidation of
- * e already runs (cache_entry_claim), send the request upstream on a
- * connection of its own (to addr, with sni, verified for verify_name) and
- * refresh or replace e with the answer.  req is the client's request (a
+ * e already runs (cache_entry_claim), send the request upstream (to addr,
+ * with sni, verified for verify_name: a stream of the worker's shared
+ * HTTP/2 connection there, else a new connection offered h2 and
+ * http/1.1) and refresh or replace e with the answer.  req is the client's request (a
  * copy is kept; its path is the normalised target); rule under rules
  * (referenced here) sets the credentials and the policy.
  * client_auth as for cache_storable.  Once sent, the request gets an

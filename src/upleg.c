@@ -240,13 +240,14 @@ void
 upleg_send_request(struct exchange *r, const struct rule *rule,
     const char *extra)
 {
-	if (upleg_attach(r, upleg_h2_wanted(r, extra)) == -1) {
+	if (upleg_attach(r, upleg_h2_wanted(r)) == -1) {
 		respond_error(r, 502, "bad_gateway",
 		    "cannot connect to upstream");
 		return;
 	}
 	r->state = EX_UPSTREAM;
 	r->up.rule = rule;
+	r->up.extra = extra;
 	if (r->up.is_h2)
 		(void)upleg_h2_open(r);
 	else if (!r->up.dialing)
@@ -426,7 +427,7 @@ upleg_dialed(struct exchange *r)
 		(void)upleg_h2_connected(r);
 		return;
 	}
-	upleg_write_head(r, r->up.rule, NULL);
+	upleg_write_head(r, r->up.rule, r->up.extra);
 	if (r->up.h2_body_end && r->up.sock != NULL && r->body_chunked)
 		upleg_dialed_end(r);
 	upleg_h2_drop(r);

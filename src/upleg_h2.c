@@ -26,15 +26,14 @@
 
 /*
  * May r go over HTTP/2?  Not an upgrade (WebSocket: h2client has no
- * extended CONNECT), not a revalidation (its 304 is read as an HTTP/1
- * head by lookup.c), and only with a worker's pool to share connections
- * in.
+ * extended CONNECT), and only with a worker's pool to share connections
+ * in.  A revalidation may: exchange_response_msg() reads its 304.
  */
 int
-upleg_h2_wanted(const struct exchange *r, const char *extra)
+upleg_h2_wanted(const struct exchange *r)
 {
 	return r->c->env->h2pool != NULL && r->upgrade == NULL &&
-	    !r->req.upgrade && extra == NULL && r->cached == NULL;
+	    !r->req.upgrade;
 }
 
 /* Join a pooled connection with a stream to spare: 1 if one was found. */
@@ -153,7 +152,7 @@ upleg_h2_failed(struct exchange *r, uint32_t code)
 	    r->state == EX_UPSTREAM) {
 		upleg_h2_drop(r);
 		r->up.h2_retried = 1;
-		upleg_send_request(r, r->up.rule, NULL);
+		upleg_send_request(r, r->up.rule, r->up.extra);
 		return;
 	}
 	if (code == H2CLIENT_REFUSED_STREAM)
@@ -162,6 +161,8 @@ upleg_h2_failed(struct exchange *r, uint32_t code)
 	else
 		snprintf(why, sizeof(why), "upstream reset the HTTP/2 stream "
 		    "(code %u) before the response ended", code);
+	if (!r->resp_started && lookup_serve_stale(r, 0))
+		return;
 	if (!r->resp_started) {
 		log_event(LOG_WARN, "upstream_failed", "client=%s sni=%s "
 		    "upstream=%s err=%s", c->client_str, c->sni,
@@ -226,8 +227,8 @@ static const struct h2up_stream_cbs upleg_h2_cbs = {
 
 /*
  * Open r's stream on its connection: the request message with the rule's
- * credentials (sent never-indexed, h2nv.c), wiped once HPACK has it.
- * -1 (answered 502) if it cannot be.
+ * credentials (sent never-indexed, h2nv.c) and a stale entry's
+ * validators, wiped once HPACK has it.  -1 (answered 502) if it cannot be.
  */
 int
 upleg_h2_open(struct exchange *r)
@@ -236,11 +237,10 @@ upleg_h2_open(struct exchange *r)
 	char *audit_target = NULL;
 	int32_t id = -1;
 
-	if (msg_clone(&m, &r->req) == -1)
+	if (inject_request_copy(&m, &r->req, r->up.rule, r->up.extra,
+	    &audit_target, r->injected, sizeof(r->injected)) == -1)
 		goto fail;
-	if (inject_request(&m, r->up.rule, &audit_target, r->injected,
-	    sizeof(r->injected)) == 0)
-		id = h2up_attach(r->up.h2, &m, &upleg_h2_cbs, r);
+	id = h2up_attach(r->up.h2, &m, &upleg_h2_cbs, r);
 	msg_free(&m);
 	if (audit_target != NULL) {
 		free(r->target);

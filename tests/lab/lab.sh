@@ -959,6 +959,32 @@ lab_start_nghttpd() {
 	lab_wait_listen "$LAB_U" "$port" || fail "nghttpd did not start"
 }
 
+# lab_start_h2cache PORT: tests/lab/h2cache.py, an h2-only origin for cache
+# tests (cache-control, etag, 304), in U on $LAB_U4:PORT with the trusted
+# default certificate, logging connections and request heads to
+# $LAB_H2CACHE_LOG; start sluice with --resolve "api.test:443:$LAB_U4:PORT".
+LAB_H2CACHE_LOG=
+lab_start_h2cache() {
+	LAB_H2CACHE_LOG=$LAB_DIR/h2cache.jsonl
+	lab_start_in_u h2cache.py default "$1" "$LAB_H2CACHE_LOG"
+}
+
+# lab_h2cache_req TARGET N EXPR: for the Nth request h2cache.py got for
+# TARGET, with h its head as a dict (names lowercase), prints EXPR; with
+# N 0, prints how many it got.
+lab_h2cache_req() {
+	"$LAB_PY" -c '
+import json, sys
+reqs = [d for d in map(json.loads, open(sys.argv[1], encoding="utf-8"))
+        if d["event"] == "request" and d["path"] == sys.argv[2]]
+n = int(sys.argv[3])
+if n == 0:
+    print(len(reqs))
+elif len(reqs) >= n:
+    h = dict(reqs[n - 1]["headers"])
+    print(eval(sys.argv[4]))' "$LAB_H2CACHE_LOG" "$1" "$2" "${3:-}"
+}
+
 # lab_nghttpd_conns: the connections nghttpd accepted (each session's frames
 # are logged as "[id=N] ...").
 lab_nghttpd_conns() {

@@ -410,6 +410,36 @@ test_head_view(void)
 }
 
 /*
+ * An HTTP/2 response as the cache reads it: the status with the reason
+ * given, the fields, and a body of unknown length delimited by its end
+ * (HTTP/2 frames it: never chunked framing to take off).
+ */
+static void
+test_response_view(void)
+{
+	struct http1_head v;
+	struct msg m;
+
+	msg_init(&m, MSG_RESPONSE);
+	m.status = 304;
+	CHECK(msg_add(&m, S("etag"), S("\"v1\"")) == 0 &&
+	    h1codec_response_view(&m, "", &v) == 0, "response view: made");
+	CHECK(v.status == 304 && v.reason.len == 0 && v.method.len == 0 &&
+	    v.body == HTTP1_BODY_NONE && v.nheaders == 1 &&
+	    http1_find(&v, "etag") != NULL, "response view: a 304");
+	msg_set_body(&m, MSG_BODY_UNKNOWN, 0);
+	m.status = 200;
+	CHECK(h1codec_response_view(&m, "OK", &v) == 0 && v.status == 200 &&
+	    http1_str_eq(v.reason, "OK") && v.body == HTTP1_BODY_UNTIL_CLOSE,
+	    "response view: unknown length reads as until the end");
+	msg_set_body(&m, MSG_BODY_LENGTH, 7);
+	CHECK(h1codec_response_view(&m, "OK", &v) == 0 &&
+	    v.body == HTTP1_BODY_LENGTH && v.content_length == 7,
+	    "response view: a known length");
+	msg_free(&m);
+}
+
+/*
  * Decode the chunked body wire[0..len), step bytes at a time: data into
  * data, trailers into m.  0 if whole, -1 if refused, 1 if cut short.
  */
@@ -553,6 +583,7 @@ main(void)
 	test_trailers();
 	test_add_lines();
 	test_head_view();
+	test_response_view();
 	test_body_decode();
 	test_body_limits();
 	return unit_done();

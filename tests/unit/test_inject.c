@@ -230,6 +230,50 @@ test_target(void)
 	inject_clear(&inj);
 }
 
+/*
+ * The request as a message (for an HTTP/2 leg): the rule's credential
+ * replaces the client's, the cache's validators are added, the client's
+ * message stays as it was.
+ */
+static void
+test_copy(void)
+{
+	static const char req[] = "GET /v1/x HTTP/1.1\r\nHost: api.test\r\n"
+	    "Authorization: Bearer client\r\n\r\n";
+	struct rule_injection inj = mk(RULE_INJECT_BEARER, NULL, "SECRET1");
+	struct rule rule;
+	struct http1_head h;
+	struct msg m, out;
+	const struct msg_field *f;
+	char names[64], *audit;
+	const char *why;
+
+	memset(&rule, 0, sizeof(rule));
+	rule.injections = &inj;
+	rule.ninjections = 1;
+	inject_prepare(&inj);
+	msg_init(&m, MSG_REQUEST);
+	CHECK(http1_parse_request(req, strlen(req), &h, &why) == HTTP1_OK &&
+	    h1codec_request_msg(&h, req, h.target.p, h.target.len, "api.test",
+	    &m) == 0, "copy: parsed");
+	CHECK(inject_request_copy(&out, &m, &rule, "If-None-Match: \"v1\"\r\n",
+	    &audit, names, sizeof(names)) == 0, "copy: made");
+	f = msg_find(&out, "authorization", 13);
+	CHECK(f != NULL && f->value.len == 14 && memcmp(msg_ptr(&out,
+	    f->value), "Bearer SECRET1", 14) == 0, "copy: the rule's credential");
+	f = msg_find(&out, "if-none-match", 13);
+	CHECK(f != NULL && f->value.len == 4, "copy: the validators added");
+	CHECK(strcmp(names, "Authorization") == 0 && audit == NULL,
+	    "copy: injected names, target as sent");
+	f = msg_find(&m, "authorization", 13);
+	CHECK(f != NULL && f->value.len == 13 &&
+	    msg_find(&m, "if-none-match", 13) == NULL,
+	    "copy: the client's message unchanged");
+	msg_free(&out);
+	msg_free(&m);
+	inject_clear(&inj);
+}
+
 int
 main(void)
 {
@@ -238,5 +282,6 @@ main(void)
 	test_query();
 	test_no_rule();
 	test_target();
+	test_copy();
 	return unit_done();
 }
