@@ -133,10 +133,11 @@ exchange_begin(struct conn *c, const struct http1_head *h)
 
 /*
  * Start an exchange on c for a request that came as a message (an HTTP/2
- * stream's, with the path as sent; the caller keeps req).  The body is a
- * fact: a known length goes to an HTTP/1.1 upstream as it is, an unknown
- * one in sluice's chunks.  A message that cannot be copied leaves r->req
- * empty, which policy_dispatch_msg() refuses.  NULL without memory.
+ * stream's, with the path as sent).  The message moves into the exchange,
+ * not copied (once per HTTP/2 request): req is left empty, for the caller
+ * to free.  The body is a fact: a known length goes to an HTTP/1.1
+ * upstream as it is, an unknown one in sluice's chunks.  NULL without
+ * memory (req untouched).
  */
 struct exchange *
 exchange_begin_msg(struct conn *c, struct msg *req)
@@ -147,9 +148,8 @@ exchange_begin_msg(struct conn *c, struct msg *req)
 	    req->method), req->method.len }, (struct http1_str){ msg_ptr(req,
 	    req->path), req->path.len })) == NULL)
 		return NULL;
-	msg_free(&r->req);
-	if (msg_clone(&r->req, req) == -1)
-		msg_init(&r->req, MSG_REQUEST);
+	msg_move(&r->req, req);
+	req = &r->req;
 	r->minor = 1;
 	r->client_minor = 1;
 	r->client_keepalive = 1;

@@ -138,8 +138,9 @@ front_h2_flush(struct front_h2 *fh, struct front_h2_stream *s)
 }
 
 /*
- * Stream id's state and its exchange, begun from req (which stays the
- * caller's); NULL, with the stream reset, if there is no memory.
+ * Stream id's state and its exchange, begun from req (its message moves
+ * into the exchange; the caller frees what is left); NULL, with the
+ * stream reset, if there is no memory.
  */
 static struct exchange *
 front_h2_stream_begin(struct conn *c, int32_t id, struct msg *req)

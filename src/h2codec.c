@@ -64,8 +64,10 @@ struct h2codec_stream {
 					   once on_request ran */
 	struct msg	*trailers;	/* trailers being read */
 	char		*pseudo;	/* pseudo-fields and Host, apart from
-					   the message they become part of */
-	size_t		 pseudo_len;
+					   the message they become part of:
+					   pseudo_inline, or on the heap */
+	size_t		 pseudo_len, pseudo_cap;
+	char		 pseudo_inline[256];	/* no realloc per field */
 	struct msg_str	 method, scheme, authority, path, protocol, host;
 	int		 has_host, has_length;
 	uint64_t	 length;
@@ -149,7 +151,8 @@ h2codec_stream_free(struct h2codec_stream *st)
 	h2out_free(&st->out);
 	h2nv_msg_free(st->req);
 	h2nv_msg_free(st->trailers);
-	free(st->pseudo);
+	if (st->pseudo != st->pseudo_inline)
+		free(st->pseudo);
 	free(st);
 }
 
@@ -171,12 +174,21 @@ static int
 h2codec_pseudo_copy(struct h2codec_stream *st, const uint8_t *v, size_t len,
     struct msg_str *s)
 {
+	size_t cap = st->pseudo_cap;
 	char *p;
 
-	if ((p = realloc(st->pseudo, st->pseudo_len + len + 1)) == NULL)
-		return -1;
-	memcpy(p + st->pseudo_len, v, len);
-	st->pseudo = p;
+	if (st->pseudo_len + len > cap) {
+		while (cap < st->pseudo_len + len)
+			cap *= 2;
+		if ((p = malloc(cap)) == NULL)
+			return -1;
+		memcpy(p, st->pseudo, st->pseudo_len);
+		if (st->pseudo != st->pseudo_inline)
+			free(st->pseudo);
+		st->pseudo = p;
+		st->pseudo_cap = cap;
+	}
+	memcpy(st->pseudo + st->pseudo_len, v, len);
 	s->off = st->pseudo_len;
 	s->len = len;
 	st->pseudo_len += len;
@@ -348,6 +360,8 @@ h2codec_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f,
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	st->h2 = h2;
 	st->id = f->hd.stream_id;
+	st->pseudo = st->pseudo_inline;
+	st->pseudo_cap = sizeof(st->pseudo_inline);
 	if (h2out_init(&st->out, h2->lim.stream_buffer) == -1 ||
 	    (st->req = h2nv_msg_new(MSG_REQUEST)) == NULL) {
 		h2out_free(&st->out);

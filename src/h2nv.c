@@ -10,7 +10,6 @@
  * outlive the message (trailers wait for the body's end), and that
  * allocation is wiped before it is freed.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,26 +23,44 @@
 #define H2NV_EXTRA	6
 
 int
-h2nv_is(const uint8_t *s, size_t len, const char *lit)
-{
-	return len == strlen(lit) && memcmp(s, lit, len) == 0;
-}
-
-int
 h2nv_field_ok(const char *n, size_t len)
 {
-	static const char *const no[] = {
-		"connection", "keep-alive", "transfer-encoding", "upgrade",
-		"te", "host",
+	/* lengths kept with the names: this runs for every field both ways */
+	static const struct {
+		const char	*name;
+		size_t		 len;
+	} no[] = {
+		{ "connection", 10 }, { "keep-alive", 10 },
+		{ "transfer-encoding", 17 }, { "upgrade", 7 }, { "te", 2 },
+		{ "host", 4 },
 	};
 	size_t i;
 
 	if (len > 6 && strncasecmp(n, "proxy-", 6) == 0)
 		return 0;
 	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		if (strlen(no[i]) == len && strncasecmp(n, no[i], len) == 0)
+		if (no[i].len == len && strncasecmp(n, no[i].name, len) == 0)
 			return 0;
 	return 1;
+}
+
+/*
+ * v in decimal at buf (room for 20 digits), its length: snprintf's
+ * format parsing cost more than the rest of a response head's pairs.
+ */
+static size_t
+h2nv_decimal(char *buf, uint64_t v)
+{
+	char rev[20];
+	size_t n = 0, i;
+
+	do {
+		rev[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		buf[i] = rev[n - 1 - i];
+	return n;
 }
 
 /* Should f be written in m's part? */
@@ -111,8 +128,7 @@ h2nv_build(struct h2nv *nv, const struct msg *m, enum h2nv_part part)
 	    &m->fields;
 	const struct msg_field *f;
 	char num[24], *mem;
-	size_t i, size = sizeof(num) * 2 + 64;
-	int len;
+	size_t i, len, size = sizeof(num) * 2 + 64;
 
 	size += m->method.len + m->authority.len + m->path.len;
 	for (i = 0; i < fs->n; i++)
@@ -125,7 +141,7 @@ h2nv_build(struct h2nv *nv, const struct msg *m, enum h2nv_part part)
 	if (part == H2NV_REQUEST)
 		h2nv_request(nv, &mem, m);
 	if (part == H2NV_RESPONSE) {
-		len = snprintf(num, sizeof(num), "%d", m->status);
+		len = h2nv_decimal(num, (uint64_t)m->status);
 		h2nv_add(nv, &mem, ":status", 7, num, len, 0);
 	}
 	for (i = 0; i < fs->n; i++) {
@@ -135,8 +151,7 @@ h2nv_build(struct h2nv *nv, const struct msg *m, enum h2nv_part part)
 			    msg_ptr(m, f->value), f->value.len, m->secret);
 	}
 	if (part != H2NV_TRAILERS && m->body == MSG_BODY_LENGTH) {
-		len = snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)m->length);
+		len = h2nv_decimal(num, m->length);
 		h2nv_add(nv, &mem, "content-length", 14, num, len, 0);
 	}
 	return 0;

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <nghttp2/nghttp2.h>
 
@@ -29,8 +30,12 @@ enum h2nv_part {
 	H2NV_TRAILERS,	/* m->trailers, those a trailer may be */
 };
 
-/* Is s[0..len) exactly lit? */
-int h2nv_is(const uint8_t *s, size_t len, const char *lit);
+/* Is s[0..len) exactly lit?  Inline: strlen(lit) folds to a constant. */
+static inline int
+h2nv_is(const uint8_t *s, size_t len, const char *lit)
+{
+	return len == strlen(lit) && memcmp(s, lit, len) == 0;
+}
 
 /*
  * May a field named n[0..len) be written on a stream?  Not a

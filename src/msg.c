@@ -310,30 +310,46 @@ msg_next(const struct msg *m, const char *name, size_t nlen, size_t *i,
 	return -1;
 }
 
-/* Every field of one list of src, pushed onto dst's (the arenas match). */
+/*
+ * One list of src copied to dst's (the arenas match), in one block: into
+ * the inline array when it fits, else onto the heap.
+ */
 static int
 msg_clone_fields(struct msg_fields *dst, struct msg_field *inline_v,
     const struct msg_fields *src)
 {
-	uint32_t i;
-
-	for (i = 0; i < src->n; i++)
-		if (msg_push(dst, inline_v, src->v[i].name, src->v[i].value) ==
-		    -1)
+	if (src->n == 0)
+		return 0;
+	if (inline_v == NULL || src->n > MSG_INLINE_FIELDS) {
+		if ((dst->v = malloc(src->n * sizeof(*dst->v))) == NULL)
 			return -1;
+		dst->cap = src->n;
+	}
+	memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
+	dst->n = src->n;
 	return 0;
 }
 
-int
-msg_clone(struct msg *dst, const struct msg *src)
+/*
+ * The scalars and msg_strs of src, with empty arrays of dst's own: not
+ * the inline arrays, which are most of the struct and mostly unused.
+ */
+static void
+msg_copy_head(struct msg *dst, const struct msg *src)
 {
-	*dst = *src;		/* every scalar and msg_str; arrays below */
+	memcpy(dst, src, offsetof(struct msg, inline_buf));
 	dst->buf = dst->inline_buf;
 	dst->cap = sizeof(dst->inline_buf);
 	dst->len = 0;
 	dst->fields = (struct msg_fields){ dst->inline_fields, 0,
 	    MSG_INLINE_FIELDS };
 	dst->trailers = (struct msg_fields){ NULL, 0, 0 };
+}
+
+int
+msg_clone(struct msg *dst, const struct msg *src)
+{
+	msg_copy_head(dst, src);
 	if (src->len > dst->cap && msg_grow(dst, src->len) == -1)
 		goto fail;
 	if (src->len > 0)
@@ -346,4 +362,28 @@ msg_clone(struct msg *dst, const struct msg *src)
 fail:
 	msg_free(dst);
 	return -1;
+}
+
+void
+msg_move(struct msg *dst, struct msg *src)
+{
+	msg_copy_head(dst, src);
+	dst->len = src->len;
+	dst->trailers = src->trailers;
+	if (src->buf != src->inline_buf) {
+		dst->buf = src->buf;
+		dst->cap = src->cap;
+	} else {
+		memcpy(dst->buf, src->buf, src->len);
+		/* what stays behind in src is freed with it: wiped now */
+		if (src->secret)
+			OPENSSL_cleanse(src->buf, src->len);
+	}
+	if (src->fields.v != src->inline_fields)
+		dst->fields = src->fields;
+	else
+		memcpy(dst->fields.v, src->fields.v,
+		    src->fields.n * sizeof(*dst->fields.v));
+	dst->fields.n = src->fields.n;
+	msg_init(src, src->kind);
 }

@@ -110,6 +110,13 @@ void msg_reset(struct msg *m, enum msg_kind kind);
  * a credential.  -1 (dst freed) without memory.
  */
 int msg_clone(struct msg *dst, const struct msg *src);
+/*
+ * dst (uninitialised) takes src's message: the heap parts change owner,
+ * the inline ones are copied (only the bytes in use).  src is left empty,
+ * as msg_init() leaves it, its inline arena wiped if it held a secret.
+ * Cheaper than msg_clone() when src is not needed any more.
+ */
+void msg_move(struct msg *dst, struct msg *src);
 
 /* The bytes of s (not NUL-terminated), valid until the message grows. */
 static inline const char *

@@ -12,9 +12,13 @@
 #                       forged leaf: sluice must run and bench_mode sluice be
 #                       set) and $LAB_DIR/nginx-proxy.conf for nginx as the
 #                       proxy, listening on $NGINX_PORT
+#   bench_nginx_h2      that config with h2 on its listener and 64 idle
+#                       upstream connections kept (sluice's UPSTREAM_POOL_MAX)
 #   bench_nginx_start   nginx as the proxy, on CPU 0 in G ($NGINX_PID)
 #   proxy_pids MODE     the processes doing the proxy's work in MODE
 #   cpu_ticks PID...    their utime+stime, all threads, in clock ticks
+#   dials               TCP connections G has opened so far (the proxy's
+#                       upstream dials: nothing else in G connects)
 #   ratio A B           A / B to two places, "-" when it has no meaning
 #   to_ms TIME          wrk's or h2load's 1.23ms / 456.00us / 1.02s in ms
 export SLUICE_SRCDIR=$srcdir
@@ -102,6 +106,15 @@ bench_nginx_conf() {
 		UPSTREAM_CA="$LAB_DIR/certs/ca.crt"
 }
 
+# 100 requests in flight need up to 100 upstream connections; nginx keeps
+# as many idle as sluice's pool does (UPSTREAM_POOL_MAX, per worker).
+bench_nginx_h2() {
+	sed -i -e "s|listen 0.0.0.0:$NGINX_PORT ssl;|listen 0.0.0.0:$NGINX_PORT ssl http2;|" \
+		-e "s|keepalive 32;|keepalive 64;|" "$LAB_DIR/nginx-proxy.conf"
+	grep -q "ssl http2;" "$LAB_DIR/nginx-proxy.conf" && grep -q "keepalive 64;" "$LAB_DIR/nginx-proxy.conf" ||
+		fail "could not give nginx's listener http2 and 64 idle upstream connections"
+}
+
 bench_nginx_start() {
 	taskset -c 0 ip netns exec "$LAB_G" nginx -e "$LAB_DIR/nginx-proxy-error.log" \
 		-c "$LAB_DIR/nginx-proxy.conf" -g 'daemon off;' >>"$LAB_DIR/nginx-proxy.out" 2>&1 &
@@ -129,6 +142,10 @@ cpu_ticks() {	# utime+stime of the processes (all their threads), in ticks
 		sum=$((sum + ${12} + ${13}))
 	done
 	echo "$sum"
+}
+
+dials() {	# ActiveOpens of G's /proc/net/snmp: the 5th value of the Tcp: line
+	lab_in_g awk '/^Tcp: [0-9]/ { print $6 }' /proc/net/snmp
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "-") printf "%.2f", a / b; else print "-" }'; }

@@ -193,6 +193,55 @@ test_clone(void)
 	msg_free(&m);
 }
 
+/*
+ * A move leaves the message in dst and nothing in src: an inline arena's
+ * bytes are copied (and wiped in src when secret), a grown one's change
+ * owner; either way freeing both frees everything once.
+ */
+static void
+test_move(void)
+{
+	struct msg m, d;
+	char value[200];
+	const char *heap;
+	int i, ok = 1;
+
+	msg_init(&m, MSG_REQUEST);
+	CHECK(msg_set_request(&m, S("GET"), S("https"), S("api.test"),
+	    S("/a?b=1")) == 0 && msg_add(&m, S("Cookie"), S("k=s3cret")) ==
+	    0 && msg_add_trailer(&m, S("X-T"), S("t")) == 0, "built");
+	msg_set_body(&m, MSG_BODY_LENGTH, 5);
+	msg_hold_secret(&m);
+	msg_move(&d, &m);
+	CHECK(msg_str_eq(&d, d.method, S("GET")) &&
+	    msg_str_eq(&d, d.path, S("/a?b=1")) && d.buf == d.inline_buf &&
+	    d.fields.v == d.inline_fields && d.body == MSG_BODY_LENGTH &&
+	    d.length == 5 && d.secret &&
+	    is(&d, msg_find(&d, S("cookie")), "Cookie", "k=s3cret") &&
+	    d.trailers.n == 1, "an inline message moves as it was");
+	CHECK(m.len == 0 && m.fields.n == 0 && m.trailers.v == NULL &&
+	    !m.secret && m.buf == m.inline_buf &&
+	    memmem(m.inline_buf, sizeof(m.inline_buf), "s3cret", 6) == NULL,
+	    "the source is empty, its secret wiped");
+	msg_free(&m);
+	msg_free(&d);
+
+	memset(value, 'v', sizeof(value));
+	msg_init(&m, MSG_REQUEST);
+	for (i = 0; i < 100; i++)
+		if (msg_add(&m, S("X-Big"), value, sizeof(value)) == -1)
+			ok = 0;
+	heap = m.buf;
+	msg_move(&d, &m);
+	CHECK(ok && d.buf == heap && d.fields.n == 100 &&
+	    d.fields.v != d.inline_fields &&
+	    msg_ptr(&d, d.fields.v[99].value)[199] == 'v' &&
+	    m.buf == m.inline_buf && m.fields.v == m.inline_fields,
+	    "a grown message's heap arena changes owner");
+	msg_free(&m);
+	msg_free(&d);
+}
+
 int
 main(void)
 {
@@ -201,5 +250,6 @@ main(void)
 	test_growth();
 	test_inline();
 	test_clone();
+	test_move();
 	return unit_done();
 }
