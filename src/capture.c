@@ -25,6 +25,12 @@
  * (longest secret - 1) bytes stay pending until the response is complete,
  * so a secret split across two arrivals is still found whole.
  *
+ * HTTP/2 (capture_conn_h2): HPACK codes what sluice writes, so those bytes
+ * go through capture_h2.c, which re-encodes the frames for the file with
+ * the secrets of every rule a stream of the connection answered for
+ * (capture_rule) masked; the numbering counts what it emits.  What the
+ * client sent is copied as it came.
+ *
  * Rotation: when the file reaches max_bytes, FILE.(KEEP-1) -> FILE.KEEP,
  * ..., FILE -> FILE.1, and a new FILE; the oldest is overwritten.  A
  * connection that spans a rotation continues in the new file without its
@@ -50,6 +56,7 @@
 #include <pcap/pcap.h>
 
 #include "capture.h"
+#include "capture_h2.h"
 #include "log.h"
 #include "rules.h"
 #include "util.h"
@@ -102,6 +109,8 @@ struct capture_conn {
 						   client */
 	size_t			 room[2];	/* data bytes pending can take */
 	size_t			 hold;		/* longest secret - 1 */
+	struct capture_h2	*h2;		/* HTTP/2: what sluice wrote,
+						   re-encoded */
 };
 
 struct capture {
@@ -590,22 +599,6 @@ capture_conn_new(struct capture *cap, const char *client, const char *server)
 	return cc;
 }
 
-/* Overwrite with '*' every occurrence of s that starts at or after from. */
-static void
-capture_mask_one(unsigned char *p, size_t len, size_t from, const char *s,
-    size_t slen)
-{
-	unsigned char *q;
-
-	if (slen == 0)
-		return;
-	while (from + slen <= len &&
-	    (q = memmem(p + from, len - from, s, slen)) != NULL) {
-		memset(q, '*', slen);
-		from = (size_t)(q - p) + slen;
-	}
-}
-
 static void
 capture_mask(unsigned char *p, size_t len, size_t from,
     const struct rule *rule)
@@ -615,8 +608,8 @@ capture_mask(unsigned char *p, size_t len, size_t from,
 
 	for (i = 0; i < rule->ninjections; i++) {
 		inj = &rule->injections[i];
-		capture_mask_one(p, len, from, inj->wire, inj->wire_len);
-		capture_mask_one(p, len, from, inj->value, inj->value_len);
+		capture_h2_mask(p, len, from, inj->wire, inj->wire_len);
+		capture_h2_mask(p, len, from, inj->value, inj->value_len);
 	}
 }
 
@@ -676,19 +669,21 @@ capture_flush_dir(struct capture_conn *cc, int to_client, size_t keep)
 	cc->room[to_client] = rest != NULL ? keep + CAPTURE_CHUNK : 0;
 }
 
-void
-capture_bytes(struct capture_conn *cc, int to_client, struct evbuffer *buf,
+/*
+ * n bytes one way, copied into the entry being filled; for the client,
+ * masked with rule's secrets (NULL: none).
+ */
+static void
+capture_copy(struct capture_conn *cc, int to_client, const unsigned char *p,
     size_t n, const struct rule *rule)
 {
 	int mask = to_client && rule != NULL && rule->ninjections > 0;
 	struct capture_item *it;
-	struct evbuffer_ptr pos;
-	size_t off, take, old, keep;
+	size_t take, old, keep;
 
 	if (mask)
 		cc->hold = capture_hold(rule);
 	keep = to_client ? cc->hold : 0;
-	off = evbuffer_get_length(buf) - n;
 	while (n > 0) {
 		if ((it = cc->pending[to_client]) == NULL) {
 			if ((it = capture_item_new(keep + CAPTURE_CHUNK)) == NULL)
@@ -699,13 +694,10 @@ capture_bytes(struct capture_conn *cc, int to_client, struct evbuffer *buf,
 		take = cc->room[to_client] - it->len;
 		if (take > n)
 			take = n;
-		if (evbuffer_ptr_set(buf, &pos, off, EVBUFFER_PTR_SET) == -1 ||
-		    evbuffer_copyout_from(buf, &pos, it->data + it->len,
-		    take) != (ssize_t)take)
-			goto lost;
+		memcpy(it->data + it->len, p, take);
 		old = it->len;
 		it->len += take;
-		off += take;
+		p += take;
 		n -= take;
 		if (mask)
 			capture_mask(it->data, it->len, old > cc->hold ?
@@ -722,13 +714,84 @@ lost:
 	cc->seq[to_client] += (uint32_t)n;
 }
 
+/* capture_h2's re-encoded frames: they are the file's bytes for the client. */
+static void
+capture_h2_sink(void *arg, const unsigned char *p, size_t n)
+{
+	capture_copy(arg, 1, p, n, NULL);
+}
+
+/* Bytes the HTTP/2 walk cannot follow are not in the file. */
+static void
+capture_frames(struct capture_conn *cc, const unsigned char *p, size_t n)
+{
+	if (capture_h2_input(cc->h2, p, n) == -1)
+		capture_drop(cc->cap, n);
+}
+
+void
+capture_bytes(struct capture_conn *cc, int to_client, struct evbuffer *buf,
+    size_t n, const struct rule *rule)
+{
+	struct evbuffer_iovec v[8];
+	struct evbuffer_ptr pos;
+	size_t take;
+	int i, nv;
+
+	/* The positions are in the buffer: these calls cannot fail. */
+	if (evbuffer_ptr_set(buf, &pos, evbuffer_get_length(buf) - n,
+	    EVBUFFER_PTR_SET) == -1)
+		return;
+	while (n > 0 && (nv = evbuffer_peek(buf, n, &pos, v, 8)) > 0) {
+		for (i = 0; i < nv && i < 8 && n > 0; i++) {
+			take = v[i].iov_len < n ? v[i].iov_len : n;
+			if (to_client && cc->h2 != NULL)
+				capture_frames(cc, v[i].iov_base, take);
+			else
+				capture_copy(cc, to_client, v[i].iov_base,
+				    take, rule);
+			n -= take;
+			if (evbuffer_ptr_set(buf, &pos, take,
+			    EVBUFFER_PTR_ADD) == -1)
+				return;
+		}
+	}
+}
+
 void
 capture_flush(struct capture_conn *cc, int whole)
 {
 	capture_flush_dir(cc, 0, 0);
+	/*
+	 * Wireshark tells HTTP/2 on port 443 from TLS by the client's
+	 * preface, if it comes first: sluice's SETTINGS wait for it.
+	 */
+	if (cc->h2 != NULL && cc->seq[0] == cc->flow.isn[0] + 1)
+		return;
 	capture_flush_dir(cc, 1, whole ? 0 : cc->hold);
 	if (whole)
 		cc->hold = 0;
+}
+
+int
+capture_conn_h2(struct capture_conn *cc)
+{
+	return (cc->h2 = capture_h2_new(capture_h2_sink, cc)) != NULL ? 0 : -1;
+}
+
+void
+capture_rule(struct capture_conn *cc, const struct rule *rule)
+{
+	size_t i;
+
+	if (cc == NULL || cc->h2 == NULL || rule == NULL)
+		return;
+	for (i = 0; i < rule->ninjections; i++) {
+		capture_h2_secret(cc->h2, rule->injections[i].wire,
+		    rule->injections[i].wire_len);
+		capture_h2_secret(cc->h2, rule->injections[i].value,
+		    rule->injections[i].value_len);
+	}
 }
 
 void
@@ -736,6 +799,10 @@ capture_conn_free(struct capture_conn *cc)
 {
 	if (cc == NULL)
 		return;
+	if (cc->h2 != NULL) {
+		capture_h2_end(cc->h2);
+		capture_h2_free(cc->h2);
+	}
 	capture_flush(cc, 1);
 	if (cc->opened)
 		capture_queue_flags(cc, CAPTURE_CLOSE);

@@ -48,10 +48,26 @@ struct capture_conn *capture_conn_new(struct capture *, const char *client,
     const char *server);
 
 /*
+ * The connection speaks HTTP/2 (said before sluice writes to it): what
+ * sluice writes is re-encoded for the file (capture_h2.c), masked with the
+ * secrets of every rule capture_rule() named on it.  -1 if memory is
+ * short: the caller must not capture the connection.
+ */
+int capture_conn_h2(struct capture_conn *);
+
+/*
+ * An HTTP/2 stream of this connection answers for rule: its credentials
+ * are masked in every frame written from now on.  cc may be NULL (the
+ * connection is not captured); nothing to do for HTTP/1.
+ */
+void capture_rule(struct capture_conn *, const struct rule *);
+
+/*
  * The last n bytes of buf are new: what the client sent (to_client = 0) or
  * what sluice wrote for it (1).  Bytes for the client are masked with '*'
  * wherever a credential of rule (NULL: none) appears, in its wire form or
- * its raw value, also across calls.
+ * its raw value, also across calls.  On an HTTP/2 connection rule is not
+ * used: what sluice wrote is masked with what capture_rule() named.
  */
 void capture_bytes(struct capture_conn *, int to_client, struct evbuffer *buf,
     size_t n, const struct rule *rule);

@@ -220,7 +220,8 @@ front_sock_setup(struct conn *c)
  * --pcap: every byte added to the client's input (what it sent) or output
  * (what sluice wrote for it) is copied as it arrives, while the
  * exchange's rule still names the credentials a response may echo.  One
- * exchange at a time: HTTP/1's.
+ * exchange at a time: HTTP/1's (HTTP/2 streams name theirs to the capture
+ * as they answer, front_h2.c).
  */
 static void
 front_capture_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
@@ -702,11 +703,11 @@ front_client_event(struct sock *s, short what, void *arg)
 			c->state = CONN_REQ_HEAD;
 			front_arm(c, front_cfg(c)->idle_timeout);
 			/*
-			 * --pcap masks a credential echoed in the bytes it
-			 * copies; HPACK codes a head, so an echo in one would
-			 * pass unmasked: HTTP/2 legs are not captured.
+			 * --pcap: HPACK codes the heads sluice writes, so the
+			 * capture decodes them to mask an echoed credential.
 			 */
-			if (c->codec == &front_h2)
+			if (c->codec == &front_h2 && c->cap != NULL &&
+			    capture_conn_h2(c->cap) == -1)
 				front_capture_end(c);
 			if (c->codec == &front_h2 && front_h2_start(c) == -1)
 				front_kill(c);

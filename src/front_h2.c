@@ -27,6 +27,7 @@
 
 #include <event2/buffer.h>
 
+#include "capture.h"
 #include "datapath.h"
 #include "h2codec.h"
 #include "log.h"
@@ -347,6 +348,8 @@ front_h2_output(struct conn *c)
 static int
 front_h2_write_head(struct exchange *r, const struct msg *m, int flags)
 {
+	/* --pcap masks the stream's credentials in the frames it captures. */
+	capture_rule(r->c->cap, r->rule);
 	return h2codec_respond(front_h2_codec(r), r->h2->id, m);
 }
 
