@@ -191,7 +191,14 @@ struct exchange {
 	struct cache_waiter waiter;		/* while EX_COLLAPSED */
 	int		 collapsed;		/* waited once already */
 	char		*unsafe_target;		/* POST/PUT/PATCH/DELETE target */
-	char		*upgrade;		/* the Upgrade the request asked for */
+	char		*upgrade;		/* the Upgrade the request asked for;
+						   once tunneled, the protocol the
+						   101 switched to, lowercased */
+	/*
+	 * A 101 made this exchange a tunnel: its row is written when the
+	 * tunnel ends (tunnel_audit()), with the bytes that crossed it.
+	 */
+	int		 tunneled;
 	int		 fillable;		/* a cache rule's miss or stale
 						   entry went upstream */
 	char		 injected[256];		/* names of injected credentials */
@@ -383,6 +390,8 @@ void intercept_peek(struct conn *c);
 void tunnel_sock_setup(struct conn *c);
 void tunnel_start(struct conn *c, int64_t rule_id);
 void tunnel_upgrade(struct conn *c, struct exchange *r);
+void tunnel_timeout(struct conn *c);
+void tunnel_audit(struct conn *c);
 int tunnel_pump(struct conn *c);
 void tunnel_end(struct conn *c, struct sock **closed);
 void tunnel_free(struct conn *c);

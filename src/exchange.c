@@ -8,6 +8,7 @@
  * exchange is freed.  It never reads or writes the client's socket.
  */
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,7 @@ exchange_audit(struct exchange *r)
 		.limit_source = r->limit_source,
 		.client_proto = front_proto(r),
 		.upstream_proto = r->upstream_proto,
+		.upgrade = r->tunneled ? r->upgrade : NULL,
 	};
 
 	if (r->shared != NULL)
@@ -367,6 +369,26 @@ exchange_upgrade_asked(const struct exchange *r, const struct http1_head *h)
 		rest.p = comma + 1;
 	}
 	return 1;
+}
+
+/*
+ * A 101 switched to the protocol its Upgrade names (exchange_upgrade_asked()
+ * checked it is one the request asked for): the audit row names it,
+ * lowercased.  Without memory it keeps the request's list.
+ */
+static void
+exchange_switched(struct exchange *r, const struct http1_head *h)
+{
+	const struct http1_header *up = http1_find(h, "upgrade");
+	char *p;
+
+	r->tunneled = 1;
+	if (up == NULL || (p = strndup(up->value.p, up->value.len)) == NULL)
+		return;
+	free(r->upgrade);
+	r->upgrade = p;
+	for (; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
 }
 
 /*
@@ -693,6 +715,7 @@ exchange_response_head(struct exchange *r)
 		if (h.status != 101)
 			return 1;
 		r->status = 101;
+		exchange_switched(r, &h);
 		tunnel_upgrade(c, r);
 		return -1;
 	}
