@@ -880,6 +880,37 @@ lab_start_in_u() {
 	lab_wait_listen "$LAB_U" "$3" || fail "$1 did not start"
 }
 
+# --- WebSocket (tests/integration/35*) ------------------------------------------
+
+# lab_start_wsecho: tests/lab/wsecho.py, a WebSocket echo origin, in U on
+# $LAB_U4:$LAB_WS_PORT with the trusted default certificate (every lab
+# name), logging each request head and each closed WebSocket to
+# $LAB_WSLOG; start sluice with --resolve "api.test:443:$LAB_U4:$LAB_WS_PORT".
+LAB_WS_PORT=4444
+LAB_WSLOG=
+lab_start_wsecho() {
+	LAB_WSLOG=$LAB_DIR/ws.jsonl
+	lab_start_in_u wsecho.py default "$LAB_WS_PORT" "$LAB_WSLOG"
+}
+
+# lab_wsecho_up [FLAGS...]: root, sluice, lab_up, wsecho.py, then sluice with
+# --default-policy allow, FLAGS and api.test resolved to wsecho.py.
+lab_wsecho_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_start_wsecho
+	lab_start_sluice --default-policy allow --resolve "api.test:443:$LAB_U4:$LAB_WS_PORT" "$@"
+}
+
+# lab_ws ARGS...: tests/lab/wsclient.py in C, a WebSocket client of api.test
+# through sluice (--h2 for RFC 8441 over HTTP/2, --path, --header, --hold,
+# --no-close, --reset, messages); prints its JSON lines, one per WebSocket.
+lab_ws() {
+	lab_in_c "$LAB_PY" "$LAB_SRCDIR/tests/lab/wsclient.py" --ca "$LAB_DIR/ica/ca.crt" \
+		--host api.test --addr "$LAB_U4" "$@" || fail "wsclient.py $* failed"
+}
+
 # --- gRPC (issue 9) ------------------------------------------------------------
 
 # lab_start_grpc: starts tests/lab/grpc_upstream.py in U on
