@@ -903,6 +903,34 @@ lab_wsecho_up() {
 	lab_start_sluice --default-policy allow --resolve "api.test:443:$LAB_U4:$LAB_WS_PORT" "$@"
 }
 
+# lab_wsecho_inject_up SECRET: root, sluice, lab_up, wsecho.py, then sluice
+# (--default-policy deny, --verbose) with rule 1 allowing api.test /ws* and
+# injecting SECRET as a bearer token.
+lab_wsecho_inject_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_start_wsecho
+	lab_rules_sql "
+		INSERT INTO secrets (name, value) VALUES ('wstok', '$1');
+		INSERT INTO rules (id, host, path, action) VALUES (1, 'api.test', '/ws*', 'allow');
+		INSERT INTO injections (rule_id, kind, name, secret) VALUES (1, 'bearer', NULL, 'wstok');" ||
+		fail "inserting the rules"
+	lab_start_sluice --default-policy deny --verbose --resolve "api.test:443:$LAB_U4:$LAB_WS_PORT"
+}
+
+# lab_assert_no_secret SECRET: SECRET is in none of the audit database's
+# files, its dump, or sluice's log.
+lab_assert_no_secret() {
+	local f
+	lab_audit_sql .dump >"$LAB_DIR/dump.sql" || fail "dumping the audit database"
+	for f in "$LAB_DIR"/audit.db* "$LAB_DIR/dump.sql" "$LAB_DIR/sluice.log"; do
+		[ -f "$f" ] || continue
+		grep -a -q -F -- "$1" "$f" && fail "the secret is in ${f#"$LAB_DIR"/}"
+	done
+	return 0
+}
+
 # lab_ws ARGS...: tests/lab/wsclient.py in C, a WebSocket client of api.test
 # through sluice (--h2 for RFC 8441 over HTTP/2, --path, --header, --hold,
 # --no-close, --reset, messages); prints its JSON lines, one per WebSocket.

@@ -18,7 +18,8 @@ close frame, its answer, and END_STREAM.
 
 Prints one JSON object per stream (one for HTTP/1.1): {"path", "status",
 "accept_ok" (HTTP/1.1), "echoes": [...], "sent": B, "received": B,
-"closed": how the other side ended, "body": an answer that was no tunnel};
+"closed": how the other side ended, "protocol": the subprotocol the
+answer chose (--h2), "body": an answer that was no tunnel};
 sent and received count the bytes after the head (the frames).
 """
 
@@ -133,15 +134,18 @@ def run_h2(a):
             for ev in conn.receive_data(data):
                 st = streams.get(getattr(ev, "stream_id", None))
                 if isinstance(ev, h2.events.ResponseReceived):
-                    st["status"] = int(dict(ev.headers)[b":status"])
+                    hd = dict(ev.headers)
+                    st["status"] = int(hd[b":status"])
+                    if b"sec-websocket-protocol" in hd:
+                        st["protocol"] = hd[b"sec-websocket-protocol"].decode()
                 elif isinstance(ev, h2.events.DataReceived):
                     conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                     st["received"] += len(ev.data)
                     st["buf"] += ev.data
                 elif isinstance(ev, h2.events.StreamEnded):
-                    st["closed"] = "end_stream"
+                    st.setdefault("closed", "end_stream")
                 elif isinstance(ev, h2.events.StreamReset):
-                    st["closed"] = "reset %d" % ev.error_code
+                    st.setdefault("closed", "reset %d" % ev.error_code)
             s.sendall(conn.data_to_send())
 
     pump(lambda: conn.remote_settings.enable_connect_protocol == 1)
