@@ -757,11 +757,12 @@ exchange_response_head(struct exchange *r)
 	if (h.status < 200) {
 		if (exchange_write_response_head(r, &h, p, 0) == -1)
 			goto unwritable;
+		if (h.status == 101)
+			exchange_switched(r, &h);	/* h is in the input */
 		evbuffer_drain(in, h.head_len);
 		if (h.status != 101)
 			return 1;
 		r->status = 101;
-		exchange_switched(r, &h);
 		tunnel_upgrade(c, r);
 		return -1;
 	}
