@@ -2,7 +2,8 @@
 """wsclient.py - a WebSocket client over TLS, for wsecho.py through sluice.
 
     wsclient.py --ca CA --host NAME --addr IP [--h2] [--path P]...
-                [--header 'K: V']... [--hold SECS] [--no-close | --reset]
+                [--stall P]... [--header 'K: V']... [--hold SECS]
+                [--no-close | --reset]
                 MESSAGE...
 
 HTTP/1.1 (default): one connection, GET --path with the RFC 6455 handshake
@@ -14,7 +15,8 @@ close frame; --reset: reset, TCP RST).  --hold waits SECS before closing.
 --h2: HTTP/2 (python3-h2), an RFC 8441 extended CONNECT stream (:protocol
 websocket) per --path, all opened at once on one connection; each that
 gets :status 200 sends the MESSAGEs as DATA and reads the echoes, then a
-close frame, its answer, and END_STREAM.
+close frame, its answer, and END_STREAM.  A --stall PATH stream is opened
+too (after the --path ones) but never read: its window is never credited.
 
 Prints one JSON object per stream (one for HTTP/1.1): {"path", "status",
 "accept_ok" (HTTP/1.1), "echoes": [...], "sent": B, "received": B,
@@ -118,6 +120,7 @@ def run_h2(a):
     import h2.config
     import h2.connection
     import h2.events
+    import h2.exceptions
     import h2.settings
 
     s = tls_connect(a, "h2")
@@ -138,6 +141,10 @@ def run_h2(a):
                     st["status"] = int(hd[b":status"])
                     if b"sec-websocket-protocol" in hd:
                         st["protocol"] = hd[b"sec-websocket-protocol"].decode()
+                elif isinstance(ev, h2.events.DataReceived) and st["path"] in a.stall:
+                    # The connection's window only: the stream's stays shut.
+                    conn.increment_flow_control_window(ev.flow_controlled_length)
+                    st["received"] += len(ev.data)
                 elif isinstance(ev, h2.events.DataReceived):
                     conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                     st["received"] += len(ev.data)
@@ -149,7 +156,7 @@ def run_h2(a):
             s.sendall(conn.data_to_send())
 
     pump(lambda: conn.remote_settings.enable_connect_protocol == 1)
-    for path in a.path:
+    for path in a.path + a.stall:
         sid = conn.get_next_available_stream_id()
         hdrs = [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"),
                 (":path", path), (":authority", a.host), ("sec-websocket-version", "13")]
@@ -176,6 +183,8 @@ def run_h2(a):
 
     for sid in order:
         st = streams[sid]
+        if st["path"] in a.stall:
+            continue
         if st.get("status") != 200:
             pump(lambda: "closed" in st)
             st["body"] = st.pop("buf").decode("latin-1")
@@ -188,11 +197,14 @@ def run_h2(a):
         if not a.no_close:
             send(sid, frame(OP_CLOSE, b"\x03\xe8", True))
             next_frame(st)
-            conn.end_stream(sid)
+            try:
+                conn.end_stream(sid)
+            except h2.exceptions.StreamClosedError:
+                pass    # the origin closed first: sluice reset our side
             s.sendall(conn.data_to_send())
             pump(lambda: "closed" in st)
-        del st["buf"]
     for sid in order:
+        streams[sid].pop("buf", None)
         print(json.dumps(streams[sid]))
     s.close()
 
@@ -204,6 +216,7 @@ def main():
     ap.add_argument("--addr", required=True)
     ap.add_argument("--h2", action="store_true")
     ap.add_argument("--path", action="append")
+    ap.add_argument("--stall", action="append", default=[])
     ap.add_argument("--header", action="append", default=[])
     ap.add_argument("--hold", type=float, default=0)
     ap.add_argument("--no-close", action="store_true")

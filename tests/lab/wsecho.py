@@ -11,11 +11,14 @@ Answers an HTTP/1.1 request head by its path:
                     binary message, answers pings, and on a close frame
                     sends one back and closes (close_notify, then FIN)
   /ws/bad-accept    the same 101 with a wrong Sec-WebSocket-Accept
+  /ws/flood/N       the same 101, then N MiB in binary messages of 64 KiB
+                    as fast as the peer takes them, then the echo
   /ws/refuse        403 with a JSON body, no upgrade
   anything else     400 with a JSON body, no upgrade
 
 Logs one JSON object per line to FILE:
   {"event": "request", "conn": N, "method", "path", "headers": [[k, v]...]}
+  {"event": "flood", "conn": N, "sent": B}   bytes of /ws/flood/N sent
   {"event": "close", "conn": N, "messages": M, "in": B, "out": B}
         M messages echoed; B the bytes after the head each way (frames)
 
@@ -185,7 +188,19 @@ def handshake(s, log, conn):
     s.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n" %
                (accept, extra)).encode())
+    if path.startswith("/ws/flood/"):
+        flood(s, int(path.split("/")[3]) << 20, log, conn)
     echo(s, rest, log, conn)
+
+
+def flood(s, n, log, conn):
+    chunk, sent = frame(OP_BINARY, b"f" * 65536, False), 0
+    try:
+        while sent < n:
+            s.sendall(chunk)
+            sent += len(chunk)
+    finally:
+        log.write(event="flood", conn=conn, sent=sent)
 
 
 if __name__ == "__main__":
