@@ -15,7 +15,8 @@ close frame; --reset: reset, TCP RST).  --hold waits SECS before closing.
 --h2: HTTP/2 (python3-h2), an RFC 8441 extended CONNECT stream (:protocol
 websocket) per --path, all opened at once on one connection; each that
 gets :status 200 sends the MESSAGEs as DATA and reads the echoes, then a
-close frame, its answer, and END_STREAM.  A --stall PATH stream is opened
+close frame, its answer, and END_STREAM (--reset: RST_STREAM(CANCEL)
+instead, the connection kept 1 s more).  A --stall PATH stream is opened
 too (after the --path ones) but never read: its window is never credited.
 
 Prints one JSON object per stream (one for HTTP/1.1): {"path", "status",
@@ -194,7 +195,12 @@ def run_h2(a):
             f = next_frame(st)
             st["echoes"].append(f[1].decode() if f else None)
         time.sleep(a.hold)
-        if not a.no_close:
+        if a.reset:
+            conn.reset_stream(sid, 8)   # CANCEL
+            s.sendall(conn.data_to_send())
+            st["closed"] = "reset by us"
+            time.sleep(1)
+        elif not a.no_close:
             send(sid, frame(OP_CLOSE, b"\x03\xe8", True))
             next_frame(st)
             try:
