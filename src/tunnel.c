@@ -133,13 +133,16 @@ tunnel_upgrade(struct conn *c, struct exchange *r)
 	front_arm(c, CONN_TUNNEL_IDLE);
 }
 
-/* The exchange a 101 made the connection's tunnel, or NULL. */
+/*
+ * The exchange a 101 made the connection's tunnel, or NULL.  HTTP/1 only:
+ * an HTTP/2 stream's WebSocket is its exchange's bodies (extconnect.c).
+ */
 static struct exchange *
 tunnel_upgraded(struct conn *c)
 {
 	struct exchange *r = TAILQ_FIRST(&c->exs);
 
-	return r != NULL && r->tunneled ? r : NULL;
+	return r != NULL && r->tunneled && !c->codec->multiplexed ? r : NULL;
 }
 
 /* The tunnel was idle too long: it ends, and its row says so. */
