@@ -118,7 +118,7 @@ struct audit_entry {
  */
 #define AUDIT_INSERT_SIZES	6
 #define AUDIT_ROWS_MAX		(1u << (AUDIT_INSERT_SIZES - 1))
-#define AUDIT_REQUEST_COLUMNS	20
+#define AUDIT_REQUEST_COLUMNS	21
 #define AUDIT_TS_SIZE		32	/* "2026-11-29T18:00:00.123Z", any year */
 
 /* One open audit.db: the writer's connection and its statements. */
@@ -193,7 +193,8 @@ static const char audit_schema_sql[] =
     "  gateway     TEXT,     -- --gateway-name of the sluice that wrote it\n"
     "  limit_source TEXT,    -- the rate limit was decided by 'redis' or 'local'\n"
     "  client_proto TEXT,    -- 'http/1.1', 'http/1.0' or 'h2'; NULL: no client leg\n"
-    "  upstream_proto TEXT   -- 'http/1.1' or 'h2'; NULL: no upstream leg\n"
+    "  upstream_proto TEXT,  -- 'http/1.1' or 'h2'; NULL: no upstream leg\n"
+    "  upgrade     TEXT      -- protocol a 101 switched to ('websocket'); NULL: none\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);\n"
     "CREATE TABLE IF NOT EXISTS connections (\n"
@@ -264,9 +265,9 @@ static const char audit_insert_sql[] =
     "INSERT INTO requests (ts, client, server, sni, host, method, path, "
     "status, decision, rule_id, injected, req_bytes, resp_bytes, "
     "duration_ms, error, conn_id, gateway, limit_source, client_proto, "
-    "upstream_proto) VALUES ";
+    "upstream_proto, upgrade) VALUES ";
 static const char audit_insert_row[] =
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char audit_insert_conn_sql[] =
     "INSERT OR REPLACE INTO connections (id, started, ended, client, "
@@ -322,6 +323,7 @@ audit_entry_strings(struct audit_entry *e, const char **f[])
 		f[n++] = &r->limit_source;
 		f[n++] = &r->client_proto;
 		f[n++] = &r->upstream_proto;
+		f[n++] = &r->upgrade;
 	} else {
 		f[n++] = &c->client;
 		f[n++] = &c->server;
@@ -662,6 +664,7 @@ audit_bind_request(struct audit *a, sqlite3_stmt *st, int base,
 	audit_bind_text(st, base + 18, r->limit_source);
 	audit_bind_text(st, base + 19, r->client_proto);
 	audit_bind_text(st, base + 20, r->upstream_proto);
+	audit_bind_text(st, base + 21, r->upgrade);
 }
 
 /*
@@ -832,6 +835,7 @@ static const struct audit_column {
 	{ "requests", "limit_source", "TEXT" },
 	{ "requests", "client_proto", "TEXT" },
 	{ "requests", "upstream_proto", "TEXT" },
+	{ "requests", "upgrade", "TEXT" },
 };
 
 static int

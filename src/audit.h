@@ -35,6 +35,9 @@ struct audit_record {
 	const char	*client_proto;	/* "http/1.1", "http/1.0", "h2"; NULL:
 					   no client leg (passthrough, ...) */
 	const char	*upstream_proto; /* "http/1.1", "h2"; NULL: no leg */
+	const char	*upgrade;	/* the protocol a 101 switched to,
+					   lowercased ("websocket"); NULL:
+					   not a tunnel */
 };
 
 /*

@@ -18,6 +18,8 @@
  *   lookup.c     the cache step: hit, collapse, revalidation, fill
  *   upleg.c      the upstream leg: attach, send, failures, retry
  *   tunnel.c     raw relays: passthrough, and after a 101
+ *   extconnect.c an HTTP/2 stream's WebSocket (RFC 8441) as an HTTP/1.1
+ *                upgrade upstream
  *   respond.c    sluice's own answers (403, 429, 4xx/5xx errors)
  */
 #ifndef SLUICE_DATAPATH_H
@@ -39,6 +41,7 @@
 #include "msg.h"
 #include "sock.h"
 #include "upstream.h"
+#include "wskey.h"
 
 struct evbuffer;
 struct front_h2_stream;
@@ -193,7 +196,19 @@ struct exchange {
 	struct cache_waiter waiter;		/* while EX_COLLAPSED */
 	int		 collapsed;		/* waited once already */
 	char		*unsafe_target;		/* POST/PUT/PATCH/DELETE target */
-	char		*upgrade;		/* the Upgrade the request asked for */
+	char		*upgrade;		/* the Upgrade the request asked for;
+						   once tunneled, the protocol the
+						   101 switched to, lowercased */
+	/*
+	 * A 101 made this exchange a tunnel: its row is written when the
+	 * tunnel ends (tunnel_audit()), with the bytes that crossed it.
+	 */
+	int		 tunneled;
+	/*
+	 * An extended CONNECT (RFC 8441, extconnect.c): the upstream's 101
+	 * must carry this Sec-WebSocket-Accept.  Empty for other requests.
+	 */
+	char		 ws_accept[WSKEY_ACCEPT_SIZE];
 	int		 fillable;		/* a cache rule's miss or stale
 						   entry went upstream */
 	char		 injected[256];		/* names of injected credentials */
@@ -385,6 +400,8 @@ void intercept_peek(struct conn *c);
 void tunnel_sock_setup(struct conn *c);
 void tunnel_start(struct conn *c, int64_t rule_id);
 void tunnel_upgrade(struct conn *c, struct exchange *r);
+void tunnel_timeout(struct conn *c);
+void tunnel_audit(struct conn *c);
 int tunnel_pump(struct conn *c);
 void tunnel_end(struct conn *c, struct sock **closed);
 void tunnel_free(struct conn *c);
@@ -422,6 +439,11 @@ void policy_dispatch(struct exchange *r, const struct http1_head *h,
     const char *p);
 void policy_dispatch_msg(struct exchange *r);
 void policy_decide(struct exchange *r);
+
+/* extconnect.c */
+int extconnect_request(struct exchange *r);
+int extconnect_response(struct exchange *r, const struct http1_head *h,
+    const char *p, struct msg *m, const char **why);
 
 /* lookup.c */
 void lookup_flight_end(struct exchange *r);

@@ -8,6 +8,7 @@
  * exchange is freed.  It never reads or writes the client's socket.
  */
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,7 @@ exchange_audit(struct exchange *r)
 		.limit_source = r->limit_source,
 		.client_proto = front_proto(r),
 		.upstream_proto = r->upstream_proto,
+		.upgrade = r->tunneled ? r->upgrade : NULL,
 	};
 
 	if (r->shared != NULL)
@@ -370,6 +372,26 @@ exchange_upgrade_asked(const struct exchange *r, const struct http1_head *h)
 }
 
 /*
+ * A 101 switched to the protocol its Upgrade names (exchange_upgrade_asked()
+ * checked it is one the request asked for): the audit row names it,
+ * lowercased.  Without memory it keeps the request's list.
+ */
+static void
+exchange_switched(struct exchange *r, const struct http1_head *h)
+{
+	const struct http1_header *up = http1_find(h, "upgrade");
+	char *p;
+
+	r->tunneled = 1;
+	if (up == NULL || (p = strndup(up->value.p, up->value.len)) == NULL)
+		return;
+	free(r->upgrade);
+	r->upgrade = p;
+	for (; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
+/*
  * A request that waited (for its rate-limit token, or for an identical
  * request's response to reach the cache) goes on.
  */
@@ -455,6 +477,9 @@ exchange_timeout(struct exchange *r)
 int
 exchange_body_room(struct exchange *r)
 {
+	/* An extended CONNECT's data is the WebSocket's: not before its 101. */
+	if (!r->local && r->ws_accept[0] != '\0' && !r->tunneled)
+		return 0;
 	if (!r->local && (r->up.is_h2 || r->up.dialing))
 		return upleg_h2_body_room(r);
 	return r->local || r->up.sock == NULL ||
@@ -477,6 +502,9 @@ exchange_body_end(struct exchange *r, const struct msg *trailers)
 {
 	if (!r->local && (r->up.is_h2 || r->up.dialing))
 		return upleg_h2_body_end(r, trailers);
+	/* The client ended its side of a WebSocket: so does the upstream's. */
+	if (!r->local && r->tunneled && r->up.sock != NULL)
+		sock_shutdown(r->up.sock);
 	if (r->local || r->up.sock == NULL || !r->body_chunked)
 		return 0;
 	return h1codec_write_end(sock_output(r->up.sock), trailers);
@@ -663,6 +691,44 @@ unwritable:
 	return -1;
 }
 
+/*
+ * The 101 h (parsed from p) to an extended CONNECT (RFC 8441): the stream
+ * is answered :status 200 and carries the WebSocket as its two bodies, the
+ * upstream's until it closes.  1, or -1 once answered 502.
+ */
+static int
+exchange_ws_open(struct exchange *r, const struct http1_head *h,
+    const char *p)
+{
+	struct conn *c = r->c;
+	struct msg m;
+	const char *why;
+	int rc;
+
+	msg_init(&m, MSG_RESPONSE);
+	if (extconnect_response(r, h, p, &m, &why) == -1) {
+		msg_free(&m);
+		log_event(LOG_WARN, "bad_response", "client=%s upstream=%s "
+		    "err=%s", c->client_str, c->server_str, why);
+		respond_error(r, 502, "bad_gateway", why);
+		return -1;
+	}
+	exchange_head_came(r);
+	exchange_switched(r, h);
+	r->status = 200;
+	r->upstream_keepalive = 0;
+	rc = exchange_write_msg(r, &m, 0);
+	msg_free(&m);
+	if (rc == -1) {
+		respond_error(r, 502, "bad_gateway",
+		    "response head cannot be written");
+		return -1;
+	}
+	evbuffer_drain(sock_input(r->up.sock), h->head_len);
+	exchange_resp_begin(r, HTTP1_BODY_UNTIL_CLOSE, 0);
+	return 1;
+}
+
 /* 1: a head was handled, 0: need more, -1: the exchange ended badly. */
 static int
 exchange_response_head(struct exchange *r)
@@ -700,10 +766,14 @@ exchange_response_head(struct exchange *r)
 		    "upstream switched protocols without being asked");
 		return -1;
 	}
+	if (h.status == 101 && r->ws_accept[0] != '\0')
+		return exchange_ws_open(r, &h, p);
 	exchange_head_came(r);
 	if (h.status < 200) {
 		if (exchange_write_response_head(r, &h, p, 0) == -1)
 			goto unwritable;
+		if (h.status == 101)
+			exchange_switched(r, &h);	/* h is in the input */
 		evbuffer_drain(in, h.head_len);
 		if (h.status != 101)
 			return 1;
@@ -795,9 +865,13 @@ exchange_pump(struct exchange *r)
 		}
 	}
 	if (r->up.eof && !r->local && r->state != EX_DONE &&
-	    evbuffer_get_length(sock_input(r->up.sock)) == 0 &&
-	    upleg_eof(r) == -1)
-		return 1;
+	    evbuffer_get_length(sock_input(r->up.sock)) == 0) {
+		if (upleg_eof(r) == -1)
+			return 1;
+		/* A body the close ended: HTTP/2 ends the stream. */
+		if (exchange_response_end(r) == -1)
+			r->client_keepalive = 0;
+	}
 	if (r->state == EX_DONE && !r->body.done && !r->local) {
 		/*
 		 * Answered before the body ended: neither side can be reused,

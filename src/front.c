@@ -416,6 +416,7 @@ front_free(struct conn *c)
 	struct exchange *r;
 	int cut = 0;
 
+	tunnel_audit(c);	/* a tunnel after a 101 was not cut */
 	while ((r = TAILQ_FIRST(&c->exs)) != NULL) {
 		cut |= r->resp_started;
 		if (r->error[0] == '\0')
@@ -759,6 +760,9 @@ front_timer_cb(evutil_socket_t fd, short what, void *arg)
 		/* Many exchanges have their own; this one was the idle one. */
 		if (!c->codec->multiplexed)
 			exchange_timeout(TAILQ_FIRST(&c->exs));
+		break;
+	case CONN_TUNNEL:
+		tunnel_timeout(c);
 		break;
 	default:
 		front_kill(c);

@@ -223,12 +223,9 @@ policy_dispatch_msg(struct exchange *r)
 	    m->authority.len }, (struct http1_str){ msg_ptr(m, m->path),
 	    m->path.len }) == -1)
 		return;
-	/* The upgrade an extended CONNECT asks needs an HTTP/2 upstream. */
-	if (m->upgrade) {
-		respond_error(r, 501, "not_implemented",
-		    "extended CONNECT is not supported yet");
+	/* An extended CONNECT (RFC 8441) goes on as a WebSocket's GET. */
+	if (m->upgrade && extconnect_request(r) == -1)
 		return;
-	}
 	if (msg_copy(m, r->norm, r->norm_len, &m->path) == -1) {
 		respond_error(r, 400, "bad_request",
 		    "request head cannot be forwarded");

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -117,7 +118,9 @@ tunnel_start(struct conn *c, int64_t rule_id)
 
 /*
  * A 101: both sides now speak something else; relay it untouched, on the
- * exchange's upstream leg.
+ * exchange's upstream leg.  The exchange stays on the connection, done,
+ * until the tunnel ends: its one row then says how long it lived and what
+ * crossed it (tunnel_audit()).
  */
 void
 tunnel_upgrade(struct conn *c, struct exchange *r)
@@ -125,10 +128,70 @@ tunnel_upgrade(struct conn *c, struct exchange *r)
 	c->tsock = upleg_take(r);
 	c->tsock_connected = 1;
 	tunnel_sock_setup(c);
-	/* The request's row is written now; the tunnel gets none of its own. */
-	exchange_audit(r);
+	r->state = EX_DONE;
 	c->state = CONN_TUNNEL;
 	front_arm(c, CONN_TUNNEL_IDLE);
+}
+
+/*
+ * The exchange a 101 made the connection's tunnel, or NULL.  HTTP/1 only:
+ * an HTTP/2 stream's WebSocket is its exchange's bodies (extconnect.c).
+ */
+static struct exchange *
+tunnel_upgraded(struct conn *c)
+{
+	struct exchange *r = TAILQ_FIRST(&c->exs);
+
+	return r != NULL && r->tunneled && !c->codec->multiplexed ? r : NULL;
+}
+
+/* The tunnel was idle too long: it ends, and its row says so. */
+void
+tunnel_timeout(struct conn *c)
+{
+	struct exchange *r = tunnel_upgraded(c);
+
+	if (r != NULL && r->error[0] == '\0')
+		snprintf(r->error, sizeof(r->error), "tunnel idle for %d s",
+		    CONN_TUNNEL_IDLE);
+	front_kill(c);
+}
+
+/*
+ * The connection ends: an upgraded exchange's row, with the bytes that
+ * crossed the tunnel each way added to its bodies' (the row's req_bytes
+ * and resp_bytes) and an error if the tunnel did not end cleanly.
+ */
+void
+tunnel_audit(struct conn *c)
+{
+	struct exchange *r = tunnel_upgraded(c);
+
+	if (r == NULL)
+		return;
+	r->body.payload += c->tunnel_up;
+	r->resp.payload += c->tunnel_down;
+	exchange_audit(r);
+}
+
+/*
+ * How one side of an upgraded tunnel ended, for its row: a close_notify or
+ * a FIN is a clean end, a reset or an error is not.
+ */
+static void
+tunnel_note_end(struct conn *c, struct sock *closed)
+{
+	struct exchange *r = tunnel_upgraded(c);
+	const char *side = closed == c->csock ? "client" : "upstream";
+
+	if (r == NULL || r->error[0] != '\0')
+		return;
+	if (sock_close_kind(closed) == SOCK_CLOSE_RESET)
+		snprintf(r->error, sizeof(r->error), "%s reset the tunnel",
+		    side);
+	else if (sock_close_kind(closed) == SOCK_CLOSE_NONE)
+		snprintf(r->error, sizeof(r->error), "%s side of the tunnel "
+		    "failed", side);
 }
 
 /* Move what src received to dst's output; all of it, or while dst has room. */
@@ -345,6 +408,7 @@ tunnel_end(struct conn *c, struct sock **closed)
 	struct sock *other = *closed == c->csock ? c->tsock : c->csock;
 	uint64_t n = other ? tunnel_relay(*closed, other, 1) : 0;
 
+	tunnel_note_end(c, *closed);
 	if (*closed == c->csock)
 		c->tunnel_up += n;
 	else

@@ -880,6 +880,65 @@ lab_start_in_u() {
 	lab_wait_listen "$LAB_U" "$3" || fail "$1 did not start"
 }
 
+# --- WebSocket (tests/integration/35*) ------------------------------------------
+
+# lab_start_wsecho: tests/lab/wsecho.py, a WebSocket echo origin, in U on
+# $LAB_U4:$LAB_WS_PORT with the trusted default certificate (every lab
+# name), logging each request head and each closed WebSocket to
+# $LAB_WSLOG; start sluice with --resolve "api.test:443:$LAB_U4:$LAB_WS_PORT".
+LAB_WS_PORT=4444
+LAB_WSLOG=
+lab_start_wsecho() {
+	LAB_WSLOG=$LAB_DIR/ws.jsonl
+	lab_start_in_u wsecho.py default "$LAB_WS_PORT" "$LAB_WSLOG"
+}
+
+# lab_wsecho_up [FLAGS...]: root, sluice, lab_up, wsecho.py, then sluice with
+# --default-policy allow, FLAGS and api.test resolved to wsecho.py.
+lab_wsecho_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_start_wsecho
+	lab_start_sluice --default-policy allow --resolve "api.test:443:$LAB_U4:$LAB_WS_PORT" "$@"
+}
+
+# lab_wsecho_inject_up SECRET: root, sluice, lab_up, wsecho.py, then sluice
+# (--default-policy deny, --verbose) with rule 1 allowing api.test /ws* and
+# injecting SECRET as a bearer token.
+lab_wsecho_inject_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_start_wsecho
+	lab_rules_sql "
+		INSERT INTO secrets (name, value) VALUES ('wstok', '$1');
+		INSERT INTO rules (id, host, path, action) VALUES (1, 'api.test', '/ws*', 'allow');
+		INSERT INTO injections (rule_id, kind, name, secret) VALUES (1, 'bearer', NULL, 'wstok');" ||
+		fail "inserting the rules"
+	lab_start_sluice --default-policy deny --verbose --resolve "api.test:443:$LAB_U4:$LAB_WS_PORT"
+}
+
+# lab_assert_no_secret SECRET: SECRET is in none of the audit database's
+# files, its dump, or sluice's log.
+lab_assert_no_secret() {
+	local f
+	lab_audit_sql .dump >"$LAB_DIR/dump.sql" || fail "dumping the audit database"
+	for f in "$LAB_DIR"/audit.db* "$LAB_DIR/dump.sql" "$LAB_DIR/sluice.log"; do
+		[ -f "$f" ] || continue
+		grep -a -q -F -- "$1" "$f" && fail "the secret is in ${f#"$LAB_DIR"/}"
+	done
+	return 0
+}
+
+# lab_ws ARGS...: tests/lab/wsclient.py in C, a WebSocket client of api.test
+# through sluice (--h2 for RFC 8441 over HTTP/2, --path, --header, --hold,
+# --no-close, --reset, messages); prints its JSON lines, one per WebSocket.
+lab_ws() {
+	lab_in_c "$LAB_PY" "$LAB_SRCDIR/tests/lab/wsclient.py" --ca "$LAB_DIR/ica/ca.crt" \
+		--host api.test --addr "$LAB_U4" "$@" || fail "wsclient.py $* failed"
+}
+
 # --- gRPC (issue 9) ------------------------------------------------------------
 
 # lab_start_grpc: starts tests/lab/grpc_upstream.py in U on

@@ -171,8 +171,10 @@ def serve(tls, log):
             pass
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(handler=serve, doc=__doc__):
+    """Serve TLS on --listen, each connection by handler(tls, log) in a
+    thread of its own (wsecho.py serves its own handler this way)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--listen", required=True)
@@ -197,7 +199,7 @@ def main():
             except (OSError, ssl.SSLError):
                 c.close()
                 return
-            serve(tls, log)
+            handler(tls, log)
         threading.Thread(target=run, daemon=True).start()
 
 

@@ -339,6 +339,7 @@ test_migration(void)
 	rec.conn_id = 42;
 	rec.client_proto = "h2";
 	rec.upstream_proto = "http/1.1";
+	rec.upgrade = "websocket";
 	CHECK(audit_submit(a, &rec) == 0, "migrate: submitted");
 	audit_close(a);
 
@@ -359,6 +360,11 @@ test_migration(void)
 	    "AND client_proto IS NULL AND upstream_proto IS NULL") == 1,
 	    "migrate: client_proto and upstream_proto added, filled on the "
 	    "new row only");
+	CHECK(test_int(db, "SELECT count(*) FROM requests WHERE conn_id = 42 "
+	    "AND upgrade = 'websocket'") == 1 &&
+	    test_int(db, "SELECT count(*) FROM requests WHERE conn_id IS NULL "
+	    "AND upgrade IS NULL") == 1,
+	    "migrate: upgrade added, filled on the new row only");
 	CHECK(test_int(db, "SELECT count(*) FROM connections") == 0 &&
 	    test_int(db, "SELECT count(*) FROM gaps") == 0 &&
 	    test_int(db, "SELECT count(*) FROM denied_recent") >= 0 &&
