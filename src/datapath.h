@@ -430,7 +430,6 @@ int lookup_serve_stale(struct exchange *r, int status);
 void lookup_fill(struct exchange *r, const struct http1_head *h);
 
 /* respond.c */
-const char *respond_reason(int status);
 void respond_json_str(struct evbuffer *out, const char *s);
 void respond_error(struct exchange *r, int status, const char *code,
     const char *why);

@@ -601,7 +601,7 @@ static void
 exchange_fill_msg(struct exchange *r, const struct msg *m)
 {
 	struct http1_head h;
-	const char *reason = respond_reason(m->status);
+	const char *reason = h1codec_reason(m->status);
 
 	if (h1codec_head_view(m, &h) == -1) {
 		lookup_flight_end(r);

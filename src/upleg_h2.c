@@ -102,12 +102,20 @@ upleg_h2_drop(struct exchange *r)
 	upleg_h2_trailers_free(&u->h2_resp_trailers);
 }
 
+/*
+ * A response head: HTTP/2 carries no reason phrase, so it gets the
+ * status's standard one, which an HTTP/1.1 client reads in its status line
+ * (the h2 codec writes none).
+ */
 static void
 upleg_h2_on_response(void *owner, struct msg *resp)
 {
 	struct exchange *r = owner;
 	struct conn *c = r->c;
+	const char *reason = h1codec_reason(resp->status);
 
+	/* without memory for it the head goes without, as it came */
+	(void)msg_set_status(resp, resp->status, reason, strlen(reason));
 	if (r->state == EX_UPSTREAM)
 		(void)exchange_response_msg(r, resp);
 	msg_free(resp);
