@@ -139,7 +139,9 @@ front_h2_flush(struct front_h2 *fh, struct front_h2_stream *s)
 
 /*
  * Stream id's state and its exchange, begun from req (which stays the
- * caller's); NULL, with the stream reset, if there is no memory.
+ * caller's); NULL if there is no memory, with the stream reset
+ * REFUSED_STREAM: nothing of it was processed, the client may send it
+ * again (RFC 9113 8.7).
  */
 static struct exchange *
 front_h2_stream_begin(struct conn *c, int32_t id, struct msg *req)
@@ -151,7 +153,7 @@ front_h2_stream_begin(struct conn *c, int32_t id, struct msg *req)
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (r = exchange_begin_msg(c, req)) == NULL) {
 		free(s);
-		h2codec_reset(fh->codec, id, H2CODEC_INTERNAL_ERROR);
+		h2codec_reset(fh->codec, id, H2CODEC_REFUSED_STREAM);
 		return NULL;
 	}
 	s->id = id;
@@ -419,8 +421,13 @@ front_h2_read_body(struct exchange *r)
 
 /*
  * The response cannot be finished: RST_STREAM(INTERNAL_ERROR) on its
- * stream, the others go on.  The exchange ends at once (its upstream leg
- * is not kept); the stream's close comes later and finds it gone.
+ * stream, the others go on.  The upstream cut it, stalled past the
+ * stream idle timeout, or memory ran out: a failure on our side of the
+ * stream, which is what INTERNAL_ERROR says (as nginx does); CANCEL is
+ * for a stream no longer wanted, and NO_ERROR after part of a response
+ * would read as the RFC 9113 8.1 early end of a complete one.  The
+ * exchange ends at once (its upstream leg is not kept); the stream's
+ * close comes later and finds it gone.
  */
 static void
 front_h2_reset(struct exchange *r)
