@@ -759,6 +759,20 @@ front_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (!c->codec->multiplexed)
 			exchange_timeout(TAILQ_FIRST(&c->exs));
 		break;
+	case CONN_REQ_HEAD:
+		/*
+		 * Idle.  HTTP/2 says so before it closes: GOAWAY(NO_ERROR)
+		 * with the last stream it took (RFC 9113 6.8), so the client
+		 * knows no stream of its was lost; HTTP/1 can only close.
+		 */
+		if (c->codec == NULL || c->codec->drain == NULL) {
+			front_kill(c);
+			break;
+		}
+		c->codec->drain(c);
+		(void)c->codec->output(c);
+		front_flush(c);
+		break;
 	default:
 		front_kill(c);
 		break;
