@@ -371,6 +371,12 @@ h2up_is_dead(const struct h2up *u)
 	return u->dead;
 }
 
+SSL *
+h2up_ssl(const struct h2up *u)
+{
+	return sock_ssl(u->sock);
+}
+
 int32_t
 h2up_attach(struct h2up *u, const struct msg *req,
     const struct h2up_stream_cbs *cbs, void *owner)

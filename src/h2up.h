@@ -34,6 +34,7 @@ struct evbuffer;
 struct h2client_limits;
 struct h2up;
 struct sock;
+struct ssl_st;
 
 /* What a stream's owner hears: as h2client_cbs, with its own pointer. */
 struct h2up_stream_cbs {
@@ -91,6 +92,8 @@ int h2up_can_open(const struct h2up *);
 /* Streams attached and not yet closed. */
 size_t h2up_streams(const struct h2up *);
 int h2up_is_dead(const struct h2up *);
+/* The connection's TLS (NULL: plain), for the audit of those who join. */
+struct ssl_st *h2up_ssl(const struct h2up *);
 
 /*
  * Open a stream for req (see h2client_request() for what is sent) on

@@ -37,7 +37,10 @@ upleg_h2_wanted(const struct exchange *r, const char *extra)
 	    !r->req.upgrade && extra == NULL && r->cached == NULL;
 }
 
-/* Join a pooled connection with a stream to spare: 1 if one was found. */
+/*
+ * Join a pooled connection with a stream to spare: 1 if one was found.
+ * The connections row names its TLS, as it would a pooled HTTP/1 leg's.
+ */
 int
 upleg_h2_find(struct exchange *r)
 {
@@ -47,6 +50,8 @@ upleg_h2_find(struct exchange *r)
 	    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
 	if (r->up.h2 == NULL)
 		return 0;
+	if (c->up_subject[0] == '\0')
+		upleg_note(c, h2up_ssl(r->up.h2));
 	r->up.is_h2 = 1;
 	r->up.connected = 1;
 	r->up.reused = 1;
