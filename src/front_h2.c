@@ -48,7 +48,18 @@ struct front_h2_stream {
 struct front_h2 {
 	struct h2codec	*codec;
 	TAILQ_HEAD(, front_h2_stream) streams;
+	unsigned	 malformed;		/* heads audited as such */
 };
+
+/*
+ * Malformed heads audited per connection.  HTTP/1 audits one: its
+ * connection ends with the 400.  An HTTP/2 stream error leaves the
+ * connection open, and each one costs a token of the codec's reset rate
+ * (200 at once, 50 a second, then GOAWAY), so a connection could write
+ * hundreds of rows: past this many, /metrics counts them and the log
+ * says so once.
+ */
+#define FRONT_H2_MALFORMED_ROWS	10
 
 static struct h2codec *
 front_h2_codec(struct exchange *r)
@@ -201,6 +212,48 @@ front_h2_on_refused(void *arg, int32_t id, int status)
 		    "CONNECT without :protocol (RFC 8441)");
 }
 
+/*
+ * h2codec: a stream reset as malformed.  One with an exchange gets why as
+ * its error (its close audits it); a head that never made a request is
+ * audited here, from an exchange with no method or path, as HTTP/1's
+ * malformed heads are, up to FRONT_H2_MALFORMED_ROWS.
+ */
+static void
+front_h2_on_malformed(void *arg, int32_t id, const char *why)
+{
+	struct conn *c = arg;
+	struct front_h2_stream *s = h2codec_stream_get(c->h2->codec, id);
+	struct msg none;
+	struct exchange *r;
+
+	if (s != NULL) {
+		if (s->r != NULL && s->r->error[0] == '\0')
+			snprintf(s->r->error, sizeof(s->r->error), "%s", why);
+		return;
+	}
+	if (c->h2->malformed >= FRONT_H2_MALFORMED_ROWS) {
+		if (c->h2->malformed++ == FRONT_H2_MALFORMED_ROWS)
+			log_event(LOG_INFO, "h2_malformed_unaudited", "client=%s "
+			    "sni=%s rows=%d", c->client_str, c->sni,
+			    FRONT_H2_MALFORMED_ROWS);
+		counters_request(c->env->counters, COUNTERS_ERROR, 0, -1,
+		    NULL);
+		return;
+	}
+	c->h2->malformed++;
+	log_event(LOG_INFO, "malformed_request", "client=%s sni=%s err=%s",
+	    c->client_str, c->sni, why);
+	msg_init(&none, MSG_REQUEST);
+	r = exchange_begin_msg(c, &none);
+	msg_free(&none);
+	if (r == NULL)
+		return;
+	r->decision = "error";
+	snprintf(r->error, sizeof(r->error), "%s", why);
+	r->state = EX_DONE;
+	exchange_audit(r);
+}
+
 /* h2codec: request data; held until the exchange's upstream takes it. */
 static void
 front_h2_on_data(void *arg, int32_t id, const uint8_t *p, size_t len)
@@ -285,6 +338,7 @@ front_h2_start(struct conn *c)
 		.on_close = front_h2_on_close,
 		.on_writable = front_h2_on_writable,
 		.on_refused = front_h2_on_refused,
+		.on_malformed = front_h2_on_malformed,
 	};
 	struct front_h2 *fh;
 
