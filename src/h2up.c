@@ -71,6 +71,15 @@ struct h2up {
 	char		 sni[CONFIG_HOST_MAX];
 };
 
+struct h2up_dial {
+	TAILQ_ENTRY(h2up_dial) link;	/* on pool's list */
+	struct h2up_pool *pool;
+	TAILQ_HEAD(, h2up_wait) waiters;
+	struct sockaddr_storage addr;
+	socklen_t	 len;
+	char		 sni[CONFIG_HOST_MAX];
+};
+
 static void h2up_close(struct h2up *, uint32_t code);
 static void h2up_pool_remove(struct h2up *);
 
@@ -454,6 +463,68 @@ h2up_pool_init(struct h2up_pool *p)
 {
 	TAILQ_INIT(&p->conns);
 	p->n = 0;
+	TAILQ_INIT(&p->dials);
+}
+
+struct h2up_dial *
+h2up_pool_dial(struct h2up_pool *p, const struct sockaddr *addr,
+    socklen_t len, const char *sni)
+{
+	struct h2up_dial *d;
+
+	if (len > sizeof(d->addr) || (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->pool = p;
+	TAILQ_INIT(&d->waiters);
+	memcpy(&d->addr, addr, len);
+	d->len = len;
+	snprintf(d->sni, sizeof(d->sni), "%s", sni);
+	TAILQ_INSERT_TAIL(&p->dials, d, link);
+	return d;
+}
+
+struct h2up_dial *
+h2up_pool_dialing(struct h2up_pool *p, const struct sockaddr *addr,
+    socklen_t len, const char *sni)
+{
+	struct h2up_dial *d;
+
+	TAILQ_FOREACH(d, &p->dials, link)
+		if (d->len == len && memcmp(&d->addr, addr, len) == 0 &&
+		    strcmp(d->sni, sni) == 0)
+			return d;
+	return NULL;
+}
+
+void
+h2up_dial_wait(struct h2up_dial *d, struct h2up_wait *w)
+{
+	w->dial = d;
+	TAILQ_INSERT_TAIL(&d->waiters, w, link);
+}
+
+void
+h2up_wait_leave(struct h2up_wait *w)
+{
+	if (w->dial == NULL)
+		return;
+	TAILQ_REMOVE(&w->dial->waiters, w, link);
+	w->dial = NULL;
+}
+
+void
+h2up_dial_end(struct h2up_dial *d)
+{
+	struct h2up_wait *w;
+
+	if (d == NULL)
+		return;
+	TAILQ_REMOVE(&d->pool->dials, d, link);
+	while ((w = TAILQ_FIRST(&d->waiters)) != NULL) {
+		h2up_wait_leave(w);
+		w->done(w);
+	}
+	free(d);
 }
 
 void
