@@ -71,9 +71,18 @@ struct h2up {
 	char		 sni[CONFIG_HOST_MAX];
 };
 
+/*
+ * Upstreams a dial found speaking http/1.1, remembered (the oldest
+ * forgotten past this many) so that requests to them do not wait for
+ * each other's dials: only an upstream whose protocol is not known is
+ * worth waiting for.
+ */
+#define H2UP_KNOWN_H1_MAX	256
+
 struct h2up_dial {
 	TAILQ_ENTRY(h2up_dial) link;	/* on pool's list */
 	struct h2up_pool *pool;
+	int		 known_h1;	/* settled on http/1.1: no dial */
 	TAILQ_HEAD(, h2up_wait) waiters;
 	struct sockaddr_storage addr;
 	socklen_t	 len;
@@ -464,6 +473,31 @@ h2up_pool_init(struct h2up_pool *p)
 	TAILQ_INIT(&p->conns);
 	p->n = 0;
 	TAILQ_INIT(&p->dials);
+	p->known_h1 = 0;
+}
+
+/* The entry for addr and sni that is known_h1 or not, or NULL. */
+static struct h2up_dial *
+h2up_dial_find(struct h2up_pool *p, const struct sockaddr *addr,
+    socklen_t len, const char *sni, int known_h1)
+{
+	struct h2up_dial *d;
+
+	TAILQ_FOREACH(d, &p->dials, link)
+		if (d->known_h1 == known_h1 && d->len == len &&
+		    memcmp(&d->addr, addr, len) == 0 &&
+		    strcmp(d->sni, sni) == 0)
+			return d;
+	return NULL;
+}
+
+static void
+h2up_dial_free(struct h2up_dial *d)
+{
+	TAILQ_REMOVE(&d->pool->dials, d, link);
+	if (d->known_h1)
+		d->pool->known_h1--;
+	free(d);
 }
 
 struct h2up_dial *
@@ -472,7 +506,9 @@ h2up_pool_dial(struct h2up_pool *p, const struct sockaddr *addr,
 {
 	struct h2up_dial *d;
 
-	if (len > sizeof(d->addr) || (d = calloc(1, sizeof(*d))) == NULL)
+	if (len > sizeof(d->addr) ||
+	    h2up_dial_find(p, addr, len, sni, 1) != NULL ||
+	    (d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
 	d->pool = p;
 	TAILQ_INIT(&d->waiters);
@@ -487,13 +523,7 @@ struct h2up_dial *
 h2up_pool_dialing(struct h2up_pool *p, const struct sockaddr *addr,
     socklen_t len, const char *sni)
 {
-	struct h2up_dial *d;
-
-	TAILQ_FOREACH(d, &p->dials, link)
-		if (d->len == len && memcmp(&d->addr, addr, len) == 0 &&
-		    strcmp(d->sni, sni) == 0)
-			return d;
-	return NULL;
+	return h2up_dial_find(p, addr, len, sni, 0);
 }
 
 void
@@ -513,28 +543,50 @@ h2up_wait_leave(struct h2up_wait *w)
 }
 
 void
-h2up_dial_end(struct h2up_dial *d)
+h2up_dial_end(struct h2up_dial *d, int http1)
 {
+	struct h2up_pool *p;
+	struct h2up_dial *old;
 	struct h2up_wait *w;
 
 	if (d == NULL)
 		return;
-	TAILQ_REMOVE(&d->pool->dials, d, link);
 	while ((w = TAILQ_FIRST(&d->waiters)) != NULL) {
 		h2up_wait_leave(w);
 		w->done(w);
 	}
-	free(d);
+	p = d->pool;
+	if (!http1 || h2up_dial_find(p, (struct sockaddr *)&d->addr, d->len,
+	    d->sni, 1) != NULL) {
+		h2up_dial_free(d);
+		return;
+	}
+	/* known from now on, the newest at the end */
+	TAILQ_REMOVE(&p->dials, d, link);
+	TAILQ_INSERT_TAIL(&p->dials, d, link);
+	d->known_h1 = 1;
+	if (++p->known_h1 <= H2UP_KNOWN_H1_MAX)
+		return;
+	TAILQ_FOREACH(old, &p->dials, link)
+		if (old->known_h1)
+			break;
+	h2up_dial_free(old);
 }
 
 void
 h2up_pool_add(struct h2up_pool *p, struct h2up *u)
 {
+	struct h2up_dial *d;
+
 	if (u->dead || u->pool != NULL || *u->env->draining)
 		return;
 	TAILQ_INSERT_TAIL(&p->conns, u, link);
 	p->n++;
 	u->pool = p;
+	/* it speaks h2 now, whatever a dial found before */
+	if ((d = h2up_dial_find(p, (struct sockaddr *)&u->addr, u->len,
+	    u->sni, 1)) != NULL)
+		h2up_dial_free(d);
 }
 
 struct h2up *
@@ -580,4 +632,7 @@ h2up_pool_clear(struct h2up_pool *p)
 {
 	while (!TAILQ_EMPTY(&p->conns))
 		h2up_free(TAILQ_FIRST(&p->conns));
+	/* what is left is what the pool knows; the dials ended with theirs */
+	while (!TAILQ_EMPTY(&p->dials))
+		h2up_dial_free(TAILQ_FIRST(&p->dials));
 }

@@ -82,7 +82,8 @@ struct h2up_wait {
 struct h2up_pool {
 	TAILQ_HEAD(, h2up) conns;
 	int		 n;
-	TAILQ_HEAD(, h2up_dial) dials;
+	TAILQ_HEAD(, h2up_dial) dials;	/* and upstreams known to be h1 */
+	int		 known_h1;
 };
 
 /*
@@ -138,7 +139,10 @@ void h2up_pool_add(struct h2up_pool *, struct h2up *c);
 /* A live connection to addr for sni with a stream to spare, or NULL. */
 struct h2up *h2up_pool_find(struct h2up_pool *,
     const struct sockaddr *addr, socklen_t len, const char *sni);
-/* Say a dial to addr for sni is in progress; NULL without memory. */
+/*
+ * Say a dial to addr for sni is in progress; NULL without memory, or if a
+ * dial found it speaks http/1.1 (nobody need wait for a dial to learn it).
+ */
 struct h2up_dial *h2up_pool_dial(struct h2up_pool *,
     const struct sockaddr *addr, socklen_t len, const char *sni);
 /* The dial in progress to addr for sni, or NULL. */
@@ -148,8 +152,12 @@ struct h2up_dial *h2up_pool_dialing(struct h2up_pool *,
 void h2up_dial_wait(struct h2up_dial *d, struct h2up_wait *w);
 /* w stops waiting (if it was); its done will not run. */
 void h2up_wait_leave(struct h2up_wait *w);
-/* The dial settled: every waiter's done runs, then d is freed. */
-void h2up_dial_end(struct h2up_dial *d);
+/*
+ * The dial settled (http1: on http/1.1, which the pool then remembers for
+ * the upstream until an h2 connection to it is pooled): every waiter's
+ * done runs, then d is the pool's or freed.
+ */
+void h2up_dial_end(struct h2up_dial *d, int http1);
 
 /*
  * The worker drains: each pooled connection sends GOAWAY, leaves the
@@ -157,8 +165,9 @@ void h2up_dial_end(struct h2up_dial *d);
  */
 void h2up_pool_drain(struct h2up_pool *);
 /*
- * Close every pooled connection (worker shutdown, once the connections
- * are gone: the dials ended with the exchanges that made them).
+ * Close every pooled connection and forget what it knows (worker
+ * shutdown, once the connections are gone: the dials ended with the
+ * exchanges that made them).
  */
 void h2up_pool_clear(struct h2up_pool *);
 

@@ -114,11 +114,14 @@ upleg_h2_dial(struct exchange *r)
 		    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
 }
 
-/* The dial r made settled (or r let go of it): its waiters go on. */
+/*
+ * The dial r made settled (http1: on http/1.1), or r let go of it: its
+ * waiters go on.
+ */
 static void
-upleg_h2_dial_end(struct exchange *r)
+upleg_h2_dial_end(struct exchange *r, int http1)
 {
-	h2up_dial_end(r->up.h2_dial);
+	h2up_dial_end(r->up.h2_dial, http1);
 	r->up.h2_dial = NULL;
 }
 
@@ -213,7 +216,8 @@ upleg_h2_drop(struct exchange *r)
 	struct upleg *u = &r->up;
 
 	upleg_h2_wait_free(r);
-	upleg_h2_dial_end(r);
+	/* a dial still here that connected settled on http/1.1 (not h2) */
+	upleg_h2_dial_end(r, u->connected);
 	if (u->h2 != NULL && u->h2_id > 0)
 		h2up_detach(u->h2, u->h2_id);
 	u->h2 = NULL;
@@ -407,6 +411,8 @@ upleg_h2_connected(struct exchange *r)
 	struct h2up *h;
 
 	upleg_note_first(r);
+	/* its waiters run from the loop, and find h in the pool by then */
+	upleg_h2_dial_end(r, 0);
 	h = h2up_new(c->env, r->up.sock, (struct sockaddr *)&c->up_addr,
 	    c->up_len, c->name, NULL, NULL);
 	if (h == NULL) {
@@ -415,7 +421,6 @@ upleg_h2_connected(struct exchange *r)
 	}
 	r->up.sock = NULL;	/* h2up's now */
 	h2up_pool_add(c->env->h2pool, h);
-	upleg_h2_dial_end(r);	/* its waiters find h in the pool */
 	r->up.h2 = h;
 	r->up.is_h2 = 1;
 	return upleg_h2_open(r);

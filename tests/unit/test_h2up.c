@@ -565,11 +565,20 @@ test_dials(void)
 	h2up_dial_wait(d, &w1);
 	h2up_dial_wait(d, &w2);
 	h2up_wait_leave(&w2);
-	h2up_dial_end(d);
+	h2up_dial_end(d, 0);
 	CHECK(woken == 1 && w1.dial == NULL && w2.dial == NULL,
 	    "dials: the end wakes who still waits, once");
 	CHECK(h2up_pool_dialing(&pool, sa, sizeof(a), "api.test") == NULL,
 	    "dials: gone once ended");
+	d = h2up_pool_dial(&pool, sa, sizeof(a), "api.test");
+	h2up_dial_end(d, 1);
+	CHECK(h2up_pool_dial(&pool, sa, sizeof(a), "api.test") == NULL &&
+	    h2up_pool_dialing(&pool, sa, sizeof(a), "api.test") == NULL &&
+	    pool.known_h1 == 1,
+	    "dials: an upstream found http/1.1 is not dialed for waiting");
+	h2up_pool_clear(&pool);
+	CHECK(pool.known_h1 == 0 && TAILQ_EMPTY(&pool.dials),
+	    "dials: the pool forgets at the end");
 }
 
 int
