@@ -534,8 +534,8 @@ h2codec_on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f,
 		    "pseudo-field RFC 9113 8.2 and 8.3 forbid";
 		break;
 	case NGHTTP2_ERR_HTTP_MESSAGING:
-		st->malformed = "malformed request: content-length does not "
-		    "match the DATA (RFC 9113 8.1.1)";
+		st->malformed = "malformed request: its DATA contradicts "
+		    "content-length or the method (RFC 9113 8.1.1)";
 		break;
 	default:
 		st->malformed = "stream error (RFC 9113 5.4.2)";
