@@ -47,6 +47,8 @@ struct evbuffer;
 struct front_h2_stream;
 struct front_h2;
 struct h2up;
+struct h2up_dial;
+struct upleg_h2_wait;
 struct rule;
 
 #define CONN_HIGH_WATER		(256 * 1024)
@@ -139,6 +141,14 @@ struct upleg {
 	struct evbuffer	*h2_out;		/* request data h2up has not */
 	struct msg	*h2_req_trailers;	/* until h2_out is empty */
 	struct msg	*h2_resp_trailers;	/* until h2_in is */
+	/*
+	 * The dial offering h2 this leg makes, which others may wait for;
+	 * or the one it waits for (is_h2 and dialing, no sock, no stream
+	 * yet), once only.
+	 */
+	struct h2up_dial *h2_dial;
+	struct upleg_h2_wait *h2_wait;
+	int		 h2_waited;
 };
 
 struct exchange {
@@ -454,7 +464,6 @@ int lookup_serve_stale(struct exchange *r, int status);
 void lookup_fill(struct exchange *r, const struct http1_head *h);
 
 /* respond.c */
-const char *respond_reason(int status);
 void respond_json_str(struct evbuffer *out, const char *s);
 void respond_error(struct exchange *r, int status, const char *code,
     const char *why);
@@ -478,6 +487,8 @@ int upleg_eof(struct exchange *r);
 /* upleg_h2.c */
 int upleg_h2_wanted(const struct exchange *r);
 int upleg_h2_find(struct exchange *r);
+int upleg_h2_wait(struct exchange *r);
+void upleg_h2_dial(struct exchange *r);
 int upleg_h2_connected(struct exchange *r);
 int upleg_h2_open(struct exchange *r);
 void upleg_h2_drop(struct exchange *r);

@@ -629,7 +629,7 @@ exchange_fill_msg(struct exchange *r, const struct msg *m)
 {
 	struct http1_head h;
 
-	if (h1codec_response_view(m, respond_reason(m->status), &h) == -1) {
+	if (h1codec_response_view(m, h1codec_reason(m->status), &h) == -1) {
 		lookup_flight_end(r);
 		return;
 	}

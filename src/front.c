@@ -764,6 +764,20 @@ front_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_TUNNEL:
 		tunnel_timeout(c);
 		break;
+	case CONN_REQ_HEAD:
+		/*
+		 * Idle.  HTTP/2 says so before it closes: GOAWAY(NO_ERROR)
+		 * with the last stream it took (RFC 9113 6.8), so the client
+		 * knows no stream of its was lost; HTTP/1 can only close.
+		 */
+		if (c->codec == NULL || c->codec->drain == NULL) {
+			front_kill(c);
+			break;
+		}
+		c->codec->drain(c);
+		(void)c->codec->output(c);
+		front_flush(c);
+		break;
 	default:
 		front_kill(c);
 		break;

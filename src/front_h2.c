@@ -49,7 +49,18 @@ struct front_h2_stream {
 struct front_h2 {
 	struct h2codec	*codec;
 	TAILQ_HEAD(, front_h2_stream) streams;
+	unsigned	 malformed;		/* heads audited as such */
 };
+
+/*
+ * Malformed heads audited per connection.  HTTP/1 audits one: its
+ * connection ends with the 400.  An HTTP/2 stream error leaves the
+ * connection open, and each one costs a token of the codec's reset rate
+ * (200 at once, 50 a second, then GOAWAY), so a connection could write
+ * hundreds of rows: past this many, /metrics counts them and the log
+ * says so once.
+ */
+#define FRONT_H2_MALFORMED_ROWS	10
 
 static struct h2codec *
 front_h2_codec(struct exchange *r)
@@ -140,8 +151,9 @@ front_h2_flush(struct front_h2 *fh, struct front_h2_stream *s)
 
 /*
  * Stream id's state and its exchange, begun from req (its message moves
- * into the exchange; the caller frees what is left); NULL, with the
- * stream reset, if there is no memory.
+ * into the exchange; the caller frees what is left); NULL if there is no
+ * memory, with the stream reset REFUSED_STREAM: nothing of it was
+ * processed, the client may send it again (RFC 9113 8.7).
  */
 static struct exchange *
 front_h2_stream_begin(struct conn *c, int32_t id, struct msg *req)
@@ -153,7 +165,7 @@ front_h2_stream_begin(struct conn *c, int32_t id, struct msg *req)
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (r = exchange_begin_msg(c, req)) == NULL) {
 		free(s);
-		h2codec_reset(fh->codec, id, H2CODEC_INTERNAL_ERROR);
+		h2codec_reset(fh->codec, id, H2CODEC_REFUSED_STREAM);
 		return NULL;
 	}
 	s->id = id;
@@ -199,6 +211,48 @@ front_h2_on_refused(void *arg, int32_t id, int status)
 	else
 		respond_error(r, status, "not_allowed",
 		    "CONNECT without :protocol (RFC 8441)");
+}
+
+/*
+ * h2codec: a stream reset as malformed.  One with an exchange gets why as
+ * its error (its close audits it); a head that never made a request is
+ * audited here, from an exchange with no method or path, as HTTP/1's
+ * malformed heads are, up to FRONT_H2_MALFORMED_ROWS.
+ */
+static void
+front_h2_on_malformed(void *arg, int32_t id, const char *why)
+{
+	struct conn *c = arg;
+	struct front_h2_stream *s = h2codec_stream_get(c->h2->codec, id);
+	struct msg none;
+	struct exchange *r;
+
+	if (s != NULL) {
+		if (s->r != NULL && s->r->error[0] == '\0')
+			snprintf(s->r->error, sizeof(s->r->error), "%s", why);
+		return;
+	}
+	if (c->h2->malformed >= FRONT_H2_MALFORMED_ROWS) {
+		if (c->h2->malformed++ == FRONT_H2_MALFORMED_ROWS)
+			log_event(LOG_INFO, "h2_malformed_unaudited", "client=%s "
+			    "sni=%s rows=%d", c->client_str, c->sni,
+			    FRONT_H2_MALFORMED_ROWS);
+		counters_request(c->env->counters, COUNTERS_ERROR, 0, -1,
+		    NULL);
+		return;
+	}
+	c->h2->malformed++;
+	log_event(LOG_INFO, "malformed_request", "client=%s sni=%s err=%s",
+	    c->client_str, c->sni, why);
+	msg_init(&none, MSG_REQUEST);
+	r = exchange_begin_msg(c, &none);
+	msg_free(&none);
+	if (r == NULL)
+		return;
+	r->decision = "error";
+	snprintf(r->error, sizeof(r->error), "%s", why);
+	r->state = EX_DONE;
+	exchange_audit(r);
 }
 
 /* h2codec: request data; held until the exchange's upstream takes it. */
@@ -285,6 +339,7 @@ front_h2_start(struct conn *c)
 		.on_close = front_h2_on_close,
 		.on_writable = front_h2_on_writable,
 		.on_refused = front_h2_on_refused,
+		.on_malformed = front_h2_on_malformed,
 	};
 	struct front_h2 *fh;
 
@@ -423,8 +478,13 @@ front_h2_read_body(struct exchange *r)
 
 /*
  * The response cannot be finished: RST_STREAM(INTERNAL_ERROR) on its
- * stream, the others go on.  The exchange ends at once (its upstream leg
- * is not kept); the stream's close comes later and finds it gone.
+ * stream, the others go on.  The upstream cut it, stalled past the
+ * stream idle timeout, or memory ran out: a failure on our side of the
+ * stream, which is what INTERNAL_ERROR says (as nginx does); CANCEL is
+ * for a stream no longer wanted, and NO_ERROR after part of a response
+ * would read as the RFC 9113 8.1 early end of a complete one.  The
+ * exchange ends at once (its upstream leg is not kept); the stream's
+ * close comes later and finds it gone.
  */
 static void
 front_h2_reset(struct exchange *r)

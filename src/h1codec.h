@@ -100,6 +100,9 @@ int h1codec_response_view(const struct msg *m, const char *reason,
 int h1codec_write_request(struct evbuffer *out, const struct msg *m,
     int minor, int flags);
 
+/* RFC 9110's reason phrase for status; "" for a status it does not name. */
+const char *h1codec_reason(int status);
+
 /*
  * Server side: the response m as an HTTP/1.1 head: the status line, each
  * field, the framing (H1CODEC_CLOSE_DELIMITED: none for an unknown length,

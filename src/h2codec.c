@@ -85,6 +85,7 @@ struct h2codec_stream {
 
 	int		 owner_reset;	/* h2codec_reset, not the client */
 	int		 peer_reset;	/* the client's RST_STREAM */
+	const char	*malformed;	/* why we reset it, or NULL */
 };
 
 struct h2codec {
@@ -313,16 +314,25 @@ h2codec_request(struct h2codec_stream *st, int end_stream)
 	if (a.len == 0 && st->has_host)
 		a = st->host;
 	else if (st->has_host && (st->host.len != a.len ||
-	    strncasecmp(p + st->host.off, p + a.off, a.len) != 0))
-		return -1;	/* RFC 9113 8.3.1: malformed */
-	if (a.len == 0)
-		return -1;	/* nothing to check against the SNI */
+	    strncasecmp(p + st->host.off, p + a.off, a.len) != 0)) {
+		st->malformed = "malformed request: Host differs from "
+		    ":authority (RFC 9113 8.3.1)";
+		return -1;
+	}
+	if (a.len == 0) {	/* nothing to check against the SNI */
+		st->malformed = "malformed request: neither :authority nor "
+		    "Host (RFC 9113 8.3.1)";
+		return -1;
+	}
 	if (st->path.len == 0)	/* a CONNECT for a tunnel: not from us */
 		return h2codec_refuse(st, 405);
 	if (msg_set_request(m, p + st->method.off, st->method.len,
 	    p + st->scheme.off, st->scheme.len, p + a.off, a.len,
-	    p + st->path.off, st->path.len) == -1)
+	    p + st->path.off, st->path.len) == -1) {
+		st->malformed = "malformed request: a pseudo-field value "
+		    "refused (RFC 9113 8.3.1)";
 		return -1;
+	}
 	if (st->protocol.len > 0) {
 		m->upgrade = 1;
 		if (msg_add(m, "upgrade", 7, p + st->protocol.off,
@@ -406,6 +416,8 @@ h2codec_on_header(nghttp2_session *s, const nghttp2_frame *f,
 		rc = h2codec_field(st, n, nlen, v, vlen);
 	if (rc == 0)
 		return 0;
+	st->malformed = "malformed request: a field value refused "
+	    "(RFC 9113 8.2.1)";
 	(void)nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id,
 	    NGHTTP2_PROTOCOL_ERROR);
 	return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -513,6 +525,39 @@ h2codec_on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 	return 0;
 }
 
+/*
+ * nghttp2 found a stream malformed (its HTTP checks: RFC 9113 8.1.1, 8.2,
+ * 8.3) or in error: why, for the owner's audit.  Named from the error
+ * code only: nghttp2's own message quotes the field, which may be a
+ * credential.
+ */
+static int
+h2codec_on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f,
+    int lib_error, void *arg)
+{
+	struct h2codec_stream *st;
+
+	(void)s;
+	if (f->hd.stream_id == 0 ||
+	    (st = h2codec_stream(arg, f->hd.stream_id)) == NULL ||
+	    st->malformed != NULL)
+		return 0;
+	switch (lib_error) {
+	case NGHTTP2_ERR_HTTP_HEADER:
+		st->malformed = "malformed request head: a field or "
+		    "pseudo-field RFC 9113 8.2 and 8.3 forbid";
+		break;
+	case NGHTTP2_ERR_HTTP_MESSAGING:
+		st->malformed = "malformed request: its DATA contradicts "
+		    "content-length or the method (RFC 9113 8.1.1)";
+		break;
+	default:
+		st->malformed = "stream error (RFC 9113 5.4.2)";
+		break;
+	}
+	return 0;
+}
+
 static int
 h2codec_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
     void *arg)
@@ -533,6 +578,9 @@ h2codec_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
 	/* a reset saying NO_ERROR before our response ended is a cancel */
 	if (code == NGHTTP2_NO_ERROR && !st->resp_done)
 		code = NGHTTP2_CANCEL;
+	if (st->malformed != NULL && code != NGHTTP2_NO_ERROR &&
+	    !st->peer_reset && h2->cbs.on_malformed != NULL)
+		h2->cbs.on_malformed(h2->arg, id, st->malformed);
 	if (st->seen)
 		h2->cbs.on_close(h2->arg, id, code);
 	h2codec_stream_free(st);
@@ -561,6 +609,8 @@ h2codec_session(struct h2codec *h2)
 	    h2codec_on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    h2codec_on_stream_close);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
+	    h2codec_on_invalid_frame);
 
 	h2session_options(opt);
 	/* nghttp2's own rapid reset bound stays behind ours */

@@ -69,8 +69,8 @@ struct h2codec_cbs {
 	 * the body fact say what they said).  An extended CONNECT (RFC 8441)
 	 * has m->upgrade set and its :protocol as an "upgrade" field.  The
 	 * owner takes req: msg_free() then free().  Heads the codec refuses
-	 * never come here: malformed (RST_STREAM PROTOCOL_ERROR), over
-	 * max_header_list (431), a plain CONNECT (405).
+	 * never come here: malformed (RST_STREAM PROTOCOL_ERROR, then
+	 * on_malformed), over max_header_list (431), a plain CONNECT (405).
 	 */
 	void	(*on_request)(void *arg, int32_t id, struct msg *req);
 	/* Request body bytes; h2codec_consume() once they went on.  None
@@ -96,6 +96,13 @@ struct h2codec_cbs {
 	 * NULL: the codec answers with a bare :status itself.
 	 */
 	void	(*on_refused)(void *arg, int32_t id, int status);
+	/*
+	 * The codec reset stream id as malformed (RFC 9113 8.1.1) or in
+	 * error; why names the rule (a static string, never the client's
+	 * bytes).  Before on_close for a stream the owner has; for one whose
+	 * head never made a request, the only callback.  NULL: not told.
+	 */
+	void	(*on_malformed)(void *arg, int32_t id, const char *why);
 };
 
 /*

@@ -71,6 +71,24 @@ struct h2up {
 	char		 sni[CONFIG_HOST_MAX];
 };
 
+/*
+ * Upstreams a dial found speaking http/1.1, remembered (the oldest
+ * forgotten past this many) so that requests to them do not wait for
+ * each other's dials: only an upstream whose protocol is not known is
+ * worth waiting for.
+ */
+#define H2UP_KNOWN_H1_MAX	256
+
+struct h2up_dial {
+	TAILQ_ENTRY(h2up_dial) link;	/* on pool's list */
+	struct h2up_pool *pool;
+	int		 known_h1;	/* settled on http/1.1: no dial */
+	TAILQ_HEAD(, h2up_wait) waiters;
+	struct sockaddr_storage addr;
+	socklen_t	 len;
+	char		 sni[CONFIG_HOST_MAX];
+};
+
 static void h2up_close(struct h2up *, uint32_t code);
 static void h2up_pool_remove(struct h2up *);
 
@@ -371,6 +389,12 @@ h2up_is_dead(const struct h2up *u)
 	return u->dead;
 }
 
+SSL *
+h2up_ssl(const struct h2up *u)
+{
+	return sock_ssl(u->sock);
+}
+
 int32_t
 h2up_attach(struct h2up *u, const struct msg *req,
     const struct h2up_stream_cbs *cbs, void *owner)
@@ -448,16 +472,121 @@ h2up_pool_init(struct h2up_pool *p)
 {
 	TAILQ_INIT(&p->conns);
 	p->n = 0;
+	TAILQ_INIT(&p->dials);
+	p->known_h1 = 0;
+}
+
+/* The entry for addr and sni that is known_h1 or not, or NULL. */
+static struct h2up_dial *
+h2up_dial_find(struct h2up_pool *p, const struct sockaddr *addr,
+    socklen_t len, const char *sni, int known_h1)
+{
+	struct h2up_dial *d;
+
+	TAILQ_FOREACH(d, &p->dials, link)
+		if (d->known_h1 == known_h1 && d->len == len &&
+		    memcmp(&d->addr, addr, len) == 0 &&
+		    strcmp(d->sni, sni) == 0)
+			return d;
+	return NULL;
+}
+
+static void
+h2up_dial_free(struct h2up_dial *d)
+{
+	TAILQ_REMOVE(&d->pool->dials, d, link);
+	if (d->known_h1)
+		d->pool->known_h1--;
+	free(d);
+}
+
+struct h2up_dial *
+h2up_pool_dial(struct h2up_pool *p, const struct sockaddr *addr,
+    socklen_t len, const char *sni)
+{
+	struct h2up_dial *d;
+
+	if (len > sizeof(d->addr) ||
+	    h2up_dial_find(p, addr, len, sni, 1) != NULL ||
+	    (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->pool = p;
+	TAILQ_INIT(&d->waiters);
+	memcpy(&d->addr, addr, len);
+	d->len = len;
+	snprintf(d->sni, sizeof(d->sni), "%s", sni);
+	TAILQ_INSERT_TAIL(&p->dials, d, link);
+	return d;
+}
+
+struct h2up_dial *
+h2up_pool_dialing(struct h2up_pool *p, const struct sockaddr *addr,
+    socklen_t len, const char *sni)
+{
+	return h2up_dial_find(p, addr, len, sni, 0);
+}
+
+void
+h2up_dial_wait(struct h2up_dial *d, struct h2up_wait *w)
+{
+	w->dial = d;
+	TAILQ_INSERT_TAIL(&d->waiters, w, link);
+}
+
+void
+h2up_wait_leave(struct h2up_wait *w)
+{
+	if (w->dial == NULL)
+		return;
+	TAILQ_REMOVE(&w->dial->waiters, w, link);
+	w->dial = NULL;
+}
+
+void
+h2up_dial_end(struct h2up_dial *d, int http1)
+{
+	struct h2up_pool *p;
+	struct h2up_dial *old;
+	struct h2up_wait *w;
+
+	if (d == NULL)
+		return;
+	while ((w = TAILQ_FIRST(&d->waiters)) != NULL) {
+		h2up_wait_leave(w);
+		w->done(w);
+	}
+	p = d->pool;
+	if (!http1 || h2up_dial_find(p, (struct sockaddr *)&d->addr, d->len,
+	    d->sni, 1) != NULL) {
+		h2up_dial_free(d);
+		return;
+	}
+	/* known from now on, the newest at the end */
+	TAILQ_REMOVE(&p->dials, d, link);
+	TAILQ_INSERT_TAIL(&p->dials, d, link);
+	d->known_h1 = 1;
+	if (++p->known_h1 <= H2UP_KNOWN_H1_MAX)
+		return;
+	TAILQ_FOREACH(old, &p->dials, link)
+		if (old->known_h1)
+			break;
+	h2up_dial_free(old);
 }
 
 void
 h2up_pool_add(struct h2up_pool *p, struct h2up *u)
 {
+	struct h2up_dial *d;
+
 	if (u->dead || u->pool != NULL || *u->env->draining)
 		return;
 	TAILQ_INSERT_TAIL(&p->conns, u, link);
 	p->n++;
 	u->pool = p;
+	/* it speaks h2 now, whatever a dial found before */
+	if ((d = h2up_dial_find(p, (struct sockaddr *)&u->addr, u->len,
+	    u->sni, 1)) != NULL)
+		h2up_dial_free(d);
 }
 
 struct h2up *
@@ -503,4 +632,7 @@ h2up_pool_clear(struct h2up_pool *p)
 {
 	while (!TAILQ_EMPTY(&p->conns))
 		h2up_free(TAILQ_FIRST(&p->conns));
+	/* what is left is what the pool knows; the dials ended with theirs */
+	while (!TAILQ_EMPTY(&p->dials))
+		h2up_dial_free(TAILQ_FIRST(&p->dials));
 }

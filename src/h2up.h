@@ -34,6 +34,7 @@ struct evbuffer;
 struct h2client_limits;
 struct h2up;
 struct sock;
+struct ssl_st;
 
 /* What a stream's owner hears: as h2client_cbs, with its own pointer. */
 struct h2up_stream_cbs {
@@ -63,10 +64,26 @@ struct h2up_times {
 /* 30 s idle (UPSTREAM_IDLE_SECS), a PING after 15 s of silence. */
 void h2up_times_default(struct h2up_times *);
 
-/* A worker's shared HTTP/2 upstream connections. */
+/*
+ * A dial offering h2 to an upstream (address, SNI) whose protocol is not
+ * known yet.  Exchanges that want the same upstream wait for it rather
+ * than dial too; once it settles (h2: its connection is pooled before;
+ * http/1.1; failed) each waiter's done runs, once, and the waiter is off
+ * the dial.
+ */
+struct h2up_dial;
+struct h2up_wait {
+	TAILQ_ENTRY(h2up_wait) link;
+	struct h2up_dial *dial;		/* NULL: not waiting */
+	void	(*done)(struct h2up_wait *);
+};
+
+/* A worker's shared HTTP/2 upstream connections, and dials in progress. */
 struct h2up_pool {
 	TAILQ_HEAD(, h2up) conns;
 	int		 n;
+	TAILQ_HEAD(, h2up_dial) dials;	/* and upstreams known to be h1 */
+	int		 known_h1;
 };
 
 /*
@@ -91,6 +108,8 @@ int h2up_can_open(const struct h2up *);
 /* Streams attached and not yet closed. */
 size_t h2up_streams(const struct h2up *);
 int h2up_is_dead(const struct h2up *);
+/* The connection's TLS (NULL: plain), for the audit of those who join. */
+struct ssl_st *h2up_ssl(const struct h2up *);
 
 /*
  * Open a stream for req (see h2client_request() for what is sent) on
@@ -121,11 +140,35 @@ void h2up_pool_add(struct h2up_pool *, struct h2up *c);
 struct h2up *h2up_pool_find(struct h2up_pool *,
     const struct sockaddr *addr, socklen_t len, const char *sni);
 /*
+ * Say a dial to addr for sni is in progress; NULL without memory, or if a
+ * dial found it speaks http/1.1 (nobody need wait for a dial to learn it).
+ */
+struct h2up_dial *h2up_pool_dial(struct h2up_pool *,
+    const struct sockaddr *addr, socklen_t len, const char *sni);
+/* The dial in progress to addr for sni, or NULL. */
+struct h2up_dial *h2up_pool_dialing(struct h2up_pool *,
+    const struct sockaddr *addr, socklen_t len, const char *sni);
+/* w waits for d (w->done set by the caller). */
+void h2up_dial_wait(struct h2up_dial *d, struct h2up_wait *w);
+/* w stops waiting (if it was); its done will not run. */
+void h2up_wait_leave(struct h2up_wait *w);
+/*
+ * The dial settled (http1: on http/1.1, which the pool then remembers for
+ * the upstream until an h2 connection to it is pooled): every waiter's
+ * done runs, then d is the pool's or freed.
+ */
+void h2up_dial_end(struct h2up_dial *d, int http1);
+
+/*
  * The worker drains: each pooled connection sends GOAWAY, leaves the
  * pool, and closes once its streams ended.
  */
 void h2up_pool_drain(struct h2up_pool *);
-/* Close every pooled connection (worker shutdown). */
+/*
+ * Close every pooled connection and forget what it knows (worker
+ * shutdown, once the connections are gone: the dials ended with the
+ * exchanges that made them).
+ */
 void h2up_pool_clear(struct h2up_pool *);
 
 #endif

@@ -65,7 +65,7 @@ intercept_connect_reply(struct conn *c, int status, const char *code,
 		evbuffer_add_printf(body, "}\n");
 		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 		    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		    "Connection: close\r\n\r\n", status, respond_reason(status),
+		    "Connection: close\r\n\r\n", status, h1codec_reason(status),
 		    evbuffer_get_length(body));
 		evbuffer_add_buffer(out, body);
 	}

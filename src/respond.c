@@ -14,24 +14,6 @@
 #include "msg.h"
 #include "rules.h"
 
-const char *
-respond_reason(int status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 421: return "Misdirected Request";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 504: return "Gateway Timeout";
-	default: return "Error";
-	}
-}
-
 /* Write a JSON string literal of s (printable ASCII kept, rest escaped). */
 void
 respond_json_str(struct evbuffer *out, const char *s)
@@ -55,7 +37,7 @@ respond_json_str(struct evbuffer *out, const char *s)
 static int
 respond_head(struct msg *m, int status, const char *fields, size_t blen)
 {
-	const char *reason = respond_reason(status);
+	const char *reason = h1codec_reason(status);
 
 	if (msg_set_status(m, status, reason, strlen(reason)) == -1 ||
 	    msg_add(m, "Content-Type", 12, "application/json", 16) == -1 ||

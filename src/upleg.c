@@ -156,9 +156,10 @@ upleg_note(struct conn *c, SSL *ssl)
 
 /*
  * Attach an upstream connection: the one this connection kept, a shared
- * HTTP/2 one (if h2 may carry the request), the pool's, or a new one,
- * offered h2 too if it may: the head then waits for the handshake to say
- * which protocol it is written in (upleg_dialed()).
+ * HTTP/2 one (if h2 may carry the request), the one another exchange is
+ * dialing offering h2 (waited for, upleg_h2_wait()), the pool's, or a new
+ * one, offered h2 too if it may: the head then waits for the handshake to
+ * say which protocol it is written in (upleg_dialed()).
  */
 static int
 upleg_attach(struct exchange *r, int h2)
@@ -179,6 +180,8 @@ upleg_attach(struct exchange *r, int h2)
 		memset(&c->idle, 0, sizeof(c->idle));
 	} else if (h2 && upleg_h2_find(r)) {
 		return 0;
+	} else if (h2 && upleg_h2_wait(r)) {
+		return 0;
 	} else if ((u->sock = upstream_pool_take(env,
 	    (struct sockaddr *)&c->up_addr, c->up_len, c->name,
 	    UPSTREAM_ALPN_HTTP1)) != NULL) {
@@ -194,6 +197,8 @@ upleg_attach(struct exchange *r, int h2)
 		u->connected = 0;
 		u->reused = 0;
 		u->dialing = h2;
+		if (h2)
+			upleg_h2_dial(r);
 	}
 	r->upstream_proto = upstream_proto(u->sock);
 	u->reusable = 0;
@@ -248,7 +253,7 @@ upleg_send_request(struct exchange *r, const struct rule *rule,
 	r->state = EX_UPSTREAM;
 	r->up.rule = rule;
 	r->up.extra = extra;
-	if (r->up.is_h2)
+	if (r->up.is_h2 && !r->up.dialing)
 		(void)upleg_h2_open(r);
 	else if (!r->up.dialing)
 		upleg_write_head(r, rule, extra);

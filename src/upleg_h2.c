@@ -17,12 +17,27 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "datapath.h"
 #include "h2client.h"
 #include "h2up.h"
 #include "inject.h"
 #include "log.h"
+
+/*
+ * How long a request waits for another exchange's dial to the same
+ * upstream before it dials itself: a handshake on a sane network takes
+ * well under this.  The exchange's own --upstream-timeout keeps running
+ * meanwhile, so a wait never outlives it.
+ */
+#define UPLEG_H2_WAIT_MS	1000
+
+/* A request waiting for another exchange's dial (upleg_h2_wait()). */
+struct upleg_h2_wait {
+	struct h2up_wait w;		/* first: done is given it */
+	struct event	*ev;		/* the bound, and the wake-up */
+};
 
 /*
  * May r go over HTTP/2?  Not an upgrade (WebSocket: h2client has no
@@ -36,7 +51,10 @@ upleg_h2_wanted(const struct exchange *r)
 	    !r->req.upgrade;
 }
 
-/* Join a pooled connection with a stream to spare: 1 if one was found. */
+/*
+ * Join a pooled connection with a stream to spare: 1 if one was found.
+ * The connections row names its TLS, as it would a pooled HTTP/1 leg's.
+ */
 int
 upleg_h2_find(struct exchange *r)
 {
@@ -46,6 +64,8 @@ upleg_h2_find(struct exchange *r)
 	    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
 	if (r->up.h2 == NULL)
 		return 0;
+	if (c->up_subject[0] == '\0')
+		upleg_note(c, h2up_ssl(r->up.h2));
 	r->up.is_h2 = 1;
 	r->up.connected = 1;
 	r->up.reused = 1;
@@ -78,12 +98,125 @@ upleg_h2_trailers_keep(const struct msg *m)
 	return t;
 }
 
-/* The leg lets go of its stream (reset if still open) and its buffers. */
+/*
+ * The dial r makes offers h2: until its handshake settles, other requests
+ * to the same upstream wait for it rather than dial too.  Without memory
+ * to say so, they just dial.
+ */
+void
+upleg_h2_dial(struct exchange *r)
+{
+	struct conn *c = r->c;
+
+	if (r->up.h2_dial == NULL)
+		r->up.h2_dial = h2up_pool_dial(c->env->h2pool,
+		    (struct sockaddr *)&c->up_addr, c->up_len, c->name);
+}
+
+/*
+ * The dial r made settled (http1: on http/1.1), or r let go of it: its
+ * waiters go on.
+ */
+static void
+upleg_h2_dial_end(struct exchange *r, int http1)
+{
+	h2up_dial_end(r->up.h2_dial, http1);
+	r->up.h2_dial = NULL;
+}
+
+static void
+upleg_h2_wait_free(struct exchange *r)
+{
+	struct upleg_h2_wait *hw = r->up.h2_wait;
+
+	if (hw == NULL)
+		return;
+	h2up_wait_leave(&hw->w);
+	event_free(hw->ev);
+	free(hw);
+	r->up.h2_wait = NULL;
+}
+
+/* h2up: the dial waited for settled; r goes on from the event loop. */
+static void
+upleg_h2_wait_done(struct h2up_wait *w)
+{
+	struct upleg_h2_wait *hw = (struct upleg_h2_wait *)w;
+
+	event_active(hw->ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * The wait is over (the dial settled, or is slow): r attaches again, to
+ * the h2 connection the dial made if it has a stream to spare, else as
+ * any request does, but never waits again.
+ */
+static void
+upleg_h2_waited(evutil_socket_t fd, short what, void *arg)
+{
+	struct exchange *r = arg;
+	struct conn *c = r->c;
+
+	(void)fd;
+	(void)what;
+	upleg_h2_wait_free(r);
+	r->up.is_h2 = 0;
+	r->up.dialing = 0;
+	if (r->state == EX_UPSTREAM)
+		upleg_send_request(r, r->up.rule, NULL);
+	front_run(c);
+}
+
+/*
+ * Simultaneous first requests to an upstream whose protocol is not known
+ * yet: if another exchange is dialing it offering h2, r waits for that
+ * dial (at most UPLEG_H2_WAIT_MS) instead of dialing too; 1 if it waits.
+ * Once per request, and only for one whose body is whole: the body of one
+ * that waited would have to go either way.
+ */
+int
+upleg_h2_wait(struct exchange *r)
+{
+	struct conn *c = r->c;
+	struct upleg_h2_wait *hw;
+	struct h2up_dial *d;
+	struct timeval tv = { UPLEG_H2_WAIT_MS / 1000,
+	    (UPLEG_H2_WAIT_MS % 1000) * 1000 };
+
+	if (r->up.h2_waited || !r->body.done ||
+	    (d = h2up_pool_dialing(c->env->h2pool,
+	    (struct sockaddr *)&c->up_addr, c->up_len, c->name)) == NULL ||
+	    (hw = calloc(1, sizeof(*hw))) == NULL)
+		return 0;
+	if ((hw->ev = evtimer_new(c->env->base, upleg_h2_waited, r)) == NULL ||
+	    evtimer_add(hw->ev, &tv) == -1) {
+		if (hw->ev != NULL)
+			event_free(hw->ev);
+		free(hw);
+		return 0;
+	}
+	hw->w.done = upleg_h2_wait_done;
+	h2up_dial_wait(d, &hw->w);
+	r->up.h2_wait = hw;
+	r->up.h2_waited = 1;
+	r->up.is_h2 = 1;	/* no sock: a stream to be, once it is over */
+	r->up.dialing = 1;	/* the head and the body wait */
+	r->up.connected = 0;
+	return 1;
+}
+
+/*
+ * The leg lets go of its stream (reset if still open), its buffers, the
+ * dial it waits for and the one it makes.
+ */
 void
 upleg_h2_drop(struct exchange *r)
 {
 	struct upleg *u = &r->up;
 
+	upleg_h2_wait_free(r);
+	/* a dial still here that connected settled on http/1.1 (not h2) */
+	upleg_h2_dial_end(r, u->connected);
 	if (u->h2 != NULL && u->h2_id > 0)
 		h2up_detach(u->h2, u->h2_id);
 	u->h2 = NULL;
@@ -101,12 +234,20 @@ upleg_h2_drop(struct exchange *r)
 	upleg_h2_trailers_free(&u->h2_resp_trailers);
 }
 
+/*
+ * A response head: HTTP/2 carries no reason phrase, so it gets the
+ * status's standard one, which an HTTP/1.1 client reads in its status line
+ * (the h2 codec writes none).
+ */
 static void
 upleg_h2_on_response(void *owner, struct msg *resp)
 {
 	struct exchange *r = owner;
 	struct conn *c = r->c;
+	const char *reason = h1codec_reason(resp->status);
 
+	/* without memory for it the head goes without, as it came */
+	(void)msg_set_status(resp, resp->status, reason, strlen(reason));
 	if (r->state == EX_UPSTREAM)
 		(void)exchange_response_msg(r, resp);
 	msg_free(resp);
@@ -270,6 +411,8 @@ upleg_h2_connected(struct exchange *r)
 	struct h2up *h;
 
 	upleg_note_first(r);
+	/* its waiters run from the loop, and find h in the pool by then */
+	upleg_h2_dial_end(r, 0);
 	h = h2up_new(c->env, r->up.sock, (struct sockaddr *)&c->up_addr,
 	    c->up_len, c->name, NULL, NULL);
 	if (h == NULL) {

@@ -94,7 +94,7 @@ fuzz_writable(void *arg, int32_t id)
 }
 
 static const struct h2codec_cbs fuzz_cbs = {
-	fuzz_request, fuzz_data, fuzz_end, fuzz_close, fuzz_writable, NULL,
+	fuzz_request, fuzz_data, fuzz_end, fuzz_close, fuzz_writable, NULL, NULL,
 };
 
 /* out holds whole frames, none larger than we allow ourselves. */

@@ -17,6 +17,8 @@ done or SECONDS have passed):
                 PATH2 every 0.2 s (one connection each)
   settings      COUNT SETTINGS frames, written without reading the ACKs
   ping          COUNT PING frames, written without reading the ACKs
+  malformed     COUNT GET requests whose head carries a connection-specific
+                field (RFC 9113 8.2.2: each a malformed stream), 100 at once
 
 Prints one JSON line saying what the server did: "connections" used,
 frames and bytes sent, "seconds" it took, "goaways" (GOAWAY code ->
@@ -178,6 +180,21 @@ def continuation(opts):
     return a.report()
 
 
+def malformed(opts):
+    a = Abuse(opts)
+    sent = 0
+    while sent < opts.count:
+        c = a.c
+        frames = [c.headers(c.sid(), c.request(extra=[("connection", "close")]))
+                  for _ in range(min(100, opts.count - sent))]
+        ok = a.send(frames)
+        sent += len(frames) if ok else 0
+        ok = ok and a.drain()
+        if not a.keep_going(ok):
+            break
+    return a.report(streams=sent)
+
+
 def slow_reader(opts):
     a = Abuse(opts, settings={S_INITIAL_WINDOW_SIZE: 0})
     c = a.c
@@ -238,6 +255,7 @@ MODES = {
     "streams": streams,
     "continuation": continuation,
     "slow-reader": slow_reader,
+    "malformed": malformed,
     "settings": lambda o: flood(o, lambda i: SettingsFrame(0, settings={})),
     "ping": lambda o: flood(o, lambda i: PingFrame(0, opaque_data=i.to_bytes(8, "big"))),
 }

@@ -6,10 +6,12 @@ the server's GOAWAY.
     h2raw.py CAFILE HOST ACTION...
 
 ACTION is get:ID:PATH (HEADERS with END_STREAM), rst:ID:CODE (RST_STREAM),
-sleep:SECONDS, or read:SECONDS (print the frames that come, one line each,
+sleep:SECONDS, read:SECONDS (print the frames that come, one line each,
 until the server closes or SECONDS pass: "headers ID 0xNN" with the first
 byte of the head, 0x88 being HPACK's ":status: 200"; "data ID" and
-"data ID end"; "rst ID CODE"; "goaway CODE"; then "eof" if it closed).
+"data ID end"; "rst ID CODE"; "goaway CODE"; then "eof" if it closed),
+or last (GOAWAY lines from then on name the last stream id too:
+"goaway CODE last ID").
 SETTINGS, PING and WINDOW_UPDATE frames are not printed.  No HPACK decoder:
 the heads it sends are literals, the ones it reads are named by one byte.
 """
@@ -20,6 +22,7 @@ import sys
 import time
 
 TYPES = {0: "data", 1: "headers", 3: "rst", 7: "goaway"}
+SHOW_LAST = False
 
 
 def frame(kind, flags, stream, payload=b""):
@@ -42,7 +45,9 @@ def show(kind, flags, stream, payload):
     elif kind == 3:
         print("rst %d %d" % (stream, int.from_bytes(payload[:4], "big")))
     elif kind == 7:
-        print("goaway %d" % int.from_bytes(payload[4:8], "big"))
+        print("goaway %d" % int.from_bytes(payload[4:8], "big") +
+              (" last %d" % (int.from_bytes(payload[:4], "big") & 0x7fffffff)
+               if SHOW_LAST else ""))
     sys.stdout.flush()
 
 
@@ -69,6 +74,7 @@ def read(s, secs):
 
 
 def main():
+    global SHOW_LAST
     cafile, host = sys.argv[1], sys.argv[2]
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.set_alpn_protocols(["h2"])
@@ -89,6 +95,8 @@ def main():
             time.sleep(float(arg))
         elif what == "read":
             read(s, float(arg))
+        elif what == "last":
+            SHOW_LAST = True
         else:
             sys.exit("unknown action " + action)
 

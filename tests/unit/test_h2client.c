@@ -199,7 +199,7 @@ srv_writable(void *arg, int32_t id)
 }
 
 static const struct h2codec_cbs srv_cbs = {
-	srv_request, srv_data, srv_end, srv_close, srv_writable, NULL,
+	srv_request, srv_data, srv_end, srv_close, srv_writable, NULL, NULL,
 };
 
 static void

@@ -27,6 +27,7 @@ struct owner {
 	uint32_t	 code[MAXID];
 	char		 trailer[MAXID][64];
 	int		 writable[MAXID];
+	const char	*malformed[MAXID];
 	int		 nreq;
 	int		 consume;	/* give the window back at once */
 };
@@ -114,9 +115,19 @@ own_writable(void *arg, int32_t id)
 		o->writable[id]++;
 }
 
+static void
+own_malformed(void *arg, int32_t id, const char *why)
+{
+	struct owner *o = arg;
+
+	if (id < MAXID)
+		o->malformed[id] = why;
+}
+
 static const struct h2codec_cbs own_cbs = {
 	own_request, own_data, own_end, own_close, own_writable,
 	NULL,		/* the codec answers refused heads itself */
+	own_malformed,
 };
 
 static int
@@ -761,9 +772,16 @@ test_invalid(void)
 	    1);
 	pump(&c, &o);
 	for (i = 0; i < 6; i++)
-		if (o.req[id[i]] != NULL || c.code[id[i]] != 1)
+		if (o.req[id[i]] != NULL || c.code[id[i]] != 1 ||
+		    o.malformed[id[i]] == NULL ||
+		    strstr(o.malformed[id[i]], "RFC 9113 8.") == NULL ||
+		    o.closed[id[i]] != 0)
 			ok = 0;
 	CHECK(ok && o.nreq == 1, "invalid: each stream reset, PROTOCOL_ERROR");
+	CHECK(ok, "invalid: the owner told why, naming the rule, no close");
+	CHECK(o.malformed[id[4]] != NULL && strstr(o.malformed[id[4]],
+	    "Host differs") != NULL, "invalid: Host disagreeing named");
+	CHECK(o.malformed[good] == NULL, "invalid: a good stream is not");
 	CHECK(o.req[good] != NULL, "invalid: a Host agreeing is fine");
 	CHECK(c.goaway == 0, "invalid: the connection lives on");
 	cl_free(&c);

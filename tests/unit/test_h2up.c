@@ -147,7 +147,7 @@ srv_writable(void *arg, int32_t id)
 }
 
 static const struct h2codec_cbs srv_cbs = {
-	srv_request, srv_data, srv_end, srv_close, srv_writable, NULL,
+	srv_request, srv_data, srv_end, srv_close, srv_writable, NULL, NULL,
 };
 
 static void
@@ -539,6 +539,48 @@ test_drain(void)
 	evbuffer_free(x.body);
 }
 
+static int woken;
+
+static void
+wait_done(struct h2up_wait *w)
+{
+	(void)w;
+	woken++;
+}
+
+/* Dials others wait for: found by address and SNI, each waiter woken once. */
+static void
+test_dials(void)
+{
+	struct sockaddr_in a = address();
+	struct sockaddr *sa = (struct sockaddr *)&a;
+	struct h2up_wait w1 = { .done = wait_done }, w2 = { .done = wait_done };
+	struct h2up_dial *d;
+
+	d = h2up_pool_dial(&pool, sa, sizeof(a), "api.test");
+	CHECK(d != NULL && h2up_pool_dialing(&pool, sa, sizeof(a),
+	    "api.test") == d, "dials: found for its address and SNI");
+	CHECK(h2up_pool_dialing(&pool, sa, sizeof(a), "other.test") == NULL,
+	    "dials: not for another SNI");
+	h2up_dial_wait(d, &w1);
+	h2up_dial_wait(d, &w2);
+	h2up_wait_leave(&w2);
+	h2up_dial_end(d, 0);
+	CHECK(woken == 1 && w1.dial == NULL && w2.dial == NULL,
+	    "dials: the end wakes who still waits, once");
+	CHECK(h2up_pool_dialing(&pool, sa, sizeof(a), "api.test") == NULL,
+	    "dials: gone once ended");
+	d = h2up_pool_dial(&pool, sa, sizeof(a), "api.test");
+	h2up_dial_end(d, 1);
+	CHECK(h2up_pool_dial(&pool, sa, sizeof(a), "api.test") == NULL &&
+	    h2up_pool_dialing(&pool, sa, sizeof(a), "api.test") == NULL &&
+	    pool.known_h1 == 1,
+	    "dials: an upstream found http/1.1 is not dialed for waiting");
+	h2up_pool_clear(&pool);
+	CHECK(pool.known_h1 == 0 && TAILQ_EMPTY(&pool.dials),
+	    "dials: the pool forgets at the end");
+}
+
 int
 main(void)
 {
@@ -565,6 +607,7 @@ main(void)
 	test_idle();
 	test_ping();
 	test_drain();
+	test_dials();
 
 	event_base_free(base);
 	SSL_CTX_free(server_ctx);
