@@ -2,8 +2,7 @@
 # A unary gRPC call from Python grpcio (which offers only h2) through
 # sluice's interception: the client trusts only sluice's CA, gets status OK,
 # its message echoed and the server's trailing metadata, and the server
-# logged exactly that call.  Skips until sluice speaks HTTP/2 to clients
-# and to h2-only upstreams (grpc_upstream.py is one).
+# logged exactly that call (grpc_upstream.py speaks only h2).
 . "$(dirname "$0")/../lab/lab.sh"
 lab_grpc_up "" --default-policy allow
 
