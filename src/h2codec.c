@@ -76,6 +76,7 @@ struct h2codec_stream {
 	int		 too_big;
 	int		 refused;	/* the status on_refused gets */
 	int		 seen;		/* on_request or on_refused ran */
+	int		 held;		/* st->req waits for END_STREAM */
 
 	/* response side */
 	struct h2out	 out;		/* the body, bounded */
@@ -360,7 +361,7 @@ h2codec_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f,
 		return 0;
 	if (f->headers.cat != NGHTTP2_HCAT_REQUEST) {
 		st = h2codec_stream(h2, f->hd.stream_id);
-		if (!h2codec_owned(st))
+		if (!h2codec_owned(st) && (st == NULL || !st->held))
 			return 0;
 		st->head_size = 0;
 		st->trailers = h2nv_msg_new(MSG_REQUEST);
@@ -423,15 +424,33 @@ h2codec_on_header(nghttp2_session *s, const nghttp2_frame *f,
 	return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
+/* The head in st->req goes to the owner: a request, or one it refused. */
+static void
+h2codec_deliver(struct h2codec *h2, struct h2codec_stream *st)
+{
+	struct msg *m;
+
+	st->seen = 1;
+	st->held = 0;
+	if (st->refused != 0) {
+		h2->cbs.on_refused(h2->arg, st->id, st->refused);
+		return;
+	}
+	m = st->req;
+	st->req = NULL;
+	h2->cbs.on_request(h2->arg, st->id, m);
+}
+
 /* A HEADERS frame read whole: a request head, or the request's trailers. */
 static int
 h2codec_on_headers(struct h2codec *h2, struct h2codec_stream *st,
     const nghttp2_frame *f)
 {
 	int end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
-	struct msg *m;
 
 	if (st->trailers != NULL) {
+		if (st->held)
+			h2codec_deliver(h2, st);
 		if (!h2codec_owned(st))
 			return 0;
 		if (st->too_big)
@@ -443,21 +462,24 @@ h2codec_on_headers(struct h2codec *h2, struct h2codec_stream *st,
 		st->trailers = NULL;
 		return 0;
 	}
-	if (st->seen || st->head_sent)
+	if (st->seen || st->head_sent || st->held)
 		return 0;
 	if (h2codec_request(st, end) == -1)
 		return nghttp2_submit_rst_stream(h2->s, NGHTTP2_FLAG_NONE,
 		    st->id, NGHTTP2_PROTOCOL_ERROR);
 	if (st->head_sent)
 		return 0;	/* refused by us */
-	st->seen = 1;
-	if (st->refused != 0) {
-		h2->cbs.on_refused(h2->arg, st->id, st->refused);
-	} else {
-		m = st->req;
-		st->req = NULL;
-		h2->cbs.on_request(h2->arg, st->id, m);
+	/*
+	 * content-length 0 on an open stream: the request is whole only if
+	 * the stream ends without DATA (nghttp2 resets it otherwise), so it
+	 * goes nowhere until then; forwarded at once, the upstream could
+	 * answer a request the client then makes malformed (RFC 9113 8.1.1).
+	 */
+	if (!end && st->refused == 0 && st->has_length && st->length == 0) {
+		st->held = 1;
+		return 0;
 	}
+	h2codec_deliver(h2, st);
 	if (end)
 		h2->cbs.on_end(h2->arg, st->id, NULL);
 	return 0;
@@ -479,6 +501,8 @@ h2codec_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
 		break;
 	case NGHTTP2_DATA:
+		if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && st->held)
+			h2codec_deliver(h2, st);
 		if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
 		    h2codec_owned(st))
 			h2->cbs.on_end(h2->arg, st->id, NULL);

@@ -1039,6 +1039,8 @@ body_case("8.1.1/2", "content-length 10 with 4 bytes of DATA in two frames: malf
 body_case("8.1.1/3", "content-length 0 then DATA: malformed", "0", [b"x"], malformed)
 body_case("8.1.1/4", "POST with a matching content-length: answered", "4", [b"fo", b"ur"],
           answered)
+body_case("8.1.1/8", "content-length 0, then an empty DATA ending the stream: answered", "0",
+          [b""], answered)
 
 
 # 8.2  HTTP fields
