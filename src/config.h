@@ -84,6 +84,7 @@ struct config {
 	int			 drain_timeout;		/* seconds */
 	int			 handshake_timeout;	/* seconds */
 	int			 idle_timeout;		/* seconds */
+	int			 upstream_idle_timeout;	/* seconds, pooled */
 	int			 max_connections;	/* in all, across workers */
 	int			 tls_resumption;	/* session cache and tickets */
 	size_t			 cache_size;		/* bytes of cached responses */

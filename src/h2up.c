@@ -93,9 +93,9 @@ static void h2up_close(struct h2up *, uint32_t code);
 static void h2up_pool_remove(struct h2up *);
 
 void
-h2up_times_default(struct h2up_times *t)
+h2up_times_default(struct h2up_times *t, const struct config *cfg)
 {
-	t->idle_ms = UPSTREAM_IDLE_SECS * 1000;
+	t->idle_ms = (unsigned)cfg->upstream_idle_timeout * 1000;
 	t->ping_ms = 15 * 1000;
 }
 
@@ -321,7 +321,7 @@ h2up_new(const struct dp_env *env, struct sock *s,
 	if (times != NULL)
 		u->times = *times;
 	else
-		h2up_times_default(&u->times);
+		h2up_times_default(&u->times, env->cfg);
 	memcpy(&u->addr, addr, len);
 	u->len = len;
 	snprintf(u->sni, sizeof(u->sni), "%s", sni);

@@ -29,6 +29,7 @@
 
 #include "msg.h"
 
+struct config;
 struct dp_env;
 struct evbuffer;
 struct h2client_limits;
@@ -61,8 +62,8 @@ struct h2up_times {
 					   no answer as long again: dead */
 };
 
-/* 30 s idle (UPSTREAM_IDLE_SECS), a PING after 15 s of silence. */
-void h2up_times_default(struct h2up_times *);
+/* --upstream-idle-timeout idle, a PING after 15 s of silence. */
+void h2up_times_default(struct h2up_times *, const struct config *);
 
 /*
  * A dial offering h2 to an upstream (address, SNI) whose protocol is not

@@ -95,6 +95,8 @@ main_usage(void)
 	    "  --handshake-timeout SECONDS  client TLS handshake (10)\n"
 	    "  --idle-timeout SECONDS       keep-alive idle / request head "
 	    "(60)\n"
+	    "  --upstream-idle-timeout SECONDS  an idle pooled upstream "
+	    "connection is closed (30)\n"
 	    "  --max-connections N          client connections in all "
 	    "(4096)\n"
 	    "  --workers N                  event-loop threads (CPUs)\n"
@@ -322,7 +324,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 		OPT_RULES = 256, OPT_AUDIT, OPT_CA_CERT, OPT_CA_KEY, OPT_LISTEN,
 		OPT_CONNECT, OPT_UPSTREAM_CA, OPT_RESOLVE, OPT_POLICY,
 		OPT_UP_TIMEOUT, OPT_DRAIN, OPT_HS_TIMEOUT, OPT_IDLE,
-		OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
+		OPT_UP_IDLE, OPT_MAXCONN, OPT_WORKERS, OPT_KEYLOG, OPT_USER, OPT_ADMIN,
 		OPT_PCAP, OPT_NFQUEUE, OPT_VERBOSE, OPT_HELP, OPT_NO_RESUME,
 		OPT_CACHE_SIZE, OPT_STREAM_IDLE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 		OPT_PCAP_MAX, OPT_PCAP_FILTER, OPT_AUDIT_RETENTION,
@@ -361,6 +363,8 @@ main_parse(struct config *cfg, int argc, char **argv)
 		{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
 		{ "handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+		{ "upstream-idle-timeout", required_argument, NULL,
+		    OPT_UP_IDLE },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "keylog", required_argument, NULL, OPT_KEYLOG },
@@ -395,6 +399,7 @@ main_parse(struct config *cfg, int argc, char **argv)
 	cfg->drain_timeout = 10;
 	cfg->handshake_timeout = 10;
 	cfg->idle_timeout = 60;
+	cfg->upstream_idle_timeout = 30;
 	cfg->max_connections = 4096;
 	cfg->tls_resumption = 1;
 	cfg->cache_size = (size_t)64 << 20;
@@ -490,6 +495,10 @@ main_parse(struct config *cfg, int argc, char **argv)
 		case OPT_IDLE:
 			cfg->idle_timeout = main_int("--idle-timeout", optarg,
 			    1, 86400);
+			break;
+		case OPT_UP_IDLE:
+			cfg->upstream_idle_timeout = main_int(
+			    "--upstream-idle-timeout", optarg, 1, 3600);
 			break;
 		case OPT_MAXCONN:
 			cfg->max_connections = main_int("--max-connections",

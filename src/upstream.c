@@ -13,6 +13,14 @@
  * HTTP/1.1 exchange, nor the reverse.  An idle connection that becomes
  * readable or closes is dropped: a server may not send anything
  * unsolicited on an idle HTTP/1.1 connection.
+ *
+ * The idle list is in the order connections were put: take() hands out the
+ * newest that fits, so the oldest are those no burst needed lately, and they
+ * are retired once idle for --upstream-idle-timeout by one timer set for the
+ * oldest.  The cap is above any concurrency one worker usually carries to
+ * one upstream: a burst of answers must not close what the next burst would
+ * dial again (a full TLS handshake each).  Entries come from an array made
+ * at start, so putting a connection allocates nothing.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -40,19 +48,15 @@
 #include "util.h"
 
 struct upstream_idle {
-	TAILQ_ENTRY(upstream_idle) entry;
+	TAILQ_ENTRY(upstream_idle) entry;	/* in idle or spare */
 	const struct dp_env	*env;
 	struct sock		*sock;
-	struct event		*timer;		/* UPSTREAM_IDLE_SECS */
+	double			 since_ms;	/* util_mono_ms() when put */
 	struct sockaddr_storage	 addr;
 	socklen_t		 len;
+	size_t			 sni_len;
 	char			 sni[CONFIG_HOST_MAX];
 	char			 alpn[UPSTREAM_ALPN_MAX];	/* negotiated */
-	/*
-	 * An h2 connection (issue 9) stays here while it has streams to
-	 * spare: its open and allowed stream counts go next to alpn, and
-	 * take() hands it out without unlinking it while one is free.
-	 */
 };
 
 /*
@@ -214,10 +218,11 @@ upstream_close_fd(const struct dp_env *env, int fd)
 
 static int
 upstream_same(const struct upstream_idle *u, const struct sockaddr *addr,
-    socklen_t len, const char *sni, const char *alpn)
+    socklen_t len, const char *sni, size_t sni_len, const char *alpn)
 {
-	return u->len == len && memcmp(&u->addr, addr, len) == 0 &&
-	    strcmp(u->sni, sni) == 0 && strcmp(u->alpn, alpn) == 0;
+	return u->len == len && u->sni_len == sni_len &&
+	    memcmp(&u->addr, addr, len) == 0 &&
+	    memcmp(u->sni, sni, sni_len) == 0 && strcmp(u->alpn, alpn) == 0;
 }
 
 /*
@@ -252,17 +257,27 @@ upstream_proto(const struct sock *s)
 	return n == 2 && memcmp(p, "h2", 2) == 0 ? "h2" : UPSTREAM_ALPN_HTTP1;
 }
 
+/* The entry's slot goes back to the spares; its sock is the caller's. */
+static struct sock *
+upstream_idle_unlink(struct upstream_idle *u)
+{
+	struct upstream_pool *p = u->env->pool;
+
+	TAILQ_REMOVE(&p->idle, u, entry);
+	TAILQ_INSERT_HEAD(&p->spare, u, entry);
+	p->n--;
+	return u->sock;
+}
+
 static void
 upstream_idle_free(struct upstream_idle *u)
 {
-	TAILQ_REMOVE(&u->env->pool->idle, u, entry);
-	u->env->pool->n--;
-	upstream_free(u->env, u->sock);
-	event_free(u->timer);
-	free(u);
+	const struct dp_env *env = u->env;
+
+	upstream_free(env, upstream_idle_unlink(u));
 }
 
-/* Anything on an idle connection (data, close, timeout) retires it. */
+/* Anything on an idle connection (data, close) retires it. */
 static void
 upstream_idle_read(struct sock *s, void *arg)
 {
@@ -278,12 +293,56 @@ upstream_idle_event(struct sock *s, short what, void *arg)
 	upstream_idle_free(arg);
 }
 
+/* The timer is set for when the oldest entry's idle time runs out. */
 static void
-upstream_idle_timeout(evutil_socket_t fd, short what, void *arg)
+upstream_pool_arm(struct upstream_pool *p, double now_ms)
 {
+	struct upstream_idle *u = TAILQ_FIRST(&p->idle);
+	double ms;
+	struct timeval tv;
+
+	if (u == NULL)
+		return;
+	ms = u->since_ms + p->idle_ms - now_ms;
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms - tv.tv_sec * 1000.0) * 1000);
+	evtimer_add(p->sweep, &tv);
+}
+
+static void
+upstream_pool_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_pool *p = arg;
+	struct upstream_idle *u;
+	double now = util_mono_ms();
+
 	(void)fd;
 	(void)what;
-	upstream_idle_free(arg);
+	while ((u = TAILQ_FIRST(&p->idle)) != NULL &&
+	    now - u->since_ms >= p->idle_ms)
+		upstream_idle_free(u);
+	upstream_pool_arm(p, now);
+}
+
+int
+upstream_pool_init(struct upstream_pool *p, struct event_base *base,
+    double idle_ms)
+{
+	int i;
+
+	TAILQ_INIT(&p->idle);
+	TAILQ_INIT(&p->spare);
+	p->n = 0;
+	p->idle_ms = idle_ms;
+	p->slots = calloc(UPSTREAM_POOL_MAX, sizeof(*p->slots));
+	p->sweep = evtimer_new(base, upstream_pool_sweep, p);
+	if (p->slots == NULL || p->sweep == NULL)
+		return -1;
+	for (i = 0; i < UPSTREAM_POOL_MAX; i++)
+		TAILQ_INSERT_TAIL(&p->spare, &p->slots[i], entry);
+	return 0;
 }
 
 struct sock *
@@ -292,15 +351,13 @@ upstream_pool_take(const struct dp_env *env, const struct sockaddr *addr,
 {
 	struct upstream_idle *u;
 	struct sock *s;
+	size_t sni_len = strlen(sni);
 
-	TAILQ_FOREACH(u, &env->pool->idle, entry) {
-		if (!upstream_same(u, addr, len, sni, alpn))
+	TAILQ_FOREACH_REVERSE(u, &env->pool->idle, upstream_idle_list,
+	    entry) {
+		if (!upstream_same(u, addr, len, sni, sni_len, alpn))
 			continue;
-		s = u->sock;
-		TAILQ_REMOVE(&env->pool->idle, u, entry);
-		env->pool->n--;
-		event_free(u->timer);
-		free(u);
+		s = upstream_idle_unlink(u);
 		sock_setcb(s, NULL, NULL, NULL, NULL);
 		return s;
 	}
@@ -311,33 +368,33 @@ void
 upstream_pool_put(const struct dp_env *env, struct sock *s,
     const struct sockaddr *addr, socklen_t len, const char *sni)
 {
-	struct timeval idle = { UPSTREAM_IDLE_SECS, 0 };
+	struct upstream_pool *p = env->pool;
 	struct upstream_idle *u;
+	size_t sni_len = strlen(sni);
 
 	if (*env->draining || evbuffer_get_length(sock_input(s)) != 0 ||
-	    (u = calloc(1, sizeof(*u))) == NULL) {
+	    sni_len >= sizeof(u->sni) || len > sizeof(u->addr)) {
 		upstream_free(env, s);
 		return;
 	}
-	if ((u->timer = evtimer_new(env->base, upstream_idle_timeout, u)) ==
-	    NULL) {
-		free(u);
-		upstream_free(env, s);
-		return;
-	}
-	if (env->pool->n >= UPSTREAM_POOL_MAX)
-		upstream_idle_free(TAILQ_FIRST(&env->pool->idle));
+	if (TAILQ_EMPTY(&p->spare))
+		upstream_idle_free(TAILQ_FIRST(&p->idle));
+	u = TAILQ_FIRST(&p->spare);
+	TAILQ_REMOVE(&p->spare, u, entry);
 	u->env = env;
 	u->sock = s;
+	u->since_ms = util_mono_ms();
 	memcpy(&u->addr, addr, len);
 	u->len = len;
-	snprintf(u->sni, sizeof(u->sni), "%s", sni);
+	memcpy(u->sni, sni, sni_len + 1);
+	u->sni_len = sni_len;
 	upstream_alpn(s, u->alpn, sizeof(u->alpn));
-	TAILQ_INSERT_TAIL(&env->pool->idle, u, entry);
-	env->pool->n++;
+	TAILQ_INSERT_TAIL(&p->idle, u, entry);
+	p->n++;
 	sock_setcb(s, upstream_idle_read, NULL, upstream_idle_event, u);
-	evtimer_add(u->timer, &idle);
 	sock_set_read(s, 1);
+	if (!evtimer_pending(p->sweep, NULL))
+		upstream_pool_arm(p, u->since_ms);
 }
 
 void
@@ -345,4 +402,14 @@ upstream_pool_clear(const struct dp_env *env)
 {
 	while (!TAILQ_EMPTY(&env->pool->idle))
 		upstream_idle_free(TAILQ_FIRST(&env->pool->idle));
+	if (env->pool->sweep != NULL)
+		evtimer_del(env->pool->sweep);
+}
+
+void
+upstream_pool_free(struct upstream_pool *p)
+{
+	if (p->sweep != NULL)
+		event_free(p->sweep);
+	free(p->slots);
 }

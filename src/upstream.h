@@ -9,17 +9,27 @@
 #include <sys/socket.h>
 
 struct dp_env;
+struct event;
+struct event_base;
 struct sock;
 struct upstream_idle;
 
 /* A worker's idle upstream connections, oldest first. */
 struct upstream_pool {
-	TAILQ_HEAD(, upstream_idle) idle;
+	TAILQ_HEAD(upstream_idle_list, upstream_idle) idle;
+	TAILQ_HEAD(, upstream_idle) spare;	/* unused entries */
+	struct upstream_idle	*slots;		/* UPSTREAM_POOL_MAX entries */
+	struct event		*sweep;		/* retires the oldest */
+	double			 idle_ms;	/* --upstream-idle-timeout */
 	int			 n;
 };
 
-#define UPSTREAM_POOL_MAX	64	/* idle connections per worker */
-#define UPSTREAM_IDLE_SECS	30
+/*
+ * Idle connections per worker: above the requests one worker usually has
+ * in flight to one upstream (an HTTP/1.1 connection carries one), and
+ * bounded, since each holds a socket and its TLS state.
+ */
+#define UPSTREAM_POOL_MAX	256
 #define UPSTREAM_ALPN_MAX	32	/* a protocol id, as negotiated */
 #define UPSTREAM_ALPN_HTTP1	"http/1.1"
 
@@ -102,7 +112,17 @@ void upstream_pool_put(const struct dp_env *, struct sock *,
  */
 const char *upstream_proto(const struct sock *);
 
+/*
+ * An empty pool for a worker's base, closing connections idle for idle_ms;
+ * -1 without memory.
+ */
+int upstream_pool_init(struct upstream_pool *, struct event_base *,
+    double idle_ms);
+
 /* Free every pooled connection (worker shutdown). */
 void upstream_pool_clear(const struct dp_env *);
+
+/* Free what init made (after clear, with the base still alive). */
+void upstream_pool_free(struct upstream_pool *);
 
 #endif

@@ -131,10 +131,11 @@ worker_init(struct worker *w, struct sluice *sl, int id)
 	w->id = id;
 	w->sl = sl;
 	TAILQ_INIT(&w->conns.list);
-	TAILQ_INIT(&w->pool.idle);
 	h2up_pool_init(&w->h2pool);
 	TAILQ_INIT(&w->revalidating);
-	if ((w->base = worker_base_new()) == NULL)
+	if ((w->base = worker_base_new()) == NULL ||
+	    upstream_pool_init(&w->pool, w->base,
+	    cfg->upstream_idle_timeout * 1000.0) == -1)
 		return -1;
 	/* A peeked ClientHello stays readable: intercept.c waits edge-triggered. */
 	if (!(event_base_get_features(w->base) & EV_FEATURE_ET)) {
@@ -235,6 +236,7 @@ worker_join_all(struct worker *ws, int n)
 			rules_snapshot_unref(ws[i].rules);
 		wake_free(ws[i].wake);
 		event_free(ws[i].drain_timer);
+		upstream_pool_free(&ws[i].pool);
 		ratelimit_redis_free(ws[i].redis);
 		evdns_base_free(ws[i].dns, 0);
 		event_base_free(ws[i].base);

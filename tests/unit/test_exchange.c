@@ -369,6 +369,7 @@ sluice_start(void)
 	cfg.drain_timeout = 1;
 	cfg.handshake_timeout = 5;
 	cfg.idle_timeout = 10;
+	cfg.upstream_idle_timeout = 10;
 	cfg.max_connections = 64;
 	cfg.tls_resumption = 1;
 	cfg.cache_size = (size_t)1 << 20;

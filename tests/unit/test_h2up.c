@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "config.h"
 #include "counters.h"
 #include "dpenv.h"
 #include "h2client.h"
@@ -42,6 +43,7 @@ static struct upstream_pool upool;
 static struct h2up_pool pool;
 static int draining;
 static struct dp_env env;
+static struct config cfg = { .upstream_idle_timeout = 30 };
 
 /* The upstream: an h2codec on the server end of the socketpair. */
 struct srv {
@@ -594,10 +596,11 @@ main(void)
 	SSL_CTX_set_alpn_select_cb(server_ctx, unit_tls_alpn_pick,
 	    &server_picks);
 	base = event_base_new();
-	TAILQ_INIT(&upool.idle);
+	if (upstream_pool_init(&upool, base, 30000) == -1)
+		return 1;
 	h2up_pool_init(&pool);
-	env = (struct dp_env){ .base = base, .draining = &draining,
-	    .counters = &counters, .pool = &upool };
+	env = (struct dp_env){ .base = base, .cfg = &cfg,
+	    .draining = &draining, .counters = &counters, .pool = &upool };
 
 	test_multiplex();
 	test_post();
@@ -609,6 +612,8 @@ main(void)
 	test_drain();
 	test_dials();
 
+	upstream_pool_clear(&env);
+	upstream_pool_free(&upool);
 	event_base_free(base);
 	SSL_CTX_free(server_ctx);
 	SSL_CTX_free(client_ctx);

@@ -1,11 +1,14 @@
 /*
- * test_upstream.c - the idle pool's key (upstream.c): a pooled connection
- * is handed out only for the address, SNI and ALPN protocol it was made
- * with.
+ * test_upstream.c - the idle pool (upstream.c): a pooled connection is
+ * handed out only for the address, SNI and ALPN protocol it was made with;
+ * the newest that fits first; the pool holds UPSTREAM_POOL_MAX, closing the
+ * oldest beyond; a connection idle for the pool's time, or one the server
+ * writes to, is closed.
  *
- * Each case makes a real TLS connection over a socketpair in one event
+ * The key cases make a real TLS connection over a socketpair in one event
  * base, the server picking the ALPN protocol the case asks for (or none),
- * gives the client end to the pool and takes it back with various keys.
+ * give the client end to the pool and take it back with various keys.  The
+ * others pool plain socketpair ends.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,12 +126,121 @@ pooled_for(const char *picks, const char *want, const char *sni, int port)
 	return got == c;
 }
 
+/* A plain connected sock; *peer is the other end's fd. */
+static struct sock *
+plain(int *peer)
+{
+	int fds[2];
+	struct sock *s;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == -1 ||
+	    (s = sock_new_plain(base, fds[0])) == NULL) {
+		perror("socketpair");
+		exit(1);
+	}
+	*peer = fds[1];
+	atomic_fetch_add(&counters.upstreams, 1);
+	return s;
+}
+
+static void
+put_port(struct sock *s, int port)
+{
+	struct sockaddr_in sin = address(port);
+
+	upstream_pool_put(&env, s, (struct sockaddr *)&sin, sizeof(sin),
+	    "api.example");
+}
+
+static struct sock *
+take_port(int port)
+{
+	struct sockaddr_in sin = address(port);
+
+	return upstream_pool_take(&env, (struct sockaddr *)&sin, sizeof(sin),
+	    "api.example", UPSTREAM_ALPN_HTTP1);
+}
+
+static void
+run_ms(int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+static void
+test_newest_first(void)
+{
+	int p1, p2;
+	struct sock *a = plain(&p1), *b = plain(&p2);
+
+	put_port(a, 443);
+	put_port(b, 443);
+	CHECK(take_port(443) == b && take_port(443) == a,
+	    "the newest idle connection is handed out first");
+	upstream_free(&env, a);
+	upstream_free(&env, b);
+	close(p1);
+	close(p2);
+}
+
+static void
+test_cap(void)
+{
+	int peers[UPSTREAM_POOL_MAX + 1], i;
+	struct sock *s;
+	char c;
+
+	for (i = 0; i <= UPSTREAM_POOL_MAX; i++)
+		put_port(plain(&peers[i]), 1000 + i);
+	CHECK(pool.n == UPSTREAM_POOL_MAX,
+	    "the pool holds UPSTREAM_POOL_MAX connections");
+	CHECK(read(peers[0], &c, 1) == 0 && take_port(1000) == NULL,
+	    "beyond it, the oldest is closed");
+	s = take_port(1001);
+	CHECK(s != NULL, "the next oldest is kept");
+	upstream_free(&env, s);
+	upstream_pool_clear(&env);
+	for (i = 0; i <= UPSTREAM_POOL_MAX; i++)
+		close(peers[i]);
+}
+
+static void
+test_idle_and_readable(void)
+{
+	int p1, p2, p3;
+	struct sock *s;
+
+	pool.idle_ms = 300;
+	put_port(plain(&p1), 1);
+	run_ms(150);
+	put_port(plain(&p2), 2);
+	put_port(plain(&p3), 3);
+	CHECK(write(p3, "x", 1) == 1, "the server writes");
+	run_ms(50);
+	CHECK(take_port(3) == NULL && pool.n == 2,
+	    "a connection the server writes to is closed");
+	run_ms(200);
+	CHECK(pool.n == 1 && take_port(1) == NULL,
+	    "a connection idle for the pool's time is closed");
+	run_ms(200);
+	CHECK(pool.n == 0, "and the next when its time runs out");
+	s = take_port(2);
+	CHECK(s == NULL, "nothing is left");
+	close(p1);
+	close(p2);
+	close(p3);
+}
+
 int
 main(void)
 {
 	ctx_init();
 	base = event_base_new();
-	TAILQ_INIT(&pool.idle);
+	if (upstream_pool_init(&pool, base, 30000) == -1)
+		return 1;
 	env = (struct dp_env){ .base = base, .draining = &draining,
 	    .counters = &counters, .pool = &pool };
 
@@ -149,6 +261,15 @@ main(void)
 	/* None was opened by upstream_connect_*(); each closed once. */
 	CHECK(pool.n == 0 && atomic_load(&counters.upstreams) == -7,
 	    "the pool is empty and each connection was closed once");
+
+	atomic_store(&counters.upstreams, 0);
+	test_newest_first();
+	test_cap();
+	test_idle_and_readable();
+	CHECK(atomic_load(&counters.upstreams) == 0,
+	    "every plain connection was closed once");
+
+	upstream_pool_free(&pool);
 
 	event_base_free(base);
 	SSL_CTX_free(server_ctx);
