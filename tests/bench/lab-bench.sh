@@ -12,7 +12,7 @@
 #                       forged leaf: sluice must run and bench_mode sluice be
 #                       set) and $LAB_DIR/nginx-proxy.conf for nginx as the
 #                       proxy, listening on $NGINX_PORT
-#   bench_nginx_h2      that config with h2 on its listener and 64 idle
+#   bench_nginx_h2      that config with h2 on its listener and 256 idle
 #                       upstream connections kept (sluice's UPSTREAM_POOL_MAX)
 #   bench_nginx_start   nginx as the proxy, on CPU 0 in G ($NGINX_PID)
 #   proxy_pids MODE     the processes doing the proxy's work in MODE
@@ -110,9 +110,9 @@ bench_nginx_conf() {
 # as many idle as sluice's pool does (UPSTREAM_POOL_MAX, per worker).
 bench_nginx_h2() {
 	sed -i -e "s|listen 0.0.0.0:$NGINX_PORT ssl;|listen 0.0.0.0:$NGINX_PORT ssl http2;|" \
-		-e "s|keepalive 32;|keepalive 64;|" "$LAB_DIR/nginx-proxy.conf"
-	grep -q "ssl http2;" "$LAB_DIR/nginx-proxy.conf" && grep -q "keepalive 64;" "$LAB_DIR/nginx-proxy.conf" ||
-		fail "could not give nginx's listener http2 and 64 idle upstream connections"
+		-e "s|keepalive 32;|keepalive 256;|" "$LAB_DIR/nginx-proxy.conf"
+	grep -q "ssl http2;" "$LAB_DIR/nginx-proxy.conf" && grep -q "keepalive 256;" "$LAB_DIR/nginx-proxy.conf" ||
+		fail "could not give nginx's listener http2 and 256 idle upstream connections"
 }
 
 bench_nginx_start() {
