@@ -14,6 +14,8 @@
 #                       proxy, listening on $NGINX_PORT
 #   bench_nginx_h2      that config with h2 on its listener and 256 idle
 #                       upstream connections kept (sluice's UPSTREAM_POOL_MAX)
+#   bench_nginx_log     that config with an access log line per request,
+#                       the fields of sluice's audit row, buffered (64 KiB)
 #   bench_nginx_start   nginx as the proxy, on CPU 0 in G ($NGINX_PID)
 #   proxy_pids MODE     the processes doing the proxy's work in MODE
 #   cpu_ticks PID...    their utime+stime, all threads, in clock ticks
@@ -113,6 +115,16 @@ bench_nginx_h2() {
 		-e "s|keepalive 32;|keepalive 256;|" "$LAB_DIR/nginx-proxy.conf"
 	grep -q "ssl http2;" "$LAB_DIR/nginx-proxy.conf" && grep -q "keepalive 256;" "$LAB_DIR/nginx-proxy.conf" ||
 		fail "could not give nginx's listener http2 and 256 idle upstream connections"
+}
+
+bench_nginx_log() {
+	local fmt='$time_iso8601 $remote_addr $server_addr:$server_port $ssl_server_name $host'
+	fmt+=' $request_method "$request_uri" $status $request_length $bytes_sent $request_time'
+	fmt+=' $server_protocol $upstream_addr $upstream_status $ssl_protocol $ssl_cipher'
+	sed -i "s|access_log off;|log_format audit '$fmt'; access_log $LAB_DIR/nginx-access.log audit buffer=64k flush=1s;|" \
+		"$LAB_DIR/nginx-proxy.conf"
+	grep -q "access_log $LAB_DIR/nginx-access.log" "$LAB_DIR/nginx-proxy.conf" ||
+		fail "could not give nginx an access log"
 }
 
 bench_nginx_start() {
