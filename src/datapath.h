@@ -32,6 +32,7 @@
 #include <event2/util.h>
 #include <openssl/ssl.h>
 
+#include "authority.h"
 #include "cache.h"
 #include "config.h"
 #include "counters.h"
@@ -251,6 +252,8 @@ struct conn {
 	char		 sni[CONFIG_HOST_MAX];
 	char		 connect_host[CONFIG_HOST_MAX];
 	char		 name[CONFIG_HOST_MAX];	/* SNI, CONNECT host or dst IP */
+	char		 authority[AUTHORITY_MAX]; /* name[:dst_port], sent
+						   upstream as the Host */
 
 	struct event	*ev;			/* raw fd reads before TLS */
 	struct event	*timer;

@@ -139,11 +139,12 @@ policy_limit_collect(struct exchange *r)
 
 /*
  * What every request must pass before policy, whichever codec read it:
- * the authority (Host, or :authority) must name what the connection was
- * verified for (the SNI, else the CONNECT host, else the destination
- * address): a request the upstream would route to another name must not
- * ride on this one's rule and credentials; the target must be origin-form
- * and normalise.  0, or -1 once answered (421 or 400).
+ * the authority (Host, or :authority) must be well formed and name what
+ * the connection was verified for (the SNI, else the CONNECT host, else
+ * the destination address) and its port (authority.c): a request the
+ * upstream would route to another name or port must not ride on this
+ * one's rule and credentials; the target must be origin-form and
+ * normalise.  0, or -1 once answered (421 or 400).
  */
 static int
 policy_admit(struct exchange *r, struct http1_str authority,
@@ -152,7 +153,8 @@ policy_admit(struct exchange *r, struct http1_str authority,
 	struct conn *c = r->c;
 	struct h1codec_refusal no;
 
-	if (h1codec_target_check(authority, target, c->name, &no) == -1) {
+	if (h1codec_target_check(authority, target, c->name, c->dst_port,
+	    &no) == -1) {
 		respond_error(r, no.status, no.code, no.why);
 		return -1;
 	}
@@ -194,7 +196,7 @@ policy_dispatch(struct exchange *r, const struct http1_head *h,
 	policy_begin(r);
 	if (policy_admit(r, h->host, h->target) == -1)
 		return;
-	if (h1codec_request_msg(h, p, r->norm, r->norm_len, c->name,
+	if (h1codec_request_msg(h, p, r->norm, r->norm_len, c->authority,
 	    &r->req) == -1) {
 		respond_error(r, 400, "bad_request",
 		    "request head cannot be forwarded");
@@ -206,7 +208,8 @@ policy_dispatch(struct exchange *r, const struct http1_head *h,
 /*
  * The same for a request that came as a message (HTTP/2, begun by
  * exchange_begin_msg() with the path as sent): the checks, the path
- * replaced by the normalised target, then policy_decide().
+ * replaced by the normalised target and the authority by the one the
+ * connection was verified for, then policy_decide().
  */
 void
 policy_dispatch_msg(struct exchange *r)
@@ -226,7 +229,9 @@ policy_dispatch_msg(struct exchange *r)
 	/* An extended CONNECT (RFC 8441) goes on as a WebSocket's GET. */
 	if (m->upgrade && extconnect_request(r) == -1)
 		return;
-	if (msg_copy(m, r->norm, r->norm_len, &m->path) == -1) {
+	if (msg_copy(m, r->norm, r->norm_len, &m->path) == -1 ||
+	    msg_copy(m, r->c->authority, strlen(r->c->authority),
+	    &m->authority) == -1) {
 		respond_error(r, 400, "bad_request",
 		    "request head cannot be forwarded");
 		return;

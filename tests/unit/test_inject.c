@@ -41,6 +41,7 @@ rewrite_to(const char *req, const char *target, struct rule_injection *inj,
 	struct evbuffer *out = evbuffer_new();
 	struct msg m;
 	const char *why;
+	char authority[64];
 	size_t len;
 	char *s;
 	int rc;
@@ -54,8 +55,12 @@ rewrite_to(const char *req, const char *target, struct rule_injection *inj,
 		h.target.p = target;
 		h.target.len = strlen(target);
 	}
+	/* The connection was verified for whatever Host names. */
+	snprintf(authority, sizeof(authority), "%.*s", (int)h.host.len,
+	    h.host.p);
 	msg_init(&m, MSG_REQUEST);
-	rc = h1codec_request_msg(&h, req, h.target.p, h.target.len, "a", &m);
+	rc = h1codec_request_msg(&h, req, h.target.p, h.target.len, authority,
+	    &m);
 	if (rc == 0)
 		rc = inject_request(&m, n ? &rule : NULL, audit, names,
 		    namesz);
