@@ -150,7 +150,8 @@ lookup_serve(struct exchange *r, struct cache_entry *e,
 
 	msg_init(&m, MSG_RESPONSE);
 	if (cache_answer(e, req, &a) == -1 ||
-	    lookup_answer_msg(r, &a, age, status, &m) == -1) {
+	    lookup_answer_msg(r, &a, age, status, &m) == -1 ||
+	    inject_mask_response(&m, r->rule) == -1) {
 		msg_free(&m);
 		cache_entry_unref(e);
 		respond_error(r, 502, "bad_gateway", "out of memory");
