@@ -1630,19 +1630,25 @@ rules_glob_match(const char *glob, const char *s, size_t slen)
  * or beyond an allow.  The two readings differ only when there is "//".
  * Case is the same kind of question (IIS and some frameworks read paths
  * in any case), so a deny also matches in any case; an allow matches only
- * the exact spelling.
+ * the exact spelling.  So are trailing slashes: Express, Spring MVC
+ * (before 6) and Rails route "/admin/" (and "/admin//") to "/admin", so a
+ * deny also meets the path without them.
  */
 static int
 rules_path_reads(const char *glob, const char *s, size_t n, int slashes,
     int deny)
 {
-	int as_sent = rules_glob_read(glob, s, n, 0, deny);
+	size_t t = n;
 
-	if (!slashes)
-		return as_sent;
 	if (!deny)
-		return as_sent && rules_glob_read(glob, s, n, 1, 0);
-	return as_sent || rules_glob_read(glob, s, n, 1, 1);
+		return rules_glob_read(glob, s, n, 0, 0) && (!slashes ||
+		    rules_glob_read(glob, s, n, 1, 0));
+	while (t > 1 && s[t - 1] == '/')
+		t--;
+	return rules_glob_read(glob, s, n, 0, 1) ||
+	    (slashes && rules_glob_read(glob, s, n, 1, 1)) ||
+	    (t < n && (rules_glob_read(glob, s, t, 0, 1) ||
+	    (slashes && rules_glob_read(glob, s, t, 1, 1))));
 }
 
 /*
