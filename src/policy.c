@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "datapath.h"
 #include "h1codec.h"
@@ -255,7 +256,9 @@ policy_denies(struct conn *c, const struct rule *rule)
  * meet it: the request is matched again under each method such a field
  * names, and a deny under any reading stands, while an allow holds only
  * when every reading is allowed.  A value that is no method name reads as
- * "?", which no rule's method matches.
+ * "?", which no rule's method matches.  A HEAD is also read as a GET:
+ * Flask, Express, Rails and Django run a GET's handler for it, so a deny
+ * of GET meets it.
  */
 static const struct rule *
 policy_overrides(struct exchange *r, const struct rule *rule,
@@ -270,6 +273,12 @@ policy_overrides(struct exchange *r, const struct rule *rule,
 	char method[32];
 	size_t i, k, n;
 
+	if (strcasecmp(r->method, "HEAD") == 0 && !policy_denies(r->c, rule)) {
+		alt = rules_match_request(r->rules, r->host, r->c->dst_port,
+		    "GET", path.p, path.len);
+		if (policy_denies(r->c, alt))
+			return alt;
+	}
 	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		for (i = 0; msg_next(m, names[k], strlen(names[k]), &i,
 		    &f) == 0; ) {
