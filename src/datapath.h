@@ -198,6 +198,8 @@ struct exchange {
 	const char	*upstream_proto;	/* upstream_proto() of the leg
 						   once connected; NULL: none */
 	const struct rule *rule;		/* in rules, or NULL */
+	const struct rule *limit_rule;		/* whose limit it spends, or
+						   NULL (policy_limit_rule) */
 	/* caching */
 	const char	*cache_status;		/* Cache-Status detail, or NULL */
 	int		 client_auth;		/* client's own Authorization went */

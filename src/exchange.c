@@ -927,7 +927,7 @@ exchange_assert_one(const struct conn *c, const struct exchange *r)
 	case EX_HELD:
 		/* What waits is the message: its head left the input. */
 		assert(r->req.method.len > 0);
-		assert(r->rule != NULL && r->rule->has_limit);
+		assert(r->limit_rule != NULL && r->limit_rule->has_limit);
 		assert(!r->resp_started && !r->used_upstream);
 		assert(r->fill == NULL && r->flight == NULL);
 		break;

@@ -133,9 +133,9 @@ policy_limit_collect(struct exchange *r)
 	r->shared = NULL;
 	if (ratelimit_redis_collect(r->c->env->redis, w, &wait) ==
 	    RATELIMIT_REDIS_LOCAL)
-		return policy_limit_local(r, r->rule);
+		return policy_limit_local(r, r->limit_rule);
 	r->limit_source = "redis";
-	return policy_limit_apply(r, r->rule, wait, 0);
+	return policy_limit_apply(r, r->limit_rule, wait, 0);
 }
 
 /*
@@ -302,6 +302,28 @@ policy_overrides(struct exchange *r, const struct rule *rule,
 }
 
 /*
+ * The rule whose rate limit r's request spends, rule being the one that
+ * allows it (NULL: the default policy): an earlier rule with a limit that
+ * would match it under a deny's readings of its path, else rule's own
+ * limit.  Without that, "/v1/search/", "/v1//search" or "/v1/search;x"
+ * (the same endpoint to Express, nginx or Tomcat) would be allowed by a
+ * later, wider allow and spend nothing from "/v1/search"'s limit.
+ */
+static const struct rule *
+policy_limit_rule(struct exchange *r, const struct rule *rule,
+    struct http1_str path)
+{
+	const struct rule *lim;
+
+	lim = rules_match_limit(r->rules, r->host, r->c->dst_port, r->method,
+	    path.p, path.len);
+	/* Both point into the snapshot's rules, in matching order. */
+	if (lim != NULL && (rule == NULL || lim < rule))
+		return lim;
+	return rule != NULL && rule->has_limit ? rule : NULL;
+}
+
+/*
  * Decide what to do with exchange r's request, from its message (r->req)
  * and normalised target alone, whichever codec built them: the rule, a
  * deny (or would_deny), a fresh cache hit, the rate limit, then the cache
@@ -332,12 +354,13 @@ policy_decide(struct exchange *r)
 		/* Sent as with no rule: a deny's limit or cache never applies. */
 		r->decision = "would_deny";
 		r->rule = rule = NULL;
-	}
+	} else
+		r->limit_rule = policy_limit_rule(r, rule, path);
 	/* A fresh hit costs the upstream nothing: it spends no token. */
-	if (rule != NULL && rule->has_limit && lookup_hit(r, rule))
+	if (r->limit_rule != NULL && rule != NULL && lookup_hit(r, rule))
 		return;
-	if (rule != NULL && rule->has_limit &&
-	    policy_limit(r, rule) != POLICY_LIMIT_PASS)
+	if (r->limit_rule != NULL &&
+	    policy_limit(r, r->limit_rule) != POLICY_LIMIT_PASS)
 		return;		/* answered 429, or held until the timer */
 	lookup_send(r, rule);
 }

@@ -166,6 +166,8 @@ struct rules_query {
 					   when that cannot be read */
 	size_t		 altlen;
 	int		 alt_slashes;	/* alt holds "//" */
+	int		 limit;		/* only rules with a rate limit, their
+					   paths read as a deny's */
 };
 
 /*
@@ -1664,7 +1666,7 @@ static int
 rules_path_accepts(const struct rule *r, const struct rules_query *q)
 {
 	const char *glob_alt = r->path_alt != NULL ? r->path_alt : r->path;
-	int sent, alt, deny = r->action != RULE_ALLOW;
+	int sent, alt, deny = r->action != RULE_ALLOW || q->limit;
 
 	if (q->path == NULL)
 		return 0;
@@ -1692,7 +1694,7 @@ rules_query_accepts(const struct rule *r, const struct rules_query *q)
 	if (q->flow)
 		return r->action != RULE_DENY ||
 		    (r->method == NULL && r->path == NULL);
-	if (r->action == RULE_PASSTHROUGH)
+	if (r->action == RULE_PASSTHROUGH || (q->limit && !r->has_limit))
 		return 0;
 	/* Methods are case-sensitive, but frameworks upper-case them. */
 	if (r->method != NULL &&
@@ -1775,16 +1777,20 @@ rules_match_flow(const struct rules_snapshot *snap, const char *name,
 	return by_name;
 }
 
-const struct rule *
-rules_match_request(const struct rules_snapshot *snap, const char *host,
-    int port, const char *method, const char *path, size_t pathlen)
+/* A request's rule, or (limit) the rule whose rate limit it spends. */
+static const struct rule *
+rules_match_path(const struct rules_snapshot *snap, const char *host,
+    int port, const char *method, const char *path, size_t pathlen,
+    int limit)
 {
 	struct rules_query q = {
 		.port = port,
 		.method = method,
 		.path = path,
 		.pathlen = pathlen,
-		.slashes = path != NULL && memmem(path, pathlen, "//", 2) != NULL,
+		.slashes = path != NULL &&
+		    memmem(path, pathlen, "//", 2) != NULL,
+		.limit = limit,
 	};
 	const struct rule *rule;
 	char *alt = NULL;
@@ -1802,6 +1808,20 @@ rules_match_request(const struct rules_snapshot *snap, const char *host,
 	rule = rules_index_match(snap, host, &q);
 	free(alt);
 	return rule;
+}
+
+const struct rule *
+rules_match_request(const struct rules_snapshot *snap, const char *host,
+    int port, const char *method, const char *path, size_t pathlen)
+{
+	return rules_match_path(snap, host, port, method, path, pathlen, 0);
+}
+
+const struct rule *
+rules_match_limit(const struct rules_snapshot *snap, const char *host,
+    int port, const char *method, const char *path, size_t pathlen)
+{
+	return rules_match_path(snap, host, port, method, path, pathlen, 1);
 }
 
 /* Hand snap (and our reference to it) over as rs's current snapshot. */
