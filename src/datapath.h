@@ -202,7 +202,8 @@ struct exchange {
 						   NULL (policy_limit_rule) */
 	/* caching */
 	const char	*cache_status;		/* Cache-Status detail, or NULL */
-	int		 client_auth;		/* client's own Authorization went */
+	int		 client_auth;		/* client's own Authorization
+						   or Cookie went */
 	struct cache_entry *cached;		/* stale entry being revalidated */
 	struct cache_fill *fill;		/* response being copied */
 	struct cache_flight *flight;		/* we fetch for waiting requests */

@@ -174,12 +174,19 @@ lookup_serve(struct exchange *r, struct cache_entry *e,
 	msg_free(&m);
 }
 
-/* Did the client send an Authorization of its own (not the rule's)? */
+/*
+ * Did the client send credentials of its own (not the rule's): an
+ * Authorization, or a Cookie, which names a session as surely and makes
+ * the answer as much that client's?  Then the response is shared only if
+ * the origin said so (cache_storable()).
+ */
 static int
 lookup_client_auth(struct exchange *r, const struct rule *rule)
 {
-	return msg_find(&r->req, "authorization", 13) != NULL &&
-	    !inject_sets_field(rule, "authorization");
+	return (msg_find(&r->req, "authorization", 13) != NULL &&
+	    !inject_sets_field(rule, "authorization")) ||
+	    (msg_find(&r->req, "cookie", 6) != NULL &&
+	    !inject_sets_field(rule, "cookie"));
 }
 
 /*
