@@ -600,7 +600,7 @@ static void
 exchange_invalidate(struct exchange *r)
 {
 	if (r->unsafe_target != NULL && r->status >= 200 && r->status < 400)
-		cache_invalidate(r->c->env->cache, r->host,
+		cache_invalidate(r->c->env->cache, r->c->authority,
 		    (struct http1_str){ r->unsafe_target,
 		    strlen(r->unsafe_target) });
 }
