@@ -8,6 +8,7 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,6 +17,7 @@
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
 #include "rules.h"
+#include "urlpath.h"
 #include "util.h"
 
 /*
@@ -302,6 +304,53 @@ policy_overrides(struct exchange *r, const struct rule *rule,
 }
 
 /*
+ * The same for the paths a request asks to be read as: Symfony before
+ * 2.8.44/3.4.14 and Zend Framework (CVE-2018-14773), and IIS behind URL
+ * Rewrite, route by X-Original-URL or X-Rewrite-URL instead of the
+ * request line, so "GET /ok" with "X-Original-URL: /admin" is /admin to
+ * them.  Each such path is normalised as a target is and matched too: a
+ * deny under any reading stands, an allow must allow every one.  -1 when
+ * a value is no origin-form target sluice can read (the caller answers
+ * 400), else 0 with *rule the one that decides.
+ */
+static int
+policy_path_overrides(struct exchange *r, const struct rule **rule)
+{
+	static const char *const names[] = { "x-original-url",
+	    "x-rewrite-url" };
+	const struct msg *m = &r->req;
+	const struct msg_field *f;
+	const struct rule *alt;
+	struct http1_str path;
+	char *norm;
+	ssize_t n;
+	size_t i, k;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		for (i = 0; msg_next(m, names[k], strlen(names[k]), &i,
+		    &f) == 0; ) {
+			if (policy_denies(r->c, *rule))
+				return 0;
+			if ((norm = malloc(f->value.len + 1)) == NULL)
+				return -1;
+			n = urlpath_normalise(msg_ptr(m, f->value),
+			    f->value.len, norm);
+			path = exchange_target_path((struct http1_str){ norm,
+			    n < 0 ? 0 : (size_t)n });
+			alt = n < 0 || path.len == 0 ? NULL :
+			    rules_match_request(r->rules, r->host,
+			    r->c->dst_port, r->method, path.p, path.len);
+			free(norm);
+			if (n < 0 || path.len == 0)
+				return -1;
+			if (policy_denies(r->c, alt))
+				*rule = alt;
+		}
+	}
+	return 0;
+}
+
+/*
  * The rule whose rate limit r's request spends, rule being the one that
  * allows it (NULL: the default policy): an earlier rule with a limit that
  * would match it under a deny's readings of its path, else rule's own
@@ -342,6 +391,11 @@ policy_decide(struct exchange *r)
 	rule = rules_match_request(r->rules, r->host, c->dst_port, r->method,
 	    path.p, path.len);
 	rule = policy_overrides(r, rule, path);
+	if (policy_path_overrides(r, &rule) == -1) {
+		respond_error(r, 400, "bad_request", "X-Original-URL or "
+		    "X-Rewrite-URL is no target sluice can read");
+		return;
+	}
 	r->rule = rule;
 	if (rule != NULL)
 		r->rule_id = rule->id;
