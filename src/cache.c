@@ -652,6 +652,9 @@ cache_storable(const struct http1_head *req, const struct http1_head *resp,
 	if (cache_cc_get(resp, "private", &v) ||
 	    cache_cc_get(req, "no-store", &v))
 		return -1;
+	/* One client's session, never another's (as nginx and Varnish). */
+	if (http1_find(resp, "set-cookie") != NULL)
+		return -1;
 	for (i = 0; i < resp->nheaders; i++) {
 		f = &resp->headers[i];
 		if (http1_str_eq(f->name, "vary") &&

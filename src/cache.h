@@ -163,10 +163,11 @@ int64_t cache_initial_age(const struct http1_head *resp, time_t request_time,
  * that is not heuristically cacheable without explicit freshness, a
  * transfer coding other than chunked, no-store (unless must-understand
  * and a status of RFC 9110's) or private in the response, must-understand
- * with another status, Vary: *, no-store in the request, or client_auth
- * (the client sent its own Authorization, forwarded as is) without
- * public, s-maxage or must-revalidate (RFC 9111, 3.5).  Credentials
- * sluice injects are the rule's, and the rule is in the key.
+ * with another status, Vary: *, no-store in the request, Set-Cookie in
+ * the response (a session of one client's), or client_auth (the client
+ * sent its own Authorization or Cookie, forwarded as is) without public,
+ * s-maxage or must-revalidate (RFC 9111, 3.5).  Credentials sluice
+ * injects are the rule's, and the rule is in the key.
  */
 int64_t cache_storable(const struct http1_head *req,
     const struct http1_head *resp, const struct rule_cache *pol,

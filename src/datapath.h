@@ -32,6 +32,7 @@
 #include <event2/util.h>
 #include <openssl/ssl.h>
 
+#include "authority.h"
 #include "cache.h"
 #include "config.h"
 #include "counters.h"
@@ -197,9 +198,12 @@ struct exchange {
 	const char	*upstream_proto;	/* upstream_proto() of the leg
 						   once connected; NULL: none */
 	const struct rule *rule;		/* in rules, or NULL */
+	const struct rule *limit_rule;		/* whose limit it spends, or
+						   NULL (policy_limit_rule) */
 	/* caching */
 	const char	*cache_status;		/* Cache-Status detail, or NULL */
-	int		 client_auth;		/* client's own Authorization went */
+	int		 client_auth;		/* client's own Authorization
+						   or Cookie went */
 	struct cache_entry *cached;		/* stale entry being revalidated */
 	struct cache_fill *fill;		/* response being copied */
 	struct cache_flight *flight;		/* we fetch for waiting requests */
@@ -251,6 +255,8 @@ struct conn {
 	char		 sni[CONFIG_HOST_MAX];
 	char		 connect_host[CONFIG_HOST_MAX];
 	char		 name[CONFIG_HOST_MAX];	/* SNI, CONNECT host or dst IP */
+	char		 authority[AUTHORITY_MAX]; /* name[:dst_port], sent
+						   upstream as the Host */
 
 	struct event	*ev;			/* raw fd reads before TLS */
 	struct event	*timer;

@@ -19,6 +19,7 @@
 #include "audit.h"
 #include "datapath.h"
 #include "h1codec.h"
+#include "inject.h"
 #include "msg.h"
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
@@ -294,8 +295,8 @@ exchange_end(struct exchange *r)
 
 /*
  * Write the response head m through the client's codec: Alt-Svc goes (no
- * QUIC; the upstream's Age stays), sluice's Cache-Status comes.  -1 if
- * it cannot be written.
+ * QUIC; the upstream's Age stays), a credential the upstream echoed is
+ * masked, sluice's Cache-Status comes.  -1 if it cannot be written.
  */
 static int
 exchange_write_msg(struct exchange *r, struct msg *m, int flags)
@@ -304,6 +305,8 @@ exchange_write_msg(struct exchange *r, struct msg *m, int flags)
 	int n;
 
 	msg_remove(m, "alt-svc", 7);
+	if (inject_mask_response(m, r->rule) == -1)
+		return -1;
 	if (m->status >= 200 && r->cache_status != NULL) {
 		n = snprintf(cs, sizeof(cs), "sluice; %s", r->cache_status);
 		if (msg_add(m, "Cache-Status", 12, cs, (size_t)n) == -1)
@@ -597,7 +600,7 @@ static void
 exchange_invalidate(struct exchange *r)
 {
 	if (r->unsafe_target != NULL && r->status >= 200 && r->status < 400)
-		cache_invalidate(r->c->env->cache, r->host,
+		cache_invalidate(r->c->env->cache, r->c->authority,
 		    (struct http1_str){ r->unsafe_target,
 		    strlen(r->unsafe_target) });
 }
@@ -924,7 +927,7 @@ exchange_assert_one(const struct conn *c, const struct exchange *r)
 	case EX_HELD:
 		/* What waits is the message: its head left the input. */
 		assert(r->req.method.len > 0);
-		assert(r->rule != NULL && r->rule->has_limit);
+		assert(r->limit_rule != NULL && r->limit_rule->has_limit);
 		assert(!r->resp_started && !r->used_upstream);
 		assert(r->fill == NULL && r->flight == NULL);
 		break;

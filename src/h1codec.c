@@ -20,13 +20,11 @@
 
 #include <event2/buffer.h>
 
+#include "authority.h"
 #include "h1codec.h"
 #include "http1.h"
 #include "msg.h"
 #include "urlpath.h"
-#include "util.h"
-
-#include "config.h"
 
 #define H1CODEC_MAX_CONNECTION	8	/* Connection fields looked at */
 #define H1CODEC_CHUNK_LINE	(2 * sizeof(size_t) + 2)	/* hex, CRLF */
@@ -200,26 +198,10 @@ h1codec_import_fields(const struct http1_head *h, const char *p,
 	return 0;
 }
 
-/* The authority for a verified name: an IPv6 address goes in brackets. */
-static int
-h1codec_authority(struct msg *m, const char *name)
-{
-	size_t len = strlen(name);
-
-	if (strchr(name, ':') == NULL)
-		return msg_copy(m, name, len, &m->authority);
-	if (msg_alloc(m, len + 2, &m->authority) == -1)
-		return -1;
-	m->buf[m->authority.off] = '[';
-	memcpy(m->buf + m->authority.off + 1, name, len);
-	m->buf[m->authority.off + len + 1] = ']';
-	return 0;
-}
-
 /* Request fields and pseudo-fields; path is in the arena already. */
 static int
 h1codec_request_build(const struct http1_head *h, const char *p,
-    struct msg_str path, const char *name, struct msg *m)
+    struct msg_str path, const char *authority, struct msg *m)
 {
 	struct msg_str head;
 
@@ -229,9 +211,7 @@ h1codec_request_build(const struct http1_head *h, const char *p,
 	m->path = path;
 	if (msg_copy(m, "https", 5, &m->scheme) == -1)
 		return -1;
-	if (h->host.len > 0)
-		m->authority = h1codec_at(head.off, p, h->host);
-	else if (h1codec_authority(m, name) == -1)
+	if (msg_copy(m, authority, strlen(authority), &m->authority) == -1)
 		return -1;
 	m->upgrade = h->upgrade;
 	switch (h->body) {
@@ -255,13 +235,13 @@ h1codec_request_build(const struct http1_head *h, const char *p,
 
 int
 h1codec_request_msg(const struct http1_head *h, const char *p,
-    const char *path, size_t plen, const char *name, struct msg *m)
+    const char *path, size_t plen, const char *authority, struct msg *m)
 {
 	struct msg_str ps;
 
 	if (msg_copy(m, path, plen, &ps) == -1)
 		return -1;
-	return h1codec_request_build(h, p, ps, name, m);
+	return h1codec_request_build(h, p, ps, authority, m);
 }
 
 static struct http1_str
@@ -315,26 +295,6 @@ h1codec_response_view(const struct msg *m, const char *reason,
 	return 0;
 }
 
-/* Host field -> lowercased host without port, brackets or trailing dot. */
-static void
-h1codec_host(struct http1_str v, char *host, size_t hostsz)
-{
-	const char *end = v.p + v.len, *colon;
-	size_t n;
-
-	if (v.len > 0 && v.p[0] == '[') {
-		colon = memchr(v.p, ']', v.len);
-		n = colon ? (size_t)(colon - v.p - 1) : 0;
-		util_lowercase(host, hostsz, v.p + 1, n);
-		return;
-	}
-	colon = memchr(v.p, ':', v.len);
-	n = (colon ? colon : end) - v.p;
-	if (n > 0 && v.p[n - 1] == '.')
-		n--;
-	util_lowercase(host, hostsz, v.p, n);
-}
-
 static int
 h1codec_refuse(struct h1codec_refusal *no, int status, const char *code,
     const char *why)
@@ -347,16 +307,24 @@ h1codec_refuse(struct h1codec_refusal *no, int status, const char *code,
 
 int
 h1codec_target_check(struct http1_str authority, struct http1_str target,
-    const char *name, struct h1codec_refusal *no)
+    const char *name, int port, struct h1codec_refusal *no)
 {
-	char host[CONFIG_HOST_MAX];
-
 	if (authority.len > 0) {
-		h1codec_host(authority, host, sizeof(host));
-		if (!util_same_host(host, name))
+		switch (authority_check(authority.p, authority.len, name,
+		    port)) {
+		case AUTHORITY_OK:
+			break;
+		case AUTHORITY_MALFORMED:
+			return h1codec_refuse(no, 400, "bad_request",
+			    "bad Host");
+		case AUTHORITY_OTHER_HOST:
 			return h1codec_refuse(no, 421, "misdirected", "Host "
 			    "header does not match the name the connection "
 			    "was verified for");
+		case AUTHORITY_OTHER_PORT:
+			return h1codec_refuse(no, 421, "misdirected", "Host "
+			    "header names another port than the connection's");
+		}
 	}
 	if (target.len == 0 || (target.p[0] != '/' &&
 	    !(target.len == 1 && target.p[0] == '*')))
@@ -366,10 +334,10 @@ h1codec_target_check(struct http1_str authority, struct http1_str target,
 }
 
 int
-h1codec_request_check(const struct http1_head *h, const char *name,
+h1codec_request_check(const struct http1_head *h, const char *name, int port,
     struct h1codec_refusal *no)
 {
-	return h1codec_target_check(h->host, h->target, name, no);
+	return h1codec_target_check(h->host, h->target, name, port, no);
 }
 
 /* Trim OWS at both ends of s[0..*len); returns the new start. */

@@ -30,32 +30,36 @@ struct h1codec_refusal {
 };
 
 /*
- * Server side: may the request h go on?  Host must name what the
- * connection was verified for (name: the SNI, the CONNECT host or the
- * destination address; 421), and the target must be origin-form or "*"
- * (absolute-form could name another host; 400).  0, or -1 with *no
- * filled.  Whether the target normalises is the caller's (it normalised
- * it once, to match, send, key and audit the same path).
+ * Server side: may the request h go on?  Host must be well formed (400)
+ * and name what the connection was verified for (name: the SNI, the
+ * CONNECT host or the destination address) and, when it has a port, the
+ * port the client connected to (421): authority_check().  The target
+ * must be origin-form or "*" (absolute-form could name another host;
+ * 400).  0, or -1 with *no filled.  Whether the target normalises is the
+ * caller's (it normalised it once, to match, send, key and audit the
+ * same path).
  */
 int h1codec_request_check(const struct http1_head *h, const char *name,
-    struct h1codec_refusal *no);
+    int port, struct h1codec_refusal *no);
 /*
  * The same check on the request's authority (Host, or HTTP/2's
  * :authority; empty: none) and target as sent, whichever codec read them.
  */
 int h1codec_target_check(struct http1_str authority, struct http1_str target,
-    const char *name, struct h1codec_refusal *no);
+    const char *name, int port, struct h1codec_refusal *no);
 
 /*
  * The request h (parsed from p), checked, as a message whose path is its
- * normalised target path[0..plen).  Dropped on the way in: Host (it is
- * the authority), Connection and the fields it names, Keep-Alive, Proxy-*,
- * TE (trailers_ok records whether it listed "trailers"), Content-Length
- * and Transfer-Encoding (the body fact replaces them).  Upgrade stays and
+ * normalised target path[0..plen) and whose authority is authority (what
+ * the connection was verified for, authority_format()), whatever Host
+ * spelled it.  Dropped on the way in: Host (the authority replaces it),
+ * Connection and the fields it names, Keep-Alive, Proxy-*, TE
+ * (trailers_ok records whether it listed "trailers"), Content-Length and
+ * Transfer-Encoding (the body fact replaces them).  Upgrade stays and
  * m->upgrade says whether Connection asked for it.
  */
 int h1codec_request_msg(const struct http1_head *h, const char *p,
-    const char *path, size_t plen, const char *name, struct msg *m);
+    const char *path, size_t plen, const char *authority, struct msg *m);
 
 /*
  * Client side: the response h (parsed from p, for the request's method) as

@@ -12,7 +12,9 @@
  * by name (case-insensitively), query parameters by their percent-decoded
  * name, so "api%5Fkey=x" cannot ride along next to an injected "api_key".
  * Secrets reach only the message, which is marked to be wiped: the audit
- * copy of the target shows "***" and the names list holds names.
+ * copy of the target shows "***" and the names list holds names.  On the
+ * way back, a response head that echoes a secret (a redirect keeping the
+ * query, a debugging header) has it masked before the client sees it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +360,95 @@ fail:
 	free(*audit_target);
 	*audit_target = NULL;
 	return -1;
+}
+
+/*
+ * The spellings of inj's secret an upstream may echo: the value, and the
+ * encoded form it was sent in when that is not the value plus a prefix
+ * (basic's base64, query's percent-encoding).  n forms in f[] and len[].
+ */
+static size_t
+inject_forms(const struct rule_injection *inj, const char *f[2],
+    size_t len[2])
+{
+	size_t n = 0, skip;
+
+	f[n] = inj->value;
+	len[n++] = inj->value_len;
+	if (inj->kind == RULE_INJECT_BASIC || inj->kind == RULE_INJECT_QUERY) {
+		skip = inj->kind == RULE_INJECT_BASIC ? strlen("Basic ") : 0;
+		f[n] = inj->wire + skip;
+		len[n++] = inj->wire_len - skip;
+	}
+	return n;
+}
+
+/*
+ * s[0..*len) with each f[0..flen) replaced by INJECT_MASK, in place: flen
+ * is at least the mask's length, so it never grows.  1 if one was found.
+ */
+static int
+inject_mask_form(char *s, size_t *len, const char *f, size_t flen)
+{
+	size_t i = 0, o = 0, mlen = strlen(INJECT_MASK);
+	int found = 0;
+
+	while (i < *len) {
+		if (*len - i >= flen && memcmp(s + i, f, flen) == 0) {
+			memcpy(s + o, INJECT_MASK, mlen);
+			o += mlen;
+			i += flen;
+			found = 1;
+		} else
+			s[o++] = s[i++];
+	}
+	*len = o;
+	return found;
+}
+
+/* Field i of m with every form of rule's secrets masked: 1 if changed. */
+static int
+inject_mask_field(struct msg *m, size_t i, const struct rule *rule)
+{
+	const struct msg_str v = m->fields.v[i].value;
+	const char *f[2];
+	size_t j, k, n, flen[2], len = v.len;
+	char *s;
+	int found = 0, rc = -1;
+
+	if ((s = malloc(v.len + 1)) == NULL)
+		return -1;
+	memcpy(s, msg_ptr(m, v), v.len);
+	for (j = 0; j < rule->ninjections; j++) {
+		n = inject_forms(&rule->injections[j], f, flen);
+		for (k = 0; k < n; k++)
+			if (flen[k] >= strlen(INJECT_MASK))
+				found |= inject_mask_form(s, &len, f[k],
+				    flen[k]);
+	}
+	if (!found || msg_set_value(m, i, s, len) == 0)
+		rc = found;
+	OPENSSL_cleanse(s, v.len);
+	free(s);
+	return rc;
+}
+
+int
+inject_mask_response(struct msg *m, const struct rule *rule)
+{
+	size_t i;
+	int n = 0, rc;
+
+	if (rule == NULL || rule->ninjections == 0)
+		return 0;
+	for (i = 0; i < m->fields.n; i++) {
+		if ((rc = inject_mask_field(m, i, rule)) == -1)
+			return -1;
+		n += rc;
+	}
+	if (n > 0)
+		msg_hold_secret(m);	/* the echoed bytes are in its arena */
+	return n;
 }
 
 int

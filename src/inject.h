@@ -60,6 +60,16 @@ int inject_write_request(struct evbuffer *out, const struct msg *req,
     int minor, const struct rule *rule, const char *extra,
     char **audit_target, char *names, size_t namesz);
 
+/*
+ * In the response head m, on its way to the client of a request that rule
+ * (NULL: none) put credentials on, every secret the upstream echoed in a
+ * field value (as sent: the value, basic's base64, query's percent-
+ * encoding) becomes "***": a redirect whose Location keeps the query
+ * comes back with "key=***", which the next request's injection replaces
+ * again.  Secrets shorter than the mask are left.  Returns how many
+ * fields changed (m then wipes its arena when freed), -1 without memory.
+ */
+int inject_mask_response(struct msg *m, const struct rule *rule);
 /* The header field an injection sets, or NULL for a query parameter. */
 const char *inject_field_name(const struct rule_injection *inj);
 

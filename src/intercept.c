@@ -271,34 +271,18 @@ intercept_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
 		front_run(c);
 }
 
-/* Split "host:port" / "[v6]:port" from a CONNECT target. */
+/* The CONNECT target's host and port, read as every authority is. */
 static int
 intercept_parse_authority(struct http1_str t, char *host, size_t hostsz,
     int *port)
 {
-	const char *colon, *end = t.p + t.len;
-	char portbuf[8];
-	char *ep;
-	long p;
+	struct authority a;
 
-	colon = memrchr(t.p, ':', t.len);
-	if (colon == NULL || colon == t.p ||
-	    end - colon - 1 >= (long)sizeof(portbuf) || end - colon - 1 == 0)
+	if (authority_parse(t.p, t.len, &a) == -1 || a.port == 0)
 		return -1;
-	memcpy(portbuf, colon + 1, end - colon - 1);
-	portbuf[end - colon - 1] = '\0';
-	p = strtol(portbuf, &ep, 10);
-	if (*ep != '\0' || p < 1 || p > 65535)
-		return -1;
-	*port = (int)p;
-	if (t.p[0] == '[') {
-		if (colon[-1] != ']' || colon - t.p - 2 <= 0)
-			return -1;
-		util_lowercase(host, hostsz, t.p + 1, colon - t.p - 2);
-		return (size_t)(colon - t.p - 2) < hostsz ? 0 : -1;
-	}
-	util_lowercase(host, hostsz, t.p, colon - t.p);
-	return (size_t)(colon - t.p) < hostsz ? 0 : -1;
+	*port = a.port;
+	snprintf(host, hostsz, "%s", a.host);
+	return 0;
 }
 
 /*
@@ -441,6 +425,7 @@ intercept_hello_done(struct conn *c)
 		util_addr_ip((struct sockaddr *)&c->up_addr, ip, sizeof(ip));
 		snprintf(c->name, sizeof(c->name), "%s", ip);
 	}
+	authority_format(c->authority, c->name, c->dst_port);
 	if (c->connect_mode && c->sni[0] != '\0' &&
 	    strcmp(c->sni, c->connect_host) != 0)
 		c->misdirected = 1;

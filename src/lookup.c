@@ -54,7 +54,7 @@ lookup_collapse(struct exchange *r, const struct rule *rule,
 		return 0;
 	r->waiter.wake = c->env->wake;
 	wake_call_init(&r->waiter.call, exchange_wake, r);
-	r->flight = cache_flight_join(c->env->cache, rule->id, r->host,
+	r->flight = cache_flight_join(c->env->cache, rule->id, c->authority,
 	    req->target, &r->waiter);
 	if (r->flight != NULL || r->waiter.flight == NULL)
 		return 0;
@@ -150,7 +150,8 @@ lookup_serve(struct exchange *r, struct cache_entry *e,
 
 	msg_init(&m, MSG_RESPONSE);
 	if (cache_answer(e, req, &a) == -1 ||
-	    lookup_answer_msg(r, &a, age, status, &m) == -1) {
+	    lookup_answer_msg(r, &a, age, status, &m) == -1 ||
+	    inject_mask_response(&m, r->rule) == -1) {
 		msg_free(&m);
 		cache_entry_unref(e);
 		respond_error(r, 502, "bad_gateway", "out of memory");
@@ -173,12 +174,19 @@ lookup_serve(struct exchange *r, struct cache_entry *e,
 	msg_free(&m);
 }
 
-/* Did the client send an Authorization of its own (not the rule's)? */
+/*
+ * Did the client send credentials of its own (not the rule's): an
+ * Authorization, or a Cookie, which names a session as surely and makes
+ * the answer as much that client's?  Then the response is shared only if
+ * the origin said so (cache_storable()).
+ */
 static int
 lookup_client_auth(struct exchange *r, const struct rule *rule)
 {
-	return msg_find(&r->req, "authorization", 13) != NULL &&
-	    !inject_sets_field(rule, "authorization");
+	return (msg_find(&r->req, "authorization", 13) != NULL &&
+	    !inject_sets_field(rule, "authorization")) ||
+	    (msg_find(&r->req, "cookie", 6) != NULL &&
+	    !inject_sets_field(rule, "cookie"));
 }
 
 /*
@@ -192,8 +200,8 @@ lookup_serve_swr(struct exchange *r, const struct http1_head *req,
 	struct conn *c = r->c;
 
 	if (revalidate_start(c->env, (struct sockaddr *)&c->up_addr, c->up_len,
-	    c->sni[0] ? c->sni : c->name, c->name, e, r->rules, rule, r->host,
-	    &r->req, lookup_client_auth(r, rule), c->client_str,
+	    c->sni[0] ? c->sni : c->name, c->name, e, r->rules, rule,
+	    c->authority, &r->req, lookup_client_auth(r, rule), c->client_str,
 	    c->server_str) == -1)
 		log_event(LOG_DEBUG, "cache_revalidate_skipped", "host=%s",
 		    r->host);
@@ -215,7 +223,7 @@ lookup_hit(struct exchange *r, const struct rule *rule)
 	if (!rule->has_cache || lookup_request(r, &rq) == -1 ||
 	    cache_request_bypass(&rq))
 		return 0;
-	switch (cache_lookup(r->c->env->cache, rule->id, r->host, &rq,
+	switch (cache_lookup(r->c->env->cache, rule->id, r->c->authority, &rq,
 	    time(NULL), &e, &age)) {
 	case CACHE_FRESH:
 		lookup_serve(r, e, &rq, age, "hit");
@@ -258,8 +266,8 @@ lookup_send(struct exchange *r, const struct rule *rule)
 			r->cache_status = "fwd=bypass";
 		goto forward;
 	}
-	switch (cache_lookup(cache, rule->id, r->host, h, time(NULL), &e,
-	    &age)) {
+	switch (cache_lookup(cache, rule->id, r->c->authority, h, time(NULL),
+	    &e, &age)) {
 	case CACHE_FRESH:
 		r->cache_status = NULL;	/* a hit after a collapse is no miss */
 		lookup_serve(r, e, h, age, "hit");
@@ -322,8 +330,8 @@ lookup_revalidated(struct exchange *r, const struct http1_head *h304)
 	    time(NULL));
 	r->cached = NULL;
 	/* Serve the refreshed entry (it carries the 304's fields) if it is in. */
-	if (lifetime > 0 && cache_lookup(c->env->cache, r->rule->id, r->host,
-	    &rq, time(NULL), &fresh, &age) == CACHE_FRESH) {
+	if (lifetime > 0 && cache_lookup(c->env->cache, r->rule->id,
+	    c->authority, &rq, time(NULL), &fresh, &age) == CACHE_FRESH) {
 		cache_entry_unref(e);
 		e = fresh;
 	} else if (fresh != NULL && fresh != e)
@@ -383,7 +391,8 @@ lookup_fill(struct exchange *r, const struct http1_head *h)
 		lookup_flight_end(r);	/* nothing will be stored to wait for */
 		return;
 	}
-	r->fill = cache_fill_new(r->c->env->cache, r->rule->id, r->host, &rq, h,
+	r->fill = cache_fill_new(r->c->env->cache, r->rule->id, r->c->authority,
+	    &rq, h,
 	    lifetime, r->rule->cache.max_bytes, (time_t)(r->start_ms / 1000),
 	    time(NULL));
 }

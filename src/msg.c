@@ -287,6 +287,18 @@ msg_set(struct msg *m, const char *name, size_t nlen, const char *value,
 	return msg_push(&m->fields, m->inline_fields, n, v);
 }
 
+int
+msg_set_value(struct msg *m, size_t i, const char *value, size_t vlen)
+{
+	struct msg_str v;
+
+	if (i >= m->fields.n || !msg_value_ok(value, vlen) ||
+	    msg_copy(m, value, vlen, &v) == -1)
+		return -1;
+	m->fields.v[i].value = v;
+	return 0;
+}
+
 const struct msg_field *
 msg_find(const struct msg *m, const char *name, size_t nlen)
 {

@@ -8,13 +8,16 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "datapath.h"
 #include "h1codec.h"
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
 #include "rules.h"
+#include "urlpath.h"
 #include "util.h"
 
 /*
@@ -132,18 +135,19 @@ policy_limit_collect(struct exchange *r)
 	r->shared = NULL;
 	if (ratelimit_redis_collect(r->c->env->redis, w, &wait) ==
 	    RATELIMIT_REDIS_LOCAL)
-		return policy_limit_local(r, r->rule);
+		return policy_limit_local(r, r->limit_rule);
 	r->limit_source = "redis";
-	return policy_limit_apply(r, r->rule, wait, 0);
+	return policy_limit_apply(r, r->limit_rule, wait, 0);
 }
 
 /*
  * What every request must pass before policy, whichever codec read it:
- * the authority (Host, or :authority) must name what the connection was
- * verified for (the SNI, else the CONNECT host, else the destination
- * address): a request the upstream would route to another name must not
- * ride on this one's rule and credentials; the target must be origin-form
- * and normalise.  0, or -1 once answered (421 or 400).
+ * the authority (Host, or :authority) must be well formed and name what
+ * the connection was verified for (the SNI, else the CONNECT host, else
+ * the destination address) and its port (authority.c): a request the
+ * upstream would route to another name or port must not ride on this
+ * one's rule and credentials; the target must be origin-form and
+ * normalise.  0, or -1 once answered (421 or 400).
  */
 static int
 policy_admit(struct exchange *r, struct http1_str authority,
@@ -152,7 +156,8 @@ policy_admit(struct exchange *r, struct http1_str authority,
 	struct conn *c = r->c;
 	struct h1codec_refusal no;
 
-	if (h1codec_target_check(authority, target, c->name, &no) == -1) {
+	if (h1codec_target_check(authority, target, c->name, c->dst_port,
+	    &no) == -1) {
 		respond_error(r, no.status, no.code, no.why);
 		return -1;
 	}
@@ -194,7 +199,7 @@ policy_dispatch(struct exchange *r, const struct http1_head *h,
 	policy_begin(r);
 	if (policy_admit(r, h->host, h->target) == -1)
 		return;
-	if (h1codec_request_msg(h, p, r->norm, r->norm_len, c->name,
+	if (h1codec_request_msg(h, p, r->norm, r->norm_len, c->authority,
 	    &r->req) == -1) {
 		respond_error(r, 400, "bad_request",
 		    "request head cannot be forwarded");
@@ -206,7 +211,8 @@ policy_dispatch(struct exchange *r, const struct http1_head *h,
 /*
  * The same for a request that came as a message (HTTP/2, begun by
  * exchange_begin_msg() with the path as sent): the checks, the path
- * replaced by the normalised target, then policy_decide().
+ * replaced by the normalised target and the authority by the one the
+ * connection was verified for, then policy_decide().
  */
 void
 policy_dispatch_msg(struct exchange *r)
@@ -226,7 +232,9 @@ policy_dispatch_msg(struct exchange *r)
 	/* An extended CONNECT (RFC 8441) goes on as a WebSocket's GET. */
 	if (m->upgrade && extconnect_request(r) == -1)
 		return;
-	if (msg_copy(m, r->norm, r->norm_len, &m->path) == -1) {
+	if (msg_copy(m, r->norm, r->norm_len, &m->path) == -1 ||
+	    msg_copy(m, r->c->authority, strlen(r->c->authority),
+	    &m->authority) == -1) {
 		respond_error(r, 400, "bad_request",
 		    "request head cannot be forwarded");
 		return;
@@ -250,7 +258,9 @@ policy_denies(struct conn *c, const struct rule *rule)
  * meet it: the request is matched again under each method such a field
  * names, and a deny under any reading stands, while an allow holds only
  * when every reading is allowed.  A value that is no method name reads as
- * "?", which no rule's method matches.
+ * "?", which no rule's method matches.  A HEAD is also read as a GET:
+ * Flask, Express, Rails and Django run a GET's handler for it, so a deny
+ * of GET meets it.
  */
 static const struct rule *
 policy_overrides(struct exchange *r, const struct rule *rule,
@@ -265,6 +275,12 @@ policy_overrides(struct exchange *r, const struct rule *rule,
 	char method[32];
 	size_t i, k, n;
 
+	if (strcasecmp(r->method, "HEAD") == 0 && !policy_denies(r->c, rule)) {
+		alt = rules_match_request(r->rules, r->host, r->c->dst_port,
+		    "GET", path.p, path.len);
+		if (policy_denies(r->c, alt))
+			return alt;
+	}
 	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		for (i = 0; msg_next(m, names[k], strlen(names[k]), &i,
 		    &f) == 0; ) {
@@ -288,6 +304,75 @@ policy_overrides(struct exchange *r, const struct rule *rule,
 }
 
 /*
+ * The same for the paths a request asks to be read as: Symfony before
+ * 2.8.44/3.4.14 and Zend Framework (CVE-2018-14773), and IIS behind URL
+ * Rewrite, route by X-Original-URL or X-Rewrite-URL instead of the
+ * request line, so "GET /ok" with "X-Original-URL: /admin" is /admin to
+ * them.  Each such path is normalised as a target is and matched too: a
+ * deny under any reading stands, an allow must allow every one.  -1 when
+ * a value is no origin-form target sluice can read (the caller answers
+ * 400), else 0 with *rule the one that decides.
+ */
+static int
+policy_path_overrides(struct exchange *r, const struct rule **rule)
+{
+	static const char *const names[] = { "x-original-url",
+	    "x-rewrite-url" };
+	const struct msg *m = &r->req;
+	const struct msg_field *f;
+	const struct rule *alt;
+	struct http1_str path;
+	char *norm;
+	ssize_t n;
+	size_t i, k;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		for (i = 0; msg_next(m, names[k], strlen(names[k]), &i,
+		    &f) == 0; ) {
+			if (policy_denies(r->c, *rule))
+				return 0;
+			if ((norm = malloc(f->value.len + 1)) == NULL)
+				return -1;
+			n = urlpath_normalise(msg_ptr(m, f->value),
+			    f->value.len, norm);
+			path = exchange_target_path((struct http1_str){ norm,
+			    n < 0 ? 0 : (size_t)n });
+			alt = n < 0 || path.len == 0 ? NULL :
+			    rules_match_request(r->rules, r->host,
+			    r->c->dst_port, r->method, path.p, path.len);
+			free(norm);
+			if (n < 0 || path.len == 0)
+				return -1;
+			if (policy_denies(r->c, alt))
+				*rule = alt;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The rule whose rate limit r's request spends, rule being the one that
+ * allows it (NULL: the default policy): an earlier rule with a limit that
+ * would match it under a deny's readings of its path, else rule's own
+ * limit.  Without that, "/v1/search/", "/v1//search" or "/v1/search;x"
+ * (the same endpoint to Express, nginx or Tomcat) would be allowed by a
+ * later, wider allow and spend nothing from "/v1/search"'s limit.
+ */
+static const struct rule *
+policy_limit_rule(struct exchange *r, const struct rule *rule,
+    struct http1_str path)
+{
+	const struct rule *lim;
+
+	lim = rules_match_limit(r->rules, r->host, r->c->dst_port, r->method,
+	    path.p, path.len);
+	/* Both point into the snapshot's rules, in matching order. */
+	if (lim != NULL && (rule == NULL || lim < rule))
+		return lim;
+	return rule != NULL && rule->has_limit ? rule : NULL;
+}
+
+/*
  * Decide what to do with exchange r's request, from its message (r->req)
  * and normalised target alone, whichever codec built them: the rule, a
  * deny (or would_deny), a fresh cache hit, the rate limit, then the cache
@@ -306,6 +391,11 @@ policy_decide(struct exchange *r)
 	rule = rules_match_request(r->rules, r->host, c->dst_port, r->method,
 	    path.p, path.len);
 	rule = policy_overrides(r, rule, path);
+	if (policy_path_overrides(r, &rule) == -1) {
+		respond_error(r, 400, "bad_request", "X-Original-URL or "
+		    "X-Rewrite-URL is no target sluice can read");
+		return;
+	}
 	r->rule = rule;
 	if (rule != NULL)
 		r->rule_id = rule->id;
@@ -318,12 +408,13 @@ policy_decide(struct exchange *r)
 		/* Sent as with no rule: a deny's limit or cache never applies. */
 		r->decision = "would_deny";
 		r->rule = rule = NULL;
-	}
+	} else
+		r->limit_rule = policy_limit_rule(r, rule, path);
 	/* A fresh hit costs the upstream nothing: it spends no token. */
-	if (rule != NULL && rule->has_limit && lookup_hit(r, rule))
+	if (r->limit_rule != NULL && rule != NULL && lookup_hit(r, rule))
 		return;
-	if (rule != NULL && rule->has_limit &&
-	    policy_limit(r, rule) != POLICY_LIMIT_PASS)
+	if (r->limit_rule != NULL &&
+	    policy_limit(r, r->limit_rule) != POLICY_LIMIT_PASS)
 		return;		/* answered 429, or held until the timer */
 	lookup_send(r, rule);
 }

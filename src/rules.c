@@ -166,6 +166,8 @@ struct rules_query {
 					   when that cannot be read */
 	size_t		 altlen;
 	int		 alt_slashes;	/* alt holds "//" */
+	int		 limit;		/* only rules with a rate limit, their
+					   paths read as a deny's */
 };
 
 /*
@@ -1630,19 +1632,25 @@ rules_glob_match(const char *glob, const char *s, size_t slen)
  * or beyond an allow.  The two readings differ only when there is "//".
  * Case is the same kind of question (IIS and some frameworks read paths
  * in any case), so a deny also matches in any case; an allow matches only
- * the exact spelling.
+ * the exact spelling.  So are trailing slashes: Express, Spring MVC
+ * (before 6) and Rails route "/admin/" (and "/admin//") to "/admin", so a
+ * deny also meets the path without them.
  */
 static int
 rules_path_reads(const char *glob, const char *s, size_t n, int slashes,
     int deny)
 {
-	int as_sent = rules_glob_read(glob, s, n, 0, deny);
+	size_t t = n;
 
-	if (!slashes)
-		return as_sent;
 	if (!deny)
-		return as_sent && rules_glob_read(glob, s, n, 1, 0);
-	return as_sent || rules_glob_read(glob, s, n, 1, 1);
+		return rules_glob_read(glob, s, n, 0, 0) && (!slashes ||
+		    rules_glob_read(glob, s, n, 1, 0));
+	while (t > 1 && s[t - 1] == '/')
+		t--;
+	return rules_glob_read(glob, s, n, 0, 1) ||
+	    (slashes && rules_glob_read(glob, s, n, 1, 1)) ||
+	    (t < n && (rules_glob_read(glob, s, t, 0, 1) ||
+	    (slashes && rules_glob_read(glob, s, t, 1, 1))));
 }
 
 /*
@@ -1658,7 +1666,7 @@ static int
 rules_path_accepts(const struct rule *r, const struct rules_query *q)
 {
 	const char *glob_alt = r->path_alt != NULL ? r->path_alt : r->path;
-	int sent, alt, deny = r->action != RULE_ALLOW;
+	int sent, alt, deny = r->action != RULE_ALLOW || q->limit;
 
 	if (q->path == NULL)
 		return 0;
@@ -1686,7 +1694,7 @@ rules_query_accepts(const struct rule *r, const struct rules_query *q)
 	if (q->flow)
 		return r->action != RULE_DENY ||
 		    (r->method == NULL && r->path == NULL);
-	if (r->action == RULE_PASSTHROUGH)
+	if (r->action == RULE_PASSTHROUGH || (q->limit && !r->has_limit))
 		return 0;
 	/* Methods are case-sensitive, but frameworks upper-case them. */
 	if (r->method != NULL &&
@@ -1769,16 +1777,20 @@ rules_match_flow(const struct rules_snapshot *snap, const char *name,
 	return by_name;
 }
 
-const struct rule *
-rules_match_request(const struct rules_snapshot *snap, const char *host,
-    int port, const char *method, const char *path, size_t pathlen)
+/* A request's rule, or (limit) the rule whose rate limit it spends. */
+static const struct rule *
+rules_match_path(const struct rules_snapshot *snap, const char *host,
+    int port, const char *method, const char *path, size_t pathlen,
+    int limit)
 {
 	struct rules_query q = {
 		.port = port,
 		.method = method,
 		.path = path,
 		.pathlen = pathlen,
-		.slashes = path != NULL && memmem(path, pathlen, "//", 2) != NULL,
+		.slashes = path != NULL &&
+		    memmem(path, pathlen, "//", 2) != NULL,
+		.limit = limit,
 	};
 	const struct rule *rule;
 	char *alt = NULL;
@@ -1796,6 +1808,20 @@ rules_match_request(const struct rules_snapshot *snap, const char *host,
 	rule = rules_index_match(snap, host, &q);
 	free(alt);
 	return rule;
+}
+
+const struct rule *
+rules_match_request(const struct rules_snapshot *snap, const char *host,
+    int port, const char *method, const char *path, size_t pathlen)
+{
+	return rules_match_path(snap, host, port, method, path, pathlen, 0);
+}
+
+const struct rule *
+rules_match_limit(const struct rules_snapshot *snap, const char *host,
+    int port, const char *method, const char *path, size_t pathlen)
+{
+	return rules_match_path(snap, host, port, method, path, pathlen, 1);
 }
 
 /* Hand snap (and our reference to it) over as rs's current snapshot. */

@@ -135,6 +135,15 @@ const struct rule *rules_match_flow(const struct rules_snapshot *,
 const struct rule *rules_match_request(const struct rules_snapshot *,
     const char *host, int port, const char *method, const char *path,
     size_t pathlen);
+/*
+ * The first rule with a rate limit that would match the request were its
+ * path read as a deny's is (any case, without trailing slashes, "//" as
+ * '/', the lenient readings): a limit holds for every spelling an
+ * upstream serves as its path, not only for the one its allow admits.
+ */
+const struct rule *rules_match_limit(const struct rules_snapshot *,
+    const char *host, int port, const char *method, const char *path,
+    size_t pathlen);
 
 /* Pure helpers, exposed for tests. host is lowercased, without port/dot. */
 int rules_host_match(const char *pattern, const char *host);

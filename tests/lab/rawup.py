@@ -30,6 +30,9 @@ Each request is answered by its path:
   /resp/chunked-ext chunked "hello world" in chunks with extensions, then
                     trailers: X-Sum (may be one), Content-Length and
                     Set-Cookie (may not)
+  /resp/echo-auth   a 302 that echoes what the request carried: Location
+                    /moved with the request's query, X-Seen-Auth with its
+                    Authorization, X-Seen-Key with its X-Key; fresh for 60 s
   anything else     200 with a JSON body {"method", "path", "n"} where n
                     counts the requests on this connection
 """
@@ -101,7 +104,7 @@ def parse_request(buf):
     return (parts[0], parts[1], headers, body, wire, rest)
 
 
-def answer(path, n):
+def answer(path, n, headers=()):
     if path == "/resp/cl-named":
         return (b"HTTP/1.1 200 OK\r\nConnection: content-length\r\n"
                 b"Content-Length: 5\r\n\r\nhello"), False
@@ -119,6 +122,15 @@ def answer(path, n):
                 b"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n"
                 b"Upgrade: h2c\r\nX-Upper-Case: Yes\r\nX-Pad:   padded   \r\n"
                 b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), False
+    if path.split("?")[0] == "/resp/echo-auth":
+        seen = {k.lower(): v for k, v in headers}
+        query = path.partition("?")[2]
+        return (b"HTTP/1.1 302 Found\r\nLocation: /moved%s\r\n"
+                b"X-Seen-Auth: %s\r\nX-Seen-Key: %s\r\n"
+                b"Cache-Control: max-age=60\r\nContent-Length: 0\r\n\r\n" %
+                (("?" + query if query else "").encode("latin-1"),
+                 seen.get("authorization", "-").encode("latin-1"),
+                 seen.get("x-key", "-").encode("latin-1"))), False
     if path == "/resp/101":
         return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: evil\r\n"
                 b"Connection: upgrade\r\n\r\nsurprise"), True
@@ -159,7 +171,7 @@ def serve(tls, log):
                 log.write(event="request", conn=cid, method=method, path=path,
                           headers=headers, body=body.decode("latin-1"),
                           wire=wire.decode("latin-1"))
-                resp, tunnel = answer(path, n)
+                resp, tunnel = answer(path, n, headers)
                 tls.sendall(resp)
     except (OSError, ValueError):
         pass

@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "authority.h"
 #include "h1codec.h"
 #include "http1.h"
 #include "msg.h"
@@ -41,6 +42,7 @@ count(const char *hay, const char *needle)
 static char *
 forward(const char *req, const char *name, struct h1codec_refusal *no)
 {
+	char authority[AUTHORITY_MAX];
 	struct evbuffer *out = evbuffer_new();
 	struct http1_head h;
 	struct msg m;
@@ -53,7 +55,7 @@ forward(const char *req, const char *name, struct h1codec_refusal *no)
 	no->status = 0;
 	if (http1_parse_request(req, strlen(req), &h, &why) != HTTP1_OK ||
 	    h.target.len >= sizeof(path) ||
-	    h1codec_request_check(&h, name, no) == -1)
+	    h1codec_request_check(&h, name, 443, no) == -1)
 		goto done;
 	/* As exchange.c does: a target that does not normalise is a 400. */
 	if ((n = urlpath_normalise(h.target.p, h.target.len, path)) < 0) {
@@ -61,7 +63,8 @@ forward(const char *req, const char *name, struct h1codec_refusal *no)
 		goto done;
 	}
 	msg_init(&m, MSG_REQUEST);
-	if (h1codec_request_msg(&h, req, path, (size_t)n, name, &m) == 0 &&
+	authority_format(authority, name, 443);
+	if (h1codec_request_msg(&h, req, path, (size_t)n, authority, &m) == 0 &&
 	    h1codec_write_request(out, &m, h.version_minor, 0) == 0)
 		s = drain(out);
 	msg_free(&m);
@@ -135,11 +138,18 @@ test_request_checks(void)
 	s = forward("GET / HTTP/1.1\r\nHost: other.test\r\n\r\n", "api.test",
 	    &no);
 	CHECK(s == NULL && no.status == 421, "Host for another name: 421");
-	s = forward("GET / HTTP/1.1\r\nHost: API.Test.:8443\r\n\r\n",
+	s = forward("GET / HTTP/1.1\r\nHost: API.Test.:443\r\n\r\n",
 	    "api.test", &no);
-	CHECK(s != NULL && strstr(s, "\r\nHost: API.Test.:8443\r\n") != NULL,
-	    "Host agrees whatever its case, port or final dot; sent as is");
+	CHECK(s != NULL && strstr(s, "\r\nHost: api.test\r\n") != NULL,
+	    "Host agrees whatever its case or final dot; the verified name "
+	    "is sent");
 	free(s);
+	s = forward("GET / HTTP/1.1\r\nHost: api.test:8443\r\n\r\n",
+	    "api.test", &no);
+	CHECK(s == NULL && no.status == 421, "Host for another port: 421");
+	s = forward("GET / HTTP/1.1\r\nHost: api.test:\r\n\r\n",
+	    "api.test", &no);
+	CHECK(s == NULL, "Host with an empty port: refused");
 	s = forward("GET http://other.test/ HTTP/1.1\r\nHost: api.test\r\n"
 	    "\r\n", "api.test", &no);
 	CHECK(s == NULL && no.status == 400, "absolute-form: 400");

@@ -41,6 +41,7 @@ rewrite_to(const char *req, const char *target, struct rule_injection *inj,
 	struct evbuffer *out = evbuffer_new();
 	struct msg m;
 	const char *why;
+	char authority[64];
 	size_t len;
 	char *s;
 	int rc;
@@ -54,8 +55,12 @@ rewrite_to(const char *req, const char *target, struct rule_injection *inj,
 		h.target.p = target;
 		h.target.len = strlen(target);
 	}
+	/* The connection was verified for whatever Host names. */
+	snprintf(authority, sizeof(authority), "%.*s", (int)h.host.len,
+	    h.host.p);
 	msg_init(&m, MSG_REQUEST);
-	rc = h1codec_request_msg(&h, req, h.target.p, h.target.len, "a", &m);
+	rc = h1codec_request_msg(&h, req, h.target.p, h.target.len, authority,
+	    &m);
 	if (rc == 0)
 		rc = inject_request(&m, n ? &rule : NULL, audit, names,
 		    namesz);
@@ -274,6 +279,58 @@ test_copy(void)
 	inject_clear(&inj);
 }
 
+static const char *
+field(const struct msg *m, const char *name)
+{
+	static char v[256];
+	const struct msg_field *f = msg_find(m, name, strlen(name));
+
+	if (f == NULL)
+		return "";
+	snprintf(v, sizeof(v), "%.*s", (int)f->value.len, msg_ptr(m, f->value));
+	return v;
+}
+
+static void
+test_mask_response(void)
+{
+	struct rule_injection inj[3] = {
+		mk(RULE_INJECT_QUERY, "key", "k/1 x"),
+		mk(RULE_INJECT_BASIC, NULL, "u:pw"),
+		mk(RULE_INJECT_HEADER, "X-Key", "hk"),
+	};
+	struct rule rule;
+	struct msg m;
+	size_t i;
+
+	memset(&rule, 0, sizeof(rule));
+	rule.injections = inj;
+	rule.ninjections = 3;
+	for (i = 0; i < 3; i++)
+		inject_prepare(&inj[i]);
+	msg_init(&m, MSG_RESPONSE);
+	msg_set_status(&m, 302, "Found", 5);
+	msg_add(&m, "Location", 8, "/m?key=k%2F1%20x&b=1", 20);
+	msg_add(&m, "X-Auth", 6, "Basic dTpwdw== and u:pw", 23);
+	msg_add(&m, "X-Plain", 7, "k/1 x", 5);
+	msg_add(&m, "X-Other", 7, "hk is short", 11);
+	CHECK(inject_mask_response(&m, &rule) == 3,
+	    "mask: three fields changed");
+	CHECK(strcmp(field(&m, "location"), "/m?key=***&b=1") == 0,
+	    "mask: a query secret, percent-encoded, in Location");
+	CHECK(strcmp(field(&m, "x-auth"), "Basic *** and ***") == 0,
+	    "mask: basic's base64 and its user:password");
+	CHECK(strcmp(field(&m, "x-plain"), "***") == 0,
+	    "mask: a secret as is");
+	CHECK(strcmp(field(&m, "x-other"), "hk is short") == 0,
+	    "mask: a secret shorter than the mask is left");
+	CHECK(m.secret, "mask: the message wipes its arena");
+	CHECK(inject_mask_response(&m, NULL) == 0, "mask: no rule, no change");
+	msg_free(&m);
+	for (i = 0; i < 3; i++)
+		inject_clear(&inj[i]);
+}
+
 int
 main(void)
 {
@@ -283,5 +340,6 @@ main(void)
 	test_no_rule();
 	test_target();
 	test_copy();
+	test_mask_response();
 	return unit_done();
 }

@@ -696,7 +696,8 @@ static int
 test_ref_path(const struct rule *r, const char *path)
 {
 	char read[4][256], glob[256];
-	int n = 2, i, hits = 0, deny = r->action != RULE_ALLOW;
+	int n = 2, i, k, hits = 0, deny = r->action != RULE_ALLOW;
+	size_t len;
 
 	snprintf(read[0], sizeof(read[0]), "%s", path);
 	test_merge_slashes(path, read[1]);
@@ -706,13 +707,19 @@ test_ref_path(const struct rule *r, const char *path)
 		test_merge_slashes(read[2], read[3]);
 		n = 4;
 	}
-	for (i = 0; i < n; i++) {
-		snprintf(glob, sizeof(glob), "%s", i < 2 || r->path_alt == NULL ?
-		    r->path : r->path_alt);
-		hits += rules_glob_match(glob, read[i], strlen(read[i]));
-		if (deny && i < 2 && r->path_alt != NULL)
-			hits += rules_glob_match(r->path_alt, read[i],
-			    strlen(read[i]));
+	/* A deny also meets each reading without its trailing slashes. */
+	for (k = 0; k <= deny; k++) {
+		for (i = 0; i < n; i++) {
+			snprintf(glob, sizeof(glob), "%s", i < 2 ||
+			    r->path_alt == NULL ? r->path : r->path_alt);
+			len = strlen(read[i]);
+			while (k && len > 1 && read[i][len - 1] == '/')
+				len--;
+			hits += rules_glob_match(glob, read[i], len);
+			if (deny && i < 2 && r->path_alt != NULL)
+				hits += rules_glob_match(r->path_alt, read[i],
+				    len);
+		}
 	}
 	return deny ? hits > 0 : hits == n;
 }
