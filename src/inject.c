@@ -406,7 +406,27 @@ inject_mask_form(char *s, size_t *len, const char *f, size_t flen)
 	return found;
 }
 
-/* Field i of m with every form of rule's secrets masked: 1 if changed. */
+/* Does p[0..len) hold any form of rule's secrets? */
+static int
+inject_echoes(const char *p, size_t len, const struct rule *rule)
+{
+	const char *f[2];
+	size_t j, k, n, flen[2];
+
+	for (j = 0; j < rule->ninjections; j++) {
+		n = inject_forms(&rule->injections[j], f, flen);
+		for (k = 0; k < n; k++)
+			if (flen[k] >= strlen(INJECT_MASK) &&
+			    memmem(p, len, f[k], flen[k]) != NULL)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Field i of m with every form of rule's secrets masked: 1 if changed.
+ * A field that echoes none is left alone without a copy.
+ */
 static int
 inject_mask_field(struct msg *m, size_t i, const struct rule *rule)
 {
@@ -416,6 +436,8 @@ inject_mask_field(struct msg *m, size_t i, const struct rule *rule)
 	char *s;
 	int found = 0, rc = -1;
 
+	if (!inject_echoes(msg_ptr(m, v), v.len, rule))
+		return 0;
 	if ((s = malloc(v.len + 1)) == NULL)
 		return -1;
 	memcpy(s, msg_ptr(m, v), v.len);
