@@ -420,7 +420,6 @@ void tunnel_free(struct conn *c);
 int front_h2_start(struct conn *c);
 
 /* exchange.c */
-struct http1_str exchange_target_path(struct http1_str t);
 struct exchange *exchange_begin(struct conn *c, const struct http1_head *h);
 struct exchange *exchange_begin_msg(struct conn *c, struct msg *req);
 void exchange_arm(struct exchange *r, double secs);

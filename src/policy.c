@@ -15,6 +15,7 @@
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
 #include "rules.h"
+#include "urlpath.h"
 #include "util.h"
 
 /*
@@ -25,7 +26,7 @@
  * the rule that would have denied.  Only policy comes through here; a
  * malformed request (400), a Host or SNI that names another server (421)
  * and the SSRF guard are safety, not policy, and stay enforced.  path is
- * logged without its query, which may carry a client's credential.
+ * logged without its query (urlpath_path_len()).
  */
 int
 policy_deny_stands(struct conn *c, const char *host, const char *method,
@@ -39,7 +40,8 @@ policy_deny_stands(struct conn *c, const char *host, const char *method,
 		snprintf(rule, sizeof(rule), "%lld", (long long)rule_id);
 	log_event(LOG_INFO, "would_deny", "client=%s host=%s method=%s "
 	    "path=%.*s rule=%s", c->client_str, host, method, path != NULL ?
-	    (int)pathlen : 1, path != NULL ? path : "-", rule);
+	    (int)urlpath_path_len(path, pathlen) : 1, path != NULL ? path : "-",
+	    rule);
 	return 0;
 }
 
@@ -302,7 +304,8 @@ policy_decide(struct exchange *r)
 
 	r->rules = dpenv_rules(c->env);
 	rules_snapshot_ref(r->rules);
-	path = exchange_target_path((struct http1_str){ r->norm, r->norm_len });
+	path.p = r->norm;
+	path.len = urlpath_path_len(r->norm, r->norm_len);
 	rule = rules_match_request(r->rules, r->host, c->dst_port, r->method,
 	    path.p, path.len);
 	rule = policy_overrides(r, rule, path);

@@ -45,6 +45,7 @@
 #include "rules.h"
 #include "sock.h"
 #include "upstream.h"
+#include "urlpath.h"
 #include "util.h"
 
 struct revalidate {
@@ -191,8 +192,8 @@ revalidate_start(const struct dp_env *env, const struct sockaddr *addr,
 		goto fail;
 	rv->audited = 1;
 	revalidate_arm(rv);
-	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%s", host,
-	    rv->target);
+	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%.*s", host,
+	    (int)urlpath_path_len(rv->target, strlen(rv->target)), rv->target);
 	return 0;
 
 fail:
