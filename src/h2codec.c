@@ -584,34 +584,26 @@ h2codec_on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 
 /*
  * nghttp2 found a stream malformed (its HTTP checks: RFC 9113 8.1.1, 8.2,
- * 8.3) or in error: why, for the owner's audit.  Named from the error
- * code only: nghttp2's own message quotes the field, which may be a
- * credential.
+ * 8.3) or in error: why, for the owner's audit.
  */
 static int
 h2codec_on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f,
     int lib_error, void *arg)
 {
+	static const char *const why[3] = {
+		"malformed request head: a field or pseudo-field RFC 9113 "
+		    "8.2 and 8.3 forbid",
+		"malformed request: its DATA contradicts content-length or "
+		    "the method (RFC 9113 8.1.1)",
+		"stream error (RFC 9113 5.4.2)",
+	};
 	struct h2codec_stream *st;
 
 	(void)s;
-	if (f->hd.stream_id == 0 ||
-	    (st = h2codec_stream(arg, f->hd.stream_id)) == NULL ||
-	    st->malformed != NULL)
-		return 0;
-	switch (lib_error) {
-	case NGHTTP2_ERR_HTTP_HEADER:
-		st->malformed = "malformed request head: a field or "
-		    "pseudo-field RFC 9113 8.2 and 8.3 forbid";
-		break;
-	case NGHTTP2_ERR_HTTP_MESSAGING:
-		st->malformed = "malformed request: its DATA contradicts "
-		    "content-length or the method (RFC 9113 8.1.1)";
-		break;
-	default:
-		st->malformed = "stream error (RFC 9113 5.4.2)";
-		break;
-	}
+	if (f->hd.stream_id != 0 &&
+	    (st = h2codec_stream(arg, f->hd.stream_id)) != NULL &&
+	    st->malformed == NULL)
+		st->malformed = h2session_invalid_why(lib_error, why);
 	return 0;
 }
 

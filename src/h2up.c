@@ -280,7 +280,7 @@ h2up_on_end(void *arg, int32_t id, const struct msg *t)
 }
 
 static void
-h2up_on_close(void *arg, int32_t id, uint32_t code)
+h2up_on_close(void *arg, int32_t id, uint32_t code, const char *why)
 {
 	struct h2up *u = arg;
 	struct h2up_att *a = h2up_att(u, id);
@@ -288,7 +288,7 @@ h2up_on_close(void *arg, int32_t id, uint32_t code)
 	if (a == NULL)
 		return;
 	(void)h2client_stream_set(u->c, id, NULL);
-	a->cbs->on_close(a->owner, code);
+	a->cbs->on_close(a->owner, code, why);
 	free(a);
 }
 

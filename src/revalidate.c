@@ -415,13 +415,14 @@ revalidate_h2_end(void *owner, const struct msg *trailers)
 }
 
 static void
-revalidate_h2_close(void *owner, uint32_t code)
+revalidate_h2_close(void *owner, uint32_t code, const char *why)
 {
 	struct revalidate *rv = owner;
 
 	rv->h2 = NULL;		/* its connection may end with this call */
 	if (!rv->h2_ended)
-		rv->error = code == H2CLIENT_REFUSED_STREAM ?
+		rv->error = why != NULL ? why :
+		    code == H2CLIENT_REFUSED_STREAM ?
 		    "upstream refused the HTTP/2 stream" : rv->status ?
 		    "upstream reset the HTTP/2 stream during body" :
 		    "upstream reset the HTTP/2 stream";
