@@ -1360,3 +1360,18 @@ for n, line in enumerate(open(sys.argv[1], encoding="utf-8", errors="replace"), 
     print(json.dumps(d))
 PY
 }
+
+# --- WebSocket under rules (tests/integration/36*) ------------------------------
+
+# lab_wsecho_rules_up SQL [FLAGS...]: root, sluice, lab_up, wsecho.py, the
+# rules SQL, then sluice with --default-policy deny, FLAGS and api.test
+# resolved to wsecho.py.
+lab_wsecho_rules_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_start_wsecho
+	lab_rules_sql "$1" || fail "inserting the rules"
+	shift
+	lab_start_sluice --default-policy deny --resolve "api.test:443:$LAB_U4:$LAB_WS_PORT" "$@"
+}
