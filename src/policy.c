@@ -244,6 +244,20 @@ policy_denies(struct conn *c, const struct rule *rule)
 	    rule->action == RULE_DENY;
 }
 
+/* Does field f ask for the request to be read as another method? */
+static int
+policy_is_override(const struct msg *m, const struct msg_field *f)
+{
+	static const char *const names[] = { "x-http-method-override",
+	    "x-http-method", "x-method-override" };
+	size_t k;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (msg_str_eq(m, f->name, names[k], strlen(names[k])))
+			return 1;
+	return 0;
+}
+
 /*
  * The rule for r's request once the methods it asks to be read as are
  * matched too.  APIs and frameworks that honour a method override
@@ -258,33 +272,29 @@ static const struct rule *
 policy_overrides(struct exchange *r, const struct rule *rule,
     struct http1_str path)
 {
-	static const char *const names[] = { "x-http-method-override",
-	    "x-http-method", "x-method-override" };
 	const struct msg *m = &r->req;
 	const struct msg_field *f;
 	const struct rule *alt;
 	const char *v;
 	char method[32];
-	size_t i, k, n;
+	size_t i, n;
 
-	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		for (i = 0; msg_next(m, names[k], strlen(names[k]), &i,
-		    &f) == 0; ) {
-			if (policy_denies(r->c, rule))
-				return rule;
-			v = msg_ptr(m, f->value);
-			for (n = 0; n < f->value.len && msg_tchar(v[n]); n++)
-				;
-			if (n == 0 || n != f->value.len || n >= sizeof(method))
-				snprintf(method, sizeof(method), "?");
-			else
-				snprintf(method, sizeof(method), "%.*s",
-				    (int)n, v);
-			alt = rules_match_request(r->rules, r->host,
-			    r->c->dst_port, method, path.p, path.len);
-			if (policy_denies(r->c, alt))
-				return alt;
-		}
+	if (policy_denies(r->c, rule))
+		return rule;
+	for (i = 0; msg_next(m, NULL, 0, &i, &f) == 0; ) {
+		if (!policy_is_override(m, f))
+			continue;
+		v = msg_ptr(m, f->value);
+		for (n = 0; n < f->value.len && msg_tchar(v[n]); n++)
+			;
+		if (n == 0 || n != f->value.len || n >= sizeof(method))
+			snprintf(method, sizeof(method), "?");
+		else
+			snprintf(method, sizeof(method), "%.*s", (int)n, v);
+		alt = rules_match_request(r->rules, r->host, r->c->dst_port,
+		    method, path.p, path.len);
+		if (policy_denies(r->c, alt))
+			return alt;
 	}
 	return rule;
 }
