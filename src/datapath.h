@@ -53,7 +53,7 @@ struct rule;
 
 #define CONN_HIGH_WATER		(256 * 1024)
 #define CONN_DISCARD_MAX	(1024 * 1024)	/* body we read to keep a connection */
-#define CONN_TUNNEL_IDLE	600		/* seconds */
+#define CONN_TUNNEL_IDLE	600		/* seconds: a passthrough's */
 #define CONN_FLUSH_SECS		5
 #define CONN_TLS_PORT		443		/* CONNECT ports beyond it need a rule */
 /*
