@@ -54,7 +54,7 @@ struct rule;
 
 #define CONN_HIGH_WATER		(256 * 1024)
 #define CONN_DISCARD_MAX	(1024 * 1024)	/* body we read to keep a connection */
-#define CONN_TUNNEL_IDLE	600		/* seconds */
+#define CONN_TUNNEL_IDLE	600		/* seconds: a passthrough's */
 #define CONN_FLUSH_SECS		5
 #define CONN_TLS_PORT		443		/* CONNECT ports beyond it need a rule */
 /*
@@ -426,7 +426,6 @@ void tunnel_free(struct conn *c);
 int front_h2_start(struct conn *c);
 
 /* exchange.c */
-struct http1_str exchange_target_path(struct http1_str t);
 struct exchange *exchange_begin(struct conn *c, const struct http1_head *h);
 struct exchange *exchange_begin_msg(struct conn *c, struct msg *req);
 void exchange_arm(struct exchange *r, double secs);

@@ -28,17 +28,6 @@
 #include "urlpath.h"
 #include "util.h"
 
-/* The path of an origin-form target, without the query. */
-struct http1_str
-exchange_target_path(struct http1_str t)
-{
-	const char *q = memchr(t.p, '?', t.len);
-
-	if (q != NULL)
-		t.len = q - t.p;
-	return t;
-}
-
 /*
  * Normalise the target once: rules match it, the upstream gets it, the
  * cache keys on it and the audit shows it.  One that cannot be (a bad

@@ -176,6 +176,24 @@ front_h2_stream_begin(struct conn *c, int32_t id, struct msg *req)
 	return r;
 }
 
+/*
+ * An exchange with no method or path, from an empty message, for a head
+ * that made no request: stream id's (as front_h2_stream_begin()), or,
+ * with id 0, one on no stream.  NULL without memory.
+ */
+static struct exchange *
+front_h2_bare(struct conn *c, int32_t id)
+{
+	struct msg none;
+	struct exchange *r;
+
+	msg_init(&none, MSG_REQUEST);
+	r = id != 0 ? front_h2_stream_begin(c, id, &none) :
+	    exchange_begin_msg(c, &none);
+	msg_free(&none);
+	return r;
+}
+
 /* h2codec: a stream's request head came; its exchange begins. */
 static void
 front_h2_on_request(void *arg, int32_t id, struct msg *req)
@@ -196,12 +214,8 @@ front_h2_on_request(void *arg, int32_t id, struct msg *req)
 static void
 front_h2_on_refused(void *arg, int32_t id, int status)
 {
-	struct msg none;
-	struct exchange *r;
+	struct exchange *r = front_h2_bare(arg, id);
 
-	msg_init(&none, MSG_REQUEST);
-	r = front_h2_stream_begin(arg, id, &none);
-	msg_free(&none);
 	if (r == NULL)
 		return;
 	r->c->state = CONN_EXCHANGE;	/* as policy_dispatch_msg() does */
@@ -224,7 +238,6 @@ front_h2_on_malformed(void *arg, int32_t id, const char *why)
 {
 	struct conn *c = arg;
 	struct front_h2_stream *s = h2codec_stream_get(c->h2->codec, id);
-	struct msg none;
 	struct exchange *r;
 
 	if (s != NULL) {
@@ -244,10 +257,7 @@ front_h2_on_malformed(void *arg, int32_t id, const char *why)
 	c->h2->malformed++;
 	log_event(LOG_INFO, "malformed_request", "client=%s sni=%s err=%s",
 	    c->client_str, c->sni, why);
-	msg_init(&none, MSG_REQUEST);
-	r = exchange_begin_msg(c, &none);
-	msg_free(&none);
-	if (r == NULL)
+	if ((r = front_h2_bare(c, 0)) == NULL)
 		return;
 	r->decision = "error";
 	snprintf(r->error, sizeof(r->error), "%s", why);

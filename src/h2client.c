@@ -32,7 +32,9 @@
  * connection-specific field, content-length against DATA) and bounds
  * CONTINUATION runs, SETTINGS entries and the acks queued for a server
  * that does not read; the codec adds the header list limit (on the
- * decoded size: an HPACK bomb hits it) and refuses server push.
+ * decoded size: an HPACK bomb hits it) and refuses server push.  A
+ * stream reset for what the server sent closes with why (a static
+ * string naming the rule), for the owner's audit.
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -51,6 +53,9 @@
 #include "h2session.h"
 #include "msg.h"
 
+/* nghttp2's HTTP messaging checks reset a stream for this. */
+#define H2CLIENT_BAD_DATA	"malformed upstream response: its DATA " \
+				"contradicts its head (RFC 9113 8.1.1)"
 
 struct h2client_stream {
 	TAILQ_ENTRY(h2client_stream) link;
@@ -73,9 +78,11 @@ struct h2client_stream {
 	int		 final;		/* the final head came */
 	int		 ended;		/* on_end ran: the response is whole */
 	uint32_t	 error;		/* we reset it for a bad response */
+	const char	*why;		/* what was bad in it, or NULL */
 
 	int		 owner_reset;	/* h2client_reset */
 	uint32_t	 reset_code;	/* its code */
+	int		 peer_reset;	/* the server's RST_STREAM */
 	int		 closing;	/* on_close is running */
 };
 
@@ -130,7 +137,7 @@ h2client_stream_close(struct h2client_stream *st, uint32_t code)
 
 	st->closing = 1;
 	c->n--;
-	c->cbs.on_close(c->arg, st->id, code);
+	c->cbs.on_close(c->arg, st->id, code, st->why);
 	h2client_stream_free(st);
 }
 
@@ -161,12 +168,13 @@ h2client_owned(const struct h2client_stream *st)
 
 /*
  * A response we will not hand over: reset, and the stream's close says
- * code even if the server's END_STREAM closes it first.
+ * code and why even if the server's END_STREAM closes it first.
  */
 static int
-h2client_refuse(struct h2client_stream *st, uint32_t code)
+h2client_refuse(struct h2client_stream *st, uint32_t code, const char *why)
 {
 	st->error = code;
+	st->why = why;
 	return nghttp2_submit_rst_stream(st->c->s, NGHTTP2_FLAG_NONE, st->id,
 	    code);
 }
@@ -245,7 +253,8 @@ h2client_on_header(nghttp2_session *s, const nghttp2_frame *f,
 		rc = h2client_field(st, n, nlen, v, vlen);
 	if (rc == 0)
 		return 0;
-	h2client_refuse(st, NGHTTP2_PROTOCOL_ERROR);
+	h2client_refuse(st, NGHTTP2_PROTOCOL_ERROR, "malformed upstream "
+	    "response: a field value refused (RFC 9113 8.2.1)");
 	return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
@@ -284,7 +293,9 @@ h2client_on_headers(struct h2client *c, struct h2client_stream *st,
 	struct msg *m;
 
 	if (st->too_big)
-		return h2client_refuse(st, NGHTTP2_ENHANCE_YOUR_CALM);
+		return h2client_refuse(st, NGHTTP2_ENHANCE_YOUR_CALM,
+		    "upstream response head over the header list limit "
+		    "(RFC 9113 6.5.2)");
 	if (st->final) {
 		st->ended = 1;
 		c->cbs.on_end(c->arg, st->id, st->trailers);
@@ -295,7 +306,8 @@ h2client_on_headers(struct h2client *c, struct h2client_stream *st,
 	if (st->resp->status >= 200) {
 		st->final = 1;
 		if (h2client_body_fact(st, end) == -1)
-			return h2client_refuse(st, NGHTTP2_INTERNAL_ERROR);
+			return h2client_refuse(st, NGHTTP2_INTERNAL_ERROR,
+			    "out of memory for the upstream response head");
 	}
 	m = st->resp;
 	st->resp = NULL;
@@ -333,6 +345,9 @@ h2client_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 			st->ended = 1;
 			c->cbs.on_end(c->arg, st->id, NULL);
 		}
+		break;
+	case NGHTTP2_RST_STREAM:
+		st->peer_reset = 1;
 		break;
 	}
 	return 0;
@@ -376,6 +391,31 @@ h2client_on_not_send(nghttp2_session *s, const nghttp2_frame *f,
 	return 0;
 }
 
+/*
+ * nghttp2 found a response malformed (its HTTP checks: RFC 9113 8.1.1,
+ * 8.2, 8.3.2) or a stream in error, and resets it: why, for the owner's
+ * audit.
+ */
+static int
+h2client_on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f,
+    int lib_error, void *arg)
+{
+	static const char *const why[3] = {
+		"malformed upstream response head: a field or pseudo-field "
+		    "RFC 9113 8.2 and 8.3 forbid",
+		H2CLIENT_BAD_DATA,
+		"upstream stream error (RFC 9113 5.4.2)",
+	};
+	struct h2client_stream *st;
+
+	(void)s;
+	if (f->hd.stream_id != 0 &&
+	    (st = h2client_stream(arg, f->hd.stream_id)) != NULL &&
+	    st->why == NULL)
+		st->why = h2session_invalid_why(lib_error, why);
+	return 0;
+}
+
 static int
 h2client_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
     void *arg)
@@ -389,6 +429,11 @@ h2client_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
 	/* closed before the owner had the whole response: not a success */
 	if (code == NGHTTP2_NO_ERROR && !st->ended)
 		code = st->error ? st->error : NGHTTP2_CANCEL;
+	/* a reset nobody asked for and nghttp2 did not explain: its DATA
+	   checks (content-length, a body after a head that has none) */
+	if (code == NGHTTP2_PROTOCOL_ERROR && st->why == NULL &&
+	    !st->peer_reset && !st->owner_reset)
+		st->why = H2CLIENT_BAD_DATA;
 	h2client_stream_close(st, code);
 	return 0;
 }
@@ -415,6 +460,8 @@ h2client_session(struct h2client *c)
 	    h2client_on_not_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    h2client_on_stream_close);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
+	    h2client_on_invalid_frame);
 
 	h2session_options(opt);
 	/* A client has no use for closed streams: the server's frames on them

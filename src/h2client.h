@@ -85,10 +85,14 @@ struct h2client_cbs {
 	 * rest, if any, is not wanted: RFC 9113 8.1), else the reset's code
 	 * (the server's RST_STREAM, ours, a stream error such as a malformed
 	 * response, H2CLIENT_REFUSED_STREAM for a stream the server never
-	 * processed, or the connection's end).  For every stream
-	 * h2client_request() opened; the last callback for id.
+	 * processed, or the connection's end).  why: when the codec reset
+	 * the stream for what the server sent (a malformed response, a head
+	 * over the limit), a static string naming the rule (never the
+	 * server's bytes), else NULL.  For every stream h2client_request()
+	 * opened; the last callback for id.
 	 */
-	void	(*on_close)(void *arg, int32_t id, uint32_t code);
+	void	(*on_close)(void *arg, int32_t id, uint32_t code,
+		    const char *why);
 	/* The stream's request buffer has room again after a short write. */
 	void	(*on_writable)(void *arg, int32_t id);
 };

@@ -24,7 +24,10 @@
  * handed it the request; request bytes nobody will read are credited back
  * at once, the owner's only when it consumed them; the connection window
  * is credited as bytes arrive (the stream windows bound memory), so one
- * stalled stream never stalls the others.
+ * stalled stream never stalls the others.  The owner never holds a whole
+ * request that its stream's end may yet make malformed (RFC 9113 8.1.1):
+ * with content-length 0 the head, with N > 0 the body's last byte, waits
+ * for END_STREAM.
  *
  * Abuse: nghttp2 bounds CONTINUATION runs, SETTINGS entries, the acks
  * queued for a peer that does not read (PING and SETTINGS floods) and our
@@ -77,6 +80,9 @@ struct h2codec_stream {
 	int		 refused;	/* the status on_refused gets */
 	int		 seen;		/* on_request or on_refused ran */
 	int		 held;		/* st->req waits for END_STREAM */
+	uint64_t	 body_got;	/* DATA bytes read, under length */
+	uint8_t		 tail;		/* the body's last byte, */
+	int		 tail_held;	/* waiting for END_STREAM */
 
 	/* response side */
 	struct h2out	 out;		/* the body, bounded */
@@ -441,6 +447,24 @@ h2codec_deliver(struct h2codec *h2, struct h2codec_stream *st)
 	h2->cbs.on_request(h2->arg, st->id, m);
 }
 
+/*
+ * The client ended stream st's request, with trailers t or none: a head or
+ * a last byte held back for that goes to the owner first.
+ */
+static void
+h2codec_request_end(struct h2codec *h2, struct h2codec_stream *st,
+    const struct msg *t)
+{
+	if (st->held)
+		h2codec_deliver(h2, st);
+	if (h2codec_owned(st) && st->tail_held) {
+		st->tail_held = 0;
+		h2->cbs.on_data(h2->arg, st->id, &st->tail, 1);
+	}
+	if (h2codec_owned(st))
+		h2->cbs.on_end(h2->arg, st->id, t);
+}
+
 /* A HEADERS frame read whole: a request head, or the request's trailers. */
 static int
 h2codec_on_headers(struct h2codec *h2, struct h2codec_stream *st,
@@ -451,13 +475,11 @@ h2codec_on_headers(struct h2codec *h2, struct h2codec_stream *st,
 	if (st->trailers != NULL) {
 		if (st->held)
 			h2codec_deliver(h2, st);
-		if (!h2codec_owned(st))
-			return 0;
-		if (st->too_big)
+		if (st->too_big && h2codec_owned(st))
 			return nghttp2_submit_rst_stream(h2->s,
 			    NGHTTP2_FLAG_NONE, st->id,
 			    NGHTTP2_ENHANCE_YOUR_CALM);
-		h2->cbs.on_end(h2->arg, st->id, st->trailers);
+		h2codec_request_end(h2, st, st->trailers);
 		h2nv_msg_free(st->trailers);
 		st->trailers = NULL;
 		return 0;
@@ -501,11 +523,8 @@ h2codec_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
 		break;
 	case NGHTTP2_DATA:
-		if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && st->held)
-			h2codec_deliver(h2, st);
-		if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-		    h2codec_owned(st))
-			h2->cbs.on_end(h2->arg, st->id, NULL);
+		if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+			h2codec_request_end(h2, st, NULL);
 		break;
 	case NGHTTP2_RST_STREAM:
 		st->peer_reset = 1;
@@ -524,9 +543,23 @@ h2codec_on_data(nghttp2_session *s, uint8_t flags, int32_t id,
 	(void)flags;
 	if (h2session_credit(s, id, len, h2codec_owned(st)) != 0)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	if (!h2codec_owned(st))
+	if (!h2codec_owned(st) || len == 0)
 		return 0;
-	h2->cbs.on_data(h2->arg, id, p, len);
+	/*
+	 * The chunk that completes a declared content-length keeps its last
+	 * byte until the stream ends (h2codec_request_end()): DATA after it
+	 * makes the request malformed (RFC 9113 8.1.1, nghttp2 resets the
+	 * stream), and by then the upstream must not have a whole body.
+	 * nghttp2 never passes bytes beyond the length.
+	 */
+	st->body_got += len;
+	if (st->has_length && st->body_got == st->length) {
+		st->tail = p[len - 1];
+		st->tail_held = 1;
+		len--;
+	}
+	if (len > 0)
+		h2->cbs.on_data(h2->arg, id, p, len);
 	return 0;
 }
 
@@ -551,34 +584,26 @@ h2codec_on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 
 /*
  * nghttp2 found a stream malformed (its HTTP checks: RFC 9113 8.1.1, 8.2,
- * 8.3) or in error: why, for the owner's audit.  Named from the error
- * code only: nghttp2's own message quotes the field, which may be a
- * credential.
+ * 8.3) or in error: why, for the owner's audit.
  */
 static int
 h2codec_on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f,
     int lib_error, void *arg)
 {
+	static const char *const why[3] = {
+		"malformed request head: a field or pseudo-field RFC 9113 "
+		    "8.2 and 8.3 forbid",
+		"malformed request: its DATA contradicts content-length or "
+		    "the method (RFC 9113 8.1.1)",
+		"stream error (RFC 9113 5.4.2)",
+	};
 	struct h2codec_stream *st;
 
 	(void)s;
-	if (f->hd.stream_id == 0 ||
-	    (st = h2codec_stream(arg, f->hd.stream_id)) == NULL ||
-	    st->malformed != NULL)
-		return 0;
-	switch (lib_error) {
-	case NGHTTP2_ERR_HTTP_HEADER:
-		st->malformed = "malformed request head: a field or "
-		    "pseudo-field RFC 9113 8.2 and 8.3 forbid";
-		break;
-	case NGHTTP2_ERR_HTTP_MESSAGING:
-		st->malformed = "malformed request: its DATA contradicts "
-		    "content-length or the method (RFC 9113 8.1.1)";
-		break;
-	default:
-		st->malformed = "stream error (RFC 9113 5.4.2)";
-		break;
-	}
+	if (f->hd.stream_id != 0 &&
+	    (st = h2codec_stream(arg, f->hd.stream_id)) != NULL &&
+	    st->malformed == NULL)
+		st->malformed = h2session_invalid_why(lib_error, why);
 	return 0;
 }
 

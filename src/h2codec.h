@@ -74,7 +74,9 @@ struct h2codec_cbs {
 	 */
 	void	(*on_request)(void *arg, int32_t id, struct msg *req);
 	/* Request body bytes; h2codec_consume() once they went on.  None
-	   after the owner reset the stream. */
+	   after the owner reset the stream.  Of a body with a declared
+	   length, the last byte comes only when the stream ended, just
+	   before on_end. */
 	void	(*on_data)(void *arg, int32_t id, const uint8_t *p, size_t len);
 	/* The request ended, with trailers (in t->trailers, valid during the
 	   call) or NULL. */

@@ -1,9 +1,10 @@
 /*
  * h2session.c - the nghttp2 session handling both HTTP/2 codecs share.
  *
- * Owns the bounds every session of ours runs with and the moves between
- * evbuffers and nghttp2's memory interface.  Does not own streams,
- * messages or callbacks: each codec keeps its own.
+ * Owns the bounds every session of ours runs with, the moves between
+ * evbuffers and nghttp2's memory interface, and which reason names a
+ * stream nghttp2 found malformed.  Does not own streams, messages or
+ * callbacks: each codec keeps its own.
  */
 #include <event2/buffer.h>
 
@@ -75,4 +76,17 @@ h2session_credit(nghttp2_session *s, int32_t id, size_t len, int owned)
 	if (!owned && nghttp2_session_consume_stream(s, id, len) != 0)
 		return -1;
 	return 0;
+}
+
+const char *
+h2session_invalid_why(int lib_error, const char *const why[3])
+{
+	switch (lib_error) {
+	case NGHTTP2_ERR_HTTP_HEADER:
+		return why[0];
+	case NGHTTP2_ERR_HTTP_MESSAGING:
+		return why[1];
+	default:
+		return why[2];
+	}
 }

@@ -1,8 +1,8 @@
 /*
  * h2session.h - what the two HTTP/2 codecs (h2codec.c, server side;
  * h2client.c, client side) do alike with their nghttp2 session: the
- * abuse bounds, bytes in and frames out through evbuffers, and crediting
- * received DATA.
+ * abuse bounds, bytes in and frames out through evbuffers, crediting
+ * received DATA, and naming what nghttp2 found malformed.
  */
 #ifndef SLUICE_H2SESSION_H
 #define SLUICE_H2SESSION_H
@@ -37,5 +37,15 @@ int h2session_send(nghttp2_session *s, struct evbuffer *out, size_t room);
  * reads it (owned 0), else when its owner consumes them.
  */
 int h2session_credit(nghttp2_session *s, int32_t id, size_t len, int owned);
+
+/*
+ * nghttp2 found a stream's message malformed or the stream in error
+ * (on_invalid_frame_recv's lib_error): which of why[0] (a field or
+ * pseudo-field RFC 9113 8.2 and 8.3 forbid), why[1] (DATA that
+ * contradicts the head, 8.1.1) or why[2] (another stream error) says so.
+ * Named from the error code only: nghttp2's own message quotes the
+ * field, which may be a credential.
+ */
+const char *h2session_invalid_why(int lib_error, const char *const why[3]);
 
 #endif

@@ -53,6 +53,16 @@ struct h2up_att {
 	void		*owner;
 };
 
+/*
+ * Which upstream a connection or a dial is for: its address, and the name
+ * its certificate is verified for (the SNI).
+ */
+struct h2up_key {
+	struct sockaddr_storage addr;
+	socklen_t	 len;
+	char		 sni[CONFIG_HOST_MAX];
+};
+
 struct h2up {
 	TAILQ_ENTRY(h2up) link;		/* on pool's list */
 	struct h2up_pool *pool;		/* NULL: not pooled */
@@ -66,9 +76,7 @@ struct h2up {
 	int		 heard;		/* read since the timer was armed */
 	int		 pinging;	/* a PING is out, unanswered */
 	int		 dead;
-	struct sockaddr_storage addr;
-	socklen_t	 len;
-	char		 sni[CONFIG_HOST_MAX];
+	struct h2up_key	 key;
 };
 
 /*
@@ -84,13 +92,32 @@ struct h2up_dial {
 	struct h2up_pool *pool;
 	int		 known_h1;	/* settled on http/1.1: no dial */
 	TAILQ_HEAD(, h2up_wait) waiters;
-	struct sockaddr_storage addr;
-	socklen_t	 len;
-	char		 sni[CONFIG_HOST_MAX];
+	struct h2up_key	 key;
 };
 
 static void h2up_close(struct h2up *, uint32_t code);
 static void h2up_pool_remove(struct h2up *);
+
+/* k is addr[0..len) and sni; -1 if the address does not fit. */
+static int
+h2up_key_set(struct h2up_key *k, const struct sockaddr *addr, socklen_t len,
+    const char *sni)
+{
+	if (len > sizeof(k->addr))
+		return -1;
+	memcpy(&k->addr, addr, len);
+	k->len = len;
+	snprintf(k->sni, sizeof(k->sni), "%s", sni);
+	return 0;
+}
+
+static int
+h2up_key_is(const struct h2up_key *k, const struct sockaddr *addr,
+    socklen_t len, const char *sni)
+{
+	return k->len == len && memcmp(&k->addr, addr, len) == 0 &&
+	    strcmp(k->sni, sni) == 0;
+}
 
 void
 h2up_times_default(struct h2up_times *t, const struct config *cfg)
@@ -280,7 +307,7 @@ h2up_on_end(void *arg, int32_t id, const struct msg *t)
 }
 
 static void
-h2up_on_close(void *arg, int32_t id, uint32_t code)
+h2up_on_close(void *arg, int32_t id, uint32_t code, const char *why)
 {
 	struct h2up *u = arg;
 	struct h2up_att *a = h2up_att(u, id);
@@ -288,7 +315,7 @@ h2up_on_close(void *arg, int32_t id, uint32_t code)
 	if (a == NULL)
 		return;
 	(void)h2client_stream_set(u->c, id, NULL);
-	a->cbs->on_close(a->owner, code);
+	a->cbs->on_close(a->owner, code, why);
 	free(a);
 }
 
@@ -322,10 +349,8 @@ h2up_new(const struct dp_env *env, struct sock *s,
 		u->times = *times;
 	else
 		h2up_times_default(&u->times, env->cfg);
-	memcpy(&u->addr, addr, len);
-	u->len = len;
-	snprintf(u->sni, sizeof(u->sni), "%s", sni);
-	if ((u->c = h2client_new(lim, &h2up_cbs, u)) == NULL ||
+	if (h2up_key_set(&u->key, addr, len, sni) == -1 ||
+	    (u->c = h2client_new(lim, &h2up_cbs, u)) == NULL ||
 	    (u->kick = event_new(env->base, -1, 0, h2up_on_kick, u)) ==
 	    NULL ||
 	    (u->timer = evtimer_new(env->base, h2up_on_timer, u)) == NULL)
@@ -484,9 +509,8 @@ h2up_dial_find(struct h2up_pool *p, const struct sockaddr *addr,
 	struct h2up_dial *d;
 
 	TAILQ_FOREACH(d, &p->dials, link)
-		if (d->known_h1 == known_h1 && d->len == len &&
-		    memcmp(&d->addr, addr, len) == 0 &&
-		    strcmp(d->sni, sni) == 0)
+		if (d->known_h1 == known_h1 &&
+		    h2up_key_is(&d->key, addr, len, sni))
 			return d;
 	return NULL;
 }
@@ -506,15 +530,15 @@ h2up_pool_dial(struct h2up_pool *p, const struct sockaddr *addr,
 {
 	struct h2up_dial *d;
 
-	if (len > sizeof(d->addr) ||
-	    h2up_dial_find(p, addr, len, sni, 1) != NULL ||
+	if (h2up_dial_find(p, addr, len, sni, 1) != NULL ||
 	    (d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
+	if (h2up_key_set(&d->key, addr, len, sni) == -1) {
+		free(d);
+		return NULL;
+	}
 	d->pool = p;
 	TAILQ_INIT(&d->waiters);
-	memcpy(&d->addr, addr, len);
-	d->len = len;
-	snprintf(d->sni, sizeof(d->sni), "%s", sni);
 	TAILQ_INSERT_TAIL(&p->dials, d, link);
 	return d;
 }
@@ -556,8 +580,8 @@ h2up_dial_end(struct h2up_dial *d, int http1)
 		w->done(w);
 	}
 	p = d->pool;
-	if (!http1 || h2up_dial_find(p, (struct sockaddr *)&d->addr, d->len,
-	    d->sni, 1) != NULL) {
+	if (!http1 || h2up_dial_find(p, (struct sockaddr *)&d->key.addr,
+	    d->key.len, d->key.sni, 1) != NULL) {
 		h2up_dial_free(d);
 		return;
 	}
@@ -584,8 +608,8 @@ h2up_pool_add(struct h2up_pool *p, struct h2up *u)
 	p->n++;
 	u->pool = p;
 	/* it speaks h2 now, whatever a dial found before */
-	if ((d = h2up_dial_find(p, (struct sockaddr *)&u->addr, u->len,
-	    u->sni, 1)) != NULL)
+	if ((d = h2up_dial_find(p, (struct sockaddr *)&u->key.addr,
+	    u->key.len, u->key.sni, 1)) != NULL)
 		h2up_dial_free(d);
 }
 
@@ -596,8 +620,7 @@ h2up_pool_find(struct h2up_pool *p, const struct sockaddr *addr,
 	struct h2up *u;
 
 	TAILQ_FOREACH(u, &p->conns, link)
-		if (u->len == len && memcmp(&u->addr, addr, len) == 0 &&
-		    strcmp(u->sni, sni) == 0 && h2up_can_open(u))
+		if (h2up_key_is(&u->key, addr, len, sni) && h2up_can_open(u))
 			return u;
 	return NULL;
 }

@@ -49,9 +49,10 @@ struct h2up_stream_cbs {
 	 * The stream is gone (the last callback): 0 once the response
 	 * ended, else the reset's code.  H2CLIENT_REFUSED_STREAM: the server
 	 * never processed the request (GOAWAY, refused, the connection ended
-	 * before it was sent): the owner may send it again elsewhere.
+	 * before it was sent): the owner may send it again elsewhere.  why:
+	 * what was wrong with the response, as h2client_cbs says, or NULL.
 	 */
-	void	(*on_close)(void *owner, uint32_t code);
+	void	(*on_close)(void *owner, uint32_t code, const char *why);
 	/* The request buffer has room again after a short h2up_write(). */
 	void	(*on_writable)(void *owner);
 };

@@ -41,6 +41,19 @@ lookup_request(struct exchange *r, struct http1_head *rq)
 }
 
 /*
+ * Does the cache step apply: a rule with a cache policy, and a request
+ * that does not ask to switch protocols?  A WebSocket (an Upgrade GET, or
+ * an extended CONNECT made one) is no response to reuse or keep, nor one
+ * to wait for: collapsed onto another's flight, it would wait for that
+ * WebSocket to end.
+ */
+static int
+lookup_applies(const struct exchange *r, const struct rule *rule)
+{
+	return rule != NULL && rule->has_cache && !r->req.upgrade;
+}
+
+/*
  * A miss: lead the fetch, or wait for the identical one in flight (once,
  * bounded).  1 if this request now waits.
  */
@@ -220,7 +233,7 @@ lookup_hit(struct exchange *r, const struct rule *rule)
 	struct cache_entry *e;
 	int64_t age;
 
-	if (!rule->has_cache || lookup_request(r, &rq) == -1 ||
+	if (!lookup_applies(r, rule) || lookup_request(r, &rq) == -1 ||
 	    cache_request_bypass(&rq))
 		return 0;
 	switch (cache_lookup(r->c->env->cache, rule->id, r->c->authority, &rq,
@@ -259,7 +272,7 @@ lookup_send(struct exchange *r, const struct rule *rule)
 	    !msg_str_eq(&r->req, r->req.method, "OPTIONS", 7) &&
 	    !msg_str_eq(&r->req, r->req.method, "TRACE", 5))
 		r->unsafe_target = strndup(r->norm, r->norm_len);
-	if (rule == NULL || !rule->has_cache || lookup_request(r, &rq) == -1)
+	if (!lookup_applies(r, rule) || lookup_request(r, &rq) == -1)
 		goto forward;
 	if (cache_request_bypass(h)) {
 		if (r->unsafe_target == NULL)

@@ -28,7 +28,7 @@
  * the rule that would have denied.  Only policy comes through here; a
  * malformed request (400), a Host or SNI that names another server (421)
  * and the SSRF guard are safety, not policy, and stay enforced.  path is
- * logged without its query, which may carry a client's credential.
+ * logged without its query (urlpath_path_len()).
  */
 int
 policy_deny_stands(struct conn *c, const char *host, const char *method,
@@ -42,7 +42,8 @@ policy_deny_stands(struct conn *c, const char *host, const char *method,
 		snprintf(rule, sizeof(rule), "%lld", (long long)rule_id);
 	log_event(LOG_INFO, "would_deny", "client=%s host=%s method=%s "
 	    "path=%.*s rule=%s", c->client_str, host, method, path != NULL ?
-	    (int)pathlen : 1, path != NULL ? path : "-", rule);
+	    (int)urlpath_path_len(path, pathlen) : 1, path != NULL ? path : "-",
+	    rule);
 	return 0;
 }
 
@@ -250,6 +251,20 @@ policy_denies(struct conn *c, const struct rule *rule)
 	    rule->action == RULE_DENY;
 }
 
+/* Does field f ask for the request to be read as another method? */
+static int
+policy_is_override(const struct msg *m, const struct msg_field *f)
+{
+	static const char *const names[] = { "x-http-method-override",
+	    "x-http-method", "x-method-override" };
+	size_t k;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (msg_str_eq(m, f->name, names[k], strlen(names[k])))
+			return 1;
+	return 0;
+}
+
 /*
  * The rule for r's request once the methods it asks to be read as are
  * matched too.  APIs and frameworks that honour a method override
@@ -266,39 +281,35 @@ static const struct rule *
 policy_overrides(struct exchange *r, const struct rule *rule,
     struct http1_str path)
 {
-	static const char *const names[] = { "x-http-method-override",
-	    "x-http-method", "x-method-override" };
 	const struct msg *m = &r->req;
 	const struct msg_field *f;
 	const struct rule *alt;
 	const char *v;
 	char method[32];
-	size_t i, k, n;
+	size_t i, n;
 
-	if (strcasecmp(r->method, "HEAD") == 0 && !policy_denies(r->c, rule)) {
+	if (policy_denies(r->c, rule))
+		return rule;
+	if (strcasecmp(r->method, "HEAD") == 0) {
 		alt = rules_match_request(r->rules, r->host, r->c->dst_port,
 		    "GET", path.p, path.len);
 		if (policy_denies(r->c, alt))
 			return alt;
 	}
-	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		for (i = 0; msg_next(m, names[k], strlen(names[k]), &i,
-		    &f) == 0; ) {
-			if (policy_denies(r->c, rule))
-				return rule;
-			v = msg_ptr(m, f->value);
-			for (n = 0; n < f->value.len && msg_tchar(v[n]); n++)
-				;
-			if (n == 0 || n != f->value.len || n >= sizeof(method))
-				snprintf(method, sizeof(method), "?");
-			else
-				snprintf(method, sizeof(method), "%.*s",
-				    (int)n, v);
-			alt = rules_match_request(r->rules, r->host,
-			    r->c->dst_port, method, path.p, path.len);
-			if (policy_denies(r->c, alt))
-				return alt;
-		}
+	for (i = 0; msg_next(m, NULL, 0, &i, &f) == 0; ) {
+		if (!policy_is_override(m, f))
+			continue;
+		v = msg_ptr(m, f->value);
+		for (n = 0; n < f->value.len && msg_tchar(v[n]); n++)
+			;
+		if (n == 0 || n != f->value.len || n >= sizeof(method))
+			snprintf(method, sizeof(method), "?");
+		else
+			snprintf(method, sizeof(method), "%.*s", (int)n, v);
+		alt = rules_match_request(r->rules, r->host, r->c->dst_port,
+		    method, path.p, path.len);
+		if (policy_denies(r->c, alt))
+			return alt;
 	}
 	return rule;
 }
@@ -335,8 +346,8 @@ policy_path_overrides(struct exchange *r, const struct rule **rule)
 				return -1;
 			n = urlpath_normalise(msg_ptr(m, f->value),
 			    f->value.len, norm);
-			path = exchange_target_path((struct http1_str){ norm,
-			    n < 0 ? 0 : (size_t)n });
+			path.p = norm;
+			path.len = n < 0 ? 0 : urlpath_path_len(norm, n);
 			alt = n < 0 || path.len == 0 ? NULL :
 			    rules_match_request(r->rules, r->host,
 			    r->c->dst_port, r->method, path.p, path.len);
@@ -387,7 +398,8 @@ policy_decide(struct exchange *r)
 
 	r->rules = dpenv_rules(c->env);
 	rules_snapshot_ref(r->rules);
-	path = exchange_target_path((struct http1_str){ r->norm, r->norm_len });
+	path.p = r->norm;
+	path.len = urlpath_path_len(r->norm, r->norm_len);
 	rule = rules_match_request(r->rules, r->host, c->dst_port, r->method,
 	    path.p, path.len);
 	rule = policy_overrides(r, rule, path);

@@ -45,6 +45,7 @@
 #include "rules.h"
 #include "sock.h"
 #include "upstream.h"
+#include "urlpath.h"
 #include "util.h"
 
 struct revalidate {
@@ -191,8 +192,8 @@ revalidate_start(const struct dp_env *env, const struct sockaddr *addr,
 		goto fail;
 	rv->audited = 1;
 	revalidate_arm(rv);
-	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%s", host,
-	    rv->target);
+	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%.*s", host,
+	    (int)urlpath_path_len(rv->target, strlen(rv->target)), rv->target);
 	return 0;
 
 fail:
@@ -414,13 +415,14 @@ revalidate_h2_end(void *owner, const struct msg *trailers)
 }
 
 static void
-revalidate_h2_close(void *owner, uint32_t code)
+revalidate_h2_close(void *owner, uint32_t code, const char *why)
 {
 	struct revalidate *rv = owner;
 
 	rv->h2 = NULL;		/* its connection may end with this call */
 	if (!rv->h2_ended)
-		rv->error = code == H2CLIENT_REFUSED_STREAM ?
+		rv->error = why != NULL ? why :
+		    code == H2CLIENT_REFUSED_STREAM ?
 		    "upstream refused the HTTP/2 stream" : rv->status ?
 		    "upstream reset the HTTP/2 stream during body" :
 		    "upstream reset the HTTP/2 stream";

@@ -52,6 +52,31 @@ struct tunnel_splice {
 
 static void tunnel_splice_cb(evutil_socket_t, short, void *);
 
+/*
+ * The exchange a 101 made the connection's tunnel, or NULL.  HTTP/1 only:
+ * an HTTP/2 stream's WebSocket is its exchange's bodies (extconnect.c).
+ */
+static struct exchange *
+tunnel_upgraded(struct conn *c)
+{
+	struct exchange *r = TAILQ_FIRST(&c->exs);
+
+	return r != NULL && r->tunneled && !c->codec->multiplexed ? r : NULL;
+}
+
+/*
+ * How long the tunnel may carry nothing.  An upgraded one is an exchange
+ * whose bodies stream: --stream-idle-timeout, as for an HTTP/2 stream's
+ * WebSocket.  A passthrough relays bytes sluice never reads, of any
+ * protocol, with no request or stream to bound: CONN_TUNNEL_IDLE.
+ */
+static int
+tunnel_idle_secs(struct conn *c)
+{
+	return tunnel_upgraded(c) != NULL ?
+	    front_cfg(c)->stream_idle_timeout : CONN_TUNNEL_IDLE;
+}
+
 static void
 tunnel_io(struct sock *s, void *arg)
 {
@@ -113,7 +138,7 @@ tunnel_start(struct conn *c, int64_t rule_id)
 	front_sock_setup(c);
 	tunnel_sock_setup(c);
 	c->state = CONN_TUNNEL;
-	front_arm(c, CONN_TUNNEL_IDLE);
+	front_arm(c, tunnel_idle_secs(c));
 }
 
 /*
@@ -130,19 +155,7 @@ tunnel_upgrade(struct conn *c, struct exchange *r)
 	tunnel_sock_setup(c);
 	r->state = EX_DONE;
 	c->state = CONN_TUNNEL;
-	front_arm(c, CONN_TUNNEL_IDLE);
-}
-
-/*
- * The exchange a 101 made the connection's tunnel, or NULL.  HTTP/1 only:
- * an HTTP/2 stream's WebSocket is its exchange's bodies (extconnect.c).
- */
-static struct exchange *
-tunnel_upgraded(struct conn *c)
-{
-	struct exchange *r = TAILQ_FIRST(&c->exs);
-
-	return r != NULL && r->tunneled && !c->codec->multiplexed ? r : NULL;
+	front_arm(c, tunnel_idle_secs(c));
 }
 
 /* The tunnel was idle too long: it ends, and its row says so. */
@@ -153,7 +166,7 @@ tunnel_timeout(struct conn *c)
 
 	if (r != NULL && r->error[0] == '\0')
 		snprintf(r->error, sizeof(r->error), "tunnel idle for %d s",
-		    CONN_TUNNEL_IDLE);
+		    tunnel_idle_secs(c));
 	front_kill(c);
 }
 
@@ -379,7 +392,7 @@ tunnel_splice_cb(evutil_socket_t fd, short what, void *arg)
 	else if (was_open && t->closed != -1)
 		front_arm(c, CONN_FLUSH_SECS);	/* as front_flush() */
 	else if (moved > 0 && t->closed == -1)
-		front_arm(c, CONN_TUNNEL_IDLE);
+		front_arm(c, tunnel_idle_secs(c));
 	front_run(c);
 }
 
@@ -395,7 +408,7 @@ tunnel_pump(struct conn *c)
 	c->tunnel_up += up;
 	c->tunnel_down += down;
 	if (up + down > 0)
-		front_arm(c, CONN_TUNNEL_IDLE);
+		front_arm(c, tunnel_idle_secs(c));
 	if (c->splice == NULL && c->tsock_connected)
 		tunnel_splice_start(c);
 	return 0;

@@ -280,10 +280,11 @@ upleg_h2_on_end(void *owner, const struct msg *t)
 /*
  * The stream closed before the response ended: sent again once when the
  * server never processed it and nothing of the request body went, else
- * 502 before the head and a cut after it.
+ * 502 before the head and a cut after it, audited with why the codec
+ * reset it (a malformed response) if it did.
  */
 static void
-upleg_h2_failed(struct exchange *r, uint32_t code)
+upleg_h2_failed(struct exchange *r, uint32_t code, const char *malformed)
 {
 	struct conn *c = r->c;
 	char why[160];
@@ -296,7 +297,9 @@ upleg_h2_failed(struct exchange *r, uint32_t code)
 		upleg_send_request(r, r->up.rule, r->up.extra);
 		return;
 	}
-	if (code == H2CLIENT_REFUSED_STREAM)
+	if (malformed != NULL)
+		snprintf(why, sizeof(why), "%s", malformed);
+	else if (code == H2CLIENT_REFUSED_STREAM)
 		snprintf(why, sizeof(why),
 		    "upstream refused the HTTP/2 stream");
 	else
@@ -319,7 +322,7 @@ upleg_h2_failed(struct exchange *r, uint32_t code)
 }
 
 static void
-upleg_h2_on_close(void *owner, uint32_t code)
+upleg_h2_on_close(void *owner, uint32_t code, const char *why)
 {
 	struct exchange *r = owner;
 	struct conn *c = r->c;
@@ -327,7 +330,7 @@ upleg_h2_on_close(void *owner, uint32_t code)
 	r->up.h2 = NULL;	/* its connection may end with this call */
 	if (code != 0 && !r->up.h2_ended && !r->local &&
 	    r->state != EX_DONE)
-		upleg_h2_failed(r, code);
+		upleg_h2_failed(r, code, why);
 	else
 		r->up.h2_ended = 1;
 	front_run(c);

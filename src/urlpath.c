@@ -116,10 +116,17 @@ urlpath_remove_dots(char *p, size_t len)
 	return (ssize_t)w;
 }
 
+size_t
+urlpath_path_len(const char *target, size_t len)
+{
+	const char *q = memchr(target, '?', len);
+
+	return q != NULL ? (size_t)(q - target) : len;
+}
+
 ssize_t
 urlpath_normalise(const char *target, size_t len, char *out)
 {
-	const char *q;
 	size_t plen;
 	ssize_t n;
 
@@ -130,8 +137,7 @@ urlpath_normalise(const char *target, size_t len, char *out)
 	}
 	if (len == 0 || target[0] != '/')
 		return -1;
-	q = memchr(target, '?', len);
-	plen = q != NULL ? (size_t)(q - target) : len;
+	plen = urlpath_path_len(target, len);
 	if ((n = urlpath_decode(target, plen, out)) == -1 ||
 	    (n = urlpath_remove_dots(out, (size_t)n)) == -1)
 		return -1;

@@ -33,6 +33,14 @@
 ssize_t urlpath_normalise(const char *target, size_t len, char *out);
 
 /*
+ * The length of target[0..len)'s path: what comes before its '?'.  Rules
+ * match the path alone, and a log line that names a target writes only
+ * this much of it ("%.*s"): the query may carry a client's credential or
+ * an injected one.
+ */
+size_t urlpath_path_len(const char *target, size_t len);
+
+/*
  * The normalised path np[0..len) (no query) as the most lenient upstreams
  * read it: "%2F" and "%5C" as '/' (nginx's $uri, IIS, Tomcat with
  * ALLOW_ENCODED_SLASH), each segment's ';' parameters dropped (Tomcat,

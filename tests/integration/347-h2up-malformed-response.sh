@@ -5,7 +5,8 @@
 # after a field, connection-specific fields) is not forwarded (8.1.1):
 # the client gets sluice's 502, over HTTP/1.1 (where a copied field could
 # split the response) and over h2, never the field the upstream tried to
-# add, and the audit row says why; the connection's next request is served.
+# add, and the audit row says why ("malformed upstream response...", not a
+# reset); the connection's next request is served.
 . "$(dirname "$0")/../lab/lab.sh"
 lab_require_root
 lab_require_sluice
@@ -37,4 +38,8 @@ assert_eq "$n" "$(lab_audit_wait "$n" "host = 'pinned.test'")" "audit rows"
 assert_eq 0 "$(lab_audit_sql "SELECT count(*) FROM requests WHERE host = 'pinned.test' \
 	AND path NOT LIKE '%/ok' AND (status <> 502 OR error IS NULL)")" \
 	"rows of malformed responses without status 502 and an error"
+assert_eq "" "$(lab_audit_sql "SELECT path || ': ' || error FROM requests
+	WHERE host = 'pinned.test' AND path NOT LIKE '%/ok'
+	AND error NOT LIKE 'malformed upstream response%'")" \
+	"rows of malformed responses whose error does not say so"
 lab_stop_sluice

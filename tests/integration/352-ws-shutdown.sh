@@ -5,18 +5,8 @@
 . "$(dirname "$0")/../lab/lab.sh"
 lab_wsecho_up --drain-timeout 1
 
-lab_ws --hold 6 --no-close one two >"$LAB_DIR/ws.out" &
-pid=$!
-for ((i = 0; i < 50; i++)); do
-	[ "$(lab_jsonl "$LAB_WSLOG" 'd["event"]' | grep -c request)" = 1 ] && break
-	sleep 0.1
-done
-sleep 1
-lab_stop_sluice
-wait $pid
+lab_ws_shutdown
 out=$(cat "$LAB_DIR/ws.out")
-assert_eq '101 ["one", "two"]' "$(lab_json "$out" '"%d %s" % (d["status"], json.dumps(d["echoes"]))')" \
-	"status and echoes before the shutdown"
 assert_eq "101|websocket|$(lab_json "$out" 'd["sent"]')|$(lab_json "$out" 'd["received"]')|shutdown" \
 	"$(lab_audit_sql "SELECT status, upgrade, req_bytes, resp_bytes, error FROM requests")" \
 	"audit row (status|upgrade|req_bytes|resp_bytes|error)"

@@ -3,15 +3,10 @@
 # path answers 403 on that stream, and a WebSocket on another stream of the
 # same connection goes on; each stream has its audit row.
 . "$(dirname "$0")/../lab/lab.sh"
-lab_require_root
-lab_require_sluice
-lab_up
-lab_start_wsecho
-lab_rules_sql "
+lab_wsecho_rules_up "
 	INSERT INTO rules (id, priority, host, method, path, action) VALUES
 		(1, 1, 'api.test', 'GET', '/ws/private*', 'deny'),
-		(2, 2, 'api.test', 'GET', '/ws*', 'allow');" || fail "inserting the rules"
-lab_start_sluice --default-policy deny --resolve "api.test:443:$LAB_U4:$LAB_WS_PORT"
+		(2, 2, 'api.test', 'GET', '/ws*', 'allow');"
 lab_require_h2
 
 out=$(lab_ws --h2 --path /ws/public --path /ws/private one two)

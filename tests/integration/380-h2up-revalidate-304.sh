@@ -6,15 +6,11 @@
 # body and "Cache-Status: sluice; fwd=stale; fwd-status=304", audited as
 # cached with upstream_proto h2, as over HTTP/1.1 (43).
 . "$(dirname "$0")/../lab/lab.sh"
-lab_cache_up
-lab_start_h2cache 50380
-lab_start_sluice --default-policy deny --resolve "api.test:443:$LAB_U4:50380"
+lab_h2cache_up 50380
 
 t='/cache/etag?cc=max-age%3D1&etag=abc'
-assert_eq 200 "$(lab_get a "https://api.test$t")" "status of the first GET"
+lab_get_stale "$t" 2.2
 lab_assert_cs a "sluice; fwd=miss" "first GET"
-sleep 2.2
-assert_eq 200 "$(lab_get b "https://api.test$t")" "status of the GET of the stale entry"
 lab_assert_cs b "sluice; fwd=stale; fwd-status=304" "GET revalidated by a 304"
 cmp -s "$LAB_DIR/a.body" "$LAB_DIR/b.body" || fail "the body after a 304 differs from the stored one"
 assert_eq 1 "$(lab_bn b)" "upstream counter in the body after a 304"

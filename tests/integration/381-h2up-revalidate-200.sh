@@ -7,14 +7,10 @@
 # ("Cache-Status: sluice; fwd=stale", forwarded over h2), and it replaces
 # the entry: the next GET is a hit on it.
 . "$(dirname "$0")/../lab/lab.sh"
-lab_cache_up
-lab_start_h2cache 50381
-lab_start_sluice --default-policy deny --resolve "api.test:443:$LAB_U4:50381"
+lab_h2cache_up 50381
 
 t='/cache/auto?cc=max-age%3D2&etag=auto&goaway=1'
-assert_eq 200 "$(lab_get a "https://api.test$t")" "status of the first GET"
-sleep 3.2
-assert_eq 200 "$(lab_get b "https://api.test$t")" "status of the GET of the stale entry"
+lab_get_stale "$t" 3.2
 assert_eq 200 "$(lab_get c "https://api.test$t")" "status of the GET after the replacement"
 assert_eq '"v1"' "$(lab_h2cache_req "$t" 2 'h.get("if-none-match")')" \
 	"If-None-Match the h2 origin got when revalidating"

@@ -11,18 +11,14 @@
 # audit row: decision revalidated, status 304, upstream_proto h2.  One
 # worker: each has its own pool.
 . "$(dirname "$0")/../lab/lab.sh"
-lab_cache_up
-lab_start_h2cache 50382
-lab_start_sluice --default-policy deny --workers 1 --resolve "api.test:443:$LAB_U4:50382"
+lab_h2cache_up 50382 --workers 1
 
 conns() { lab_jsonl "$LAB_H2CACHE_LOG" 'd["conn"] if d["event"] == "conn" else None' | wc -l; }
 cc='cc=max-age%3D3%2C%20stale-while-revalidate%3D60&etag=e1'
 n=0
 for t in "/cache/pooled?$cc" "/cache/dialed?$cc&goaway=1"; do
 	n=$((n + 1))
-	assert_eq 200 "$(lab_get a "https://api.test$t")" "status of the first GET $t"
-	sleep 3.5
-	assert_eq 200 "$(lab_get b "https://api.test$t")" "status of the GET of the stale entry $t"
+	lab_get_stale "$t" 3.5
 	lab_assert_cs b "sluice; hit; fwd=stale" "GET of the stale entry $t"
 	assert_eq $n "$(lab_audit_wait $n "decision = 'revalidated'")" "revalidation rows"
 	assert_eq 200 "$(lab_get c "https://api.test$t")" "status of the GET after the revalidation $t"

@@ -5,14 +5,10 @@
 # "Cache-Status: sluice; fwd=stale; fwd-status=503", as over HTTP/1.1
 # (204): the 503 came over h2, so the origin got both requests.
 . "$(dirname "$0")/../lab/lab.sh"
-lab_cache_up
-lab_start_h2cache 50384
-lab_start_sluice --default-policy deny --resolve "api.test:443:$LAB_U4:50384"
+lab_h2cache_up 50384
 
 t='/cache/sie?cc=max-age%3D1%2C%20stale-if-error%3D60&etag=x&then=503'
-assert_eq 200 "$(lab_get a "https://api.test$t")" "status of the first GET"
-sleep 2.2
-assert_eq 200 "$(lab_get b "https://api.test$t")" "status of the GET the origin answered 503"
+lab_get_stale "$t" 2.2
 lab_assert_cs b "sluice; fwd=stale; fwd-status=503" "stale entry served for the 503"
 assert_eq 1 "$(lab_bn b)" "upstream counter in the stale answer"
 assert_eq 2 "$(lab_h2cache_req "$t" 0)" "requests the h2 origin got"

@@ -11,8 +11,10 @@ until the server closes or SECONDS pass: "headers ID 0xNN" with the first
 byte of the head, 0x88 being HPACK's ":status: 200"; "data ID" and
 "data ID end"; "rst ID CODE"; "goaway CODE"; then "eof" if it closed),
 or last (GOAWAY lines from then on name the last stream id too:
-"goaway CODE last ID").
-SETTINGS, PING and WINDOW_UPDATE frames are not printed.  No HPACK decoder:
+"goaway CODE last ID"), or flow (SETTINGS and WINDOW_UPDATE frames are
+printed from then on: "settings ID=VALUE..." with the parameters in hex,
+an ACK as "settings ack"; "window ID INCREMENT").
+PING frames are never printed.  No HPACK decoder:
 the heads it sends are literals, the ones it reads are named by one byte.
 """
 import socket
@@ -21,8 +23,8 @@ import struct
 import sys
 import time
 
-TYPES = {0: "data", 1: "headers", 3: "rst", 7: "goaway"}
 SHOW_LAST = False
+SHOW_FLOW = False
 
 
 def frame(kind, flags, stream, payload=b""):
@@ -48,6 +50,12 @@ def show(kind, flags, stream, payload):
         print("goaway %d" % int.from_bytes(payload[4:8], "big") +
               (" last %d" % (int.from_bytes(payload[:4], "big") & 0x7fffffff)
                if SHOW_LAST else ""))
+    elif kind == 4 and SHOW_FLOW:
+        print("settings " + ("ack" if flags & 1 else " ".join(
+            "0x%x=%d" % struct.unpack(">HI", payload[i:i + 6])
+            for i in range(0, len(payload), 6))))
+    elif kind == 8 and SHOW_FLOW:
+        print("window %d %d" % (stream, int.from_bytes(payload[:4], "big") & 0x7fffffff))
     sys.stdout.flush()
 
 
@@ -74,7 +82,7 @@ def read(s, secs):
 
 
 def main():
-    global SHOW_LAST
+    global SHOW_LAST, SHOW_FLOW
     cafile, host = sys.argv[1], sys.argv[2]
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.set_alpn_protocols(["h2"])
@@ -97,6 +105,8 @@ def main():
             read(s, float(arg))
         elif what == "last":
             SHOW_LAST = True
+        elif what == "flow":
+            SHOW_FLOW = True
         else:
             sys.exit("unknown action " + action)
 

@@ -1360,3 +1360,75 @@ for n, line in enumerate(open(sys.argv[1], encoding="utf-8", errors="replace"), 
     print(json.dumps(d))
 PY
 }
+
+# --- WebSocket under rules (tests/integration/36*) ------------------------------
+
+# lab_wsecho_rules_up SQL [FLAGS...]: root, sluice, lab_up, wsecho.py, the
+# rules SQL, then sluice with --default-policy deny, FLAGS and api.test
+# resolved to wsecho.py.
+lab_wsecho_rules_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_start_wsecho
+	lab_rules_sql "$1" || fail "inserting the rules"
+	shift
+	lab_start_sluice --default-policy deny --resolve "api.test:443:$LAB_U4:$LAB_WS_PORT" "$@"
+}
+
+# lab_ws_injected SECRET [--h2]: a WebSocket on /ws/chat (an extended
+# CONNECT with --h2) through sluice as lab_wsecho_inject_up SECRET started
+# it: "ping" echoes, the origin got the handshake with "Authorization:
+# Bearer SECRET", the audit row is written; then sluice is stopped.
+lab_ws_injected() {
+	local secret=$1 out status=101
+	shift
+	[ "${1:-}" = --h2 ] && status=200
+	out=$(lab_ws "$@" --path /ws/chat ping)
+	assert_eq "$status [\"ping\"]" "$(lab_json "$out" '"%d %s" % (d["status"], json.dumps(d["echoes"]))')" \
+		"status and echo with an injected bearer"
+	assert_eq "/ws/chat Bearer $secret" \
+		"$(lab_jsonl "$LAB_WSLOG" '" ".join([d["path"]] + [v for k, v in d["headers"] if k.lower() == "authorization"]) if d["event"] == "request" else None')" \
+		"the handshake and its Authorization as the origin got them"
+	assert_eq 1 "$(lab_audit_wait 1)" "audit rows"
+	lab_stop_sluice
+}
+
+# lab_ws_shutdown [--h2]: SIGTERM to sluice (started with --drain-timeout
+# 1) while a WebSocket (an extended CONNECT with --h2) that sent "one" and
+# "two" is held open; once sluice exited, the client's JSON line is in
+# $LAB_DIR/ws.out and must show both echoes.
+lab_ws_shutdown() {
+	local pid status=101
+	[ "${1:-}" = --h2 ] && status=200
+	lab_ws "$@" --hold 6 --no-close one two >"$LAB_DIR/ws.out" &
+	pid=$!
+	lab_poll 10000 grep -q '"request"' "$LAB_WSLOG" >/dev/null || fail "the origin got no handshake"
+	sleep 1
+	lab_stop_sluice
+	wait $pid
+	assert_eq "$status [\"one\", \"two\"]" \
+		"$(lab_json "$(cat "$LAB_DIR/ws.out")" '"%d %s" % (d["status"], json.dumps(d["echoes"]))')" \
+		"status and echoes before the shutdown"
+}
+
+# --- HTTP/2 origin for the cache (tests/integration/38*) -------------------------
+
+# lab_h2cache_up PORT [FLAGS...]: lab_cache_up, h2cache.py on PORT, then
+# sluice with --default-policy deny, FLAGS and api.test resolved to it.
+lab_h2cache_up() {
+	local port=$1
+	shift
+	lab_cache_up
+	lab_start_h2cache "$port"
+	lab_start_sluice --default-policy deny --resolve "api.test:443:$LAB_U4:$port" "$@"
+}
+
+# lab_get_stale TARGET SECS: GET https://api.test/TARGET (response a), SECS
+# seconds for its entry to go stale, then GET it again (response b): both
+# must answer 200.
+lab_get_stale() {
+	assert_eq 200 "$(lab_get a "https://api.test$1")" "status of the first GET of $1"
+	sleep "$2"
+	assert_eq 200 "$(lab_get b "https://api.test$1")" "status of the GET of the stale entry $1"
+}

@@ -31,6 +31,7 @@ struct owner {
 	char		 trailer[MAXID][64];
 	int		 closed[MAXID];
 	uint32_t	 code[MAXID];
+	const char	*why[MAXID];	/* on_close's */
 	int		 writable[MAXID];
 	int		 consume;	/* give the window back at once */
 	int		 reset_on_head;	/* h2client_reset in on_response */
@@ -100,12 +101,13 @@ own_end(void *arg, int32_t id, const struct msg *t)
 }
 
 static void
-own_close(void *arg, int32_t id, uint32_t code)
+own_close(void *arg, int32_t id, uint32_t code, const char *why)
 {
 	struct owner *o = arg;
 
 	o->closed[id]++;
 	o->code[id] = code;
+	o->why[id] = why;
 }
 
 static void
@@ -569,10 +571,11 @@ test_resets(void)
 	CHECK(o.closed[a] == 1 && o.code[a] == H2CLIENT_CANCEL &&
 	    sv.closed[a] == 1 && sv.code[a] == H2CODEC_CANCEL,
 	    "reset: both sides see the cancel");
-	h2codec_reset(sv.h2, b, H2CODEC_INTERNAL_ERROR);
+	h2codec_reset(sv.h2, b, H2CODEC_PROTOCOL_ERROR);
 	pump(&o, &sv);
-	CHECK(o.closed[b] == 1 && o.code[b] == H2CLIENT_INTERNAL_ERROR &&
-	    o.resp[b] == NULL, "reset: the server's, with its code");
+	CHECK(o.closed[b] == 1 && o.code[b] == H2CLIENT_PROTOCOL_ERROR &&
+	    o.why[b] == NULL && o.resp[b] == NULL,
+	    "reset: the server's, with its code, not called malformed");
 	/* a response the owner resets as it sees the head gets no data */
 	o.reset_on_head = 1;
 	respond(&sv, c, 200, MSG_BODY_UNKNOWN, 0);
@@ -931,7 +934,8 @@ malformed(const nghttp2_nv *nv, size_t n, const void *raw, size_t rawlen,
 		ng_pump(&o, &g, NULL, 0);
 	}
 	CHECK(o.resp[1] == NULL && o.ended[1] == 0 && o.closed[1] == 1 &&
-	    o.code[1] == want, what);
+	    o.code[1] == want && o.why[1] != NULL &&
+	    strncmp(o.why[1], "malformed upstream response", 27) == 0, what);
 	CHECK(h2client_can_open(o.c), "malformed: a stream error only");
 	nghttp2_session_del(g.s);
 	own_free(&o);
@@ -969,7 +973,8 @@ test_length_mismatch(void)
 	nghttp2_submit_response(g.s, 1, nv, 2, &prd);
 	ng_pump(&o, &g, NULL, 0);
 	CHECK(o.resp[1] && o.resp[1]->length == 5 && o.ended[1] == 0 &&
-	    o.closed[1] == 1 && o.code[1] == H2CLIENT_PROTOCOL_ERROR,
+	    o.closed[1] == 1 && o.code[1] == H2CLIENT_PROTOCOL_ERROR &&
+	    o.why[1] != NULL && strstr(o.why[1], "its DATA") != NULL,
 	    "malformed: DATA short of content-length never ends well");
 	nghttp2_session_del(g.s);
 	own_free(&o);
@@ -994,7 +999,8 @@ test_head_too_big(void)
 	nghttp2_submit_response(g.s, 1, nv, 1200, NULL);
 	ng_pump(&o, &g, NULL, 0);
 	CHECK(o.resp[1] == NULL && o.closed[1] == 1 &&
-	    o.code[1] == H2CLIENT_ENHANCE_YOUR_CALM,
+	    o.code[1] == H2CLIENT_ENHANCE_YOUR_CALM && o.why[1] != NULL &&
+	    strstr(o.why[1], "header list limit") != NULL,
 	    "too big: a head over 64 KiB decoded is reset");
 	nghttp2_session_del(g.s);
 	own_free(&o);

@@ -1003,6 +1003,57 @@ test_uppercase(void)
 	own_free(&o);
 }
 
+/*
+ * content-length 4 on streams left open: the owner gets 3 bytes until the
+ * stream ends, then the 4th and the end; DATA beyond makes it malformed
+ * with the owner never holding the whole body.
+ */
+static void
+test_length_tail(void)
+{
+	struct owner o;
+	struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
+	/* POST https://a/, content-length: 4 */
+	static const uint8_t head[] = {
+		0x83, 0x87, 0x84, 0x01, 1, 'a', 0x0f, 0x0d, 1, '4',
+	};
+	static const uint8_t trailer[] = { 0x00, 1, 'x', 1, '1' };
+	uint32_t id;
+
+	own_init(&o, NULL);
+	preface(in);
+	for (id = 1; id <= 5; id += 2) {
+		frame(in, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, id, head,
+		    sizeof(head));
+		frame(in, NGHTTP2_DATA, 0, id, "fo", 2);
+		frame(in, NGHTTP2_DATA, 0, id, "ur", 2);
+	}
+	raw(&o, in, out);
+	CHECK(evbuffer_get_length(o.data[1]) == 3 &&
+	    evbuffer_get_length(o.data[3]) == 3 &&
+	    evbuffer_get_length(o.data[5]) == 3 && !o.ended[1] &&
+	    !o.ended[3] && !o.ended[5],
+	    "length tail: the last byte waits for the end");
+	frame(in, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1, "x", 1);
+	frame(in, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 3, NULL, 0);
+	frame(in, NGHTTP2_HEADERS,
+	    NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS, 5, trailer,
+	    sizeof(trailer));
+	raw(&o, in, out);
+	CHECK(frame_code(out, NGHTTP2_RST_STREAM, 1) == NGHTTP2_PROTOCOL_ERROR
+	    && strcmp(body_str(o.data[1]), "fou") == 0 && !o.ended[1] &&
+	    o.closed[1] == 1 && o.code[1] == NGHTTP2_PROTOCOL_ERROR,
+	    "length tail: DATA beyond it, malformed, never whole");
+	CHECK(strcmp(body_str(o.data[3]), "four") == 0 && o.ended[3] == 1,
+	    "length tail: an empty DATA ending it brings the last byte");
+	CHECK(strcmp(body_str(o.data[5]), "four") == 0 && o.ended[5] == 1 &&
+	    strcmp(o.trailer[5], "x: 1") == 0,
+	    "length tail: so do trailers");
+	evbuffer_free(in);
+	evbuffer_free(out);
+	own_free(&o);
+}
+
 static void
 test_floods(void)
 {
@@ -1066,6 +1117,7 @@ main(void)
 	test_rapid_reset();
 	test_continuation();
 	test_uppercase();
+	test_length_tail();
 	test_floods();
 	return unit_done();
 }

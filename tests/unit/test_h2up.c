@@ -294,10 +294,11 @@ ex_end(void *owner, const struct msg *t)
 }
 
 static void
-ex_close(void *owner, uint32_t code)
+ex_close(void *owner, uint32_t code, const char *why)
 {
 	struct ex *x = owner;
 
+	(void)why;
 	x->closed++;
 	x->code = code;
 }

@@ -188,6 +188,18 @@ test_lenient(void)
 	lenient("/ok;x%2F..%2Fadmin", "/admin", "a parameter ends at an encoded slash");
 }
 
+/* The path a log line may name: everything before the first '?'. */
+static void
+test_path_len(void)
+{
+	CHECK(urlpath_path_len("/a/b", 4) == 4, "path_len: no query");
+	CHECK(urlpath_path_len("/a?token=s?x", 12) == 2,
+	    "path_len: the query from the first '?'");
+	CHECK(urlpath_path_len("/?", 2) == 1, "path_len: an empty query");
+	CHECK(urlpath_path_len("/a?b", 2) == 2,
+	    "path_len: a '?' beyond len is not read");
+}
+
 int
 main(void)
 {
@@ -197,5 +209,6 @@ main(void)
 	test_odd();
 	test_long();
 	test_lenient();
+	test_path_len();
 	return unit_done();
 }
