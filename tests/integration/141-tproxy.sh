@@ -39,6 +39,9 @@ for fam in 4 6; do
 	assert_eq 4 "$(lab_json "$(cat "$LAB_DIR/body")" 'd["rule"]')" "IPv$fam: rule in the 403 body"
 	assert_eq 0 "$(lab_upstream_hits /secret)" "IPv$fam: denied requests that reached the upstream"
 
+	# The audit writer is asynchronous: wait for both rows first.
+	assert_eq 2 "$(lab_audit_wait 2 "path IN ('/echo?fam=$fam', '/secret/x') AND
+		server = '$server'")" "IPv$fam: audit rows"
 	row=$(lab_audit_sql "SELECT decision, server, client FROM requests
 		WHERE path = '/echo?fam=$fam'")
 	IFS='|' read -r decision srv cli <<<"$row"
