@@ -188,26 +188,18 @@ lab_require_sluice() {
 	[ -x "$SLUICE_CA" ] || skip "no CA tool at $SLUICE_CA (build it first)"
 }
 
-# lab_listening NS PORT [COUNT]: true if at least COUNT (default 1) TCP
-# sockets listen on PORT in NS.  When a process of the lab's (sluice,
-# LAB_PIDS) lives in NS, its /proc/PID/net/tcp and tcp6 show NS's sockets
-# without starting a process: the lab polls this thousands of times a run.
+# lab_listening NS PORT[,PORT...] [COUNT]: true if every PORT has at least
+# COUNT (default 1) TCP listeners in NS, from one ss.
 lab_listening() {
-	local ns=$1 want=${3:-1} hex pid f loc st n=0
-	printf -v hex ':%04X' "$2"
-	for pid in $LAB_SLUICE_PID "${LAB_PIDS[@]}"; do
-		[ "/proc/$pid/ns/net" -ef "/run/netns/$ns" ] || continue
-		# A process that has just exited reads as no sockets: one more poll.
-		for f in tcp tcp6; do
-			while read -r _ loc _ st _; do
-				[ "$st" = 0A ] && [ "${loc: -5}" = "$hex" ] && n=$((n + 1))
-			done 2>/dev/null <"/proc/$pid/net/$f"
-		done
-		[ "$n" -ge "$want" ]
-		return
+	local want=${3:-1} out port addr n
+	out=$(ss -N "$1" -Hltn) || return 1
+	for port in ${2//,/ }; do
+		n=0
+		while read -r _ _ _ addr _; do
+			[ "${addr##*:}" = "$port" ] && n=$((n + 1))
+		done <<<"$out"
+		[ "$n" -ge "$want" ] || return 1
 	done
-	n=$(ss -N "$ns" -Hltn "sport = :$2" | wc -l)
-	[ "$n" -ge "$want" ]
 }
 
 # lab_wait_listen NS PORT [COUNT]: until COUNT (default 1) TCP listeners on
@@ -499,23 +491,21 @@ lab_start_sluice() {
 		--upstream-ca "$LAB_DIR/certs/ca.crt" \
 		"$@" >>"$LAB_DIR/sluice.log" 2>&1 &
 	LAB_SLUICE_PID=$!
-	local port i ok
+	# All three listeners in one look each time: one ss per poll.
+	local port i rc
+	for ((i = 0; i < 100; i++)); do
+		if ! kill -0 "$LAB_SLUICE_PID" 2>/dev/null; then
+			wait "$LAB_SLUICE_PID"
+			rc=$?
+			LAB_SLUICE_PID=
+			fail "sluice exited with status $rc while starting"
+		fi
+		lab_listening "$LAB_G" "$LAB_PROXY_PORT,$LAB_PROXY_PORT6,$LAB_CONNECT_PORT" && break
+		sleep 0.1
+	done
 	for port in "$LAB_PROXY_PORT" "$LAB_PROXY_PORT6" "$LAB_CONNECT_PORT"; do
-		ok=0
-		for ((i = 0; i < 100; i++)); do
-			if ! kill -0 "$LAB_SLUICE_PID" 2>/dev/null; then
-				wait "$LAB_SLUICE_PID"
-				local rc=$?
-				LAB_SLUICE_PID=
-				fail "sluice exited with status $rc while starting"
-			fi
-			if lab_listening "$LAB_G" "$port"; then
-				ok=1
-				break
-			fi
-			sleep 0.1
-		done
-		[ $ok = 1 ] || fail "sluice does not listen on port $port after 10 s"
+		[ "$i" -lt 100 ] || lab_listening "$LAB_G" "$port" ||
+			fail "sluice does not listen on port $port after 10 s"
 	done
 	[ "/proc/$LAB_SLUICE_PID/exe" -ef "$SLUICE" ] || fail "pid $LAB_SLUICE_PID is not $SLUICE"
 }
