@@ -22,6 +22,8 @@ lab_assert_cs b "sluice; hit" "second GET"
 cmp -s "$LAB_DIR/h2docs/doc" "$LAB_DIR/a.body" || fail "the first body differs from the file"
 cmp -s "$LAB_DIR/h2docs/doc" "$LAB_DIR/b.body" || fail "the cached body differs from the file"
 assert_eq 1 "$(grep -c ':path: /doc' "$LAB_NGHTTPD_LOG")" "requests nghttpd got"
+# The audit writer is asynchronous: both rows first.
+assert_eq 2 "$(lab_audit_wait 2 "host = 'pinned.test'")" "audit rows of the miss and the hit"
 assert_eq "'h2'" "$(lab_audit_sql "SELECT quote(upstream_proto) FROM requests WHERE \
 	host = 'pinned.test' ORDER BY id LIMIT 1")" "the miss went over h2"
 lab_stop_sluice
