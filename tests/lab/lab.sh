@@ -178,7 +178,7 @@ lab_in_g() { ip netns exec "$LAB_G" "$@"; }
 lab_in_u() { ip netns exec "$LAB_U" "$@"; }
 
 lab_require_root() {
-	[ "$(id -u)" = 0 ] || skip "the lab needs root (network namespaces)"
+	[ "$EUID" = 0 ] || skip "the lab needs root (network namespaces)"
 	command -v ip >/dev/null && command -v iptables >/dev/null &&
 		command -v ip6tables >/dev/null || skip "needs iproute2 and iptables"
 }
@@ -188,17 +188,63 @@ lab_require_sluice() {
 	[ -x "$SLUICE_CA" ] || skip "no CA tool at $SLUICE_CA (build it first)"
 }
 
+# lab_listening NS PORT[,PORT...] [COUNT]: true if every PORT has at least
+# COUNT (default 1) TCP listeners in NS, from one ss.
+lab_listening() {
+	local want=${3:-1} out port addr n
+	out=$(ss -N "$1" -Hltn) || return 1
+	for port in ${2//,/ }; do
+		n=0
+		while read -r _ _ _ addr _; do
+			[ "${addr##*:}" = "$port" ] && n=$((n + 1))
+		done <<<"$out"
+		[ "$n" -ge "$want" ] || return 1
+	done
+}
+
 # lab_wait_listen NS PORT [COUNT]: until COUNT (default 1) TCP listeners on
 # PORT exist in NS, for at most 10 s.  Looking at the socket table instead
 # of connecting keeps probe connections out of sluice's audit log.
 lab_wait_listen() {
-	local ns=$1 port=$2 want=${3:-1} i n
+	local i
 	for ((i = 0; i < 100; i++)); do
-		n=$(ip netns exec "$ns" ss -Hltn "sport = :$port" | wc -l)
-		[ "$n" -ge "$want" ] && return 0
+		lab_listening "$1" "$2" "${3:-1}" && return 0
 		sleep 0.1
 	done
 	return 1
+}
+
+# lab_veth_end IFACE LINK-LOCAL ADDR/LEN...: the "ip -batch" lines that give
+# IFACE its addresses and bring it up.  The IPv6 ones, link-local included,
+# are usable at once (nodad): the link-local address the kernel would make
+# stays tentative (DAD) for a second or two, and G sends the neighbour
+# solicitations for the IPv6 packets it forwards from that address, so
+# forwarded IPv6 would wait.
+lab_veth_end() {
+	local dev=$1 a
+	printf 'link set %s addrgenmode none\n' "$dev"
+	for a in "$2/64" "${@:3}"; do
+		case $a in
+		*:*) printf 'addr add %s dev %s nodad\n' "$a" "$dev" ;;
+		*) printf 'addr add %s dev %s\n' "$a" "$dev" ;;
+		esac
+	done
+	printf 'link set %s up\n' "$dev"
+}
+
+# lab_links_wait: until G's two veth ends (and with them their peers in C
+# and U) are operationally up, for at most 5 s: until then what a veth
+# sends is dropped (a first neighbour solicitation, so a second lost).  The
+# kernel turns the carrier on at once for a veth whose peer has another
+# ifindex, else in a worker shared by every namespace, up to a second
+# later: hence the indexes lab_up gives the veths.
+lab_links_wait() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(ip -n "$LAB_G" -o link show up | grep -c 'state UP')" = 2 ] && return 0
+		sleep 0.1
+	done
+	fail "the lab's veths did not come up"
 }
 
 lab_up() {
@@ -213,53 +259,49 @@ lab_up() {
 	# name was that run's, so whatever carries our name now is stale.
 	local ns
 	for ns in "$LAB_C" "$LAB_G" "$LAB_U"; do
-		ip netns del "$ns" 2>/dev/null
-		ip netns add "$ns" || fail "ip netns add $ns"
-		ip netns exec "$ns" ip link set lo up
+		[ ! -e "/run/netns/$ns" ] || ip netns del "$ns" 2>/dev/null
 	done
 
-	ip link add "$LAB_IF_C" netns "$LAB_C" type veth peer name "$LAB_IF_GL" netns "$LAB_G" &&
-	ip link add "$LAB_IF_GW" netns "$LAB_G" type veth peer name "$LAB_IF_U" netns "$LAB_U" ||
-		fail "creating veth pairs"
-
-	lab_in_c sh -ec "
-		ip addr add $LAB_C4/24 dev $LAB_IF_C
-		ip -6 addr add $LAB_C6/64 dev $LAB_IF_C nodad
-		ip link set $LAB_IF_C up
-		ip route add default via $LAB_GL4
-		ip -6 route add default via $LAB_GL6" || fail "configuring the client namespace"
-	lab_in_g sh -ec "
-		sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-		ip addr add $LAB_GL4/24 dev $LAB_IF_GL
-		ip -6 addr add $LAB_GL6/64 dev $LAB_IF_GL nodad
-		ip addr add $LAB_GW4/24 dev $LAB_IF_GW
-		ip -6 addr add $LAB_GW6/64 dev $LAB_IF_GW nodad
-		ip link set $LAB_IF_GL up
-		ip link set $LAB_IF_GW up" || fail "configuring the gateway namespace"
-	lab_in_u sh -ec "
-		ip addr add $LAB_U4/24 dev $LAB_IF_U
-		ip addr add $LAB_UX4/24 dev $LAB_IF_U
-		ip -6 addr add $LAB_U6/64 dev $LAB_IF_U nodad
-		ip -6 addr add $LAB_UX6/64 dev $LAB_IF_U nodad
-		ip link set $LAB_IF_U up
-		ip route add default via $LAB_GW4
-		ip -6 route add default via $LAB_GW6" || fail "configuring the upstream namespace"
+	# Four ip processes in all, one per namespace ("ip -n" switches itself,
+	# no "ip netns exec" needed), for what took thirty: the lab is set up
+	# by every test, twice per CI run.
+	ip -batch - <<-EOF || fail "creating the namespaces and veth pairs"
+	netns add $LAB_C
+	netns add $LAB_G
+	netns add $LAB_U
+	link add $LAB_IF_C index 10 netns $LAB_C type veth peer name $LAB_IF_GL index 11 netns $LAB_G
+	link add $LAB_IF_GW index 12 netns $LAB_G type veth peer name $LAB_IF_U index 13 netns $LAB_U
+	EOF
+	ip -n "$LAB_C" -batch - <<-EOF || fail "configuring the client namespace"
+	link set lo up
+	$(lab_veth_end "$LAB_IF_C" fe80::2 "$LAB_C4/24" "$LAB_C6/64")
+	route add default via $LAB_GL4
+	route add default via $LAB_GL6
+	EOF
+	ip -n "$LAB_G" -batch - <<-EOF || fail "configuring the gateway namespace"
+	link set lo up
+	$(lab_veth_end "$LAB_IF_GL" fe80::1 "$LAB_GL4/24" "$LAB_GL6/64")
+	$(lab_veth_end "$LAB_IF_GW" fe80::1 "$LAB_GW4/24" "$LAB_GW6/64")
+	EOF
+	ip -n "$LAB_U" -batch - <<-EOF || fail "configuring the upstream namespace"
+	link set lo up
+	$(lab_veth_end "$LAB_IF_U" fe80::2 "$LAB_U4/24" "$LAB_UX4/24" "$LAB_U6/64" "$LAB_UX6/64")
+	route add default via $LAB_GW4
+	route add default via $LAB_GW6
+	EOF
+	lab_in_g sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 ||
+		fail "turning forwarding on in the gateway namespace"
+	lab_links_wait
 	lab_redirect_on
 
-	mkdir -p "/etc/netns/$LAB_C" || fail "mkdir /etc/netns/$LAB_C"
-	cat > "/etc/netns/$LAB_C/hosts" <<-EOF
-	127.0.0.1	localhost
-	::1	localhost
-	$LAB_U4	$LAB_NAMES
-	$LAB_U6	$LAB_NAMES
-	$LAB_UX4	untrusted.test
-	$LAB_UX6	untrusted.test
-	EOF
 	# sluice resolves names too (CONNECT hosts, passthrough SNIs): the
 	# same table in G.
-	mkdir -p "/etc/netns/$LAB_G" || fail "mkdir /etc/netns/$LAB_G"
-	cp "/etc/netns/$LAB_C/hosts" "/etc/netns/$LAB_G/hosts" ||
-		fail "writing /etc/netns/$LAB_G/hosts"
+	mkdir -p "/etc/netns/$LAB_C" "/etc/netns/$LAB_G" || fail "mkdir /etc/netns/..."
+	for ns in "$LAB_C" "$LAB_G"; do
+		printf '%s\t%s\n' 127.0.0.1 localhost ::1 localhost "$LAB_U4" "$LAB_NAMES" \
+			"$LAB_U6" "$LAB_NAMES" "$LAB_UX4" untrusted.test "$LAB_UX6" untrusted.test \
+			>"/etc/netns/$ns/hosts" || fail "writing /etc/netns/$ns/hosts"
+	done
 
 	lab_certs "$LAB_DIR/certs" || fail "making the upstream certificates"
 	if [ "${LAB_UPSTREAM:-1}" = 1 ]; then
@@ -282,6 +324,8 @@ lab_certs() {
 		bash "$LAB_SRCDIR/tests/lab/mkcerts.sh" "$@"
 		return
 	fi
+	# "made" is written last: once it is there, no lock is needed.
+	[ -f "$cache/made" ] && { cp -a "$cache/certs" "$1"; return; }
 	(
 		flock 9 || exit 1
 		[ -f "$cache/made" ] && exit 0
@@ -350,7 +394,7 @@ lab_start_gateway_service() {
 lab_down() {
 	[ "$LAB_IS_UP" = 1 ] || return 0
 	LAB_IS_UP=0
-	local pid ns i
+	local pid pids i
 	if [ -n "$LAB_SLUICE_PID" ] && kill -0 "$LAB_SLUICE_PID" 2>/dev/null; then
 		kill -TERM "$LAB_SLUICE_PID" 2>/dev/null
 		for ((i = 0; i < 50; i++)); do
@@ -365,22 +409,25 @@ lab_down() {
 		kill -KILL "$pid" 2>/dev/null
 	done
 	# Anything else still inside our namespaces was started by this run.
-	for ns in "$LAB_C" "$LAB_G" "$LAB_U"; do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -KILL "$pid" 2>/dev/null
-		done
-	done
+	pids=$(ip -force -batch - 2>/dev/null <<-EOF
+	netns pids $LAB_C
+	netns pids $LAB_G
+	netns pids $LAB_U
+	EOF
+	)
+	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null
 	wait 2>/dev/null
-	for ns in "$LAB_C" "$LAB_G" "$LAB_U"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	rm -rf "/etc/netns/$LAB_C" "/etc/netns/$LAB_G"
-	if [ -n "$LAB_DIR" ]; then
-		if [ "${LAB_KEEP:-0}" = 1 ]; then
-			lab_log "lab: kept $LAB_DIR"
-		else
-			rm -rf "$LAB_DIR"
-		fi
+	# Deleting a namespace deletes its veths and its iptables rules.
+	ip -force -batch - 2>/dev/null <<-EOF
+	netns del $LAB_C
+	netns del $LAB_G
+	netns del $LAB_U
+	EOF
+	if [ -n "$LAB_DIR" ] && [ "${LAB_KEEP:-0}" = 1 ]; then
+		lab_log "lab: kept $LAB_DIR"
+		rm -rf "/etc/netns/$LAB_C" "/etc/netns/$LAB_G"
+	else
+		rm -rf "/etc/netns/$LAB_C" "/etc/netns/$LAB_G" ${LAB_DIR:+"$LAB_DIR"}
 	fi
 }
 
@@ -444,23 +491,21 @@ lab_start_sluice() {
 		--upstream-ca "$LAB_DIR/certs/ca.crt" \
 		"$@" >>"$LAB_DIR/sluice.log" 2>&1 &
 	LAB_SLUICE_PID=$!
-	local port i ok
+	# All three listeners in one look each time: one ss per poll.
+	local port i rc
+	for ((i = 0; i < 100; i++)); do
+		if ! kill -0 "$LAB_SLUICE_PID" 2>/dev/null; then
+			wait "$LAB_SLUICE_PID"
+			rc=$?
+			LAB_SLUICE_PID=
+			fail "sluice exited with status $rc while starting"
+		fi
+		lab_listening "$LAB_G" "$LAB_PROXY_PORT,$LAB_PROXY_PORT6,$LAB_CONNECT_PORT" && break
+		sleep 0.1
+	done
 	for port in "$LAB_PROXY_PORT" "$LAB_PROXY_PORT6" "$LAB_CONNECT_PORT"; do
-		ok=0
-		for ((i = 0; i < 100; i++)); do
-			if ! kill -0 "$LAB_SLUICE_PID" 2>/dev/null; then
-				wait "$LAB_SLUICE_PID"
-				local rc=$?
-				LAB_SLUICE_PID=
-				fail "sluice exited with status $rc while starting"
-			fi
-			if [ "$(lab_in_g ss -Hltn "sport = :$port" | wc -l)" -gt 0 ]; then
-				ok=1
-				break
-			fi
-			sleep 0.1
-		done
-		[ $ok = 1 ] || fail "sluice does not listen on port $port after 10 s"
+		[ "$i" -lt 100 ] || lab_listening "$LAB_G" "$port" ||
+			fail "sluice does not listen on port $port after 10 s"
 	done
 	[ "/proc/$LAB_SLUICE_PID/exe" -ef "$SLUICE" ] || fail "pid $LAB_SLUICE_PID is not $SLUICE"
 }
