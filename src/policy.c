@@ -213,7 +213,10 @@ policy_dispatch(struct exchange *r, const struct http1_head *h,
  * The same for a request that came as a message (HTTP/2, begun by
  * exchange_begin_msg() with the path as sent): the checks, the path
  * replaced by the normalised target and the authority by the one the
- * connection was verified for, then policy_decide().
+ * connection was verified for, then policy_decide().  Every client
+ * connection is TLS, so a :scheme other than https asks for another
+ * origin (http://api.test is port 80's): refused with 400 rather than
+ * answered with the https origin's answer (sluice always sends https).
  */
 void
 policy_dispatch_msg(struct exchange *r)
@@ -224,6 +227,11 @@ policy_dispatch_msg(struct exchange *r)
 	if (m->method.len == 0) {
 		respond_error(r, 400, "bad_request",
 		    "request head cannot be forwarded");
+		return;
+	}
+	if (!msg_str_eq(m, m->scheme, "https", 5)) {
+		respond_error(r, 400, "bad_request",
+		    ":scheme is not https on a TLS connection");
 		return;
 	}
 	if (policy_admit(r, (struct http1_str){ msg_ptr(m, m->authority),
