@@ -14,15 +14,6 @@ lab_rules_sql "INSERT INTO rules (id, host, action) VALUES (1, 'api.test', 'allo
 lab_start_h2cache 4446
 lab_start_sluice --default-policy deny --resolve "api.test:443:$LAB_U4:4446"
 
-# probe ARGS...: tests/lab/reqprobe.py from C to api.test; one status a line.
-probe() {
-	lab_in_c "$LAB_PY" "$LAB_SRCDIR/tests/lab/reqprobe.py" --ca "$LAB_DIR/ica/ca.crt" "$@" |
-		"$LAB_PY" -c '
-import json, sys
-for line in sys.stdin:
-    print(json.loads(line)["status"])'
-}
-
 n=0
 for via in transparent connect; do
 	if [ $via = connect ]; then
@@ -33,7 +24,7 @@ for via in transparent connect; do
 	while read -r want scheme; do
 		n=$((n + 1))
 		t=/406/$n
-		assert_eq "$want" "$(probe "${to[@]}" --h2 "[[\":method\", \"GET\"],
+		assert_eq "$want" "$(lab_reqprobe_status "${to[@]}" --h2 "[[\":method\", \"GET\"],
 			[\":scheme\", \"$scheme\"], [\":authority\", \"api.test\"], [\":path\", \"$t\"]]")" \
 			"status of an h2 GET with :scheme $scheme ($via)"
 		if [ "$want" = 200 ]; then
@@ -48,7 +39,7 @@ for via in transparent connect; do
 	400 http
 	400 ftp
 	EOF
-	assert_eq 400 "$(probe "${to[@]}" --h1 "GET http://api.test/406/h1 HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")" \
+	assert_eq 400 "$(lab_reqprobe_status "${to[@]}" --h1 "GET http://api.test/406/h1 HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")" \
 		"status of an HTTP/1.1 GET for http://api.test ($via)"
 done
 assert_eq 4 "$(lab_audit_wait 4 "status = 400 AND path LIKE '/406/%'")" "audit rows of the refused h2 requests"
