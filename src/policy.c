@@ -356,12 +356,56 @@ policy_method_readings(struct exchange *r, struct http1_str path,
 }
 
 /*
+ * Is q[0..len), a query parameter's name, "_method", as it is or with its
+ * escapes decoded (PHP decodes names too)?
+ */
+static int
+policy_is_method_param(const char *q, size_t len)
+{
+	char dec[16];
+
+	if (len == 7 && memcmp(q, "_method", 7) == 0)
+		return 1;
+	return len < sizeof(dec) && memchr(q, '%', len) != NULL &&
+	    policy_unescape(q, len, dec) == 7 && memcmp(dec, "_method", 7) == 0;
+}
+
+/*
+ * The same for each "_method" parameter in the query (separated by '&'
+ * or ';'): Laravel, and Symfony with its parameter override on, serve
+ * "POST /x?_method=DELETE" as a DELETE.  One in a form body is not seen:
+ * sluice decides before it reads a body.
+ */
+static int
+policy_method_params(struct exchange *r, struct http1_str path,
+    const struct rule **alt)
+{
+	const char *q = r->norm + path.len, *end = r->norm + r->norm_len;
+	const char *eq;
+	size_t n;
+
+	while (q < end) {
+		q++;			/* the '?', '&' or ';' */
+		for (n = 0; q + n < end && q[n] != '&' && q[n] != ';'; n++)
+			;
+		if ((eq = memchr(q, '=', n)) != NULL &&
+		    policy_is_method_param(q, (size_t)(eq - q)) &&
+		    policy_method_readings(r, path, eq + 1,
+		    n - (size_t)(eq + 1 - q), alt))
+			return 1;
+		q += n;
+	}
+	return 0;
+}
+
+/*
  * The rule for r's request once the methods it asks to be read as are
  * matched too.  APIs and frameworks that honour a method override
  * (Google's APIs, Express's method-override, Symfony) serve a POST with
  * "X-HTTP-Method-Override: DELETE" as a DELETE, so a deny of DELETE must
  * meet it: the request is matched again under each method such a field
- * names (policy_method_readings()), and a deny under any reading stands,
+ * names (policy_method_readings()), or a "_method" query parameter
+ * (policy_method_params()), and a deny under any reading stands,
  * while an allow holds only when every reading is allowed.  A HEAD is
  * also read as a GET: Flask, Express, Rails and Django run a GET's
  * handler for it, so a deny of GET meets it.
@@ -388,6 +432,8 @@ policy_overrides(struct exchange *r, const struct rule *rule,
 		    path, msg_ptr(m, f->value), f->value.len, &alt))
 			return alt;
 	}
+	if (policy_method_params(r, path, &alt))
+		return alt;
 	return rule;
 }
 

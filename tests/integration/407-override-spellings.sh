@@ -1,10 +1,12 @@
 #!/bin/bash
-# The override fields meet a deny in every spelling an upstream reads
-# them in.  X-HTTP-Method-Override: in any case, with spaces around it
-# (Node and Rack trim them), as the first or a later element of a list
-# (Express's method-override takes the first; another reader may take
-# another), or percent-encoded: a deny of DELETE meets it (403, nothing
-# forwarded; h2 resets a stream whose field has spaces around its value).  X-Original-URL: with dot segments, "//", "%2F", ";x", a
+# The overrides meet a deny in every spelling an upstream reads them in.
+# X-HTTP-Method-Override: in any case, with spaces around it (Node and
+# Rack trim them), as the first or a later element of a list (Express's
+# method-override takes the first; another reader may take another), or
+# percent-encoded: a deny of DELETE meets it (403, nothing forwarded; h2
+# resets a stream whose field has spaces around its value).  So does a
+# "_method" query parameter (Laravel, Symfony), its name or value
+# encoded.  X-Original-URL: with dot segments, "//", "%2F", ";x", a
 # trailing slash or another case, it meets a deny of its path as the
 # request's own path would.  On both listeners, over HTTP/1.1 and h2.
 . "$(dirname "$0")/../lab/lab.sh"
@@ -27,14 +29,20 @@ for via in transparent connect; do
 	fi
 	while IFS='|' read -r want method name value; do
 		n=$((n + 1))
-		t=/echo/rw?m=$n
-		h2v=$("$LAB_PY" -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$value")
+		t=/echo/rw?m=$n h1f= h2f=
+		if [ "$name" = "?" ]; then	# a query parameter
+			t=$t\&$value
+		else
+			h1f="$name: $value\r\n"
+			h2f=", [\"$(echo "$name" | tr A-Z a-z)\", $("$LAB_PY" -c \
+				'import json, sys; print(json.dumps(sys.argv[1]))' "$value")]"
+		fi
 		out=$(lab_reqprobe_status "${to[@]}" \
-			--h1 "$method $t HTTP/1.1\r\nHost: api.test\r\n$name: $value\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" \
+			--h1 "$method $t HTTP/1.1\r\nHost: api.test\r\n${h1f}Content-Length: 0\r\nConnection: close\r\n\r\n" \
 			--h2 "[[\":method\", \"$method\"], [\":scheme\", \"https\"], [\":authority\", \"api.test\"],
-			       [\":path\", \"$t\"], [\"$(echo "$name" | tr A-Z a-z)\", $h2v]]")
+			       [\":path\", \"$t\"]$h2f]")
 		assert_eq "${want%,*}
-${want#*,}" "$out" "status of $method with '$name: $value' over HTTP/1.1, then h2 ($via)"
+${want#*,}" "$out" "status of $method $t with '$name: $value' over HTTP/1.1, then h2 ($via)"
 		[ "$want" = 200 ] && sent=$((sent + 2))
 	done <<-'EOF'
 	200|POST|X-HTTP-Method-Override|PATCH
@@ -49,6 +57,11 @@ ${want#*,}" "$out" "status of $method with '$name: $value' over HTTP/1.1, then h
 	403|POST|X-HTTP-Method|DELETE,
 	403|POST|X-Method-Override|PATCH , delete
 	200|POST|X-HTTP-Method-Override|GET, PATCH
+	200|POST|?|_method=PATCH
+	403|POST|?|_method=DELETE
+	403|POST|?|a=1;_method=delete
+	403|POST|?|%5Fmethod=DEL%45TE
+	200|POST|?|x_method=DELETE
 	200|GET|X-Original-URL|/echo/ok
 	403|GET|X-Original-URL|/echo/admin
 	403|GET|X-Original-URL|/echo/ok/../admin
