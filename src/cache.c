@@ -285,6 +285,40 @@ cache_free(struct cache *c)
 	free(c);
 }
 
+/*
+ * Does req carry a field that upstream frameworks build an answer from
+ * but the key does not hold?  Django, Rails, Symfony, Spring and Express
+ * (behind "trust proxy") take the host, scheme, port and prefix of the
+ * links and redirects they write from these; Symfony, Zend and IIS route
+ * by the path overrides, many APIs by the method overrides.  Stored under
+ * the clean request's key, such an answer (a Location or a script URL on
+ * evil.test) would be served to every client of the rule: web cache
+ * poisoning.  X-Forwarded-For and X-Real-IP name a client, not the URL,
+ * and are left out.
+ */
+static int
+cache_request_unkeyed(const struct http1_head *req)
+{
+	static const char *const names[] = {
+		/* the host */
+		"x-forwarded-host", "x-forwarded-server", "x-host",
+		"x-http-host-override", "x-original-host", "forwarded",
+		/* the scheme and port */
+		"x-forwarded-proto", "x-forwarded-scheme", "x-forwarded-port",
+		"x-forwarded-ssl", "front-end-https", "x-url-scheme",
+		/* the path */
+		"x-forwarded-prefix", "x-original-url", "x-rewrite-url",
+		/* the method */
+		"x-http-method-override", "x-http-method", "x-method-override",
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (http1_find(req, names[k]) != NULL)
+			return 1;
+	return 0;
+}
+
 int
 cache_request_bypass(const struct http1_head *req)
 {
@@ -293,7 +327,7 @@ cache_request_bypass(const struct http1_head *req)
 	if (!cache_method_is(req->method, "GET") &&
 	    !cache_method_is(req->method, "HEAD"))
 		return 1;
-	return cache_cc_get(req, "no-store", &v);
+	return cache_cc_get(req, "no-store", &v) || cache_request_unkeyed(req);
 }
 
 int

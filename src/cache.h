@@ -33,8 +33,11 @@ void cache_stats(struct cache *, uint64_t *entries, uint64_t *bytes);
 
 /*
  * Should this request skip the cache?  Only GET and HEAD use it; a request
- * with Cache-Control no-store goes straight to the upstream and is not
- * stored.  Returns 1 to bypass.
+ * with Cache-Control no-store, or with a field an origin may build its
+ * answer from that the key does not hold (X-Forwarded-Host and its kin,
+ * Forwarded, the path and method overrides: cache.c), goes straight to
+ * the upstream: not answered from the cache, not collapsed onto another
+ * request, not stored.  Returns 1 to bypass.
  */
 int cache_request_bypass(const struct http1_head *req);
 /*

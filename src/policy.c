@@ -213,7 +213,10 @@ policy_dispatch(struct exchange *r, const struct http1_head *h,
  * The same for a request that came as a message (HTTP/2, begun by
  * exchange_begin_msg() with the path as sent): the checks, the path
  * replaced by the normalised target and the authority by the one the
- * connection was verified for, then policy_decide().
+ * connection was verified for, then policy_decide().  Every client
+ * connection is TLS, so a :scheme other than https asks for another
+ * origin (http://api.test is port 80's): refused with 400 rather than
+ * answered with the https origin's answer (sluice always sends https).
  */
 void
 policy_dispatch_msg(struct exchange *r)
@@ -224,6 +227,11 @@ policy_dispatch_msg(struct exchange *r)
 	if (m->method.len == 0) {
 		respond_error(r, 400, "bad_request",
 		    "request head cannot be forwarded");
+		return;
+	}
+	if (!msg_str_eq(m, m->scheme, "https", 5)) {
+		respond_error(r, 400, "bad_request",
+		    ":scheme is not https on a TLS connection");
 		return;
 	}
 	if (policy_admit(r, (struct http1_str){ msg_ptr(m, m->authority),
@@ -266,16 +274,141 @@ policy_is_override(const struct msg *m, const struct msg_field *f)
 }
 
 /*
+ * v[0..len) with each "%XX" decoded, once, into out (room for len
+ * bytes); its length.  A '%' without two hex digits stays as it is.
+ */
+static size_t
+policy_unescape(const char *v, size_t len, char *out)
+{
+	size_t i, n = 0;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (v[i] == '%' && len - i >= 3 &&
+		    (hi = urlpath_hexval(v[i + 1])) >= 0 &&
+		    (lo = urlpath_hexval(v[i + 2])) >= 0) {
+			out[n++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else
+			out[n++] = v[i];
+	}
+	return n;
+}
+
+/*
+ * Is r's request denied when read as the method v[0..len) names, spaces
+ * around it trimmed (Node and Rack trim a field's value)?  Then 1, with
+ * *alt the rule that denies it (NULL: the default policy).  A value that
+ * is no method name reads as "?", which no rule's method matches.
+ */
+static int
+policy_method_reading(struct exchange *r, struct http1_str path,
+    const char *v, size_t len, const struct rule **alt)
+{
+	char method[32];
+	size_t n;
+
+	while (len > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		len--;
+	}
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	for (n = 0; n < len && msg_tchar(v[n]); n++)
+		;
+	if (n == 0 || n != len || n >= sizeof(method))
+		snprintf(method, sizeof(method), "?");
+	else
+		snprintf(method, sizeof(method), "%.*s", (int)n, v);
+	*alt = rules_match_request(r->rules, r->host, r->c->dst_port, method,
+	    path.p, path.len);
+	return policy_denies(r->c, *alt);
+}
+
+/*
+ * The same for each element of a method override's value: Express's
+ * method-override takes the first of "DELETE, GET", another reader may
+ * take the last, so every element is a reading; and each as it is and
+ * with its escapes decoded ("DEL%45TE"), in case a reader decodes them.
+ */
+static int
+policy_method_readings(struct exchange *r, struct http1_str path,
+    const char *v, size_t len, const struct rule **alt)
+{
+	const char *comma;
+	char dec[96];		/* longer never decodes to a method name */
+	size_t n;
+
+	for (;;) {
+		comma = memchr(v, ',', len);
+		n = comma != NULL ? (size_t)(comma - v) : len;
+		if (policy_method_reading(r, path, v, n, alt))
+			return 1;
+		if (memchr(v, '%', n) != NULL && n < sizeof(dec) &&
+		    policy_method_reading(r, path, dec,
+		    policy_unescape(v, n, dec), alt))
+			return 1;
+		if (comma == NULL)
+			return 0;
+		v += n + 1;
+		len -= n + 1;
+	}
+}
+
+/*
+ * Is q[0..len), a query parameter's name, "_method", as it is or with its
+ * escapes decoded (PHP decodes names too)?
+ */
+static int
+policy_is_method_param(const char *q, size_t len)
+{
+	char dec[16];
+
+	if (len == 7 && memcmp(q, "_method", 7) == 0)
+		return 1;
+	return len < sizeof(dec) && memchr(q, '%', len) != NULL &&
+	    policy_unescape(q, len, dec) == 7 && memcmp(dec, "_method", 7) == 0;
+}
+
+/*
+ * The same for each "_method" parameter in the query (separated by '&'
+ * or ';'): Laravel, and Symfony with its parameter override on, serve
+ * "POST /x?_method=DELETE" as a DELETE.  One in a form body is not seen:
+ * sluice decides before it reads a body.
+ */
+static int
+policy_method_params(struct exchange *r, struct http1_str path,
+    const struct rule **alt)
+{
+	const char *q = r->norm + path.len, *end = r->norm + r->norm_len;
+	const char *eq;
+	size_t n;
+
+	while (q < end) {
+		q++;			/* the '?', '&' or ';' */
+		for (n = 0; q + n < end && q[n] != '&' && q[n] != ';'; n++)
+			;
+		if ((eq = memchr(q, '=', n)) != NULL &&
+		    policy_is_method_param(q, (size_t)(eq - q)) &&
+		    policy_method_readings(r, path, eq + 1,
+		    n - (size_t)(eq + 1 - q), alt))
+			return 1;
+		q += n;
+	}
+	return 0;
+}
+
+/*
  * The rule for r's request once the methods it asks to be read as are
  * matched too.  APIs and frameworks that honour a method override
  * (Google's APIs, Express's method-override, Symfony) serve a POST with
  * "X-HTTP-Method-Override: DELETE" as a DELETE, so a deny of DELETE must
  * meet it: the request is matched again under each method such a field
- * names, and a deny under any reading stands, while an allow holds only
- * when every reading is allowed.  A value that is no method name reads as
- * "?", which no rule's method matches.  A HEAD is also read as a GET:
- * Flask, Express, Rails and Django run a GET's handler for it, so a deny
- * of GET meets it.
+ * names (policy_method_readings()), or a "_method" query parameter
+ * (policy_method_params()), and a deny under any reading stands,
+ * while an allow holds only when every reading is allowed.  A HEAD is
+ * also read as a GET: Flask, Express, Rails and Django run a GET's
+ * handler for it, so a deny of GET meets it.
  */
 static const struct rule *
 policy_overrides(struct exchange *r, const struct rule *rule,
@@ -284,9 +417,7 @@ policy_overrides(struct exchange *r, const struct rule *rule,
 	const struct msg *m = &r->req;
 	const struct msg_field *f;
 	const struct rule *alt;
-	const char *v;
-	char method[32];
-	size_t i, n;
+	size_t i;
 
 	if (policy_denies(r->c, rule))
 		return rule;
@@ -297,20 +428,12 @@ policy_overrides(struct exchange *r, const struct rule *rule,
 			return alt;
 	}
 	for (i = 0; msg_next(m, NULL, 0, &i, &f) == 0; ) {
-		if (!policy_is_override(m, f))
-			continue;
-		v = msg_ptr(m, f->value);
-		for (n = 0; n < f->value.len && msg_tchar(v[n]); n++)
-			;
-		if (n == 0 || n != f->value.len || n >= sizeof(method))
-			snprintf(method, sizeof(method), "?");
-		else
-			snprintf(method, sizeof(method), "%.*s", (int)n, v);
-		alt = rules_match_request(r->rules, r->host, r->c->dst_port,
-		    method, path.p, path.len);
-		if (policy_denies(r->c, alt))
+		if (policy_is_override(m, f) && policy_method_readings(r,
+		    path, msg_ptr(m, f->value), f->value.len, &alt))
 			return alt;
 	}
+	if (policy_method_params(r, path, &alt))
+		return alt;
 	return rule;
 }
 

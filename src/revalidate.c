@@ -68,7 +68,7 @@ struct revalidate {
 	struct msg	 req;		/* the client's request, no
 					   credentials */
 	char		*target;	/* its path, to audit */
-	char		*host;
+	char		*authority;	/* the cache key's: port included */
 	int		 client_auth;
 	int		 conditional;	/* the entry's validators were sent */
 	time_t		 sent;
@@ -150,7 +150,7 @@ int
 revalidate_start(const struct dp_env *env, const struct sockaddr *addr,
     socklen_t addrlen, const char *sni, const char *verify_name,
     struct cache_entry *e, struct rules_snapshot *rules,
-    const struct rule *rule, const char *host, const struct msg *req,
+    const struct rule *rule, const char *authority, const struct msg *req,
     int client_auth, const char *client, const char *server)
 {
 	struct revalidate *rv;
@@ -182,7 +182,7 @@ revalidate_start(const struct dp_env *env, const struct sockaddr *addr,
 	if (msg_clone(&rv->req, req) == -1 ||
 	    (rv->target = strndup(msg_ptr(req, req->path), req->path.len)) ==
 	    NULL ||
-	    (rv->host = strdup(host)) == NULL ||
+	    (rv->authority = strdup(authority)) == NULL ||
 	    (rv->client = strdup(client)) == NULL ||
 	    (rv->server = strdup(server)) == NULL ||
 	    (rv->sni = strdup(sni)) == NULL ||
@@ -192,8 +192,9 @@ revalidate_start(const struct dp_env *env, const struct sockaddr *addr,
 		goto fail;
 	rv->audited = 1;
 	revalidate_arm(rv);
-	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%.*s", host,
-	    (int)urlpath_path_len(rv->target, strlen(rv->target)), rv->target);
+	log_event(LOG_DEBUG, "cache_revalidate", "host=%s target=%.*s",
+	    verify_name, (int)urlpath_path_len(rv->target, strlen(rv->target)),
+	    rv->target);
 	return 0;
 
 fail:
@@ -253,7 +254,7 @@ revalidate_answer(struct revalidate *rv, const struct http1_head *h)
 	lifetime = cache_storable(&rq, h, pol, rv->client_auth, now);
 	if (lifetime < 0)
 		return 1;
-	rv->fill = cache_fill_new(rv->env->cache, rv->rule->id, rv->host,
+	rv->fill = cache_fill_new(rv->env->cache, rv->rule->id, rv->authority,
 	    &rq, h, lifetime, pol->max_bytes, rv->sent, now);
 	return rv->fill == NULL;
 }
@@ -497,7 +498,7 @@ revalidate_audit(struct revalidate *rv)
 		.client = rv->client,
 		.server = rv->server,
 		.sni = rv->sni,
-		.host = rv->host,
+		.host = rv->name,	/* an exchange's row's: no port */
 		.method = "GET",
 		.path = rv->audit_target ? rv->audit_target : rv->target,
 		.status = rv->status,
@@ -533,7 +534,7 @@ revalidate_free(struct revalidate *rv)
 	rules_snapshot_unref(rv->rules);
 	msg_free(&rv->req);
 	free(rv->target);
-	free(rv->host);
+	free(rv->authority);
 	free(rv->client);
 	free(rv->server);
 	free(rv->sni);

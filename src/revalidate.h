@@ -25,17 +25,19 @@ TAILQ_HEAD(revalidate_list, revalidate);
  * HTTP/2 connection there, else a new connection offered h2 and
  * http/1.1) and refresh or replace e with the answer.  req is the client's request (a
  * copy is kept; its path is the normalised target); rule under rules
- * (referenced here) sets the credentials and the policy.
+ * (referenced here) sets the credentials and the policy; authority (the
+ * connection's, port included) is the entry's host in the cache key.
  * client_auth as for cache_storable.  Once sent, the request gets an
  * audit row of its own, decision 'revalidated', with the client ("ip:port")
- * whose request started it and server, the original destination.  Takes
+ * whose request started it and server, the original destination; its
+ * host is verify_name, as an exchange's row has it.  Takes
  * nothing from the caller; 0 if started or already running, -1 if it
  * could not start.
  */
 int revalidate_start(const struct dp_env *, const struct sockaddr *addr,
     socklen_t addrlen, const char *sni, const char *verify_name,
     struct cache_entry *e, struct rules_snapshot *rules,
-    const struct rule *rule, const char *host, const struct msg *req,
+    const struct rule *rule, const char *authority, const struct msg *req,
     int client_auth, const char *client, const char *server);
 
 /* Free every revalidation the worker still runs (its exit). */

@@ -38,7 +38,7 @@ done
 assert_eq "$n" "$(lab_audit_wait "$n")" "audit rows"
 assert_eq 10 "$(lab_audit_sql "SELECT count(*) FROM requests WHERE status = 403 AND decision = 'denied'")" \
 	"denied rows"
-assert_eq "1|6
-|4" "$(lab_audit_sql "SELECT rule_id, count(*) FROM requests WHERE status = 403 GROUP BY rule_id ORDER BY rule_id DESC")" \
-	"rules the denials name (1: the DELETE deny; none: the default)"
+assert_eq "1|8
+|2" "$(lab_audit_sql "SELECT rule_id, count(*) FROM requests WHERE status = 403 GROUP BY rule_id ORDER BY rule_id DESC")" \
+	"rules the denials name (1: the DELETE deny, GET,DELETE's too; none: the default)"
 lab_stop_sluice

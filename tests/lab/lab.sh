@@ -1477,3 +1477,14 @@ lab_get_stale() {
 	sleep "$2"
 	assert_eq 200 "$(lab_get b "https://api.test$1")" "status of the GET of the stale entry $1"
 }
+
+# lab_reqprobe_status ARGS...: tests/lab/reqprobe.py in C with the
+# interception CA and ARGS (--addr or --connect/--proxy, then --h1/--h2);
+# prints each answer's status, one a line (0: none came).
+lab_reqprobe_status() {
+	lab_in_c "$LAB_PY" "$LAB_SRCDIR/tests/lab/reqprobe.py" --ca "$LAB_DIR/ica/ca.crt" "$@" |
+		"$LAB_PY" -c '
+import json, sys
+for line in sys.stdin:
+    print(json.loads(line)["status"])'
+}

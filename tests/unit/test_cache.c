@@ -272,6 +272,13 @@ test_storable(void)
 	test_req(&req, "GET / HTTP/1.1\r\nHost: a\r\n"
 	    "Cache-Control: no-cache\r\n\r\n");
 	CHECK(cache_request_bypass(&req) == 0, "bypass: not for no-cache");
+	test_req(&req, "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "x-FORWARDED-host: evil.test\r\n\r\n");
+	CHECK(cache_request_bypass(&req) == 1, "bypass: X-Forwarded-Host");
+	test_req(&req, "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "X-Forwarded-For: 192.0.2.1\r\n\r\n");
+	CHECK(cache_request_bypass(&req) == 0,
+	    "bypass: not for X-Forwarded-For");
 }
 
 static void
