@@ -436,8 +436,14 @@ test_bench(void)
 int
 main(void)
 {
-	struct rule_limit rule = test_limit(2000, 1, 50, 0);
-	struct rule_limit client = test_limit(200, 1, 10, 1);
+	/*
+	 * The races' bursts hold 200 and 500 ms of tokens: a bucket only
+	 * loses what accrues while it is full, which takes every thread
+	 * stalled that long, and a machine running other tests beside this
+	 * one stalled all of them for over 25 ms (the old 50 at 2000/s).
+	 */
+	struct rule_limit rule = test_limit(2000, 1, 400, 0);
+	struct rule_limit client = test_limit(200, 1, 100, 1);
 
 	test_burst();
 	test_refill();
