@@ -11,6 +11,7 @@ mismatch="hostname mismatch"
 lab_verify_case good.test 200 ""
 lab_verify_case wrong-name.test 502 "$mismatch"		# CN and SAN other.test
 lab_verify_case cn-only.test 502 "$mismatch"		# a SAN, so the CN is ignored
+lab_verify_case cn-nosan.test 502 "$mismatch"		# no SAN: the CN is not enough
 
 # Wildcards: one whole label, the leftmost, not the last two.
 lab_verify_case a.wild.test 200 ""			# *.wild.test
