@@ -87,6 +87,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import warnings
 
 BLOCK = 65536
 
@@ -470,7 +471,9 @@ def load_contexts(certdir, seclevel=None, max_tls=None):
             c.set_ciphers("DEFAULT:@SECLEVEL=%d" % seclevel)
             c.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
         if max_tls is not None:
-            c.maximum_version = max_tls
+            with warnings.catch_warnings():	# TLS 1.1 is the point
+                warnings.simplefilter("ignore", DeprecationWarning)
+                c.maximum_version = max_tls
         c.load_cert_chain(os.path.join(certdir, name + ".crt"),
                           os.path.join(certdir, name + ".key"))
         c.set_alpn_protocols(["http/1.1"])
