@@ -1611,3 +1611,22 @@ lab_verify_logged() {
 	grep -F ' event=upstream_verify_failed ' "$LAB_DIR/sluice.log" |
 		grep -F " host=$1 " | grep -c -F " err=\"$2\""
 }
+
+# lab_start_nghttpd_as PORT NAME: nghttpd, an h2-only upstream, in U on
+# $LAB_U4:PORT with mkcerts-verify.sh's certificate for NAME, serving
+# $LAB_DIR/h2docs (made here), every frame logged to $LAB_DIR/nghttpd-PORT.log.
+lab_start_nghttpd_as() {
+	command -v nghttpd >/dev/null || fail "no nghttpd (Debian's nghttp2-server)"
+	mkdir -p "$LAB_DIR/h2docs"
+	ip netns exec "$LAB_U" nghttpd -v -a "$LAB_U4" -d "$LAB_DIR/h2docs" "$1" \
+		"$LAB_DIR/certs/verify/$2.key" "$LAB_DIR/certs/verify/$2.crt" \
+		>>"$LAB_DIR/nghttpd-$1.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_U" "$1" || fail "nghttpd did not start on $1"
+}
+
+# lab_nghttpd_conns_at PORT: the connections nghttpd on PORT accepted.
+lab_nghttpd_conns_at() {
+	grep -o '^\[id=[0-9]*\]' "$LAB_DIR/nghttpd-$1.log" | sort -u | wc -l
+}
