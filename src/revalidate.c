@@ -21,6 +21,7 @@
  * request and released when it ends, whatever the outcome.  The request
  * is bounded by --upstream-timeout for each read and write.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -29,6 +30,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 
 #include "audit.h"
 #include "cache.h"
@@ -44,6 +46,7 @@
 #include "revalidate.h"
 #include "rules.h"
 #include "sock.h"
+#include "tls.h"
 #include "upstream.h"
 #include "urlpath.h"
 #include "util.h"
@@ -83,12 +86,14 @@ struct revalidate {
 	char		 injected[256];
 	int		 status;	/* the upstream's, 0 without one */
 	const char	*error;		/* why it ended without an answer */
+	char		 why[160];	/* error's storage, when composed */
 	struct http1_body body;
 	struct cache_fill *fill;	/* NULL until a storable head came */
 };
 
 static void	revalidate_read(struct sock *, void *);
 static void	revalidate_event(struct sock *, short, void *);
+static int	revalidate_unverified(struct revalidate *, struct sock *);
 static void	revalidate_timeout(evutil_socket_t, short, void *);
 static int	revalidate_h2_open(struct revalidate *, struct h2up *);
 static int	revalidate_head(struct revalidate *, struct evbuffer *);
@@ -363,9 +368,35 @@ revalidate_event(struct sock *sock, short what, void *arg)
 		return;
 	}
 	/* A close, an error or a timeout: what was stored stays. */
-	rv->error = rv->status ? "upstream closed during body" :
-	    "upstream closed";
+	if (!revalidate_unverified(rv, sock))
+		rv->error = rv->status ? "upstream closed during body" :
+		    "upstream closed";
 	revalidate_free(rv);
+}
+
+/*
+ * The leg's certificate did not verify: said as for a client's request
+ * (upleg_failed()), so that an upstream that changed its certificate shows
+ * in the revalidation's row and the log, not as a mere close.  1 if so.
+ */
+static int
+revalidate_unverified(struct revalidate *rv, struct sock *sock)
+{
+	SSL *ssl = sock_ssl(sock);
+	const char *verr = ssl != NULL ? tls_verify_error(ssl) : NULL;
+
+	if (verr == NULL)
+		return 0;
+	counters_tls_failure(rv->env->counters, COUNTERS_LEG_UPSTREAM,
+	    COUNTERS_TLS_VERIFY);
+	snprintf(rv->why, sizeof(rv->why),
+	    "upstream certificate verification failed: %s", verr);
+	rv->error = rv->why;
+	log_event(LOG_WARN, "upstream_verify_failed", "client=%s sni=%s "
+	    "host=%s upstream=%s err=%s", rv->client, rv->sni, rv->name,
+	    rv->server, verr);
+	ERR_clear_error();
+	return 1;
 }
 
 /*

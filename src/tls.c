@@ -281,10 +281,16 @@ tls_upstream_ssl_new(SSL_CTX *ctx, const char *sni, const char *name)
 	if (sni != NULL && sni[0] != '\0' && !util_is_ip_literal(sni) &&
 	    SSL_set_tlsext_host_name(ssl, sni) != 1)
 		goto fail;
+	/*
+	 * The name must be in a subjectAltName, never only in the CN: a CN
+	 * is a display name that not every CA checks, browsers and Go no
+	 * longer match it, and public CAs put every name in the SAN.
+	 */
 	if (util_is_ip_literal(name))
 		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
 	else {
-		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+		    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 		ok = SSL_set1_host(ssl, name);
 	}
 	if (ok != 1)

@@ -1488,3 +1488,156 @@ import json, sys
 for line in sys.stdin:
     print(json.loads(line)["status"])'
 }
+
+# --- upstream certificate verification (tests/integration/41*) --------------
+#
+# Three more upstream.py in U, on port 443 of addresses of their own, with
+# the certificates of tests/lab/mkcerts-verify.sh:
+#   $LAB_VFY4        one per name of LAB_VFY_NAMES, by SNI, at OpenSSL
+#                    security level 0 so that it serves the weak ones too;
+#                    without SNI one for IP:$LAB_VFY4
+#   $LAB_VFY_IPDNS4  without SNI one that has its address as a DNS name only
+#   $LAB_VFY_OLD4    the same as $LAB_VFY4, in TLS 1.1 at most (tls11.test)
+# C and G resolve the names to $LAB_VFY4, tls11.test to $LAB_VFY_OLD4. All
+# three log to $LAB_REQLOG_VFY.
+LAB_VFY4=10.77.2.4
+LAB_VFY_IPDNS4=10.77.2.5
+LAB_VFY_OLD4=10.77.2.6
+LAB_VFY_NAMES="good.test wrong-name.test cn-only.test cn-nosan.test a.wild.test
+	a.b.wild.test wild.test ab.part.test ab.test star.test expired.test
+	notyet.test chain.test no-intermediate.test leaf-signed.test eku-client.test
+	rsa1024.test sha1.test"
+LAB_REQLOG_VFY=
+LAB_VFY_N=0
+
+# lab_verify_certs: mkcerts-verify.sh's certificates in $LAB_DIR/certs,
+# signed by the lab's trusted CA; made once per LAB_CERT_CACHE as lab_certs
+# makes its own.
+lab_verify_certs() {
+	local cache=${LAB_CERT_CACHE:-} mk=$LAB_SRCDIR/tests/lab/mkcerts-verify.sh
+	if [ -z "$cache" ]; then
+		bash "$mk" "$LAB_DIR/certs" "$LAB_DIR/certs/ca" "$LAB_VFY4" "$LAB_VFY_IPDNS4"
+		return
+	fi
+	[ -f "$cache/verify-made" ] || (
+		flock 9 || exit 1
+		[ -f "$cache/verify-made" ] && exit 0
+		rm -rf "$cache/verify"
+		bash "$mk" "$cache/verify" "$cache/certs/ca" "$LAB_VFY4" "$LAB_VFY_IPDNS4" &&
+			: >"$cache/verify-made"
+	) 9>>"$cache/lock" || return 1
+	cp -a "$cache/verify/." "$LAB_DIR/certs/"
+}
+
+# lab_start_upstream_at ADDR CERTDIR ARGS...: upstream.py in U on ADDR:443
+# (added to U's veth) with CERTDIR and ARGS, logging to $LAB_REQLOG_VFY.
+lab_start_upstream_at() {
+	local addr=$1 dir=$2
+	shift 2
+	lab_in_u ip addr add "$addr/24" dev "$LAB_IF_U" || fail "adding $addr to U"
+	ip netns exec "$LAB_U" "$LAB_PY" "$LAB_SRCDIR/tests/lab/upstream.py" \
+		--certdir "$dir" --listen "$addr:443" --request-log "$LAB_REQLOG_VFY" "$@" \
+		>>"$LAB_DIR/upstream.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+}
+
+# lab_verify_up [FLAGS...]: root, sluice, lab_up, the three upstreams and
+# their names, then sluice with --default-policy allow and FLAGS.
+lab_verify_up() {
+	local ns n
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_verify_certs || fail "making the verification certificates"
+	LAB_REQLOG_VFY=$LAB_DIR/requests-verify.jsonl
+	: >"$LAB_REQLOG_VFY"
+	lab_start_upstream_at "$LAB_VFY4" "$LAB_DIR/certs/verify" --seclevel 0
+	lab_start_upstream_at "$LAB_VFY_IPDNS4" "$LAB_DIR/certs/ipdns"
+	lab_start_upstream_at "$LAB_VFY_OLD4" "$LAB_DIR/certs/verify" --seclevel 0 --max-tls 1.1
+	for ns in "$LAB_C" "$LAB_G"; do
+		{
+			for n in $LAB_VFY_NAMES; do
+				printf '%s\t%s\n' "$LAB_VFY4" "$n"
+			done
+			printf '%s\t%s\n' "$LAB_VFY_OLD4" tls11.test
+		} >>"/etc/netns/$ns/hosts" || fail "writing /etc/netns/$ns/hosts"
+	done
+	lab_wait_listen "$LAB_U" 443 7 || fail "the verification upstreams did not start"
+	lab_start_sluice --default-policy allow "$@"
+}
+
+# lab_verify_case HOST STATUS ERR [CURL_ARGS...]: GET
+# https://HOST/headers?X-Upstream-Marker=leaked-N (a new connection; N
+# counts the calls), which the upstream would answer with that field.
+# STATUS 200 (ERR ""): the field came back, and the connection's audit row
+# says verify_result 'ok'.  STATUS 502 (the certificate did not verify, ERR
+# being OpenSSL's reason): the JSON reason, the requests row's error and
+# an event=upstream_verify_failed line say ERR, the connections row's
+# verify_result is ERR, and neither the client got anything of the
+# upstream's answer nor the upstream the request.
+lab_verify_case() {
+	local host=$1 status=$2 err=$3 n want logs0 code head body
+	shift 3
+	LAB_VFY_N=$((LAB_VFY_N + 1))
+	n=$LAB_VFY_N
+	want="upstream certificate verification failed: $err"
+	logs0=$(lab_verify_logged "$host" "$err")
+	code=$(lab_curl -D "$LAB_DIR/vfy.head" -o "$LAB_DIR/vfy.body" -w '%{http_code}' "$@" \
+		"https://$host/headers?X-Upstream-Marker=leaked-$n") || fail "curl $host ($*) failed"
+	assert_eq "$status" "$code" "status for $host ($*)"
+	head=$(cat "$LAB_DIR/vfy.head")
+	body=$(cat "$LAB_DIR/vfy.body")
+	assert_eq "$n" "$(lab_audit_wait "$n" "conn_id IN (SELECT id FROM connections)")" \
+		"audit rows with their connections' rows after $host ($*)"
+	if [ "$status" = 200 ]; then
+		assert_contains "$head" "leaked-$n" "the upstream's answer for $host ($*)"
+		assert_eq "forwarded||ok" "$(lab_verify_row)" \
+			"audit of $host ($*) (decision|error|verify_result)"
+		return
+	fi
+	assert_eq "$want" "$(lab_json "$body" 'd["reason"]')" "502 reason for $host ($*)"
+	assert_not_contains "$head$body" "leaked-$n" "502 for $host ($*)"
+	assert_not_contains "$head" X-Conn-Id "502 head for $host ($*)"
+	assert_eq "" "$(lab_jsonl "$LAB_REQLOG_VFY" \
+		'd["path"] if d["event"] == "request" and "leaked-'"$n"'" in d["path"] else None')" \
+		"requests the upstream got for $host ($*)"
+	assert_eq "error|$want|$err" "$(lab_verify_row)" \
+		"audit of $host ($*) (decision|error|verify_result)"
+	# Logged before the 502 is written.
+	[ "$(lab_verify_logged "$host" "$err")" -gt "$logs0" ] ||
+		fail "no event=upstream_verify_failed host=$host err=\"$err\" line for $host ($*)"
+}
+
+# lab_verify_row: decision|error|verify_result of the last request's row
+# and of its connection's.
+lab_verify_row() {
+	lab_audit_sql "SELECT r.decision, r.error, c.verify_result FROM requests r
+		JOIN connections c ON c.id = r.conn_id ORDER BY r.id DESC LIMIT 1"
+}
+
+# lab_verify_logged HOST ERR: how many event=upstream_verify_failed lines
+# sluice logged for HOST with err ERR.
+lab_verify_logged() {
+	grep -F ' event=upstream_verify_failed ' "$LAB_DIR/sluice.log" |
+		grep -F " host=$1 " | grep -c -F " err=\"$2\""
+}
+
+# lab_start_nghttpd_as PORT NAME: nghttpd, an h2-only upstream, in U on
+# $LAB_U4:PORT with mkcerts-verify.sh's certificate for NAME, serving
+# $LAB_DIR/h2docs (made here), every frame logged to $LAB_DIR/nghttpd-PORT.log.
+lab_start_nghttpd_as() {
+	command -v nghttpd >/dev/null || fail "no nghttpd (Debian's nghttp2-server)"
+	mkdir -p "$LAB_DIR/h2docs"
+	ip netns exec "$LAB_U" nghttpd -v -a "$LAB_U4" -d "$LAB_DIR/h2docs" "$1" \
+		"$LAB_DIR/certs/verify/$2.key" "$LAB_DIR/certs/verify/$2.crt" \
+		>>"$LAB_DIR/nghttpd-$1.log" 2>&1 &
+	LAB_PIDS+=($!)
+	disown $!
+	lab_wait_listen "$LAB_U" "$1" || fail "nghttpd did not start on $1"
+}
+
+# lab_nghttpd_conns_at PORT: the connections nghttpd on PORT accepted.
+lab_nghttpd_conns_at() {
+	grep -o '^\[id=[0-9]*\]' "$LAB_DIR/nghttpd-$1.log" | sort -u | wc -l
+}

@@ -6,6 +6,8 @@
 
 The certificate is picked by SNI from DIR/NAME.crt + DIR/NAME.key, falling
 back to DIR/default.crt for no SNI or an unknown name (see mkcerts.sh).
+--seclevel 0 and --max-tls 1.1 make a server that sluice must refuse
+(tests/integration/41*).
 
 Endpoints (any method; HEAD gets the head only):
   /echo[?q]          JSON: method, path (with query), headers (list of
@@ -85,6 +87,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import warnings
 
 BLOCK = 65536
 
@@ -460,9 +463,17 @@ class Server(http.server.ThreadingHTTPServer):
                 pass
 
 
-def load_contexts(certdir):
+def load_contexts(certdir, seclevel=None, max_tls=None):
     def ctx_for(name):
         c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # Before the certificate: a level that refuses its key refuses it.
+        if seclevel is not None:
+            c.set_ciphers("DEFAULT:@SECLEVEL=%d" % seclevel)
+            c.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        if max_tls is not None:
+            with warnings.catch_warnings():	# TLS 1.1 is the point
+                warnings.simplefilter("ignore", DeprecationWarning)
+                c.maximum_version = max_tls
         c.load_cert_chain(os.path.join(certdir, name + ".crt"),
                           os.path.join(certdir, name + ".key"))
         c.set_alpn_protocols(["http/1.1"])
@@ -484,6 +495,10 @@ def load_contexts(certdir):
     return default
 
 
+TLS_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
+                "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
 def parse_listen(s):
     host, _, port = s.rpartition(":")
     if host.startswith("["):
@@ -498,6 +513,11 @@ def main():
     ap.add_argument("--gen", type=int, metavar="N")
     ap.add_argument("--seed", default="0")
     ap.add_argument("--request-log", metavar="FILE")
+    ap.add_argument("--seclevel", type=int, metavar="N",
+                    help="OpenSSL security level N (0 serves RSA-1024 keys, "
+                    "SHA-1 signatures and TLS 1.0/1.1)")
+    ap.add_argument("--max-tls", choices=sorted(TLS_VERSIONS),
+                    help="the newest TLS version offered")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
 
@@ -510,7 +530,8 @@ def main():
     if not a.certdir or not a.listen:
         ap.error("--certdir and at least one --listen are required")
 
-    ctx = load_contexts(a.certdir)
+    ctx = load_contexts(a.certdir, a.seclevel,
+                        TLS_VERSIONS[a.max_tls] if a.max_tls else None)
     reqlog = RequestLog(a.request_log)
     servers = [Server(*parse_listen(l), ctx, a.verbose, reqlog, l) for l in a.listen]
     for s in servers[1:]:
