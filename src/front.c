@@ -727,6 +727,7 @@ front_client_event(struct sock *s, short what, void *arg)
 		front_client_wire(c);
 		sock_free(c->csock);
 		c->csock = NULL;
+		upleg_idle_release(c);	/* a client gone between requests */
 		front_kill(c);
 	}
 	front_run(c);
