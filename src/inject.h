@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 struct evbuffer;
+struct mask_set;
 struct msg;
 struct rule;
 struct rule_injection;
@@ -61,15 +62,26 @@ int inject_write_request(struct evbuffer *out, const struct msg *req,
     char **audit_target, char *names, size_t namesz);
 
 /*
- * In the response head m, on its way to the client of a request that rule
- * (NULL: none) put credentials on, every secret the upstream echoed in a
- * field value (as sent: the value, basic's base64, query's percent-
- * encoding) becomes "***": a redirect whose Location keeps the query
- * comes back with "key=***", which the next request's injection replaces
- * again.  Secrets shorter than the mask are left.  Returns how many
- * fields changed (m then wipes its arena when freed), -1 without memory.
+ * Add to set every form of inj's secret a response may echo: the value,
+ * the encoded form it was sent in when that is not the value plus a
+ * prefix (basic's base64, query's percent-encoding), and each of those
+ * as a JSON string holds it (quote, backslash and control bytes escaped;
+ * once more with '/' as "\/").  The rules loader builds rule->mask with
+ * it.  -1 without memory or room (MASK_FORMS_MAX).
+ */
+int inject_mask_forms(struct mask_set *set, const struct rule_injection *inj);
+
+/*
+ * In the response head (or trailers) m, on its way to the client of a
+ * request that rule (NULL: none) put credentials on, every form of a
+ * secret the upstream echoed in a field value (rule->mask) becomes "***":
+ * a redirect whose Location keeps the query comes back with "key=***",
+ * which the next request's injection replaces again.  Forms shorter than
+ * the mask are left.  Returns how many fields changed (m then wipes its
+ * arena when freed), -1 without memory.
  */
 int inject_mask_response(struct msg *m, const struct rule *rule);
+
 /* The header field an injection sets, or NULL for a query parameter. */
 const char *inject_field_name(const struct rule_injection *inj);
 

@@ -54,8 +54,8 @@ done
 
 # Masked in place, same length: the echoes still decode, with stars.
 stars() { printf '%*s' "$1" '' | tr ' ' '*'; }
-bearer_wire="Bearer bearer-tok-111a"
-assert_eq 2 "$(grep -a -o -F -- "\"$(stars ${#bearer_wire})\"" "$pcap" | wc -l)" \
+bearer=bearer-tok-111a
+assert_eq 2 "$(grep -a -o -F -- "\"Bearer $(stars ${#bearer})\"" "$pcap" | wc -l)" \
 	"masked bearer values (two /echo/bearer answers)"
 assert_eq 2 "$(grep -a -o -F -- "\"X-Api-Key\", \"$(stars 12)\"" "$pcap" | wc -l)" \
 	"masked X-Api-Key values (two /echo/header answers)"

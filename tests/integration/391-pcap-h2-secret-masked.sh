@@ -50,7 +50,7 @@ field=$(ts -Y 'http2.headers.status == 200 && http2.streamid == 3' -T fields \
 assert_eq '***' "$field" "the x-echo-key value, masked as sluice sent it"
 bodies=$(ts -Y 'http2.type == 0' -T fields -e http2.data.data | tr -d ',\n' | xxd -r -p)
 printf '%s\n' "$bodies" >"$LAB_DIR/bodies"
-assert_contains "$bodies" "\"Authorization\", \"$(stars 22)\"" "the /echo/bearer body, starred"
+assert_contains "$bodies" "\"Authorization\", \"Bearer $(stars 15)\"" "the /echo/bearer body, starred"
 assert_contains "$bodies" "[\"x-echo-key\", \"$(stars 11)\"]" "the /headers body, starred"
 assert_not_contains "$bodies" "391a" "the bodies tshark decodes (bearer)"
 codes=$(ts -Y 'http2.headers.status' -T fields -e http2.headers.status | sort | uniq -c |
