@@ -620,7 +620,7 @@ capture_mask(struct capture_conn *cc, const struct mask_set *set, int end)
 
 	if (it != NULL)
 		cc->ready += mask_window(set, &cc->mask, it->data + cc->ready,
-		    it->len - cc->ready, end);
+		    it->len - cc->ready, 1, end);
 }
 
 /*

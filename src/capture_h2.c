@@ -230,7 +230,7 @@ capture_h2_carry_out(struct capture_h2 *h2, int32_t id)
 	if (*link == NULL)
 		return;
 	c = capture_h2_carry_take(h2, link);
-	(void)mask_window(&h2->secrets, &c->mask, c->data, c->len, 1);
+	(void)mask_window(&h2->secrets, &c->mask, c->data, c->len, 1, 1);
 	capture_h2_emit_data(h2, id, c->data, c->len, 0);
 	mask_carry_clear(&c->mask);
 	free(c);
@@ -279,7 +279,7 @@ capture_h2_data(struct capture_h2 *h2, unsigned char *p, size_t len, int end)
 		p = h2->work.p;
 		len = h2->work.len;
 	}
-	ready = mask_window(&h2->secrets, &mc, p, len, end);
+	ready = mask_window(&h2->secrets, &mc, p, len, 1, end);
 	if (ready < len && capture_h2_hold(h2, p + ready, len - ready,
 	    &mc) == -1) {
 		/* Nowhere to wait for the rest: star what may begin one. */

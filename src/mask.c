@@ -17,7 +17,11 @@
  * came; the spans found in the window that reach into it are noted per
  * byte (carry->cover) and starred when the byte is finally given out.
  * The bytes before it can be final: an occurrence that covers one of them
- * ends inside the window, or it would start in the held end.
+ * ends inside the window, or it would start in the held end.  An end
+ * shorter than MASK_HOLD_MIN is given out instead and kept in
+ * carry->ctx: the next window is searched with it in front (a copy of
+ * ctx and the next longest - 1 bytes), and a span that starts in it is
+ * starred from the window's first byte on.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -168,6 +172,7 @@ struct mask_win {
 	unsigned char	*p;
 	size_t		 held;		/* where the held end starts */
 	unsigned char	*cover;		/* per byte from held on */
+	size_t		 nctx;		/* crossing spans: bytes before p */
 };
 
 static void
@@ -184,22 +189,50 @@ mask_win_cover(void *arg, size_t off, size_t n)
 	}
 }
 
+/* A span of ctx + p: its part in p, if it starts in ctx. */
+static void
+mask_win_cross(void *arg, size_t off, size_t n)
+{
+	struct mask_win *w = arg;
+
+	if (off < w->nctx && off + n > w->nctx)
+		mask_win_cover(w, 0, off + n - w->nctx);
+}
+
 size_t
 mask_window(const struct mask_set *set, struct mask_carry *carry,
-    unsigned char *p, size_t len, int end)
+    unsigned char *p, size_t len, size_t hold_min, int end)
 {
-	struct mask_win w = { p, len, NULL };
-	size_t keep = end ? 0 : mask_tail(set, p, len), i, old = carry->len;
-	size_t need = old + keep, lost = 0;
-	unsigned char *cover;
+	struct mask_win w = { p, len, NULL, carry->nctx };
+	size_t old = carry->len, nctx = carry->nctx, t, keep, i, blen = 0;
+	size_t sent, lost = 0;
+	unsigned char *b = NULL, ctx[MASK_HOLD_MIN - 1], *cover;
 
-	if (need > carry->cap) {
-		if ((cover = realloc(carry->cover, need)) == NULL) {
+	/* What came before p: a form it began may end in p. */
+	if (nctx > 0 && set->longest > 0) {
+		blen = nctx + (len < set->longest ? len : set->longest - 1);
+		if ((b = malloc(blen)) != NULL) {
+			memcpy(b, carry->ctx, nctx);
+			memcpy(b + nctx, p, blen - nctx);
+		}
+	}
+	/* The longest end that a form may continue, maybe begun in ctx. */
+	if (b != NULL && blen == nctx + len)
+		t = mask_tail(set, b, blen);
+	else
+		t = mask_tail(set, p, len);
+	keep = end || t < hold_min ? 0 : t < len ? t : len;
+	sent = end ? 0 : t - keep;	/* at most MASK_HOLD_MIN - 1 */
+	for (i = 0; i < sent; i++)
+		ctx[i] = sent - i > len - keep ? carry->ctx[nctx - (sent - i -
+		    (len - keep))] : p[len - keep - (sent - i)];
+	if (old + keep > carry->cap) {
+		if ((cover = realloc(carry->cover, old + keep)) == NULL) {
 			lost = keep;
 			keep = 0;
 		} else {
 			carry->cover = cover;
-			carry->cap = need;
+			carry->cap = old + keep;
 		}
 	}
 	w.held = len - keep;
@@ -207,14 +240,26 @@ mask_window(const struct mask_set *set, struct mask_carry *carry,
 	if (keep > 0)
 		memset(w.cover, 0, keep);
 	mask_spans(set, 1, p, len, mask_win_cover, &w);
+	if (b != NULL)
+		mask_spans(set, 1, b, blen, mask_win_cross, &w);
+	else if (nctx > 0 && set->longest > 0)	/* no memory to look: star
+						   what it may end */
+		mask_win_cover(&w, 0, len < set->longest ? len :
+		    set->longest - 1);
 	for (i = 0; i < old; i++)
 		if (carry->cover[i])
 			mask_win_cover(&w, i, 1);
 	if (keep > 0)
 		memmove(carry->cover, w.cover, keep);
 	carry->len = keep;
+	memcpy(carry->ctx, ctx, sent);
+	carry->nctx = sent;
 	/* Nowhere to remember an end a form may continue: starred. */
 	memset(p + len - lost, '*', lost);
+	if (b != NULL) {
+		explicit_bzero(b, blen);
+		free(b);
+	}
 	return len - keep;
 }
 
@@ -301,7 +346,7 @@ mask_stream_put(struct mask_stream *ms, struct evbuffer *src, size_t n,
 		memcpy(p, ms->held, ms->carry.len);
 	if (n > 0 && evbuffer_remove(src, p + ms->carry.len, n) != (int)n)
 		return -1;
-	r = mask_window(ms->set, &ms->carry, p, total, end);
+	r = mask_window(ms->set, &ms->carry, p, total, MASK_HOLD_MIN, end);
 	if (mask_stream_hold(ms, p + r, total - r) == -1)
 		return -1;
 	explicit_bzero(p + r, total - r);

@@ -15,7 +15,8 @@
  * the longest form - 1 bytes, and none when the text ends in no form's
  * start) is held back, as it came, and put in front of the next window;
  * what a form already covered in it is remembered (struct mask_carry).
- * The result is the same bytes as masking the whole stream at once.
+ * The result is the same bytes as masking the whole stream at once, but
+ * for an end shorter than MASK_HOLD_MIN, given out at once (see there).
  */
 #ifndef SLUICE_MASK_H
 #define SLUICE_MASK_H
@@ -64,23 +65,41 @@ void mask_spans(const struct mask_set *, size_t minlen, const void *p,
 /* Every form in p[0..len) starred. */
 void mask_buf(const struct mask_set *, void *p, size_t len);
 
-/* What a stream holds back between windows.  All zero: nothing. */
+/*
+ * The shortest end of a window a stream to a client holds back.  A
+ * shorter end that begins a form is given out and remembered (ctx), so
+ * the rest of the form, when it comes, is starred all the same: a stream
+ * whose read ends in a form's first byte by chance (a gRPC or chat
+ * message: one in a few dozen ends in a given letter) must not stall
+ * until more comes, which may be never.  So at most a form's first
+ * MASK_HOLD_MIN - 1 bytes can reach the client, and only where a read
+ * ends just after them.  A file can wait: the pcap holds every start.
+ */
+#define MASK_HOLD_MIN	4
+
+/* What a stream keeps between windows.  All zero: nothing. */
 struct mask_carry {
 	size_t		 len;		/* bytes held back, as they came */
 	unsigned char	*cover;		/* per held byte: a form covers it */
 	size_t		 cap;
+	unsigned char	 ctx[MASK_HOLD_MIN - 1];	/* given out just before
+						   them, as they came, that a
+						   form may continue */
+	size_t		 nctx;
 };
 
 /*
  * p[0..len) is the next window of a stream: its first carry->len bytes
  * are the ones the last call held back, the rest new.  Masks the window
  * and returns how many bytes at its front are final; the others (none
- * when end says the stream ends here) are held back as they came, for
+ * when end says the stream ends here, none shorter than hold_min: see
+ * MASK_HOLD_MIN; 1 holds every start) are held back as they came, for
  * the caller to put in front of the next window.  Without memory to
  * remember the held bytes, they are starred and given out instead.
+ * The stream's first window is p with an all-zero carry.
  */
 size_t mask_window(const struct mask_set *, struct mask_carry *,
-    unsigned char *p, size_t len, int end);
+    unsigned char *p, size_t len, size_t hold_min, int end);
 void mask_carry_clear(struct mask_carry *);
 
 /*
