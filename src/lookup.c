@@ -138,10 +138,10 @@ lookup_write(struct exchange *r, const struct msg *m, struct cache_entry *e,
 		    lookup_unref, e) == -1)
 			goto fail;
 		e = NULL;		/* the body's now */
-		if (codec->write_body(r, body, a->bodylen) == -1)
+		if (exchange_write_body(r, body, a->bodylen) == -1)
 			goto fail;
 	}
-	rc = codec->write_end(r, NULL);
+	rc = exchange_write_end(r, NULL);
 fail:
 	if (body != NULL)
 		evbuffer_free(body);

@@ -1432,3 +1432,27 @@ lab_get_stale() {
 	sleep "$2"
 	assert_eq 200 "$(lab_get b "https://api.test$1")" "status of the GET of the stale entry $1"
 }
+
+# --- what the upstream got, when the answer echoes it masked (tests/integration/397-404) --
+
+# lab_upseen JSON: the request an /echo or /cache answer (JSON, from
+# upstream.py) answered, as the trusted upstream logged it: method, path,
+# headers and sni, the same keys as the answer, so lab_hdr and lab_param
+# read it.  sluice masks the credentials an answer echoes; this is what
+# the upstream was sent.  Prints nothing and fails (quietly: pollers use
+# it) when JSON is no such answer.
+lab_upseen() {
+	"$LAB_PY" -c '
+import json, sys
+try:
+    req = json.loads(sys.argv[1]).get("req")
+except ValueError:
+    sys.exit(1)
+for line in open(sys.argv[2], encoding="utf-8"):
+    d = json.loads(line)
+    if req is not None and d.get("event") == "request" and d.get("req") == req:
+        print(json.dumps(d))
+        break
+else:
+    sys.exit(1)' "$1" "$LAB_REQLOG"
+}
