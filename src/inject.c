@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "h1codec.h"
+#include "http1.h"
 #include "inject.h"
 #include "mask.h"
 #include "msg.h"
@@ -516,6 +517,39 @@ inject_mask_response(struct msg *m, const struct rule *rule)
 	if (n + t > 0)
 		msg_hold_secret(m);	/* the echoed bytes are in its arena */
 	return n + t;
+}
+
+int
+inject_mask_view(const struct http1_head *h, const struct rule *rule,
+    struct msg *m, struct http1_head *out)
+{
+	const struct http1_header *f;
+	size_t i;
+
+	msg_init(m, MSG_RESPONSE);
+	*out = *h;
+	if (rule == NULL || rule->mask.n == 0)
+		return 0;
+	for (i = 0; i < h->nheaders; i++)
+		if (mask_set_found(&rule->mask, strlen(INJECT_MASK),
+		    h->headers[i].value.p, h->headers[i].value.len))
+			break;
+	if (i == h->nheaders)
+		return 0;
+	for (i = 0; i < h->nheaders; i++) {
+		f = &h->headers[i];
+		if (msg_add(m, f->name.p, f->name.len, f->value.p,
+		    f->value.len) == -1)
+			return -1;
+	}
+	if (inject_mask_response(m, rule) == -1)
+		return -1;
+	for (i = 0; i < h->nheaders; i++) {
+		out->headers[i].name.p = msg_ptr(m, m->fields.v[i].name);
+		out->headers[i].value.p = msg_ptr(m, m->fields.v[i].value);
+		out->headers[i].value.len = m->fields.v[i].value.len;
+	}
+	return 0;
 }
 
 int

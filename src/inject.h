@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 struct evbuffer;
+struct http1_head;
 struct mask_set;
 struct msg;
 struct rule;
@@ -81,6 +82,15 @@ int inject_mask_forms(struct mask_set *set, const struct rule_injection *inj);
  * arena when freed), -1 without memory.
  */
 int inject_mask_response(struct msg *m, const struct rule *rule);
+
+/*
+ * The response head h as inject_mask_response() leaves it, for the
+ * cache: *out is h, with its fields in m (initialised here; the caller
+ * frees it once done with out) when one echoed a secret.  -1 without
+ * memory.
+ */
+int inject_mask_view(const struct http1_head *h, const struct rule *rule,
+    struct msg *m, struct http1_head *out);
 
 /* The header field an injection sets, or NULL for a query parameter. */
 const char *inject_field_name(const struct rule_injection *inj);

@@ -366,6 +366,9 @@ test_mask_forms(void)
 	};
 	struct rule rule;
 	struct msg m;
+	struct http1_head h, v;
+	const char *why, *resp = "HTTP/1.1 200 OK\r\nX-Seen: Bearer t/k\\\r\n"
+	    "Content-Encoding: identity\r\nContent-Length: 2\r\n\r\n";
 	size_t i;
 
 	masking_rule(&rule, inj, 2);
@@ -386,6 +389,14 @@ test_mask_forms(void)
 	    m.trailers.v[0].value.len) == 0, "trailers are masked like fields");
 	msg_free(&m);
 
+	CHECK(http1_parse_response(resp, strlen(resp), (struct http1_str){
+	    "GET", 3 }, &h, &why) == HTTP1_OK, "a response head parses");
+	CHECK(inject_mask_view(&h, &rule, &m, &v) == 0 &&
+	    http1_str_eq(v.headers[0].value, "Bearer ***") &&
+	    http1_str_eq(v.headers[1].value, "identity") && v.status == 200 &&
+	    v.body == HTTP1_BODY_LENGTH, "the cache's view of a head: masked "
+	    "fields, the same framing");
+	msg_free(&m);
 	mask_set_clear(&rule.mask);
 	for (i = 0; i < 2; i++)
 		inject_clear(&inj[i]);
