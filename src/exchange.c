@@ -667,6 +667,22 @@ exchange_resp_begin(struct exchange *r, enum http1_body_kind kind,
 }
 
 /*
+ * The response's body is coded although the request asked for identity:
+ * the masker could not read it, so none of it reaches the client (502).
+ */
+static void
+exchange_refuse_hidden(struct exchange *r)
+{
+	struct conn *c = r->c;
+
+	log_event(LOG_WARN, "bad_response", "client=%s upstream=%s err=%s",
+	    c->client_str, c->server_str, "coded body under a rule that "
+	    "injects");
+	respond_error(r, 502, "bad_gateway", "the upstream sent a coded body, "
+	    "which sluice cannot scan for the credentials it injected");
+}
+
+/*
  * A cache rule's response from an HTTP/2 upstream: the cache sees it as an
  * HTTP/1.1 head whose body comes as it is, with the status's usual reason.
  */
@@ -722,6 +738,10 @@ exchange_response_msg(struct exchange *r, struct msg *m)
 		return exchange_revalidated_msg(r, m);
 	if (lookup_serve_stale(r, m->status))
 		return 0;
+	if (inject_body_hidden(r->rule, m)) {
+		exchange_refuse_hidden(r);
+		return -1;
+	}
 	/* As the upstream sent it: the head written gains Cache-Status. */
 	if (r->fillable)
 		exchange_fill_msg(r, m);
@@ -845,6 +865,10 @@ exchange_response_head(struct exchange *r)
 	}
 	if (lookup_serve_stale(r, h.status))
 		return 1;
+	if (inject_body_hidden_head(r->rule, &h)) {
+		exchange_refuse_hidden(r);
+		return -1;
+	}
 	/* The upstream's Age goes on: the cache adds to it only on a hit. */
 	if (exchange_write_response_head(r, &h, p,
 	    h.body == HTTP1_BODY_UNTIL_CLOSE ? FRONT_UNTIL_CLOSE : 0) == -1)

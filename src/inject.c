@@ -347,6 +347,9 @@ inject_request(struct msg *m, const struct rule *rule, char **audit_target,
 	if (rule == NULL || rule->ninjections == 0)
 		return 0;
 	msg_hold_secret(m);
+	/* The masker reads a response body only as it is: ask for it so. */
+	if (msg_set(m, "Accept-Encoding", 15, "identity", 8) == -1)
+		goto fail;
 	if (inject_has_query(rule) &&
 	    inject_path(m, rule, audit_target, names, namesz) == -1)
 		goto fail;
@@ -549,6 +552,60 @@ inject_mask_view(const struct http1_head *h, const struct rule *rule,
 		out->headers[i].value.p = msg_ptr(m, m->fields.v[i].value);
 		out->headers[i].value.len = m->fields.v[i].value.len;
 	}
+	return 0;
+}
+
+/* Does a Content-Encoding value name a coding other than identity? */
+static int
+inject_coding_named(const char *v, size_t len)
+{
+	const char *end = v + len, *comma;
+	size_t n;
+
+	for (; v < end; v = comma + 1) {
+		while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+			v++;
+		if ((comma = memchr(v, ',', end - v)) == NULL)
+			comma = end;
+		for (n = comma - v; n > 0 && (v[n - 1] == ' ' ||
+		    v[n - 1] == '\t'); n--)
+			;
+		if (n > 0 && !(n == 8 && strncasecmp(v, "identity", 8) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+int
+inject_body_hidden(const struct rule *rule, const struct msg *m)
+{
+	const struct msg_field *f;
+	size_t i = 0;
+
+	if (rule == NULL || rule->mask.n == 0 || m->body == MSG_BODY_NONE)
+		return 0;
+	if (m->codings.len > 0)
+		return 1;
+	while (msg_next(m, "content-encoding", 16, &i, &f) == 0)
+		if (inject_coding_named(msg_ptr(m, f->value), f->value.len))
+			return 1;
+	return 0;
+}
+
+int
+inject_body_hidden_head(const struct rule *rule, const struct http1_head *h)
+{
+	size_t i;
+
+	if (rule == NULL || rule->mask.n == 0 || h->body == HTTP1_BODY_NONE)
+		return 0;
+	if (h->te.len > 0 && !http1_str_eq(h->te, "chunked"))
+		return 1;
+	for (i = 0; i < h->nheaders; i++)
+		if (http1_str_eq(h->headers[i].name, "content-encoding") &&
+		    inject_coding_named(h->headers[i].value.p,
+		    h->headers[i].value.len))
+			return 1;
 	return 0;
 }
 

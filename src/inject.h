@@ -31,7 +31,8 @@ void inject_clear(struct rule_injection *inj);
 /*
  * Apply rule (NULL: none) to the request m: each injected field replaces
  * every field of that name (appended after the others), injected query
- * parameters replace the client's on m's path.  When a parameter was
+ * parameters replace the client's on m's path, and Accept-Encoding asks
+ * for identity (a coded body would hide an echo from the masker).  When a parameter was
  * injected, *audit_target (malloc'd) gets the path with its value masked;
  * otherwise it is NULL and m's path is what to audit.  names gets the
  * comma-separated names of what was injected ("" when nothing).  m is
@@ -91,6 +92,16 @@ int inject_mask_response(struct msg *m, const struct rule *rule);
  */
 int inject_mask_view(const struct http1_head *h, const struct rule *rule,
     struct msg *m, struct http1_head *out);
+
+/*
+ * Is the body of response m (or h) hidden from the masker: rule injects,
+ * and the body comes with a content coding other than identity (or a
+ * transfer coding besides chunked), which inject_request() asked the
+ * upstream not to use?
+ */
+int inject_body_hidden(const struct rule *rule, const struct msg *m);
+int inject_body_hidden_head(const struct rule *rule,
+    const struct http1_head *h);
 
 /* The header field an injection sets, or NULL for a query parameter. */
 const char *inject_field_name(const struct rule_injection *inj);

@@ -242,7 +242,8 @@ revalidate_answer(struct revalidate *rv, const struct http1_head *h0)
 
 	rv->status = h0->status;
 	/* The cache keeps what a client would get: the echoes masked. */
-	if (revalidate_request(rv, &rq) == -1)
+	if (revalidate_request(rv, &rq) == -1 ||
+	    inject_body_hidden_head(rv->rule, h0))
 		return 1;
 	if (inject_mask_view(h0, rv->rule, &m, &h) == -1)
 		goto done;

@@ -10,16 +10,11 @@
 # secret's start is not held back: /pause/2's first line reaches the
 # client before the pause ends.
 . "$(dirname "$0")/../lab/lab.sh"
-lab_require_root
-lab_require_sluice
-lab_up
-lab_start_rawup
 S=tok-398-split-secret
-lab_rules_sql "
-	INSERT INTO secrets (name, value) VALUES ('t', '$S');
+lab_echo_up "$S" "
 	INSERT INTO rules (id, host, action) VALUES (1, 'api.test', 'allow'), (2, 'other.test', 'allow');
 	INSERT INTO injections (rule_id, kind, name, secret) VALUES (1, 'bearer', NULL, 't'),
-		(2, 'bearer', NULL, 't')" || fail "inserting the rules"
+		(2, 'bearer', NULL, 't')"
 lab_start_sluice --default-policy deny --resolve "api.test:443:$LAB_U4:4443"
 
 # want SHOWN: the body rawup.py sends (the secret is bytes 17 to 36) with

@@ -1456,3 +1456,14 @@ for line in open(sys.argv[2], encoding="utf-8"):
 else:
     sys.exit(1)' "$1" "$LAB_REQLOG"
 }
+
+# lab_echo_up SECRET SQL: root, sluice, lab_up, rawup.py (lab_start_rawup),
+# the secret 't' holding SECRET, then SQL: the rules that inject it.
+lab_echo_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_start_rawup
+	lab_rules_sql "INSERT INTO secrets (name, value) VALUES ('t', '$1'); $2" ||
+		fail "inserting the rules"
+}

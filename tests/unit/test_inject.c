@@ -397,6 +397,16 @@ test_mask_forms(void)
 	    v.body == HTTP1_BODY_LENGTH, "the cache's view of a head: masked "
 	    "fields, the same framing");
 	msg_free(&m);
+	CHECK(!inject_body_hidden_head(&rule, &h), "identity hides nothing");
+	msg_init(&m, MSG_RESPONSE);
+	msg_set_body(&m, MSG_BODY_LENGTH, 2);
+	msg_add(&m, "Content-Encoding", 16, "identity", 8);
+	msg_add(&m, "content-encoding", 16, " gzip ", 6);
+	CHECK(inject_body_hidden(&rule, &m), "a second coding hides the body");
+	CHECK(!inject_body_hidden(NULL, &m), "... only from a rule that injects");
+	msg_set_body(&m, MSG_BODY_NONE, 0);
+	CHECK(!inject_body_hidden(&rule, &m), "... and only a body there is");
+	msg_free(&m);
 	mask_set_clear(&rule.mask);
 	for (i = 0; i < 2; i++)
 		inject_clear(&inj[i]);
