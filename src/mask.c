@@ -213,7 +213,8 @@ mask_window(const struct mask_set *set, struct mask_carry *carry,
 		blen = nctx + (len < set->longest ? len : set->longest - 1);
 		if ((b = malloc(blen)) != NULL) {
 			memcpy(b, carry->ctx, nctx);
-			memcpy(b + nctx, p, blen - nctx);
+			if (blen > nctx)
+				memcpy(b + nctx, p, blen - nctx);
 		}
 	}
 	/* The longest end that a form may continue, maybe begun in ctx. */
@@ -236,7 +237,8 @@ mask_window(const struct mask_set *set, struct mask_carry *carry,
 		}
 	}
 	w.held = len - keep;
-	w.cover = carry->cover + old;	/* the old flags stay readable */
+	/* The old flags stay readable in front of the new ones. */
+	w.cover = carry->cover != NULL ? carry->cover + old : NULL;
 	if (keep > 0)
 		memset(w.cover, 0, keep);
 	mask_spans(set, 1, p, len, mask_win_cover, &w);
@@ -255,7 +257,8 @@ mask_window(const struct mask_set *set, struct mask_carry *carry,
 	memcpy(carry->ctx, ctx, sent);
 	carry->nctx = sent;
 	/* Nowhere to remember an end a form may continue: starred. */
-	memset(p + len - lost, '*', lost);
+	if (lost > 0)
+		memset(p + len - lost, '*', lost);
 	if (b != NULL) {
 		explicit_bzero(b, blen);
 		free(b);
@@ -323,7 +326,8 @@ mask_stream_hold(struct mask_stream *ms, const unsigned char *p, size_t n)
 		ms->held = h;
 		ms->heldcap = n;
 	}
-	memcpy(ms->held, p, n);
+	if (n > 0)
+		memcpy(ms->held, p, n);
 	return 0;
 }
 
