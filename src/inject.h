@@ -32,12 +32,12 @@ void inject_clear(struct rule_injection *inj);
  * Apply rule (NULL: none) to the request m: each injected field replaces
  * every field of that name (appended after the others), injected query
  * parameters replace the client's on m's path, and Accept-Encoding asks
- * for identity (a coded body would hide an echo from the masker).  When a parameter was
- * injected, *audit_target (malloc'd) gets the path with its value masked;
- * otherwise it is NULL and m's path is what to audit.  names gets the
- * comma-separated names of what was injected ("" when nothing).  m is
- * marked as holding a secret (msg_free() wipes it).  -1 on allocation
- * failure.
+ * for identity (a coded body would hide an echo from the masker).  When
+ * a parameter was injected, *audit_target (malloc'd) gets the path with
+ * its value masked; otherwise it is NULL and m's path is what to audit.
+ * names gets the comma-separated names of what was injected ("" when
+ * nothing).  m is marked as holding a secret (msg_free() wipes it).  -1
+ * on allocation failure.
  */
 int inject_request(struct msg *m, const struct rule *rule,
     char **audit_target, char *names, size_t namesz);

@@ -114,7 +114,8 @@ test_whole(void)
 	const char *aa[] = { "aa" };
 	const char *json[] = { "a/b\"c", "a\\/b\\\"c" };
 
-	CHECK(whole_ok(one, 1, "{\"auth\": \"Bearer sk-secret\", \"x\": \"sk-secret\"}"),
+	CHECK(whole_ok(one, 1,
+	    "{\"auth\": \"Bearer sk-secret\", \"x\": \"sk-secret\"}"),
 	    "every occurrence starred, the same length");
 	CHECK(whole_ok(one, 1, "nothing here"), "a text without a form is left");
 	CHECK(whole_ok(two, 2, "xabcdx"),
