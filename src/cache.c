@@ -50,6 +50,7 @@
 #include "cache.h"
 #include "http1.h"
 #include "log.h"
+#include "mask.h"
 #include "rules.h"
 
 #define CACHE_SHARDS		16		/* at most; a power of two */
@@ -142,6 +143,7 @@ struct cache_fill {
 	int		 chunked;
 	enum cache_chunk cstate;
 	uint64_t	 cleft;		/* size, then bytes left, of a chunk */
+	const struct mask_set *mask;	/* starred in the body when whole */
 };
 
 /* A growing string for building keys and heads. */
@@ -921,6 +923,12 @@ over:
 }
 
 void
+cache_fill_mask(struct cache_fill *fill, const struct mask_set *set)
+{
+	fill->mask = set;
+}
+
+void
 cache_fill_commit(struct cache_fill *fill)
 {
 	struct cache_entry *e = fill->e;
@@ -932,6 +940,8 @@ cache_fill_commit(struct cache_fill *fill)
 		cache_fill_abort(fill);
 		return;
 	}
+	if (fill->mask != NULL)
+		mask_buf(fill->mask, e->data + e->headlen, e->bodylen);
 	/* The budget counts what is held, so give back the slack. */
 	if (used > 0 && used < fill->cap &&
 	    (p = realloc(e->data, used)) != NULL)

@@ -24,6 +24,7 @@
 struct cache;
 struct cache_entry;
 struct cache_fill;
+struct mask_set;
 struct rule_cache;
 
 struct cache *cache_new(size_t max_bytes);
@@ -191,6 +192,11 @@ struct cache_fill *cache_fill_new(struct cache *, int64_t rule_id,
  * here); -1 once over max_bytes or malformed (then only abort is valid).
  */
 int cache_fill_append(struct cache_fill *, const char *data, size_t len);
+/*
+ * Star every form in set (which must outlive the fill) in the body when
+ * it is whole: the cache never holds a secret the response echoed.
+ */
+void cache_fill_mask(struct cache_fill *, const struct mask_set *set);
 /* Publish the whole body (replacing the same key and variant); frees it. */
 void cache_fill_commit(struct cache_fill *);
 void cache_fill_abort(struct cache_fill *);

@@ -20,10 +20,13 @@
  * IPv4 or IPv6 per connection, segments of at most CAPTURE_MSS bytes, IP
  * and TCP checksums computed.
  *
- * Masking: bytes for the client are searched for each injection's wire
- * form and raw value of the request's rule when they arrive; the last
- * (longest secret - 1) bytes stay pending until the response is complete,
- * so a secret split across two arrivals is still found whole.
+ * Masking: bytes for the client are masked with the forms of the request's
+ * rule's secrets (rule->mask, mask.c) when they arrive; an end that a
+ * form may continue (at most the longest form - 1 bytes) stays pending
+ * until more comes or the response is complete, so a secret split across
+ * two arrivals is still found whole.  Since exchange.c masks what the
+ * client is sent, this finds something only in what does not pass there
+ * (a WebSocket after its 101).
  *
  * HTTP/2 (capture_conn_h2): HPACK codes what sluice writes, so those bytes
  * go through capture_h2.c, which re-encodes the frames for the file with
@@ -58,6 +61,7 @@
 #include "capture.h"
 #include "capture_h2.h"
 #include "log.h"
+#include "mask.h"
 #include "rules.h"
 #include "util.h"
 
@@ -108,7 +112,10 @@ struct capture_conn {
 	struct capture_item	*pending[2];	/* being filled; [1]: for the
 						   client */
 	size_t			 room[2];	/* data bytes pending can take */
-	size_t			 hold;		/* longest secret - 1 */
+	size_t			 ready;		/* of pending[1]: masked; the
+						   rest may begin a secret */
+	struct mask_carry	 mask;		/* what the masker knows of
+						   the rest */
 	struct capture_h2	*h2;		/* HTTP/2: what sluice wrote,
 						   re-encoded */
 };
@@ -599,38 +606,21 @@ capture_conn_new(struct capture *cap, const char *client, const char *server)
 	return cc;
 }
 
-static void
-capture_mask(unsigned char *p, size_t len, size_t from,
-    const struct rule *rule)
-{
-	const struct rule_injection *inj;
-	size_t i;
-
-	for (i = 0; i < rule->ninjections; i++) {
-		inj = &rule->injections[i];
-		capture_h2_mask(p, len, from, inj->wire, inj->wire_len);
-		capture_h2_mask(p, len, from, inj->value, inj->value_len);
-	}
-}
+/* No secret to mask: what a client sent, or what no rule injects into. */
+static const struct mask_set capture_none;
 
 /*
- * The longest secret of rule, less one: what may still continue.  A
- * secret longer than half a chunk is masked only where it arrives whole.
+ * The bytes for the client pending past ready, masked with set: those a
+ * secret cannot continue (all when end) become ready.
  */
-static size_t
-capture_hold(const struct rule *rule)
+static void
+capture_mask(struct capture_conn *cc, const struct mask_set *set, int end)
 {
-	size_t i, m = 0;
+	struct capture_item *it = cc->pending[1];
 
-	for (i = 0; rule != NULL && i < rule->ninjections; i++) {
-		if (rule->injections[i].wire_len > m)
-			m = rule->injections[i].wire_len;
-		if (rule->injections[i].value_len > m)
-			m = rule->injections[i].value_len;
-	}
-	if (m > CAPTURE_CHUNK / 2)
-		m = CAPTURE_CHUNK / 2;
-	return m > 0 ? m - 1 : 0;
+	if (it != NULL)
+		cc->ready += mask_window(set, &cc->mask, it->data + cc->ready,
+		    it->len - cc->ready, 1, end);
 }
 
 /*
@@ -646,9 +636,12 @@ capture_flush_dir(struct capture_conn *cc, int to_client, size_t keep)
 	if (it == NULL || it->len <= keep)
 		return;
 	if (keep > 0) {
-		if ((rest = capture_item_new(keep + CAPTURE_CHUNK)) == NULL)
-			keep = 0;	/* out of memory: nothing to mask into */
-		else {
+		if ((rest = capture_item_new(keep + CAPTURE_CHUNK)) == NULL) {
+			/* Out of memory: what may begin a secret, starred. */
+			memset(it->data + it->len - keep, '*', keep);
+			cc->mask.len = 0;
+			keep = 0;
+		} else {
 			memcpy(rest->data, it->data + it->len - keep, keep);
 			rest->len = keep;
 		}
@@ -667,6 +660,24 @@ capture_flush_dir(struct capture_conn *cc, int to_client, size_t keep)
 	cc->seq[to_client] += (uint32_t)n;
 	cc->pending[to_client] = rest;
 	cc->room[to_client] = rest != NULL ? keep + CAPTURE_CHUNK : 0;
+	if (to_client)
+		cc->ready = 0;
+}
+
+/* Queue what is ready for the client; the rest waits in a new entry. */
+static void
+capture_flush_client(struct capture_conn *cc)
+{
+	struct capture_item *it = cc->pending[1];
+
+	if (it == NULL)
+		return;
+	if (cc->ready == 0 && it->len == cc->room[1]) {
+		/* A whole entry that may begin a secret: starred, not held. */
+		capture_mask(cc, &capture_none, 1);
+		memset(it->data, '*', it->len);
+	}
+	capture_flush_dir(cc, 1, it->len - cc->ready);
 }
 
 /*
@@ -677,38 +688,39 @@ static void
 capture_copy(struct capture_conn *cc, int to_client, const unsigned char *p,
     size_t n, const struct rule *rule)
 {
-	int mask = to_client && rule != NULL && rule->ninjections > 0;
+	const struct mask_set *set = rule != NULL ? &rule->mask :
+	    &capture_none;
 	struct capture_item *it;
-	size_t take, old, keep;
+	size_t take;
 
-	if (mask)
-		cc->hold = capture_hold(rule);
-	keep = to_client ? cc->hold : 0;
 	while (n > 0) {
 		if ((it = cc->pending[to_client]) == NULL) {
-			if ((it = capture_item_new(keep + CAPTURE_CHUNK)) == NULL)
+			if ((it = capture_item_new(CAPTURE_CHUNK)) == NULL)
 				goto lost;
 			cc->pending[to_client] = it;
-			cc->room[to_client] = keep + CAPTURE_CHUNK;
+			cc->room[to_client] = CAPTURE_CHUNK;
 		}
 		take = cc->room[to_client] - it->len;
 		if (take > n)
 			take = n;
 		memcpy(it->data + it->len, p, take);
-		old = it->len;
 		it->len += take;
 		p += take;
 		n -= take;
-		if (mask)
-			capture_mask(it->data, it->len, old > cc->hold ?
-			    old - cc->hold : 0, rule);
-		/* keep <= CAPTURE_CHUNK / 2 < room: this frees room. */
-		if (it->len == cc->room[to_client])
-			capture_flush_dir(cc, to_client, keep);
+		if (to_client)
+			capture_mask(cc, set, 0);
+		if (it->len < cc->room[to_client])
+			continue;
+		if (to_client)
+			capture_flush_client(cc);
+		else
+			capture_flush_dir(cc, 0, 0);
 	}
 	return;
 lost:
 	/* What is pending keeps its numbers; the lost bytes leave a gap. */
+	if (to_client)
+		capture_mask(cc, &capture_none, 1);
 	capture_flush_dir(cc, to_client, 0);
 	capture_drop(cc->cap, n);
 	cc->seq[to_client] += (uint32_t)n;
@@ -768,9 +780,9 @@ capture_flush(struct capture_conn *cc, int whole)
 	 */
 	if (cc->h2 != NULL && cc->seq[0] == cc->flow.isn[0] + 1)
 		return;
-	capture_flush_dir(cc, 1, whole ? 0 : cc->hold);
 	if (whole)
-		cc->hold = 0;
+		capture_mask(cc, &capture_none, 1);
+	capture_flush_client(cc);
 }
 
 int
@@ -786,12 +798,9 @@ capture_rule(struct capture_conn *cc, const struct rule *rule)
 
 	if (cc == NULL || cc->h2 == NULL || rule == NULL)
 		return;
-	for (i = 0; i < rule->ninjections; i++) {
-		capture_h2_secret(cc->h2, rule->injections[i].wire,
-		    rule->injections[i].wire_len);
-		capture_h2_secret(cc->h2, rule->injections[i].value,
-		    rule->injections[i].value_len);
-	}
+	for (i = 0; i < rule->mask.n; i++)
+		capture_h2_secret(cc->h2, (const char *)rule->mask.v[i].p,
+		    rule->mask.v[i].len);
 }
 
 void
@@ -808,6 +817,7 @@ capture_conn_free(struct capture_conn *cc)
 		capture_queue_flags(cc, CAPTURE_CLOSE);
 	free(cc->pending[0]);
 	free(cc->pending[1]);
+	mask_carry_clear(&cc->mask);
 	free(cc);
 }
 

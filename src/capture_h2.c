@@ -39,6 +39,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "capture_h2.h"
+#include "mask.h"
 
 #define CAPTURE_H2_HEAD		9		/* frame header bytes */
 #define CAPTURE_H2_FRAME	16384		/* the smallest SETTINGS_MAX_FRAME_SIZE */
@@ -61,6 +62,7 @@ struct capture_h2_buf {
 struct capture_h2_carry {
 	struct capture_h2_carry	*next;
 	int32_t			 id;
+	struct mask_carry	 mask;		/* what the masker knows of it */
 	size_t			 len;
 	unsigned char		 data[];
 };
@@ -75,8 +77,7 @@ struct capture_h2 {
 	capture_h2_emit		*emit;
 	void			*arg;
 	int			 broken;
-	struct capture_h2_buf	*secrets;
-	size_t			 nsecrets;
+	struct mask_set		 secrets;
 
 	/* The frame being read. */
 	unsigned char		 head[CAPTURE_H2_HEAD];
@@ -132,54 +133,6 @@ capture_h2_append(struct capture_h2_buf *b, const void *p, size_t n)
 		memcpy(b->p + b->len, p, n);
 	b->len += n;
 	return 0;
-}
-
-void
-capture_h2_mask(unsigned char *p, size_t len, size_t from, const char *s,
-    size_t slen)
-{
-	unsigned char *q;
-
-	if (slen == 0)
-		return;
-	while (from + slen <= len &&
-	    (q = memmem(p + from, len - from, s, slen)) != NULL) {
-		memset(q, '*', slen);
-		from = (size_t)(q - p) + slen;
-	}
-}
-
-static void
-capture_h2_mask_all(const struct capture_h2 *h2, unsigned char *p,
-    size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < h2->nsecrets; i++)
-		capture_h2_mask(p, len, 0, (const char *)h2->secrets[i].p,
-		    h2->secrets[i].len);
-}
-
-/*
- * How many bytes at the end of p a secret may continue: the longest end
- * that is the start of one (shorter than it: a whole one was masked).
- */
-static size_t
-capture_h2_tail(const struct capture_h2 *h2, const unsigned char *p,
-    size_t len)
-{
-	const struct capture_h2_buf *s;
-	size_t i, j, start = len;
-
-	for (j = 0; j < h2->nsecrets; j++) {
-		s = &h2->secrets[j];
-		for (i = len >= s->len ? len - s->len + 1 : 0; i < start; i++)
-			if (memcmp(p + i, s->p, len - i) == 0) {
-				start = i;
-				break;
-			}
-	}
-	return len - start;
 }
 
 /* ---- what the file gets ------------------------------------------------ */
@@ -257,22 +210,36 @@ capture_h2_carry_find(struct capture_h2 *h2, int32_t id)
 	return link;
 }
 
+/* Take the carry *link off the list. */
+static struct capture_h2_carry *
+capture_h2_carry_take(struct capture_h2 *h2, struct capture_h2_carry **link)
+{
+	struct capture_h2_carry *c = *link;
+
+	*link = c->next;
+	h2->ncarries--;
+	return c;
+}
+
 /* The stream ends: what it held back goes out, no secret can follow. */
 static void
 capture_h2_carry_out(struct capture_h2 *h2, int32_t id)
 {
 	struct capture_h2_carry **link = capture_h2_carry_find(h2, id), *c;
 
-	if ((c = *link) == NULL)
+	if (*link == NULL)
 		return;
-	*link = c->next;
-	h2->ncarries--;
+	c = capture_h2_carry_take(h2, link);
+	(void)mask_window(&h2->secrets, &c->mask, c->data, c->len, 1, 1);
 	capture_h2_emit_data(h2, id, c->data, c->len, 0);
+	mask_carry_clear(&c->mask);
 	free(c);
 }
 
+/* Keep p[0..len) for the stream's next DATA, with what mc knows of it. */
 static int
-capture_h2_hold(struct capture_h2 *h2, const unsigned char *p, size_t len)
+capture_h2_hold(struct capture_h2 *h2, const unsigned char *p, size_t len,
+    const struct mask_carry *mc)
 {
 	struct capture_h2_carry *c;
 
@@ -280,6 +247,7 @@ capture_h2_hold(struct capture_h2 *h2, const unsigned char *p, size_t len)
 	    (c = malloc(sizeof(*c) + len)) == NULL)
 		return -1;
 	c->id = h2->id;
+	c->mask = *mc;
 	c->len = len;
 	memcpy(c->data, p, len);
 	c->next = h2->carries;
@@ -293,29 +261,35 @@ static int
 capture_h2_data(struct capture_h2 *h2, unsigned char *p, size_t len, int end)
 {
 	struct capture_h2_carry **link = capture_h2_carry_find(h2, h2->id);
-	struct capture_h2_carry *c = *link;
-	size_t keep;
+	struct capture_h2_carry *c;
+	struct mask_carry mc = { 0 };
+	size_t ready;
 
-	if (c != NULL) {
+	if (*link != NULL) {
+		c = capture_h2_carry_take(h2, link);
+		mc = c->mask;
 		h2->work.len = 0;
 		if (capture_h2_append(&h2->work, c->data, c->len) == -1 ||
-		    capture_h2_append(&h2->work, p, len) == -1)
+		    capture_h2_append(&h2->work, p, len) == -1) {
+			mask_carry_clear(&mc);
+			free(c);
 			return -1;
+		}
+		free(c);
 		p = h2->work.p;
 		len = h2->work.len;
-		*link = c->next;
-		h2->ncarries--;
-		free(c);
 	}
-	capture_h2_mask_all(h2, p, len);
-	keep = end ? 0 : capture_h2_tail(h2, p, len);
-	if (keep > 0 && capture_h2_hold(h2, p + len - keep, keep) == -1) {
+	ready = mask_window(&h2->secrets, &mc, p, len, 1, end);
+	if (ready < len && capture_h2_hold(h2, p + ready, len - ready,
+	    &mc) == -1) {
 		/* Nowhere to wait for the rest: star what may begin one. */
-		memset(p + len - keep, '*', keep);
-		keep = 0;
+		memset(p + ready, '*', len - ready);
+		ready = len;
 	}
-	if (len > keep || end)
-		capture_h2_emit_data(h2, h2->id, p, len - keep, end);
+	if (ready == len)
+		mask_carry_clear(&mc);	/* else the carry's now */
+	if (ready > 0 || end)
+		capture_h2_emit_data(h2, h2->id, p, ready, end);
 	return 0;
 }
 
@@ -397,8 +371,8 @@ capture_h2_block_end(struct capture_h2 *h2)
 		return -1;
 	for (i = 0; i < h2->nfields; i++) {
 		f = &h2->fields[i];
-		capture_h2_mask_all(h2, h2->names.p + f->name, f->namelen);
-		capture_h2_mask_all(h2, h2->names.p + f->value, f->valuelen);
+		mask_buf(&h2->secrets, h2->names.p + f->name, f->namelen);
+		mask_buf(&h2->secrets, h2->names.p + f->value, f->valuelen);
 		h2->nva[i].name = h2->names.p + f->name;
 		h2->nva[i].namelen = f->namelen;
 		h2->nva[i].value = h2->names.p + f->value;
@@ -537,28 +511,8 @@ capture_h2_end(struct capture_h2 *h2)
 void
 capture_h2_secret(struct capture_h2 *h2, const char *s, size_t len)
 {
-	struct capture_h2_buf *v, *sec;
-	size_t i;
-
-	for (i = 0; i < h2->nsecrets; i++)
-		if (h2->secrets[i].len == len &&
-		    memcmp(h2->secrets[i].p, s, len) == 0)
-			return;
-	if (len == 0)
-		return;
-	if ((v = realloc(h2->secrets, (h2->nsecrets + 1) *
-	    sizeof(*v))) == NULL) {
+	if (mask_set_add(&h2->secrets, s, len) == -1)
 		h2->broken = 1;
-		return;
-	}
-	h2->secrets = v;
-	sec = &v[h2->nsecrets];
-	memset(sec, 0, sizeof(*sec));
-	if (capture_h2_append(sec, s, len) == -1) {
-		h2->broken = 1;
-		return;
-	}
-	h2->nsecrets++;
 }
 
 struct capture_h2 *
@@ -585,17 +539,13 @@ void
 capture_h2_free(struct capture_h2 *h2)
 {
 	struct capture_h2_carry *c;
-	size_t i;
 
 	if (h2 == NULL)
 		return;
-	for (i = 0; i < h2->nsecrets; i++) {
-		explicit_bzero(h2->secrets[i].p, h2->secrets[i].len);
-		free(h2->secrets[i].p);
-	}
-	free(h2->secrets);
+	mask_set_clear(&h2->secrets);
 	while ((c = h2->carries) != NULL) {
 		h2->carries = c->next;
+		mask_carry_clear(&c->mask);
 		free(c);
 	}
 	if (h2->inflater != NULL)

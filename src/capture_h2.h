@@ -29,8 +29,9 @@ void capture_h2_free(struct capture_h2 *);
 
 /*
  * Mask s (len bytes) in every frame emitted from now on.  A copy is kept
- * (once per distinct value) and wiped when freed.  Without memory the
- * connection stops emitting: an unmasked secret must not reach the file.
+ * (once per distinct value) and wiped when freed.  Without memory, or
+ * past MASK_FORMS_MAX, the connection stops emitting: an unmasked secret
+ * must not reach the file.
  */
 void capture_h2_secret(struct capture_h2 *, const char *s, size_t len);
 
@@ -47,12 +48,5 @@ int capture_h2_input(struct capture_h2 *, const unsigned char *p, size_t n);
  * incomplete frame is not: its bytes were never masked.
  */
 void capture_h2_end(struct capture_h2 *);
-
-/*
- * Overwrite with '*' every occurrence of s that starts at or after from
- * (capture.c masks HTTP/1 with it too).
- */
-void capture_h2_mask(unsigned char *p, size_t len, size_t from, const char *s,
-    size_t slen);
 
 #endif

@@ -49,6 +49,7 @@ struct front_h2_stream;
 struct front_h2;
 struct h2up;
 struct h2up_dial;
+struct mask_stream;
 struct upleg_h2_wait;
 struct rule;
 
@@ -206,6 +207,9 @@ struct exchange {
 						   or Cookie went */
 	struct cache_entry *cached;		/* stale entry being revalidated */
 	struct cache_fill *fill;		/* response being copied */
+	struct mask_stream *mask;		/* the response body on its way
+						   to the client, when rule
+						   injects (exchange.c) */
 	struct cache_flight *flight;		/* we fetch for waiting requests */
 	struct cache_waiter waiter;		/* while EX_COLLAPSED */
 	int		 collapsed;		/* waited once already */
@@ -502,8 +506,10 @@ int upleg_h2_body_data(struct exchange *r, struct evbuffer *src, size_t n);
 int upleg_h2_body_end(struct exchange *r, const struct msg *trailers);
 int upleg_h2_forward(struct exchange *r);
 
-/* exchange.c, for upleg_h2.c */
+/* exchange.c, for upleg_h2.c (and the body for lookup.c) */
 int exchange_response_msg(struct exchange *r, struct msg *m);
 void exchange_fill_append(struct exchange *r, const void *p, size_t n);
+int exchange_write_body(struct exchange *r, struct evbuffer *src, size_t n);
+int exchange_write_end(struct exchange *r, struct msg *trailers);
 
 #endif

@@ -20,6 +20,7 @@
 #include "datapath.h"
 #include "h1codec.h"
 #include "inject.h"
+#include "mask.h"
 #include "msg.h"
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
@@ -246,6 +247,7 @@ exchange_audit(struct exchange *r)
 		    r->host, r->status, r->error);
 	if (r->fill != NULL)
 		cache_fill_abort(r->fill);
+	mask_stream_free(r->mask);
 	lookup_flight_end(r);
 	if (r->cached != NULL)
 		cache_entry_unref(r->cached);
@@ -503,8 +505,62 @@ exchange_body_end(struct exchange *r, const struct msg *trailers)
 }
 
 /*
+ * Does the response body go through the masker: its rule injects, and it
+ * is a response's (a WebSocket's messages after an extended CONNECT's
+ * 200, like those after a 101, are relayed as they are)?
+ */
+static int
+exchange_masks(const struct exchange *r)
+{
+	return r->rule != NULL && r->rule->mask.n > 0 && !r->tunneled;
+}
+
+/*
+ * n bytes of response body from src, whoever read them (the upstream's
+ * codec, the cache), to the client's codec.  Under a rule that injects,
+ * every form of its secrets is starred on the way, the same length, so
+ * the framing stands (a Content-Length as sent); an end that a form may
+ * continue waits for the next bytes or the body's end.
+ */
+int
+exchange_write_body(struct exchange *r, struct evbuffer *src, size_t n)
+{
+	size_t ready;
+
+	if (!exchange_masks(r))
+		return r->c->codec->write_body(r, src, n);
+	if (r->mask == NULL &&
+	    (r->mask = mask_stream_new(&r->rule->mask)) == NULL)
+		return -1;
+	if (mask_stream_put(r->mask, src, n, 0, &ready) == -1)
+		return -1;
+	if (ready == 0)
+		return 0;
+	return r->c->codec->write_body(r, mask_stream_out(r->mask), ready);
+}
+
+/*
+ * The response body ended: what the masker held back, then the trailers
+ * t (NULL: none), masked as head fields are, to the client's codec.
+ */
+int
+exchange_write_end(struct exchange *r, struct msg *t)
+{
+	size_t ready;
+
+	if (r->mask != NULL &&
+	    (mask_stream_put(r->mask, NULL, 0, 1, &ready) == -1 ||
+	    (ready > 0 && r->c->codec->write_body(r, mask_stream_out(r->mask),
+	    ready) == -1)))
+		return -1;
+	if (t != NULL && inject_mask_response(t, r->rule) == -1)
+		return -1;
+	return r->c->codec->write_end(r, t);
+}
+
+/*
  * The response body ended: the trailers kept meanwhile (as a message's
- * trailers: the kind does not matter) go to the client's codec.
+ * trailers: the kind does not matter) go to the client.
  */
 static int
 exchange_response_end(struct exchange *r)
@@ -515,7 +571,7 @@ exchange_response_end(struct exchange *r)
 	msg_init(&m, MSG_RESPONSE);
 	rc = h1codec_trailers_msg(&r->resp_trailers, &m);
 	if (rc == 0)
-		rc = r->c->codec->write_end(r, &m);
+		rc = exchange_write_end(r, &m);
 	msg_free(&m);
 	h1codec_trailers_free(&r->resp_trailers);
 	return rc;
@@ -532,9 +588,7 @@ exchange_sink_room(void *arg)
 static int
 exchange_sink_data(void *arg, struct evbuffer *src, size_t n)
 {
-	struct exchange *r = arg;
-
-	return r->c->codec->write_body(r, src, n);
+	return exchange_write_body(arg, src, n);
 }
 
 /* The cache fill gets the bytes as they came: cache_fill_append() wants. */
@@ -613,6 +667,22 @@ exchange_resp_begin(struct exchange *r, enum http1_body_kind kind,
 }
 
 /*
+ * The response's body is coded although the request asked for identity:
+ * the masker could not read it, so none of it reaches the client (502).
+ */
+static void
+exchange_refuse_hidden(struct exchange *r)
+{
+	struct conn *c = r->c;
+
+	log_event(LOG_WARN, "bad_response", "client=%s upstream=%s err=%s",
+	    c->client_str, c->server_str, "coded body under a rule that "
+	    "injects");
+	respond_error(r, 502, "bad_gateway", "the upstream sent a coded body, "
+	    "which sluice cannot scan for the credentials it injected");
+}
+
+/*
  * A cache rule's response from an HTTP/2 upstream: the cache sees it as an
  * HTTP/1.1 head whose body comes as it is, with the status's usual reason.
  */
@@ -668,6 +738,10 @@ exchange_response_msg(struct exchange *r, struct msg *m)
 		return exchange_revalidated_msg(r, m);
 	if (lookup_serve_stale(r, m->status))
 		return 0;
+	if (inject_body_hidden(r->rule, m)) {
+		exchange_refuse_hidden(r);
+		return -1;
+	}
 	/* As the upstream sent it: the head written gains Cache-Status. */
 	if (r->fillable)
 		exchange_fill_msg(r, m);
@@ -791,6 +865,10 @@ exchange_response_head(struct exchange *r)
 	}
 	if (lookup_serve_stale(r, h.status))
 		return 1;
+	if (inject_body_hidden_head(r->rule, &h)) {
+		exchange_refuse_hidden(r);
+		return -1;
+	}
 	/* The upstream's Age goes on: the cache adds to it only on a hit. */
 	if (exchange_write_response_head(r, &h, p,
 	    h.body == HTTP1_BODY_UNTIL_CLOSE ? FRONT_UNTIL_CLOSE : 0) == -1)

@@ -14,7 +14,9 @@
  * Secrets reach only the message, which is marked to be wiped: the audit
  * copy of the target shows "***" and the names list holds names.  On the
  * way back, a response head that echoes a secret (a redirect keeping the
- * query, a debugging header) has it masked before the client sees it.
+ * query, a debugging header) has it masked before the client sees it; the
+ * forms a secret may take in a response (inject_mask_forms) are what
+ * mask.c finds in bodies, the cache and the pcap too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,9 @@
 #include <openssl/evp.h>
 
 #include "h1codec.h"
+#include "http1.h"
 #include "inject.h"
+#include "mask.h"
 #include "msg.h"
 #include "rules.h"
 #include "urlpath.h"
@@ -343,6 +347,9 @@ inject_request(struct msg *m, const struct rule *rule, char **audit_target,
 	if (rule == NULL || rule->ninjections == 0)
 		return 0;
 	msg_hold_secret(m);
+	/* The masker reads a response body only as it is: ask for it so. */
+	if (msg_set(m, "Accept-Encoding", 15, "identity", 8) == -1)
+		goto fail;
 	if (inject_has_query(rule) &&
 	    inject_path(m, rule, audit_target, names, namesz) == -1)
 		goto fail;
@@ -384,93 +391,222 @@ inject_forms(const struct rule_injection *inj, const char *f[2],
 }
 
 /*
- * s[0..*len) with each f[0..flen) replaced by INJECT_MASK, in place: flen
- * is at least the mask's length, so it never grows.  1 if one was found.
+ * s as a JSON encoder writes it in a string (RFC 8259: the quote, the
+ * backslash and control bytes escaped), with '/' escaped too when slash
+ * (PHP's json_encode does): what an endpoint that returns the request as
+ * JSON echoes.  Bytes above 0x7f stay as they are: an encoder that writes
+ * them as a \u escape is not matched.
  */
 static int
-inject_mask_form(char *s, size_t *len, const char *f, size_t flen)
+inject_mask_json(struct mask_set *set, const char *s, size_t len, int slash)
 {
-	size_t i = 0, o = 0, mlen = strlen(INJECT_MASK);
-	int found = 0;
+	static const char hex[] = "0123456789abcdef", esc[] = "btn\0fr";
+	char *out, *o;
+	size_t i;
+	int rc;
 
-	while (i < *len) {
-		if (*len - i >= flen && memcmp(s + i, f, flen) == 0) {
-			memcpy(s + o, INJECT_MASK, mlen);
-			o += mlen;
-			i += flen;
-			found = 1;
+	if (len == 0 || (out = malloc(len * 6)) == NULL)
+		return len == 0 ? 0 : -1;
+	for (i = 0, o = out; i < len; i++) {
+		unsigned char ch = s[i];
+
+		if (ch == '"' || ch == '\\' || (ch == '/' && slash)) {
+			*o++ = '\\';
+			*o++ = ch;
+		} else if (ch >= '\b' && ch <= '\r' && ch != '\v') {
+			*o++ = '\\';
+			*o++ = esc[ch - '\b'];
+		} else if (ch < 0x20) {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[ch >> 4];
+			o[5] = hex[ch & 15];
+			o += 6;
 		} else
-			s[o++] = s[i++];
+			*o++ = ch;
 	}
-	*len = o;
-	return found;
+	rc = mask_set_add(set, out, o - out);
+	OPENSSL_cleanse(out, len * 6);
+	free(out);
+	return rc;
 }
 
-/* Does p[0..len) hold any form of rule's secrets? */
-static int
-inject_echoes(const char *p, size_t len, const struct rule *rule)
+int
+inject_mask_forms(struct mask_set *set, const struct rule_injection *inj)
 {
 	const char *f[2];
-	size_t j, k, n, flen[2];
+	size_t i, n, len[2];
 
-	for (j = 0; j < rule->ninjections; j++) {
-		n = inject_forms(&rule->injections[j], f, flen);
-		for (k = 0; k < n; k++)
-			if (flen[k] >= strlen(INJECT_MASK) &&
-			    memmem(p, len, f[k], flen[k]) != NULL)
-				return 1;
-	}
+	n = inject_forms(inj, f, len);
+	for (i = 0; i < n; i++)
+		if (mask_set_add(set, f[i], len[i]) == -1 ||
+		    inject_mask_json(set, f[i], len[i], 0) == -1 ||
+		    inject_mask_json(set, f[i], len[i], 1) == -1)
+			return -1;
 	return 0;
 }
 
+/* A field value being masked: each span of a form becomes INJECT_MASK. */
+struct inject_masked {
+	const char	*v;
+	char		*out;
+	size_t		 in, len;
+};
+
+static void
+inject_mask_span(void *arg, size_t off, size_t n)
+{
+	struct inject_masked *mk = arg;
+
+	memcpy(mk->out + mk->len, mk->v + mk->in, off - mk->in);
+	mk->len += off - mk->in;
+	memcpy(mk->out + mk->len, INJECT_MASK, strlen(INJECT_MASK));
+	mk->len += strlen(INJECT_MASK);
+	mk->in = off + n;
+}
+
 /*
- * Field i of m with every form of rule's secrets masked: 1 if changed.
- * A field that echoes none is left alone without a copy.
+ * Field i of fs (m's fields or trailers) with every form of rule's secrets
+ * masked: 1 if changed, 0 if it echoes none (left without a copy).  Forms
+ * shorter than the mask are left: the value never grows.
  */
 static int
-inject_mask_field(struct msg *m, size_t i, const struct rule *rule)
+inject_mask_field(struct msg *m, struct msg_fields *fs, size_t i,
+    const struct rule *rule)
 {
-	const struct msg_str v = m->fields.v[i].value;
-	const char *f[2];
-	size_t j, k, n, flen[2], len = v.len;
-	char *s;
-	int found = 0, rc = -1;
+	const struct msg_str v = fs->v[i].value;
+	struct inject_masked mk = { msg_ptr(m, v), NULL, 0, 0 };
+	int rc = -1;
 
-	if (!inject_echoes(msg_ptr(m, v), v.len, rule))
+	if (!mask_set_found(&rule->mask, strlen(INJECT_MASK), mk.v, v.len))
 		return 0;
-	if ((s = malloc(v.len + 1)) == NULL)
+	if ((mk.out = malloc(v.len)) == NULL)
 		return -1;
-	memcpy(s, msg_ptr(m, v), v.len);
-	for (j = 0; j < rule->ninjections; j++) {
-		n = inject_forms(&rule->injections[j], f, flen);
-		for (k = 0; k < n; k++)
-			if (flen[k] >= strlen(INJECT_MASK))
-				found |= inject_mask_form(s, &len, f[k],
-				    flen[k]);
-	}
-	if (!found || msg_set_value(m, i, s, len) == 0)
-		rc = found;
-	OPENSSL_cleanse(s, v.len);
-	free(s);
+	mask_spans(&rule->mask, strlen(INJECT_MASK), mk.v, v.len,
+	    inject_mask_span, &mk);
+	memcpy(mk.out + mk.len, mk.v + mk.in, v.len - mk.in);
+	mk.len += v.len - mk.in;
+	if (msg_set_value(m, fs, i, mk.out, mk.len) == 0)
+		rc = 1;
+	OPENSSL_cleanse(mk.out, v.len);
+	free(mk.out);
 	return rc;
+}
+
+static int
+inject_mask_fields(struct msg *m, struct msg_fields *fs,
+    const struct rule *rule)
+{
+	size_t i;
+	int n = 0, rc;
+
+	for (i = 0; i < fs->n; i++) {
+		if ((rc = inject_mask_field(m, fs, i, rule)) == -1)
+			return -1;
+		n += rc;
+	}
+	return n;
 }
 
 int
 inject_mask_response(struct msg *m, const struct rule *rule)
 {
-	size_t i;
-	int n = 0, rc;
+	int n, t;
 
-	if (rule == NULL || rule->ninjections == 0)
+	if (rule == NULL || rule->mask.n == 0)
 		return 0;
-	for (i = 0; i < m->fields.n; i++) {
-		if ((rc = inject_mask_field(m, i, rule)) == -1)
-			return -1;
-		n += rc;
-	}
-	if (n > 0)
+	if ((n = inject_mask_fields(m, &m->fields, rule)) == -1 ||
+	    (t = inject_mask_fields(m, &m->trailers, rule)) == -1)
+		return -1;
+	if (n + t > 0)
 		msg_hold_secret(m);	/* the echoed bytes are in its arena */
-	return n;
+	return n + t;
+}
+
+int
+inject_mask_view(const struct http1_head *h, const struct rule *rule,
+    struct msg *m, struct http1_head *out)
+{
+	const struct http1_header *f;
+	size_t i;
+
+	msg_init(m, MSG_RESPONSE);
+	*out = *h;
+	if (rule == NULL || rule->mask.n == 0)
+		return 0;
+	for (i = 0; i < h->nheaders; i++)
+		if (mask_set_found(&rule->mask, strlen(INJECT_MASK),
+		    h->headers[i].value.p, h->headers[i].value.len))
+			break;
+	if (i == h->nheaders)
+		return 0;
+	for (i = 0; i < h->nheaders; i++) {
+		f = &h->headers[i];
+		if (msg_add(m, f->name.p, f->name.len, f->value.p,
+		    f->value.len) == -1)
+			return -1;
+	}
+	if (inject_mask_response(m, rule) == -1)
+		return -1;
+	for (i = 0; i < h->nheaders; i++) {
+		out->headers[i].name.p = msg_ptr(m, m->fields.v[i].name);
+		out->headers[i].value.p = msg_ptr(m, m->fields.v[i].value);
+		out->headers[i].value.len = m->fields.v[i].value.len;
+	}
+	return 0;
+}
+
+/* Does a Content-Encoding value name a coding other than identity? */
+static int
+inject_coding_named(const char *v, size_t len)
+{
+	const char *end = v + len, *comma;
+	size_t n;
+
+	for (; v < end; v = comma + 1) {
+		while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+			v++;
+		if ((comma = memchr(v, ',', end - v)) == NULL)
+			comma = end;
+		for (n = comma - v; n > 0 && (v[n - 1] == ' ' ||
+		    v[n - 1] == '\t'); n--)
+			;
+		if (n > 0 && !(n == 8 && strncasecmp(v, "identity", 8) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+int
+inject_body_hidden(const struct rule *rule, const struct msg *m)
+{
+	const struct msg_field *f;
+	size_t i = 0;
+
+	if (rule == NULL || rule->mask.n == 0 || m->body == MSG_BODY_NONE)
+		return 0;
+	if (m->codings.len > 0)
+		return 1;
+	while (msg_next(m, "content-encoding", 16, &i, &f) == 0)
+		if (inject_coding_named(msg_ptr(m, f->value), f->value.len))
+			return 1;
+	return 0;
+}
+
+int
+inject_body_hidden_head(const struct rule *rule, const struct http1_head *h)
+{
+	size_t i;
+
+	if (rule == NULL || rule->mask.n == 0 || h->body == HTTP1_BODY_NONE)
+		return 0;
+	if (h->te.len > 0 && !http1_str_eq(h->te, "chunked"))
+		return 1;
+	for (i = 0; i < h->nheaders; i++)
+		if (http1_str_eq(h->headers[i].name, "content-encoding") &&
+		    inject_coding_named(h->headers[i].value.p,
+		    h->headers[i].value.len))
+			return 1;
+	return 0;
 }
 
 int

@@ -138,10 +138,10 @@ lookup_write(struct exchange *r, const struct msg *m, struct cache_entry *e,
 		    lookup_unref, e) == -1)
 			goto fail;
 		e = NULL;		/* the body's now */
-		if (codec->write_body(r, body, a->bodylen) == -1)
+		if (exchange_write_body(r, body, a->bodylen) == -1)
 			goto fail;
 	}
-	rc = codec->write_end(r, NULL);
+	rc = exchange_write_end(r, NULL);
 fail:
 	if (body != NULL)
 		evbuffer_free(body);
@@ -330,17 +330,26 @@ lookup_revalidated(struct exchange *r, const struct http1_head *h304)
 {
 	struct conn *c = r->c;
 	struct cache_entry *e = r->cached, *fresh = NULL;
-	struct http1_head rq, as200;
+	struct http1_head rq, as200, h;
+	struct msg m;
 	int64_t lifetime = -1, age;
+	int masked;
 
+	/*
+	 * Its fields, as the client gets them, replace the entry's (not
+	 * without memory to mask them: the entry is served as it was).
+	 */
+	masked = inject_mask_view(h304, r->rule, &m, &h) == 0;
 	/* Freshness comes from the 304's fields, read as if it were a 200. */
-	as200 = *h304;
+	as200 = h;
 	as200.status = 200;
 	if (lookup_request(r, &rq) == 0)
 		lifetime = cache_storable(&rq, &as200, &r->rule->cache,
 		    r->client_auth, time(NULL));
-	cache_refresh(c->env->cache, e, h304, lifetime > 0 ? lifetime : 0,
-	    time(NULL));
+	if (masked)
+		cache_refresh(c->env->cache, e, &h, lifetime > 0 ? lifetime : 0,
+		    time(NULL));
+	msg_free(&m);
 	r->cached = NULL;
 	/* Serve the refreshed entry (it carries the 304's fields) if it is in. */
 	if (lifetime > 0 && cache_lookup(c->env->cache, r->rule->id,
@@ -383,11 +392,15 @@ lookup_serve_stale(struct exchange *r, int status)
 	return 1;
 }
 
-/* Start copying this response into the cache, if it may be stored. */
+/*
+ * Start copying this response into the cache, if it may be stored: its
+ * head and body as the client gets them, every secret they echo masked.
+ */
 void
-lookup_fill(struct exchange *r, const struct http1_head *h)
+lookup_fill(struct exchange *r, const struct http1_head *h0)
 {
-	struct http1_head rq;
+	struct http1_head rq, h;
+	struct msg m;
 	int64_t lifetime;
 
 	if (r->cached != NULL) {
@@ -398,14 +411,21 @@ lookup_fill(struct exchange *r, const struct http1_head *h)
 		lookup_flight_end(r);
 		return;
 	}
-	lifetime = cache_storable(&rq, h, &r->rule->cache, r->client_auth,
+	if (inject_mask_view(h0, r->rule, &m, &h) == -1)
+		goto done;
+	lifetime = cache_storable(&rq, &h, &r->rule->cache, r->client_auth,
 	    time(NULL));
-	if (lifetime < 0) {
-		lookup_flight_end(r);	/* nothing will be stored to wait for */
-		return;
-	}
+	if (lifetime < 0)
+		goto done;	/* nothing will be stored to wait for */
 	r->fill = cache_fill_new(r->c->env->cache, r->rule->id, r->c->authority,
-	    &rq, h,
+	    &rq, &h,
 	    lifetime, r->rule->cache.max_bytes, (time_t)(r->start_ms / 1000),
 	    time(NULL));
+	if (r->fill != NULL && r->rule->mask.n > 0)
+		cache_fill_mask(r->fill, &r->rule->mask);
+	msg_free(&m);
+	return;
+done:
+	msg_free(&m);
+	lookup_flight_end(r);
 }

@@ -288,14 +288,15 @@ msg_set(struct msg *m, const char *name, size_t nlen, const char *value,
 }
 
 int
-msg_set_value(struct msg *m, size_t i, const char *value, size_t vlen)
+msg_set_value(struct msg *m, struct msg_fields *fs, size_t i,
+    const char *value, size_t vlen)
 {
 	struct msg_str v;
 
-	if (i >= m->fields.n || !msg_value_ok(value, vlen) ||
+	if (i >= fs->n || !msg_value_ok(value, vlen) ||
 	    msg_copy(m, value, vlen, &v) == -1)
 		return -1;
-	m->fields.v[i].value = v;
+	fs->v[i].value = v;
 	return 0;
 }
 

@@ -158,8 +158,12 @@ int msg_remove(struct msg *m, const char *name, size_t nlen);
 /* Replace every field named name by one, appended at the end. */
 int msg_set(struct msg *m, const char *name, size_t nlen, const char *value,
     size_t vlen);
-/* The value of field i (m->fields.v[i]) replaced, checked as msg_add(). */
-int msg_set_value(struct msg *m, size_t i, const char *value, size_t vlen);
+/*
+ * The value of field i of fs (m->fields or m->trailers) replaced, checked
+ * as msg_add().
+ */
+int msg_set_value(struct msg *m, struct msg_fields *fs, size_t i,
+    const char *value, size_t vlen);
 /* The first field named name, or NULL. */
 const struct msg_field *msg_find(const struct msg *m, const char *name,
     size_t nlen);

@@ -237,31 +237,42 @@ revalidate_read(struct sock *sock, void *arg)
  * (0: its body follows into rv->fill), anything else leaves it (1: done).
  */
 static int
-revalidate_answer(struct revalidate *rv, const struct http1_head *h)
+revalidate_answer(struct revalidate *rv, const struct http1_head *h0)
 {
-	struct http1_head rq, as200;
+	struct http1_head rq, as200, h;
 	const struct rule_cache *pol = &rv->rule->cache;
 	time_t now = time(NULL);
 	int64_t lifetime;
+	struct msg m;
+	int rc = 1;
 
-	rv->status = h->status;
-	if (revalidate_request(rv, &rq) == -1)
+	rv->status = h0->status;
+	/* The cache keeps what a client would get: the echoes masked. */
+	if (revalidate_request(rv, &rq) == -1 ||
+	    inject_body_hidden_head(rv->rule, h0))
 		return 1;
-	if (h->status == 304 && rv->conditional) {
-		as200 = *h;
+	if (inject_mask_view(h0, rv->rule, &m, &h) == -1)
+		goto done;
+	if (h.status == 304 && rv->conditional) {
+		as200 = h;
 		as200.status = 200;
 		lifetime = cache_storable(&rq, &as200, pol, rv->client_auth,
 		    now);
-		cache_refresh(rv->env->cache, rv->e, h,
+		cache_refresh(rv->env->cache, rv->e, &h,
 		    lifetime > 0 ? lifetime : 0, now);
-		return 1;
+		goto done;
 	}
-	lifetime = cache_storable(&rq, h, pol, rv->client_auth, now);
+	lifetime = cache_storable(&rq, &h, pol, rv->client_auth, now);
 	if (lifetime < 0)
-		return 1;
+		goto done;
 	rv->fill = cache_fill_new(rv->env->cache, rv->rule->id, rv->authority,
-	    &rq, h, lifetime, pol->max_bytes, rv->sent, now);
-	return rv->fill == NULL;
+	    &rq, &h, lifetime, pol->max_bytes, rv->sent, now);
+	if (rv->fill != NULL && rv->rule->mask.n > 0)
+		cache_fill_mask(rv->fill, &rv->rule->mask);
+	rc = rv->fill == NULL;
+done:
+	msg_free(&m);
+	return rc;
 }
 
 /*

@@ -211,6 +211,7 @@ rules_rule_clear(struct rule *r)
 		free(r->injections[i].secret_name);
 	}
 	free(r->injections);
+	mask_set_clear(&r->mask);
 	free(r->host);
 	free(r->method);
 	free(r->path);
@@ -997,6 +998,8 @@ rules_injection_row(sqlite3_stmt *st, struct rule *r,
 	if (inject_prepare(inj) == -1)
 		return "value cannot be sent this way (a control character "
 		    "in a header, or basic without ':')";
+	if (inject_mask_forms(&r->mask, inj) == -1)
+		return "too many secrets on one rule to mask in responses";
 	return NULL;
 }
 

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mask.h"
+
 /*
  * The newest user_version this build knows; sluice refuses newer databases
  * and sluice-rules refuses to distribute them.
@@ -82,6 +84,9 @@ struct rule {
 	enum rule_action action;
 	struct rule_injection *injections;	/* in rowid order */
 	size_t		 ninjections;
+	struct mask_set	 mask;			/* every form of their secrets
+						   a response may echo
+						   (inject_mask_forms()) */
 	struct rule_limit limit;		/* valid when has_limit */
 	int		 has_limit;
 	struct rule_cache cache;		/* valid when has_cache */

@@ -489,7 +489,7 @@ upleg_h2_forward(struct exchange *r)
 		if (r->fill != NULL)
 			exchange_fill_append(r, evbuffer_pullup(u->h2_in, n),
 			    n);
-		if (r->c->codec->write_body(r, u->h2_in, n) == -1)
+		if (exchange_write_body(r, u->h2_in, n) == -1)
 			return -1;
 		r->resp.payload += n;
 		if (u->h2 != NULL)
@@ -499,7 +499,7 @@ upleg_h2_forward(struct exchange *r)
 	if (!u->h2_ended || (u->h2_in != NULL &&
 	    evbuffer_get_length(u->h2_in) > 0))
 		return moved;
-	rc = r->c->codec->write_end(r, u->h2_resp_trailers);
+	rc = exchange_write_end(r, u->h2_resp_trailers);
 	upleg_h2_trailers_free(&u->h2_resp_trailers);
 	r->resp.done = 1;
 	return rc == -1 ? -1 : 1;

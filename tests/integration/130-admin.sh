@@ -86,7 +86,7 @@ N=5
 for ((i = 0; i < N; i++)); do
 	b=$(lab_curl "https://api.test/echo?i=$i") || fail "curl $i failed"
 done
-assert_eq "$S" "$(lab_hdr "$b" X-Api-Key)" "X-Api-Key at the upstream"
+assert_eq "$S" "$(lab_hdr "$(lab_upseen "$b")" X-Api-Key)" "X-Api-Key at the upstream"
 c=$(lab_curl -o /dev/null -w '%{http_code}' https://api.test/deny/x) || fail "curl failed (denied)"
 assert_eq 403 "$c" "status of the denied request"
 assert_eq $((N + 1)) "$(lab_audit_wait $((N + 1)))" "audit rows"

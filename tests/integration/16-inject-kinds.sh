@@ -40,12 +40,12 @@ lab_rules_sql "
 		(7, 'header', 'X-Catchall', 'other');" || fail "inserting the rules"
 lab_start_sluice --default-policy deny
 
-get() {	# get PATH: the /echo answer, failing unless 200
+get() {	# get PATH: what the upstream got for it, failing unless 200
 	local code
 	code=$(lab_curl -o "$LAB_DIR/body" -w '%{http_code}' "https://api.test$1") ||
 		fail "curl $1 failed"
 	assert_eq 200 "$code" "status of GET $1"
-	cat "$LAB_DIR/body"
+	lab_upseen "$(cat "$LAB_DIR/body")"
 }
 
 # bearer

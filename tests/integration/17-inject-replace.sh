@@ -22,13 +22,13 @@ lab_rules_sql "
 		(4, 'query', 'api_key', 'qs');" || fail "inserting the rules"
 lab_start_sluice --default-policy deny
 
-get() {	# get PATH CURL_ARGS...: the /echo answer, failing unless 200
+get() {	# get PATH CURL_ARGS...: what the upstream got for it, failing unless 200
 	local p=$1 code
 	shift
 	code=$(lab_curl -o "$LAB_DIR/body" -w '%{http_code}' "$@" "https://api.test$p") ||
 		fail "curl $p failed"
 	assert_eq 200 "$code" "status of GET $p"
-	cat "$LAB_DIR/body"
+	lab_upseen "$(cat "$LAB_DIR/body")"
 }
 
 b=$(get /echo/bearer -H 'Authorization: Bearer client-own')
@@ -68,8 +68,10 @@ conns=$(lab_curl -o "$LAB_DIR/one" -o "$LAB_DIR/two" -w '%{num_connects} ' \
 	-H 'Authorization: Bearer client-own' \
 	https://api.test/echo/bearer https://api.test/echo/bearer) || fail "curl with two requests failed"
 assert_eq "1 0 " "$conns" "connections curl opened for the two requests"
-assert_eq "Bearer tok-17a" "$(lab_hdr "$(cat "$LAB_DIR/one")" Authorization)" "Authorization, first request on one connection"
-assert_eq "Bearer tok-17a" "$(lab_hdr "$(cat "$LAB_DIR/two")" Authorization)" "Authorization, second request on one connection"
+assert_eq "Bearer tok-17a" "$(lab_hdr "$(lab_upseen "$(cat "$LAB_DIR/one")")" Authorization)" \
+	"Authorization, first request on one connection"
+assert_eq "Bearer tok-17a" "$(lab_hdr "$(lab_upseen "$(cat "$LAB_DIR/two")")" Authorization)" \
+	"Authorization, second request on one connection"
 
 # The audit names what was injected and masks the one api_key left.
 assert_eq 9 "$(lab_audit_wait 9)" "audit rows"

@@ -18,7 +18,7 @@ lab_start_sluice --default-policy deny
 still_old() {	# still_old WHAT: api.test gets the old injection, other.test the default deny
 	local b code
 	b=$(lab_curl https://api.test/echo) || fail "curl failed ($1)"
-	assert_eq "Bearer good-20a" "$(lab_hdr "$b" Authorization)" "Authorization at the upstream $1"
+	assert_eq "Bearer good-20a" "$(lab_hdr "$(lab_upseen "$b")" Authorization)" "Authorization at the upstream $1"
 	code=$(lab_curl -o /dev/null -w '%{http_code}' https://other.test/echo) || fail "curl failed ($1)"
 	assert_eq 403 "$code" "status for other.test $1"
 }
@@ -60,6 +60,6 @@ kill -0 "$LAB_SLUICE_PID" 2>/dev/null || fail "sluice is gone"
 
 # A valid change still goes through afterwards.
 lab_rules_sql "UPDATE secrets SET value = 'new-20c' WHERE name = 'tok20'" || fail "updating the secret"
-new_tok() { [ "$(lab_hdr "$(lab_curl https://api.test/echo)" Authorization 2>/dev/null)" = "Bearer new-20c" ]; }
+new_tok() { [ "$(lab_hdr "$(lab_upseen "$(lab_curl https://api.test/echo)")" Authorization 2>/dev/null)" = "Bearer new-20c" ]; }
 ms=$(lab_poll 3000 new_tok) || fail "a valid change after the refused ones did not apply within ${ms} ms"
 lab_stop_sluice

@@ -1,9 +1,10 @@
 #!/bin/bash
 # An injected secret's bytes appear nowhere sluice writes: not in audit.db
 # (nor its -wal file, read while sluice runs and after it exits), not in its
-# log (with --verbose), not in any response head, and not in any response
-# sluice makes itself (403, 421, 400, 502, 504, the CONNECT reply), whatever
-# the secret's source (literal, env:, file:) and injection kind.
+# log (with --verbose), not in any response head or body (the upstream's
+# /echo answers echo it: masked), and not in any response sluice makes
+# itself (403, 421, 400, 502, 504, the CONNECT reply), whatever the
+# secret's source (literal, env:, file:) and injection kind.
 . "$(dirname "$0")/../lab/lab.sh"
 lab_require_root
 lab_require_sluice
@@ -52,16 +53,17 @@ req() {
 # Injected and forwarded: the upstream got every secret (its echo shows them,
 # so only the heads of these answers are sluice's to keep clean).
 req echo 200 'https://api.test/echo?q=1'
-b=$(cat "$resp/echo.body")
+b=$(lab_upseen "$(cat "$resp/echo.body")")	# what the upstream got
 assert_eq "Bearer $S" "$(lab_hdr "$b" Authorization)" "Authorization at the upstream"
 assert_eq "$S" "$(lab_hdr "$b" X-Api-Key)" "X-Api-Key at the upstream"
 assert_eq "'$S'" "$(lab_param "$b" api_key)" "api_key at the upstream"
 req basic 200 https://api.test/echo/basic
-assert_eq "Basic $B64" "$(lab_hdr "$(cat "$resp/basic.body")" Authorization)" "basic Authorization at the upstream"
+assert_eq "Basic $B64" "$(lab_hdr "$(lab_upseen "$(cat "$resp/basic.body")")" Authorization)" \
+	"basic Authorization at the upstream"
 req connect 200 -p -x "http://$LAB_GL4:$LAB_CONNECT_PORT" 'https://other.test/echo?via=connect'
-assert_eq "Bearer $S" "$(lab_hdr "$(cat "$resp/connect.body")" Authorization)" "Authorization at the upstream (CONNECT)"
+assert_eq "Bearer $S" "$(lab_hdr "$(lab_upseen "$(cat "$resp/connect.body")")" Authorization)" \
+	"Authorization at the upstream (CONNECT)"
 req post 200 -d 'hello' 'https://api.test/echo?p=1'
-rm -f "$resp"/{echo,basic,connect,post}.body
 
 # Answers sluice makes itself, on requests whose rule injects.
 req deny 403 'https://api.test/deny/x?api_key=mine' -H 'Authorization: Bearer client-own'

@@ -69,7 +69,7 @@ assert_eq 0 "$(requests_to "$LAB_REQLOG" m=kept-alive-mismatch)" "mismatched req
 for i in 1 2 3; do
 	b=$(req 200 "https://other.test/echo?m=mix-other-$i")
 	assert_eq "" "$(lab_hdr "$b" Authorization)" "Authorization at the upstream for other.test"
-	b=$(req 200 "https://api.test/echo?m=mix-api-$i")
+	b=$(lab_upseen "$(req 200 "https://api.test/echo?m=mix-api-$i")")
 	assert_eq "Bearer $S" "$(lab_hdr "$b" Authorization)" "Authorization at the upstream for api.test"
 	assert_eq api.test "$(lab_json "$b" 'd["sni"]')" "SNI of the upstream connection that got api.test's secret"
 done

@@ -26,7 +26,7 @@ get() {	# get PATH CURL_ARGS...: the /echo answer over h2, failing unless 200
 	out=$(lab_curl --http2 -o "$LAB_DIR/body" -w '%{http_code} %{http_version}' "$@" \
 		"https://api.test$p") || fail "curl $p failed"
 	assert_eq "200 2" "$out" "status and version of GET $p"
-	cat "$LAB_DIR/body"
+	lab_upseen "$(cat "$LAB_DIR/body")"	# what the upstream got
 }
 values() { "$@" | tr '\n' ' '; }
 

@@ -19,8 +19,9 @@ lab_rules_sql "
 	fail "inserting the rules"
 lab_start_sluice --default-policy deny
 
-# auth NAME: the Authorization the upstream saw, from response NAME's body.
-auth() { lab_json "$(cat "$LAB_DIR/$1.body")" \
+# auth NAME: the Authorization the upstream saw for the request that made
+# response NAME's body (the body echoes it masked).
+auth() { lab_json "$(lab_upseen "$(cat "$LAB_DIR/$1.body")")" \
 	'next((v for k, v in d["headers"] if k.lower() == "authorization"), "")'; }
 # uauth TARGET: method, host and Authorization of each request the upstream
 # got for TARGET, one line each.

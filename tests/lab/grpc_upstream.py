@@ -13,7 +13,9 @@ Methods:
   /test.Echo/Bidi     answers every message with the same bytes, in order,
                       as they come; a message "status:CODE:DETAILS" (CODE a
                       grpc.StatusCode name) ends the call with that status
-                      instead, after the answers so far
+                      instead, after the answers so far ("{auth}" in
+                      DETAILS: the call's authorization metadata, as an
+                      error that quotes the request does)
   /test.Admin/Secret  answers b"secret": another service, for deny rules
 Any other method gets UNIMPLEMENTED (and is logged like the others).
 
@@ -57,7 +59,8 @@ def bidi(requests, context):
     for msg in requests:
         if msg.startswith(b"status:"):
             _, code, details = msg.decode("utf-8", "replace").split(":", 2)
-            context.abort(grpc.StatusCode[code], details)
+            auth = dict(context.invocation_metadata()).get("authorization", "-")
+            context.abort(grpc.StatusCode[code], details.replace("{auth}", auth))
         yield msg
 
 

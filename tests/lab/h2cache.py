@@ -16,7 +16,10 @@ x-upstream-count).  Query parameters:
   goaway=1   GOAWAY once the answer is sent, and close: the next request
              needs a new connection
 A GET whose if-none-match names the etag gets a 304 with the same fields
-and no body.
+and no body.  /echo and /echo?... answer {"n", "path", "headers"} (the
+request's fields as [name, value] pairs) instead, with content-length;
+with trailer=1, without it and with the trailer x-seen-auth: the request's
+authorization.
 
 --log FILE gets one JSON object per line: {"event": "conn", "client"} for
 every connection that selected h2, {"event": "request", "conn", "path",
@@ -54,10 +57,27 @@ def not_modified(headers, etag):
     return any(t.strip() in ("*", etag) for t in inm.split(","))
 
 
+def echo(conn, sid, headers, q):
+    """/echo: the request's fields in the body, or the trailers."""
+    body = (json.dumps({"n": 1, "path": headers[":path"],
+                        "headers": [list(h) for h in headers.items()]}) + "\n").encode()
+    fields = [(":status", "200"), ("content-type", "application/json")]
+    if q.get("trailer") != "1":
+        fields.append(("content-length", str(len(body))))
+    conn.send_headers(sid, fields)
+    conn.send_data(sid, body, end_stream=q.get("trailer") != "1")
+    if q.get("trailer") == "1":
+        conn.send_headers(sid, [("x-seen-auth", headers.get("authorization", "-"))],
+                          end_stream=True)
+
+
 def answer(conn, sid, headers):
     """The response to one request: (goaway wanted)."""
     path = headers[":path"]
     q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
+    if urllib.parse.urlsplit(path).path == "/echo":
+        echo(conn, sid, headers, q)
+        return False
     with _lock:
         n = _counts.get(path, 0) + 1
         _counts[path] = n

@@ -1641,3 +1641,38 @@ lab_start_nghttpd_as() {
 lab_nghttpd_conns_at() {
 	grep -o '^\[id=[0-9]*\]' "$LAB_DIR/nghttpd-$1.log" | sort -u | wc -l
 }
+
+# --- what the upstream got, when the answer echoes it masked (tests/integration/397-404) --
+
+# lab_upseen JSON: the request an /echo or /cache answer (JSON, from
+# upstream.py) answered, as the trusted upstream logged it: method, path,
+# headers and sni, the same keys as the answer, so lab_hdr and lab_param
+# read it.  sluice masks the credentials an answer echoes; this is what
+# the upstream was sent.  Prints nothing and fails (quietly: pollers use
+# it) when JSON is no such answer.
+lab_upseen() {
+	"$LAB_PY" -c '
+import json, sys
+try:
+    req = json.loads(sys.argv[1]).get("req")
+except ValueError:
+    sys.exit(1)
+for line in open(sys.argv[2], encoding="utf-8"):
+    d = json.loads(line)
+    if req is not None and d.get("event") == "request" and d.get("req") == req:
+        print(json.dumps(d))
+        break
+else:
+    sys.exit(1)' "$1" "$LAB_REQLOG"
+}
+
+# lab_echo_up SECRET SQL: root, sluice, lab_up, rawup.py (lab_start_rawup),
+# the secret 't' holding SECRET, then SQL: the rules that inject it.
+lab_echo_up() {
+	lab_require_root
+	lab_require_sluice
+	lab_up
+	lab_start_rawup
+	lab_rules_sql "INSERT INTO secrets (name, value) VALUES ('t', '$1'); $2" ||
+		fail "inserting the rules"
+}

@@ -33,16 +33,29 @@ Each request is answered by its path:
   /resp/echo-auth   a 302 that echoes what the request carried: Location
                     /moved with the request's query, X-Seen-Auth with its
                     Authorization, X-Seen-Key with its X-Key; fresh for 60 s
+  /resp/split-echo?at=N&frame=cl|chunked|close
+                    200, body {"seen": AUTHORIZATION} (JSON, the request's
+                    Authorization) sent in two writes 0.3 s apart, split
+                    at body byte N: with Content-Length (cl), as two chunks
+                    (chunked), or delimited by the close (close)
+  /resp/trailer-echo
+                    200, chunked body "ok\n" with the trailer X-Seen-Auth:
+                    the request's Authorization
+  /resp/gzip-echo   200, Content-Encoding: gzip whatever the request
+                    accepts, the body {"seen": AUTHORIZATION} gzipped
   anything else     200 with a JSON body {"method", "path", "n"} where n
                     counts the requests on this connection
 """
 
 import argparse
+import gzip
 import itertools
 import json
 import socket
 import ssl
 import threading
+import time
+import urllib.parse
 
 _ids = itertools.count(1)
 
@@ -104,6 +117,32 @@ def parse_request(buf):
     return (parts[0], parts[1], headers, body, wire, rest)
 
 
+def echo_answer(path, auth):
+    """The /resp/*-echo answers: (bytes or a list of writes, then)."""
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
+    body = (json.dumps({"seen": auth}) + "\n").encode("latin-1")
+    if path.startswith("/resp/gzip-echo"):
+        z = gzip.compress(body)
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" %
+                len(z) + z), False
+    if path.startswith("/resp/trailer-echo"):
+        return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                b"Trailer: X-Seen-Auth\r\n\r\n3\r\nok\n\r\n0\r\n"
+                b"X-Seen-Auth: %s\r\n\r\n" % auth.encode("latin-1")), False
+    at, frame = int(q.get("at", "0")), q.get("frame", "cl")
+    one, two = body[:at], body[at:]
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    if frame == "chunked":
+        return [head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" %
+                len(one) + one + b"\r\n",
+                b"%x\r\n" % len(two) + two + b"\r\n0\r\n\r\n"], False
+    if frame == "close":
+        return [head + b"Connection: close\r\n\r\n" + one, two], "close"
+    return [head + b"Content-Length: %d\r\n\r\n" % len(body) + one,
+            two], False
+
+
 def answer(path, n, headers=()):
     if path == "/resp/cl-named":
         return (b"HTTP/1.1 200 OK\r\nConnection: content-length\r\n"
@@ -131,6 +170,10 @@ def answer(path, n, headers=()):
                 (("?" + query if query else "").encode("latin-1"),
                  seen.get("authorization", "-").encode("latin-1"),
                  seen.get("x-key", "-").encode("latin-1"))), False
+    if path.split("?")[0] in ("/resp/split-echo", "/resp/trailer-echo",
+                              "/resp/gzip-echo"):
+        seen = {k.lower(): v for k, v in headers}
+        return echo_answer(path, seen.get("authorization", "-"))
     if path == "/resp/101":
         return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: evil\r\n"
                 b"Connection: upgrade\r\n\r\nsurprise"), True
@@ -171,8 +214,19 @@ def serve(tls, log):
                 log.write(event="request", conn=cid, method=method, path=path,
                           headers=headers, body=body.decode("latin-1"),
                           wire=wire.decode("latin-1"))
-                resp, tunnel = answer(path, n, headers)
-                tls.sendall(resp)
+                resp, then = answer(path, n, headers)
+                for i, part in enumerate(resp if isinstance(resp, list) else [resp]):
+                    if i > 0:
+                        time.sleep(0.3)     # a read of its own at the proxy
+                    tls.sendall(part)
+                if then == "close":
+                    raise EOFError     # the body ends with the connection
+                tunnel = then
+    except EOFError:
+        try:
+            tls.unwrap()        # close_notify: the body ended cleanly
+        except (OSError, ValueError):
+            pass
     except (OSError, ValueError):
         pass
     finally:

@@ -11,8 +11,9 @@ back to DIR/default.crt for no SNI or an unknown name (see mkcerts.sh).
 
 Endpoints (any method; HEAD gets the head only):
   /echo[?q]          JSON: method, path (with query), headers (list of
-                     [name, value] as received), body_len, body_sha256 and
-                     conn_id.  Bodies are hashed as they stream in, with
+                     [name, value] as received), body_len, body_sha256,
+                     conn_id and req (this request's number in the
+                     request log).  Bodies are hashed as they stream in, with
                      Content-Length or chunked framing, never held whole.
   /bytes/N?seed=S    N deterministic pseudo-random bytes, Content-Length
   /chunked/N?seed=S  the same bytes, chunked transfer encoding
@@ -35,7 +36,7 @@ Endpoints (any method; HEAD gets the head only):
   /cache/ANY?k=v&... for cache tests: JSON with "n" (how many requests this
                      process got for this exact target, path with query,
                      this one included; also in the X-Upstream-Count field),
-                     method, path and headers as /echo has them.  Parameters:
+                     method, path, headers and req as /echo has them.  Parameters:
                        cc=V      Cache-Control: V
                        etag=V    ETag: "V" (V as is when it starts with " or
                                  W/); etag=auto: "v<n>", new on every request
@@ -67,7 +68,8 @@ JSON also carries "sni": the server name the connection's client sent.
 accepted connection {"event": "conn", "listen", "client", "sni", "tls"
 ("ok" or the handshake error)}, and for every request head
 {"event": "request", "listen", "conn_id", "sni", "method", "path",
-"headers"}, and once its body has been read whole (to its length, or to the
+"headers", "req"}, for every JSON answer {"event": "answer", "req", "status",
+"length"} (its body's bytes), and once its body has been read whole (to its length, or to the
 end of its chunks and trailers) {"event": "body", "listen", "conn_id", "path",
 "body_len"}, so a test can tell what reached this server (and what did not).
 """
@@ -103,6 +105,10 @@ def gen_blocks(n, seed):
 
 
 _conn_ids = itertools.count(1)
+# Every request head this process read: "req" in the request log and in
+# the /echo and /cache answers, so a test can find what the upstream got
+# (sluice masks the credentials an answer echoes on its way back).
+_req_ids = itertools.count(1)
 
 # /cache: requests per target, for the whole process.
 _cache_counts = {}
@@ -202,6 +208,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _send_json(self, status, obj, extra=()):
         body = (json.dumps(obj) + "\n").encode()
+        self.server.reqlog.write(event="answer", req=getattr(self, "req_id", None),
+                                 status=status, length=len(body))
         self._head(status, [("Content-Type", "application/json")] + list(extra),
                    length=len(body))
         if self.command != "HEAD":
@@ -216,13 +224,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "body_sha256": body_sha,
             "conn_id": self.conn_id,
             "sni": self.sni,
+            "req": self.req_id,
         }
 
     def _handle(self):
+        self.req_id = next(_req_ids)
         self.server.reqlog.write(
             event="request", listen=self.server.listen_str, conn_id=self.conn_id,
             sni=self.sni, method=self.command, path=self.path,
-            headers=[[k, v] for k, v in self.headers.items()])
+            headers=[[k, v] for k, v in self.headers.items()], req=self.req_id)
         if self.path.startswith("/early/"):
             self._early(int(urllib.parse.urlsplit(self.path).path.split("/")[2]))
             return
@@ -365,7 +375,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         obj = {"n": n, "method": self.command, "path": self.path,
                "headers": [[k, v] for k, v in self.headers.items()],
-               "body_len": body_len}
+               "body_len": body_len, "req": self.req_id}
         line = json.dumps(obj)
         size = int(q.get("size", "0"))
         body = (line + " " * max(0, size - len(line) - 1) + "\n").encode()

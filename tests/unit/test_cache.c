@@ -16,6 +16,7 @@
 
 #include "cache.h"
 #include "http1.h"
+#include "mask.h"
 #include "rules.h"
 #include "unit.h"
 
@@ -921,6 +922,43 @@ test_stale(void)
 	cache_free(c);
 }
 
+/*
+ * A fill given the forms to mask stores the body with every one starred,
+ * found whole across appends and chunks: what a hit serves holds none.
+ */
+static void
+test_masked(void)
+{
+	const char *resps = "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n";
+	const char *framed[] = { "5\r\nab se\r\n", "a\r\ncret-123 z\r\n",
+	    "0\r\n\r\n" };
+	struct cache *c = cache_new(TEST_BIG);
+	struct mask_set set = { 0 };
+	struct http1_head req, rsp;
+	struct cache_fill *fill;
+	int64_t age;
+	char *body;
+	size_t i;
+
+	CHECK(mask_set_add(&set, "secret-123", 10) == 0 &&
+	    test_req(&req, GET("/m")) && test_resp(&rsp, resps),
+	    "masked fill: a set, a request, a chunked response");
+	fill = cache_fill_new(c, 1, "a.test", &req, &rsp, 60, 1 << 20, TEST_NOW,
+	    TEST_NOW);
+	cache_fill_mask(fill, &set);
+	for (i = 0; i < 3; i++)
+		if (cache_fill_append(fill, framed[i], strlen(framed[i])) == -1)
+			break;
+	CHECK(i == 3, "masked fill: the body appended in three pieces");
+	cache_fill_commit(fill);
+	CHECK(test_get(c, 1, GET("/m"), TEST_NOW, &age, &body) == CACHE_FRESH &&
+	    test_body_is(body, "ab ********** z"), "masked fill: the entry "
+	    "holds the body with the form starred, across two chunks");
+	mask_set_clear(&set);
+	cache_free(c);
+}
+
 int
 main(void)
 {
@@ -934,6 +972,7 @@ main(void)
 	test_keys();
 	test_revalidate();
 	test_budget();
+	test_masked();
 	test_race();
 	return unit_done();
 }

@@ -10,6 +10,7 @@
 #include "h1codec.h"
 #include "http1.h"
 #include "inject.h"
+#include "mask.h"
 #include "msg.h"
 #include "rules.h"
 #include "unit.h"
@@ -291,6 +292,21 @@ field(const struct msg *m, const char *name)
 	return v;
 }
 
+/* rule with inj[0..n), prepared as the loader does, its mask built. */
+static void
+masking_rule(struct rule *rule, struct rule_injection *inj, size_t n)
+{
+	size_t i;
+
+	memset(rule, 0, sizeof(*rule));
+	rule->injections = inj;
+	rule->ninjections = n;
+	for (i = 0; i < n; i++)
+		if (inject_prepare(&inj[i]) == -1 ||
+		    inject_mask_forms(&rule->mask, &inj[i]) == -1)
+			abort();
+}
+
 static void
 test_mask_response(void)
 {
@@ -303,11 +319,7 @@ test_mask_response(void)
 	struct msg m;
 	size_t i;
 
-	memset(&rule, 0, sizeof(rule));
-	rule.injections = inj;
-	rule.ninjections = 3;
-	for (i = 0; i < 3; i++)
-		inject_prepare(&inj[i]);
+	masking_rule(&rule, inj, 3);
 	msg_init(&m, MSG_RESPONSE);
 	msg_set_status(&m, 302, "Found", 5);
 	msg_add(&m, "Location", 8, "/m?key=k%2F1%20x&b=1", 20);
@@ -327,7 +339,76 @@ test_mask_response(void)
 	CHECK(m.secret, "mask: the message wipes its arena");
 	CHECK(inject_mask_response(&m, NULL) == 0, "mask: no rule, no change");
 	msg_free(&m);
+	mask_set_clear(&rule.mask);
 	for (i = 0; i < 3; i++)
+		inject_clear(&inj[i]);
+}
+
+/* Is form f[0..n) in rule's mask? */
+static int
+has_form(const struct rule *rule, const char *f)
+{
+	size_t i;
+
+	for (i = 0; i < rule->mask.n; i++)
+		if (rule->mask.v[i].len == strlen(f) &&
+		    memcmp(rule->mask.v[i].p, f, strlen(f)) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+test_mask_forms(void)
+{
+	struct rule_injection inj[2] = {
+		mk(RULE_INJECT_BEARER, NULL, "t/k\\"),
+		mk(RULE_INJECT_BASIC, NULL, "u:p\"h>"),
+	};
+	struct rule rule;
+	struct msg m;
+	struct http1_head h, v;
+	const char *why, *resp = "HTTP/1.1 200 OK\r\nX-Seen: Bearer t/k\\\r\n"
+	    "Content-Encoding: identity\r\nContent-Length: 2\r\n\r\n";
+	size_t i;
+
+	masking_rule(&rule, inj, 2);
+	CHECK(has_form(&rule, "t/k\\") && has_form(&rule, "t/k\\\\") &&
+	    has_form(&rule, "t\\/k\\\\") && !has_form(&rule, "Bearer t/k\\"),
+	    "forms: the value, JSON-escaped, with '/' escaped too; no prefix");
+	CHECK(has_form(&rule, "u:p\"h>") && has_form(&rule, "u:p\\\"h>") &&
+	    has_form(&rule, inj[1].wire + 6), "forms: basic's user:password, "
+	    "JSON-escaped, and its base64");
+	CHECK(rule.mask.n == 6, "forms: a JSON form that is the same is not "
+	    "added twice");
+
+	msg_init(&m, MSG_RESPONSE);
+	msg_add_trailer(&m, "grpc-message", 12,
+	    "bad token t\\/k\\\\ given", 22);
+	CHECK(inject_mask_response(&m, &rule) == 1 && strncmp(msg_ptr(&m,
+	    m.trailers.v[0].value), "bad token *** given",
+	    m.trailers.v[0].value.len) == 0, "trailers are masked like fields");
+	msg_free(&m);
+
+	CHECK(http1_parse_response(resp, strlen(resp), (struct http1_str){
+	    "GET", 3 }, &h, &why) == HTTP1_OK, "a response head parses");
+	CHECK(inject_mask_view(&h, &rule, &m, &v) == 0 &&
+	    http1_str_eq(v.headers[0].value, "Bearer ***") &&
+	    http1_str_eq(v.headers[1].value, "identity") && v.status == 200 &&
+	    v.body == HTTP1_BODY_LENGTH, "the cache's view of a head: masked "
+	    "fields, the same framing");
+	msg_free(&m);
+	CHECK(!inject_body_hidden_head(&rule, &h), "identity hides nothing");
+	msg_init(&m, MSG_RESPONSE);
+	msg_set_body(&m, MSG_BODY_LENGTH, 2);
+	msg_add(&m, "Content-Encoding", 16, "identity", 8);
+	msg_add(&m, "content-encoding", 16, " gzip ", 6);
+	CHECK(inject_body_hidden(&rule, &m), "a second coding hides the body");
+	CHECK(!inject_body_hidden(NULL, &m), "... only from a rule that injects");
+	msg_set_body(&m, MSG_BODY_NONE, 0);
+	CHECK(!inject_body_hidden(&rule, &m), "... and only a body there is");
+	msg_free(&m);
+	mask_set_clear(&rule.mask);
+	for (i = 0; i < 2; i++)
 		inject_clear(&inj[i]);
 }
 
@@ -341,5 +422,6 @@ main(void)
 	test_target();
 	test_copy();
 	test_mask_response();
+	test_mask_forms();
 	return unit_done();
 }
