@@ -17,10 +17,13 @@ two() {	# two PATH WHAT: PATH then /ok on one connection
 	out=$(LAB_CURL_TIMEOUT=10 lab_curl -D "$LAB_DIR/h1" -w '\n%{http_code}\n' \
 		"https://api.test$1" https://api.test/ok) ||
 		fail "curl for a response whose Connection names $2 failed: $out"
+	# n counts the requests rawup's connection carried: /ok went on the
+	# same one as PATH (and as earlier clients', which the pool keeps).
 	assert_eq "hello
 200
-{\"path\": \"/ok\", \"n\": 2}
-200" "$out" "bodies and statuses on one connection, the first one's Connection naming $2"
+{\"path\": \"/ok\", \"n\": N}
+200" "$(printf '%s\n' "$out" | sed -E 's/"n": ([2-9]|[1-9][0-9]+)\}/"n": N}/')" \
+		"bodies and statuses on one connection, the first one's Connection naming $2"
 }
 
 two /resp/cl-named Content-Length
