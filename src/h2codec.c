@@ -174,7 +174,7 @@ h2codec_stream(const struct h2codec *h2, int32_t id)
 static int
 h2codec_owned(const struct h2codec_stream *st)
 {
-	return st != NULL && st->seen && !st->owner_reset;
+	return st != NULL && st->seen && !st->owner_reset && !st->resp_done;
 }
 
 /* v[0..len) appended to st->pseudo, at *s. */
@@ -563,6 +563,19 @@ h2codec_on_data(nghttp2_session *s, uint8_t flags, int32_t id,
 	return 0;
 }
 
+/* Can the client end stream st's request with the window it has now? */
+static int
+h2codec_can_finish(nghttp2_session *s, const struct h2codec_stream *st)
+{
+	int32_t room;
+
+	room = nghttp2_session_get_stream_effective_local_window_size(s,
+	    st->id) - nghttp2_session_get_stream_effective_recv_data_length(s,
+	    st->id);
+	return st->has_length && room >= 0 &&
+	    st->length - st->body_got <= (uint64_t)room;
+}
+
 static int
 h2codec_on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 {
@@ -574,8 +587,16 @@ h2codec_on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 	    NULL)
 		return 0;
 	st->resp_done = 1;
-	/* answered before the request ended: it may stop (RFC 9113 8.1) */
+	/*
+	 * Answered before the request ended (a deny, a 413...): the client
+	 * may stop (RFC 9113 8.1), and is told so with RST_STREAM(NO_ERROR),
+	 * unless the rest of a declared body fits the window it has: then
+	 * it may finish, and what comes is dropped.  curl before 8.11
+	 * (Debian 12's 7.88) fails a transfer whose upload is cut so, even
+	 * after a whole response: a denied POST would read as an error.
+	 */
 	if (nghttp2_session_get_stream_remote_close(s, st->id) == 0 &&
+	    !h2codec_can_finish(s, st) &&
 	    nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id,
 	    NGHTTP2_NO_ERROR) != 0)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
