@@ -591,9 +591,9 @@ h2codec_on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 	 * Answered before the request ended (a deny, a 413...): the client
 	 * may stop (RFC 9113 8.1), and is told so with RST_STREAM(NO_ERROR),
 	 * unless the rest of a declared body fits the window it has: then
-	 * it may finish, and what comes is dropped.  curl before 8.11
-	 * (Debian 12's 7.88) fails a transfer whose upload is cut so, even
-	 * after a whole response: a denied POST would read as an error.
+	 * it may finish, and what comes is dropped.  curl 7.88 (Debian
+	 * 12's) fails a transfer whose upload is cut so, even after a whole
+	 * response: a denied POST would read as an error.
 	 */
 	if (nghttp2_session_get_stream_remote_close(s, st->id) == 0 &&
 	    !h2codec_can_finish(s, st) &&
